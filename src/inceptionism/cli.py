@@ -1,0 +1,303 @@
+"""The ``inceptionism`` command: a thin layer that parses flags and calls the library.
+
+Errors become one line on stderr and a distinct exit code (see ``errors.py``);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .config import DreamConfig, load_config_mapping
+from .errors import ConfigError, ImageError, InceptionismError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="DeepDream: amplify what a neural network sees in a picture.",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+DebugOpt = typer.Option(False, "--debug", help="Show the full traceback on errors.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar or notices.")
+
+
+@contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    """Map library errors to one line and an exit code."""
+    try:
+        yield
+    except InceptionismError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was written for the unfinished output")
+        raise typer.Exit(130) from None
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("step {task.fields[step]}"),
+        TextColumn("score {task.fields[score]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def _run_with_progress(run, cfg: DreamConfig, quiet: bool, **kwargs: Any):
+    """Call ``run(callbacks=..., **kwargs)`` with a progress bar over every step."""
+    from .engine import Callbacks
+
+    octaves = len(cfg.octave_indices())
+    with _progress(quiet) as progress:
+        task = progress.add_task("loading", total=octaves * cfg.steps, step="-", score="-")
+
+        def on_step(info) -> None:
+            progress.update(
+                task,
+                advance=1,
+                total=info.octaves * info.steps,
+                description=f"octave {info.octave}/{info.octaves} {info.width}x{info.height}",
+                step=f"{info.step}/{info.steps}",
+                score=f"{float(info.score):.3f}",
+            )
+
+        def on_notice(message: str) -> None:
+            if not quiet:
+                err.print(f"notice: {message}")
+
+        return run(callbacks=Callbacks(on_step=on_step, on_notice=on_notice), **kwargs)
+
+
+def _flag_values(**flags: Any) -> dict[str, Any]:
+    return {key: value for key, value in flags.items() if value is not None}
+
+
+def build_config(config_file: Optional[Path], preset: Optional[str], flags: dict[str, Any]) -> DreamConfig:
+    """Precedence, lowest first: defaults < preset < config file < flags."""
+    from .api import resolve_config
+
+    file_values = DreamConfig.from_dict(load_config_mapping(config_file)).to_dict() if config_file else {}
+    chosen = preset or file_values.get("preset") or "classic"
+    base = DreamConfig.from_preset(chosen).to_dict()
+    explicit_file = {k: v for k, v in file_values.items() if k != "preset"} if config_file else {}
+    merged = {**base, **explicit_file, **flags, "preset": chosen}
+    if config_file and "preset" in file_values and not preset:
+        merged["preset"] = file_values["preset"]
+    return resolve_config(DreamConfig.from_dict(merged))
+
+
+@app.command()
+def dream(
+    input: str = typer.Argument(..., help="Photo to dream on, or the word 'noise'."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file: .png, .jpg or .webp."),
+    model: Optional[str] = typer.Option(None, help="Network (see 'inceptionism layers')."),
+    layers: Optional[str] = typer.Option(None, help="LAYER[:CHANNEL][*WEIGHT],... to amplify."),
+    objective: Optional[str] = typer.Option(None, help="l2 (mean of squares) or mean."),
+    octaves: Optional[int] = typer.Option(None, help="Number of octaves."),
+    octave_scale: Optional[float] = typer.Option(None, help="Size ratio between octaves (> 1)."),
+    octave_range: Optional[str] = typer.Option(None, help="LO:HI octave exponents, e.g. -4:2 (0 = input size)."),
+    grad_norm: Optional[str] = typer.Option(None, help="mean-abs or std."),
+    steps: Optional[int] = typer.Option(None, help="Steps per octave."),
+    step_size: Optional[float] = typer.Option(None, help="Step size in pixel units (0..1)."),
+    jitter: Optional[int] = typer.Option(None, help="Random roll in pixels each step."),
+    smooth: Optional[float] = typer.Option(None, help="Gradient smoothing sigma (0 = off)."),
+    lapnorm: Optional[bool] = typer.Option(None, "--lapnorm/--no-lapnorm", help="Laplacian-pyramid gradient normalization."),
+    lapnorm_levels: Optional[int] = typer.Option(None, help="Levels of the Laplacian pyramid."),
+    tile_size: Optional[int] = typer.Option(None, help="Gradient tile side in px (default: automatic)."),
+    max_size: Optional[int] = typer.Option(None, help="Shrink so the longer side is at most this."),
+    size: Optional[str] = typer.Option(None, help="WxH of a dream from noise (default 512x512)."),
+    preset: Optional[str] = typer.Option(None, help="subtle, classic or deep."),
+    seed: Optional[int] = typer.Option(None, help="Random seed for a reproducible result."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
+    config: Optional[Path] = typer.Option(None, help="JSON config, or an image made by this tool."),
+    save_config: Optional[Path] = typer.Option(None, help="Write the parameters used to this JSON file."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Dream on a photo (or on noise) and write the result."""
+    with _errors(debug):
+        flags = _flag_values(
+            model=model, layers=layers, objective=objective, octaves=octaves, octave_scale=octave_scale,
+            octave_range=octave_range, grad_norm=grad_norm, steps=steps, step_size=step_size, jitter=jitter,
+            smooth=smooth, lapnorm=lapnorm, lapnorm_levels=lapnorm_levels, tile_size=tile_size,
+            max_size=max_size, size=size, seed=seed, device=device,
+        )  # fmt: skip
+        cfg = build_config(config, preset, flags)
+        _dream_command(input, output, cfg, save_config, quiet)
+
+
+def _dream_command(input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool) -> None:
+    from .api import render
+    from .images import check_output_path, load_image, save_image, write_atomic
+
+    inputs = () if input == "noise" else (input,)
+    check_output_path(output, inputs=inputs)
+    if save_config is not None:
+        check_output_path(output.with_suffix(".png"))  # output dir checks only
+        text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_atomic(save_config, lambda fh: fh.write(text.encode()))
+    source = input if input == "noise" else load_image(input)
+    started = time.perf_counter()
+    result = _run_with_progress(
+        lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), cfg, quiet
+    )
+    save_image(result.image, output, result.metadata)
+    gain = result.score_end / result.score_start if result.score_start else float("nan")
+    out.print(
+        f"wrote {output} ({result.image.width}x{result.image.height}) in {time.perf_counter() - started:.1f} s; "
+        f"objective {result.score_start:.3f} -> {result.score_end:.3f} (x{gain:.2f}), seed {result.config.seed}"
+    )
+
+
+@app.command()
+def layers(
+    model: str = typer.Option("efficientnet-lite0", help="Network to list."),
+    filter: Optional[str] = typer.Option(None, "--filter", help="Only layers whose name contains this."),
+    debug: bool = DebugOpt,
+) -> None:
+    """List every layer you can dream on, in data-flow order, with channels and size at 224 px."""
+    with _errors(debug):
+        from .models import get_spec, load_model
+        from .taps import list_layers
+
+        spec = get_spec(model)
+        loaded = load_model(model, device="cpu", pretrained=False)
+        table = Table(title=f"{spec.name}: dreamable layers (224x224 input)", show_lines=False)
+        for column in ("layer", "channels", "size", "kind"):
+            table.add_column(column, justify="right" if column in ("channels", "size") else "left")
+        defaults = set(spec.default_layers.split(","))
+        for info in list_layers(loaded):
+            if filter and filter not in info.name:
+                continue
+            name = f"{info.name} *" if info.name in defaults else info.name
+            table.add_row(name, str(info.channels), f"{info.height}x{info.width}", info.kind)
+        out.print(table)
+        out.print(f"* default dream layers; use them as --layers {spec.default_layers}")
+
+
+@app.command()
+def visualize(
+    layer: str = typer.Argument(..., help="Layer, e.g. blocks.4.1.bn1."),
+    channel: int = typer.Argument(..., help="Channel number (from 0)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output image."),
+    model: str = typer.Option("efficientnet-lite0", help="Network."),
+    lapnorm: bool = typer.Option(False, "--lapnorm", help="Laplacian-pyramid normalization (less noise)."),
+    size: int = typer.Option(224, help="Side of the square picture."),
+    octaves: int = typer.Option(3, help="Octaves."),
+    steps: int = typer.Option(20, help="Steps per octave."),
+    step_size: float = typer.Option(0.01, help="Step size."),
+    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Show what one channel has learned, grown from noise."""
+    with _errors(debug):
+        from .api import visualize as run_visualize
+        from .images import check_output_path, save_image
+
+        check_output_path(output)
+        args = dict(model=model, lapnorm=lapnorm, size=size, octaves=octaves, steps=steps,
+                    step_size=step_size, seed=seed, device=device)  # fmt: skip
+        probe = DreamConfig(octaves=octaves, steps=steps, preset=None)
+        result = _run_with_progress(lambda callbacks: run_visualize(layer, channel, callbacks=callbacks, **args), probe, quiet)
+        save_image(result.image, output, result.metadata)
+        out.print(f"wrote {output}; channel {channel} of {layer}: mean activation {result.score_end:.3f}")
+
+
+@app.command()
+def activations(
+    input: Path = typer.Argument(..., help="Photo."),
+    layer: str = typer.Option(..., "--layer", help="Layer to show."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output grid image."),
+    channels: Optional[str] = typer.Option(None, help="Comma list of channels (default: the strongest)."),
+    top: int = typer.Option(16, help="How many of the strongest channels to show."),
+    model: str = typer.Option("efficientnet-lite0", help="Network."),
+    max_size: int = typer.Option(512, help="Shrink the photo so its longer side is at most this."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    debug: bool = DebugOpt,
+) -> None:
+    """Write a grid of a layer's feature maps for a photo."""
+    with _errors(debug):
+        from .activations import activation_grid
+        from .api import _fit_max_size
+        from .device import resolve_device
+        from .images import check_output_path, load_image, save_image, to_tensor
+        from .models import load_model
+
+        check_output_path(output, inputs=(input,))
+        chosen = _parse_channels(channels)
+        picture = load_image(input)
+        loaded = load_model(model, device=resolve_device(device))
+        x = _fit_max_size(to_tensor(picture, loaded.device), max_size)
+        grid = activation_grid(loaded, x, layer, channels=chosen, top=top)
+        save_image(grid, output, {"inceptionism_activations": {"layer": layer, "model": model, "input": input.name}})
+        out.print(f"wrote {output}")
+
+
+def _parse_channels(text: Optional[str]) -> Optional[list[int]]:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"channels {text!r} must be a comma list of whole numbers, e.g. 3,7,12") from None
+
+
+@app.command()
+def info(file: Path = typer.Argument(..., help="An image written by inceptionism."), debug: bool = DebugOpt) -> None:
+    """Print the parameters embedded in an output image."""
+    with _errors(debug):
+        from .images import read_metadata
+
+        if not file.is_file():
+            raise ImageError(f"{str(file)!r} does not exist or is not a file")
+        data = read_metadata(file)
+        if data is None:
+            raise ImageError(f"{str(file)!r} holds no inceptionism parameters")
+        out.print_json(json.dumps(data))
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"inceptionism {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Show the version."),
+) -> None:
+    """DeepDream: amplify what a neural network sees in a picture."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

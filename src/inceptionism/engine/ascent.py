@@ -1,0 +1,156 @@
+"""The DeepDream loop: gradient ascent on the image, octave by octave.
+
+Per octave (smallest first) the detail dreamed so far is upscaled onto that octave's
+resized copy of the original, so only the dream, not a blurry upscaled photo, is
+carried up and the picture stays sharp. Per step: roll by a random jitter, gradient
+of the objective (tiled), optional Laplacian normalization and smoothing, scale by
+mean |g| (or std), step, clip to the valid pixel range [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ..config import DreamConfig
+from ..errors import ImageError
+from ..models.spec import LoadedModel
+from ..objectives import Objective
+from ..taps import capture
+from .filters import cascade_smooth, lap_normalize, resize
+from .octaves import Octave, plan_octaves
+from .tiles import objective_gradient, objective_value
+
+__all__ = ["StepInfo", "OctaveInfo", "DreamResult", "Callbacks", "run_dream", "normalize_gradient"]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Progress after one step. ``score`` is a 0-dim tensor (read it when you need it)."""
+
+    octave: int  # 1-based position in the plan
+    octaves: int  # octaves in the plan
+    k: int  # octave exponent: scale = octave_scale**k
+    step: int  # 1-based step within the octave
+    steps: int
+    score: torch.Tensor
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class OctaveInfo:
+    """An octave finished; ``image`` is its dreamed picture, (1, 3, h, w) in [0, 1]."""
+
+    octave: int
+    octaves: int
+    k: int
+    image: torch.Tensor
+
+
+@dataclass
+class Callbacks:
+    """Where progress goes. Any of them may be None; raising from one stops the dream."""
+
+    on_step: Callable[[StepInfo], None] | None = None
+    on_octave: Callable[[OctaveInfo], None] | None = None
+    on_notice: Callable[[str], None] | None = None
+
+    def notice(self, message: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(message)
+
+
+@dataclass
+class DreamResult:
+    """The dreamed image, (1, 3, H, W) in [0, 1], and how the objective moved."""
+
+    image: torch.Tensor
+    score_start: float  # objective on the input, at the input size
+    score_end: float  # objective on the result, at the input size
+    tile_size: int
+    skipped: list[Octave] = field(default_factory=list)
+
+
+def normalize_gradient(grad: torch.Tensor, cfg: DreamConfig, sigma: float) -> torch.Tensor:
+    """Laplacian normalization, smoothing, then scale to unit mean |g| (or unit std)."""
+    if cfg.lapnorm:
+        grad = lap_normalize(grad, cfg.lapnorm_levels)
+    if sigma > 0:
+        grad = cascade_smooth(grad, sigma)
+    scale = grad.std() if cfg.grad_norm == "std" else grad.abs().mean()
+    return grad / (scale + 1e-8)
+
+
+def _sigma(cfg: DreamConfig, step: int) -> float:
+    """Smoothing rises from smooth/5 to smooth over an octave: broad strokes last."""
+    if cfg.smooth <= 0:
+        return 0.0
+    progress = step / (cfg.steps - 1) if cfg.steps > 1 else 1.0
+    return cfg.smooth * (0.2 + 0.8 * progress)
+
+
+def _shift(gen: torch.Generator, jitter: int, tile: int, height: int, width: int) -> tuple[int, int]:
+    dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=gen).tolist() if jitter else (0, 0))
+    if tile < max(height, width):  # tiled: move the tile grid anywhere within one tile
+        oy, ox = torch.randint(0, tile, (2,), generator=gen).tolist()
+        dy, dx = dy + oy, dx + ox
+    return dy, dx
+
+
+def run_dream(
+    model: LoadedModel,
+    image: torch.Tensor,
+    objective: Objective,
+    cfg: DreamConfig,
+    *,
+    tile_size: int,
+    callbacks: Callbacks | None = None,
+) -> DreamResult:
+    """Dream on ``image`` (1, 3, H, W) in [0, 1], on the model's device.
+
+    ``cfg`` must be resolved (its ``seed`` set); ``tile_size`` is the tile side to use.
+    """
+    callbacks = callbacks or Callbacks()
+    height, width = image.shape[-2:]
+    plan, skipped = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, model.spec.min_size)
+    for octave in skipped:
+        callbacks.notice(
+            f"skipping octave {octave.k} ({octave.width}x{octave.height}): below {model.spec.name}'s "
+            f"minimum input size of {model.spec.min_size} px"
+        )
+    if not plan:
+        raise ImageError(
+            f"image {width}x{height} is too small for {model.spec.name}: every octave is below its minimum "
+            f"input size of {model.spec.min_size} px"
+        )
+    gen = torch.Generator().manual_seed(cfg.seed)
+    with capture(model, sorted(objective.layers)) as run:
+        score_start = objective_value(run, objective, image, tile=tile_size) if min(height, width) >= model.spec.min_size else None
+        detail = None
+        x = image
+        for index, octave in enumerate(plan, start=1):
+            size = (octave.height, octave.width)
+            base = resize(image, size)
+            x = base if detail is None else (base + resize(detail, size)).clamp(0, 1)
+            for step in range(cfg.steps):
+                shift = _shift(gen, cfg.jitter, tile_size, *size)
+                score, grad = objective_gradient(run, objective, x, tile=tile_size, shift=shift)
+                grad = normalize_gradient(grad, cfg, _sigma(cfg, step))
+                x = (x + cfg.step_size * grad).clamp(0, 1)
+                if callbacks.on_step is not None:
+                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, cfg.steps, score, *size))
+            detail = x - base
+            if callbacks.on_octave is not None:
+                callbacks.on_octave(OctaveInfo(index, len(plan), octave.k, x))
+        result = resize(x, (height, width)).clamp(0, 1)
+        score_end = objective_value(run, objective, result, tile=tile_size) if score_start is not None else None
+    return DreamResult(
+        image=result,
+        score_start=float(score_start) if score_start is not None else float("nan"),
+        score_end=float(score_end) if score_end is not None else float("nan"),
+        tile_size=tile_size,
+        skipped=skipped,
+    )

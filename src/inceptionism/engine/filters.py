@@ -1,0 +1,93 @@
+"""Image filters for the gradient: Gaussian smoothing and Laplacian-pyramid normalization."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["gaussian_blur", "cascade_smooth", "lap_normalize", "resize"]
+
+
+def _gaussian_kernel(sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    radius = max(1, math.ceil(3.0 * sigma))
+    t = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W) with reflected borders."""
+    if sigma <= 0:
+        return x
+    kernel = _gaussian_kernel(sigma, x.device, x.dtype)
+    radius = kernel.numel() // 2
+    channels = x.shape[1]
+    # Reflection needs the pad to be smaller than the side; clamp for tiny images.
+    pad_h = min(radius, x.shape[2] - 1)
+    pad_w = min(radius, x.shape[3] - 1)
+    kh = kernel[radius - pad_h : radius + pad_h + 1]
+    kw = kernel[radius - pad_w : radius + pad_w + 1]
+    kh, kw = kh / kh.sum(), kw / kw.sum()
+    x = F.pad(x, (pad_w, pad_w, 0, 0), mode="reflect")
+    x = F.conv2d(x, kw.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    x = F.pad(x, (0, 0, pad_h, pad_h), mode="reflect")
+    return F.conv2d(x, kh.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def cascade_smooth(grad: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Mean of Gaussian blurs at sigma/2, sigma and 2*sigma.
+
+    Softens the pixel noise of the raw gradient while keeping a mix of scales, so
+    patterns grow smoothly without washing out colour.
+    """
+    if sigma <= 0:
+        return grad
+    return (gaussian_blur(grad, 0.5 * sigma) + gaussian_blur(grad, sigma) + gaussian_blur(grad, 2.0 * sigma)) / 3.0
+
+
+_LAP_K = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+
+
+def _lap_down(x: torch.Tensor) -> torch.Tensor:
+    c = x.shape[1]
+    k = _LAP_K.to(x.device, x.dtype)
+    k2 = (k[:, None] * k[None, :]).expand(c, 1, 5, 5)
+    xp = F.pad(x, (2, 2, 2, 2), mode="replicate")
+    return F.conv2d(xp, k2, stride=2, groups=c)
+
+
+def _lap_up(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def lap_normalize(grad: torch.Tensor, levels: int = 4, eps: float = 1e-8) -> torch.Tensor:
+    """Laplacian-pyramid normalization (the classic notebook's ``lap_normalize``).
+
+    The gradient is split into ``levels`` frequency bands; each band is divided by its
+    own root-mean-square, then the bands are summed again. Low frequencies get as
+    much say as high ones, which tames the high-frequency noise of raw pixel ascent.
+    """
+    bands = []
+    current = grad
+    for _ in range(levels - 1):
+        if min(current.shape[-2:]) < 4:
+            break
+        low = _lap_down(current)
+        bands.append(current - _lap_up(low, current.shape[-2:]))
+        current = low
+    bands.append(current)
+    out = None
+    for band in reversed(bands):
+        band = band / band.square().mean().sqrt().clamp_min(eps)
+        out = band if out is None else _lap_up(out, band.shape[-2:]) + band
+    return out
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize (B, C, H, W) to ``size`` = (H, W); antialiased when shrinking."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking)

@@ -1,0 +1,36 @@
+"""The octave plan: which image sizes a dream visits, smallest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Octave", "plan_octaves"]
+
+
+@dataclass(frozen=True)
+class Octave:
+    """One octave: its exponent k (scale = octave_scale**k) and its size (H, W)."""
+
+    k: int
+    height: int
+    width: int
+
+
+def plan_octaves(
+    height: int, width: int, indices: list[int], scale: float, min_size: int
+) -> tuple[list[Octave], list[Octave]]:
+    """Sizes for octave exponents ``indices`` of an image of ``height`` x ``width``.
+
+    Octave k has size ``round(side * scale**k)``; octave 0 is the input size and
+    positive k go above it. Octaves whose shorter side falls below ``min_size`` are
+    returned separately as skipped, so the caller can say so instead of crashing.
+
+    Returns:
+        (octaves to run, smallest first; skipped octaves)
+    """
+    run, skipped = [], []
+    for k in sorted(set(indices)):
+        factor = scale**k
+        octave = Octave(k, max(1, round(height * factor)), max(1, round(width * factor)))
+        (skipped if min(octave.height, octave.width) < min_size else run).append(octave)
+    return run, skipped

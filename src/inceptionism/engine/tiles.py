@@ -1,0 +1,125 @@
+"""The objective's gradient over a whole image, tile by tile when the image is large.
+
+Memory for the backward pass grows with the pixels in one forward pass, so a large
+image is cut into tiles whose gradients are computed one at a time. Each step the
+image is rolled by a random offset before it is cut, so tile borders land somewhere
+else every time and leave no seam. Each tile's objective is weighted by its share of
+the image's area, so the gradient per pixel does not depend on how the image was cut.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import lru_cache
+
+import torch
+
+from ..models.spec import LoadedModel
+from ..objectives import Objective
+from ..taps import Capture, capture
+
+__all__ = ["split_even", "objective_gradient", "objective_value", "auto_tile_size", "activation_bytes_per_pixel"]
+
+
+def split_even(length: int, tile: int) -> list[tuple[int, int]]:
+    """Cut ``length`` into the fewest near-equal pieces of at most ``tile``."""
+    count = max(1, math.ceil(length / tile))
+    edges = [round(i * length / count) for i in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _pieces(height: int, width: int, tile: int) -> list[tuple[slice, slice]]:
+    return [(slice(y0, y1), slice(x0, x1)) for y0, y1 in split_even(height, tile) for x0, x1 in split_even(width, tile)]
+
+
+def objective_gradient(
+    run: Capture, objective: Objective, x: torch.Tensor, *, tile: int, shift: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Objective value and its gradient with respect to the image.
+
+    Args:
+        run: a capture of the layers the objective reads.
+        objective: the objective.
+        x: image in [0, 1], shape (1, 3, H, W).
+        tile: largest tile side; images within it go through in one pass.
+        shift: (dy, dx) roll applied before cutting and undone on the gradient.
+
+    Returns:
+        (value as a 0-dim tensor, gradient shaped like ``x``)
+    """
+    rolled = torch.roll(x.detach(), shifts=shift, dims=(2, 3))
+    height, width = rolled.shape[-2:]
+    grad = torch.empty_like(rolled)
+    total = torch.zeros((), device=x.device, dtype=x.dtype)
+    for rows, cols in _pieces(height, width, tile):
+        piece = rolled[:, :, rows, cols].requires_grad_(True)
+        share = piece.shape[-2] * piece.shape[-1] / (height * width)
+        value = objective(run(piece)).sum() * share
+        (g,) = torch.autograd.grad(value, piece)
+        grad[:, :, rows, cols] = g
+        total = total + value.detach()
+    return total, torch.roll(grad, shifts=(-shift[0], -shift[1]), dims=(2, 3))
+
+
+@torch.no_grad()
+def objective_value(run: Capture, objective: Objective, x: torch.Tensor, *, tile: int) -> torch.Tensor:
+    """The objective's value over the whole image (tiled like the gradient), 0-dim."""
+    height, width = x.shape[-2:]
+    total = torch.zeros((), device=x.device, dtype=x.dtype)
+    for rows, cols in _pieces(height, width, tile):
+        piece = x[:, :, rows, cols]
+        total += objective(run(piece)).sum() * (piece.shape[-2] * piece.shape[-1] / (height * width))
+    return total
+
+
+def activation_bytes_per_pixel(model: LoadedModel, layers: frozenset[str]) -> float:
+    """Bytes kept for the backward pass per input pixel, measured on two probe sizes."""
+    return _bytes_per_pixel(model, tuple(sorted(layers)))
+
+
+@lru_cache(maxsize=64)
+def _bytes_per_pixel(model: LoadedModel, layers: tuple[str, ...]) -> float:
+    sizes = (max(64, model.spec.min_size), max(128, 2 * model.spec.min_size))
+    saved = []
+    with capture(model, layers) as run:
+        for side in sizes:
+            count = [0]
+
+            def pack(t: torch.Tensor) -> torch.Tensor:
+                count[0] += t.numel() * t.element_size()
+                return t
+
+            x = torch.zeros(1, 3, side, side, device=model.device, requires_grad=True)
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                acts = run(x)
+            saved.append(count[0] + sum(a.numel() * a.element_size() for a in acts.values()))
+    slope = (saved[1] - saved[0]) / (sizes[1] ** 2 - sizes[0] ** 2)
+    return max(slope, 1.0)
+
+
+def _memory_budget(device: torch.device) -> int:
+    """Bytes one tile's forward/backward may use on ``device``."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * 0.5)
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        available = 8 << 30
+    # A quarter of free memory, at most 2 GiB: large tiles gain little speed on a CPU.
+    return int(min(available * 0.25, 2 << 30))
+
+
+def auto_tile_size(model: LoadedModel, layers: frozenset[str], height: int, width: int) -> int:
+    """The largest tile side whose backward pass fits the memory budget.
+
+    Returns a side at least as large as the image when it fits in one pass.
+    """
+    # Peak use is above what is saved for backward: transient buffers, the gradient.
+    per_pixel = activation_bytes_per_pixel(model, layers) * 1.5
+    budget = _memory_budget(model.device)
+    if height * width * per_pixel <= budget:
+        return max(height, width)
+    side = int(math.sqrt(budget / per_pixel)) // 32 * 32
+    return max(side, 4 * model.spec.min_size)

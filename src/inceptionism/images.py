@@ -1,0 +1,246 @@
+"""Reading and writing images: every common mode in, atomic writes with parameters out.
+
+Loading applies the EXIF orientation, turns greyscale, palette, CMYK and 16-bit images
+into RGB floats in [0, 1] without losing precision, and keeps any alpha channel apart
+so it can be put back on the result. Saving writes to a temporary file beside the
+target and renames it into place, so a reader never sees a half-written file, and
+embeds the dream's parameters (PNG text chunk, JPEG comment, WebP XMP).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+from xml.sax.saxutils import escape, unescape
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from .errors import ImageError, OutputError
+
+__all__ = [
+    "Picture",
+    "MAX_PIXELS",
+    "load_image",
+    "picture_from_pil",
+    "to_tensor",
+    "to_pil",
+    "save_image",
+    "check_output_path",
+    "read_metadata",
+    "OUTPUT_FORMATS",
+    "write_atomic",
+]
+
+MAX_PIXELS = int(os.environ.get("INCEPTIONISM_MAX_PIXELS", 100_000_000))
+METADATA_KEY = "inceptionism"
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+_XMP_OPEN, _XMP_CLOSE = "<inceptionism:params>", "</inceptionism:params>"
+
+
+@dataclass
+class Picture:
+    """An image as the engine sees it: RGB floats (H, W, 3) in [0, 1] and optional alpha (H, W)."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)"""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Picture:
+    """Read an image file into a :class:`Picture`.
+
+    Raises:
+        ImageError: missing, not an image, truncated, or over ``max_pixels``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"input {str(path)!r} does not exist or is not a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_pixels(im.size, path, max_pixels)
+                im.load()
+                return picture_from_pil(im, max_pixels=max_pixels, name=str(path))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"input {str(path)!r} is too large to open safely (over {max_pixels:,} pixels)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"input {str(path)!r} is not an image format this tool can read (PNG, JPEG, WebP, TIFF, ...)") from None
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"input {str(path)!r} is truncated or corrupt: {exc}") from None
+
+
+def _check_pixels(size: tuple[int, int], path: Path | str, max_pixels: int) -> None:
+    w, h = size
+    if w * h > max_pixels:
+        raise ImageError(
+            f"input {str(path)!r} is {w}x{h} = {w * h:,} pixels; the limit is {max_pixels:,} "
+            "(set INCEPTIONISM_MAX_PIXELS to raise it)"
+        )
+
+
+def picture_from_pil(im: Image.Image, *, max_pixels: int = MAX_PIXELS, name: str = "image") -> Picture:
+    """Convert a PIL image of any mode into a :class:`Picture` (EXIF orientation applied)."""
+    _check_pixels(im.size, name, max_pixels)
+    im = ImageOps.exif_transpose(im)
+    alpha = None
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        alpha = np.asarray(im.getchannel("A"), dtype=np.float32) / 255.0
+        im = im.convert("RGB") if im.mode != "LA" else im.convert("L")
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        rgb = _wide_grey(im)
+    else:
+        if im.mode != "RGB":
+            im = im.convert("RGB")
+        rgb = np.asarray(im, dtype=np.float32) / 255.0
+    return Picture(np.ascontiguousarray(rgb), alpha)
+
+
+def _wide_grey(im: Image.Image) -> np.ndarray:
+    """16-bit and 32-bit greyscale to RGB floats, keeping their precision."""
+    values = np.asarray(im, dtype=np.float64)
+    if im.mode == "F":
+        peak = 1.0 if values.max(initial=0) <= 1.0 else 255.0
+    elif im.mode.startswith("I;16") or values.max(initial=0) > 255:
+        peak = 65535.0
+    else:
+        peak = 255.0
+    grey = np.clip(values / peak, 0.0, 1.0).astype(np.float32)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def to_tensor(picture: Picture, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(1, 3, H, W) float32 tensor of the picture's RGB."""
+    return torch.from_numpy(picture.rgb).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def to_pil(image: torch.Tensor, alpha: np.ndarray | None = None) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) in [0, 1] to an 8-bit PIL image (RGBA when ``alpha`` is given)."""
+    if image.dim() == 4:
+        image = image[0]
+    array = image.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    pil = Image.fromarray(array, "RGB")
+    if alpha is not None:
+        a = Image.fromarray(np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8), "L")
+        if a.size != pil.size:
+            a = a.resize(pil.size, Image.Resampling.BILINEAR)
+        pil.putalpha(a)
+    return pil
+
+
+def check_output_path(output: str | Path, *, inputs: tuple[str | Path, ...] = ()) -> Path:
+    """Fail early, before any work, if ``output`` cannot be written or would replace an input."""
+    output = Path(output)
+    if output.suffix.lower() not in OUTPUT_FORMATS:
+        raise OutputError(
+            f"output {str(output)!r} has an unknown extension {output.suffix or '(none)'!r}; "
+            f"use one of {', '.join(OUTPUT_FORMATS)}"
+        )
+    for source in inputs:
+        source = Path(source)
+        if output.resolve() == source.resolve() or (output.exists() and source.exists() and output.samefile(source)):
+            raise OutputError(f"output {str(output)!r} is the input file; choose another name so the input is kept")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"output directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {str(parent)!r} is not writable")
+    if output.is_dir():
+        raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
+    return output
+
+
+def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``image`` atomically, in the format its extension names, with ``metadata`` embedded."""
+    path = check_output_path(path)
+    fmt = OUTPUT_FORMATS[path.suffix.lower()]
+    text = json.dumps(metadata, sort_keys=True) if metadata is not None else None
+    options: dict[str, Any] = {}
+    if fmt == "PNG":
+        if text is not None:
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt(METADATA_KEY, text)
+            options["pnginfo"] = info
+    elif fmt == "JPEG":
+        if image.mode == "RGBA":
+            image = image.convert("RGB")  # JPEG has no alpha channel
+        options.update(quality=95, subsampling=0)
+        if text is not None:
+            options["comment"] = f"{METADATA_KEY}:{text}".encode()
+    elif fmt == "WEBP":
+        options.update(quality=95)
+        if text is not None:
+            options["xmp"] = f"{_XMP_OPEN}{escape(text)}{_XMP_CLOSE}".encode()
+    return write_atomic(path, lambda fh: image.save(fh, format=fmt, **options))
+
+
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it into place.
+
+    Readers see either the old file or the complete new one; on any failure the
+    temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The parameters embedded by :func:`save_image`, or None when there are none."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            info = dict(im.info)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
+    text = info.get(METADATA_KEY)
+    comment = info.get("comment")
+    if text is None and isinstance(comment, bytes) and comment.startswith(f"{METADATA_KEY}:".encode()):
+        text = comment[len(METADATA_KEY) + 1 :].decode("utf-8")
+    xmp = info.get("xmp")
+    if text is None and xmp:
+        xmp_text = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else str(xmp)
+        start, end = xmp_text.find(_XMP_OPEN), xmp_text.find(_XMP_CLOSE)
+        if start >= 0 and end > start:
+            text = unescape(xmp_text[start + len(_XMP_OPEN) : end])
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,69 @@
+"""The spec of a dreamable network and the loaded model the engine works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = ["ModelSpec", "LoadedModel"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything model-specific the generic engine needs, in one place.
+
+    The engine always works on RGB images with values in [0, 1]; ``preprocess`` maps
+    such a batch into what the network was trained on (colour order, value range,
+    mean/std), inside the differentiable forward pass.
+    """
+
+    name: str  # registry name, e.g. "efficientnet-lite0"
+    build: Callable[[], nn.Module]  # architecture with random weights
+    load_weights: Callable[[nn.Module], str]  # loads the weights in place; returns their SHA-256
+    weights_source: str  # one line: where the weights come from
+    mean: tuple[float, float, float]  # per-channel mean in the network's value range and colour order
+    std: tuple[float, float, float]  # per-channel std, likewise
+    value_scale: float = 1.0  # 1.0: inputs in 0..1 before mean/std; 255.0: inputs in 0..255
+    bgr: bool = False  # True when the network expects BGR channel order
+    min_size: int = 32  # smallest image side the network can dream on
+    default_layers: str = ""  # layers used when a preset names none for this model
+    preset_layers: dict[str, str] = field(default_factory=dict)  # preset name -> layers
+    description: str = ""  # one line for listings
+
+    def layers_for(self, preset: str | None) -> str:
+        """The layer list a preset dreams on with this model."""
+        return self.preset_layers.get(preset or "", self.default_layers)
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Map RGB in [0, 1], shape (B, 3, H, W), into the network's input space."""
+        if self.bgr:
+            x = x.flip(1)
+        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        return (x * self.value_scale - mean) / std
+
+
+class LoadedModel(nn.Module):
+    """A network with its spec: takes RGB in [0, 1] and runs the network on it.
+
+    Attributes:
+        spec: the model's :class:`ModelSpec`.
+        net: the underlying ``nn.Module`` (layer names are module paths inside it).
+        weights_sha256: checksum of the weights that were loaded, or ``"random"``.
+    """
+
+    def __init__(self, spec: ModelSpec, net: nn.Module, weights_sha256: str) -> None:
+        super().__init__()
+        self.spec = spec
+        self.net = net
+        self.weights_sha256 = weights_sha256
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.spec.preprocess(x))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
