@@ -72,7 +72,7 @@ def prepare_objective(model: LoadedModel, cfg: DreamConfig) -> objectives.Object
 def noise_picture(width: int, height: int, seed: int) -> Picture:
     """Grey with a little uniform noise: the classic starting point of a dream from nothing."""
     gen = torch.Generator().manual_seed(seed ^ 0x5EED)
-    rgb = 0.45 + 0.1 * torch.rand(height, width, 3, generator=gen)
+    rgb = 0.4 + 0.02 * torch.rand(height, width, 3, generator=gen)
     return Picture(rgb.numpy())
 
 

@@ -30,9 +30,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Gentle texture: earlier layers, few steps, a light touch.
     "subtle": {"octaves": 3, "octave_scale": 1.4, "steps": 8, "step_size": 0.006, "smooth": 1.5},
     # The look people know: eyes, fur and arches on mid-level layers.
-    "classic": {"octaves": 4, "octave_scale": 1.4, "steps": 10, "step_size": 0.0075, "smooth": 2.5},
+    "classic": {"octaves": 4, "octave_scale": 1.4, "steps": 12, "step_size": 0.008, "smooth": 2.5},
     # Strong: eyes and dog faces everywhere.
-    "deep": {"octaves": 4, "octave_scale": 1.4, "steps": 12, "step_size": 0.01, "smooth": 2.5},
+    "deep": {"octaves": 4, "octave_scale": 1.4, "steps": 14, "step_size": 0.012, "smooth": 2.5},
 }
 
 
@@ -52,8 +52,8 @@ class DreamConfig:
     octaves: int = 4  # number of octaves, the smallest first; ignored when octave_range is set
     octave_scale: float = 1.4  # size ratio between neighbouring octaves (> 1)
     octave_range: tuple[int, int] | None = None  # inclusive (LO, HI); octave k is scaled by octave_scale**k
-    steps: int = 10  # gradient-ascent steps per octave
-    step_size: float = 0.0075  # step in pixel units (0..1) of the normalized gradient
+    steps: int = 12  # gradient-ascent steps per octave
+    step_size: float = 0.008  # step in pixel units (0..1) of the normalized gradient
     jitter: int = 32  # random roll of up to this many pixels each step (0 = off)
     grad_norm: str = "mean-abs"  # divide the gradient by its mean |g| ("mean-abs") or its std ("std")
     smooth: float = 2.5  # final sigma of the gradient smoothing (rises from smooth/5 over an octave); 0 = off

@@ -86,7 +86,7 @@ def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
         >>> with capture(model, ["blocks.4.1.bn1"]) as run:
         ...     acts = run(torch.rand(1, 3, 64, 64))
         >>> acts["blocks.4.1.bn1"].shape[1]
-        480
+        672
     """
     modules = dict(model.net.named_modules())
     for name in layers:

@@ -1,0 +1,61 @@
+"""DreamConfig validation, presets and JSON round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inceptionism.config import PRESETS, DreamConfig
+from inceptionism.errors import ConfigError
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("steps", 0, "steps = 0 is out of range"),
+    ("steps", -3, "steps = -3"),
+    ("steps", 2.5, "steps must be a whole number"),
+    ("octaves", 0, "octaves = 0"),
+    ("octave_scale", 1.0, "octave_scale = 1.0 is out of range; it must be greater than 1.0"),
+    ("octave_scale", 0.5, "octave_scale = 0.5"),
+    ("step_size", 0, "step_size = 0.0"),
+    ("step_size", float("nan"), "step_size must be a finite number"),
+    ("jitter", -1, "jitter = -1"),
+    ("tile_size", 0, "tile_size = 0"),
+    ("objective", "l3", "objective 'l3' is not one of l2, mean"),
+    ("grad_norm", "max", "grad_norm 'max'"),
+    ("octave_range", "2:-1", "octave_range 2:-1 is empty"),
+    ("octave_range", "a:b", "not of the form LO:HI"),
+    ("size", "12by4", "not of the form WxH"),
+    ("preset", "wild", "preset 'wild'"),
+])
+def test_impossible_values_name_the_value(field, value, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        DreamConfig(**{field: value})
+
+
+def test_unknown_key_suggests_the_field():
+    with pytest.raises(ConfigError, match="unknown parameter 'step_sise'; did you mean step_size"):
+        DreamConfig.from_dict({"step_sise": 0.1})
+
+
+def test_json_round_trip_is_exact():
+    cfg = DreamConfig(layers="blocks.4.1.bn1:3*2", octave_range="-4:2", size="64x48", seed=7, lapnorm=True)
+    again = DreamConfig.from_dict(json.loads(cfg.to_json()))
+    assert again == cfg
+    assert again.octave_range == (-4, 2) and again.size == (64, 48)
+
+
+def test_metadata_shape_is_accepted():
+    cfg = DreamConfig(seed=3)
+    assert DreamConfig.from_dict({"model": "x", "config": cfg.to_dict()}) == cfg
+
+
+def test_presets_differ_and_apply():
+    assert DreamConfig.from_preset("deep").steps == PRESETS["deep"]["steps"]
+    assert DreamConfig.from_preset("subtle", steps=3).steps == 3
+    assert DreamConfig() == DreamConfig.from_preset("classic")
+
+
+def test_octave_indices():
+    assert DreamConfig(octaves=3).octave_indices() == [-2, -1, 0]
+    assert DreamConfig(octave_range="-2:2", octaves=9).octave_indices() == [-2, -1, 0, 1, 2]
