@@ -158,8 +158,12 @@ def check_output_path(output: str | Path, *, inputs: tuple[str | Path, ...] = ()
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"output directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output directory {str(parent)!r} is not writable")
+    try:  # os.access says yes to root even where writes fail (read-only mounts, /sys): really try
+        fd, probe = tempfile.mkstemp(prefix=".inceptionism-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"output directory {str(parent)!r} is not writable: {exc.strerror or exc}") from None
     if output.is_dir():
         raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
     return output

@@ -1,0 +1,153 @@
+"""The command line, in-process: outputs, embedded parameters, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from inceptionism.cli import app
+from inceptionism.images import read_metadata
+
+runner = CliRunner()
+FAST = ["--octaves", "2", "--steps", "2", "--quiet"]
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_dream_writes_image_with_parameters(small_photo, tmp_path):
+    out = tmp_path / "dream.png"
+    result = invoke("dream", small_photo, "-o", out, "--seed", "4", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "objective" in result.output and "seed 4" in result.output
+    meta = read_metadata(out)
+    assert meta["config"]["seed"] == 4 and meta["config"]["steps"] == 2
+    assert meta["model"] == "efficientnet-lite0" and len(meta["weights_sha256"]) == 64
+    assert meta["input"] == {"name": "small.png", "width": 96, "height": 64}
+    assert meta["inceptionism"] == "0.1.0"
+    assert Image.open(out).size == (96, 64)
+
+
+def test_info_then_config_reproduces_the_same_bytes(small_photo, tmp_path):
+    first = tmp_path / "first.png"
+    assert invoke("dream", small_photo, "-o", first, *FAST).exit_code == 0
+    info = invoke("info", first)
+    assert info.exit_code == 0
+    params = tmp_path / "params.json"
+    params.write_text(info.output)
+    for source in (params, first):  # the JSON that info prints, or the image itself
+        again = tmp_path / f"again-{source.suffix[1:]}.png"
+        result = invoke("dream", small_photo, "-o", again, "--config", source, "--quiet")
+        assert result.exit_code == 0, result.output
+        assert Image.open(again).tobytes() == Image.open(first).tobytes()
+
+
+def test_flags_override_config_file(small_photo, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"steps": 1, "octaves": 1, "jitter": 3}))
+    out = tmp_path / "o.png"
+    saved = tmp_path / "saved.json"
+    result = invoke("dream", small_photo, "-o", out, "--config", cfg, "--steps", "2", "--save-config", saved, "-q")
+    assert result.exit_code == 0, result.output
+    used = json.loads(saved.read_text())
+    assert (used["steps"], used["octaves"], used["jitter"]) == (2, 1, 3)
+    assert used["layers"] == "blocks.4.1.bn1,blocks.5.0.bn1" and isinstance(used["seed"], int)
+
+
+def test_preset_sets_values(small_photo, tmp_path):
+    saved = tmp_path / "saved.json"
+    assert invoke("dream", small_photo, "-o", tmp_path / "o.png", "--preset", "subtle", "--steps", "1",
+                  "--save-config", saved, "-q").exit_code == 0
+    used = json.loads(saved.read_text())
+    assert used["preset"] == "subtle" and used["octaves"] == 3 and used["layers"] == "blocks.3.1.bn1,blocks.4.0.bn1"
+
+
+def test_dream_from_noise_with_size(tmp_path):
+    out = tmp_path / "n.webp"
+    result = invoke("dream", "noise", "--size", "80x48", "-o", out, *FAST)
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (80, 48)
+    assert read_metadata(out)["input"]["name"] == "noise"
+
+
+def test_max_size_keeps_aspect(examples, tmp_path):
+    out = tmp_path / "m.jpg"
+    assert invoke("dream", examples / "coffee.jpg", "-o", out, "--max-size", "90", *FAST).exit_code == 0
+    assert Image.open(out).size == (90, 60)
+
+
+def test_progress_shows_octave_step_and_score(small_photo, tmp_path):
+    result = invoke("dream", small_photo, "-o", tmp_path / "p.png", "--octaves", "2", "--steps", "2")
+    assert result.exit_code == 0
+    assert "octave 2/2" in result.output and "step 2/2" in result.output and "score" in result.output
+
+
+def test_layers_lists_names_channels_and_sizes():
+    result = invoke("layers", "--filter", "blocks.4.1")
+    assert result.exit_code == 0
+    assert "blocks.4.1.bn1" in result.output and "672" in result.output and "14x14" in result.output
+
+
+def test_visualize_and_activations(small_photo, tmp_path):
+    vis = tmp_path / "v.png"
+    result = invoke("visualize", "blocks.3.0.bn1", "5", "-o", vis, "--size", "64", "--steps", "3", "--lapnorm", "-q")
+    assert result.exit_code == 0, result.output
+    assert Image.open(vis).size == (64, 64) and read_metadata(vis)["config"]["lapnorm"] is True
+    grid = tmp_path / "a.png"
+    result = invoke("activations", small_photo, "--layer", "blocks.2.0.bn1", "-o", grid, "--channels", "0,3,5")
+    assert result.exit_code == 0, result.output
+    assert Image.open(grid).width > 100
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--model", "nosuchnet"], 4, "unknown model 'nosuchnet'"),
+    (["--layers", "blocks.4.1.bn7"], 4, "unknown layer 'blocks.4.1.bn7' in efficientnet-lite0; nearest: blocks.4.1.bn"),
+    (["--layers", "blocks.4.1.bn1:9999"], 4, "channel 9999 is out of range for layer 'blocks.4.1.bn1': 0 to 671"),
+    (["--steps", "0"], 2, "steps = 0 is out of range"),
+    (["--steps", "-2"], 2, "steps = -2 is out of range"),
+    (["--octave-scale", "1"], 2, "octave_scale = 1.0 is out of range"),
+    (["--tile-size", "8"], 2, "tile_size 8 is below efficientnet-lite0's minimum input size of 32"),
+    (["--octave-range", "3:1"], 2, "octave_range 3:1 is empty"),
+    (["--objective", "l1"], 2, "objective 'l1' is not one of l2, mean"),
+    (["--device", "tpu"], 2, "device 'tpu' is not one of"),
+])
+def test_bad_parameters_exit_with_one_line(small_photo, tmp_path, args, code, message):
+    out = tmp_path / "o.png"
+    result = invoke("dream", small_photo, "-o", out, "-q", *args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_bad_inputs_and_outputs(small_photo, tmp_path):
+    text = tmp_path / "text.jpg"
+    text.write_text("hello")
+    result = invoke("dream", text, "-o", tmp_path / "o.png", "-q")
+    assert result.exit_code == 3 and "is not an image format" in result.output
+
+    before = small_photo.read_bytes()
+    result = invoke("dream", small_photo, "-o", small_photo, "-q")
+    assert result.exit_code == 6 and "is the input file" in result.output
+    assert small_photo.read_bytes() == before
+
+    result = invoke("dream", small_photo, "-o", tmp_path / "no" / "dir" / "o.png", "-q")
+    assert result.exit_code == 6 and "does not exist" in result.output
+
+    result = invoke("dream", small_photo, "-o", "/sys/o.png", "-q")
+    assert result.exit_code == 6 and "not writable" in result.output
+
+
+def test_debug_shows_traceback(small_photo, tmp_path):
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--model", "x", "--debug")
+    assert result.exit_code == 4
+    assert "Traceback" in result.output
+
+
+def test_info_on_a_plain_image_fails_clearly(small_photo):
+    result = invoke("info", small_photo)
+    assert result.exit_code == 3 and "holds no inceptionism parameters" in result.output
