@@ -34,7 +34,7 @@ def main() -> None:
             save(inceptionism.dream(src, model=model, preset=preset, seed=0), f"{photo}-{preset}.jpg", 400)
     for layer, channel in (("blocks.4.1.bn1", 7), ("blocks.3.1.bn1", 33)):
         for lap in (False, True):
-            pic = inceptionism.visualize(layer, channel, lapnorm=lap, size=224, seed=0).image
+            pic = inceptionism.visualize(layer, channel, lapnorm=lap, size=224, seed=0)
             save(pic, f"channel-{layer}-{channel}{'-lapnorm' if lap else ''}.jpg")
     x = to_tensor(load_image(ROOT / "examples" / "chelsea.jpg"))
     save(activation_grid(model, x, "blocks.3.1.bn1", top=9, cell=128), "activations-chelsea-blocks.3.1.bn1.jpg")

@@ -211,7 +211,16 @@ def test_lap_normalize_balances_frequency_bands():
 
 
 def test_lapnorm_visualization_has_less_high_frequency_energy(model):
-    plain = inceptionism.visualize("blocks.4.1.bn1", 7, size=96, octaves=2, steps=10, seed=0, device="cpu")
-    lap = inceptionism.visualize("blocks.4.1.bn1", 7, size=96, octaves=2, steps=10, seed=0, device="cpu", lapnorm=True)
+    from inceptionism.api import visualize_channel
+
+    args = dict(size=96, octaves=2, steps=10, seed=0, device="cpu")
+    plain = visualize_channel("blocks.4.1.bn1", 7, **args)
+    lap = visualize_channel("blocks.4.1.bn1", 7, lapnorm=True, **args)
     assert plain.score_end > plain.score_start and lap.score_end > lap.score_start
     assert hf_fraction(lap.image) < 0.6 * hf_fraction(plain.image)
+
+
+def test_visualize_returns_a_picture_with_its_parameters():
+    pic = inceptionism.visualize("blocks.3.0.bn1", 2, size=64, octaves=1, steps=2, seed=0, device="cpu")
+    assert pic.size == (64, 64)
+    assert pic.info["inceptionism"]["config"]["layers"] == "blocks.3.0.bn1:2"

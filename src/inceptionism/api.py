@@ -20,7 +20,17 @@ from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
 from .taps import layer_info
 
-__all__ = ["Dream", "render", "dream", "visualize", "resolve_config", "prepare_objective", "noise_picture"]
+__all__ = [
+    "Dream",
+    "render",
+    "dream",
+    "visualize",
+    "visualize_channel",
+    "resolve_config",
+    "prepare_objective",
+    "noise_picture",
+    "fit_max_size",
+]
 
 ImageInput = str | Path | Image.Image | np.ndarray | Picture
 
@@ -97,7 +107,7 @@ def _as_picture(image: ImageInput, cfg: DreamConfig) -> tuple[Picture, str]:
     raise ConfigError(f"image must be a path, 'noise', a PIL image or an array, not {type(image).__name__}")
 
 
-def _fit_max_size(x: torch.Tensor, max_size: int | None) -> torch.Tensor:
+def fit_max_size(x: torch.Tensor, max_size: int | None) -> torch.Tensor:
     height, width = x.shape[-2:]
     if max_size is None or max(height, width) <= max_size:
         return x
@@ -126,7 +136,7 @@ def render(
     picture, default_source = _as_picture(image, cfg)
     source = source or default_source
     objective = prepare_objective(model, cfg)
-    x = _fit_max_size(to_tensor(picture, model.device), cfg.max_size)
+    x = fit_max_size(to_tensor(picture, model.device), cfg.max_size)
     height, width = x.shape[-2:]
     if cfg.tile_size is not None and cfg.tile_size < model.spec.min_size:
         raise ConfigError(
@@ -183,7 +193,7 @@ def dream(
     return render(image, config, model=model, callbacks=callbacks, **params).image
 
 
-def visualize(
+def visualize_channel(
     layer: str,
     channel: int,
     *,
@@ -197,15 +207,7 @@ def visualize(
     device: str = "auto",
     callbacks: Callbacks | None = None,
 ) -> Dream:
-    """Grow what one channel responds to, from noise.
-
-    Plain pixel ascent shows the channel's pattern with lots of high-frequency
-    noise; ``lapnorm=True`` normalizes the gradient on a Laplacian pyramid, which
-    lets broader structure grow and tames the noise.
-
-    Example:
-        >>> pic = visualize("blocks.4.1.bn1", 7, lapnorm=True, seed=0).image
-    """
+    """Like :func:`visualize`, returning the :class:`Dream` (picture, config and scores)."""
     cfg = DreamConfig(
         model=model,
         layers=f"{layer}:{channel}",
@@ -223,6 +225,30 @@ def visualize(
         preset=None,
     )
     return render("noise", cfg, callbacks=callbacks)
+
+
+def visualize(layer: str, channel: int, **kwargs: Any) -> Image.Image:
+    """Grow what one channel responds to, from noise.
+
+    Plain pixel ascent shows the channel's pattern with lots of high-frequency
+    noise; ``lapnorm=True`` normalizes the gradient on a Laplacian pyramid, which
+    lets broader structure grow and tames the noise.
+
+    Args:
+        layer: module path, e.g. ``"blocks.4.1.bn1"``.
+        channel: channel number, from 0.
+        **kwargs: ``model``, ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``,
+            ``step_size``, ``seed``, ``device``, ``callbacks``; see :func:`visualize_channel`.
+
+    Returns:
+        The square picture; ``image.info["inceptionism"]`` holds parameters and scores.
+
+    Example:
+        >>> pic = visualize("blocks.4.1.bn1", 7, lapnorm=True, seed=0)
+        >>> pic.size
+        (224, 224)
+    """
+    return visualize_channel(layer, channel, **kwargs).image
 
 
 def _version() -> str:

@@ -150,12 +150,12 @@ def dream(
 
 def _dream_command(input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool) -> None:
     from .api import render
-    from .images import check_output_path, load_image, save_image, write_atomic
+    from .images import check_output_path, check_writable_dir, load_image, save_image, write_atomic
 
     inputs = () if input == "noise" else (input,)
     check_output_path(output, inputs=inputs)
     if save_config is not None:
-        check_output_path(output.with_suffix(".png"))  # output dir checks only
+        check_writable_dir(save_config)
         text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
         write_atomic(save_config, lambda fh: fh.write(text.encode()))
     source = input if input == "noise" else load_image(input)
@@ -215,14 +215,14 @@ def visualize(
 ) -> None:
     """Show what one channel has learned, grown from noise."""
     with _errors(debug):
-        from .api import visualize as run_visualize
+        from .api import visualize_channel
         from .images import check_output_path, save_image
 
         check_output_path(output)
         args = dict(model=model, lapnorm=lapnorm, size=size, octaves=octaves, steps=steps,
                     step_size=step_size, seed=seed, device=device)  # fmt: skip
         probe = DreamConfig(octaves=octaves, steps=steps, preset=None)
-        result = _run_with_progress(lambda callbacks: run_visualize(layer, channel, callbacks=callbacks, **args), probe, quiet)
+        result = _run_with_progress(lambda callbacks: visualize_channel(layer, channel, callbacks=callbacks, **args), probe, quiet)
         save_image(result.image, output, result.metadata)
         out.print(f"wrote {output}; channel {channel} of {layer}: mean activation {result.score_end:.3f}")
 
@@ -242,7 +242,7 @@ def activations(
     """Write a grid of a layer's feature maps for a photo."""
     with _errors(debug):
         from .activations import activation_grid
-        from .api import _fit_max_size
+        from .api import fit_max_size
         from .device import resolve_device
         from .images import check_output_path, load_image, save_image, to_tensor
         from .models import load_model
@@ -251,7 +251,7 @@ def activations(
         chosen = _parse_channels(channels)
         picture = load_image(input)
         loaded = load_model(model, device=resolve_device(device))
-        x = _fit_max_size(to_tensor(picture, loaded.device), max_size)
+        x = fit_max_size(to_tensor(picture, loaded.device), max_size)
         grid = activation_grid(loaded, x, layer, channels=chosen, top=top)
         save_image(grid, output, {"inceptionism_activations": {"layer": layer, "model": model, "input": input.name}})
         out.print(f"wrote {output}")

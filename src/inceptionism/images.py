@@ -33,6 +33,7 @@ __all__ = [
     "to_pil",
     "save_image",
     "check_output_path",
+    "check_writable_dir",
     "read_metadata",
     "OUTPUT_FORMATS",
     "write_atomic",
@@ -155,7 +156,15 @@ def check_output_path(output: str | Path, *, inputs: tuple[str | Path, ...] = ()
         source = Path(source)
         if output.resolve() == source.resolve() or (output.exists() and source.exists() and output.samefile(source)):
             raise OutputError(f"output {str(output)!r} is the input file; choose another name so the input is kept")
-    parent = output.parent if str(output.parent) else Path(".")
+    check_writable_dir(output)
+    if output.is_dir():
+        raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
+    return output
+
+
+def check_writable_dir(path: str | Path) -> Path:
+    """Fail unless a new file can be created in ``path``'s directory."""
+    parent = Path(path).parent if str(Path(path).parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"output directory {str(parent)!r} does not exist")
     try:  # os.access says yes to root even where writes fail (read-only mounts, /sys): really try
@@ -164,9 +173,7 @@ def check_output_path(output: str | Path, *, inputs: tuple[str | Path, ...] = ()
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"output directory {str(parent)!r} is not writable: {exc.strerror or exc}") from None
-    if output.is_dir():
-        raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
-    return output
+    return parent
 
 
 def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
