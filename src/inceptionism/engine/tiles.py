@@ -98,6 +98,12 @@ def _bytes_per_pixel(model: LoadedModel, layers: tuple[str, ...]) -> float:
     return max(slope, 1.0)
 
 
+# On a CPU a pass over a very large tile is several times slower per pixel than tiles of
+# 384-1024 px (multi-GB activation buffers are page-faulted afresh every step; see
+# docs/performance.md), so tiles there never exceed this side.
+_CPU_TILE_CAP = 1024
+
+
 def _memory_budget(device: torch.device) -> int:
     """Bytes one tile's forward/backward may use on ``device``."""
     if device.type == "cuda":
@@ -119,7 +125,10 @@ def auto_tile_size(model: LoadedModel, layers: frozenset[str], height: int, widt
     # Peak use is above what is saved for backward: transient buffers, the gradient.
     per_pixel = activation_bytes_per_pixel(model, layers) * 1.5
     budget = _memory_budget(model.device)
-    if height * width * per_pixel <= budget:
+    cap = _CPU_TILE_CAP if model.device.type == "cpu" else None
+    if height * width * per_pixel <= budget and (cap is None or max(height, width) <= cap):
         return max(height, width)
     side = int(math.sqrt(budget / per_pixel)) // 32 * 32
+    if cap is not None:
+        side = min(side, cap)
     return max(side, 4 * model.spec.min_size)
