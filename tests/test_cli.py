@@ -58,6 +58,27 @@ def test_flags_override_config_file(small_photo, tmp_path):
     assert used["layers"] == "blocks.4.1.bn1,blocks.5.0.bn1" and isinstance(used["seed"], int)
 
 
+def test_config_file_overrides_preset_only_where_it_says(small_photo, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"steps": 1}))
+    saved = tmp_path / "saved.json"
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--preset", "subtle", "--config", cfg,
+                    "--save-config", saved, "-q")
+    assert result.exit_code == 0, result.output
+    used = json.loads(saved.read_text())
+    assert (used["preset"], used["octaves"], used["step_size"], used["steps"]) == ("subtle", 3, 0.006, 1)
+
+
+def test_bad_config_file_is_a_parameter_error(small_photo, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"stepz": 1}))
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--config", cfg, "-q")
+    assert result.exit_code == 2 and "unknown parameter 'stepz'; did you mean steps" in result.output
+    cfg.write_text("{not json")
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--config", cfg, "-q")
+    assert result.exit_code == 2 and "is not valid JSON" in result.output
+
+
 def test_preset_sets_values(small_photo, tmp_path):
     saved = tmp_path / "saved.json"
     assert invoke("dream", small_photo, "-o", tmp_path / "o.png", "--preset", "subtle", "--steps", "1",

@@ -98,13 +98,14 @@ def build_config(config_file: Optional[Path], preset: Optional[str], flags: dict
     """Precedence, lowest first: defaults < preset < config file < flags."""
     from .api import resolve_config
 
-    file_values = DreamConfig.from_dict(load_config_mapping(config_file)).to_dict() if config_file else {}
+    raw = load_config_mapping(config_file) if config_file else {}
+    if isinstance(raw.get("config"), dict):  # an output's embedded metadata
+        raw = raw["config"]
+    normalized = DreamConfig.from_dict(raw).to_dict()  # validates; keep only the keys the file sets
+    file_values = {key: normalized[key] for key in raw}
     chosen = preset or file_values.get("preset") or "classic"
-    base = DreamConfig.from_preset(chosen).to_dict()
-    explicit_file = {k: v for k, v in file_values.items() if k != "preset"} if config_file else {}
-    merged = {**base, **explicit_file, **flags, "preset": chosen}
-    if config_file and "preset" in file_values and not preset:
-        merged["preset"] = file_values["preset"]
+    merged = {**DreamConfig.from_preset(chosen).to_dict(), **file_values, **flags}
+    merged["preset"] = preset or file_values.get("preset", chosen)
     return resolve_config(DreamConfig.from_dict(merged))
 
 
