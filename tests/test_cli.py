@@ -172,3 +172,55 @@ def test_debug_shows_traceback(small_photo, tmp_path):
 def test_info_on_a_plain_image_fails_clearly(small_photo):
     result = invoke("info", small_photo)
     assert result.exit_code == 3 and "holds no inceptionism parameters" in result.output
+
+
+def test_steering_flags_reach_the_config(small_photo, tmp_path):
+    guide = tmp_path / "guide.png"
+    Image.open(small_photo).rotate(180).save(guide)
+    mask = tmp_path / "mask.png"
+    Image.new("L", (96, 64), 255).save(mask)
+    out = tmp_path / "s.png"
+    result = invoke("dream", small_photo, "-o", out, *FAST, "--guide", guide, "--guide", guide,
+                    "--avoid-class", "dog", "--class", "banana", "--mask", mask)
+    assert result.exit_code == 0, result.output
+    cfg = read_metadata(out)["config"]
+    assert cfg["guide"] == [str(guide)] * 2 and cfg["avoid_class"] == "dog" and cfg["target_class"] == "banana"
+    assert cfg["mask"] == str(mask)
+
+
+def test_unknown_class_exits_2_with_suggestion(small_photo, tmp_path):
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--class", "goldfich", "-q")
+    assert result.exit_code == 2 and "unknown class 'goldfich'; did you mean goldfinch, goldfish" in result.output
+
+
+def test_visualize_several_channels_and_classes_with_fft(tmp_path):
+    result = invoke("visualize", "blocks.3.1.bn1", "1,4", "-o", tmp_path / "v.png", "--param", "fft",
+                    "--size", "48", "--steps", "3", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "v-1.png").is_file() and (tmp_path / "v-4.png").is_file()
+    assert read_metadata(tmp_path / "v-4.png")["visualize"]["target"] == 4
+    result = invoke("visualize", "class", "banana", "-o", tmp_path / "b.png", "--param", "fft",
+                    "--size", "48", "--steps", "3", "-q")
+    assert result.exit_code == 0, result.output
+    assert read_metadata(tmp_path / "b.png")["visualize"]["target"] == 954
+
+
+def test_visualize_rejects_lapnorm_with_fft_and_bad_channels(tmp_path):
+    result = invoke("visualize", "blocks.3.1.bn1", "1", "-o", tmp_path / "v.png", "--param", "fft", "--lapnorm")
+    assert result.exit_code == 2 and "--lapnorm works with --param pixel only" in result.output
+    result = invoke("visualize", "blocks.3.1.bn1", "1,999", "-o", tmp_path / "v.png", "-q")
+    assert result.exit_code == 4 and "channel 999 is out of range for layer 'blocks.3.1.bn1'" in result.output
+
+
+def test_gallery_command_then_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "home"))
+    args = ["gallery", "blocks.0.0.bn2", "--size", "32", "--steps", "2", "-q"]
+    first = invoke(*args, "-o", tmp_path / "g1")
+    assert first.exit_code == 0 and "16 rendered" in first.output, first.output
+    second = invoke(*args, "-o", tmp_path / "g2")
+    assert second.exit_code == 0 and "16 channels from cache" in second.output
+
+
+def test_classes_search():
+    result = invoke("classes", "goldfish")
+    assert result.exit_code == 0 and "1  goldfish" in result.output

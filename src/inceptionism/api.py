@@ -11,14 +11,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import objectives
 from .config import DreamConfig
 from .device import resolve_device
 from .engine import Callbacks, DreamResult, OctaveInfo, StepInfo, auto_tile_size, resize, run_dream
-from .errors import ConfigError, LayerError
+from .errors import ConfigError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
-from .taps import layer_info
+from .steering import build_objective, load_mask
 
 __all__ = [
     "Dream",
@@ -27,7 +26,6 @@ __all__ = [
     "visualize",
     "visualize_channel",
     "resolve_config",
-    "prepare_objective",
     "noise_picture",
     "fit_max_size",
 ]
@@ -61,22 +59,11 @@ def resolve_config(config: DreamConfig | None = None, **params: Any) -> DreamCon
         config = DreamConfig.from_dict({**config.to_dict(), **params})
     spec = get_spec(config.model)
     changes: dict[str, Any] = {}
-    if config.layers is None:
-        changes["layers"] = spec.layers_for(config.preset)
+    if config.layers is None and (config.target_class is None or config.guide):
+        changes["layers"] = spec.layers_for(config.preset)  # a class alone dreams on the class only
     if config.seed is None:
         changes["seed"] = secrets.randbelow(2**31)
     return config.replace(**changes) if changes else config
-
-
-def prepare_objective(model: LoadedModel, cfg: DreamConfig) -> objectives.Objective:
-    """Parse ``cfg.layers`` and check every layer and channel against the model."""
-    for term in objectives.parse_terms(cfg.layers or ""):
-        info = layer_info(model, term.layer)
-        if term.channel is not None and term.channel >= info.channels:
-            raise LayerError(
-                f"channel {term.channel} is out of range for layer {term.layer!r}: 0 to {info.channels - 1}"
-            )
-    return objectives.parse(cfg.layers or "", kind=cfg.objective)
 
 
 def noise_picture(width: int, height: int, seed: int) -> Picture:
@@ -135,15 +122,16 @@ def render(
         cfg = cfg.replace(model=model.spec.name)
     picture, default_source = _as_picture(image, cfg)
     source = source or default_source
-    objective = prepare_objective(model, cfg)
     x = fit_max_size(to_tensor(picture, model.device), cfg.max_size)
     height, width = x.shape[-2:]
+    objective = build_objective(model, cfg, (height, width))
+    mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
     if cfg.tile_size is not None and cfg.tile_size < model.spec.min_size:
         raise ConfigError(
             f"tile_size {cfg.tile_size} is below {model.spec.name}'s minimum input size of {model.spec.min_size}"
         )
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
-    result: DreamResult = run_dream(model, x, objective, cfg, tile_size=tile, callbacks=callbacks)
+    result: DreamResult = run_dream(model, x, objective, cfg, tile_size=tile, callbacks=callbacks, mask=mask)
     used = cfg.replace(tile_size=tile)
     metadata = {
         "inceptionism": _version(),

@@ -29,7 +29,7 @@ app = typer.Typer(
     help="DeepDream: amplify what a neural network sees in a picture.",
 )
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 DebugOpt = typer.Option(False, "--debug", help="Show the full traceback on errors.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar or notices.")
@@ -130,6 +130,12 @@ def dream(
     max_size: Optional[int] = typer.Option(None, help="Shrink so the longer side is at most this."),
     size: Optional[str] = typer.Option(None, help="WxH of a dream from noise (default 512x512)."),
     preset: Optional[str] = typer.Option(None, help="subtle, classic or deep."),
+    target_class: Optional[str] = typer.Option(None, "--class", "--target-class", help="Dream this class (name or index) into the picture."),
+    avoid_class: Optional[str] = typer.Option(None, help="Suppress classes: names, indices or a group (dog, cat, bird, ...)."),
+    avoid_weight: Optional[float] = typer.Option(None, help="Strength of --avoid-class."),
+    guide: Optional[list[str]] = typer.Option(None, "--guide", help="Guide image (repeatable): grow what each region best matches in it."),
+    guide_weight: Optional[float] = typer.Option(None, help="Weight of the guide objective."),
+    mask: Optional[str] = typer.Option(None, help="Greyscale mask: white = dream, black = keep."),
     seed: Optional[int] = typer.Option(None, help="Random seed for a reproducible result."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
     config: Optional[Path] = typer.Option(None, help="JSON config, or an image made by this tool."),
@@ -143,7 +149,9 @@ def dream(
             model=model, layers=layers, objective=objective, octaves=octaves, octave_scale=octave_scale,
             octave_range=octave_range, grad_norm=grad_norm, steps=steps, step_size=step_size, jitter=jitter,
             smooth=smooth, lapnorm=lapnorm, lapnorm_levels=lapnorm_levels, tile_size=tile_size,
-            max_size=max_size, size=size, seed=seed, device=device,
+            max_size=max_size, size=size, seed=seed, device=device, target_class=target_class,
+            avoid_class=avoid_class, avoid_weight=avoid_weight, guide=tuple(guide) if guide else None,
+            guide_weight=guide_weight, mask=mask,
         )  # fmt: skip
         cfg = build_config(config, preset, flags)
         _dream_command(input, output, cfg, save_config, quiet)
@@ -200,32 +208,143 @@ def layers(
 
 @app.command()
 def visualize(
-    layer: str = typer.Argument(..., help="Layer, e.g. blocks.4.1.bn1."),
-    channel: int = typer.Argument(..., help="Channel number (from 0)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output image."),
+    layer: str = typer.Argument(..., help="Layer, e.g. blocks.4.1.bn1, or 'class' for classes."),
+    targets: str = typer.Argument(..., help="Channel(s): 7, 3,7,12 or all; with 'class': names or indices."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output image; several targets add -N to its name."),
     model: str = typer.Option("efficientnet-lite0", help="Network."),
-    lapnorm: bool = typer.Option(False, "--lapnorm", help="Laplacian-pyramid normalization (less noise)."),
+    param: str = typer.Option("pixel", help="pixel (octaves, optional --lapnorm) or fft (Fourier, decorrelated colour, transformation robustness)."),
+    lapnorm: bool = typer.Option(False, "--lapnorm", help="Laplacian-pyramid normalization (pixel only)."),
     size: int = typer.Option(224, help="Side of the square picture."),
-    octaves: int = typer.Option(3, help="Octaves."),
-    steps: int = typer.Option(20, help="Steps per octave."),
-    step_size: float = typer.Option(0.01, help="Step size."),
+    octaves: int = typer.Option(3, help="Octaves (pixel)."),
+    steps: Optional[int] = typer.Option(None, help="Steps per octave (pixel, default 20) or in all (fft, default 128)."),
+    step_size: float = typer.Option(0.01, help="Step size (pixel)."),
+    batch: int = typer.Option(8, help="Targets per forward/backward pass (fft)."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
 ) -> None:
-    """Show what one channel has learned, grown from noise."""
+    """Show what channels (or classes) respond to, grown from noise."""
     with _errors(debug):
-        from .api import visualize_channel
+        from .device import resolve_device
+        from .featurevis import parse_targets
         from .images import check_output_path, save_image
+        from .models import load_model
 
         check_output_path(output)
-        args = dict(model=model, lapnorm=lapnorm, size=size, octaves=octaves, steps=steps,
-                    step_size=step_size, seed=seed, device=device)  # fmt: skip
-        probe = DreamConfig(octaves=octaves, steps=steps, preset=None)
-        result = _run_with_progress(lambda callbacks: visualize_channel(layer, channel, callbacks=callbacks, **args), probe, quiet)
-        save_image(result.image, output, result.metadata)
-        out.print(f"wrote {output}; channel {channel} of {layer}: mean activation {result.score_end:.3f}")
+        if param not in ("pixel", "fft"):
+            raise ConfigError(f"param {param!r} is not one of pixel, fft")
+        if lapnorm and param != "pixel":
+            raise ConfigError("--lapnorm works with --param pixel only")
+        loaded = load_model(model, device=resolve_device(device))
+        chosen = parse_targets(targets, layer, loaded)
+        names = [output] if len(chosen) == 1 else [output.with_name(f"{output.stem}-{t}{output.suffix}") for t in chosen]
+        args = dict(size=size, octaves=octaves, steps=steps, step_size=step_size, seed=seed, batch=batch, lapnorm=lapnorm)
+        for target, (image, meta, score) in zip(chosen, _visualize_all(loaded, layer, chosen, param, quiet, **args)):
+            path = names[chosen.index(target)]
+            save_image(image, path, meta)
+            out.print(f"wrote {path}; {layer} {target}: {'logit' if layer == 'class' else 'mean activation'} {score:.3f}")
+
+
+def _visualize_all(loaded, layer: str, chosen: list[int], param: str, quiet: bool, **args: Any):
+    """Yield (image, metadata, score) for each target, with a progress bar."""
+    from .api import render, visualize_channel
+    from .featurevis import FeatureVisConfig, visualize_features
+
+    seed = args["seed"] if args["seed"] is not None else 0
+    if param == "fft":
+        cfg = FeatureVisConfig(size=args["size"], steps=args["steps"] or 128, seed=seed)
+        batches = -(-len(chosen) // args["batch"])
+        with _progress(quiet) as progress:
+            task = progress.add_task(f"{len(chosen)} target(s)", total=batches * cfg.steps, step="-", score="-")
+            on_step = lambda step, values: progress.update(  # noqa: E731
+                task, advance=1, step=f"{step}/{cfg.steps}", score=f"{float(values.mean()):.3f}"
+            )
+            results = visualize_features(loaded, layer, chosen, cfg, batch=args["batch"], on_step=on_step)
+        for vis in results:
+            yield vis.image, vis.metadata, vis.score
+        return
+    steps = args["steps"] or 20
+    for target in chosen:
+        probe = DreamConfig(octaves=args["octaves"], steps=steps, preset=None)
+        if layer == "class":
+            run = lambda callbacks: render(  # noqa: E731
+                "noise", model=loaded, preset=None, target_class=str(target), size=(args["size"], args["size"]),
+                octaves=args["octaves"], steps=steps, step_size=args["step_size"], seed=seed, lapnorm=args["lapnorm"],
+                callbacks=callbacks,
+            )
+        else:
+            run = lambda callbacks: visualize_channel(  # noqa: E731
+                layer, target, model=loaded.spec.name, lapnorm=args["lapnorm"], size=args["size"],
+                octaves=args["octaves"], steps=steps, step_size=args["step_size"], seed=seed,
+                device=str(loaded.device), callbacks=callbacks,
+            )
+        result = _run_with_progress(run, probe, quiet)
+        yield result.image, result.metadata, result.score_end
+
+
+@app.command()
+def gallery(
+    layer: str = typer.Argument(..., help="Layer whose channels to show."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for the thumbnails and index.html."),
+    model: str = typer.Option("efficientnet-lite0", help="Network."),
+    size: int = typer.Option(128, help="Thumbnail side."),
+    steps: int = typer.Option(64, help="Optimizer steps per thumbnail."),
+    batch: int = typer.Option(16, help="Channels per forward/backward pass."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """A thumbnail of every channel of a layer and an index.html grid of them (cached)."""
+    with _errors(debug):
+        from .device import resolve_device
+        from .featurevis import FeatureVisConfig
+        from .gallery import build_gallery, cached_gallery
+        from .models import get_spec, load_model
+        from .models.weights import sha256_file
+        from .taps import layer_info
+
+        started = time.perf_counter()
+        cfg = FeatureVisConfig(size=size, steps=steps, seed=seed)
+        spec = get_spec(model)
+        if spec.weights_file is not None:  # all cached: no need to load the network at all
+            result = cached_gallery(spec.name, sha256_file(spec.weights_file()), layer, output, cfg)
+            if result is not None:
+                out.print(f"wrote {result.index} ({result.channels} channels from cache) in {time.perf_counter() - started:.1f} s")
+                return
+        loaded = load_model(model, device=resolve_device(device))
+        channels = layer_info(loaded, layer).channels
+        with _progress(quiet) as progress:
+            task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
+            on_step = lambda step, values: progress.update(task, step=f"{step}/{steps}")  # noqa: E731
+            result = build_gallery(loaded, layer, output, cfg, batch=batch, on_step=on_step)
+        took = time.perf_counter() - started
+        out.print(
+            f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "
+            f"{result.channels - result.rendered} from cache) in {took:.1f} s"
+        )
+
+
+@app.command()
+def classes(
+    search: Optional[str] = typer.Argument(None, help="Only classes whose name contains this."),
+    model: str = typer.Option("efficientnet-lite0", help="Network."),
+    debug: bool = DebugOpt,
+) -> None:
+    """List the class names a model knows (for --class and --avoid-class)."""
+    with _errors(debug):
+        from .labels import GROUPS, class_names
+        from .models import get_spec
+
+        spec = get_spec(model)
+        if spec.labels is None:
+            raise ConfigError(f"model {model} has no class labels")
+        for index, name in enumerate(class_names(spec.labels)):
+            if not search or search.lower() in name.lower():
+                out.print(f"{index:4d}  {name}")
+        if not search:
+            out.print(f"groups for --avoid-class: {', '.join(GROUPS)}")
 
 
 @app.command()

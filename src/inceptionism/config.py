@@ -62,6 +62,12 @@ class DreamConfig:
     tile_size: int | None = None  # gradient tile side in pixels; None = chosen from image size and memory
     max_size: int | None = None  # shrink the input so its longer side is at most this; None = keep
     size: tuple[int, int] | None = None  # (width, height) of a dream from noise; None = 512x512
+    target_class: str | None = None  # class to dream into the picture (name or index); CLI --class
+    avoid_class: str | None = None  # classes to suppress: names, indices or a group such as "dog"
+    avoid_weight: float = 1.0  # strength of that suppression
+    guide: tuple[str, ...] = ()  # guide image paths: grow what each region best matches in them
+    guide_weight: float = 1.0  # weight of the guide objective
+    mask: str | None = None  # greyscale image: white = dream fully, black = leave untouched
     seed: int | None = None  # random seed (jitter, tiles, noise); None = a fresh one, recorded in the output
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
     preset: str | None = "classic"  # name of the preset these values started from (informational)
@@ -72,9 +78,15 @@ class DreamConfig:
             object.__setattr__(self, "octave_range", parse_octave_range(self.octave_range))
         if isinstance(self.size, (str, list)):
             object.__setattr__(self, "size", parse_size(self.size))
+        if isinstance(self.guide, str):
+            object.__setattr__(self, "guide", (self.guide,))
+        elif isinstance(self.guide, list):
+            object.__setattr__(self, "guide", tuple(self.guide))
+        if isinstance(self.target_class, int) and not isinstance(self.target_class, bool):
+            object.__setattr__(self, "target_class", str(self.target_class))
         if isinstance(self.layers, (list, tuple)):
             object.__setattr__(self, "layers", ",".join(str(t) for t in self.layers))
-        for name in ("octave_scale", "step_size", "smooth"):
+        for name in ("octave_scale", "step_size", "smooth", "avoid_weight", "guide_weight"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
@@ -96,6 +108,8 @@ class DreamConfig:
         """
         if "config" in values and isinstance(values["config"], Mapping):
             values = values["config"]
+        if "class" in values:  # the CLI flag's name; the field cannot be called "class"
+            values = {("target_class" if k == "class" else k): v for k, v in values.items()}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = [k for k in values if k not in known]
         if unknown:
@@ -122,7 +136,7 @@ class DreamConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        for key in ("octave_range", "size"):
+        for key in ("octave_range", "size", "guide"):
             if out[key] is not None:
                 out[key] = list(out[key])
         return out
@@ -134,6 +148,14 @@ class DreamConfig:
 
     def octave_indices(self) -> list[int]:
         """Octave exponents, smallest image first: octave k is scaled by ``octave_scale**k``."""
+        _check_float(self, "avoid_weight", 0.0, 1000.0)
+        _check_float(self, "guide_weight", 0.0, 1000.0)
+        for name in ("target_class", "avoid_class", "mask"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+        if not all(isinstance(path, str) and path for path in self.guide):
+            raise ConfigError(f"guide must be a list of image paths, got {self.guide!r}")
         if self.octave_range is not None:
             lo, hi = self.octave_range
             return list(range(lo, hi + 1))
@@ -169,6 +191,14 @@ class DreamConfig:
             raise ConfigError(f"device must be a string such as 'auto' or 'cpu', got {self.device!r}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ConfigError(f"preset {self.preset!r} is not one of {', '.join(PRESETS)}")
+        _check_float(self, "avoid_weight", 0.0, 1000.0)
+        _check_float(self, "guide_weight", 0.0, 1000.0)
+        for name in ("target_class", "avoid_class", "mask"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+        if not all(isinstance(path, str) and path for path in self.guide):
+            raise ConfigError(f"guide must be a list of image paths, got {self.guide!r}")
         if self.octave_range is not None:
             lo, hi = self.octave_range
             if hi - lo >= 64:

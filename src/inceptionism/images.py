@@ -58,13 +58,22 @@ class Picture:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Picture:
+def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, role: str = "input") -> Picture:
     """Read an image file into a :class:`Picture`.
+
+    ``role`` names the file in error messages ("input", "guide", "mask").
 
     Raises:
         ImageError: missing, not an image, truncated, or over ``max_pixels``.
     """
-    path = Path(path)
+    try:
+        return _load_image(Path(path), max_pixels)
+    except ImageError as exc:
+        message = str(exc)
+        raise ImageError(message.replace("input ", f"{role} ", 1) if message.startswith("input ") else message) from None
+
+
+def _load_image(path: Path, max_pixels: int) -> Picture:
     if not path.is_file():
         raise ImageError(f"input {str(path)!r} does not exist or is not a file")
     try:

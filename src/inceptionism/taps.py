@@ -20,6 +20,7 @@ from torch import nn
 
 from .errors import LayerError
 from .models.spec import LoadedModel
+from .objectives import OUTPUT
 
 __all__ = ["LayerInfo", "capture", "list_layers", "layer_info"]
 
@@ -89,6 +90,7 @@ def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
         672
     """
     modules = dict(model.net.named_modules())
+    modules[OUTPUT] = model.net  # the final output: class logits
     for name in layers:
         if name not in modules or name == "":
             raise unknown_layer_error(model, name)

@@ -108,10 +108,12 @@ def run_dream(
     *,
     tile_size: int,
     callbacks: Callbacks | None = None,
+    mask: torch.Tensor | None = None,
 ) -> DreamResult:
     """Dream on ``image`` (1, 3, H, W) in [0, 1], on the model's device.
 
     ``cfg`` must be resolved (its ``seed`` set); ``tile_size`` is the tile side to use.
+    ``mask`` (1, 1, H, W) in [0, 1] scales every update: 0 leaves a pixel untouched.
     """
     callbacks = callbacks or Callbacks()
     height, width = image.shape[-2:]
@@ -135,10 +137,13 @@ def run_dream(
             size = (octave.height, octave.width)
             base = resize(image, size)
             x = base if detail is None else (base + resize(detail, size)).clamp(0, 1)
+            weight = resize(mask, size) if mask is not None else None
             for step in range(cfg.steps):
                 shift = _shift(gen, cfg.jitter, tile_size, *size)
                 score, grad = objective_gradient(run, objective, x, tile=tile_size, shift=shift)
                 grad = normalize_gradient(grad, cfg, _sigma(cfg, step))
+                if weight is not None:
+                    grad = grad * weight
                 x = (x + cfg.step_size * grad).clamp(0, 1)
                 if callbacks.on_step is not None:
                     callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, cfg.steps, score, *size))
@@ -146,6 +151,8 @@ def run_dream(
             if callbacks.on_octave is not None:
                 callbacks.on_octave(OctaveInfo(index, len(plan), octave.k, x))
         result = resize(x, (height, width)).clamp(0, 1)
+        if mask is not None:  # exact where the mask is black, whatever resizing did
+            result = image + mask * (result - image)
         score_end = objective_value(run, objective, result, tile=tile_size) if score_start is not None else None
     return DreamResult(
         image=result,

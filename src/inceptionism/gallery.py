@@ -1,0 +1,145 @@
+"""A channel gallery: a thumbnail of every channel of a layer and an HTML grid of them.
+
+Thumbnails are cached per model weights, layer and parameters under the cache
+directory (``$INCEPTIONISM_HOME``, else ``$XDG_CACHE_HOME/inceptionism``, else
+``~/.cache/inceptionism``), so a second gallery of the same layer is instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import OutputError
+from .featurevis import FeatureVisConfig, visualize_features
+from .images import check_writable_dir, save_image, write_atomic
+from .models.spec import LoadedModel
+from .taps import layer_info
+
+__all__ = ["cache_root", "build_gallery", "cached_gallery", "GalleryResult"]
+
+_ALGORITHM = "fft-v1"  # bump when the rendering changes, so old thumbnails are not reused
+
+
+def cache_root() -> Path:
+    """The project's cache directory (not created)."""
+    if os.environ.get("INCEPTIONISM_HOME"):
+        return Path(os.environ["INCEPTIONISM_HOME"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "inceptionism"
+
+
+@dataclass
+class GalleryResult:
+    index: Path  # the index.html written
+    channels: int  # thumbnails in the gallery
+    rendered: int  # of them rendered now (the rest came from the cache)
+
+
+def _cache_dir(model_name: str, weights_sha256: str, layer: str, cfg: FeatureVisConfig) -> Path:
+    key = json.dumps({"algorithm": _ALGORITHM, "weights": weights_sha256, "cfg": asdict(cfg)}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_root() / "gallery" / model_name / layer / digest
+
+
+def cached_gallery(
+    model_name: str, weights_sha256: str, layer: str, out_dir: str | Path, cfg: FeatureVisConfig
+) -> GalleryResult | None:
+    """Write a gallery from the cache alone, without loading the model; None if not all cached."""
+    cache = _cache_dir(model_name, weights_sha256, layer, cfg)
+    try:
+        channels = int(json.loads((cache / "manifest.json").read_text())["channels"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all((cache / f"ch-{c:04d}.png").is_file() for c in range(channels)):
+        return None
+    return _write_gallery(cache, model_name, layer, channels, out_dir, cfg, rendered=0)
+
+
+def _prepare_dir(out_dir: Path) -> None:
+    check_writable_dir(out_dir)
+    try:
+        out_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create gallery directory {str(out_dir)!r}: {exc.strerror or exc}") from None
+
+
+def _write_gallery(
+    cache: Path, model_name: str, layer: str, channels: int, out_dir: str | Path, cfg: FeatureVisConfig, rendered: int
+) -> GalleryResult:
+    out_dir = Path(out_dir)
+    _prepare_dir(out_dir)
+    for c in range(channels):
+        shutil.copyfile(cache / f"ch-{c:04d}.png", out_dir / f"ch-{c:04d}.png")
+    index = out_dir / "index.html"
+    page = _page(model_name, layer, channels, cfg)
+    write_atomic(index, lambda fh: fh.write(page.encode()))
+    return GalleryResult(index, channels, rendered)
+
+
+def build_gallery(
+    model: LoadedModel,
+    layer: str,
+    out_dir: str | Path,
+    cfg: FeatureVisConfig = FeatureVisConfig(size=128, steps=64),
+    *,
+    batch: int = 16,
+    on_step: Callable[[int, object], None] | None = None,
+) -> GalleryResult:
+    """Render (or fetch from the cache) every channel of ``layer`` and write ``out_dir/index.html``."""
+    channels = layer_info(model, layer).channels
+    _prepare_dir(Path(out_dir))
+    cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg)
+    missing = [c for c in range(channels) if not (cache / f"ch-{c:04d}.png").is_file()]
+    if missing:
+        cache.mkdir(parents=True, exist_ok=True)
+        for vis in visualize_features(model, layer, missing, cfg, batch=batch, on_step=on_step):
+            save_image(vis.image, cache / f"ch-{vis.target:04d}.png", vis.metadata)
+        manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name})
+        write_atomic(cache / "manifest.json", lambda fh: fh.write(manifest.encode()))
+    return _write_gallery(cache, model.spec.name, layer, channels, out_dir, cfg, rendered=len(missing))
+
+
+def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig) -> str:
+    title = html.escape(f"{model} · {layer} · {channels} channels")
+    cells, boxes = [], []
+    for c in range(channels):
+        name = f"ch-{c:04d}.png"
+        cells.append(
+            f'<a class="cell" href="#c{c}" aria-label="channel {c}, enlarge">'
+            f'<img src="{name}" alt="channel {c}" loading="lazy"><span>{c}</span></a>'
+        )
+        boxes.append(
+            f'<div class="box" id="c{c}"><a href="#" aria-label="close"><img src="{name}" alt="channel {c}, enlarged">'
+            f"<span>{html.escape(layer)}:{c}</span></a></div>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; background: #111; color: #ddd; margin: 1rem; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(100px, 1fr)); gap: 8px; }}
+.cell {{ color: inherit; text-decoration: none; text-align: center; }}
+.cell img {{ width: 100%; image-rendering: auto; border-radius: 4px; display: block; }}
+.cell:focus-visible {{ outline: 2px solid #fc6; }}
+.box {{ display: none; position: fixed; inset: 0; background: #000d; align-items: center; justify-content: center; }}
+.box:target {{ display: flex; }}
+.box a {{ color: inherit; text-align: center; text-decoration: none; }}
+.box img {{ width: min(80vw, 80vh); display: block; }}
+</style></head><body>
+<h1>{title}</h1>
+<p>Each picture is grown from noise to excite one channel ({cfg.steps} steps, {cfg.size} px, Fourier
+parameterization). Use as <code>--layers {html.escape(layer)}:N</code>. Click to enlarge.</p>
+<div class="grid">
+{chr(10).join(cells)}
+</div>
+{chr(10).join(boxes)}
+</body></html>
+"""

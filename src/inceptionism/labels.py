@@ -1,0 +1,81 @@
+"""Class names of a model's output, matched the way people type them.
+
+ImageNet-1k names come from timm's bundled metadata (offline). A class can be given
+by index, by any of its comma-separated names ("tabby", "tabby cat"), or, for
+avoidance, by a group word such as "dog" that stands for many classes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+
+from .errors import ConfigError
+
+__all__ = ["class_names", "resolve_class", "resolve_classes", "GROUPS"]
+
+# Standard ImageNet-1k index ranges (inclusive) of broad groups.
+GROUPS: dict[str, list[tuple[int, int]]] = {
+    "dog": [(151, 268)],  # Chihuahua ... Mexican hairless: every domestic dog breed
+    "cat": [(281, 285)],  # tabby ... Egyptian cat
+    "bird": [(7, 24), (80, 100), (127, 146)],
+    "fish": [(0, 6), (389, 397)],
+    "snake": [(52, 68)],
+}
+
+
+@lru_cache(maxsize=4)
+def class_names(labels: str = "imagenet-1k") -> tuple[str, ...]:
+    """The class descriptions of a label set, by index."""
+    if labels != "imagenet-1k":
+        raise ConfigError(f"unknown label set {labels!r}; known: imagenet-1k")
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return tuple(info.index_to_description(i) for i in range(info.num_classes()))
+
+
+def _synonyms(names: tuple[str, ...]) -> dict[str, int]:
+    table: dict[str, int] = {}
+    for index, description in enumerate(names):
+        for word in description.split(","):
+            table.setdefault(word.strip().lower(), index)
+    return table
+
+
+def resolve_class(text: str | int, labels: str = "imagenet-1k") -> int:
+    """Index of one class given as an index or a name (case-insensitive).
+
+    Raises:
+        ConfigError: out of range, or no such name (with the nearest names).
+    """
+    names = class_names(labels)
+    if isinstance(text, int) or str(text).strip().lstrip("-").isdigit():
+        index = int(text)
+        if not 0 <= index < len(names):
+            raise ConfigError(f"class {index} is out of range: 0 to {len(names) - 1}")
+        return index
+    key = str(text).strip().lower()
+    table = _synonyms(names)
+    if key in table:
+        return table[key]
+    near = difflib.get_close_matches(key, list(table), n=4, cutoff=0.6)
+    hint = f"did you mean {', '.join(near)}?" if near else "see 'inceptionism classes'"
+    raise ConfigError(f"unknown class {text!r}; {hint}")
+
+
+def resolve_classes(text: str, labels: str = "imagenet-1k") -> list[int]:
+    """Indices for a comma list of classes and group words ("dog", "cat", ...)."""
+    indices: list[int] = []
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        if part.lower() in GROUPS or part.lower().rstrip("s") in GROUPS:
+            group = GROUPS.get(part.lower()) or GROUPS[part.lower().rstrip("s")]
+            for lo, hi in group:
+                indices.extend(range(lo, hi + 1))
+        else:
+            indices.append(resolve_class(part, labels))
+    if not indices:
+        raise ConfigError(f"no classes in {text!r}; give names, indices or a group ({', '.join(GROUPS)})")
+    return sorted(set(indices))

@@ -1,0 +1,122 @@
+"""Building a dream's objective from its config: layers, neurons, classes, guides, masks."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+import torch
+
+from . import objectives
+from .config import DreamConfig
+from .engine.filters import resize
+from .errors import ConfigError, ImageError, LayerError
+from .images import load_image, to_tensor
+from .labels import resolve_class, resolve_classes
+from .models.spec import LoadedModel
+from .taps import capture, layer_info
+
+__all__ = ["build_objective", "guide_features", "load_mask"]
+
+GUIDE_MAX_SIDE = 512  # guides are shrunk to this: their features, not their pixels, matter
+
+
+def _class_resolver(model: LoadedModel):
+    if model.spec.labels is None:
+        raise ConfigError(f"model {model.spec.name} has no class labels; class objectives need a classifier")
+    return partial(resolve_class, labels=model.spec.labels)
+
+
+def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int]) -> tuple[int, int] | None:
+    """Validate a layer term; return the layer's (h, w) at ``size`` for neuron terms."""
+    info = layer_info(model, term.layer)
+    if term.channel is not None and term.channel >= info.channels:
+        raise LayerError(f"channel {term.channel} is out of range for layer {term.layer!r}: 0 to {info.channels - 1}")
+    if term.position is None:
+        return None
+    # Layer size at this image size, from its stride at the 224 px probe (SAME padding: ceil).
+    ref = (math.ceil(size[0] * info.height / 224), math.ceil(size[1] * info.width / 224))
+    y, x = term.position
+    if y >= ref[0] or x >= ref[1]:
+        raise LayerError(
+            f"neuron position {y},{x} is outside layer {term.layer!r}, which is {ref[0]}x{ref[1]} (rows x columns) "
+            f"for a {size[1]}x{size[0]} image: y 0 to {ref[0] - 1}, x 0 to {ref[1] - 1}"
+        )
+    return ref
+
+
+def build_objective(model: LoadedModel, cfg: DreamConfig, size: tuple[int, int]) -> objectives.Objective:
+    """The summed objective a config asks for, checked against the model.
+
+    Args:
+        size: (H, W) of the image to dream on (for neuron positions).
+    """
+    parts: list[objectives.Objective] = []
+    terms = objectives.parse_terms(cfg.layers) if cfg.layers else []
+    plain = [t.layer for t in terms if t.layer != "class" and t.channel is None]
+    features = guide_features(model, cfg.guide, plain) if cfg.guide else {}
+    for term in terms:
+        if term.layer == "class":
+            part = objectives.term_objective(term, classes=_class_resolver(model))
+        else:
+            ref = _check_term(model, term, size)
+            if term.layer in features:
+                part = objectives.guide(term.layer, features[term.layer]) * cfg.guide_weight
+            else:
+                part = objectives.term_objective(term, kind=cfg.objective, reference=ref)
+        parts.append(part * term.weight if term.weight != 1.0 else part)
+    if cfg.guide and not features:
+        raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at")
+    if cfg.target_class is not None:
+        parts.append(objectives.class_logit(_class_resolver(model)(cfg.target_class)))
+    if cfg.avoid_class is not None:
+        _class_resolver(model)
+        indices = resolve_classes(cfg.avoid_class, model.spec.labels or "")
+        parts.append(objectives.avoid_classes(indices) * -cfg.avoid_weight)
+    if not parts:
+        raise ConfigError("nothing to dream: give layers, a class or a guide")
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+@torch.no_grad()
+def guide_features(model: LoadedModel, paths: tuple[str, ...], layers: list[str]) -> dict[str, torch.Tensor]:
+    """Each layer's activations for all guide images, as (C, M) feature vectors."""
+    collected: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    for path in paths:
+        x = to_tensor(load_image(path, role="guide"), model.device)
+        height, width = x.shape[-2:]
+        scale = min(1.0, GUIDE_MAX_SIDE / max(height, width))
+        x = resize(x, (max(1, round(height * scale)), max(1, round(width * scale))))
+        if min(x.shape[-2:]) < model.spec.min_size:
+            raise ImageError(
+                f"guide {path!r} is {width}x{height}; it must be at least {model.spec.min_size} px on each side"
+            )
+        with capture(model, layers) as run:
+            acts = run(x)
+        for name in layers:
+            collected[name].append(acts[name][0].flatten(1))
+    return {name: torch.cat(parts, dim=1) for name, parts in collected.items()}
+
+
+def load_mask(path: str, width: int, height: int, device: torch.device) -> torch.Tensor:
+    """A greyscale mask as (1, 1, H, W) in [0, 1], resized to the image.
+
+    Raises:
+        ImageError: not an image, a colour image, or a different aspect ratio.
+    """
+    picture = load_image(path, role="mask")
+    rgb = picture.rgb
+    if np.abs(rgb[..., 0] - rgb[..., 1]).max() > 1 / 255 or np.abs(rgb[..., 0] - rgb[..., 2]).max() > 1 / 255:
+        raise ImageError(f"mask {path!r} has colours; it must be greyscale (white = dream, black = keep)")
+    mask_w, mask_h = picture.size
+    if abs(mask_w / mask_h - width / height) > 0.02 * (width / height):
+        raise ImageError(
+            f"mask {path!r} is {mask_w}x{mask_h} but the image is {width}x{height}; the aspect ratios must match "
+            "(a mask of another size with the same shape is resized)"
+        )
+    grey = torch.from_numpy(np.ascontiguousarray(rgb[..., 0]))[None, None].to(device)
+    return resize(grey, (height, width)).clamp(0, 1)

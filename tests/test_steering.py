@@ -1,0 +1,183 @@
+"""Steering: guides, classes, suppression, masks, neurons, Fourier visualization, galleries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import inceptionism
+from inceptionism.errors import ConfigError, ImageError, LayerError
+from inceptionism.featurevis import FeatureVisConfig, visualize_features
+from inceptionism.gallery import build_gallery, cached_gallery
+from inceptionism.images import picture_from_pil, to_tensor
+from inceptionism.labels import GROUPS, resolve_class, resolve_classes
+from inceptionism.objectives import LayerTerm, parse_terms
+from inceptionism.taps import capture
+
+from .conftest import hf_fraction
+
+
+def _photo(examples, name: str, size: tuple[int, int]) -> Image.Image:
+    return Image.open(examples / f"{name}.jpg").convert("RGB").resize(size, Image.Resampling.LANCZOS)
+
+
+def _probs(model, image: Image.Image) -> torch.Tensor:
+    x = F.interpolate(to_tensor(picture_from_pil(image)), size=(224, 224), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        return model(x).softmax(-1)[0]
+
+
+def _best_match_cosine(model, image: Image.Image, guide: Image.Image, layer: str) -> float:
+    with capture(model, [layer]) as run, torch.no_grad():
+        x = run(to_tensor(picture_from_pil(image)))[layer][0].flatten(1)
+        g = run(to_tensor(picture_from_pil(guide)))[layer][0].flatten(1)
+    cos = F.normalize(x, dim=0).T @ F.normalize(g, dim=0)  # (N, M)
+    return float(cos.max(1).values.mean())
+
+
+def test_guide_makes_features_match_the_guide(model, examples, tmp_path):
+    src, guide = _photo(examples, "chelsea", (192, 128)), _photo(examples, "coffee", (192, 128))
+    guide_path = tmp_path / "guide.png"
+    guide.save(guide_path)
+    params = dict(model=model, seed=0, octaves=2, steps=8)
+    plain = inceptionism.dream(src, **params)
+    guided = inceptionism.dream(src, guide=[str(guide_path)], **params)
+    layer = "blocks.5.0.bn1"
+    before = _best_match_cosine(model, src, guide, layer)
+    assert _best_match_cosine(model, guided, guide, layer) > _best_match_cosine(model, plain, guide, layer) + 0.02
+    assert _best_match_cosine(model, guided, guide, layer) > before
+
+
+def test_class_visualization_from_noise_is_recognized(model):
+    names = ["banana", "goldfinch", "volcano", "lemon", "tabby"]
+    indices = [resolve_class(n) for n in names]
+    results = visualize_features(model, "class", indices, FeatureVisConfig(size=160, steps=96), batch=5)
+    probs = [float(_probs(model, r.image)[i]) for r, i in zip(results, indices)]
+    assert sum(p >= 0.9 for p in probs) >= 4, dict(zip(names, probs))
+
+
+def test_class_dreamed_into_a_photo_raises_its_probability(model, examples):
+    src = _photo(examples, "coffee", (192, 128))
+    banana = resolve_class("banana")
+    out = inceptionism.dream(src, model=model, seed=0, octaves=2, steps=8, target_class="banana")
+    assert out.info["inceptionism"]["config"]["layers"] is None  # the class alone is the objective
+    assert _probs(model, out)[banana] > 10 * _probs(model, src)[banana]
+
+
+def test_avoid_dog_lowers_dog_probability(model, examples):
+    src = _photo(examples, "chelsea", (192, 128))
+    dogs = torch.tensor(resolve_classes("dog"))
+    params = dict(model=model, seed=0, octaves=3, steps=10, preset="deep")
+    plain = inceptionism.dream(src, **params)
+    avoided = inceptionism.dream(src, avoid_class="dog", **params)
+    p_plain, p_avoided = float(_probs(model, plain)[dogs].sum()), float(_probs(model, avoided)[dogs].sum())
+    assert p_avoided < 0.5 * p_plain, (p_plain, p_avoided)
+
+
+def test_mask_black_untouched_white_dreamed(model, examples, tmp_path):
+    src = _photo(examples, "coffee", (192, 128))
+    mask = np.zeros((64, 96), np.uint8)  # half the size: resized automatically
+    mask[:, 48:] = 255
+    mask_path = tmp_path / "mask.png"
+    Image.fromarray(mask, "L").save(mask_path)
+    out = np.asarray(inceptionism.dream(src, model=model, seed=0, octaves=2, steps=6, mask=str(mask_path)), np.int16)
+    ref = np.asarray(src, np.int16)
+    assert np.abs(out[:, :94] - ref[:, :94]).max() <= 1  # black half, away from the resized edge
+    assert np.abs(out[:, 98:] - ref[:, 98:]).mean() > 5  # white half dreamed
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text("not an image"), "mask '.*' is not an image format"),
+    (lambda p: Image.new("RGB", (96, 64), (255, 0, 0)).save(p), "has colours; it must be greyscale"),
+    (lambda p: Image.new("L", (64, 64), 255).save(p), r"is 64x64 but the image is 192x128"),
+])
+def test_bad_masks(model, examples, tmp_path, make, message):
+    path = tmp_path / "mask.png"
+    make(path)
+    with pytest.raises(ImageError, match=message):
+        inceptionism.dream(_photo(examples, "coffee", (192, 128)), model=model, mask=str(path))
+
+
+def test_guide_that_is_not_an_image(model, small_photo, tmp_path):
+    bad = tmp_path / "guide.jpg"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ImageError, match=r"guide '.*guide.jpg' is not an image format"):
+        inceptionism.dream(small_photo, model=model, guide=[str(bad)])
+
+
+def test_unknown_class_suggests_names(model, small_photo):
+    with pytest.raises(ConfigError, match=r"unknown class 'bananna'; did you mean banana"):
+        inceptionism.dream(small_photo, model=model, target_class="bananna")
+    with pytest.raises(ConfigError, match="class 1000 is out of range: 0 to 999"):
+        resolve_class(1000)
+
+
+def test_class_names_and_groups():
+    assert resolve_class("Tabby Cat") == resolve_class("tabby") == 281
+    assert resolve_class("954") == 954
+    assert resolve_classes("dog")[0] == 151 and len(resolve_classes("dogs")) == 118
+    assert resolve_classes("banana, 1, cat") == sorted({954, 1, *range(281, 286)})
+    assert set(GROUPS) >= {"dog", "cat"}
+
+
+def test_neuron_and_class_terms_parse():
+    assert parse_terms("blocks.4.1.bn1:3@2,5*0.5, class:954, class:tiger_cat") == [
+        LayerTerm("blocks.4.1.bn1", 3, 0.5, (2, 5)),
+        LayerTerm("class", 954),
+        LayerTerm("class", None, class_name="tiger cat"),
+    ]
+    with pytest.raises(ConfigError, match="needs a channel"):
+        parse_terms("blocks.4.1.bn1@2,5")
+
+
+def test_neuron_objective_rises_and_position_is_checked(model, small_photo):
+    with capture(model, ["blocks.4.1.bn1"]) as run, torch.no_grad():
+        acts = run(to_tensor(picture_from_pil(Image.open(small_photo))))["blocks.4.1.bn1"][0]
+    live = int(((acts[:, 2, 3] > 0.5) & (acts[:, 2, 3] < 5.5)).float().argmax())  # active, not saturated
+    layers = f"blocks.4.1.bn1:{live}@2,3"
+    result = inceptionism.render(small_photo, model=model, seed=0, octaves=1, steps=6, layers=layers)
+    assert result.score_end > result.score_start
+    with pytest.raises(LayerError, match=r"neuron position 9,1 is outside layer 'blocks.4.1.bn1', which is 4x6"):
+        inceptionism.dream(small_photo, model=model, layers="blocks.4.1.bn1:5@9,1")
+
+
+def test_fft_beats_pixels_at_the_same_step_count(model):
+    from inceptionism.api import visualize_channel
+
+    layer, channel, steps = "blocks.4.1.bn1", 7, 60
+    fft = visualize_features(model, layer, [channel], FeatureVisConfig(size=128, steps=steps))[0]
+    pixel = visualize_channel(layer, channel, size=128, octaves=3, steps=steps // 3, seed=0, device="cpu")
+
+    def activation(image: Image.Image) -> float:
+        with capture(model, [layer]) as run, torch.no_grad():
+            return float(run(to_tensor(picture_from_pil(image)))[layer][0, channel].mean())
+
+    a_fft, a_pixel = activation(fft.image), activation(pixel.image)
+    assert a_fft > a_pixel or (a_fft >= 0.95 * a_pixel and hf_fraction(fft.image) < hf_fraction(pixel.image))
+
+
+def test_batched_channels_each_excite_their_own_channel(model):
+    layer, channels = "blocks.3.1.bn1", [3, 10, 20]
+    results = visualize_features(model, layer, channels, FeatureVisConfig(size=96, steps=32), batch=3)
+    for vis in results:
+        with capture(model, [layer]) as run, torch.no_grad():
+            means = run(to_tensor(picture_from_pil(vis.image)))[layer][0].flatten(1).mean(1)
+        others = [c for c in channels if c != vis.target]
+        assert means[vis.target] > means[others].max()
+
+
+def test_gallery_renders_then_uses_the_cache(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "home"))
+    cfg = FeatureVisConfig(size=48, steps=4)
+    first = build_gallery(model, "blocks.0.0.bn2", tmp_path / "g1", cfg)
+    assert (first.channels, first.rendered) == (16, 16)
+    html = first.index.read_text()
+    assert html.count('class="cell"') == 16 and 'href="#c15"' in html and 'id="c15"' in html
+    assert Image.open(tmp_path / "g1" / "ch-0015.png").size == (48, 48)
+    again = cached_gallery(model.spec.name, model.weights_sha256, "blocks.0.0.bn2", tmp_path / "g2", cfg)
+    assert again is not None and again.rendered == 0 and (tmp_path / "g2" / "ch-0007.png").is_file()
+    assert cached_gallery(model.spec.name, model.weights_sha256, "blocks.0.0.bn2", tmp_path / "g3",
+                          FeatureVisConfig(size=48, steps=5)) is None  # other parameters: not cached
