@@ -48,6 +48,7 @@ def test_objectives_compose_with_operators():
     combined = objectives.layer("a", kind="mean") + 0.5 * objectives.channel("a", 1, kind="mean")
     assert combined(acts).item() == pytest.approx(4.5)
     assert (-combined)(acts).item() == pytest.approx(-4.5)
+    assert (combined - objectives.layer("a", kind="mean"))(acts).item() == pytest.approx(1.5)
     assert combined.layers == frozenset({"a"})
 
 

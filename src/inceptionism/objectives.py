@@ -60,6 +60,9 @@ class Objective:
     def __add__(self, other: "Objective") -> "Objective":
         return Objective(lambda a: self(a) + other(a), self.layers | other.layers, f"{self.text},{other.text}")
 
+    def __sub__(self, other: "Objective") -> "Objective":
+        return self + (-other)
+
     def __mul__(self, weight: float) -> "Objective":
         weight = float(weight)
         return Objective(lambda a: self(a) * weight, self.layers, f"{self.text}*{weight:g}")
