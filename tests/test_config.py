@@ -59,3 +59,15 @@ def test_presets_differ_and_apply():
 def test_octave_indices():
     assert DreamConfig(octaves=3).octave_indices() == [-2, -1, 0]
     assert DreamConfig(octave_range="-2:2", octaves=9).octave_indices() == [-2, -1, 0, 1, 2]
+
+
+def test_steering_fields_validate_and_round_trip():
+    cfg = DreamConfig.from_dict({"class": 954, "guide": ["a.png", "b.png"], "avoid_class": "dog", "mask": "m.png"})
+    assert cfg.target_class == "954" and cfg.guide == ("a.png", "b.png")
+    assert DreamConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    with pytest.raises(ConfigError, match="avoid_weight = -1.0 is out of range"):
+        DreamConfig(avoid_weight=-1)
+    with pytest.raises(ConfigError, match="mask must be a non-empty string"):
+        DreamConfig(mask="")
+    with pytest.raises(ConfigError, match="guide must be a list of image paths"):
+        DreamConfig(guide=("", 3))

@@ -148,14 +148,6 @@ class DreamConfig:
 
     def octave_indices(self) -> list[int]:
         """Octave exponents, smallest image first: octave k is scaled by ``octave_scale**k``."""
-        _check_float(self, "avoid_weight", 0.0, 1000.0)
-        _check_float(self, "guide_weight", 0.0, 1000.0)
-        for name in ("target_class", "avoid_class", "mask"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
-        if not all(isinstance(path, str) and path for path in self.guide):
-            raise ConfigError(f"guide must be a list of image paths, got {self.guide!r}")
         if self.octave_range is not None:
             lo, hi = self.octave_range
             return list(range(lo, hi + 1))
@@ -191,14 +183,7 @@ class DreamConfig:
             raise ConfigError(f"device must be a string such as 'auto' or 'cpu', got {self.device!r}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ConfigError(f"preset {self.preset!r} is not one of {', '.join(PRESETS)}")
-        _check_float(self, "avoid_weight", 0.0, 1000.0)
-        _check_float(self, "guide_weight", 0.0, 1000.0)
-        for name in ("target_class", "avoid_class", "mask"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
-        if not all(isinstance(path, str) and path for path in self.guide):
-            raise ConfigError(f"guide must be a list of image paths, got {self.guide!r}")
+        self._validate_steering()
         if self.octave_range is not None:
             lo, hi = self.octave_range
             if hi - lo >= 64:
@@ -208,6 +193,16 @@ class DreamConfig:
             if w < 1 or h < 1 or w * h > 100_000_000:
                 raise ConfigError(f"size {w}x{h} is not allowed: both sides >= 1 and at most 100 megapixels")
 
+
+    def _validate_steering(self) -> None:
+        _check_float(self, "avoid_weight", 0.0, 1000.0)
+        _check_float(self, "guide_weight", 0.0, 1000.0)
+        for name in ("target_class", "avoid_class", "mask"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+        if not all(isinstance(path, str) and path for path in self.guide):
+            raise ConfigError(f"guide must be a list of image paths, got {self.guide!r}")
 
 def _preset_values(preset: str) -> dict[str, Any]:
     if preset not in PRESETS:
