@@ -224,3 +224,41 @@ def test_gallery_command_then_cache(tmp_path, monkeypatch):
 def test_classes_search():
     result = invoke("classes", "goldfish")
     assert result.exit_code == 0 and "1  goldfish" in result.output
+
+
+def _motion_app():
+    from inceptionism import cli_motion  # noqa: F401  (registers zoom, video, batch on app)
+
+
+def test_zoom_command_writes_an_animation(small_photo, tmp_path):
+    _motion_app()
+    out = tmp_path / "z.gif"
+    result = invoke("zoom", small_photo, "-o", out, "--frames", "4", "--interpolate", "1", "--steps", "1", "-q")
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as gif:
+        assert gif.n_frames == 4 and gif.info["duration"] in (80, 90)  # 12 fps; GIF stores 10 ms steps
+
+
+def test_video_and_batch_commands(small_photo, tmp_path):
+    _motion_app()
+    from inceptionism.motion.videoio import probe, write_video
+
+    frames = [(Image.open(small_photo).convert("RGB"))] * 3
+    import numpy as np
+
+    clip = write_video(tmp_path / "clip.mp4", (np.asarray(f) for f in frames), 6.0)
+    result = invoke("video", clip, "-o", tmp_path / "d.mp4", "--octaves", "1", "--steps", "1", "--coherence", "off", "-q")
+    assert result.exit_code == 0 and "3 frames (3 dreamed now)" in result.output, result.output
+    assert probe(tmp_path / "d.mp4").fps == 6.0
+    assert invoke("video", clip, "-o", clip, "-q").exit_code == 6
+    assert invoke("video", clip, "-o", tmp_path / "d.avi", "-q").exit_code == 6
+    assert invoke("video", small_photo, "-o", tmp_path / "e.mp4", "-q").exit_code == 3
+    assert invoke("video", clip, "-o", tmp_path / "f.mp4", "--coherence", "maybe", "-q").exit_code == 2
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(small_photo).save(folder / "a.png")
+    (folder / "b.jpg").write_text("not a picture")
+    result = invoke("batch", folder, "-o", tmp_path / "out", "--octaves", "1", "--steps", "1", "-q")
+    assert result.exit_code == 3 and "done 1, skipped 0 (already there), failed 1" in result.output
+    assert "b.jpg" in result.output

@@ -6,6 +6,8 @@ Errors become one line on stderr and a distinct exit code (see ``errors.py``);
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 import time
@@ -94,8 +96,10 @@ def _flag_values(**flags: Any) -> dict[str, Any]:
     return {key: value for key, value in flags.items() if value is not None}
 
 
-def build_config(config_file: Optional[Path], preset: Optional[str], flags: dict[str, Any]) -> DreamConfig:
-    """Precedence, lowest first: defaults < preset < config file < flags."""
+def build_config(
+    config_file: Optional[Path], preset: Optional[str], flags: dict[str, Any], defaults: Optional[dict[str, Any]] = None
+) -> DreamConfig:
+    """Precedence, lowest first: field defaults < preset < the command's defaults < config file < flags."""
     from .api import resolve_config
 
     raw = load_config_mapping(config_file) if config_file else {}
@@ -104,56 +108,83 @@ def build_config(config_file: Optional[Path], preset: Optional[str], flags: dict
     normalized = DreamConfig.from_dict(raw).to_dict()  # validates; keep only the keys the file sets
     file_values = {key: normalized[key] for key in raw}
     chosen = preset or file_values.get("preset") or "classic"
-    merged = {**DreamConfig.from_preset(chosen).to_dict(), **file_values, **flags}
+    merged = {**DreamConfig.from_preset(chosen).to_dict(), **(defaults or {}), **file_values, **flags}
     merged["preset"] = preset or file_values.get("preset", chosen)
     return resolve_config(DreamConfig.from_dict(merged))
 
 
+# Every dream parameter as a flag; shared by dream, zoom, video and batch.
+_DREAM_FLAGS: dict[str, tuple[Any, Any]] = {
+    "model": (Optional[str], typer.Option(None, help="Network (see 'inceptionism layers').")),
+    "layers": (Optional[str], typer.Option(None, help="LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list.")),
+    "objective": (Optional[str], typer.Option(None, help="l2 (mean of squares) or mean.")),
+    "octaves": (Optional[int], typer.Option(None, help="Number of octaves.")),
+    "octave_scale": (Optional[float], typer.Option(None, help="Size ratio between octaves (> 1).")),
+    "octave_range": (Optional[str], typer.Option(None, help="LO:HI octave exponents, e.g. -4:2 (0 = input size).")),
+    "grad_norm": (Optional[str], typer.Option(None, help="mean-abs or std.")),
+    "steps": (Optional[int], typer.Option(None, help="Steps per octave.")),
+    "step_size": (Optional[float], typer.Option(None, help="Step size in pixel units (0..1).")),
+    "jitter": (Optional[int], typer.Option(None, help="Random roll in pixels each step.")),
+    "smooth": (Optional[float], typer.Option(None, help="Gradient smoothing sigma (0 = off).")),
+    "lapnorm": (Optional[bool], typer.Option(None, "--lapnorm/--no-lapnorm", help="Laplacian-pyramid gradient normalization.")),
+    "lapnorm_levels": (Optional[int], typer.Option(None, help="Levels of the Laplacian pyramid.")),
+    "tile_size": (Optional[int], typer.Option(None, help="Gradient tile side in px (default: automatic).")),
+    "max_size": (Optional[int], typer.Option(None, help="Shrink so the longer side is at most this.")),
+    "size": (Optional[str], typer.Option(None, help="WxH of a dream from noise (default 512x512).")),
+    "target_class": (Optional[str], typer.Option(None, "--class", "--target-class", help="Dream this class (name or index) into the picture.")),
+    "avoid_class": (Optional[str], typer.Option(None, help="Suppress classes: names, indices or a group (dog, cat, bird, ...).")),
+    "avoid_weight": (Optional[float], typer.Option(None, help="Strength of --avoid-class.")),
+    "guide": (Optional[list[str]], typer.Option(None, "--guide", help="Guide image (repeatable): grow what each region best matches in it.")),
+    "guide_weight": (Optional[float], typer.Option(None, help="Weight of the guide objective.")),
+    "mask": (Optional[str], typer.Option(None, help="Greyscale mask: white = dream, black = keep.")),
+    "preset": (Optional[str], typer.Option(None, help="subtle, classic or deep.")),
+    "seed": (Optional[int], typer.Option(None, help="Random seed for a reproducible result.")),
+    "device": (Optional[str], typer.Option(None, help="auto, cpu, cuda, cuda:N or mps.")),
+    "config": (Optional[Path], typer.Option(None, help="JSON config, or an image made by this tool.")),
+}
+
+
+def dream_options(command):
+    """Add every dream flag to ``command``; it receives them as ``cfg`` (a resolved DreamConfig).
+
+    The command's own ``defaults`` (a dict, optional keyword) are applied before the
+    config file and flags, e.g. a lighter preset for zoom animations.
+    """
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "cfg"]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+        for name, (annotation, option) in _DREAM_FLAGS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        flags = {name: kwargs.pop(name) for name in _DREAM_FLAGS}
+        config_file, preset = flags.pop("config"), flags.pop("preset")
+        if flags.get("guide"):
+            flags["guide"] = tuple(flags["guide"])
+        with _errors(kwargs.get("debug", False)):
+            defaults = dict(getattr(wrapper, "dream_defaults", {}))
+            default_preset = defaults.pop("preset", None)
+            cfg = build_config(config_file, preset or default_preset, _flag_values(**flags), defaults if not preset else {})
+        return command(cfg=cfg, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
+    return wrapper
+
+
 @app.command()
+@dream_options
 def dream(
     input: str = typer.Argument(..., help="Photo to dream on, or the word 'noise'."),
     output: Path = typer.Option(..., "--output", "-o", help="Output file: .png, .jpg or .webp."),
-    model: Optional[str] = typer.Option(None, help="Network (see 'inceptionism layers')."),
-    layers: Optional[str] = typer.Option(None, help="LAYER[:CHANNEL][*WEIGHT],... to amplify."),
-    objective: Optional[str] = typer.Option(None, help="l2 (mean of squares) or mean."),
-    octaves: Optional[int] = typer.Option(None, help="Number of octaves."),
-    octave_scale: Optional[float] = typer.Option(None, help="Size ratio between octaves (> 1)."),
-    octave_range: Optional[str] = typer.Option(None, help="LO:HI octave exponents, e.g. -4:2 (0 = input size)."),
-    grad_norm: Optional[str] = typer.Option(None, help="mean-abs or std."),
-    steps: Optional[int] = typer.Option(None, help="Steps per octave."),
-    step_size: Optional[float] = typer.Option(None, help="Step size in pixel units (0..1)."),
-    jitter: Optional[int] = typer.Option(None, help="Random roll in pixels each step."),
-    smooth: Optional[float] = typer.Option(None, help="Gradient smoothing sigma (0 = off)."),
-    lapnorm: Optional[bool] = typer.Option(None, "--lapnorm/--no-lapnorm", help="Laplacian-pyramid gradient normalization."),
-    lapnorm_levels: Optional[int] = typer.Option(None, help="Levels of the Laplacian pyramid."),
-    tile_size: Optional[int] = typer.Option(None, help="Gradient tile side in px (default: automatic)."),
-    max_size: Optional[int] = typer.Option(None, help="Shrink so the longer side is at most this."),
-    size: Optional[str] = typer.Option(None, help="WxH of a dream from noise (default 512x512)."),
-    preset: Optional[str] = typer.Option(None, help="subtle, classic or deep."),
-    target_class: Optional[str] = typer.Option(None, "--class", "--target-class", help="Dream this class (name or index) into the picture."),
-    avoid_class: Optional[str] = typer.Option(None, help="Suppress classes: names, indices or a group (dog, cat, bird, ...)."),
-    avoid_weight: Optional[float] = typer.Option(None, help="Strength of --avoid-class."),
-    guide: Optional[list[str]] = typer.Option(None, "--guide", help="Guide image (repeatable): grow what each region best matches in it."),
-    guide_weight: Optional[float] = typer.Option(None, help="Weight of the guide objective."),
-    mask: Optional[str] = typer.Option(None, help="Greyscale mask: white = dream, black = keep."),
-    seed: Optional[int] = typer.Option(None, help="Random seed for a reproducible result."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
-    config: Optional[Path] = typer.Option(None, help="JSON config, or an image made by this tool."),
     save_config: Optional[Path] = typer.Option(None, help="Write the parameters used to this JSON file."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
+    *,
+    cfg: DreamConfig,
 ) -> None:
     """Dream on a photo (or on noise) and write the result."""
     with _errors(debug):
-        flags = _flag_values(
-            model=model, layers=layers, objective=objective, octaves=octaves, octave_scale=octave_scale,
-            octave_range=octave_range, grad_norm=grad_norm, steps=steps, step_size=step_size, jitter=jitter,
-            smooth=smooth, lapnorm=lapnorm, lapnorm_levels=lapnorm_levels, tile_size=tile_size,
-            max_size=max_size, size=size, seed=seed, device=device, target_class=target_class,
-            avoid_class=avoid_class, avoid_weight=avoid_weight, guide=tuple(guide) if guide else None,
-            guide_weight=guide_weight, mask=mask,
-        )  # fmt: skip
-        cfg = build_config(config, preset, flags)
         _dream_command(input, output, cfg, save_config, quiet)
 
 
@@ -416,6 +447,8 @@ def main_callback(
 
 
 def main() -> None:
+    from . import cli_motion  # noqa: F401  (registers zoom, video and batch)
+
     app()
 
 

@@ -1,0 +1,5 @@
+"""``python -m inceptionism``: the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""Dream every image in a folder, resumably, reporting the files that could not be read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..config import DreamConfig
+from ..errors import ConfigError, ImageError, OutputError
+from ..images import OUTPUT_FORMATS, check_writable_dir, save_image
+from ..models.spec import LoadedModel
+
+__all__ = ["BatchSummary", "dream_folder", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+@dataclass
+class BatchSummary:
+    done: list[Path] = field(default_factory=list)  # dreamed by this run
+    skipped: list[Path] = field(default_factory=list)  # outputs already there (resumed)
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, one-line reason)
+
+
+def _inputs(folder: Path, recursive: bool, exclude: Path) -> list[Path]:
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    found = []
+    for path in sorted(pattern):
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and exclude not in path.resolve().parents:
+            found.append(path)
+    return found
+
+
+def dream_folder(
+    input_dir: str | Path,
+    output_dir: str | Path,
+    cfg: DreamConfig,
+    *,
+    recursive: bool = False,
+    model: LoadedModel | None = None,
+    on_file: Callable[[int, int, Path, str], None] | None = None,
+) -> BatchSummary:
+    """Dream each image of ``input_dir`` into the same relative path under ``output_dir``.
+
+    Outputs keep the input's format when it is PNG, JPEG or WebP, else PNG. Outputs that
+    already exist are skipped, so re-running resumes. Unreadable inputs are recorded in
+    the summary and the batch goes on. ``on_file(index, total, path, status)`` reports
+    each file ("done", "skipped" or "failed: ...").
+    """
+    from ..api import render
+
+    source, target = Path(input_dir), Path(output_dir)
+    if not source.is_dir():
+        raise ImageError(f"input folder {str(source)!r} does not exist or is not a folder")
+    if target.resolve() == source.resolve():
+        raise OutputError(f"output folder {str(target)!r} is the input folder; choose another so inputs are kept")
+    check_writable_dir(target)
+    target.mkdir(exist_ok=True)
+    files = _inputs(source, recursive, target.resolve())
+    summary = BatchSummary()
+    for index, path in enumerate(files, start=1):
+        relative = path.relative_to(source)
+        suffix = path.suffix.lower() if path.suffix.lower() in OUTPUT_FORMATS else ".png"
+        out = target / relative.with_suffix(suffix)
+        if out.exists():
+            summary.skipped.append(path)
+            status = "skipped"
+        else:
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                result = render(path, cfg, model=model, source=relative.as_posix())
+                save_image(result.image, out, result.metadata)
+                summary.done.append(path)
+                status = "done"
+            except ImageError as exc:
+                summary.failed.append((path, str(exc)))
+                status = f"failed: {exc}"
+        if on_file is not None:
+            on_file(index, len(files), path, status)
+    if not files:
+        raise ConfigError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
+    return summary

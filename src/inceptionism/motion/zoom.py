@@ -1,0 +1,74 @@
+"""Zoom animations: dream on the previous frame, then zoom, rotate and pan about the centre."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import DreamConfig
+from ..images import Picture
+from ..models.spec import LoadedModel
+
+__all__ = ["transform_frame", "zoom_frames"]
+
+
+def transform_frame(frame: np.ndarray, zoom: float, rotate: float, pan: tuple[float, float]) -> np.ndarray:
+    """Zoom in by ``zoom``, rotate by ``rotate`` degrees and pan by (dx, dy) pixels about the centre.
+
+    ``frame`` is (H, W, 3) float in [0, 1]; the result has the same shape.
+    """
+    height, width = frame.shape[:2]
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+    angle = math.radians(rotate)
+    cos, sin = math.cos(angle) / zoom, math.sin(angle) / zoom
+    # Normalized coordinates: the aspect ratio enters the rotation so circles stay round.
+    aspect = width / height
+    theta = torch.tensor(
+        [[cos, -sin / aspect, 2 * pan[0] / width], [sin * aspect, cos, 2 * pan[1] / height]], dtype=x.dtype
+    )
+    grid = F.affine_grid(theta[None], [1, 3, height, width], align_corners=False)
+    out = F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+    return out[0].permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def zoom_frames(
+    start: Picture,
+    cfg: DreamConfig,
+    *,
+    frames: int,
+    zoom: float = 1.05,
+    rotate: float = 0.0,
+    pan: tuple[float, float] = (0.0, 0.0),
+    interpolate: int = 0,
+    model: LoadedModel | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield ``frames`` RGB frames (H, W, 3) uint8 of an endless zoom into a dream.
+
+    Every (``interpolate`` + 1)-th frame is dreamed; the ``interpolate`` frames between
+    apply a fraction of the zoom/rotation/pan to the last dreamed one, which is smooth
+    and costs no dreaming. ``cfg`` must be resolved; frame k is dreamed with seed
+    ``cfg.seed + k``.
+    """
+    from ..api import render
+
+    current = start.rgb
+    produced, dreamed = 0, 0
+    while produced < frames:
+        result = render(Picture(current), cfg.replace(seed=cfg.seed + dreamed), model=model)
+        dream = np.asarray(result.image.convert("RGB"), np.float32) / 255.0
+        dreamed += 1
+        for j in range(interpolate + 1):
+            if produced >= frames:
+                break
+            part = j / (interpolate + 1)
+            frame = dream if j == 0 else transform_frame(dream, zoom**part, rotate * part, (pan[0] * part, pan[1] * part))
+            yield (frame * 255 + 0.5).astype(np.uint8)
+            produced += 1
+            if on_frame is not None:
+                on_frame(produced, frames)
+        current = transform_frame(dream, zoom, rotate, pan)

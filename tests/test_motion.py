@@ -1,0 +1,180 @@
+"""Motion: zoom animations, coherent resumable videos with sound, batch folders."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism.api import resolve_config
+from inceptionism.errors import ConfigError, ImageError, OutputError
+from inceptionism.images import load_image, picture_from_pil
+from inceptionism.motion import dream_folder, dream_video, transform_frame, zoom_frames
+from inceptionism.motion.videoio import probe, read_frames, write_video
+
+FAST = dict(preset="classic", octaves=2, steps=4, seed=3)
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="module")
+def panning_clip(tmp_path_factory):
+    """8 frames, 128x80, 8 fps: the coffee photo sliding left by 3 px a frame (camera pan)."""
+    big = np.asarray(Image.open("examples/coffee.jpg").convert("RGB").resize((180, 120)))
+    frames = [np.ascontiguousarray(big[20:100, 3 * t : 3 * t + 128]) for t in range(8)]
+    path = tmp_path_factory.mktemp("clip") / "pan.mp4"
+    write_video(path, iter(frames), 8.0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip_with_sound(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "sound.mp4"
+    subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=8",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "1.5", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)], check=True)  # fmt: skip
+    return path
+
+
+def _audio_seconds(path, tmp_path) -> float:
+    wav = tmp_path / "audio.wav"
+    subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-i", str(path), "-vn", "-ac", "1", str(wav)], check=True)
+    with wave.open(str(wav)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def _dreamed_frames(folder) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p), np.float32) for p in sorted(folder.glob("*.png"))]
+
+
+def test_coherence_reduces_flicker_by_at_least_30_percent(model, panning_clip, tmp_path):
+    def mean_motion_compensated_difference(coherence: bool) -> float:
+        out = tmp_path / f"c-{coherence}.mp4"
+        dream_video(panning_clip, out, resolve_config(None, **FAST), coherence=coherence, keep_frames=True, model=model)
+        frames = _dreamed_frames(tmp_path / f".{out.name}.frames")
+        # Content moves 3 px left a frame: frame t at x matches frame t-1 at x + 3.
+        return float(np.mean([np.abs(b[:, :-3] - a[:, 3:]).mean() for a, b in zip(frames, frames[1:])]))
+
+    on, off = mean_motion_compensated_difference(True), mean_motion_compensated_difference(False)
+    print(f"motion-compensated frame difference: coherence on {on:.3f}, off {off:.3f} ({1 - on / off:.0%} lower)")
+    assert on <= 0.7 * off, (on, off)
+
+
+def test_sound_survives_with_its_duration(model, clip_with_sound, tmp_path):
+    out = tmp_path / "dreamed.mp4"
+    result = dream_video(clip_with_sound, out, resolve_config(None, **FAST), model=model)
+    assert result.frames == 12 and probe(out).has_audio
+    assert abs(_audio_seconds(out, tmp_path) - _audio_seconds(clip_with_sound, tmp_path)) <= 0.1
+    assert not (tmp_path / ".dreamed.mp4.frames").exists()  # work folder removed after success
+
+
+def test_interrupted_job_resumes_to_the_same_output(model, panning_clip, tmp_path):
+    cfg = resolve_config(None, **FAST)
+    whole = dream_video(panning_clip, tmp_path / "whole.mp4", cfg, model=model)
+
+    def stop_after_three(done, total, resumed):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dream_video(panning_clip, tmp_path / "resumed.mp4", cfg, model=model, on_frame=stop_after_three)
+    assert len(list((tmp_path / ".resumed.mp4.frames").glob("*.png"))) == 3
+    assert not (tmp_path / "resumed.mp4").exists()
+    resumed_flags = []
+    again = dream_video(panning_clip, tmp_path / "resumed.mp4", cfg, model=model,
+                        on_frame=lambda d, t, r: resumed_flags.append(r))
+    assert again.dreamed == whole.frames - 3 and resumed_flags[:3] == [True] * 3 and not any(resumed_flags[3:])
+    a = list(read_frames(tmp_path / "whole.mp4"))
+    b = list(read_frames(tmp_path / "resumed.mp4"))
+    assert len(a) == len(b) == 8 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_time_range_selects_frames(model, panning_clip, tmp_path):
+    result = dream_video(panning_clip, tmp_path / "part.gif", resolve_config(None, **FAST), start=0.25, end=0.75, model=model)
+    assert result.frames == 4
+
+
+@pytest.mark.parametrize("name, make, error, message", [
+    ("text.mp4", lambda p: p.write_text("no video here"), ImageError, "is not a video ffmpeg can read"),
+    ("missing.mp4", lambda p: None, ImageError, "does not exist"),
+])
+def test_bad_videos(model, tmp_path, name, make, error, message):
+    source = tmp_path / name
+    make(source)
+    with pytest.raises(error, match=message):
+        dream_video(source, tmp_path / "out.mp4", resolve_config(None, **FAST), model=model)
+
+
+def test_bad_video_outputs(model, panning_clip, tmp_path):
+    cfg = resolve_config(None, **FAST)
+    with pytest.raises(OutputError, match="is the input video"):
+        dream_video(panning_clip, panning_clip, cfg, model=model)
+    with pytest.raises(OutputError, match=r"unknown extension '.avi'; use one of .mp4, .webm, .gif"):
+        dream_video(panning_clip, tmp_path / "out.avi", cfg, model=model)
+    with pytest.raises(OutputError, match="not writable"):
+        dream_video(panning_clip, "/sys/out.mp4", cfg, model=model)
+    with pytest.raises(ConfigError, match="no frames between 5.0 s"):
+        dream_video(panning_clip, tmp_path / "late.mp4", cfg, start=5.0, model=model)
+    with pytest.raises(ConfigError, match="blend = 1.5 is out of range"):
+        dream_video(panning_clip, tmp_path / "b.mp4", cfg, blend=1.5, model=model)
+
+
+def test_zoom_frames_count_fps_and_consistency(model, examples, tmp_path):
+    start = picture_from_pil(Image.open(examples / "chelsea.jpg").convert("RGB").resize((120, 80)))
+    cfg = resolve_config(None, preset="subtle", octaves=2, steps=3, seed=0)
+    frames = list(zoom_frames(start, cfg, frames=5, zoom=1.2, model=model))
+    path = write_video(tmp_path / "zoom.mp4", iter(frames), 10.0)
+    info = probe(path)
+    assert info.fps == 10.0 and len(list(read_frames(path))) == 5
+    centre = (slice(20, 60), slice(30, 90))
+    for prev, cur in zip(frames, frames[1:]):
+        prev_f, cur_f = prev.astype(np.float32) / 255, cur.astype(np.float32) / 255
+        zoomed = transform_frame(prev_f, 1.2, 0.0, (0.0, 0.0))
+        follows = np.abs(zoomed[centre] - cur_f[centre]).mean()
+        assert follows < 0.06 and follows < 0.6 * np.abs(prev_f[centre] - cur_f[centre]).mean()
+
+
+def test_zoom_interpolates_cheap_in_between_frames(model, examples):
+    start = picture_from_pil(Image.open(examples / "chelsea.jpg").convert("RGB").resize((96, 64)))
+    cfg = resolve_config(None, preset="subtle", octaves=1, steps=1, seed=0)
+    frames = list(zoom_frames(start, cfg, frames=7, zoom=1.1, interpolate=2, model=model))
+    assert len(frames) == 7  # dreamed at 0, 3, 6; in between are partial zooms of the last dream
+    half = transform_frame(frames[0].astype(np.float32) / 255, 1.1 ** (1 / 3), 0, (0, 0))
+    assert np.abs(half - frames[1].astype(np.float32) / 255).max() < 2 / 255
+
+
+def test_batch_reports_unreadable_files_and_resumes(model, examples, tmp_path):
+    source = tmp_path / "in"
+    (source / "sub").mkdir(parents=True)
+    Image.open(examples / "chelsea.jpg").resize((96, 64)).save(source / "cat.jpg")
+    Image.open(examples / "coffee.jpg").resize((96, 64)).save(source / "sub" / "cup.png")
+    (source / "broken.png").write_bytes(b"\x89PNG not really")
+    cfg = resolve_config(None, **FAST)
+    summary = dream_folder(source, tmp_path / "out", cfg, model=model)
+    assert [p.name for p in summary.done] == ["cat.jpg"]
+    assert [p.name for p, _ in summary.failed] == ["broken.png"] and "not an image" in summary.failed[0][1]
+    assert (tmp_path / "out" / "cat.jpg").is_file() and not (tmp_path / "out" / "sub").exists()
+    again = dream_folder(source, tmp_path / "out", cfg, recursive=True, model=model)
+    assert [p.name for p in again.skipped] == ["cat.jpg"] and [p.name for p in again.done] == ["cup.png"]
+    assert (tmp_path / "out" / "sub" / "cup.png").is_file()
+    with pytest.raises(OutputError, match="is the input folder"):
+        dream_folder(source, source, cfg, model=model)
+
+
+def test_scene_cut_carries_less_than_half(examples):
+    from inceptionism.motion.video import coherent_start
+
+    def photo(name):
+        return np.ascontiguousarray(np.asarray(Image.open(examples / f"{name}.jpg").convert("RGB").resize((96, 64))))
+
+    cat, cup = photo("chelsea"), photo("coffee")
+    _, same_scene = coherent_start(cat, np.ascontiguousarray(np.roll(cat, 2, axis=1)), cat, 1.0)
+    _, after_cut = coherent_start(cat, cup, cat, 1.0)
+    assert same_scene.mean() > 0.8 and after_cut.mean() < 0.5, (same_scene.mean(), after_cut.mean())
