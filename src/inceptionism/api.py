@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
 from .steering import build_objective, load_mask
+from .taps import auto_layers
 
 __all__ = [
     "Dream",
@@ -59,7 +60,7 @@ def resolve_config(config: DreamConfig | None = None, **params: Any) -> DreamCon
         config = DreamConfig.from_dict({**config.to_dict(), **params})
     spec = get_spec(config.model)
     changes: dict[str, Any] = {}
-    if config.layers is None and (config.target_class is None or config.guide):
+    if config.layers is None and (config.target_class is None or config.guide) and spec.layers_for(config.preset):
         changes["layers"] = spec.layers_for(config.preset)  # a class alone dreams on the class only
     if config.seed is None:
         changes["seed"] = secrets.randbelow(2**31)
@@ -115,11 +116,15 @@ def render(
 
     See :func:`dream` for the arguments; ``source`` names the input in the metadata.
     """
+    if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
+        params["model"] = model.spec.name  # layers must be resolved for the network actually used
     cfg = resolve_config(config, **params)
     if model is None:
-        model = load_model(cfg.model, device=resolve_device(cfg.device))
+        model = load_model(cfg.model, device=resolve_device(cfg.device), weights=cfg.weights)
     elif model.spec.name != cfg.model:
         cfg = cfg.replace(model=model.spec.name)
+    if cfg.layers is None and (cfg.target_class is None or cfg.guide):
+        cfg = cfg.replace(layers=auto_layers(model))  # a network without tuned layers
     picture, default_source = _as_picture(image, cfg)
     source = source or default_source
     x = fit_max_size(to_tensor(picture, model.device), cfg.max_size)

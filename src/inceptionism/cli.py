@@ -115,7 +115,8 @@ def build_config(
 
 # Every dream parameter as a flag; shared by dream, zoom, video and batch.
 _DREAM_FLAGS: dict[str, tuple[Any, Any]] = {
-    "model": (Optional[str], typer.Option(None, help="Network (see 'inceptionism layers').")),
+    "model": (Optional[str], typer.Option(None, help="Network (see 'inceptionism models').")),
+    "weights": (Optional[str], typer.Option(None, help="'random' or a checkpoint file (default: the model's own).")),
     "layers": (Optional[str], typer.Option(None, help="LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list.")),
     "objective": (Optional[str], typer.Option(None, help="l2 (mean of squares) or mean.")),
     "octaves": (Optional[int], typer.Option(None, help="Number of octaves.")),
@@ -355,6 +356,36 @@ def gallery(
             f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "
             f"{result.channels - result.rendered} from cache) in {took:.1f} s"
         )
+
+
+@app.command()
+def models(debug: bool = DebugOpt) -> None:
+    """List the networks: source of their weights, whether the weights are here, default layers."""
+    with _errors(debug):
+        from .models import get_spec, list_models
+
+        table = Table(title="networks (any timm/ARCH or torchvision/ARCH works too)")
+        for column in ("name", "weights", "here", "size", "dream layers"):
+            table.add_column(column)
+        for name in list_models():
+            spec = get_spec(name)
+            here, size = _weights_presence(spec)
+            layers = spec.default_layers or "chosen by depth"
+            table.add_row(name, spec.weights_source, here, size, layers)
+        out.print(table)
+
+
+def _weights_presence(spec) -> tuple[str, str]:
+    """('yes'/'no', file size) for a spec's weights, without loading the network."""
+    from .errors import WeightsMissingError
+
+    try:
+        path = spec.weights_file() if spec.weights_file is not None else None
+    except WeightsMissingError:
+        return "no", "-"
+    if path is None:
+        return "no", "-"
+    return "yes", f"{path.stat().st_size / 1e6:.0f} MB"
 
 
 @app.command()

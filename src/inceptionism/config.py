@@ -46,7 +46,8 @@ class DreamConfig:
         (6, 4)
     """
 
-    model: str = "efficientnet-lite0"  # registered network name (see `inceptionism layers`)
+    model: str = "efficientnet-lite0"  # network name (see `inceptionism models`)
+    weights: str | None = None  # None = the model's own weights; "random"; or a checkpoint file
     layers: str | None = None  # "LAYER[:CHANNEL][*WEIGHT],..."; None = the model's layers for the preset
     objective: str = "l2"  # per layer: "l2" = mean of squared activations, "mean" = plain mean
     octaves: int = 4  # number of octaves, the smallest first; ignored when octave_range is set
@@ -179,6 +180,8 @@ class DreamConfig:
             raise ConfigError(f"model must be a model name, got {self.model!r}")
         if self.layers is not None and (not isinstance(self.layers, str) or not self.layers.strip()):
             raise ConfigError(f"layers must be a non-empty 'LAYER[:CHANNEL][*WEIGHT],...' list, got {self.layers!r}")
+        if self.weights is not None and (not isinstance(self.weights, str) or not self.weights):
+            raise ConfigError(f"weights must be 'random' or a checkpoint path, got {self.weights!r}")
         if not isinstance(self.device, str):
             raise ConfigError(f"device must be a string such as 'auto' or 'cpu', got {self.device!r}")
         if self.preset is not None and self.preset not in PRESETS:

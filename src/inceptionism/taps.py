@@ -22,7 +22,7 @@ from .errors import LayerError
 from .models.spec import LoadedModel
 from .objectives import OUTPUT
 
-__all__ = ["LayerInfo", "capture", "list_layers", "layer_info"]
+__all__ = ["LayerInfo", "auto_layers", "capture", "list_layers", "layer_info"]
 
 _SKIP_TYPES = (nn.Identity, nn.Dropout, nn.Dropout2d)
 
@@ -166,3 +166,20 @@ def layer_info(model: LoadedModel, name: str) -> LayerInfo:
             return LayerInfo(name, out.shape[1], out.shape[2], out.shape[3], type(modules[name]).__name__)
         raise LayerError(f"layer {name!r} outputs shape {tuple(out.shape)}; dreamable layers output (B, C, H, W)")
     raise unknown_layer_error(model, name)
+
+
+def auto_layers(model: LoadedModel) -> str:
+    """Two dream layers for a network without tuned ones: blocks at 60% and 75% of its depth.
+
+    Mid-to-late blocks give the classic DeepDream look (eyes, animal parts); the
+    earliest give textures and the last ones are too specific. Modules with children
+    (blocks, stages, Inception mixes) are preferred over single convolutions.
+    """
+    layers = list_layers(model)
+    modules = dict(model.net.named_modules())
+    blocks = [info for info in layers if next(modules[info.name].children(), None) is not None]
+    top = min((info.name.count(".") for info in blocks), default=0)
+    shallow = [info for info in blocks if info.name.count(".") == top]  # Mixed_6a, inception4c, layer3
+    pool = shallow if len(shallow) >= 4 else blocks if len(blocks) >= 4 else layers
+    picks = dict.fromkeys(pool[min(len(pool) - 1, int(len(pool) * f))].name for f in (0.6, 0.75))
+    return ",".join(picks)

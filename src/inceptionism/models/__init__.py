@@ -8,13 +8,16 @@ import threading
 import torch
 
 from ..errors import ModelError
-from .efficientnet import LITE0
+from .efficientnet import LITE0, LITE1, LITE2
+from .families import FAMILIES, family_spec
+from .weights import load_file
 from .spec import LoadedModel, ModelSpec
 
 __all__ = ["ModelSpec", "LoadedModel", "register", "list_models", "get_spec", "load_model"]
 
 _REGISTRY: dict[str, ModelSpec] = {}
-_CACHE: dict[tuple[str, str, bool], LoadedModel] = {}
+_CACHE: dict[tuple[str, str, str], LoadedModel] = {}
+_FAMILY_SPECS: dict[str, ModelSpec] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -26,19 +29,41 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+# The networks of the classic tutorials, listed by name; any other timm/NAME or
+# torchvision/NAME works too.
+CLASSICS = (
+    "timm/inception_v3",
+    "timm/inception_resnet_v2",
+    "timm/vgg16",
+    "torchvision/googlenet",
+    "torchvision/vgg16",
+    "torchvision/vgg19",
+    "torchvision/inception_v3",
+    "torchvision/resnet50",
+)
+
+
 def list_models() -> list[str]:
-    """Names of every registered network, the default first."""
-    return list(_REGISTRY)
+    """Names of the registered networks (the default first), then the classic architectures."""
+    return [*_REGISTRY, *CLASSICS]
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec of a registered network; an unknown name lists the nearest valid ones."""
-    try:
+    """The spec of a network; an unknown name lists the nearest valid ones.
+
+    Besides registered names, ``timm/ARCH`` and ``torchvision/ARCH`` name any
+    architecture of those libraries.
+    """
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        near = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
-        hint = f"did you mean {', '.join(near)}?" if near else f"available: {', '.join(_REGISTRY)}"
-        raise ModelError(f"unknown model {name!r}; {hint}") from None
+    if "/" in name and name.split("/", 1)[0] in FAMILIES:
+        with _CACHE_LOCK:
+            if name not in _FAMILY_SPECS:
+                _FAMILY_SPECS[name] = family_spec(name)
+            return _FAMILY_SPECS[name]
+    near = difflib.get_close_matches(name, list_models(), n=3, cutoff=0.4)
+    hint = f"did you mean {', '.join(near)}?" if near else f"available: {', '.join(list_models())}"
+    raise ModelError(f"unknown model {name!r}; {hint} (or timm/ARCH, torchvision/ARCH)")
 
 
 def load_model(
@@ -46,6 +71,7 @@ def load_model(
     *,
     device: str | torch.device = "cpu",
     pretrained: bool = True,
+    weights: str | None = None,
     cache: bool = True,
 ) -> LoadedModel:
     """Build a registered network, load its weights, and ready it for dreaming.
@@ -58,6 +84,7 @@ def load_model(
         name: registry name, see :func:`list_models`.
         device: where to put it (already resolved: "cpu", "cuda:0", ...).
         pretrained: load the real weights; ``False`` keeps random weights (tests, timing).
+        weights: ``None`` for the model's own weights, ``"random"``, or a checkpoint file.
         cache: reuse a model already loaded in this process with the same arguments.
 
     Example:
@@ -66,12 +93,19 @@ def load_model(
         32
     """
     spec = get_spec(name)
-    key = (name, str(torch.device(device)), pretrained)
+    if not pretrained:
+        weights = "random"
+    key = (name, str(torch.device(device)), weights or "")
     with _CACHE_LOCK:
         if cache and key in _CACHE:
             return _CACHE[key]
         net = spec.build()
-        sha = spec.load_weights(net) if pretrained else "random"
+        if weights == "random":
+            sha = "random"
+        elif weights is not None:
+            sha = load_file(net, weights, name)
+        else:
+            sha = spec.load_weights(net)
         for module in net.modules():
             if hasattr(module, "inplace"):
                 module.inplace = False
@@ -82,4 +116,5 @@ def load_model(
         return model
 
 
-register(LITE0)
+for _spec in (LITE0, LITE1, LITE2):
+    register(_spec)

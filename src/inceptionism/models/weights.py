@@ -12,7 +12,7 @@ from torch import nn
 
 from ..errors import ModelError, WeightsMissingError
 
-__all__ = ["packaged_weights_path", "sha256_file", "load_by_order"]
+__all__ = ["packaged_weights_path", "sha256_file", "load_by_order", "load_file"]
 
 
 def packaged_weights_path(package: str, pip_name: str, model_name: str) -> Path:
@@ -51,18 +51,13 @@ def sha256_file(path: Path) -> str:
     return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
 
 
-def load_by_order(net: nn.Module, path: Path, model_name: str) -> None:
+def load_by_order(net: nn.Module, path: Path, model_name: str, *, state: dict | None = None) -> None:
     """Load a state dict whose keys differ from ``net``'s but whose order and shapes match.
 
     Every tensor's shape is checked one to one; any mismatch is an error naming the
     first offending parameter.
     """
-    try:
-        source = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file: say which one
-        raise ModelError(f"cannot read weights file {str(path)!r} for {model_name!r}: {exc}") from None
-    if isinstance(source, dict) and "state_dict" in source:
-        source = source["state_dict"]
+    source = state if state is not None else _read_state_dict(Path(path), model_name)
     target = net.state_dict()
     if len(source) != len(target):
         raise ModelError(
@@ -77,3 +72,55 @@ def load_by_order(net: nn.Module, path: Path, model_name: str) -> None:
             )
         mapped[dst_key] = src
     net.load_state_dict(mapped, strict=True)
+
+
+def _read_state_dict(path: Path, model_name: str) -> dict:
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file as load_safetensors
+
+            state = load_safetensors(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file: say which one
+        raise ModelError(f"cannot read weights file {str(path)!r} for {model_name!r}: {exc}") from None
+    for key in ("state_dict", "model", "model_state_dict", "state_dict_ema"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise ModelError(f"weights file {str(path)!r} holds no state dict (found {type(state).__name__})")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_file(net: nn.Module, path: str | Path, model_name: str) -> str:
+    """Load a local checkpoint (state dict, safetensors, timm/torchvision checkpoint) into ``net``.
+
+    Keys are matched by name; a file whose names differ but whose tensors match one to
+    one in order and shape (a port from another framework) is loaded by order.
+
+    Returns:
+        The file's SHA-256.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsMissingError(f"weights file {str(path)!r} does not exist")
+    state = _read_state_dict(path, model_name)
+    target = net.state_dict()
+    if set(state) == set(target):
+        for key, value in state.items():
+            if tuple(value.shape) != tuple(target[key].shape):
+                raise ModelError(
+                    f"weights file {str(path)!r} does not fit {model_name!r}: {key!r} has shape "
+                    f"{tuple(value.shape)}, the network needs {tuple(target[key].shape)}"
+                )
+        net.load_state_dict(state, strict=True)
+    elif len(state) == len(target):
+        load_by_order(net, path, model_name, state=state)
+    else:
+        missing = sorted(set(target) - set(state))[:3]
+        raise ModelError(
+            f"weights file {str(path)!r} does not fit {model_name!r}: {len(state)} tensors for {len(target)} "
+            f"parameters; missing e.g. {', '.join(missing)}"
+        )
+    return sha256_file(path)

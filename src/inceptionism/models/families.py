@@ -1,0 +1,132 @@
+"""Any timm or torchvision architecture by name: ``timm/inception_v3``, ``torchvision/googlenet``.
+
+Their weights are never downloaded at run time. They are looked up, in order, in the
+project's cache (``$INCEPTIONISM_HOME/weights``), torch hub's checkpoints folder and the
+Hugging Face cache that timm uses; ``--weights PATH`` names a file directly and
+``--weights random`` keeps random weights (benchmarks, tests). Preprocessing comes
+from the architecture's own metadata (timm's ``pretrained_cfg``, torchvision's weights
+transforms). Their dream layers are chosen from the network's depth at load time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import partial
+from pathlib import Path
+
+from torch import nn
+
+from ..errors import ModelError, WeightsMissingError
+from .spec import ModelSpec
+from .weights import load_file
+
+__all__ = ["family_spec", "weights_cache_dir", "FAMILIES"]
+
+FAMILIES = ("timm", "torchvision")
+
+
+def weights_cache_dir() -> Path:
+    """The project's own weights folder (not created)."""
+    from ..gallery import cache_root
+
+    return cache_root() / "weights"
+
+
+def _hub_dir() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _hf_files(repo: str) -> list[Path]:
+    hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    snapshots = hf_home / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots"
+    return sorted(snapshots.glob("*/model.safetensors")) + sorted(snapshots.glob("*/pytorch_model.bin"))
+
+
+def _find_weights(name: str, candidates: list[Path]) -> Path:
+    own = weights_cache_dir() / name.replace("/", "--")
+    for path in [*sorted(own.parent.glob(own.name + ".*")), *candidates]:
+        if path.is_file():
+            return path
+    raise WeightsMissingError(
+        f"weights for {name!r} are missing: put the checkpoint at {own}.pth (or .safetensors) "
+        f"or in {_hub_dir()}, or pass --weights PATH (--weights random to use random weights)"
+    )
+
+
+def _load_found(name: str, candidates: list[Path], net: nn.Module) -> str:
+    return load_file(net, _find_weights(name, candidates), name)
+
+
+def _timm_spec(arch: str) -> ModelSpec:
+    import timm
+
+    if arch not in timm.list_models():
+        near = difflib.get_close_matches(arch, timm.list_models(), n=3)
+        raise ModelError(f"unknown timm architecture {arch!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+    cfg = timm.models.get_pretrained_cfg(arch)
+    info = cfg.to_dict() if cfg is not None else {}
+    candidates = []
+    if info.get("url"):
+        candidates.append(_hub_dir() / Path(info["url"]).name)
+    if info.get("hf_hub_id"):
+        candidates.extend(_hf_files(info["hf_hub_id"]))
+    name = f"timm/{arch}"
+    return ModelSpec(
+        name=name,
+        build=partial(timm.create_model, arch, pretrained=False),
+        load_weights=partial(_load_found, name, candidates),
+        weights_file=partial(_find_weights, name, candidates),
+        weights_source=f"timm checkpoint ({info.get('hf_hub_id') or info.get('url') or 'no public weights'})",
+        mean=tuple(info.get("mean", (0.485, 0.456, 0.406))),
+        std=tuple(info.get("std", (0.229, 0.224, 0.225))),
+        min_size=75 if "inception" in arch else 32,  # Inception stems shrink 75 px to 1
+        description=f"timm {arch}",
+        labels="imagenet-1k" if info.get("num_classes", 1000) == 1000 else None,
+    )
+
+
+def _torchvision_build(arch: str) -> nn.Module:
+    import torchvision
+
+    extra = {}
+    if arch in ("googlenet", "inception_v3"):
+        # As the pretrained weights expect: aux heads present, inputs re-normalized inside.
+        extra = {"aux_logits": True, "transform_input": True, "init_weights": False}
+    return torchvision.models.get_model(arch, weights=None, **extra)
+
+
+def _torchvision_spec(arch: str) -> ModelSpec:
+    import torchvision
+
+    names = torchvision.models.list_models(module=torchvision.models)
+    if arch not in names:
+        near = difflib.get_close_matches(arch, names, n=3)
+        raise ModelError(f"unknown torchvision architecture {arch!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+    weights = torchvision.models.get_model_weights(arch).DEFAULT
+    transform = weights.transforms()
+    name = f"torchvision/{arch}"
+    return ModelSpec(
+        name=name,
+        build=partial(_torchvision_build, arch),
+        load_weights=partial(_load_found, name, [_hub_dir() / Path(weights.url).name]),
+        weights_file=partial(_find_weights, name, [_hub_dir() / Path(weights.url).name]),
+        weights_source=f"torchvision checkpoint {Path(weights.url).name}",
+        mean=tuple(transform.mean),
+        std=tuple(transform.std),
+        min_size=75 if arch == "inception_v3" else 32,
+        description=f"torchvision {arch}",
+        labels="imagenet-1k",
+    )
+
+
+def family_spec(name: str) -> ModelSpec:
+    """Build the spec of ``timm/ARCH`` or ``torchvision/ARCH``."""
+    family, _, arch = name.partition("/")
+    if family == "timm":
+        return _timm_spec(arch)
+    if family == "torchvision":
+        return _torchvision_spec(arch)
+    raise ModelError(f"unknown model family {family!r}; use one of {', '.join(FAMILIES)}")
