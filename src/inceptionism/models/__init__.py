@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import threading
+from pathlib import Path
 
 import torch
 
 from ..errors import ModelError
 from .efficientnet import LITE0, LITE1, LITE2
 from .families import FAMILIES, family_spec
+from .inception5h import INCEPTION5H
 from .weights import load_file
 from .spec import LoadedModel, ModelSpec
 
@@ -103,7 +105,7 @@ def load_model(
         if weights == "random":
             sha = "random"
         elif weights is not None:
-            sha = load_file(net, weights, name)
+            sha = spec.load_file(net, Path(weights)) if spec.load_file else load_file(net, weights, name)
         else:
             sha = spec.load_weights(net)
         for module in net.modules():
@@ -116,5 +118,5 @@ def load_model(
         return model
 
 
-for _spec in (LITE0, LITE1, LITE2):
+for _spec in (LITE0, LITE1, LITE2, INCEPTION5H):
     register(_spec)

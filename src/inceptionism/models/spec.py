@@ -33,6 +33,7 @@ class ModelSpec:
     default_layers: str = ""  # layers used when a preset names none for this model
     preset_layers: dict[str, str] = field(default_factory=dict)  # preset name -> layers
     description: str = ""  # one line for listings
+    load_file: Callable[[nn.Module, Path], str] | None = None  # reads a user's weights file (default: state dicts)
     weights_file: Callable[[], Path] | None = None  # where the weights are, without building the model
     labels: str | None = None  # label set of the output classes ("imagenet-1k"), None if not a classifier
 
