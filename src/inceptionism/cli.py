@@ -358,9 +358,41 @@ def gallery(
         )
 
 
-@app.command()
-def models(debug: bool = DebugOpt) -> None:
+models_app = typer.Typer(help="List networks, or fetch their weights.", no_args_is_help=False)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: str = typer.Argument(..., help="Network, e.g. torchvision/googlenet or inception5h."),
+    url: Optional[str] = typer.Option(None, help="Download from this address instead of the official one."),
+    sha256: Optional[str] = typer.Option(None, help="Expected SHA-256 (hex, or a prefix of it)."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Download a network's weights into the cache, verified against a pinned SHA-256; resumes."""
+    with _errors(debug):
+        from .models import get_spec
+        from .models.fetch import fetch
+
+        get_spec(name)
+        with _progress(quiet) as progress:
+            tasks: list = []  # the bar appears with the first bytes, so an early error stays one line
+
+            def on_progress(done: int, total: int | None) -> None:
+                if not tasks:
+                    tasks.append(progress.add_task(f"fetch {name}", total=total, step="-", score="-"))
+                progress.update(tasks[0], completed=done, total=total, step=f"{done / 1e6:.1f} MB")
+
+            path = fetch(name, url=url, sha256=sha256, on_progress=on_progress)
+        out.print(f"weights for {name} are in {path}")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context, debug: bool = DebugOpt) -> None:
     """List the networks: source of their weights, whether the weights are here, default layers."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _errors(debug):
         from .models import get_spec, list_models
 

@@ -47,7 +47,8 @@ def _hf_files(repo: str) -> list[Path]:
 
 def _find_weights(name: str, candidates: list[Path]) -> Path:
     own = weights_cache_dir() / name.replace("/", "--")
-    for path in [*sorted(own.parent.glob(own.name + ".*")), *candidates]:
+    cached = [p for p in sorted(own.parent.glob(own.name + ".*")) if p.suffix != ".part"]  # not half-downloaded files
+    for path in [*cached, *candidates]:
         if path.is_file():
             return path
     raise WeightsMissingError(

@@ -1,0 +1,139 @@
+"""Verified, resumable downloads of weights into the project's cache.
+
+Nothing is downloaded unless asked (``inceptionism models fetch NAME``). A download
+goes to ``NAME.part`` beside its target; an interrupted one is resumed with an HTTP
+Range request, and the file is moved into place only after its SHA-256 matches the
+pinned value, otherwise it is deleted.
+
+Pinned checksums: torchvision publishes the first 8 hex digits of each file's SHA-256 in
+its file name, and checks only those; so does this. Full checksums can be given with
+``--sha256``. A source with no pinned checksum is refused unless one is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConfigError, OutputError, WeightsMissingError
+
+__all__ = ["Source", "source_for", "download", "fetch"]
+
+INCEPTION5H_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    filename: str  # name in the cache folder
+    sha256: str | None  # full hex digest, or a prefix of it; None = not pinned
+
+
+def source_for(name: str) -> Source:
+    """Where a network's weights come from officially, and their pinned checksum."""
+    family, _, arch = name.partition("/")
+    if name == "inception5h":
+        return Source(INCEPTION5H_URL, "inception5h.zip", None)
+    if family == "torchvision":
+        import torchvision
+
+        url = torchvision.models.get_model_weights(arch).DEFAULT.url
+        stem = Path(url).stem  # e.g. googlenet-1378be20: the SHA-256 prefix torchvision checks
+        prefix = stem.rsplit("-", 1)[-1]
+        return Source(url, f"{name.replace('/', '--')}.pth", prefix if len(prefix) >= 8 else None)
+    if family == "timm":
+        import timm
+
+        info = timm.models.get_pretrained_cfg(arch).to_dict()
+        if info.get("hf_hub_id"):
+            url = f"https://huggingface.co/{info['hf_hub_id']}/resolve/main/model.safetensors"
+            return Source(url, f"{name.replace('/', '--')}.safetensors", None)
+        if info.get("url"):
+            return Source(info["url"], f"{name.replace('/', '--')}.pth", None)
+    raise ConfigError(f"model {name!r} has no download source; its weights ship with a package or a file")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(
+    url: str,
+    target: Path,
+    sha256: str,
+    *,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    timeout: float = 30.0,
+) -> Path:
+    """Download ``url`` to ``target`` via ``target.part``, resuming a partial file, verified.
+
+    Raises:
+        WeightsMissingError: the server cannot be reached or the transfer broke off
+            (the partial file is kept for the next try).
+        OutputError: the checksum does not match (the file is deleted).
+    """
+    part = target.with_name(target.name + ".part")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if have and response.status != 206:
+                have = 0  # the server ignored the range: start over
+            length = response.headers.get("Content-Length")
+            total = have + int(length) if length is not None else None
+            with open(part, "ab" if have else "wb") as fh:
+                done = have
+                while chunk := response.read(1 << 16):
+                    fh.write(chunk)
+                    done += len(chunk)
+                    if on_progress is not None:
+                        on_progress(done, total)
+            if total is not None and done < total:
+                raise WeightsMissingError(f"download of {url} broke off at {done:,} of {total:,} bytes; run it again to resume")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to fetch: the partial file is complete
+            pass
+        else:
+            raise WeightsMissingError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        kept = "; the partial file is kept, run it again to resume" if part.exists() and part.stat().st_size else ""
+        raise WeightsMissingError(f"cannot download {url}: {reason}{kept} (offline: copy the file to {target})") from None
+    actual = _sha256(part)
+    if not actual.startswith(sha256.lower()):
+        part.unlink(missing_ok=True)
+        raise OutputError(f"download of {url} has SHA-256 {actual}, expected {sha256}; the file was deleted")
+    os.replace(part, target)
+    return target
+
+
+def fetch(
+    name: str,
+    *,
+    url: str | None = None,
+    sha256: str | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
+    """Download a network's weights into the project's cache, verified; returns the file."""
+    from .families import weights_cache_dir
+
+    source = source_for(name)
+    checksum = sha256 or source.sha256
+    if not checksum:
+        raise ConfigError(
+            f"no pinned checksum for {name!r} ({source.url}); pass --sha256 HEX to download and verify it"
+        )
+    target = weights_cache_dir() / source.filename
+    if target.is_file() and _sha256(target).startswith(checksum.lower()):
+        return target
+    return download(url or source.url, target, checksum, on_progress=on_progress)
