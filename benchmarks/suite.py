@@ -1,0 +1,122 @@
+"""The speed suite: W1-W5 with wall time, counted FLOPs, achieved GFLOP/s and peak memory.
+
+    .venv/bin/python benchmarks/suite.py                 # W1, W2, W3
+    .venv/bin/python benchmarks/suite.py --all           # also W4 (4000x3000) and W5 (720p video)
+    .venv/bin/python benchmarks/suite.py --only W3
+
+Each workload runs in its own process (its peak RSS is its own). FLOPs are PyTorch's FLOP
+counter over one gradient step at each octave size (tiles included), multiplied by the
+steps; the ceiling is this machine's fp32 matrix-multiply rate, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORKLOADS = {
+    "W1": {"what": "default dream, 512x512", "image": ("astronaut.jpg", 512, 512), "params": {}},
+    "W2": {"what": "default dream, 1920x1080", "image": ("coffee.jpg", 1920, 1080), "params": {}},
+    "W3": {
+        "what": "TF tutorial: inception_v3 Mixed_6a+6c, 512px, octaves -2..2 x1.3, 5 steps",
+        "image": ("astronaut.jpg", 512, 512),
+        "params": {"model": "timm/inception_v3", "weights": "random", "layers": "Mixed_6a,Mixed_6c",
+                   "octave_range": "-2:2", "octave_scale": 1.3, "steps": 5, "step_size": 0.01,
+                   "tile_size": 512, "jitter": 512, "grad_norm": "std", "smooth": 0.0},
+    },
+    "W4": {"what": "default dream, 4000x3000", "image": ("rocket.jpg", 4000, 3000), "params": {}},
+}
+
+CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import torch
+from PIL import Image
+import inceptionism
+from inceptionism.api import resolve_config, render
+from inceptionism.device import resolve_device
+from inceptionism.engine import plan_octaves, auto_tile_size
+from inceptionism.engine.tiles import objective_gradient
+from inceptionism.steering import build_objective
+from inceptionism.taps import capture, auto_layers
+from torch.utils.flop_counter import FlopCounterMode
+spec = json.loads(sys.argv[1])
+name, w, h = spec["image"]
+image = Image.open(spec["root"] + "/examples/" + name).convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
+cfg = resolve_config(None, seed=0, **spec["params"])
+model = inceptionism.load_model(cfg.model, device=resolve_device(cfg.device), weights=cfg.weights)
+if cfg.layers is None:
+    cfg = cfg.replace(layers=auto_layers(model))
+objective = build_objective(model, cfg, (h, w))
+tile = cfg.tile_size or auto_tile_size(model, objective.layers, h, w)
+flops = 0
+plan, _ = plan_octaves(h, w, cfg.octave_indices(), cfg.octave_scale, model.spec.min_size)
+with capture(model, sorted(objective.layers)) as run:
+    for octave in plan:
+        x = torch.rand(1, 3, octave.height, octave.width, device=model.device)
+        with FlopCounterMode(display=False) as counter:
+            objective_gradient(run, objective, x, tile=tile, shift=(0, 0))
+        flops += counter.get_total_flops() * cfg.steps
+start = time.perf_counter()
+result = render(image, cfg, model=model)
+if model.device.type == "cuda":
+    torch.cuda.synchronize()
+took = time.perf_counter() - start
+out = {"seconds": took, "process": time.perf_counter() - t0, "flops": flops, "tile": tile,
+       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+       "gain": result.score_end / result.score_start if result.score_start else float("nan")}
+if model.device.type == "cuda":
+    out["cuda_max_mb"] = torch.cuda.max_memory_allocated() / 2**20
+print(json.dumps(out))
+"""
+
+
+def matmul_rate(n: int = 2048, reps: int = 10) -> float:
+    """This machine's fp32 matrix-multiply rate in GFLOP/s (best of a few runs)."""
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="also W4 and W5")
+    parser.add_argument("--only", help="one workload, e.g. W3")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_core import machine
+
+    names = [args.only] if args.only else ["W1", "W2", "W3"] + (["W4"] if args.all else [])
+    peak = matmul_rate()
+    print(f"machine: {machine()}; fp32 matmul {peak:.0f} GFLOP/s (2048^3, best of 10)\n")
+    print("| workload | what | dream time | process | counted TFLOP | GFLOP/s | of matmul | peak RSS | tile |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in names:
+        spec = {**WORKLOADS[name], "root": str(ROOT)}
+        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+        if proc.returncode:
+            print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        rate = r["flops"] / r["seconds"] / 1e9
+        print(f"| {name} | {spec['what']} | {r['seconds']:.1f} s | {r['process']:.1f} s | {r['flops'] / 1e12:.3f} "
+              f"| {rate:.0f} | {rate / peak:.0%} | {r['rss_mb']:.0f} MB | {r['tile']} |", flush=True)
+    if args.all:
+        print("\nW5 (video frames at 1280x720): see benchmarks/bench_motion.py")
+
+
+if __name__ == "__main__":
+    main()
