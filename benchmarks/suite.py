@@ -44,7 +44,7 @@ import inceptionism
 from inceptionism.api import resolve_config, render
 from inceptionism.device import resolve_device
 from inceptionism.engine import plan_octaves, auto_tile_size
-from inceptionism.engine.tiles import objective_gradient
+from inceptionism.engine.tiles import _pieces
 from inceptionism.steering import build_objective
 from inceptionism.taps import capture, auto_layers
 from torch.utils.flop_counter import FlopCounterMode
@@ -62,8 +62,10 @@ plan, _ = plan_octaves(h, w, cfg.octave_indices(), cfg.octave_scale, model.spec.
 with capture(model, sorted(objective.layers)) as run:
     for octave in plan:
         x = torch.rand(1, 3, octave.height, octave.width, device=model.device)
-        with FlopCounterMode(display=False) as counter:
-            objective_gradient(run, objective, x, tile=tile, shift=(0, 0))
+        with FlopCounterMode(display=False) as counter:  # the counter needs backward(), not autograd.grad()
+            for rows, cols in _pieces(octave.height, octave.width, tile):
+                piece = x[:, :, rows, cols].detach().requires_grad_(True)
+                objective(run(piece)).sum().backward()
         flops += counter.get_total_flops() * cfg.steps
 start = time.perf_counter()
 result = render(image, cfg, model=model)

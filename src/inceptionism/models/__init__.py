@@ -112,7 +112,10 @@ def load_model(
             if hasattr(module, "inplace"):
                 module.inplace = False
         net.eval().requires_grad_(False)
-        model = LoadedModel(spec, net, sha).to(device)
+        # channels_last is 1.2-1.3x faster per step on a CPU (docs/performance.md); on other
+        # devices it stays off until measured there.
+        layout = torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
+        model = LoadedModel(spec, net.to(memory_format=layout), sha, layout).to(device)
         if cache:
             _CACHE[key] = model
         return model

@@ -59,14 +59,17 @@ class LoadedModel(nn.Module):
         weights_sha256: checksum of the weights that were loaded, or ``"random"``.
     """
 
-    def __init__(self, spec: ModelSpec, net: nn.Module, weights_sha256: str) -> None:
+    def __init__(
+        self, spec: ModelSpec, net: nn.Module, weights_sha256: str, memory_format: torch.memory_format = torch.contiguous_format
+    ) -> None:
         super().__init__()
         self.spec = spec
         self.net = net
         self.weights_sha256 = weights_sha256
+        self.memory_format = memory_format  # inputs are laid out like this before the forward pass
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.spec.preprocess(x))
+        return self.net(self.spec.preprocess(x.contiguous(memory_format=self.memory_format)))
 
     @property
     def device(self) -> torch.device:
