@@ -119,3 +119,9 @@ def test_tutorial_workload_is_expressible(tmp_path):
 def test_layers_listing_needs_no_weights():
     result = CliRunner().invoke(app, ["layers", "--model", "torchvision/googlenet", "--filter", "inception4c"])
     assert result.exit_code == 0 and "inception4c" in result.output and "512" in result.output
+
+
+def test_random_weights_are_the_same_every_time():
+    a = load_model("torchvision/googlenet", weights="random", cache=False)
+    b = load_model("torchvision/googlenet", weights="random", cache=False)
+    assert torch.equal(a.net.inception4c.branch1.conv.weight, b.net.inception4c.branch1.conv.weight)

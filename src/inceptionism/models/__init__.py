@@ -101,13 +101,7 @@ def load_model(
     with _CACHE_LOCK:
         if cache and key in _CACHE:
             return _CACHE[key]
-        net = spec.build()
-        if weights == "random":
-            sha = "random"
-        elif weights is not None:
-            sha = spec.load_file(net, Path(weights)) if spec.load_file else load_file(net, weights, name)
-        else:
-            sha = spec.load_weights(net)
+        net, sha = _build_with_weights(spec, weights)
         for module in net.modules():
             if hasattr(module, "inplace"):
                 module.inplace = False
@@ -119,6 +113,18 @@ def load_model(
         if cache:
             _CACHE[key] = model
         return model
+
+
+def _build_with_weights(spec: ModelSpec, weights: str | None) -> tuple[torch.nn.Module, str]:
+    """The network with its weights, and their checksum ("random" for random weights)."""
+    if weights == "random":
+        with torch.random.fork_rng():  # the same random weights every time: reproducible runs
+            torch.manual_seed(0)
+            return spec.build(), "random"
+    net = spec.build()
+    if weights is not None:
+        return net, spec.load_file(net, Path(weights)) if spec.load_file else load_file(net, weights, spec.name)
+    return net, spec.load_weights(net)
 
 
 for _spec in (LITE0, LITE1, LITE2, INCEPTION5H):
