@@ -226,12 +226,7 @@ def test_classes_search():
     assert result.exit_code == 0 and "1  goldfish" in result.output
 
 
-def _motion_app():
-    from inceptionism import cli_motion  # noqa: F401  (registers zoom, video, batch on app)
-
-
 def test_zoom_command_writes_an_animation(small_photo, tmp_path):
-    _motion_app()
     out = tmp_path / "z.gif"
     result = invoke("zoom", small_photo, "-o", out, "--frames", "4", "--interpolate", "1", "--steps", "1", "-q")
     assert result.exit_code == 0, result.output
@@ -240,7 +235,6 @@ def test_zoom_command_writes_an_animation(small_photo, tmp_path):
 
 
 def test_video_and_batch_commands(small_photo, tmp_path):
-    _motion_app()
     from inceptionism.motion.videoio import probe, write_video
 
     frames = [(Image.open(small_photo).convert("RGB"))] * 3

@@ -11,7 +11,7 @@ from PIL import Image
 
 from inceptionism.api import resolve_config
 from inceptionism.errors import ConfigError, ImageError, OutputError
-from inceptionism.images import load_image, picture_from_pil
+from inceptionism.images import picture_from_pil
 from inceptionism.motion import dream_folder, dream_video, transform_frame, zoom_frames
 from inceptionism.motion.videoio import probe, read_frames, write_video
 

@@ -35,7 +35,7 @@ def test_forward_stops_at_the_deepest_requested_layer(model):
 def test_hooks_are_removed_even_on_error(model):
     before = _hook_count(model)
     with pytest.raises(RuntimeError):
-        with capture(model, ["blocks.4.1.bn1", "blocks.2.0.bn1"]) as run:
+        with capture(model, ["blocks.4.1.bn1", "blocks.2.0.bn1"]):
             assert _hook_count(model) == before + 2
             raise RuntimeError("boom")
     assert _hook_count(model) == before
