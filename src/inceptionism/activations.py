@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .errors import ConfigError, LayerError
+from .errors import ConfigError
 from .models import LoadedModel
 from .taps import capture, layer_info
 
@@ -39,10 +39,8 @@ def activation_maps(
     ``channels``, the ``top`` channels with the highest mean activation are chosen.
     """
     info = layer_info(model, layer)
-    if channels:
-        bad = [c for c in channels if not 0 <= c < info.channels]
-        if bad:
-            raise LayerError(f"channel {bad[0]} is out of range for layer {layer!r}: 0 to {info.channels - 1}")
+    for chan in channels or []:
+        info.check_channel(chan)
     if top < 1:
         raise ConfigError(f"top = {top} must be at least 1")
     with capture(model, [layer]) as run:

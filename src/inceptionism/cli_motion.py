@@ -10,7 +10,7 @@ import typer
 
 from .cli import DebugOpt, QuietOpt, _errors, _progress, app, dream_options, err, out
 from .config import DreamConfig
-from .errors import ConfigError, ImageError, OutputError
+from .errors import ConfigError, ImageError
 
 # Each zoom frame builds on the last, so a light touch per frame is enough.
 ZOOM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
@@ -50,17 +50,13 @@ def zoom(
     """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
     with _errors(debug):
         from .api import noise_picture
-        from .images import load_image
+        from .images import check_output_path, load_image
         from .motion.videoio import VIDEO_FORMATS, write_video
         from .motion.zoom import zoom_frames
 
-        if output.suffix.lower() not in VIDEO_FORMATS:
-            raise OutputError(f"output {str(output)!r} has an unknown extension {output.suffix or '(none)'!r}; use one of {', '.join(VIDEO_FORMATS)}")
+        check_output_path(output, inputs=() if input == "noise" else (input,), formats=VIDEO_FORMATS, noun="photo")
         if frames < 1 or fps <= 0 or zoom_factor <= 0 or interpolate < 0:
             raise ConfigError(f"frames ({frames}), fps ({fps}), zoom ({zoom_factor}) must be positive and interpolate ({interpolate}) >= 0")
-        from .images import check_writable_dir
-
-        check_writable_dir(output)
         start = noise_picture(*(cfg.size or (512, 512)), cfg.seed or 0) if input == "noise" else load_image(input)
         model = _load_model(cfg)
         with _progress(quiet) as progress:

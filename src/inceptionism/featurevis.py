@@ -140,7 +140,7 @@ class Visualization:
 
 def parse_targets(text: str, layer: str, model: LoadedModel) -> list[int]:
     """Channels ("3,7,12", "all") of a layer, or classes (names or indices) when layer is "class"."""
-    from .errors import ConfigError, LayerError
+    from .errors import ConfigError
     from .labels import resolve_class
     from .taps import layer_info
 
@@ -148,16 +148,15 @@ def parse_targets(text: str, layer: str, model: LoadedModel) -> list[int]:
         if model.spec.labels is None:
             raise ConfigError(f"model {model.spec.name} has no class labels")
         return [resolve_class(part.strip(), model.spec.labels) for part in text.split(",") if part.strip()]
-    channels = layer_info(model, layer).channels
+    info = layer_info(model, layer)
     if text.strip() == "all":
-        return list(range(channels))
+        return list(range(info.channels))
     try:
         targets = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise ConfigError(f"channels {text!r} must be a comma list of whole numbers or 'all'") from None
     for target in targets:
-        if not 0 <= target < channels:
-            raise LayerError(f"channel {target} is out of range for layer {layer!r}: 0 to {channels - 1}")
+        info.check_channel(target)
     if not targets:
         raise ConfigError("no channels given")
     return targets

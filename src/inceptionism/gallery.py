@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import OutputError
 from .featurevis import FeatureVisConfig, visualize_features
-from .images import check_writable_dir, save_image, write_atomic
+from .images import make_output_dir, save_image, write_atomic
 from .models.spec import LoadedModel
 from .taps import layer_info
 
@@ -62,19 +61,11 @@ def cached_gallery(
     return _write_gallery(cache, model_name, layer, channels, out_dir, cfg, rendered=0)
 
 
-def _prepare_dir(out_dir: Path) -> None:
-    check_writable_dir(out_dir)
-    try:
-        out_dir.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create gallery directory {str(out_dir)!r}: {exc.strerror or exc}") from None
-
-
 def _write_gallery(
     cache: Path, model_name: str, layer: str, channels: int, out_dir: str | Path, cfg: FeatureVisConfig, rendered: int
 ) -> GalleryResult:
     out_dir = Path(out_dir)
-    _prepare_dir(out_dir)
+    make_output_dir(out_dir)
     for c in range(channels):
         shutil.copyfile(cache / f"ch-{c:04d}.png", out_dir / f"ch-{c:04d}.png")
     index = out_dir / "index.html"
@@ -94,7 +85,7 @@ def build_gallery(
 ) -> GalleryResult:
     """Render (or fetch from the cache) every channel of ``layer`` and write ``out_dir/index.html``."""
     channels = layer_info(model, layer).channels
-    _prepare_dir(Path(out_dir))
+    make_output_dir(Path(out_dir))
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg)
     missing = [c for c in range(channels) if not (cache / f"ch-{c:04d}.png").is_file()]
     if missing:

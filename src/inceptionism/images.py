@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterable
 from xml.sax.saxutils import escape, unescape
 
 import numpy as np
@@ -34,6 +34,7 @@ __all__ = [
     "save_image",
     "check_output_path",
     "check_writable_dir",
+    "make_output_dir",
     "read_metadata",
     "OUTPUT_FORMATS",
     "write_atomic",
@@ -153,18 +154,27 @@ def to_pil(image: torch.Tensor, alpha: np.ndarray | None = None) -> Image.Image:
     return pil
 
 
-def check_output_path(output: str | Path, *, inputs: tuple[str | Path, ...] = ()) -> Path:
-    """Fail early, before any work, if ``output`` cannot be written or would replace an input."""
+def check_output_path(
+    output: str | Path,
+    *,
+    inputs: tuple[str | Path, ...] = (),
+    formats: Iterable[str] = OUTPUT_FORMATS,
+    noun: str = "file",
+) -> Path:
+    """Fail early, before any work, if ``output`` cannot be written or would replace an input.
+
+    ``formats`` are the allowed extensions; ``noun`` names the input in the message.
+    """
     output = Path(output)
-    if output.suffix.lower() not in OUTPUT_FORMATS:
+    if output.suffix.lower() not in formats:
         raise OutputError(
             f"output {str(output)!r} has an unknown extension {output.suffix or '(none)'!r}; "
-            f"use one of {', '.join(OUTPUT_FORMATS)}"
+            f"use one of {', '.join(formats)}"
         )
     for source in inputs:
         source = Path(source)
         if output.resolve() == source.resolve() or (output.exists() and source.exists() and output.samefile(source)):
-            raise OutputError(f"output {str(output)!r} is the input file; choose another name so the input is kept")
+            raise OutputError(f"output {str(output)!r} is the input {noun}; choose another name so the input is kept")
     check_writable_dir(output)
     if output.is_dir():
         raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
@@ -183,6 +193,17 @@ def check_writable_dir(path: str | Path) -> Path:
     except OSError as exc:
         raise OutputError(f"output directory {str(parent)!r} is not writable: {exc.strerror or exc}") from None
     return parent
+
+
+def make_output_dir(path: str | Path) -> Path:
+    """Create the output folder ``path`` (its parent must exist and be writable)."""
+    path = Path(path)
+    check_writable_dir(path)
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {str(path)!r}: {exc.strerror or exc}") from None
+    return path
 
 
 def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:

@@ -70,8 +70,8 @@ def resolve_classes(text: str, labels: str = "imagenet-1k") -> list[int]:
     for part in (p.strip() for p in str(text).split(",")):
         if not part:
             continue
-        if part.lower() in GROUPS or part.lower().rstrip("s") in GROUPS:
-            group = GROUPS.get(part.lower()) or GROUPS[part.lower().rstrip("s")]
+        group = GROUPS.get(part.lower()) or GROUPS.get(part.lower().rstrip("s"))  # "dog" or "dogs"
+        if group:
             for lo, hi in group:
                 indices.extend(range(lo, hi + 1))
         else:

@@ -31,8 +31,8 @@ def _class_resolver(model: LoadedModel):
 def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int]) -> tuple[int, int] | None:
     """Validate a layer term; return the layer's (h, w) at ``size`` for neuron terms."""
     info = layer_info(model, term.layer)
-    if term.channel is not None and term.channel >= info.channels:
-        raise LayerError(f"channel {term.channel} is out of range for layer {term.layer!r}: 0 to {info.channels - 1}")
+    if term.channel is not None:
+        info.check_channel(term.channel)
     if term.position is None:
         return None
     # Layer size at this image size, from its stride at the 224 px probe (SAME padding: ceil).

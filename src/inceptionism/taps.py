@@ -41,6 +41,11 @@ class LayerInfo:
     width: int
     kind: str  # the module's class name
 
+    def check_channel(self, channel: int) -> None:
+        """Raise a LayerError giving the valid range unless ``channel`` exists in this layer."""
+        if not 0 <= channel < self.channels:
+            raise LayerError(f"channel {channel} is out of range for layer {self.name!r}: 0 to {self.channels - 1}")
+
 
 class Capture:
     """Runs the model and returns ``{layer: activation}`` for the captured layers."""

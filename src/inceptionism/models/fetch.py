@@ -12,7 +12,6 @@ its file name, and checks only those; so does this. Full checksums can be given 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ConfigError, OutputError, WeightsMissingError
+from .weights import sha256_file
 
 __all__ = ["Source", "source_for", "download", "fetch"]
 
@@ -56,14 +56,6 @@ def source_for(name: str) -> Source:
         if info.get("url"):
             return Source(info["url"], f"{name.replace('/', '--')}.pth", None)
     raise ConfigError(f"model {name!r} has no download source; its weights ship with a package or a file")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def download(
@@ -109,7 +101,7 @@ def download(
         reason = getattr(exc, "reason", exc)
         kept = "; the partial file is kept, run it again to resume" if part.exists() and part.stat().st_size else ""
         raise WeightsMissingError(f"cannot download {url}: {reason}{kept} (offline: copy the file to {target})") from None
-    actual = _sha256(part)
+    actual = sha256_file(part)
     if not actual.startswith(sha256.lower()):
         part.unlink(missing_ok=True)
         raise OutputError(f"download of {url} has SHA-256 {actual}, expected {sha256}; the file was deleted")
@@ -134,6 +126,6 @@ def fetch(
             f"no pinned checksum for {name!r} ({source.url}); pass --sha256 HEX to download and verify it"
         )
     target = weights_cache_dir() / source.filename
-    if target.is_file() and _sha256(target).startswith(checksum.lower()):
+    if target.is_file() and sha256_file(target).startswith(checksum.lower()):
         return target
     return download(url or source.url, target, checksum, on_progress=on_progress)

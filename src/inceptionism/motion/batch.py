@@ -8,7 +8,7 @@ from typing import Callable
 
 from ..config import DreamConfig
 from ..errors import ConfigError, ImageError, OutputError
-from ..images import OUTPUT_FORMATS, check_writable_dir, save_image
+from ..images import OUTPUT_FORMATS, make_output_dir, save_image
 from ..models.spec import LoadedModel
 
 __all__ = ["BatchSummary", "dream_folder", "IMAGE_SUFFIXES"]
@@ -55,8 +55,7 @@ def dream_folder(
         raise ImageError(f"input folder {str(source)!r} does not exist or is not a folder")
     if target.resolve() == source.resolve():
         raise OutputError(f"output folder {str(target)!r} is the input folder; choose another so inputs are kept")
-    check_writable_dir(target)
-    target.mkdir(exist_ok=True)
+    make_output_dir(target)
     files = _inputs(source, recursive, target.resolve())
     summary = BatchSummary()
     for index, path in enumerate(files, start=1):

@@ -27,8 +27,8 @@ from typing import Callable
 import numpy as np
 
 from ..config import DreamConfig
-from ..errors import ConfigError, OutputError
-from ..images import Picture, check_writable_dir, write_atomic
+from ..errors import ConfigError
+from ..images import Picture, check_output_path, write_atomic
 from ..models.spec import LoadedModel
 from .videoio import VIDEO_FORMATS, probe, read_frames, write_video
 
@@ -89,6 +89,13 @@ def coherent_start(
     return np.clip(start / 255.0, 0.0, 1.0), weight
 
 
+def _load_frame(path: Path) -> np.ndarray:
+    """A saved dreamed frame as (H, W, 3) uint8."""
+    from ..images import load_image
+
+    return (load_image(path).rgb * 255 + 0.5).astype(np.uint8)
+
+
 def _job_key(source: Path, cfg: DreamConfig, blend: float, coherence: bool, start: float, end: float | None) -> str:
     stat = source.stat()
     job = {"source": [str(source.resolve()), stat.st_size, stat.st_mtime_ns], "config": cfg.to_dict(),
@@ -113,14 +120,6 @@ def _work_dir(output: Path, key: str) -> Path:
     return work
 
 
-def _check_paths(source: Path, output: Path) -> None:
-    if output.suffix.lower() not in VIDEO_FORMATS:
-        raise OutputError(f"output {str(output)!r} has an unknown extension {output.suffix or '(none)'!r}; use one of {', '.join(VIDEO_FORMATS)}")
-    if output.resolve() == source.resolve():
-        raise OutputError(f"output {str(output)!r} is the input video; choose another name so the input is kept")
-    check_writable_dir(output)
-
-
 def dream_video(
     source: str | Path,
     output: str | Path,
@@ -142,7 +141,7 @@ def dream_video(
     is written unless ``keep_frames``; after an interruption it stays for the resume.
     """
     from ..api import render
-    from ..images import load_image, save_image
+    from ..images import save_image
 
     source, output = Path(source), Path(output)
     if not 0.0 <= blend <= 1.0:
@@ -150,7 +149,7 @@ def dream_video(
     if start < 0 or (end is not None and end <= start):
         raise ConfigError(f"time range {start}..{end} is empty or negative; give 0 <= start < end")
     info = probe(source)
-    _check_paths(source, output)
+    check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")
     total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
     work = _work_dir(output, _job_key(source, cfg, blend, coherence, start, end))
     prev_source = prev_dream = None
@@ -159,7 +158,7 @@ def dream_video(
         path = work / f"{t:06d}.png"
         resumed = path.is_file()
         if resumed:
-            dream = (load_image(path).rgb * 255 + 0.5).astype(np.uint8)
+            dream = _load_frame(path)
         else:
             begin, frame_cfg = frame.astype(np.float32) / 255.0, cfg.replace(seed=cfg.seed + t)
             if coherence and prev_source is not None:
@@ -177,7 +176,7 @@ def dream_video(
             on_frame(count, max(total, count), resumed)
     if count == 0:
         raise ConfigError(f"no frames between {start} s and {end} s in {str(source)!r} (it lasts {info.duration:.2f} s)")
-    frames = (np.asarray(load_image(work / f"{t:06d}.png").rgb * 255 + 0.5, np.uint8) for t in range(count))
+    frames = (_load_frame(work / f"{t:06d}.png") for t in range(count))
     write_video(output, frames, info.fps, audio_from=source if info.has_audio else None, audio_start=start, audio_end=end)
     if not keep_frames:
         shutil.rmtree(work, ignore_errors=True)
