@@ -230,7 +230,7 @@ def main() -> None:
 
 
 # The other commands live in their own modules and register themselves on ``app``.
-from . import cli_inspect, cli_motion  # noqa: E402,F401
+from . import cli_inspect, cli_motion, cli_serve  # noqa: E402,F401
 
 
 if __name__ == "__main__":

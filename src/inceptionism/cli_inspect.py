@@ -213,12 +213,9 @@ def models(ctx: typer.Context, debug: bool = DebugOpt) -> None:
 
 def _weights_presence(spec) -> tuple[str, str]:
     """('yes'/'no', file size) for a spec's weights, without loading the network."""
-    from .errors import WeightsMissingError
+    from .models import weights_path
 
-    try:
-        path = spec.weights_file() if spec.weights_file is not None else None
-    except WeightsMissingError:
-        return "no", "-"
+    path = weights_path(spec)
     if path is None:
         return "no", "-"
     return "yes", f"{path.stat().st_size / 1e6:.0f} MB"

@@ -21,7 +21,7 @@ from .images import make_output_dir, save_image, write_atomic
 from .models.spec import LoadedModel
 from .taps import layer_info
 
-__all__ = ["cache_root", "build_gallery", "cached_gallery", "GalleryResult"]
+__all__ = ["cache_root", "build_gallery", "cached_gallery", "channel_thumbnail", "GalleryResult"]
 
 _ALGORITHM = "fft-v1"  # bump when the rendering changes, so old thumbnails are not reused
 
@@ -41,10 +41,12 @@ class GalleryResult:
     rendered: int  # of them rendered now (the rest came from the cache)
 
 
-def _cache_dir(model_name: str, weights_sha256: str, layer: str, cfg: FeatureVisConfig) -> Path:
+def _cache_dir(
+    model_name: str, weights_sha256: str, layer: str, cfg: FeatureVisConfig, root: Path | None = None
+) -> Path:
     key = json.dumps({"algorithm": _ALGORITHM, "weights": weights_sha256, "cfg": asdict(cfg)}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_root() / "gallery" / model_name / layer / digest
+    return (root or cache_root() / "gallery") / model_name / layer / digest
 
 
 def cached_gallery(
@@ -95,6 +97,27 @@ def build_gallery(
         manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name})
         write_atomic(cache / "manifest.json", lambda fh: fh.write(manifest.encode()))
     return _write_gallery(cache, model.spec.name, layer, channels, out_dir, cfg, rendered=len(missing))
+
+
+def channel_thumbnail(
+    model: LoadedModel, layer: str, channel: int, cfg: FeatureVisConfig, *, root: Path | None = None, batch: int = 16
+) -> Path:
+    """The cached picture of one channel, rendering it (with its ``batch`` neighbours) when missing.
+
+    ``layer`` and ``channel`` must be valid (see :func:`~inceptionism.taps.layer_info`);
+    pictures go under ``root`` (default: the gallery cache), so a gallery and a
+    channel picker share them.
+    """
+    cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg, root)
+    path = cache / f"ch-{channel:04d}.png"
+    if not path.is_file():
+        channels = layer_info(model, layer).channels
+        start = channel - channel % batch
+        chunk = [c for c in range(start, min(start + batch, channels)) if not (cache / f"ch-{c:04d}.png").is_file()]
+        cache.mkdir(parents=True, exist_ok=True)
+        for vis in visualize_features(model, layer, chunk, cfg, batch=batch):
+            save_image(vis.image, cache / f"ch-{vis.target:04d}.png", vis.metadata)
+    return path
 
 
 def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig) -> str:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ModelError
+from ..errors import ModelError, WeightsMissingError
 from .efficientnet import LITE0, LITE1, LITE2
 from .families import FAMILIES, family_spec
 from .inception5h import INCEPTION5H
 from .weights import load_file
 from .spec import LoadedModel, ModelSpec
 
-__all__ = ["ModelSpec", "LoadedModel", "register", "list_models", "get_spec", "load_model"]
+__all__ = ["ModelSpec", "LoadedModel", "register", "list_models", "get_spec", "load_model", "weights_path"]
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _CACHE: dict[tuple[str, str, str], LoadedModel] = {}
@@ -66,6 +66,16 @@ def get_spec(name: str) -> ModelSpec:
     near = difflib.get_close_matches(name, list_models(), n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(near)}?" if near else f"available: {', '.join(list_models())}"
     raise ModelError(f"unknown model {name!r}; {hint} (or timm/ARCH, torchvision/ARCH)")
+
+
+def weights_path(spec: ModelSpec) -> Path | None:
+    """Where a network's own weights are on this machine, without loading it; None when absent."""
+    if spec.weights_file is None:
+        return None
+    try:
+        return spec.weights_file()
+    except WeightsMissingError:
+        return None
 
 
 def load_model(

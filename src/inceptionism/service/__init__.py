@@ -1,0 +1,11 @@
+"""The studio: a FastAPI app with a job queue, workers and a web page.
+
+Example:
+    >>> from inceptionism.service import ServiceSettings, create_app
+    >>> app = create_app(ServiceSettings(data_dir=Path("/tmp/dreams")))  # doctest: +SKIP
+"""
+
+from .app import ServiceSettings, create_app, default_data_dir
+from .limits import Limits
+
+__all__ = ["ServiceSettings", "Limits", "create_app", "default_data_dir"]

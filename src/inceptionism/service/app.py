@@ -1,0 +1,164 @@
+"""The web studio and HTTP API: ``create_app(ServiceSettings(...))`` gives a FastAPI app.
+
+Dreams are jobs: ``POST /api/dreams`` queues one and answers at once with its id;
+workers run it; ``GET /api/dreams/{id}`` and its server-sent ``/events`` follow it.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..config import PRESETS, DreamConfig
+from ..device import resolve_device
+from .inspector import Inspector
+from .limits import ApiError, Limits
+from .store import JobStore
+from .workers import WorkerPool
+
+__all__ = ["ServiceSettings", "create_app"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service runs. Everything it writes goes under ``data_dir``."""
+
+    data_dir: Path  # the job store, uploads, results and channel pictures
+    workers: int = 1  # dreams run at once (each takes all CPU threads; 1 suits a CPU)
+    device: str = "auto"  # where the workers dream
+    limits: Limits = field(default_factory=Limits)
+    result_ttl_s: float = 7 * 24 * 3600  # finished jobs are removed this long after they end
+    cleanup_every_s: float = 600.0  # how often expired jobs are looked for
+    preview_side: int = 256  # longer side of the per-octave previews
+    events_every_s: float = 0.25  # how often an event stream looks for news
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """The app; its lifespan opens the store, re-queues interrupted jobs and starts the workers."""
+    data_dir = Path(settings.data_dir).resolve()
+    device = str(resolve_device(settings.device))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        (data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        store = JobStore(data_dir / "jobs.sqlite3")
+        requeued = store.recover()
+        pool = WorkerPool(
+            store,
+            data_dir / "jobs",
+            settings.workers,
+            device=device,
+            preview_side=settings.preview_side,
+            ttl_s=settings.result_ttl_s,
+            cleanup_every_s=settings.cleanup_every_s,
+        )
+        app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
+        app.state.inspector = Inspector(data_dir / "thumbnails", device)
+        pool.start()
+        try:
+            yield
+        finally:
+            pool.stop()
+            store.close()
+
+    app = FastAPI(
+        title="inceptionism",
+        version=__version__,
+        summary="DeepDream as a service: queue dreams, follow their progress, fetch the results.",
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.data_dir, app.state.device = settings, data_dir, device
+    app.add_middleware(BodyLimit, limit=settings.limits.max_upload_bytes + 1_000_000)
+    _error_handlers(app)
+
+    from .routes import router
+
+    app.include_router(router)
+
+    @app.get("/api/settings", tags=["service"])
+    def service_settings() -> dict[str, Any]:
+        """Limits, presets and parameter defaults: what a client needs to build a form."""
+        return {
+            "version": __version__,
+            "device": device,
+            "workers": settings.workers,
+            "limits": settings.limits.public(),
+            "presets": PRESETS,
+            "defaults": DreamConfig().to_dict(),
+            "result_ttl_s": settings.result_ttl_s,
+        }
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every refusal is JSON: ``{"error": one line, "field": the parameter at fault or null}``."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail), "field": None}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+        name = where[0] if where else None
+        return JSONResponse({"error": f"{name or 'request'}: {first.get('msg', 'invalid')}", "field": name}, 422)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, before they are read to the end."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if length.isdigit() and int(length) > self.limit:
+            response = JSONResponse(
+                {"error": f"request body is {int(length):,} bytes; at most {self.limit:,} are allowed", "field": None},
+                status_code=413,
+            )
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise StarletteHTTPException(413, f"request body is over {self.limit:,} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def default_data_dir() -> Path:
+    """``$INCEPTIONISM_DATA``, else ``~/.local/share/inceptionism`` (XDG data home)."""
+    if os.environ.get("INCEPTIONISM_DATA"):
+        return Path(os.environ["INCEPTIONISM_DATA"])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "inceptionism"

@@ -1,0 +1,92 @@
+"""Networks loaded for the service's own questions: layer lists, channel pictures and
+early checks of a request's layers. Separate from the workers' copies, behind a lock,
+because listing and checking run hooks on the modules."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..api import resolve_config
+from ..config import DreamConfig
+from ..errors import InceptionismError
+from ..featurevis import FeatureVisConfig
+from ..gallery import channel_thumbnail
+from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
+from ..steering import build_objective
+from ..taps import layer_info, list_layers
+from .limits import ApiError
+
+__all__ = ["Inspector", "THUMBNAIL"]
+
+# Channel-picker pictures: small and quick, still recognisable.
+THUMBNAIL = FeatureVisConfig(size=96, steps=48)
+
+
+class Inspector:
+    def __init__(self, thumbnails_dir: Path, device: str) -> None:
+        self.thumbnails_dir, self.device = thumbnails_dir, device
+        # Checks and listings are quick; channel pictures take seconds. Each has its own
+        # copies and lock, so a picture being drawn never holds up a new dream.
+        self._lock, self._models = threading.Lock(), {}
+        self._draw_lock, self._draw_models = threading.Lock(), {}
+
+    def models(self) -> list[dict[str, Any]]:
+        rows = []
+        for index, name in enumerate(list_models()):
+            spec = get_spec(name)
+            rows.append(
+                {
+                    "name": name,
+                    "default": index == 0,
+                    "description": spec.description,
+                    "weights_source": spec.weights_source,
+                    "available": weights_path(spec) is not None,
+                    "min_size": spec.min_size,
+                    "classes": spec.labels is not None,
+                    "preset_layers": {p: spec.layers_for(p) for p in ("subtle", "classic", "deep")},
+                }
+            )
+        return rows
+
+    def layers(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            model = self._model(name)
+            return [
+                {"name": i.name, "channels": i.channels, "height": i.height, "width": i.width, "kind": i.kind}
+                for i in list_layers(model)
+            ]
+
+    def thumbnail(self, name: str, layer: str, channel: int) -> Path:
+        with self._draw_lock:
+            model = self._model(name, self._draw_models)
+            if layer not in {info.name for info in list_layers(model)}:
+                raise ApiError(404, f"no layer {layer!r} in {name}; see /api/models/{name}/layers", "layer")
+            channels = layer_info(model, layer).channels
+            if not 0 <= channel < channels:
+                raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
+            return channel_thumbnail(model, layer, channel, THUMBNAIL, root=self.thumbnails_dir)
+
+    def check(self, cfg: DreamConfig, width: int, height: int) -> None:
+        """Refuse unknown layers, channels or classes now rather than in a failed job."""
+        if cfg.weights == "random":
+            return  # would load a second copy of the network only to check names
+        with self._lock:
+            model = self._model(cfg.model)
+            resolved = resolve_config(cfg.replace(guide=(), mask=None, seed=0))
+            try:
+                build_objective(model, resolved, (height, width))
+            except InceptionismError as exc:
+                field = "class" if "class" in str(exc) else "layers"
+                raise ApiError(422, str(exc), field) from None
+
+    def _model(self, name: str, models: dict[str, LoadedModel] | None = None) -> LoadedModel:
+        models = self._models if models is None else models
+        if name not in list_models():
+            raise ApiError(404, f"unknown model {name!r}; see /api/models", "model")
+        if name not in models:
+            if weights_path(get_spec(name)) is None:
+                raise ApiError(404, f"the weights of {name} are not on this server", "model")
+            models[name] = load_model(name, device=self.device, cache=False)
+        return models[name]

@@ -1,0 +1,175 @@
+"""What the service accepts: upload checks and the parameter ranges a request may ask for.
+
+Every refusal is an :class:`ApiError`: an HTTP status, one line saying what was wrong
+and what is allowed, and the name of the offending field.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from ..config import DreamConfig
+from ..errors import ConfigError
+from ..models import get_spec, list_models, weights_path
+
+__all__ = ["ApiError", "Limits", "Upload", "check_upload", "check_params", "check_work"]
+
+# Formats sniffed from the bytes (never the file name) that a dream may start from.
+IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+# Parameters that name files or machines on the server: a request sends files instead.
+SERVER_ONLY = {
+    "guide": "send the guide image as the file field 'guide'",
+    "mask": "send the mask image as the file field 'mask'",
+    "device": "the server chooses the device (inceptionism serve --device)",
+}
+
+
+class ApiError(Exception):
+    """A refused request: ``status`` (4xx), a one-line ``message`` and the ``field`` at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The most a single request may ask of the server."""
+
+    max_upload_bytes: int = 25_000_000  # a whole request body
+    max_pixels: int = 50_000_000  # pixels of an uploaded image (decompression bombs)
+    max_side: int = 2048  # longest side a dream runs at; larger uploads are scaled down to it
+    max_octave_side: int = 4096  # longest side of the largest octave (octave_range above 0 grows it)
+    max_steps: int = 200  # steps per octave
+    max_octaves: int = 12  # octaves in a plan
+    max_jitter: int = 512  # pixels
+    max_queued: int = 32  # jobs waiting; more are refused with 429
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked image upload: its bytes, sniffed format and size."""
+
+    data: bytes
+    extension: str  # from the sniffed format, e.g. ".png"
+    width: int
+    height: int
+
+
+def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
+    """Check that ``data`` is a whole image of an allowed format and size (sniffed, not trusted)."""
+    if not data:
+        raise ApiError(422, f"the {field} file is empty; send a PNG, JPEG, WebP, GIF, BMP or TIFF image", field)
+    if len(data) > limits.max_upload_bytes:
+        raise ApiError(413, f"{field} is {len(data):,} bytes; at most {limits.max_upload_bytes:,} are allowed", field)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt, (width, height) = im.format, im.size
+            if fmt not in IMAGE_FORMATS:
+                raise ApiError(415, f"the {field} file is {fmt} data; allowed: {', '.join(IMAGE_FORMATS)}", field)
+            if width * height > limits.max_pixels:  # checked before decoding a single pixel
+                raise ApiError(
+                    413,
+                    f"{field} is {width}x{height} = {width * height / 1e6:.0f} MP; "
+                    f"at most {limits.max_pixels / 1e6:.0f} MP are allowed",
+                    field,
+                )
+            im.load()
+    except ApiError:
+        raise
+    except Image.DecompressionBombError:
+        raise ApiError(413, f"{field} has too many pixels; at most {limits.max_pixels / 1e6:.0f} MP", field) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        kind = "not an image" if isinstance(exc, UnidentifiedImageError) else f"a broken image ({exc})"
+        raise ApiError(415, f"the {field} file is {kind}; send a PNG, JPEG, WebP, GIF, BMP or TIFF image", field) from None
+    return Upload(data, IMAGE_FORMATS[fmt], width, height)
+
+
+def check_params(text: str | None, limits: Limits) -> tuple[dict[str, Any], DreamConfig]:
+    """Parse the ``params`` field: a JSON object of :class:`DreamConfig` names, within limits.
+
+    Returns the parameters as given (stored with the job) and the config they make
+    (before file fields and the device are filled in by the server).
+    """
+    if text is None or not text.strip():
+        params: Any = {}
+    else:
+        try:
+            params = json.loads(text)
+        except ValueError as exc:
+            raise ApiError(422, f"params is not valid JSON ({exc.msg} at position {exc.pos})", "params") from None
+    if not isinstance(params, dict):
+        raise ApiError(422, f"params must be a JSON object, got {type(params).__name__}", "params")
+    for key, why in SERVER_ONLY.items():
+        if key in params:
+            raise ApiError(422, f"params may not set {key!r}: {why}", key)
+    if params.get("weights") not in (None, "random"):
+        raise ApiError(422, "params may set weights only to 'random' (files on the server are not reachable)", "weights")
+    preset = params.get("preset", "classic")
+    try:
+        if preset is None:
+            cfg = DreamConfig.from_dict(params)
+        else:
+            cfg = DreamConfig.from_preset(preset, **{k: v for k, v in params.items() if k != "preset"})
+    except ConfigError as exc:
+        raise ApiError(422, str(exc), _field_of(str(exc), params)) from None
+    except TypeError as exc:
+        raise ApiError(422, f"params has a value of the wrong type ({exc})", "params") from None
+    _check_ranges(cfg, limits)
+    return params, cfg
+
+
+def _check_ranges(cfg: DreamConfig, limits: Limits) -> None:
+    if cfg.model not in list_models():
+        raise ApiError(422, f"model {cfg.model!r} is not served; available: {', '.join(list_models())}", "model")
+    if cfg.weights != "random" and weights_path(get_spec(cfg.model)) is None:
+        raise ApiError(
+            422, f"the weights of {cfg.model} are not on this server (inceptionism models fetch {cfg.model})", "model"
+        )
+    _at_most("steps", cfg.steps, limits.max_steps)
+    _at_most("octaves", len(cfg.octave_indices()), limits.max_octaves)
+    _at_most("jitter", cfg.jitter, limits.max_jitter)
+    if cfg.max_size is not None:
+        _at_most("max_size", cfg.max_size, limits.max_side)
+    if cfg.size is not None:
+        _at_most("size", max(cfg.size), limits.max_side)
+    if cfg.tile_size is not None:
+        _at_most("tile_size", cfg.tile_size, limits.max_octave_side)
+
+
+def check_work(cfg: DreamConfig, width: int, height: int, limits: Limits) -> DreamConfig:
+    """Fit the dream to the limits for a ``width`` x ``height`` start: scale big uploads down,
+    refuse octaves that would grow past ``max_octave_side``."""
+    if cfg.max_size is None and max(width, height) > limits.max_side:
+        cfg = cfg.replace(max_size=limits.max_side)
+    side = min(max(width, height), cfg.max_size or max(width, height))
+    largest = side * cfg.octave_scale ** max(0, max(cfg.octave_indices()))
+    if largest > limits.max_octave_side:
+        raise ApiError(
+            422,
+            f"the largest octave would be {largest:,.0f} px on its longer side; at most "
+            f"{limits.max_octave_side} px are allowed (lower octave_range, octave_scale or max_size)",
+            "octave_range",
+        )
+    return cfg
+
+
+def _at_most(name: str, value: int, limit: int) -> None:
+    if value > limit:
+        raise ApiError(422, f"{name} {value} is over this server's limit of {limit}", name)
+
+
+def _field_of(message: str, params: dict[str, Any]) -> str:
+    """The parameter a ConfigError is about: the first key the message names."""
+    for key in sorted(params, key=len, reverse=True):
+        if key in message:
+            return key
+    return "params"

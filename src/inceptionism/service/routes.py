@@ -1,0 +1,221 @@
+"""The HTTP API's routes: dreams (queue, follow, fetch, cancel) and models (for pickers)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import shutil
+from typing import Annotated, Any, AsyncIterator
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..labels import GROUPS, class_names
+from ..models import get_spec, list_models
+from .limits import ApiError, Limits, check_params, check_upload, check_work
+from .store import FINISHED, Job, JobStore, new_id, valid_id
+from .workers import job_files
+
+router = APIRouter(prefix="/api")
+
+_UPLOADS = ("image", "guide", "mask")
+_JOB_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such dream (or it was removed)"}}
+
+
+def _job(request: Request, job_id: str) -> Job:
+    job = request.app.state.store.get(job_id) if valid_id(job_id) else None
+    if job is None:
+        raise ApiError(404, f"no dream with id {job_id!r} (finished dreams are removed after a while)", "id")
+    return job
+
+
+def _public(store: JobStore, job: Job) -> dict[str, Any]:
+    return job.public(store.position(job.id) if job.status == "queued" else None)
+
+
+def _read(upload: UploadFile | None, name: str, limits: Limits) -> Any:
+    if upload is None:
+        return None
+    data = upload.file.read(limits.max_upload_bytes + 1)
+    return check_upload(data, name, limits)
+
+
+def _source_name(upload: UploadFile | None) -> str:
+    if upload is None:
+        return "noise"
+    name = re.sub(r"[^\w.\- ]", "_", (upload.filename or "upload").rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
+    return name[:100] or "upload"
+
+
+@router.post("/dreams", status_code=202, tags=["dreams"], responses={413: {}, 415: {}, 422: {}, 429: {}})
+def create_dream(
+    request: Request,
+    response: Response,
+    image: Annotated[UploadFile | None, File(description="The photo to dream on; none = a dream from noise")] = None,
+    params: Annotated[str | None, Form(description="JSON object of DreamConfig parameters")] = None,
+    guide: Annotated[UploadFile | None, File(description="A guide image (steering)")] = None,
+    mask: Annotated[UploadFile | None, File(description="Greyscale mask: white dreams, black stays")] = None,
+) -> dict[str, Any]:
+    """Queue a dream. Answers 202 with its id at once; follow it at ``/api/dreams/{id}``."""
+    state = request.app.state
+    limits: Limits = state.settings.limits
+    given, cfg = check_params(params, limits)
+    uploads = {name: _read(upload, name, limits) for name, upload in zip(_UPLOADS, (image, guide, mask))}
+    start = uploads["image"]
+    width, height = (start.width, start.height) if start else (cfg.size or (512, 512))
+    fitted = check_work(cfg, width, height, limits)
+    if fitted.max_size != cfg.max_size:
+        given = {**given, "max_size": fitted.max_size}  # recorded: the job shows what it ran with
+    ratio = min(1.0, (fitted.max_size or max(width, height)) / max(width, height))
+    state.inspector.check(fitted, max(1, round(width * ratio)), max(1, round(height * ratio)))
+
+    job_id = new_id()
+    files = job_files(state.data_dir / "jobs", job_id)
+    files.root.mkdir(parents=True)
+    for name, upload in uploads.items():
+        if upload is not None:
+            (files.root / f"{name}{upload.extension}").write_bytes(upload.data)
+    job = state.store.add(job_id, given, _source_name(image), max_queued=limits.max_queued)
+    if job is None:
+        shutil.rmtree(files.root, ignore_errors=True)
+        raise ApiError(429, f"the queue is full ({limits.max_queued} dreams waiting); try again in a while")
+    state.pool.wake()
+    response.headers["Location"] = f"/api/dreams/{job_id}"
+    return {"id": job_id, "status": "queued", "url": f"/api/dreams/{job_id}"}
+
+
+@router.get("/dreams/{job_id}", tags=["dreams"], responses=_JOB_RESPONSES)
+def get_dream(request: Request, job_id: str) -> dict[str, Any]:
+    """Status (queued, running, done, failed, cancelled), progress, timings, parameters, error."""
+    return _public(request.app.state.store, _job(request, job_id))
+
+
+@router.get("/dreams/{job_id}/events", tags=["dreams"], responses=_JOB_RESPONSES)
+async def dream_events(request: Request, job_id: str) -> StreamingResponse:
+    """Server-sent events: ``progress`` while it runs, ``preview`` (a small JPEG data URL) after
+    each octave, then one of ``done``, ``failed``, ``cancelled`` (or ``removed``) and the end."""
+    await run_in_threadpool(_job, request, job_id)
+    state = request.app.state
+    return StreamingResponse(
+        _events(state.store, job_files(state.data_dir / "jobs", job_id), job_id, state.settings.events_every_s),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(store: JobStore, files: Any, job_id: str, every_s: float) -> AsyncIterator[str]:
+    last: Any = None
+    previews = 0
+    quiet = 0.0
+    while True:
+        job = await run_in_threadpool(store.get, job_id)
+        if job is None:
+            yield _sse("removed", {"id": job_id})
+            return
+        public = _public(store, job) if job.status == "queued" else job.public()
+        if job.previews < previews:  # re-queued after a restart: previews start over
+            previews = 0
+        for n in range(previews + 1, job.previews + 1):
+            path = files.preview(n)
+            if path.is_file():
+                data = base64.b64encode(await run_in_threadpool(path.read_bytes)).decode()
+                yield _sse("preview", {"octave": n, "image": f"data:image/jpeg;base64,{data}"})
+            previews = n
+        state = (job.status, json.dumps(job.progress, sort_keys=True), public["queue_position"])
+        if job.status in FINISHED:
+            yield _sse(job.status, public)
+            return
+        if state != last:
+            yield _sse("progress", public)
+            last, quiet = state, 0.0
+        elif quiet >= 15:
+            yield ": keep-alive\n\n"
+            quiet = 0.0
+        await asyncio.sleep(every_s)
+        quiet += every_s
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.get("/dreams/{job_id}/result", tags=["dreams"], response_class=FileResponse, responses={**_JOB_RESPONSES, 409: {}})
+def dream_result(request: Request, job_id: str) -> FileResponse:
+    """The dreamed PNG, with its parameters embedded (``inceptionism`` iTXt chunk)."""
+    job = _job(request, job_id)
+    path = job_files(request.app.state.data_dir / "jobs", job.id).result
+    if job.status != "done" or not path.is_file():
+        raise ApiError(409, f"dream {job_id} is {job.status}; a result exists only when it is done", "id")
+    return FileResponse(path, media_type="image/png", filename=f"dream-{job_id[:8]}.png", content_disposition_type="inline")
+
+
+@router.get("/dreams/{job_id}/input", tags=["dreams"], response_class=FileResponse, responses=_JOB_RESPONSES)
+def dream_input(request: Request, job_id: str) -> FileResponse:
+    """The uploaded photo the dream started from (404 for a dream from noise)."""
+    job = _job(request, job_id)
+    path = job_files(request.app.state.data_dir / "jobs", job.id).upload("image")
+    if path is None:
+        raise ApiError(404, f"dream {job_id} started from noise; it has no input image", "id")
+    return FileResponse(path)
+
+
+@router.get("/dreams/{job_id}/previews/{octave}", tags=["dreams"], response_class=FileResponse, responses=_JOB_RESPONSES)
+def dream_preview(request: Request, job_id: str, octave: int) -> FileResponse:
+    """The small JPEG written after an octave (1-based), for clients that do not follow events."""
+    job = _job(request, job_id)
+    if not 1 <= octave <= job.previews:
+        raise ApiError(404, f"dream {job_id} has previews 1 to {job.previews}, not {octave}", "octave")
+    return FileResponse(job_files(request.app.state.data_dir / "jobs", job.id).preview(octave), media_type="image/jpeg")
+
+
+@router.delete("/dreams/{job_id}", tags=["dreams"], status_code=204, responses={**_JOB_RESPONSES, 202: {}})
+def delete_dream(request: Request, job_id: str) -> Response:
+    """Cancel a queued or running dream (202), or remove a finished one and its files (204)."""
+    state = request.app.state
+    job = _job(request, job_id)
+    if job.status not in FINISHED:
+        status = state.store.request_cancel(job.id)
+        if status not in FINISHED:  # running: it stops at its next step
+            return Response(json.dumps({"id": job.id, "status": "cancelling"}), 202, media_type="application/json")
+        return Response(json.dumps({"id": job.id, "status": status}), 202, media_type="application/json")
+    state.store.delete(job.id)
+    shutil.rmtree(job_files(state.data_dir / "jobs", job.id).root, ignore_errors=True)
+    return Response(status_code=204)
+
+
+@router.get("/models", tags=["models"])
+def models(request: Request) -> list[dict[str, Any]]:
+    """The networks, whether their weights are on this server, and each preset's layers."""
+    return request.app.state.inspector.models()
+
+
+@router.get("/models/{name:path}/layers", tags=["models"], responses={404: {}})
+def layers(request: Request, name: str) -> dict[str, Any]:
+    """Every dreamable layer of a network with its channel count (for a 224 px input)."""
+    return {"model": name, "layers": request.app.state.inspector.layers(name)}
+
+
+@router.get(
+    "/models/{name:path}/layers/{layer}/channels/{channel}",
+    tags=["models"],
+    response_class=FileResponse,
+    responses={404: {}},
+)
+def channel_picture(request: Request, name: str, layer: str, channel: int) -> FileResponse:
+    """A small picture of what one channel responds to, grown from noise (cached)."""
+    path = request.app.state.inspector.thumbnail(name, layer, channel)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/classes", tags=["models"], responses={404: {}})
+def classes(model: Annotated[str, Query(description="Network whose classes to list")] = "efficientnet-lite0") -> dict[str, Any]:
+    """Class names for the ``target_class``/``avoid_class`` parameters, and the groups."""
+    if model not in list_models():
+        raise ApiError(404, f"unknown model {model!r}; see /api/models", "model")
+    spec = get_spec(model)
+    if spec.labels is None:
+        return {"model": model, "classes": [], "groups": []}
+    return {"model": model, "classes": list(class_names(spec.labels)), "groups": sorted(GROUPS)}

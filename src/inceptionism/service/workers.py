@@ -1,0 +1,232 @@
+"""Workers: threads that take jobs from the store, dream them, and write the results.
+
+Each worker keeps its own copy of every network it has used: forward hooks live on
+the modules, so two dreams must never share one network at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..api import render
+from ..config import DreamConfig
+from ..device import resolve_device
+from ..engine import Callbacks, OctaveInfo, StepInfo, resize
+from ..errors import InceptionismError
+from ..images import load_image, save_image, to_pil, write_atomic
+from ..models import LoadedModel, load_model
+from .store import Job, JobStore
+
+__all__ = ["WorkerPool", "job_files", "purge_expired"]
+
+log = logging.getLogger("inceptionism.service")
+
+
+class JobCancelled(Exception):
+    """Raised from a progress callback when the job's cancel flag is set."""
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    """Where one job's files live: ``jobs/<id>/`` in the data directory."""
+
+    root: Path
+
+    @property
+    def result(self) -> Path:
+        return self.root / "result.png"
+
+    def preview(self, n: int) -> Path:
+        return self.root / f"preview-{n}.jpg"
+
+    def upload(self, field: str) -> Path | None:
+        """The uploaded file for a field ("image", "guide", "mask"), whatever its extension."""
+        found = sorted(self.root.glob(f"{field}.*"))
+        return found[0] if found else None
+
+
+def job_files(jobs_dir: Path, job_id: str) -> JobFiles:
+    return JobFiles(jobs_dir / job_id)
+
+
+def purge_expired(store: JobStore, jobs_dir: Path, ttl_s: float) -> int:
+    """Remove finished jobs (rows and files) that ended more than ``ttl_s`` ago."""
+    ids = store.expired(time.time() - ttl_s)
+    for job_id in ids:
+        store.delete(job_id)
+        shutil.rmtree(job_files(jobs_dir, job_id).root, ignore_errors=True)
+    return len(ids)
+
+
+class WorkerPool:
+    """``count`` threads serving the store's queue; ``wake()`` after queueing a job."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        jobs_dir: Path,
+        count: int,
+        *,
+        device: str = "auto",
+        preview_side: int = 256,
+        ttl_s: float = 7 * 24 * 3600,
+        cleanup_every_s: float = 600.0,
+    ) -> None:
+        self.store, self.jobs_dir, self.count = store, jobs_dir, count
+        self.device = str(resolve_device(device))
+        self.preview_side, self.ttl_s, self.cleanup_every_s = preview_side, ttl_s, cleanup_every_s
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.count):
+            thread = threading.Thread(target=self._serve, args=(index,), name=f"dream-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        janitor = threading.Thread(target=self._janitor, name="dream-janitor", daemon=True)
+        janitor.start()
+        self._threads.append(janitor)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask every thread to stop; a running dream stops at its next step and is re-queued."""
+        self._stop.set()
+        self.wake(all_workers=True)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wake(self, all_workers: bool = False) -> None:
+        with self._wake:
+            self._wake.notify_all() if all_workers else self._wake.notify()
+
+    # --- threads ---------------------------------------------------------------------
+
+    def _serve(self, index: int) -> None:
+        models: dict[tuple[str, str | None], LoadedModel] = {}
+        while not self._stop.is_set():
+            job = self.store.claim()
+            if job is None:
+                with self._wake:
+                    self._wake.wait(timeout=1.0)
+                continue
+            self._run(job, models)
+
+    def _janitor(self) -> None:
+        while not self._stop.is_set():
+            try:
+                removed = purge_expired(self.store, self.jobs_dir, self.ttl_s)
+                if removed:
+                    log.info("removed %d expired jobs", removed)
+            except Exception:  # noqa: BLE001 - the janitor must outlive a bad disk moment
+                log.exception("cleaning up expired jobs failed")
+            self._stop.wait(self.cleanup_every_s)
+
+    # --- one job ---------------------------------------------------------------------
+
+    def _run(self, job: Job, models: dict[tuple[str, str | None], LoadedModel]) -> None:
+        files = job_files(self.jobs_dir, job.id)
+        try:
+            cfg = self._config(job, files)
+            key = (cfg.model, cfg.weights)
+            if key not in models:
+                models[key] = load_model(cfg.model, device=self.device, weights=cfg.weights, cache=False)
+            progress = _Progress(self, job, files, cfg)
+            image_path = files.upload("image")
+            start: Any = load_image(image_path) if image_path else "noise"
+            result = render(start, cfg, model=models[key], callbacks=progress.callbacks(), source=job.source)
+            save_image(result.image, files.result, result.metadata)
+        except JobCancelled:
+            if self._stop.is_set() and not self.store.cancel_requested(job.id):
+                return  # server shutting down: left "running", so the next start re-queues it
+            self._end(job.id, "cancelled", files)
+        except InceptionismError as exc:
+            self._end(job.id, "failed", files, error=str(exc))
+        except MemoryError:
+            self._end(job.id, "failed", files, error="out of memory; try a smaller max_size or tile_size")
+        except Exception as exc:  # noqa: BLE001 - a worker must survive any one job
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            self._end(job.id, "failed", files, error=f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            self.store.finish(
+                job.id,
+                "done",
+                config=result.config.to_dict(),
+                score_start=_finite(result.score_start),
+                score_end=_finite(result.score_end),
+                progress={**progress.state, "fraction": 1.0},
+            )
+
+    def _config(self, job: Job, files: JobFiles) -> DreamConfig:
+        params = dict(job.params)
+        preset = params.pop("preset", "classic")
+        files_given: dict[str, Any] = {}
+        guide = files.upload("guide")
+        if guide is not None:
+            files_given["guide"] = (str(guide),)
+        mask = files.upload("mask")
+        if mask is not None:
+            files_given["mask"] = str(mask)
+        params.update(files_given, device=self.device)
+        if preset is None:
+            return DreamConfig.from_dict({**params, "preset": None})
+        return DreamConfig.from_preset(preset, **params)
+
+    def _end(self, job_id: str, status: str, files: JobFiles, error: str | None = None) -> None:
+        if self.store.get(job_id) is None:  # removed while running: remove its files too
+            shutil.rmtree(files.root, ignore_errors=True)
+            return
+        self.store.finish(job_id, status, error=error)
+
+
+class _Progress:
+    """The engine's callbacks for one job: progress into the store, a preview per octave,
+    and the cancel check. Nothing here reads a tensor's value, so steps never wait on it."""
+
+    def __init__(self, pool: WorkerPool, job: Job, files: JobFiles, cfg: DreamConfig) -> None:
+        self.pool, self.job, self.files = pool, job, files
+        self.scale = cfg.octave_scale
+        self.indices = cfg.octave_indices()
+        self.state: dict[str, Any] = {}
+        self.written = 0.0
+
+    def callbacks(self) -> Callbacks:
+        return Callbacks(on_step=self.on_step, on_octave=self.on_octave)
+
+    def on_step(self, info: StepInfo) -> None:
+        if self.pool._stop.is_set() or self.pool.store.cancel_requested(self.job.id):
+            raise JobCancelled
+        # Octaves cost in proportion to their area, so the fraction is weighted by area.
+        areas = [self.scale ** (2 * k) for k in self.indices[-info.octaves :]]
+        done = sum(areas[: info.octave - 1]) + areas[info.octave - 1] * info.step / info.steps
+        self.state = {
+            "octave": info.octave,
+            "octaves": info.octaves,
+            "step": info.step,
+            "steps": info.steps,
+            "width": info.width,
+            "height": info.height,
+            "fraction": round(done / sum(areas), 4),
+        }
+        now = time.monotonic()
+        if now - self.written >= 0.25 or info.step == info.steps:
+            self.pool.store.update(self.job.id, progress=self.state)
+            self.written = now
+
+    def on_octave(self, info: OctaveInfo) -> None:
+        height, width = info.image.shape[-2:]
+        ratio = min(1.0, self.pool.preview_side / max(height, width))
+        small = resize(info.image, (max(1, round(height * ratio)), max(1, round(width * ratio))))
+        picture = to_pil(small.clamp(0, 1))
+        write_atomic(self.files.preview(info.octave), lambda fh: picture.save(fh, "JPEG", quality=85))
+        self.pool.store.update(self.job.id, previews=info.octave)
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value and abs(value) != float("inf") else None
