@@ -1,0 +1,368 @@
+// inceptionism studio: a plain script over the HTTP API (/docs); no build step.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const SLIDERS = ["steps", "octaves", "step_size", "max_size", "octave_scale", "jitter", "smooth", "avoid_weight", "guide_weight"];
+const HISTORY_KEY = "inceptionism.history";
+const PAGE = 24; // channel pictures shown per "more"
+const state = { settings: null, file: null, fileUrl: null, current: null, events: null, shownChannels: 0, layers: [] };
+
+async function api(path, options) {
+  const response = await fetch(path, options);
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
+    throw new Error(message);
+  }
+  return response;
+}
+
+// --- form -----------------------------------------------------------------------
+
+function showValue(id) {
+  const out = document.querySelector(`output[for=${id}]`);
+  if (out) out.textContent = $(id).value;
+}
+
+function setField(id, value) {
+  const el = $(id);
+  if (value === undefined || value === null) return;
+  if (el.type === "checkbox") el.checked = Boolean(value);
+  else el.value = Array.isArray(value) ? value.join(":") : value;
+  showValue(id);
+}
+
+function applyPreset(name) {
+  const values = { ...state.settings.defaults, ...state.settings.presets[name] };
+  for (const key of ["steps", "octaves", "step_size", "smooth", "octave_scale", "jitter"]) setField(key, values[key]);
+}
+
+function startsFromNoise() {
+  return document.querySelector("input[name=start]:checked").value === "noise";
+}
+
+function collectParams() {
+  const p = { preset: document.querySelector("input[name=preset]:checked").value, model: $("model").value };
+  for (const key of ["steps", "octaves", "jitter"]) p[key] = parseInt($(key).value, 10);
+  for (const key of ["step_size", "octave_scale", "smooth"]) p[key] = parseFloat($(key).value);
+  p.lapnorm = $("lapnorm").checked;
+  p.grad_norm = $("grad_norm").value;
+  p.objective = $("objective").value;
+  if (startsFromNoise()) p.size = [parseInt($("noise-width").value, 10), parseInt($("noise-height").value, 10)];
+  else p.max_size = parseInt($("max_size").value, 10);
+  if ($("layers").value) p.layers = $("layers").value + ($("channel").value !== "" ? `:${$("channel").value}` : "");
+  if ($("octave_range").value.trim()) p.octave_range = $("octave_range").value.trim();
+  if ($("tile_size").value) p.tile_size = parseInt($("tile_size").value, 10);
+  if ($("seed").value) p.seed = parseInt($("seed").value, 10);
+  if ($("target_class").value.trim()) p.class = $("target_class").value.trim();
+  if ($("avoid_class").value.trim()) {
+    p.avoid_class = $("avoid_class").value.trim();
+    p.avoid_weight = parseFloat($("avoid_weight").value);
+  }
+  if ($("guide").files.length) p.guide_weight = parseFloat($("guide_weight").value);
+  return p;
+}
+
+async function loadIntoForm(entry) {
+  const p = entry.params;
+  const preset = document.querySelector(`input[name=preset][value="${p.preset || "classic"}"]`);
+  if (preset) { preset.checked = true; applyPreset(preset.value); }
+  if (p.model && p.model !== $("model").value) { $("model").value = p.model; await modelChanged(); }
+  for (const key of [...SLIDERS, "lapnorm", "grad_norm", "objective", "octave_range", "tile_size", "seed", "avoid_class"]) setField(key, p[key]);
+  setField("target_class", p.class);
+  const [layer, channel] = (p.layers || "").split(":");
+  $("layers").value = state.layers.includes(layer) ? layer : "";
+  $("channel").value = channel || "";
+  layerChanged(false);
+  const noise = !entry.hasInput;
+  document.querySelector(`input[name=start][value=${noise ? "noise" : "photo"}]`).checked = true;
+  startChanged();
+  if (noise && p.size) { $("noise-width").value = p.size[0]; $("noise-height").value = p.size[1]; }
+  if (!noise) {
+    const blob = await (await api(`/api/dreams/${entry.id}/input`)).blob();
+    setFile(new File([blob], entry.source, { type: blob.type }));
+  }
+  $("dream-form").scrollIntoView({ behavior: "smooth" });
+  $("start").focus();
+}
+
+function setFile(file) {
+  if (!file.type.startsWith("image/")) { showError(`${file.name} is not an image`); return; }
+  state.file = file;
+  if (state.fileUrl) URL.revokeObjectURL(state.fileUrl);
+  state.fileUrl = URL.createObjectURL(file);
+  $("drop-preview").src = state.fileUrl;
+  $("drop-preview").hidden = false;
+  $("drop-text").textContent = `${file.name} · choose another`;
+  showError("");
+}
+
+function startChanged() {
+  const noise = startsFromNoise();
+  $("drop").hidden = noise;
+  $("noise-size").hidden = !noise;
+}
+
+function showError(message) { $("form-error").textContent = message; }
+
+// --- models, layers, channels ----------------------------------------------------
+
+async function modelChanged() {
+  const model = $("model").value;
+  const select = $("layers");
+  select.length = 1;
+  state.layers = [];
+  try {
+    const { layers } = await (await api(`/api/models/${model}/layers`)).json();
+    for (const layer of layers) {
+      select.add(new Option(`${layer.name} · ${layer.channels} ch`, layer.name));
+      state.layers.push(layer.name);
+    }
+  } catch (error) { showError(error.message); }
+  layerChanged(true);
+  loadClasses(model);
+}
+
+function layerChanged(reset) {
+  $("pick-channel").disabled = !$("layers").value;
+  if (reset) $("channel").value = "";
+  $("channel-picker").hidden = true;
+  $("channel-grid").textContent = "";
+  state.shownChannels = 0;
+}
+
+function moreChannels() {
+  const model = $("model").value, layer = $("layers").value;
+  const total = parseInt($("layers").selectedOptions[0].textContent.split("·")[1], 10);
+  const stop = Math.min(total, state.shownChannels + PAGE);
+  for (let c = state.shownChannels; c < stop; c++) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.setAttribute("role", "option");
+    button.setAttribute("aria-label", `channel ${c}`);
+    button.setAttribute("aria-selected", String($("channel").value === String(c)));
+    button.innerHTML = `<img loading="lazy" alt="" src="/api/models/${model}/layers/${layer}/channels/${c}"><span>${c}</span>`;
+    button.addEventListener("click", () => {
+      $("channel").value = c;
+      for (const b of $("channel-grid").children) b.setAttribute("aria-selected", String(b === button));
+    });
+    $("channel-grid").append(button);
+  }
+  state.shownChannels = stop;
+  $("more-channels").hidden = stop >= total;
+}
+
+async function loadClasses(model) {
+  const list = $("class-names");
+  list.textContent = "";
+  try {
+    const { classes, groups } = await (await api(`/api/classes?model=${encodeURIComponent(model)}`)).json();
+    for (const name of [...groups, ...classes]) list.append(new Option(name));
+    $("steering").hidden = classes.length === 0;
+  } catch (_) { $("steering").hidden = true; }
+}
+
+// --- dreaming --------------------------------------------------------------------
+
+async function startDream(event) {
+  event.preventDefault();
+  showError("");
+  const noise = startsFromNoise();
+  if (!noise && !state.file) { showError("Choose a photo first, or start from noise."); return; }
+  const params = collectParams();
+  const body = new FormData();
+  if (!noise) body.append("image", state.file, state.file.name);
+  if ($("guide").files.length) body.append("guide", $("guide").files[0]);
+  if ($("mask").files.length) body.append("mask", $("mask").files[0]);
+  body.append("params", JSON.stringify(params));
+  $("start").disabled = true;
+  $("status").textContent = "Sending…";
+  try {
+    const { id } = await (await api("/api/dreams", { method: "POST", body })).json();
+    const entry = { id, params, created: Date.now(), source: noise ? "noise" : state.file.name, hasInput: !noise, status: "queued" };
+    saveHistory([entry, ...loadHistory()]);
+    follow(entry);
+  } catch (error) {
+    showError(error.message);
+    $("status").textContent = "Not started.";
+  } finally {
+    $("start").disabled = false;
+  }
+}
+
+function follow(entry) {
+  if (state.events) state.events.close();
+  state.current = entry;
+  $("cancel").hidden = false;
+  $("progress").hidden = false;
+  $("progress").value = 0;
+  $("live").hidden = false;
+  $("live-image").removeAttribute("src");
+  $("live-caption").textContent = "";
+  $("result").hidden = true;
+  const events = new EventSource(`/api/dreams/${entry.id}/events`);
+  state.events = events;
+  const data = (e) => JSON.parse(e.data);
+  events.addEventListener("progress", (e) => showProgress(data(e)));
+  events.addEventListener("preview", (e) => {
+    const { octave, image } = data(e);
+    $("live-image").src = image;
+    $("live-caption").textContent = `after octave ${octave}`;
+  });
+  for (const end of ["done", "failed", "cancelled", "removed"]) {
+    events.addEventListener(end, (e) => { events.close(); finished(entry, end, data(e)); });
+  }
+  events.onerror = () => {
+    if (events.readyState === EventSource.CLOSED) $("status").textContent = "Lost contact with the server.";
+  };
+}
+
+function showProgress(job) {
+  const p = job.progress;
+  $("progress").value = p.fraction;
+  if (job.status === "queued") {
+    $("status").textContent = `Queued${job.queue_position ? ` (number ${job.queue_position} in line)` : ""}…`;
+  } else {
+    const eta = job.timings.eta_s ? ` · about ${Math.ceil(job.timings.eta_s)} s left` : "";
+    $("status").textContent = p.octaves
+      ? `Dreaming: octave ${p.octave} of ${p.octaves}, step ${p.step} of ${p.steps} · ${Math.round(p.fraction * 100)}%${eta}`
+      : "Dreaming: loading the network…";
+  }
+}
+
+function finished(entry, status, job) {
+  $("cancel").hidden = true;
+  entry.status = status;
+  updateHistory(entry);
+  if (state.current !== entry) return;
+  $("progress").hidden = status !== "done";
+  if (status === "done") { showResult(entry, job); return; }
+  $("status").textContent = status === "failed" ? `Failed: ${job.error}` : status === "removed" ? "This dream was removed." : "Cancelled.";
+}
+
+function showResult(entry, job) {
+  $("progress").value = 1;
+  $("live").hidden = true;
+  $("result").hidden = false;
+  const url = `/api/dreams/${entry.id}/result`;
+  $("after").src = url;
+  $("before").src = entry.hasInput ? `/api/dreams/${entry.id}/input` : url;
+  $("compare-slider").hidden = !entry.hasInput;
+  $("compare").style.setProperty("--pos", entry.hasInput ? `${$("compare-slider").value}%` : "0%");
+  $("download").href = url;
+  $("download").setAttribute("download", `dream-${entry.id.slice(0, 8)}.png`);
+  const gain = job.score_start ? ` · objective ×${(job.score_end / job.score_start).toFixed(2)}` : "";
+  const seconds = job.timings.running_s ? ` in ${job.timings.running_s.toFixed(1)} s` : "";
+  $("status").textContent = `Done${seconds}.`;
+  $("result-caption").textContent = `${entry.source} · ${job.config.preset || "custom"} · ${job.config.layers}${gain} · seed ${job.config.seed}`;
+  $("result-params").textContent = JSON.stringify(job.config, null, 2);
+}
+
+async function cancelDream() {
+  if (!state.current) return;
+  try { await api(`/api/dreams/${state.current.id}`, { method: "DELETE" }); $("status").textContent = "Cancelling…"; }
+  catch (error) { showError(error.message); }
+}
+
+// --- history (this browser only; ids are the only key to a dream) -----------------
+
+function loadHistory() {
+  try { return JSON.parse(localStorage.getItem(HISTORY_KEY)) || []; } catch (_) { return []; }
+}
+
+function saveHistory(entries) {
+  localStorage.setItem(HISTORY_KEY, JSON.stringify(entries.slice(0, 50)));
+  renderHistory();
+}
+
+function updateHistory(entry) {
+  saveHistory(loadHistory().map((e) => (e.id === entry.id ? entry : e)));
+}
+
+function renderHistory() {
+  const list = $("history");
+  list.textContent = "";
+  for (const entry of loadHistory()) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    const when = new Date(entry.created).toLocaleTimeString();
+    const picture = entry.status === "done" ? `<img alt="" loading="lazy" src="/api/dreams/${entry.id}/result">` : "";
+    button.innerHTML = `${picture}<span></span><br><span class="state"></span>`;
+    button.querySelector("span").textContent = `${entry.source} · ${entry.params.preset || "custom"}`;
+    button.querySelector(".state").textContent = `${entry.status} · ${when}`;
+    button.setAttribute("aria-label", `${entry.source}, ${entry.status}, ${when}: show`);
+    button.addEventListener("click", () => openEntry(entry));
+    item.append(button);
+    list.append(item);
+  }
+  $("clear-history").hidden = list.children.length === 0;
+}
+
+async function openEntry(entry) {
+  try {
+    const job = await (await api(`/api/dreams/${entry.id}`)).json();
+    state.current = entry;
+    if (job.status === "done") { $("live").hidden = true; showResult(entry, job); }
+    else if (job.status === "queued" || job.status === "running") follow(entry);
+    else { finished(entry, job.status, job); $("result").hidden = true; }
+  } catch (error) {
+    entry.status = "expired";
+    updateHistory(entry);
+    $("status").textContent = `That dream is gone from the server (${error.message}).`;
+  }
+}
+
+// --- start -----------------------------------------------------------------------
+
+async function init() {
+  state.settings = await (await api("/api/settings")).json();
+  const presets = $("presets");
+  for (const name of Object.keys(state.settings.presets)) {
+    const label = document.createElement("label");
+    label.innerHTML = `<input type="radio" name="preset" value="${name}"${name === "classic" ? " checked" : ""}> ${name}`;
+    label.querySelector("input").addEventListener("change", () => applyPreset(name));
+    presets.append(label);
+  }
+  const limits = state.settings.limits;
+  $("max_size").max = limits.max_side;
+  $("steps").max = Math.min(60, limits.max_steps);
+  $("noise-width").max = $("noise-height").max = limits.max_side;
+  for (const id of SLIDERS) $(id).addEventListener("input", () => showValue(id));
+  applyPreset("classic");
+  for (const id of SLIDERS) showValue(id);
+
+  const models = await (await api("/api/models")).json();
+  for (const m of models) {
+    const option = new Option(m.available ? m.name : `${m.name} (weights not on this server)`, m.name, m.default, m.default);
+    option.disabled = !m.available;
+    $("model").add(option);
+  }
+  $("model").addEventListener("change", modelChanged);
+  $("layers").addEventListener("change", () => layerChanged(true));
+  $("pick-channel").addEventListener("click", () => {
+    $("channel-picker").hidden = false;
+    if (!state.shownChannels) moreChannels();
+  });
+  $("more-channels").addEventListener("click", moreChannels);
+  await modelChanged();
+
+  const drop = $("drop");
+  $("image").addEventListener("change", () => $("image").files.length && setFile($("image").files[0]));
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files.length) setFile(e.dataTransfer.files[0]);
+  });
+  for (const radio of document.querySelectorAll("input[name=start]")) radio.addEventListener("change", startChanged);
+  $("dream-form").addEventListener("submit", startDream);
+  $("cancel").addEventListener("click", cancelDream);
+  $("compare-slider").addEventListener("input", (e) => $("compare").style.setProperty("--pos", `${e.target.value}%`));
+  $("rerun").addEventListener("click", () => state.current && loadIntoForm(state.current));
+  $("clear-history").addEventListener("click", () => saveHistory([]));
+  renderHistory();
+}
+
+init().catch((error) => showError(`The studio could not start: ${error.message}`));
