@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..config import PRESETS, DreamConfig
 from ..device import resolve_device
-from .inspector import Inspector
+from ..featurevis import FeatureVisConfig
+from .inspector import THUMBNAIL, Inspector
 from .limits import ApiError, Limits
 from .store import JobStore
 from .workers import WorkerPool
@@ -43,6 +44,7 @@ class ServiceSettings:
     cleanup_every_s: float = 600.0  # how often expired jobs are looked for
     preview_side: int = 256  # longer side of the per-octave previews
     events_every_s: float = 0.25  # how often an event stream looks for news
+    thumbnail: FeatureVisConfig = THUMBNAIL  # how channel-picker pictures are drawn
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -65,7 +67,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             cleanup_every_s=settings.cleanup_every_s,
         )
         app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
-        app.state.inspector = Inspector(data_dir / "thumbnails", device)
+        app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
         pool.start()
         try:
             yield

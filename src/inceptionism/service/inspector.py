@@ -25,8 +25,8 @@ THUMBNAIL = FeatureVisConfig(size=96, steps=48)
 
 
 class Inspector:
-    def __init__(self, thumbnails_dir: Path, device: str) -> None:
-        self.thumbnails_dir, self.device = thumbnails_dir, device
+    def __init__(self, thumbnails_dir: Path, device: str, drawing: FeatureVisConfig = THUMBNAIL) -> None:
+        self.thumbnails_dir, self.device, self.drawing = thumbnails_dir, device, drawing
         # Checks and listings are quick; channel pictures take seconds. Each has its own
         # copies and lock, so a picture being drawn never holds up a new dream.
         self._lock, self._models = threading.Lock(), {}
@@ -66,7 +66,7 @@ class Inspector:
             channels = layer_info(model, layer).channels
             if not 0 <= channel < channels:
                 raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
-            return channel_thumbnail(model, layer, channel, THUMBNAIL, root=self.thumbnails_dir)
+            return channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir)
 
     def check(self, cfg: DreamConfig, width: int, height: int) -> None:
         """Refuse unknown layers, channels or classes now rather than in a failed job."""

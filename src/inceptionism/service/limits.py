@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -85,8 +86,10 @@ def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
             im.load()
     except ApiError:
         raise
-    except Image.DecompressionBombError:
-        raise ApiError(413, f"{field} has too many pixels; at most {limits.max_pixels / 1e6:.0f} MP", field) from None
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, hit before ours for huge claims
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
+        raise ApiError(413, f"{field} is {size}; at most {limits.max_pixels / 1e6:.0f} MP are allowed", field) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         kind = "not an image" if isinstance(exc, UnidentifiedImageError) else f"a broken image ({exc})"
         raise ApiError(415, f"the {field} file is {kind}; send a PNG, JPEG, WebP, GIF, BMP or TIFF image", field) from None

@@ -363,6 +363,7 @@ async function init() {
   $("rerun").addEventListener("click", () => state.current && loadIntoForm(state.current));
   $("clear-history").addEventListener("click", () => saveHistory([]));
   renderHistory();
+  document.body.dataset.ready = "true";
 }
 
 init().catch((error) => showError(`The studio could not start: ${error.message}`));

@@ -1,0 +1,321 @@
+"""The studio's HTTP API through FastAPI's test client: real jobs on the bundled model, tiny sizes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from inceptionism.images import read_metadata
+from inceptionism.service import Limits, ServiceSettings, create_app
+from inceptionism.featurevis import FeatureVisConfig
+
+TINY = {"steps": 2, "octaves": 2, "max_size": 96, "seed": 3}
+
+
+def make_client(data_dir: Path, **settings) -> TestClient:
+    settings.setdefault("workers", 1)
+    settings.setdefault("events_every_s", 0.05)
+    return TestClient(create_app(ServiceSettings(data_dir=data_dir, **settings)))
+
+
+def submit(client: TestClient, image: bytes | None = None, name: str = "photo.png", **params):
+    files = {"image": (name, image, "application/octet-stream")} if image is not None else None
+    return client.post("/api/dreams", files=files, data={"params": json.dumps(params)})
+
+
+def wait(client: TestClient, job_id: str, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/dreams/{job_id}").json()
+        if job["status"] in ("done", "failed", "cancelled"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
+
+
+def png_bytes(path: Path) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(path).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture()
+def photo(small_photo: Path) -> bytes:
+    return small_photo.read_bytes()
+
+
+@pytest.fixture()
+def client(tmp_path: Path):
+    with make_client(tmp_path / "data") as c:
+        yield c
+
+
+def test_dream_on_an_upload_runs_to_a_result_with_its_parameters(client: TestClient, photo: bytes) -> None:
+    response = submit(client, photo, **TINY)
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    assert response.headers["location"] == f"/api/dreams/{job_id}"
+    job = wait(client, job_id)
+    assert job["status"] == "done", job["error"]
+    assert job["progress"]["fraction"] == 1.0 and job["progress"]["octave"] == job["progress"]["octaves"] == 2
+    assert job["timings"]["running_s"] > 0 and job["timings"]["queued_s"] >= 0
+    assert job["score_end"] > job["score_start"]  # the dream raised the objective
+    assert job["config"]["seed"] == 3 and job["params"] == TINY and job["previews"] == 2
+
+    result = client.get(f"/api/dreams/{job_id}/result")
+    assert result.status_code == 200 and result.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(result.content))
+    assert image.size == (96, 64)
+    meta = json.loads(image.info["inceptionism"])
+    assert meta["config"]["seed"] == 3 and meta["config"]["steps"] == 2
+    preview = client.get(f"/api/dreams/{job_id}/previews/2")
+    assert preview.headers["content-type"] == "image/jpeg" and Image.open(io.BytesIO(preview.content)).format == "JPEG"
+    assert client.get(f"/api/dreams/{job_id}/previews/3").status_code == 404
+    assert client.get(f"/api/dreams/{job_id}/input").content == photo
+
+
+def test_dream_from_noise_without_an_image(client: TestClient) -> None:
+    job_id = submit(client, size=[80, 64], steps=2, octaves=1, seed=1).json()["id"]
+    job = wait(client, job_id)
+    assert job["status"] == "done" and job["source"] == "noise"
+    assert Image.open(io.BytesIO(client.get(f"/api/dreams/{job_id}/result").content)).size == (80, 64)
+    assert client.get(f"/api/dreams/{job_id}/input").status_code == 404
+
+
+def test_events_stream_progress_previews_and_the_end(client: TestClient, photo: bytes) -> None:
+    job_id = submit(client, photo, **TINY).json()["id"]
+    events = []
+    with client.stream("GET", f"/api/dreams/{job_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    names = [name for name, _ in events]
+    assert names[-1] == "done" and names.count("done") == 1
+    previews = [data for name, data in events if name == "preview"]
+    assert [p["octave"] for p in previews] == [1, 2]
+    jpeg = base64.b64decode(previews[-1]["image"].split(",", 1)[1])
+    assert Image.open(io.BytesIO(jpeg)).size == (96, 64)  # smaller than preview_side: kept as is
+    fractions = [data["progress"]["fraction"] for name, data in events if name in ("progress", "done")]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"steps": 10_000}, "steps", "limit of 200"),
+        ({"octaves": 40}, "octaves", "limit of 12"),
+        ({"max_size": 50_000}, "max_size", "limit of 2048"),
+        ({"size": [50_000, 400]}, "size", "limit of 2048"),
+        ({"octave_range": "0:9", "max_size": 1024}, "octave_range", "largest octave"),
+        ({"jitter": 5000}, "jitter", "limit of 512"),
+        ({"stepz": 3}, "stepz", "did you mean steps"),
+        ({"step_size": -1}, "step_size", "step_size"),
+        ({"grad_norm": "l1"}, "grad_norm", "mean-abs, std"),
+        ({"guide": ["/etc/passwd"]}, "guide", "file field 'guide'"),
+        ({"mask": "/etc/shadow"}, "mask", "file field 'mask'"),
+        ({"weights": "/root/model.pt"}, "weights", "only to 'random'"),
+        ({"device": "cuda"}, "device", "server chooses"),
+        ({"model": "timm/resnet18"}, "model", "not served"),
+        ({"layers": "blocks.99"}, "layers", "unknown layer 'blocks.99'"),
+        ({"layers": "blocks.4.1.bn1:5000"}, "layers", "out of range"),
+        ({"class": "no such animal"}, "class", "no such animal"),
+        ({"preset": "wild"}, "preset", "subtle, classic, deep"),
+    ],
+)
+def test_out_of_range_parameters_are_refused_with_the_field(client: TestClient, params, field, words) -> None:
+    response = submit(client, **params)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["field"] == field and words in body["error"]
+
+
+@pytest.mark.parametrize(("text", "words"), [("{", "not valid JSON"), ("[1, 2]", "JSON object"), ('"steps"', "JSON object")])
+def test_params_must_be_a_json_object(client: TestClient, text: str, words: str) -> None:
+    response = client.post("/api/dreams", data={"params": text})
+    assert response.status_code == 422 and words in response.json()["error"]
+
+
+def test_uploads_are_sniffed_from_their_content(client: TestClient, photo: bytes) -> None:
+    not_image = submit(client, b"#!/bin/sh\necho hello\n", name="looks.png")
+    assert not_image.status_code == 415 and "not an image" in not_image.json()["error"]
+    assert submit(client, b"", name="empty.png").status_code == 422
+    # A PNG named .jpg is a PNG: accepted, stored by what it is, not by its name.
+    job_id = submit(client, photo, name="../../outside.jpg", **TINY).json()["id"]
+    assert wait(client, job_id)["status"] == "done"
+    assert client.get(f"/api/dreams/{job_id}/input").headers["content-type"] == "image/png"
+    assert client.get(f"/api/dreams/{job_id}").json()["source"] == "outside.jpg"  # a name to show, not a path
+    stored = sorted(p.name for p in (client.app.state.data_dir / "jobs" / job_id).iterdir())
+    assert stored == ["image.png", "preview-1.jpg", "preview-2.jpg", "result.png"]
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_pixel_bombs_and_big_bodies_are_refused_before_decoding(tmp_path: Path, photo: bytes) -> None:
+    with make_client(tmp_path / "data", limits=Limits(max_upload_bytes=200_000)) as client:
+        bomb = submit(client, bomb_png(30_000, 30_000))
+        assert bomb.status_code == 413 and "900 MP" in bomb.json()["error"]
+        big = submit(client, photo + b"\0" * 1_500_000)
+        assert big.status_code == 413 and "bytes" in big.json()["error"]
+        # Within the body limit but over the per-file limit.
+        over = submit(client, photo + b"\0" * 250_000)
+        assert over.status_code == 413 and "image is" in over.json()["error"]
+
+
+def test_large_uploads_are_scaled_to_the_servers_largest_side(tmp_path: Path, examples: Path) -> None:
+    with make_client(tmp_path / "data", workers=0, limits=Limits(max_side=200)) as client:
+        response = submit(client, (examples / "chelsea.jpg").read_bytes(), name="chelsea.jpg", steps=1)
+        job = client.get(f"/api/dreams/{response.json()['id']}").json()
+        assert job["params"]["max_size"] == 200  # recorded with the job: it shows what it ran with
+
+
+def test_a_full_queue_refuses_with_429(tmp_path: Path) -> None:
+    with make_client(tmp_path / "data", workers=0, limits=Limits(max_queued=2)) as client:
+        first, second = submit(client, size=[64, 64], steps=1), submit(client, size=[64, 64], steps=1)
+        assert first.status_code == second.status_code == 202
+        assert client.get(f"/api/dreams/{second.json()['id']}").json()["queue_position"] == 2
+        third = submit(client, size=[64, 64], steps=1)
+        assert third.status_code == 429 and "queue is full" in third.json()["error"]
+        assert len(list((tmp_path / "data" / "jobs").iterdir())) == 2  # nothing left of the refused one
+
+
+def test_cancel_a_queued_dream_then_remove_it(tmp_path: Path) -> None:
+    with make_client(tmp_path / "data", workers=0) as client:
+        job_id = submit(client, size=[64, 64], steps=1).json()["id"]
+        cancel = client.delete(f"/api/dreams/{job_id}")
+        assert cancel.status_code == 202 and cancel.json()["status"] == "cancelled"
+        assert client.get(f"/api/dreams/{job_id}").json()["status"] == "cancelled"
+        assert client.get(f"/api/dreams/{job_id}/result").status_code == 409
+        assert client.delete(f"/api/dreams/{job_id}").status_code == 204
+        assert client.get(f"/api/dreams/{job_id}").status_code == 404
+        assert not (tmp_path / "data" / "jobs" / job_id).exists()
+
+
+def test_cancel_a_running_dream_stops_it_at_its_next_step(client: TestClient) -> None:
+    job_id = submit(client, size=[256, 256], steps=200, octaves=3).json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/dreams/{job_id}").json()["progress"]["step"] < 1:
+        assert time.monotonic() < deadline, "the dream never started"
+        time.sleep(0.05)
+    response = client.delete(f"/api/dreams/{job_id}")
+    assert response.status_code == 202 and response.json()["status"] == "cancelling"
+    job = wait(client, job_id, timeout=30)
+    assert job["status"] == "cancelled" and job["progress"]["octave"] == 1  # stopped long before the end
+    assert client.get(f"/api/dreams/{job_id}/result").status_code == 409
+
+
+def test_a_restart_requeues_interrupted_dreams_and_keeps_finished_ones(tmp_path: Path, photo: bytes) -> None:
+    data = tmp_path / "data"
+    with make_client(data, workers=0) as client:
+        interrupted = submit(client, photo, **TINY).json()["id"]
+        waiting = submit(client, size=[64, 64], steps=1, seed=2).json()["id"]
+        claimed = client.app.state.store.claim()  # a worker took it; then the server died
+        assert claimed.id == interrupted
+    with make_client(data, workers=1) as client:  # a new app instance on the same store
+        assert client.app.state.requeued == [interrupted]
+        first, second = wait(client, interrupted), wait(client, waiting)
+        assert first["status"] == second["status"] == "done"
+        assert "interrupted" in first["note"] and second["note"] is None
+    with make_client(data, workers=0) as client:  # results survive restarts
+        result = client.get(f"/api/dreams/{interrupted}/result")
+        assert result.status_code == 200 and json.loads(Image.open(io.BytesIO(result.content)).info["inceptionism"])
+
+
+def test_finished_dreams_are_removed_after_their_time(tmp_path: Path) -> None:
+    with make_client(tmp_path / "data", result_ttl_s=0.5, cleanup_every_s=0.2) as client:
+        job_id = submit(client, size=[64, 64], steps=1, octaves=1).json()["id"]
+        assert wait(client, job_id)["status"] == "done"
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/dreams/{job_id}").status_code != 404:
+            assert time.monotonic() < deadline, "the finished dream was never removed"
+            time.sleep(0.1)
+        assert not (tmp_path / "data" / "jobs" / job_id).exists()
+
+
+def test_many_dreams_with_busy_workers_are_all_accounted_for(tmp_path: Path, photo: bytes) -> None:
+    with make_client(tmp_path / "data", workers=2, limits=Limits(max_queued=16)) as client:
+        ids = [submit(client, photo, **{**TINY, "seed": n}).json()["id"] for n in range(6)]
+        bad = submit(client, photo, **{**TINY, "tile_size": 8}).json()["id"]  # fails in the worker
+        assert len(set(ids + [bad])) == 7
+        jobs = {job_id: wait(client, job_id) for job_id in ids + [bad]}
+        assert all(jobs[job_id]["status"] == "done" for job_id in ids)
+        assert jobs[bad]["status"] == "failed" and "tile_size 8" in jobs[bad]["error"]
+        seeds = {client.get(f"/api/dreams/{job_id}").json()["config"]["seed"] for job_id in ids}
+        assert seeds == set(range(6))
+
+
+@pytest.mark.parametrize("job_id", ["../../etc/passwd", "..%2F..%2Fjobs.sqlite3", "short", "A" * 22 + "/result/x"])
+def test_ids_that_are_not_ids_touch_nothing(client: TestClient, job_id: str) -> None:
+    for method in ("GET", "DELETE"):
+        assert client.request(method, f"/api/dreams/{job_id}").status_code == 404
+
+
+def test_job_ids_are_long_and_random(tmp_path: Path) -> None:
+    with make_client(tmp_path / "data", workers=0) as client:
+        ids = [submit(client, size=[64, 64], steps=1).json()["id"] for _ in range(5)]
+    assert len(set(ids)) == 5 and all(len(i) == 22 for i in ids)  # 128 random bits each
+
+
+def test_models_layers_and_channel_pictures(tmp_path: Path) -> None:
+    with make_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=48, steps=4)) as client:
+        _check_models_layers_and_pictures(client)
+
+
+def _check_models_layers_and_pictures(client: TestClient) -> None:
+    models = client.get("/api/models").json()
+    default = models[0]
+    assert default["name"] == "efficientnet-lite0" and default["default"] and default["available"]
+    assert default["preset_layers"]["classic"] == "blocks.4.1.bn1,blocks.5.0.bn1"
+    layers = {row["name"]: row for row in client.get("/api/models/efficientnet-lite0/layers").json()["layers"]}
+    assert layers["blocks.4.1.bn1"]["channels"] == 672 and layers["blocks.1"]["channels"] == 24
+    assert client.get("/api/models/nonesuch/layers").status_code == 404
+
+    picture = client.get("/api/models/efficientnet-lite0/layers/blocks.1/channels/5")
+    assert picture.status_code == 200 and Image.open(io.BytesIO(picture.content)).size == (48, 48)
+    assert client.get("/api/models/efficientnet-lite0/layers/blocks.1/channels/24").status_code == 404
+    assert client.get("/api/models/efficientnet-lite0/layers/no.such/channels/0").status_code == 404
+
+
+def test_settings_classes_and_the_page(client: TestClient) -> None:
+    settings = client.get("/api/settings").json()
+    assert settings["limits"]["max_steps"] == 200 and "deep" in settings["presets"]
+    assert settings["defaults"]["steps"] == 12
+    classes = client.get("/api/classes").json()
+    assert len(classes["classes"]) == 1000 and "dog" in classes["groups"]
+    assert client.get("/api/classes", params={"model": "nonesuch"}).status_code == 404
+    page = client.get("/")
+    assert page.status_code == 200 and "<form" in page.text and "/static/studio.js" in page.text
+    assert client.get("/static/studio.js").status_code == 200
+    assert client.get("/openapi.json").json()["paths"]["/api/dreams"]["post"]
+
+
+def test_metadata_of_a_downloaded_result_reproduces_the_dream(client: TestClient, photo: bytes, tmp_path: Path) -> None:
+    job_id = submit(client, photo, **TINY).json()["id"]
+    wait(client, job_id)
+    path = tmp_path / "result.png"
+    path.write_bytes(client.get(f"/api/dreams/{job_id}/result").content)
+    from inceptionism import DreamConfig, dream
+
+    config = DreamConfig.from_dict(read_metadata(path))
+    again = dream(Image.open(io.BytesIO(photo)), config.replace(device="cpu"))
+    assert np.array_equal(np.asarray(again), np.asarray(Image.open(path).convert("RGB")))

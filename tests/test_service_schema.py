@@ -1,0 +1,33 @@
+"""Property-based run of the studio's OpenAPI schema: whatever a client sends, no 5xx.
+
+Workers are off, so accepted dreams stay queued (and the queue limit is exercised);
+dreams themselves are tested in test_service.py.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from inceptionism.featurevis import FeatureVisConfig
+from inceptionism.service import Limits, ServiceSettings, create_app
+
+_DATA = Path(tempfile.mkdtemp(prefix="inceptionism-schema-"))
+_SETTINGS = ServiceSettings(
+    data_dir=_DATA,
+    workers=0,
+    limits=Limits(max_queued=8),
+    thumbnail=FeatureVisConfig(size=32, steps=2),  # channel pictures are not what is tested here
+)
+_APP = create_app(_SETTINGS)
+schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_makes_a_server_error(case) -> None:
+    case.call_and_validate(checks=[not_a_server_error])

@@ -1,0 +1,114 @@
+"""The studio page in a real headless Chromium (Debian's package, driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from inceptionism.featurevis import FeatureVisConfig
+from inceptionism.images import read_metadata
+from inceptionism.service import ServiceSettings, create_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt install chromium)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = ServiceSettings(
+        data_dir=tmp_path_factory.mktemp("studio"), workers=1, thumbnail=FeatureVisConfig(size=48, steps=8)
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def test_upload_choose_a_preset_dream_and_download(server: str, browser, examples: Path, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server)
+    page.wait_for_selector("body[data-ready]")  # the page has loaded its settings, models and layers
+    page.set_input_files("#image", str(examples / "chelsea.jpg"))
+    page.click("#presets label:has-text('subtle')")
+    assert page.input_value("#steps") == "8"  # the preset moved the sliders
+    page.click("#start")
+
+    page.wait_for_function("document.getElementById('progress').value > 0", timeout=60_000)
+    assert page.inner_text("#status").startswith(("Dreaming", "Done"))
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+    assert page.inner_text("#status").startswith("Done")
+    page.wait_for_function("document.getElementById('after').naturalWidth > 0")
+    assert "subtle" in page.inner_text("#result-caption")
+    assert page.locator("#history li").count() == 1
+
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    image = Image.open(saved)
+    assert image.format == "PNG" and image.size == (451, 300)
+    meta = read_metadata(saved)
+    assert meta["config"]["preset"] == "subtle" and meta["config"]["steps"] == 8
+    assert meta["input"]["name"] == "chelsea.jpg"
+    assert not errors, errors
+
+
+def test_channel_picker_and_keyboard_reach(server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("body[data-ready]")
+    page.select_option("#layers", "blocks.1")
+    page.click("#pick-channel")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#channel-grid img')].slice(0, 3).every(i => i.complete && i.naturalWidth > 0)",
+        timeout=120_000,
+    )
+    page.click("#channel-grid button:nth-child(3)")
+    assert page.input_value("#channel") == "2"
+
+    page.goto(server)
+    page.wait_for_selector("body[data-ready]")
+    for _ in range(80):  # the Dream button is reachable with the keyboard alone
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "start":
+            break
+    else:
+        pytest.fail("Tab never reached the Dream button")
+
+
+def test_fits_a_phone_screen(server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(server)
+    page.wait_for_selector("body[data-ready]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
+    form, stage = page.locator("#dream-form").bounding_box(), page.locator("#stage").bounding_box()
+    assert stage["y"] >= form["y"] + form["height"] - 1  # stacked, not side by side
