@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,7 @@ from PIL import Image
 
 from inceptionism.featurevis import FeatureVisConfig
 from inceptionism.images import read_metadata
-from inceptionism.service import ServiceSettings, create_app
+from inceptionism.service import ServiceSettings, serve_in_background
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt install chromium)")
@@ -21,24 +18,11 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debi
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     settings = ServiceSettings(
         data_dir=tmp_path_factory.mktemp("studio"), workers=1, thumbnail=FeatureVisConfig(size=48, steps=8)
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_background(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

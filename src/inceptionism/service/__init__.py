@@ -6,6 +6,7 @@ Example:
 """
 
 from .app import ServiceSettings, create_app, default_data_dir
+from .background import serve_in_background
 from .limits import Limits
 
-__all__ = ["ServiceSettings", "Limits", "create_app", "default_data_dir"]
+__all__ = ["ServiceSettings", "Limits", "create_app", "default_data_dir", "serve_in_background"]

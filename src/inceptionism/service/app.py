@@ -68,6 +68,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         )
         app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
         app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
+        app.state.inspector.warm(DreamConfig().model)
         pool.start()
         try:
             yield

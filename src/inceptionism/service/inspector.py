@@ -32,6 +32,18 @@ class Inspector:
         self._lock, self._models = threading.Lock(), {}
         self._draw_lock, self._draw_models = threading.Lock(), {}
 
+    def warm(self, name: str) -> None:
+        """Load ``name`` for checks in the background, so the first request does not wait for it."""
+
+        def load() -> None:
+            with self._lock:
+                try:
+                    self._model(name)
+                except ApiError:
+                    pass  # weights absent: requests get the error themselves
+
+        threading.Thread(target=load, name="studio-warm-up", daemon=True).start()
+
     def models(self) -> list[dict[str, Any]]:
         rows = []
         for index, name in enumerate(list_models()):

@@ -1,0 +1,43 @@
+"""Run the studio in a background thread of this process (notebooks, tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from .app import ServiceSettings, create_app
+
+__all__ = ["serve_in_background"]
+
+
+@contextmanager
+def serve_in_background(settings: ServiceSettings, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve on ``host:port`` (0 = a free port) while the block runs; yields the base URL.
+
+    Example:
+        >>> with serve_in_background(ServiceSettings(data_dir=Path("/tmp/d"))) as url:  # doctest: +SKIP
+        ...     print(url)
+        http://127.0.0.1:40123
+    """
+    import uvicorn
+
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="studio-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the studio did not start on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
