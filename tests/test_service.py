@@ -319,3 +319,46 @@ def test_metadata_of_a_downloaded_result_reproduces_the_dream(client: TestClient
     config = DreamConfig.from_dict(read_metadata(path))
     again = dream(Image.open(io.BytesIO(photo)), config.replace(device="cpu"))
     assert np.array_equal(np.asarray(again), np.asarray(Image.open(path).convert("RGB")))
+
+
+def test_serve_command_refuses_bad_settings(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from inceptionism.cli import app
+
+    runner = CliRunner()
+    bad_port = runner.invoke(app, ["serve", "--port", "70000", "--data-dir", str(tmp_path)])
+    assert bad_port.exit_code == 2 and "port 70000" in bad_port.output
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    bad_dir = runner.invoke(app, ["serve", "--data-dir", str(blocker / "data")])
+    assert bad_dir.exit_code == 6 and "data directory" in bad_dir.output
+
+
+def test_serve_command_serves_until_stopped(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "inceptionism", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/settings", timeout=2) as response:
+                    assert json.load(response)["workers"] == 1
+                    break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.2)
+        assert (tmp_path / "d" / "jobs.sqlite3").is_file()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and f"http://127.0.0.1:{port}/" in output

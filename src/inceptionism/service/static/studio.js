@@ -54,8 +54,9 @@ function collectParams() {
   if ($("octave_range").value.trim()) p.octave_range = $("octave_range").value.trim();
   if ($("tile_size").value) p.tile_size = parseInt($("tile_size").value, 10);
   if ($("seed").value) p.seed = parseInt($("seed").value, 10);
-  if ($("target_class").value.trim()) p.class = $("target_class").value.trim();
-  if ($("avoid_class").value.trim()) {
+  const classes = !$("class-fields").hidden;
+  if (classes && $("target_class").value.trim()) p.class = $("target_class").value.trim();
+  if (classes && $("avoid_class").value.trim()) {
     p.avoid_class = $("avoid_class").value.trim();
     p.avoid_weight = parseFloat($("avoid_weight").value);
   }
@@ -158,8 +159,8 @@ async function loadClasses(model) {
   try {
     const { classes, groups } = await (await api(`/api/classes?model=${encodeURIComponent(model)}`)).json();
     for (const name of [...groups, ...classes]) list.append(new Option(name));
-    $("steering").hidden = classes.length === 0;
-  } catch (_) { $("steering").hidden = true; }
+    $("class-fields").hidden = classes.length === 0; // guide and mask work on any network
+  } catch (_) { $("class-fields").hidden = true; }
 }
 
 // --- dreaming --------------------------------------------------------------------
