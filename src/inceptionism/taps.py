@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .errors import LayerError
+from .models.fold import folded
 from .models.spec import LoadedModel
 from .objectives import OUTPUT
 
@@ -102,7 +103,10 @@ def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
     cap = Capture(model, layers)
     handles = [modules[name].register_forward_hook(cap._hook(name)) for name in cap._layers]
     try:
-        yield cap
+        # Batch norms folded into their convolutions, except where a convolution is itself
+        # requested: every requested activation is what the unfolded network computes.
+        with folded(model.net, model.folds, keep=cap._layers):
+            yield cap
     finally:
         for handle in handles:
             handle.remove()

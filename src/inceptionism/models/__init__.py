@@ -10,6 +10,7 @@ import torch
 
 from ..errors import ModelError, WeightsMissingError
 from .efficientnet import LITE0, LITE1, LITE2
+from .fold import find_folds
 from .families import FAMILIES, family_spec
 from .inception5h import INCEPTION5H
 from .weights import load_file
@@ -120,6 +121,8 @@ def load_model(
         # devices it stays off until measured there.
         layout = torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
         model = LoadedModel(spec, net.to(memory_format=layout), sha, layout).to(device)
+        probe = torch.rand(1, 3, max(64, spec.min_size), max(64, spec.min_size), generator=torch.Generator().manual_seed(0))
+        model.folds = find_folds(net, probe.to(model.device), model)
         if cache:
             _CACHE[key] = model
         return model

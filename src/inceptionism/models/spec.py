@@ -67,6 +67,7 @@ class LoadedModel(nn.Module):
         self.net = net
         self.weights_sha256 = weights_sha256
         self.memory_format = memory_format  # inputs are laid out like this before the forward pass
+        self.folds: list = []  # conv/batch-norm pairs folded while dreaming (models.fold)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.spec.preprocess(x.contiguous(memory_format=self.memory_format)))
