@@ -1,4 +1,4 @@
-"""The README's screenshot of the studio with a finished dream (docs/studio.png).
+"""The README's screenshot of the studio with a finished dream (docs/studio.jpg).
 
 Run: .venv/bin/python scripts/make_studio_screenshot.py   (needs Debian's chromium)
 """
@@ -33,9 +33,9 @@ def main() -> None:
             page.fill("#compare-slider", "45")
             page.dispatch_event("#compare-slider", "input")
             page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(ROOT / "docs" / "studio.png"))
+            page.screenshot(path=str(ROOT / "docs" / "studio.jpg"), type="jpeg", quality=88)
             browser.close()
-    print("wrote docs/studio.png")
+    print("wrote docs/studio.jpg")
 
 
 if __name__ == "__main__":

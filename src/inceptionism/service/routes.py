@@ -178,9 +178,8 @@ def delete_dream(request: Request, job_id: str) -> Response:
     job = _job(request, job_id)
     if job.status not in FINISHED:
         status = state.store.request_cancel(job.id)
-        if status not in FINISHED:  # running: it stops at its next step
-            return Response(json.dumps({"id": job.id, "status": "cancelling"}), 202, media_type="application/json")
-        return Response(json.dumps({"id": job.id, "status": status}), 202, media_type="application/json")
+        shown = status if status in FINISHED else "cancelling"  # a running dream stops at its next step
+        return Response(json.dumps({"id": job.id, "status": shown}), 202, media_type="application/json")
     state.store.delete(job.id)
     shutil.rmtree(job_files(state.data_dir / "jobs", job.id).root, ignore_errors=True)
     return Response(status_code=204)
