@@ -337,14 +337,13 @@ def test_serve_command_refuses_bad_settings(tmp_path: Path) -> None:
 
 def test_serve_command_serves_until_stopped(tmp_path: Path) -> None:
     import signal
-    import socket
     import subprocess
     import sys
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from inceptionism.service.background import free_port
+
+    port = free_port()
     command = [sys.executable, "-m", "inceptionism", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

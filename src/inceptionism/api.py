@@ -52,8 +52,7 @@ def resolve_config(config: DreamConfig | None = None, **params: Any) -> DreamCon
     none is given, so the result records everything needed to reproduce it.
     """
     if config is None:
-        preset = params.pop("preset", "classic")
-        config = DreamConfig.from_preset(preset, **params) if preset else DreamConfig.from_dict({"preset": None, **params})
+        config = DreamConfig.from_params(params)
     elif params:
         if "preset" in params and params["preset"]:
             config = config.with_preset(params.pop("preset"))

@@ -121,6 +121,14 @@ class DreamConfig:
         return cls(**dict(values))
 
     @classmethod
+    def from_params(cls, values: Mapping[str, Any]) -> "DreamConfig":
+        """Build a config from parameters that may name a ``preset`` (default "classic";
+        None = no preset, field defaults only), the way API requests give them."""
+        params = dict(values)
+        preset = params.pop("preset", "classic")
+        return cls.from_dict({**params, "preset": None}) if preset is None else cls.from_preset(preset, **params)
+
+    @classmethod
     def from_file(cls, path: str | Path) -> "DreamConfig":
         """Read a JSON config, or the parameters embedded in an image this tool wrote."""
         return cls.from_dict(load_config_mapping(path))

@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from .featurevis import FeatureVisConfig, visualize_features
 from .images import make_output_dir, save_image, write_atomic
@@ -89,11 +89,8 @@ def build_gallery(
     channels = layer_info(model, layer).channels
     make_output_dir(Path(out_dir))
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg)
-    missing = [c for c in range(channels) if not (cache / f"ch-{c:04d}.png").is_file()]
+    missing = _render_missing(model, layer, range(channels), cfg, cache, batch=batch, on_step=on_step)
     if missing:
-        cache.mkdir(parents=True, exist_ok=True)
-        for vis in visualize_features(model, layer, missing, cfg, batch=batch, on_step=on_step):
-            save_image(vis.image, cache / f"ch-{vis.target:04d}.png", vis.metadata)
         manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name})
         write_atomic(cache / "manifest.json", lambda fh: fh.write(manifest.encode()))
     return _write_gallery(cache, model.spec.name, layer, channels, out_dir, cfg, rendered=len(missing))
@@ -111,13 +108,29 @@ def channel_thumbnail(
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg, root)
     path = cache / f"ch-{channel:04d}.png"
     if not path.is_file():
-        channels = layer_info(model, layer).channels
         start = channel - channel % batch
-        chunk = [c for c in range(start, min(start + batch, channels)) if not (cache / f"ch-{c:04d}.png").is_file()]
-        cache.mkdir(parents=True, exist_ok=True)
-        for vis in visualize_features(model, layer, chunk, cfg, batch=batch):
-            save_image(vis.image, cache / f"ch-{vis.target:04d}.png", vis.metadata)
+        neighbours = range(start, min(start + batch, layer_info(model, layer).channels))
+        _render_missing(model, layer, neighbours, cfg, cache, batch=batch)
     return path
+
+
+def _render_missing(
+    model: LoadedModel,
+    layer: str,
+    channels: Iterable[int],
+    cfg: FeatureVisConfig,
+    cache: Path,
+    *,
+    batch: int,
+    on_step: Callable[[int, object], None] | None = None,
+) -> list[int]:
+    """Render the pictures of ``channels`` not yet in ``cache``; returns the channels rendered."""
+    missing = [c for c in channels if not (cache / f"ch-{c:04d}.png").is_file()]
+    if missing:
+        cache.mkdir(parents=True, exist_ok=True)
+        for vis in visualize_features(model, layer, missing, cfg, batch=batch, on_step=on_step):
+            save_image(vis.image, cache / f"ch-{vis.target:04d}.png", vis.metadata)
+    return missing
 
 
 def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig) -> str:

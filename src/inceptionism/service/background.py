@@ -10,7 +10,14 @@ from typing import Iterator
 
 from .app import ServiceSettings, create_app
 
-__all__ = ["serve_in_background"]
+__all__ = ["free_port", "serve_in_background"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -24,10 +31,7 @@ def serve_in_background(settings: ServiceSettings, host: str = "127.0.0.1", port
     """
     import uvicorn
 
-    if port == 0:
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            port = probe.getsockname()[1]
+    port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="studio-server", daemon=True)
     thread.start()

@@ -16,7 +16,7 @@ from ..gallery import channel_thumbnail
 from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
 from ..steering import build_objective
 from ..taps import layer_info, list_layers
-from .limits import ApiError
+from .limits import ApiError, check_served
 
 __all__ = ["Inspector", "THUMBNAIL"]
 
@@ -95,10 +95,7 @@ class Inspector:
 
     def _model(self, name: str, models: dict[str, LoadedModel] | None = None) -> LoadedModel:
         models = self._models if models is None else models
-        if name not in list_models():
-            raise ApiError(404, f"unknown model {name!r}; see /api/models", "model")
         if name not in models:
-            if weights_path(get_spec(name)) is None:
-                raise ApiError(404, f"the weights of {name} are not on this server", "model")
+            check_served(name, 404)
             models[name] = load_model(name, device=self.device, cache=False)
         return models[name]

@@ -18,7 +18,7 @@ from ..config import DreamConfig
 from ..errors import ConfigError
 from ..models import get_spec, list_models, weights_path
 
-__all__ = ["ApiError", "Limits", "Upload", "check_upload", "check_params", "check_work"]
+__all__ = ["ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work"]
 
 # Formats sniffed from the bytes (never the file name) that a dream may start from.
 IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
@@ -116,12 +116,8 @@ def check_params(text: str | None, limits: Limits) -> tuple[dict[str, Any], Drea
             raise ApiError(422, f"params may not set {key!r}: {why}", key)
     if params.get("weights") not in (None, "random"):
         raise ApiError(422, "params may set weights only to 'random' (files on the server are not reachable)", "weights")
-    preset = params.get("preset", "classic")
     try:
-        if preset is None:
-            cfg = DreamConfig.from_dict(params)
-        else:
-            cfg = DreamConfig.from_preset(preset, **{k: v for k, v in params.items() if k != "preset"})
+        cfg = DreamConfig.from_params(params)
     except ConfigError as exc:
         raise ApiError(422, str(exc), _field_of(str(exc), params)) from None
     except TypeError as exc:
@@ -130,13 +126,17 @@ def check_params(text: str | None, limits: Limits) -> tuple[dict[str, Any], Drea
     return params, cfg
 
 
+def check_served(name: str, status: int, *, weights: bool = True) -> None:
+    """Refuse (with ``status``) a network this server does not offer, or, when ``weights``,
+    one whose own weights are not on this machine."""
+    if name not in list_models():
+        raise ApiError(status, f"model {name!r} is not served; available: {', '.join(list_models())}", "model")
+    if weights and weights_path(get_spec(name)) is None:
+        raise ApiError(status, f"the weights of {name} are not on this server (inceptionism models fetch {name})", "model")
+
+
 def _check_ranges(cfg: DreamConfig, limits: Limits) -> None:
-    if cfg.model not in list_models():
-        raise ApiError(422, f"model {cfg.model!r} is not served; available: {', '.join(list_models())}", "model")
-    if cfg.weights != "random" and weights_path(get_spec(cfg.model)) is None:
-        raise ApiError(
-            422, f"the weights of {cfg.model} are not on this server (inceptionism models fetch {cfg.model})", "model"
-        )
+    check_served(cfg.model, 422, weights=cfg.weights != "random")
     _at_most("steps", cfg.steps, limits.max_steps)
     _at_most("octaves", len(cfg.octave_indices()), limits.max_octaves)
     _at_most("jitter", cfg.jitter, limits.max_jitter)

@@ -14,8 +14,8 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..labels import GROUPS, class_names
-from ..models import get_spec, list_models
-from .limits import ApiError, Limits, check_params, check_upload, check_work
+from ..models import get_spec
+from .limits import ApiError, Limits, check_params, check_served, check_upload, check_work
 from .store import FINISHED, Job, JobStore, new_id, valid_id
 from .workers import job_files
 
@@ -115,7 +115,7 @@ async def _events(store: JobStore, files: Any, job_id: str, every_s: float) -> A
         if job is None:
             yield _sse("removed", {"id": job_id})
             return
-        public = _public(store, job) if job.status == "queued" else job.public()
+        public = _public(store, job)
         if job.previews < previews:  # re-queued after a restart: previews start over
             previews = 0
         for n in range(previews + 1, job.previews + 1):
@@ -212,8 +212,7 @@ def channel_picture(request: Request, name: str, layer: str, channel: int) -> Fi
 @router.get("/classes", tags=["models"], responses={404: {}})
 def classes(model: Annotated[str, Query(description="Network whose classes to list")] = "efficientnet-lite0") -> dict[str, Any]:
     """Class names for the ``target_class``/``avoid_class`` parameters, and the groups."""
-    if model not in list_models():
-        raise ApiError(404, f"unknown model {model!r}; see /api/models", "model")
+    check_served(model, 404, weights=False)
     spec = get_spec(model)
     if spec.labels is None:
         return {"model": model, "classes": [], "groups": []}

@@ -164,19 +164,13 @@ class WorkerPool:
             )
 
     def _config(self, job: Job, files: JobFiles) -> DreamConfig:
-        params = dict(job.params)
-        preset = params.pop("preset", "classic")
-        files_given: dict[str, Any] = {}
-        guide = files.upload("guide")
+        params = {**job.params, "device": self.device}
+        guide, mask = files.upload("guide"), files.upload("mask")
         if guide is not None:
-            files_given["guide"] = (str(guide),)
-        mask = files.upload("mask")
+            params["guide"] = (str(guide),)
         if mask is not None:
-            files_given["mask"] = str(mask)
-        params.update(files_given, device=self.device)
-        if preset is None:
-            return DreamConfig.from_dict({**params, "preset": None})
-        return DreamConfig.from_preset(preset, **params)
+            params["mask"] = str(mask)
+        return DreamConfig.from_params(params)
 
     def _end(self, job_id: str, status: str, files: JobFiles, error: str | None = None) -> None:
         if self.store.get(job_id) is None:  # removed while running: remove its files too
