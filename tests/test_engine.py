@@ -203,6 +203,20 @@ def test_smoothing_keeps_colour_and_softens_noise():
     assert (s - gaussian_blur(s, 1.0)).std() < 0.2 * (g - gaussian_blur(g, 1.0)).std()
 
 
+@pytest.mark.parametrize("sigma", [0.4, 1.0, 2.5, 6.0])
+def test_fft_smoothing_equals_direct_convolution_with_reflected_borders(sigma):
+    # The FFT path must be the same filter as the direct separable convolution,
+    # borders included: an odd, non-square image, a radius far from its sides.
+    from inceptionism.engine.filters import _spatial_blur
+
+    g = torch.randn(1, 3, 83, 130, generator=torch.Generator().manual_seed(1))
+    direct = sum(_spatial_blur(g, s) for s in (0.5 * sigma, sigma, 2 * sigma)) / 3
+    fast = cascade_smooth(g, sigma)
+    assert fast.shape == g.shape
+    assert (fast - direct).abs().max() < 1e-5
+    assert (gaussian_blur(g, sigma) - _spatial_blur(g, sigma)).abs().max() < 1e-5
+
+
 def test_lap_normalize_balances_frequency_bands():
     gen = torch.Generator().manual_seed(0)
     noise = torch.randn(1, 3, 64, 64, generator=gen)

@@ -10,17 +10,19 @@ import torch.nn.functional as F
 __all__ = ["gaussian_blur", "cascade_smooth", "lap_normalize", "resize"]
 
 
+def _radius(sigma: float) -> int:
+    return max(1, math.ceil(3.0 * sigma))
+
+
 def _gaussian_kernel(sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    radius = max(1, math.ceil(3.0 * sigma))
+    radius = _radius(sigma)
     t = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     kernel = torch.exp(-0.5 * (t / sigma) ** 2)
     return kernel / kernel.sum()
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, H, W) with reflected borders."""
-    if sigma <= 0:
-        return x
+def _spatial_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable blur by direct convolution; the kernel is cut to fit tiny images."""
     kernel = _gaussian_kernel(sigma, x.device, x.dtype)
     radius = kernel.numel() // 2
     channels = x.shape[1]
@@ -36,6 +38,59 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, kh.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
+def _fft_size(n: int) -> int:
+    """The smallest length >= n with no prime factor above 5 (fast for the FFT)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+def _kernel_spectrum(sigma: float, length: int, device: torch.device) -> torch.Tensor:
+    """DFT over ``length`` of the sampled kernel centred on index 0 (real: it is symmetric)."""
+    kernel = _gaussian_kernel(sigma, device, torch.float64)
+    radius = kernel.numel() // 2
+    t = torch.arange(1, radius + 1, device=device, dtype=torch.float64)
+    f = torch.arange(length, device=device, dtype=torch.float64)
+    cos = torch.cos(2.0 * math.pi * f[:, None] * t[None, :] / length)
+    return kernel[radius] + 2.0 * cos @ kernel[radius + 1 :]
+
+
+def _blur_mean(x: torch.Tensor, sigmas: tuple[float, ...]) -> torch.Tensor:
+    """Mean of separable Gaussian blurs of (B, C, H, W) at ``sigmas``, reflected borders.
+
+    Large images go through one FFT: the blurs are linear, so their mean is a single
+    filter, applied to the image reflected by the largest radius (enough that the
+    FFT's wrap-around never reaches the picture). The result equals direct convolution
+    with the same sampled kernels to float rounding, and it is many times faster than
+    PyTorch's grouped convolution on a large single image (see docs/performance.md).
+    """
+    height, width = x.shape[-2:]
+    radius = _radius(max(sigmas))
+    if radius >= min(height, width):  # too small to reflect the whole kernel: blur directly
+        return sum(_spatial_blur(x, s) for s in sigmas) / len(sigmas)
+    padded = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    size = (_fft_size(height + 2 * radius), _fft_size(width + 2 * radius))
+    spectrum = torch.fft.rfft2(padded, s=size)
+    response = sum(
+        _kernel_spectrum(s, size[0], x.device)[:, None] * _kernel_spectrum(s, size[1], x.device)[: size[1] // 2 + 1]
+        for s in sigmas
+    ) / len(sigmas)
+    out = torch.fft.irfft2(spectrum * response.to(spectrum.real.dtype), s=size)
+    return out[..., radius : radius + height, radius : radius + width].contiguous()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W) with reflected borders."""
+    if sigma <= 0:
+        return x
+    return _blur_mean(x, (sigma,))
+
+
 def cascade_smooth(grad: torch.Tensor, sigma: float) -> torch.Tensor:
     """Mean of Gaussian blurs at sigma/2, sigma and 2*sigma.
 
@@ -44,7 +99,7 @@ def cascade_smooth(grad: torch.Tensor, sigma: float) -> torch.Tensor:
     """
     if sigma <= 0:
         return grad
-    return (gaussian_blur(grad, 0.5 * sigma) + gaussian_blur(grad, sigma) + gaussian_blur(grad, 2.0 * sigma)) / 3.0
+    return _blur_mean(grad, (0.5 * sigma, sigma, 2.0 * sigma))
 
 
 _LAP_K = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
