@@ -226,6 +226,9 @@ def main_callback(
 
 
 def main() -> None:
+    from .runtime import keep_freed_memory
+
+    keep_freed_memory()  # freed activation buffers are reused, not faulted in afresh each step
     app()
 
 

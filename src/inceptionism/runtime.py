@@ -1,0 +1,55 @@
+"""Process-wide settings that make dreaming on a CPU faster.
+
+A gradient step allocates and frees the same large activation buffers over and over.
+glibc's malloc serves every block above 32 MB (and, by default, many smaller ones) with
+a fresh ``mmap`` and gives it back with ``munmap`` when it is freed, so each step the
+kernel faults in and zeroes hundreds of megabytes anew: on a 1080p dream that is about a
+quarter of a step (docs/performance.md). ``keep_freed_memory`` tells malloc to take
+large blocks from the heap and not to hand freed memory back, so the next step reuses
+it. The process then keeps its peak memory until it exits, which is what a dream, a
+video job or a studio worker does anyway.
+
+The ``inceptionism`` command calls it at start; a library user may call it once.
+``INCEPTIONISM_KEEP_FREED_MEMORY=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+__all__ = ["keep_freed_memory"]
+
+# mallopt parameters, from glibc's malloc.h.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+
+_applied: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Keep freed memory in the process for reuse (glibc on Linux); True if it took effect.
+
+    Safe to call more than once and a no-op elsewhere (macOS, Windows, musl) or when
+    ``INCEPTIONISM_KEEP_FREED_MEMORY=0`` is set.
+    """
+    global _applied
+    if _applied is not None:
+        return _applied
+    _applied = False
+    if os.environ.get("INCEPTIONISM_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+        gnu_get_libc_version = libc.gnu_get_libc_version  # glibc only: musl has no tunable mallopt
+    except (OSError, AttributeError):
+        return False
+    gnu_get_libc_version.restype = ctypes.c_char_p
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    # Never mmap a block (so freed blocks stay in the heap); -1 disables trimming (man mallopt).
+    _applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, -1))
+    return _applied
