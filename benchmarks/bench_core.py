@@ -121,6 +121,9 @@ def main() -> None:
     parser.add_argument("--only-w4", action="store_true", help="run only W4")
     args = parser.parse_args()
 
+    from inceptionism.runtime import keep_freed_memory
+
+    keep_freed_memory()  # as the command does
     import inceptionism
 
     print(f"# inceptionism {inceptionism.__version__} core benchmark")

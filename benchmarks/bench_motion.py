@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 WORKLOAD = """
 import sys, time
+from inceptionism.runtime import keep_freed_memory
+keep_freed_memory()  # as the command does
 import numpy as np
 from PIL import Image
 import inceptionism

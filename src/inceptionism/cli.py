@@ -11,6 +11,7 @@ import inspect
 import json
 import time
 import traceback
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -65,11 +66,38 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
+class _ScoreReader:
+    """Shows the newest step score the device has already computed, never waiting for it.
+
+    On a GPU, reading a step's score at once would stall the host until that step is
+    done, every step; instead each score gets an event, and the bar shows the latest
+    one whose event has passed (a step or two behind).
+    """
+
+    def __init__(self) -> None:
+        self.pending: deque = deque()
+        self.text = "-"
+
+    def __call__(self, score: Any) -> str:
+        import torch
+
+        if score.device.type != "cuda":
+            self.text = f"{float(score):.3f}"
+            return self.text
+        event = torch.cuda.Event()
+        event.record()
+        self.pending.append((event, score))
+        while self.pending and self.pending[0][0].query():
+            self.text = f"{float(self.pending.popleft()[1]):.3f}"
+        return self.text
+
+
 def _run_with_progress(run, cfg: DreamConfig, quiet: bool, **kwargs: Any):
     """Call ``run(callbacks=..., **kwargs)`` with a progress bar over every step."""
     from .engine import Callbacks
 
     octaves = len(cfg.octave_indices())
+    read_score = _ScoreReader()
     with _progress(quiet) as progress:
         task = progress.add_task("loading", total=octaves * cfg.steps, step="-", score="-")
 
@@ -80,7 +108,7 @@ def _run_with_progress(run, cfg: DreamConfig, quiet: bool, **kwargs: Any):
                 total=info.octaves * info.steps,
                 description=f"octave {info.octave}/{info.octaves} {info.width}x{info.height}",
                 step=f"{info.step}/{info.steps}",
-                score=f"{float(info.score):.3f}",
+                score=read_score(info.score),
             )
 
         def on_notice(message: str) -> None:
