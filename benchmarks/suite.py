@@ -89,14 +89,20 @@ print(json.dumps(out))
 """
 
 
-def matmul_rate(n: int = 2048, reps: int = 10) -> float:
-    """This machine's fp32 matrix-multiply rate in GFLOP/s (best of a few runs)."""
-    a, b = torch.rand(n, n), torch.rand(n, n)
+def matmul_rate(device: str = "cpu", dtype: torch.dtype = torch.float32, n: int = 2048, reps: int = 10) -> float:
+    """The fp32 (or ``dtype``) matrix-multiply rate of ``device`` in GFLOP/s, best of a few runs."""
+    if device == "cuda":
+        n = 8192
+    a, b = torch.rand(n, n, device=device, dtype=dtype), torch.rand(n, n, device=device, dtype=dtype)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(reps):
+        if device == "cuda":
+            torch.cuda.synchronize()
         start = time.perf_counter()
         torch.mm(a, b)
+        if device == "cuda":
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
 
@@ -125,17 +131,24 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="also W4 and W5")
     parser.add_argument("--only", help="one workload, e.g. W3")
     parser.add_argument("--command-runs", type=int, default=3, help="runs of the W3 command (default 3)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the network's arithmetic")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_core import machine
 
     names = [args.only] if args.only else ["W1", "W2", "W3"] + (["W4"] if args.all else [])
-    peak = matmul_rate()
-    print(f"machine: {machine()}; fp32 matmul {peak:.0f} GFLOP/s (2048^3, best of 10)\n")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # the plain fp32 rate
+    peak = matmul_rate(device, torch.bfloat16 if args.precision == "bf16" and device == "cuda" else torch.float32)
+    what = f"{torch.cuda.get_device_name()} " if device == "cuda" else ""
+    print(f"machine: {machine()}; {what}{args.precision if device == 'cuda' else 'fp32'} matmul {peak:.0f} GFLOP/s "
+          f"(best of 10); network in {args.precision}\n")
     print("| workload | what | dream time | process | counted TFLOP | GFLOP/s | of matmul | peak RSS | tile |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         spec = {**WORKLOADS[name], "root": str(ROOT)}
+        spec["params"] = {**spec["params"], "precision": args.precision}
         proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
         if proc.returncode:
             print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")

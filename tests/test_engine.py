@@ -240,3 +240,26 @@ def test_visualize_returns_a_picture_with_its_parameters():
     pic = inceptionism.visualize("blocks.3.0.bn1", 2, size=64, octaves=1, steps=2, seed=0, device="cpu")
     assert pic.size == (64, 64)
     assert pic.info["inceptionism"]["config"]["layers"] == "blocks.3.0.bn1:2"
+
+
+def test_a_bf16_network_step_raises_the_objective_as_an_fp32_step_does(model, examples):
+    x = torch.from_numpy(np.array(Image.open(examples / "chelsea.jpg").convert("RGB").resize((128, 96))))
+    x = (x.permute(2, 0, 1)[None].float() / 255).contiguous()
+    objective = parse("blocks.4.1.bn1,blocks.5.0.bn1")
+    with capture(model, sorted(objective.layers)) as run:
+        v32, g32 = tiles.objective_gradient(run, objective, x, tile=128, shift=(0, 0))
+        v16, g16 = tiles.objective_gradient(run, objective, x, tile=128, shift=(0, 0), precision="bf16")
+        assert g16.dtype == torch.float32 and v16.dtype == torch.float32  # the image side stays fp32
+        assert abs(v16.item() - v32.item()) < 0.01 * v32.item()
+        cosine = torch.nn.functional.cosine_similarity(g16.flatten(), g32.flatten(), dim=0)
+        assert 0.8 < cosine < 0.9999  # the same direction, and really computed in bf16
+
+        def gain(g):  # the fp32 objective after one normalized step along g
+            return tiles.objective_value(run, objective, x + 0.02 * g / g.abs().mean(), tile=128) - v32
+
+        assert gain(g16) > 0.9 * gain(g32) > 0
+
+
+def test_precision_must_be_known():
+    with pytest.raises(ConfigError, match="precision 'fp8' is not one of fp32, bf16"):
+        DreamConfig(precision="fp8")

@@ -129,6 +129,7 @@ def test_events_stream_progress_previews_and_the_end(client: TestClient, photo: 
         ({"mask": "/etc/shadow"}, "mask", "file field 'mask'"),
         ({"weights": "/root/model.pt"}, "weights", "only to 'random'"),
         ({"device": "cuda"}, "device", "server chooses"),
+        ({"precision": "bf16"}, "precision", "runs its network in fp32"),
         ({"model": "timm/resnet18"}, "model", "not served"),
         ({"layers": "blocks.99"}, "layers", "unknown layer 'blocks.99'"),
         ({"layers": "blocks.4.1.bn1:5000"}, "layers", "out of range"),

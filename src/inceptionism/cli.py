@@ -167,6 +167,7 @@ _DREAM_FLAGS: dict[str, tuple[Any, Any]] = {
     "preset": (Optional[str], typer.Option(None, help="subtle, classic or deep.")),
     "seed": (Optional[int], typer.Option(None, help="Random seed for a reproducible result.")),
     "device": (Optional[str], typer.Option(None, help="auto, cpu, cuda, cuda:N or mps.")),
+    "precision": (Optional[str], typer.Option(None, help="fp32, or bf16: the network in bfloat16 (for GPUs).")),
     "config": (Optional[Path], typer.Option(None, help="JSON config, or an image made by this tool.")),
 }
 

@@ -19,10 +19,11 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["DreamConfig", "PRESETS", "OBJECTIVES", "GRAD_NORMS", "parse_octave_range", "parse_size"]
+__all__ = ["DreamConfig", "PRESETS", "OBJECTIVES", "GRAD_NORMS", "PRECISIONS", "parse_octave_range", "parse_size"]
 
 OBJECTIVES = ("l2", "mean")
 GRAD_NORMS = ("mean-abs", "std")
+PRECISIONS = ("fp32", "bf16")
 
 # Presets set engine parameters only; which layers each preset dreams on is a fact of
 # the model (ModelSpec.preset_layers), because layer names differ between networks.
@@ -71,6 +72,7 @@ class DreamConfig:
     mask: str | None = None  # greyscale image: white = dream fully, black = leave untouched
     seed: int | None = None  # random seed (jitter, tiles, noise); None = a fresh one, recorded in the output
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
+    precision: str = "fp32"  # the network's arithmetic: "fp32", or "bf16" (autocast; image and gradient stay fp32)
     preset: str | None = "classic"  # name of the preset these values started from (informational)
 
     def __post_init__(self) -> None:
@@ -182,6 +184,8 @@ class DreamConfig:
             raise ConfigError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
         if self.grad_norm not in GRAD_NORMS:
             raise ConfigError(f"grad_norm {self.grad_norm!r} is not one of {', '.join(GRAD_NORMS)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if not isinstance(self.lapnorm, bool):
             raise ConfigError(f"lapnorm must be true or false, got {self.lapnorm!r}")
         if not isinstance(self.model, str) or not self.model:

@@ -140,7 +140,9 @@ def run_dream(
             weight = resize(mask, size) if mask is not None else None
             for step in range(cfg.steps):
                 shift = _shift(gen, cfg.jitter, tile_size, *size)
-                score, grad = objective_gradient(run, objective, x, tile=tile_size, shift=shift)
+                score, grad = objective_gradient(
+                    run, objective, x, tile=tile_size, shift=shift, precision=cfg.precision
+                )
                 grad = normalize_gradient(grad, cfg, _sigma(cfg, step))
                 if weight is not None:
                     grad = grad * weight

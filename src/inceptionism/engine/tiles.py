@@ -34,7 +34,13 @@ def _pieces(height: int, width: int, tile: int) -> list[tuple[slice, slice]]:
 
 
 def objective_gradient(
-    run: Capture, objective: Objective, x: torch.Tensor, *, tile: int, shift: tuple[int, int]
+    run: Capture,
+    objective: Objective,
+    x: torch.Tensor,
+    *,
+    tile: int,
+    shift: tuple[int, int],
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Objective value and its gradient with respect to the image.
 
@@ -44,6 +50,8 @@ def objective_gradient(
         x: image in [0, 1], shape (1, 3, H, W).
         tile: largest tile side; images within it go through in one pass.
         shift: (dy, dx) roll applied before cutting and undone on the gradient.
+        precision: "fp32", or "bf16" to run the network under autocast; the
+            activations are read, and the objective and gradient computed, in fp32.
 
     Returns:
         (value as a 0-dim tensor, gradient shaped like ``x``)
@@ -55,7 +63,9 @@ def objective_gradient(
     for rows, cols in _pieces(height, width, tile):
         piece = rolled[:, :, rows, cols].requires_grad_(True)
         share = piece.shape[-2] * piece.shape[-1] / (height * width)
-        value = objective(run(piece)).sum() * share
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            acts = run(piece)
+        value = objective({name: a.float() for name, a in acts.items()}).sum() * share
         (g,) = torch.autograd.grad(value, piece)
         grad[:, :, rows, cols] = g
         total = total + value.detach()

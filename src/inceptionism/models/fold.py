@@ -113,8 +113,12 @@ class _ConvAct(torch.autograd.Function):
         return grad_x, None, None, None, None, None
 
 
-def _fused_forward(conv: nn.Conv2d, attr: str, scalars: list[float]) -> Callable[[torch.Tensor], torch.Tensor]:
+def _fused_forward(
+    conv: nn.Conv2d, attr: str, scalars: list[float], activation: Callable[[torch.Tensor], torch.Tensor]
+) -> Callable[[torch.Tensor], torch.Tensor]:
     def forward(x: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled(x.device.type):  # autocast picks each operation's precision
+            return activation(nn.Conv2d.forward(conv, x))
         return _ConvAct.apply(x, conv.weight, conv.bias, conv, attr, scalars)
 
     return forward
@@ -174,7 +178,7 @@ def folded(net: nn.Module, folds: Iterable[Fold], keep: Iterable[str], *, fuse: 
             conv.bias = nn.Parameter(fold.bias, requires_grad=False)
             fused = _fused_activation(bn) if fuse and _can_fuse(conv, fold.weight) else None
             if fused is not None:
-                conv.forward = _fused_forward(conv, *fused)
+                conv.forward = _fused_forward(conv, *fused, _after_norm(bn))
                 bn.forward = _identity
             else:
                 bn.forward = _after_norm(bn)

@@ -27,6 +27,7 @@ SERVER_ONLY = {
     "guide": "send the guide image as the file field 'guide'",
     "mask": "send the mask image as the file field 'mask'",
     "device": "the server chooses the device (inceptionism serve --device)",
+    "precision": "the server runs its network in fp32",
 }
 
 
