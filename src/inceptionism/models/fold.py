@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator
 import torch
 from torch import nn
 
-__all__ = ["Fold", "find_folds", "folded"]
+__all__ = ["Fold", "find_folds", "folded", "flop_counter"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,17 @@ class _ConvAct(torch.autograd.Function):
             False, [0, 0], conv.groups, [True, False, False],
         )
         return grad_x, None, None, None, None, None
+
+
+def flop_counter() -> "torch.utils.flop_counter.FlopCounterMode":
+    """PyTorch's FLOP counter, also counting the fused convolutions (an op it does not know)."""
+    from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
+
+    def fused_conv_flop(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        return conv_flop_count(x_shape, w_shape, out_shape)
+
+    op = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
+    return FlopCounterMode(display=False, custom_mapping={op: fused_conv_flop} if op is not None else {})
 
 
 def _fused_forward(
