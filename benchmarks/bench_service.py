@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from inceptionism.runtime import keep_freed_memory
 from inceptionism.service import Limits, ServiceSettings, serve_in_background
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    keep_freed_memory()  # as `inceptionism serve` does
     photo = (ROOT / "examples" / "chelsea.jpg").read_bytes()
     settings_ = ServiceSettings(data_dir=Path(tempfile.mkdtemp(prefix="bench-service-")), workers=args.workers,
                                 limits=Limits(max_queued=max(32, args.jobs)))
