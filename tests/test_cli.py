@@ -256,3 +256,47 @@ def test_video_and_batch_commands(small_photo, tmp_path):
     result = invoke("batch", folder, "-o", tmp_path / "out", "--octaves", "1", "--steps", "1", "-q")
     assert result.exit_code == 3 and "done 1, skipped 0 (already there), failed 1" in result.output
     assert "b.jpg" in result.output
+
+
+def test_progress_shows_the_newest_finished_gpu_score_without_waiting(monkeypatch) -> None:
+    # On CUDA, reading a score at once would stall every step until the GPU caught up;
+    # the bar shows the newest score whose event has passed instead. Fakes stand in for
+    # the GPU here: an event passes once the test says so, and a score read early fails.
+    import types
+
+    import torch
+
+    from inceptionism.cli import _ScoreReader
+
+    passed: set[int] = set()
+
+    class Event:
+        count = 0
+
+        def __init__(self) -> None:
+            self.id, Event.count = Event.count, Event.count + 1
+
+        def record(self) -> None:
+            pass
+
+        def query(self) -> bool:
+            return self.id in passed
+
+    class Score:
+        device = types.SimpleNamespace(type="cuda")
+
+        def __init__(self, index: int, value: float) -> None:
+            self.index, self.value = index, value
+
+        def __float__(self) -> float:
+            assert self.index in passed, "read before its step was done: the host would wait"
+            return self.value
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    read = _ScoreReader()
+    assert read(Score(0, 1.0)) == "-"  # nothing finished yet: no wait, no number
+    assert read(Score(1, 2.0)) == "-"
+    passed.update({0, 1})
+    assert read(Score(2, 3.0)) == "2.000"  # the newest finished one
+    assert read(Score(3, 4.0)) == "2.000"
+    assert _ScoreReader()(torch.tensor(5.0)) == "5.000"  # on a CPU, the score of this step
