@@ -20,7 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+from inceptionism.runtime import keep_freed_memory
+
+keep_freed_memory()  # as the command does, before torch is imported
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -85,6 +88,8 @@ def bench_depth(model) -> None:
 
 W4_SCRIPT = """
 import sys, time, resource
+from inceptionism.runtime import keep_freed_memory
+keep_freed_memory()  # as the command does
 from PIL import Image
 import inceptionism
 src = Image.open(sys.argv[1]).convert("RGB").resize((4000, 3000), Image.Resampling.LANCZOS)
@@ -121,9 +126,6 @@ def main() -> None:
     parser.add_argument("--only-w4", action="store_true", help="run only W4")
     args = parser.parse_args()
 
-    from inceptionism.runtime import keep_freed_memory
-
-    keep_freed_memory()  # as the command does
     import inceptionism
 
     print(f"# inceptionism {inceptionism.__version__} core benchmark")

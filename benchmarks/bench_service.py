@@ -20,9 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
 from inceptionism.runtime import keep_freed_memory
+
+keep_freed_memory()  # as the command does, before torch is imported
+import httpx  # noqa: E402
+
 from inceptionism.service import Limits, ServiceSettings, serve_in_background
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +42,6 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    keep_freed_memory()  # as `inceptionism serve` does
     photo = (ROOT / "examples" / "chelsea.jpg").read_bytes()
     settings_ = ServiceSettings(data_dir=Path(tempfile.mkdtemp(prefix="bench-service-")), workers=args.workers,
                                 limits=Limits(max_queued=max(32, args.jobs)))

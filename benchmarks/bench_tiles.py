@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/bench_tiles.py                  # 1920x1080, default model
     .venv/bin/python benchmarks/bench_tiles.py --size 1024x1024 --tiles 256,512,1024
 
-Each malloc mode runs in its own process (``INCEPTIONISM_KEEP_FREED_MEMORY``), since the
-setting is process-wide. Prints seconds per step (median of --reps) and per megapixel.
+Three memory modes, each in its own process since the settings are process-wide: freed
+memory returned to the OS (``INCEPTIONISM_KEEP_FREED_MEMORY=0``); kept, with PyTorch's
+usual 64-byte alignment (``THP_MEM_ALLOC_ENABLE=0``); kept, with 2 MB alignment and
+huge pages (what ``keep_freed_memory`` does). Prints seconds per step (median of --reps).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, resource, statistics, sys, time
-import torch
 from inceptionism.runtime import keep_freed_memory
 kept = keep_freed_memory()
+import torch
 import inceptionism
 from inceptionism.api import resolve_config
 from inceptionism.engine.tiles import objective_gradient
@@ -38,12 +40,14 @@ x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0), device=mo
 rows = []
 with capture(model, sorted(objective.layers)) as run:
     for tile in args["tiles"]:
-        times = []
+        times, faults = [], []
         for rep in range(args["reps"] + 1):  # the first is a warm-up
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             objective_gradient(run, objective, x, tile=tile, shift=(rep * 17, rep * 29))
             times.append(time.perf_counter() - start)
-        rows.append({"tile": tile, "s": statistics.median(times[1:])})
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        rows.append({"tile": tile, "s": statistics.median(times[1:]), "faults": statistics.median(faults[1:])})
 print(json.dumps({"kept": kept, "rows": rows, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -59,25 +63,29 @@ def main() -> None:
     width, height = (int(v) for v in args.size.lower().split("x"))
     spec = {"model": args.model, "weights": args.weights, "width": width, "height": height,
             "tiles": [int(t) for t in args.tiles.split(",")], "reps": args.reps}
+    modes = {
+        "returned": {"INCEPTIONISM_KEEP_FREED_MEMORY": "0"},
+        "kept, 64 B aligned": {"INCEPTIONISM_KEEP_FREED_MEMORY": "1", "THP_MEM_ALLOC_ENABLE": "0"},
+        "kept, 2 MB aligned, huge pages": {"INCEPTIONISM_KEEP_FREED_MEMORY": "1", "THP_MEM_ALLOC_ENABLE": "1"},
+    }
     results = {}
-    for keep in ("0", "1"):
-        env = {**os.environ, "INCEPTIONISM_KEEP_FREED_MEMORY": keep}
+    for mode, extra in modes.items():
+        env = {**os.environ, **extra}
         proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, env=env)
         if proc.returncode:
             sys.exit(f"child failed: {proc.stderr.strip().splitlines()[-1]}")
-        results[keep] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_core import machine
 
-    mp = width * height / 1e6
-    print(f"machine: {machine()}; {args.model}, one gradient step over {width}x{height}\n")
-    print("| tile | freed memory returned: s/step | s/MP | kept (`keep_freed_memory`): s/step | s/MP | |")
-    print("|---|---|---|---|---|---|")
-    for off, on in zip(results["0"]["rows"], results["1"]["rows"]):
-        print(f"| {off['tile']} | {off['s']:.2f} | {off['s'] / mp:.2f} | {on['s']:.2f} | {on['s'] / mp:.2f} "
-              f"| x{off['s'] / on['s']:.2f} |")
-    print(f"\npeak RSS: returned {results['0']['rss_mb']:.0f} MB, kept {results['1']['rss_mb']:.0f} MB"
-          f" (kept took effect: {results['1']['kept']})")
+    print(f"machine: {machine()}; {args.model}, one gradient step over {width}x{height}: s per step, and page faults per step "
+          f"(a fault maps 4 kB, or 2 MB with huge pages)\n")
+    print("| tile | " + " | ".join(modes) + " |")
+    print("|---|" + "---|" * len(modes))
+    for i, tile in enumerate(spec["tiles"]):
+        cells = (f"{results[m]['rows'][i]['s']:.2f} s, {results[m]['rows'][i]['faults']:.0f} faults" for m in modes)
+        print(f"| {tile} | " + " | ".join(cells) + " |")
+    print("\npeak RSS: " + ", ".join(f"{m} {results[m]['rss_mb']:.0f} MB" for m in modes))
 
 
 if __name__ == "__main__":
