@@ -66,7 +66,8 @@ def bench_default(model) -> None:
 
 
 def bench_depth(model) -> None:
-    from inceptionism.models.fold import flop_counter
+    from torch.utils.flop_counter import FlopCounterMode
+
     from inceptionism.taps import capture
 
     print("\n## Cost by depth: one forward+backward step on 512x512, truncated at the layer")
@@ -75,7 +76,7 @@ def bench_depth(model) -> None:
     for layer in ["blocks.1.0.bn1", "blocks.2.0.bn1", "blocks.3.1.bn1", "blocks.4.1.bn1", "blocks.5.0.bn1", "conv_head"]:
         x = torch.rand(1, 3, 512, 512, requires_grad=True)
         with capture(model, [layer]) as run:
-            with flop_counter() as counter:
+            with FlopCounterMode(display=False) as counter:
                 run(x)[layer].square().mean().backward()
             times = []
             for _ in range(5):

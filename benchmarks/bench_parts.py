@@ -1,13 +1,13 @@
-"""Engine parts measured on and off in one process: gradient smoothing, folding and fusion.
+"""Engine parts measured on and off in one process: gradient smoothing and folding.
 
     .venv/bin/python benchmarks/bench_parts.py                 # both
     .venv/bin/python benchmarks/bench_parts.py --only smoothing
-    .venv/bin/python benchmarks/bench_parts.py --only fusion
+    .venv/bin/python benchmarks/bench_parts.py --only folding
 
 smoothing: the cascade of three Gaussian blurs as direct grouped convolutions (the
            reference) and through one FFT (what the engine does), with their largest
            difference.
-fusion:    one gradient step, unfolded / batch norms folded / folded with ReLU(6) fused,
+folding:   one gradient step, unfolded / batch norms folded (alternating, median of 7),
            and how far the image gradient moves (relative L2).
 """
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import machine  # noqa: E402
 
 
-def best_ms(fn, reps: int = 3) -> float:
+def best_ms(fn, reps: int = 7) -> float:
     fn()
     best = float("inf")
     for _ in range(reps):
@@ -54,52 +54,49 @@ def bench_smoothing() -> None:
                   f"| {best_ms(lambda: cascade_smooth(g, sigma)):.0f} ms | {diff:.1e} |", flush=True)
 
 
-def bench_fusion() -> None:
-    import inceptionism
-    import inceptionism.taps as taps
-    from inceptionism.models.fold import folded
+def bench_folding() -> None:
+    import statistics
 
-    print("\n## One gradient step: batch-norm folding and fused activations\n")
-    print("| network (layers) | side | unfolded | folded | folded + fused | gradient moved by folding | by fusing |")
-    print("|---|---|---|---|---|---|---|")
+    import inceptionism
+    from inceptionism.taps import capture
+
+    print("\n## One gradient step: batch norms folded or not (median of 7, alternating)\n")
+    print("| network (layers) | side | unfolded | folded | gradient moved by folding |")
+    print("|---|---|---|---|---|")
     cases = (("efficientnet-lite0", None, "blocks.4.1.bn1,blocks.5.0.bn1", (512, 1024)),
              ("timm/inception_v3", "random", "Mixed_6a,Mixed_6c", (432, 512)))
     for name, weights, layers, sides in cases:
         model = inceptionism.load_model(name, weights=weights)
-        names = layers.split(",")
+        folds = model.folds
         for side in sides:
             x0 = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
-            results = {}
-            for mode in ("unfolded", "folded", "fused"):
-                saved = model.folds
-                if mode == "unfolded":
-                    model.folds = []
-                taps.folded = lambda net, folds, keep, fuse=(mode == "fused"): folded(net, folds, keep, fuse=fuse)
-                try:
-                    with taps.capture(model, names) as run:
-                        def step() -> torch.Tensor:
-                            x = x0.clone().requires_grad_(True)
-                            value = sum(a.square().mean() for a in run(x).values())
-                            return torch.autograd.grad(value, x)[0]
-
-                        results[mode] = (best_ms(step), step())
-                finally:
-                    model.folds, taps.folded = saved, folded
-            (t0, g0), (t1, g1), (t2, g2) = results["unfolded"], results["folded"], results["fused"]
-            print(f"| {name} ({layers}) | {side} | {t0:.0f} ms | {t1:.0f} ms | {t2:.0f} ms "
-                  f"| {((g1 - g0).norm() / g0.norm()).item():.1e} | {((g2 - g1).norm() / g1.norm()).item():.1e} |",
-                  flush=True)
+            times: dict[bool, list[float]] = {False: [], True: []}
+            grads = {}
+            for rep in range(8):
+                for fold in (False, True):
+                    model.folds = folds if fold else []
+                    with capture(model, layers.split(",")) as run:  # folds apply inside capture
+                        x = x0.clone().requires_grad_(True)
+                        start = time.perf_counter()
+                        value = sum(a.square().mean() for a in run(x).values())
+                        grads[fold] = torch.autograd.grad(value, x)[0]
+                        if rep:  # the first round is a warm-up
+                            times[fold].append(time.perf_counter() - start)
+            model.folds = folds
+            moved = ((grads[True] - grads[False]).norm() / grads[False].norm()).item()
+            print(f"| {name} ({layers}) | {side} | {statistics.median(times[False]) * 1000:.0f} ms "
+                  f"| {statistics.median(times[True]) * 1000:.0f} ms | {moved:.1e} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["smoothing", "fusion"])
+    parser.add_argument("--only", choices=["smoothing", "folding"])
     args = parser.parse_args()
     print(f"machine: {machine()}\n")
     if args.only in (None, "smoothing"):
         bench_smoothing()
-    if args.only in (None, "fusion"):
-        bench_fusion()
+    if args.only in (None, "folding"):
+        bench_folding()
 
 
 if __name__ == "__main__":

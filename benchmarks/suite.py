@@ -51,7 +51,7 @@ from inceptionism.engine import plan_octaves, auto_tile_size
 from inceptionism.engine.tiles import _pieces
 from inceptionism.steering import build_objective
 from inceptionism.taps import capture, auto_layers
-from inceptionism.models.fold import flop_counter  # counts the fused convolutions too
+from torch.utils.flop_counter import FlopCounterMode
 spec = json.loads(sys.argv[1])
 name, w, h = spec["image"]
 image = Image.open(spec["root"] + "/examples/" + name).convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
@@ -66,7 +66,7 @@ plan, _ = plan_octaves(h, w, cfg.octave_indices(), cfg.octave_scale, model.spec.
 with capture(model, sorted(objective.layers)) as run:
     for octave in plan:
         x = torch.rand(1, 3, octave.height, octave.width, device=model.device)
-        with flop_counter() as counter:  # the counter needs backward(), not autograd.grad()
+        with FlopCounterMode(display=False) as counter:  # the counter needs backward(), not autograd.grad()
             for rows, cols in _pieces(octave.height, octave.width, tile):
                 piece = x[:, :, rows, cols].detach().requires_grad_(True)
                 objective(run(piece)).sum().backward()

@@ -60,27 +60,3 @@ def test_a_convolution_read_elsewhere_is_not_folded() -> None:
     folds = find_folds(plain, torch.rand(1, 3, 16, 16), plain)
     assert [(f.conv, f.bn) for f in folds] == [("0", "1")]
 
-
-def _image_gradient(model, layers, fuse):
-    import inceptionism.taps as taps
-
-    plain = taps.folded
-    taps.folded = lambda net, folds, keep: plain(net, folds, keep, fuse=fuse)
-    try:
-        with capture(model, layers) as run:
-            x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
-            value = sum(a.square().mean() for a in run(x).values())
-            return torch.autograd.grad(value, x)[0]
-    finally:
-        taps.folded = plain
-
-
-def test_fused_relu6_convolutions_give_the_same_image_gradient(model) -> None:
-    layers = ["blocks.4.1.bn1", "blocks.5.0.bn1"]
-    conv = model.net.get_submodule("blocks.4.0.conv_pw")  # folded, its batch norm ends in ReLU6
-    with folded(model.net, model.folds, keep=()):
-        assert "forward" in vars(conv)  # the activation went into the convolution
-    assert "forward" not in vars(conv)
-    separate, fused = _image_gradient(model, layers, False), _image_gradient(model, layers, True)
-    assert separate.abs().max() > 0
-    assert (fused - separate).abs().max() <= 1e-6 * separate.abs().max()

@@ -10,12 +10,6 @@ convolution is not itself a requested layer, so every layer's activation stays e
 what the unfolded network computes. Pairs are found by running the network once and
 matching each batch norm's input to a convolution's output; the fold is then checked
 numerically and dropped altogether if the network's output moves.
-
-On a CPU a folded convolution whose batch norm ends in ReLU or ReLU6 also takes the
-activation into the convolution (oneDNN's fused post-op): the activation's own pass over
-a freshly allocated tensor costs as much as a depthwise convolution at high resolution,
-and the fused result is bit-identical. The backward pass masks the gradient with the
-saved output and runs the convolution's input gradient, as autograd would.
 """
 
 from __future__ import annotations
@@ -27,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 import torch
 from torch import nn
 
-__all__ = ["Fold", "find_folds", "folded", "flop_counter"]
+__all__ = ["Fold", "find_folds", "folded"]
 
 
 @dataclass(frozen=True)
@@ -59,80 +53,6 @@ def _folded_params(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, t
 
 def _layout(t: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-
-
-def _fused_activation(bn: nn.Module) -> tuple[str, list[float]] | None:
-    """The oneDNN post-op for what ``bn`` does after normalizing, or None if it has none."""
-    act, drop = getattr(bn, "act", None), getattr(bn, "drop", None)
-    if not isinstance(drop, (nn.Identity, nn.Dropout)):
-        return None
-    if type(act) is nn.ReLU:
-        return "relu", []
-    if type(act) in (nn.ReLU6, nn.Hardtanh):
-        return "hardtanh", [float(act.min_val), float(act.max_val)]
-    return None
-
-
-def _can_fuse(conv: nn.Module, weight: torch.Tensor) -> bool:
-    return (
-        type(conv) is nn.Conv2d  # not timm's Conv2dSame, which pads in its own forward
-        and conv.padding_mode == "zeros"
-        and not isinstance(conv.padding, str)
-        and weight.device.type == "cpu"
-        and weight.dtype == torch.float32
-        and torch.backends.mkldnn.is_available()
-        and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-    )
-
-
-class _ConvAct(torch.autograd.Function):
-    """Convolution with a fused ReLU/ReLU6 (oneDNN); input gradient only."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, conv, attr, scalars):  # noqa: D102
-        out = torch.ops.mkldnn._convolution_pointwise(
-            x, weight, bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups, attr, scalars, ""
-        )
-        ctx.save_for_backward(x, weight, out)
-        ctx.conv, ctx.attr, ctx.scalars = conv, attr, scalars
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):  # noqa: D102
-        x, weight, out = ctx.saved_tensors
-        conv = ctx.conv
-        # The output is inside (low, high) exactly where the pre-activation was.
-        if ctx.attr == "relu":
-            grad = torch.ops.aten.threshold_backward(grad, out, 0.0)
-        else:
-            grad = torch.ops.aten.hardtanh_backward(grad, out, *ctx.scalars)
-        grad_x, _, _ = torch.ops.aten.convolution_backward(
-            grad, x, weight, None, list(conv.stride), list(conv.padding), list(conv.dilation),
-            False, [0, 0], conv.groups, [True, False, False],
-        )
-        return grad_x, None, None, None, None, None
-
-
-def flop_counter() -> "torch.utils.flop_counter.FlopCounterMode":
-    """PyTorch's FLOP counter, also counting the fused convolutions (an op it does not know)."""
-    from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
-
-    def fused_conv_flop(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
-        return conv_flop_count(x_shape, w_shape, out_shape)
-
-    op = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
-    return FlopCounterMode(display=False, custom_mapping={op: fused_conv_flop} if op is not None else {})
-
-
-def _fused_forward(
-    conv: nn.Conv2d, attr: str, scalars: list[float], activation: Callable[[torch.Tensor], torch.Tensor]
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        if torch.is_autocast_enabled(x.device.type):  # autocast picks each operation's precision
-            return activation(nn.Conv2d.forward(conv, x))
-        return _ConvAct.apply(x, conv.weight, conv.bias, conv, attr, scalars)
-
-    return forward
 
 
 @torch.no_grad()
@@ -171,11 +91,8 @@ def find_folds(net: nn.Module, probe: torch.Tensor, forward: Callable[[torch.Ten
 
 
 @contextmanager
-def folded(net: nn.Module, folds: Iterable[Fold], keep: Iterable[str], *, fuse: bool = True) -> Iterator[None]:
-    """Run ``net`` with ``folds`` applied, except pairs whose convolution is in ``keep``.
-
-    ``fuse``: on a CPU, also fuse a following ReLU/ReLU6 into the convolution.
-    """
+def folded(net: nn.Module, folds: Iterable[Fold], keep: Iterable[str]) -> Iterator[None]:
+    """Run ``net`` with ``folds`` applied, except pairs whose convolution is in ``keep``."""
     keep = set(keep)
     modules = dict(net.named_modules())
     saved = []
@@ -187,19 +104,9 @@ def folded(net: nn.Module, folds: Iterable[Fold], keep: Iterable[str], *, fuse: 
             saved.append((conv, conv.weight, conv.bias, bn))
             conv.weight = nn.Parameter(fold.weight, requires_grad=False)
             conv.bias = nn.Parameter(fold.bias, requires_grad=False)
-            fused = _fused_activation(bn) if fuse and _can_fuse(conv, fold.weight) else None
-            if fused is not None:
-                conv.forward = _fused_forward(conv, *fused, _after_norm(bn))
-                bn.forward = _identity
-            else:
-                bn.forward = _after_norm(bn)
+            bn.forward = _after_norm(bn)
         yield
     finally:
         for conv, weight, bias, bn in saved:
             conv.weight, conv.bias = weight, bias
-            vars(conv).pop("forward", None)
             del bn.forward
-
-
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x
