@@ -59,4 +59,3 @@ def test_a_convolution_read_elsewhere_is_not_folded() -> None:
     plain[1].running_var.fill_(9.0)
     folds = find_folds(plain, torch.rand(1, 3, 16, 16), plain)
     assert [(f.conv, f.bn) for f in folds] == [("0", "1")]
-
