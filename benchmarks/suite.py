@@ -1,12 +1,16 @@
 """The speed suite: W1-W5 with wall time, counted FLOPs, achieved GFLOP/s and peak memory.
 
     .venv/bin/python benchmarks/suite.py                 # W1, W2, W3
-    .venv/bin/python benchmarks/suite.py --all           # also W4 (4000x3000) and W5 (720p video)
+    .venv/bin/python benchmarks/suite.py --all           # also W4 (4000x3000)
+
+W5 (video frames at 1280x720) is benchmarks/bench_motion.py.
     .venv/bin/python benchmarks/suite.py --only W3
 
 Each workload runs in its own process (its peak RSS is its own). FLOPs are PyTorch's FLOP
 counter over one gradient step at each octave size (tiles included), multiplied by the
-steps; the ceiling is this machine's fp32 matrix-multiply rate, measured in the same run.
+steps; the ceiling is this machine's fp32 matrix-multiply rate (on a GPU, its fp32 rate
+without TF32, or its bf16 rate with --precision bf16), measured just before and after
+each workload. W3 is also timed as the whole `inceptionism dream` command.
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ def w3_command() -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--all", action="store_true", help="also W4 and W5")
+    parser.add_argument("--all", action="store_true", help="also W4")
     parser.add_argument("--only", help="one workload, e.g. W3")
     parser.add_argument("--command-runs", type=int, default=3, help="runs of the W3 command (default 3)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the network's arithmetic")
