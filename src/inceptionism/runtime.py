@@ -50,10 +50,9 @@ def keep_freed_memory() -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
-        gnu_get_libc_version = libc.gnu_get_libc_version  # glibc only: musl has no tunable mallopt
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only: musl's mallopt does nothing
     except (OSError, AttributeError):
         return False
-    gnu_get_libc_version.restype = ctypes.c_char_p
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     # Never mmap a block (so freed blocks stay in the heap); -1 disables trimming (man mallopt).
