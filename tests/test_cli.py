@@ -234,6 +234,15 @@ def test_zoom_command_writes_an_animation(small_photo, tmp_path):
         assert gif.n_frames == 4 and gif.info["duration"] in (80, 90)  # 12 fps; GIF stores 10 ms steps
 
 
+def test_zoom_honours_weights(small_photo, tmp_path):
+    # timm/resnet18 has no weights on this machine: only --weights random lets it run.
+    args = ["zoom", small_photo, "-o", tmp_path / "z.gif", "--frames", "1", "--octaves", "1", "--steps", "1", "-q",
+            "--model", "timm/resnet18"]  # fmt: skip
+    assert invoke(*args).exit_code == 5
+    result = invoke(*args, "--weights", "random")
+    assert result.exit_code == 0, result.output
+
+
 def test_video_and_batch_commands(small_photo, tmp_path):
     from inceptionism.motion.videoio import probe, write_video
 

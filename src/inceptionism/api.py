@@ -27,6 +27,7 @@ __all__ = [
     "visualize",
     "visualize_channel",
     "resolve_config",
+    "load_model_for",
     "noise_picture",
     "fit_max_size",
 ]
@@ -59,11 +60,21 @@ def resolve_config(config: DreamConfig | None = None, **params: Any) -> DreamCon
         config = DreamConfig.from_dict({**config.to_dict(), **params})
     spec = get_spec(config.model)
     changes: dict[str, Any] = {}
-    if config.layers is None and (config.target_class is None or config.guide) and spec.layers_for(config.preset):
-        changes["layers"] = spec.layers_for(config.preset)  # a class alone dreams on the class only
+    if _needs_layers(config) and spec.layers_for(config.preset):
+        changes["layers"] = spec.layers_for(config.preset)
     if config.seed is None:
         changes["seed"] = secrets.randbelow(2**31)
     return config.replace(**changes) if changes else config
+
+
+def _needs_layers(cfg: DreamConfig) -> bool:
+    """No layers given, and the dream is not on a class alone (which dreams on the class only)."""
+    return cfg.layers is None and (cfg.target_class is None or bool(cfg.guide))
+
+
+def load_model_for(cfg: DreamConfig) -> LoadedModel:
+    """The network ``cfg`` names, with its weights, on its device (cached per process)."""
+    return load_model(cfg.model, device=resolve_device(cfg.device), weights=cfg.weights)
 
 
 def noise_picture(width: int, height: int, seed: int) -> Picture:
@@ -119,10 +130,10 @@ def render(
         params["model"] = model.spec.name  # layers must be resolved for the network actually used
     cfg = resolve_config(config, **params)
     if model is None:
-        model = load_model(cfg.model, device=resolve_device(cfg.device), weights=cfg.weights)
+        model = load_model_for(cfg)
     elif model.spec.name != cfg.model:
         cfg = cfg.replace(model=model.spec.name)
-    if cfg.layers is None and (cfg.target_class is None or cfg.guide):
+    if _needs_layers(cfg):
         cfg = cfg.replace(layers=auto_layers(model))  # a network without tuned layers
     picture, default_source = _as_picture(image, cfg)
     source = source or default_source

@@ -24,13 +24,6 @@ def _parse_pan(text: str) -> tuple[float, float]:
     return dx, dy
 
 
-def _load_model(cfg: DreamConfig):
-    from .device import resolve_device
-    from .models import load_model
-
-    return load_model(cfg.model, device=resolve_device(cfg.device))
-
-
 @app.command()
 @dream_options
 def zoom(
@@ -49,7 +42,7 @@ def zoom(
 ) -> None:
     """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
     with _errors(debug):
-        from .api import noise_picture
+        from .api import load_model_for, noise_picture
         from .images import check_output_path, load_image
         from .motion.videoio import VIDEO_FORMATS, write_video
         from .motion.zoom import zoom_frames
@@ -58,7 +51,7 @@ def zoom(
         if frames < 1 or fps <= 0 or zoom_factor <= 0 or interpolate < 0:
             raise ConfigError(f"frames ({frames}), fps ({fps}), zoom ({zoom_factor}) must be positive and interpolate ({interpolate}) >= 0")
         start = noise_picture(*(cfg.size or (512, 512)), cfg.seed or 0) if input == "noise" else load_image(input)
-        model = _load_model(cfg)
+        model = load_model_for(cfg)
         with _progress(quiet) as progress:
             task = progress.add_task("zoom", total=frames, step="-", score="-")
             on_frame = lambda done, total: progress.update(task, completed=done, step=f"frame {done}/{total}")  # noqa: E731
@@ -88,11 +81,12 @@ def video(
 ) -> None:
     """Dream a video frame by frame, coherent over time; keeps the sound; resumes after a stop."""
     with _errors(debug):
+        from .api import load_model_for
         from .motion.video import dream_video
 
         if coherence not in ("on", "off"):
             raise ConfigError(f"coherence {coherence!r} is not one of on, off")
-        model = _load_model(cfg)
+        model = load_model_for(cfg)
         began, counts = time.perf_counter(), {"dreamed": 0}
         try:
             with _progress(quiet) as progress:
@@ -124,9 +118,10 @@ def batch(
 ) -> None:
     """Dream every image in a folder; skips finished ones; lists unreadable files at the end."""
     with _errors(debug):
+        from .api import load_model_for
         from .motion.batch import dream_folder
 
-        model = _load_model(cfg)
+        model = load_model_for(cfg)
         with _progress(quiet) as progress:
             task = progress.add_task("batch", total=None, step="-", score="-")
             on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731
