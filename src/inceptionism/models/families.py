@@ -61,12 +61,16 @@ def _load_found(name: str, candidates: list[Path], net: nn.Module) -> str:
     return load_file(net, _find_weights(name, candidates), name)
 
 
+def _check_arch(family: str, arch: str, names: list[str]) -> None:
+    if arch not in names:
+        near = difflib.get_close_matches(arch, names, n=3)
+        raise ModelError(f"unknown {family} architecture {arch!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+
+
 def _timm_spec(arch: str) -> ModelSpec:
     import timm
 
-    if arch not in timm.list_models():
-        near = difflib.get_close_matches(arch, timm.list_models(), n=3)
-        raise ModelError(f"unknown timm architecture {arch!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+    _check_arch("timm", arch, timm.list_models())
     cfg = timm.models.get_pretrained_cfg(arch)
     info = cfg.to_dict() if cfg is not None else {}
     candidates = []
@@ -102,18 +106,16 @@ def _torchvision_build(arch: str) -> nn.Module:
 def _torchvision_spec(arch: str) -> ModelSpec:
     import torchvision
 
-    names = torchvision.models.list_models(module=torchvision.models)
-    if arch not in names:
-        near = difflib.get_close_matches(arch, names, n=3)
-        raise ModelError(f"unknown torchvision architecture {arch!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+    _check_arch("torchvision", arch, torchvision.models.list_models(module=torchvision.models))
     weights = torchvision.models.get_model_weights(arch).DEFAULT
     transform = weights.transforms()
     name = f"torchvision/{arch}"
+    candidates = [_hub_dir() / Path(weights.url).name]
     return ModelSpec(
         name=name,
         build=partial(_torchvision_build, arch),
-        load_weights=partial(_load_found, name, [_hub_dir() / Path(weights.url).name]),
-        weights_file=partial(_find_weights, name, [_hub_dir() / Path(weights.url).name]),
+        load_weights=partial(_load_found, name, candidates),
+        weights_file=partial(_find_weights, name, candidates),
         weights_source=f"torchvision checkpoint {Path(weights.url).name}",
         mean=tuple(transform.mean),
         std=tuple(transform.std),
