@@ -166,6 +166,10 @@ def test_batch_reports_unreadable_files_and_resumes(model, examples, tmp_path):
     assert (tmp_path / "out" / "sub" / "cup.png").is_file()
     with pytest.raises(OutputError, match="is the input folder"):
         dream_folder(source, source, cfg, model=model)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no images"):
+        dream_folder(tmp_path / "empty", tmp_path / "nothing", cfg, model=model)
+    assert not (tmp_path / "nothing").exists()  # a batch with nothing to do leaves nothing behind
 
 
 def test_scene_cut_carries_less_than_half(examples):

@@ -55,8 +55,10 @@ def dream_folder(
         raise ImageError(f"input folder {str(source)!r} does not exist or is not a folder")
     if target.resolve() == source.resolve():
         raise OutputError(f"output folder {str(target)!r} is the input folder; choose another so inputs are kept")
-    make_output_dir(target)
     files = _inputs(source, recursive, target.resolve())
+    if not files:
+        raise ConfigError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
+    make_output_dir(target)
     summary = BatchSummary()
     for index, path in enumerate(files, start=1):
         relative = path.relative_to(source)
@@ -77,6 +79,4 @@ def dream_folder(
                 status = f"failed: {exc}"
         if on_file is not None:
             on_file(index, len(files), path, status)
-    if not files:
-        raise ConfigError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
     return summary
