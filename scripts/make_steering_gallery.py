@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 import inceptionism
-from inceptionism.api import visualize_channel
+from inceptionism.options import VisualizeConfig
+from inceptionism.visualization import visualize_targets
 from inceptionism.featurevis import FeatureVisConfig, visualize_features
 from inceptionism.labels import resolve_class, resolve_classes
 
@@ -67,13 +68,13 @@ def main() -> None:
     # Pixel vs Fourier for one channel, same step count.
     layer, channel = "blocks.4.1.bn1", 7
     fft = visualize_features(model, layer, [channel], FeatureVisConfig(size=224, steps=60))[0]
-    pixel = visualize_channel(layer, channel, size=224, octaves=3, steps=20, seed=0)
-    lap = visualize_channel(layer, channel, size=224, octaves=3, steps=20, seed=0, lapnorm=True)
+    (pixel,) = visualize_targets(model, layer, [channel], VisualizeConfig(size=224, octaves=3, steps=20, seed=0))
+    (lap,) = visualize_targets(model, layer, [channel], VisualizeConfig(size=224, octaves=3, steps=20, seed=0, lapnorm=True))
     row = Image.new("RGB", (224 * 3, 224))
     for i, im in enumerate((pixel.image, lap.image, fft.image)):
         row.paste(im, (224 * i, 0))
     save(row, "steer-pixel-lapnorm-fft.jpg", None)
-    print(f"channel {channel} mean activation: pixel {pixel.score_end:.3f}, lapnorm {lap.score_end:.3f}, fft {fft.score:.3f}")
+    print(f"channel {channel} mean activation: pixel {pixel.score:.3f}, lapnorm {lap.score:.3f}, fft {fft.score:.3f}")
 
 
 if __name__ == "__main__":

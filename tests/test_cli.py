@@ -275,7 +275,7 @@ def test_progress_shows_the_newest_finished_gpu_score_without_waiting(monkeypatc
 
     import torch
 
-    from inceptionism.cli import _ScoreReader
+    from inceptionism.cli.common import ScoreReader as _ScoreReader
 
     passed: set[int] = set()
 

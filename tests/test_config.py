@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from inceptionism.config import PRESETS, DreamConfig
+from inceptionism.config import PRESETS, DreamConfig, load_config_mapping
 from inceptionism.errors import ConfigError
 
 
@@ -45,9 +45,11 @@ def test_json_round_trip_is_exact():
     assert again.octave_range == (-4, 2) and again.size == (64, 48)
 
 
-def test_metadata_shape_is_accepted():
+def test_metadata_shape_is_accepted(tmp_path):
     cfg = DreamConfig(seed=3)
-    assert DreamConfig.from_dict({"model": "x", "config": cfg.to_dict()}) == cfg
+    path = tmp_path / "info.json"  # what `inceptionism info` prints: the config inside the metadata
+    path.write_text(json.dumps({"model": "x", "config": cfg.to_dict()}))
+    assert DreamConfig.from_dict(load_config_mapping(path)) == cfg
 
 
 def test_presets_differ_and_apply():

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from inceptionism.cli import app
 from inceptionism.errors import ConfigError, OutputError, WeightsMissingError
-from inceptionism.models.fetch import download, fetch, source_for
+from inceptionism.models import get_spec
+from inceptionism.models.fetch import download, fetch
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -89,20 +90,21 @@ def test_unreachable_server_is_one_clear_error(tmp_path):
 
 def test_fetch_into_the_cache_then_found_without_network(server, tmp_path, monkeypatch):
     monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path))
-    source = source_for("torchvision/googlenet")
+    spec = get_spec("torchvision/googlenet")
+    source = spec.download
     assert source.sha256 == "1378be20" and source.url.endswith("googlenet-1378be20.pth")
     with pytest.raises(OutputError, match="expected 1378be20"):  # the test payload is not GoogLeNet
-        fetch("torchvision/googlenet", url=server)
-    path = fetch("torchvision/googlenet", url=server, sha256=SHA)
+        fetch(spec, url=server)
+    path = fetch(spec, url=server, sha256=SHA)
     assert path == tmp_path / "weights" / "torchvision--googlenet.pth"
-    assert fetch("torchvision/googlenet", url="http://127.0.0.1:9/never", sha256=SHA) == path  # already there
+    assert fetch(spec, url="http://127.0.0.1:9/never", sha256=SHA) == path  # already there
 
 
 def test_unpinned_source_needs_a_checksum():
     with pytest.raises(ConfigError, match="no pinned checksum for 'timm/inception_v3'"):
-        fetch("timm/inception_v3")
+        fetch(get_spec("timm/inception_v3"))
     with pytest.raises(ConfigError, match="has no download source"):
-        fetch("efficientnet-lite0")
+        fetch(get_spec("efficientnet-lite0"))
 
 
 def test_fetch_command(server, tmp_path, monkeypatch):

@@ -127,7 +127,14 @@ def test_events_stream_progress_previews_and_the_end(client: TestClient, photo: 
         ({"grad_norm": "l1"}, "grad_norm", "mean-abs, std"),
         ({"guide": ["/etc/passwd"]}, "guide", "file field 'guide'"),
         ({"mask": "/etc/shadow"}, "mask", "file field 'mask'"),
-        ({"weights": "/root/model.pt"}, "weights", "only to 'random'"),
+        ({"weights": "/root/model.pt"}, "weights", "not reachable"),
+        ({"weights": "random"}, "weights", "own weights"),
+        ({"config": {"mask": "/etc/shadow"}}, "config", "flat"),
+        ({"lapnorm_levels": {"x": 1}}, "lapnorm_levels", "plain value"),
+        ({"tile_size": 8}, "tile_size", "minimum input size of 32"),
+        ({"octave_range": "-12:-11"}, "octave_range", "too small"),
+        ({"target_class": "no such animal"}, "target_class", "no such animal"),
+        ({"avoid_class": "wolfz"}, "avoid_class", "wolfz"),
         ({"device": "cuda"}, "device", "server chooses"),
         ({"precision": "bf16"}, "precision", "runs its network in fp32"),
         ({"model": "timm/resnet18"}, "model", "not served"),
@@ -256,7 +263,13 @@ def test_finished_dreams_are_removed_after_their_time(tmp_path: Path) -> None:
 def test_many_dreams_with_busy_workers_are_all_accounted_for(tmp_path: Path, photo: bytes) -> None:
     with make_client(tmp_path / "data", workers=2, limits=Limits(max_queued=16)) as client:
         ids = [submit(client, photo, **{**TINY, "seed": n}).json()["id"] for n in range(6)]
-        bad = submit(client, photo, **{**TINY, "tile_size": 8}).json()["id"]  # fails in the worker
+        refused = submit(client, photo, **{**TINY, "tile_size": 8})  # refused before it reaches a worker
+        assert refused.status_code == 422 and refused.json()["field"] == "tile_size"
+        # A job the worker refuses: queued by an older server that let tile_size 8 through.
+        bad = "x" * 22
+        (tmp_path / "data" / "jobs" / bad).mkdir(parents=True)
+        client.app.state.store.add(bad, {**TINY, "tile_size": 8}, "noise", max_queued=16)
+        client.app.state.pool.wake()
         assert len(set(ids + [bad])) == 7
         jobs = {job_id: wait(client, job_id) for job_id in ids + [bad]}
         assert all(jobs[job_id]["status"] == "done" for job_id in ids)
@@ -317,7 +330,7 @@ def test_metadata_of_a_downloaded_result_reproduces_the_dream(client: TestClient
     path.write_bytes(client.get(f"/api/dreams/{job_id}/result").content)
     from inceptionism import DreamConfig, dream
 
-    config = DreamConfig.from_dict(read_metadata(path))
+    config = DreamConfig.from_dict(read_metadata(path)["config"])
     again = dream(Image.open(io.BytesIO(photo)), config.replace(device="cpu"))
     assert np.array_equal(np.asarray(again), np.asarray(Image.open(path).convert("RGB")))
 
@@ -329,7 +342,7 @@ def test_serve_command_refuses_bad_settings(tmp_path: Path) -> None:
 
     runner = CliRunner()
     bad_port = runner.invoke(app, ["serve", "--port", "70000", "--data-dir", str(tmp_path)])
-    assert bad_port.exit_code == 2 and "port 70000" in bad_port.output
+    assert bad_port.exit_code == 2 and "port = 70000" in bad_port.output
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     bad_dir = runner.invoke(app, ["serve", "--data-dir", str(blocker / "data")])

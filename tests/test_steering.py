@@ -145,11 +145,12 @@ def test_neuron_objective_rises_and_position_is_checked(model, small_photo):
 
 
 def test_fft_beats_pixels_at_the_same_step_count(model):
-    from inceptionism.api import visualize_channel
+    from inceptionism.options import VisualizeConfig
+    from inceptionism.visualization import visualize_targets as visualize
 
     layer, channel, steps = "blocks.4.1.bn1", 7, 60
-    fft = visualize_features(model, layer, [channel], FeatureVisConfig(size=128, steps=steps))[0]
-    pixel = visualize_channel(layer, channel, size=128, octaves=3, steps=steps // 3, seed=0, device="cpu")
+    (fft,) = visualize(model, layer, [channel], VisualizeConfig(param="fft", size=128, steps=steps, seed=0))
+    (pixel,) = visualize(model, layer, [channel], VisualizeConfig(size=128, octaves=3, steps=steps // 3, seed=0))
 
     def activation(image: Image.Image) -> float:
         with capture(model, [layer]) as run, torch.no_grad():

@@ -14,13 +14,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .paths import __version__
 
 _EXPORTS = {
     "Dream": "api",
     "dream": "api",
     "render": "api",
-    "visualize": "api",
+    "visualize": "visualization",
     "DreamConfig": "config",
     "InceptionismError": "errors",
     "list_models": "models",
@@ -45,7 +45,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .api import Dream, dream, render, visualize
+    from .api import Dream, dream, render
+    from .visualization import visualize
     from .config import DreamConfig
     from .errors import InceptionismError
     from .models import list_models, load_model

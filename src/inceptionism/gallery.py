@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,19 +18,12 @@ from typing import Callable, Iterable
 from .featurevis import FeatureVisConfig, visualize_features
 from .images import make_output_dir, save_image, write_atomic
 from .models.spec import LoadedModel
+from .paths import gallery_cache_dir
 from .taps import layer_info
 
-__all__ = ["cache_root", "build_gallery", "cached_gallery", "channel_thumbnail", "GalleryResult"]
+__all__ = ["cached_seed", "build_gallery", "cached_gallery", "channel_thumbnail", "GalleryResult"]
 
 _ALGORITHM = "fft-v1"  # bump when the rendering changes, so old thumbnails are not reused
-
-
-def cache_root() -> Path:
-    """The project's cache directory (not created)."""
-    if os.environ.get("INCEPTIONISM_HOME"):
-        return Path(os.environ["INCEPTIONISM_HOME"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "inceptionism"
 
 
 @dataclass
@@ -46,7 +38,7 @@ def _cache_dir(
 ) -> Path:
     key = json.dumps({"algorithm": _ALGORITHM, "weights": weights_sha256, "cfg": asdict(cfg)}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return (root or cache_root() / "gallery") / model_name / layer / digest
+    return (root or gallery_cache_dir()) / model_name / layer / digest
 
 
 def cached_gallery(
@@ -61,6 +53,19 @@ def cached_gallery(
     if not all((cache / f"ch-{c:04d}.png").is_file() for c in range(channels)):
         return None
     return _write_gallery(cache, model_name, layer, channels, out_dir, cfg, rendered=0)
+
+
+def cached_seed(model_name: str, layer: str, cfg: FeatureVisConfig) -> int | None:
+    """The seed of a cached gallery made with ``cfg``'s other parameters, if there is one:
+    a gallery asked for without a seed reuses it rather than drawing a new one."""
+    for manifest in sorted((gallery_cache_dir() / model_name / layer).glob("*/manifest.json")):
+        try:
+            made = json.loads(manifest.read_text())["cfg"]
+            if {**made, "seed": 0} == {**asdict(cfg), "seed": 0}:
+                return int(made["seed"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def _write_gallery(
@@ -80,7 +85,7 @@ def build_gallery(
     model: LoadedModel,
     layer: str,
     out_dir: str | Path,
-    cfg: FeatureVisConfig = FeatureVisConfig(size=128, steps=64),
+    cfg: FeatureVisConfig,
     *,
     batch: int = 16,
     on_step: Callable[[int, object], None] | None = None,
@@ -91,7 +96,7 @@ def build_gallery(
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg)
     missing = _render_missing(model, layer, range(channels), cfg, cache, batch=batch, on_step=on_step)
     if missing:
-        manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name})
+        manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name, "cfg": asdict(cfg)})
         write_atomic(cache / "manifest.json", lambda fh: fh.write(manifest.encode()))
     return _write_gallery(cache, model.spec.name, layer, channels, out_dir, cfg, rendered=len(missing))
 

@@ -258,19 +258,28 @@ def _position(item: str, text: str | None, chan: int | None) -> tuple[int, int] 
     return y, x
 
 
-def parse(text: str, *, kind: str = "l2", classes: Callable[[str], int] | None = None) -> Objective:
+def parse(
+    text: str,
+    *,
+    kind: str = "l2",
+    classes: Callable[[str], int] | None = None,
+    make: Callable[[LayerTerm], Objective] | None = None,
+) -> Objective:
     """Turn a ``--layers`` string into one summed objective.
 
-    ``classes`` turns a class name into its index (needed only for ``class:NAME``).
+    ``classes`` turns a class name into its index (needed only for ``class:NAME``);
+    ``make`` builds each term's unweighted objective instead of :func:`term_objective`
+    (the dream's steering uses it for guides and neuron positions).
     """
+    make = make or (lambda term: term_objective(term, kind=kind, classes=classes))
     total: Objective | None = None
     for term in parse_terms(text):
-        part = term_objective(term, kind=kind, classes=classes)
+        part = make(term)
         if term.weight != 1.0:
             part = part * term.weight
         total = part if total is None else total + part
     if total is None:
-        raise ConfigError("no layers given; expected LAYER[:CHANNEL][*WEIGHT],...")
+        raise ConfigError("no layers given; expected LAYER[:CHANNEL][*WEIGHT],...", field="layers")
     return total
 
 

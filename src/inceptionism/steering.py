@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import partial
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from . import objectives
-from .config import DreamConfig
+from .config import SteeringConfig
 from .engine.filters import resize
-from .errors import ConfigError, ImageError, LayerError
+from .errors import ConfigError, ImageError, InceptionismError, LayerError
 from .images import load_image, to_tensor
 from .labels import resolve_class, resolve_classes
 from .models.spec import LoadedModel
 from .taps import capture, layer_info
 
-__all__ = ["build_objective", "guide_features", "load_mask"]
+__all__ = ["build_objective", "check_objective", "guide_features", "load_mask"]
 
 GUIDE_MAX_SIDE = 512  # guides are shrunk to this: their features, not their pixels, matter
 
@@ -46,36 +48,74 @@ def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int,
     return ref
 
 
-def build_objective(model: LoadedModel, cfg: DreamConfig, size: tuple[int, int]) -> objectives.Objective:
-    """The summed objective a config asks for, checked against the model.
+@contextmanager
+def _about(field: str) -> Iterator[None]:
+    """Errors raised inside name ``field`` as the parameter at fault (unless they already name one)."""
+    try:
+        yield
+    except InceptionismError as exc:
+        exc.field = exc.field or field
+        raise
+
+
+def check_objective(model: LoadedModel, cfg: SteeringConfig, size: tuple[int, int]) -> dict[int, tuple[int, int] | None]:
+    """Check every part of the objective against the network without reading any file.
+
+    Returns, per term of ``layers`` (by position), its layer's (h, w) at ``size`` for neuron terms.
+
+    Raises:
+        ConfigError, LayerError: with ``.field`` naming layers, guide, target_class or avoid_class.
+    """
+    refs: dict[int, tuple[int, int] | None] = {}
+    with _about("layers"):
+        terms = objectives.parse_terms(cfg.layers) if cfg.layers else []
+        for index, term in enumerate(terms):
+            if term.layer == "class":
+                if term.channel is None:
+                    _class_resolver(model)(term.class_name or "")
+            else:
+                refs[index] = _check_term(model, term, size)
+    if cfg.guide and not any(t.layer != "class" and t.channel is None for t in terms):
+        raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at",
+                          field="guide")
+    with _about("target_class"):
+        if cfg.target_class is not None:
+            _class_resolver(model)(cfg.target_class)
+    with _about("avoid_class"):
+        if cfg.avoid_class is not None:
+            _class_resolver(model)
+            resolve_classes(cfg.avoid_class, model.spec.labels or "")
+    if not terms and cfg.target_class is None and cfg.avoid_class is None:
+        raise ConfigError("nothing to dream: give layers, a class or a guide", field="layers")
+    return refs
+
+
+def build_objective(model: LoadedModel, cfg: SteeringConfig, size: tuple[int, int]) -> objectives.Objective:
+    """The summed objective a config asks for, checked against the model (guide images are read).
 
     Args:
         size: (H, W) of the image to dream on (for neuron positions).
     """
+    refs = check_objective(model, cfg, size)
     parts: list[objectives.Objective] = []
-    terms = objectives.parse_terms(cfg.layers) if cfg.layers else []
-    plain = [t.layer for t in terms if t.layer != "class" and t.channel is None]
-    features = guide_features(model, cfg.guide, plain) if cfg.guide else {}
-    for term in terms:
-        if term.layer == "class":
-            part = objectives.term_objective(term, classes=_class_resolver(model))
-        else:
-            ref = _check_term(model, term, size)
-            if term.layer in features:
-                part = objectives.guide(term.layer, features[term.layer]) * cfg.guide_weight
-            else:
-                part = objectives.term_objective(term, kind=cfg.objective, reference=ref)
-        parts.append(part * term.weight if term.weight != 1.0 else part)
-    if cfg.guide and not features:
-        raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at")
+    if cfg.layers:
+        terms = iter(range(len(objectives.parse_terms(cfg.layers))))
+        plain = [t.layer for t in objectives.parse_terms(cfg.layers) if t.layer != "class" and t.channel is None]
+        features = guide_features(model, cfg.guide, plain) if cfg.guide else {}
+
+        def make(term: objectives.LayerTerm) -> objectives.Objective:
+            ref = refs.get(next(terms))
+            if term.layer in features and term.channel is None:
+                return objectives.guide(term.layer, features[term.layer]) * cfg.guide_weight
+            classes = _class_resolver(model) if term.layer == "class" else None
+            return objectives.term_objective(term, kind=cfg.objective, classes=classes, reference=ref)
+
+        parts.append(objectives.parse(cfg.layers, make=make))
     if cfg.target_class is not None:
         parts.append(objectives.class_logit(_class_resolver(model)(cfg.target_class)))
     if cfg.avoid_class is not None:
-        _class_resolver(model)
         indices = resolve_classes(cfg.avoid_class, model.spec.labels or "")
         parts.append(objectives.avoid_classes(indices) * -cfg.avoid_weight)
-    if not parts:
-        raise ConfigError("nothing to dream: give layers, a class or a guide")
     total = parts[0]
     for part in parts[1:]:
         total = total + part

@@ -9,18 +9,18 @@ mean |g| (or std), step, clip to the valid pixel range [0, 1].
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from ..config import DreamConfig
+from ..config import AscentConfig
 from ..errors import ImageError
 from ..models.spec import LoadedModel
 from ..objectives import Objective
 from ..taps import capture
 from .filters import cascade_smooth, lap_normalize, resize
-from .octaves import Octave, plan_octaves
+from .octaves import plan_octaves
 from .tiles import objective_gradient, objective_value
 
 __all__ = ["StepInfo", "OctaveInfo", "DreamResult", "Callbacks", "run_dream", "normalize_gradient"]
@@ -70,11 +70,9 @@ class DreamResult:
     image: torch.Tensor
     score_start: float  # objective on the input, at the input size
     score_end: float  # objective on the result, at the input size
-    tile_size: int
-    skipped: list[Octave] = field(default_factory=list)
 
 
-def normalize_gradient(grad: torch.Tensor, cfg: DreamConfig, sigma: float) -> torch.Tensor:
+def normalize_gradient(grad: torch.Tensor, cfg: AscentConfig, sigma: float) -> torch.Tensor:
     """Laplacian normalization, smoothing, then scale to unit mean |g| (or unit std)."""
     if cfg.lapnorm:
         grad = lap_normalize(grad, cfg.lapnorm_levels)
@@ -84,7 +82,7 @@ def normalize_gradient(grad: torch.Tensor, cfg: DreamConfig, sigma: float) -> to
     return grad / (scale + 1e-8)
 
 
-def _sigma(cfg: DreamConfig, step: int) -> float:
+def _sigma(cfg: AscentConfig, step: int) -> float:
     """Smoothing rises from smooth/5 to smooth over an octave: broad strokes last."""
     if cfg.smooth <= 0:
         return 0.0
@@ -104,7 +102,7 @@ def run_dream(
     model: LoadedModel,
     image: torch.Tensor,
     objective: Objective,
-    cfg: DreamConfig,
+    cfg: AscentConfig,
     *,
     tile_size: int,
     callbacks: Callbacks | None = None,
@@ -160,6 +158,4 @@ def run_dream(
         image=result,
         score_start=float(score_start) if score_start is not None else float("nan"),
         score_end=float(score_end) if score_end is not None else float("nan"),
-        tile_size=tile_size,
-        skipped=skipped,
     )

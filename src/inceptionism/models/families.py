@@ -18,19 +18,17 @@ from pathlib import Path
 from torch import nn
 
 from ..errors import ModelError, WeightsMissingError
-from .spec import ModelSpec
+from ..paths import weights_cache_dir
+from .spec import ModelSpec, Source
 from .weights import load_file
 
-__all__ = ["family_spec", "weights_cache_dir", "FAMILIES"]
+__all__ = ["family_spec", "FAMILIES"]
 
 FAMILIES = ("timm", "torchvision")
 
-
-def weights_cache_dir() -> Path:
-    """The project's own weights folder (not created)."""
-    from ..gallery import cache_root
-
-    return cache_root() / "weights"
+# Smallest input side of timm architectures whose stem shrinks more than 32 px to nothing
+# (torchvision's weights carry this fact themselves, as meta["min_size"]).
+TIMM_MIN_SIZE = {"inception_v3": 75, "inception_v4": 75, "inception_resnet_v2": 75}
 
 
 def _hub_dir() -> Path:
@@ -87,10 +85,20 @@ def _timm_spec(arch: str) -> ModelSpec:
         weights_source=f"timm checkpoint ({info.get('hf_hub_id') or info.get('url') or 'no public weights'})",
         mean=tuple(info.get("mean", (0.485, 0.456, 0.406))),
         std=tuple(info.get("std", (0.229, 0.224, 0.225))),
-        min_size=75 if "inception" in arch else 32,  # Inception stems shrink 75 px to 1
+        min_size=TIMM_MIN_SIZE.get(arch, 32),
         description=f"timm {arch}",
         labels="imagenet-1k" if info.get("num_classes", 1000) == 1000 else None,
+        download=_timm_source(name, info),
     )
+
+
+def _timm_source(name: str, info: dict) -> Source | None:
+    stem = name.replace("/", "--")
+    if info.get("hf_hub_id"):
+        return Source(f"https://huggingface.co/{info['hf_hub_id']}/resolve/main/model.safetensors", f"{stem}.safetensors", None)
+    if info.get("url"):
+        return Source(info["url"], f"{stem}.pth", None)
+    return None
 
 
 def _torchvision_build(arch: str) -> nn.Module:
@@ -119,10 +127,17 @@ def _torchvision_spec(arch: str) -> ModelSpec:
         weights_source=f"torchvision checkpoint {Path(weights.url).name}",
         mean=tuple(transform.mean),
         std=tuple(transform.std),
-        min_size=75 if arch == "inception_v3" else 32,
+        min_size=max(32, *weights.meta.get("min_size", (32, 32))),
         description=f"torchvision {arch}",
         labels="imagenet-1k",
+        download=Source(weights.url, f"{name.replace('/', '--')}.pth", _checksum_prefix(weights.url)),
     )
+
+
+def _checksum_prefix(url: str) -> str | None:
+    """torchvision names its files NAME-SHA256PREFIX.pth and checks that prefix; so does fetch."""
+    prefix = Path(url).stem.rsplit("-", 1)[-1]
+    return prefix if len(prefix) >= 8 else None
 
 
 def family_spec(name: str) -> ModelSpec:

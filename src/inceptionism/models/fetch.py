@@ -15,48 +15,15 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..errors import ConfigError, OutputError, WeightsMissingError
+from ..paths import weights_cache_dir
+from .spec import ModelSpec
 from .weights import sha256_file
 
-__all__ = ["Source", "source_for", "download", "fetch"]
-
-INCEPTION5H_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
-
-
-@dataclass(frozen=True)
-class Source:
-    url: str
-    filename: str  # name in the cache folder
-    sha256: str | None  # full hex digest, or a prefix of it; None = not pinned
-
-
-def source_for(name: str) -> Source:
-    """Where a network's weights come from officially, and their pinned checksum."""
-    family, _, arch = name.partition("/")
-    if name == "inception5h":
-        return Source(INCEPTION5H_URL, "inception5h.zip", None)
-    if family == "torchvision":
-        import torchvision
-
-        url = torchvision.models.get_model_weights(arch).DEFAULT.url
-        stem = Path(url).stem  # e.g. googlenet-1378be20: the SHA-256 prefix torchvision checks
-        prefix = stem.rsplit("-", 1)[-1]
-        return Source(url, f"{name.replace('/', '--')}.pth", prefix if len(prefix) >= 8 else None)
-    if family == "timm":
-        import timm
-
-        info = timm.models.get_pretrained_cfg(arch).to_dict()
-        if info.get("hf_hub_id"):
-            url = f"https://huggingface.co/{info['hf_hub_id']}/resolve/main/model.safetensors"
-            return Source(url, f"{name.replace('/', '--')}.safetensors", None)
-        if info.get("url"):
-            return Source(info["url"], f"{name.replace('/', '--')}.pth", None)
-    raise ConfigError(f"model {name!r} has no download source; its weights ship with a package or a file")
-
+__all__ = ["download", "fetch"]
 
 def download(
     url: str,
@@ -110,20 +77,21 @@ def download(
 
 
 def fetch(
-    name: str,
+    spec: ModelSpec,
     *,
     url: str | None = None,
     sha256: str | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> Path:
-    """Download a network's weights into the project's cache, verified; returns the file."""
-    from .families import weights_cache_dir
-
-    source = source_for(name)
+    """Download a network's weights (``spec.download``) into the project's cache, verified;
+    returns the file."""
+    source = spec.download
+    if source is None:
+        raise ConfigError(f"model {spec.name!r} has no download source; its weights ship with a package or a file")
     checksum = sha256 or source.sha256
     if not checksum:
         raise ConfigError(
-            f"no pinned checksum for {name!r} ({source.url}); pass --sha256 HEX to download and verify it"
+            f"no pinned checksum for {spec.name!r} ({source.url}); pass --sha256 HEX to download and verify it"
         )
     target = weights_cache_dir() / source.filename
     if target.is_file() and sha256_file(target).startswith(checksum.lower()):

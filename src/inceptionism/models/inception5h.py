@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelError, WeightsMissingError
+from ..paths import weights_cache_dir
 from .graphdef import parse_graph
-from .spec import ModelSpec
+from .spec import ModelSpec, Source
 from .weights import sha256_file
 
 __all__ = ["Inception5h", "INCEPTION5H", "MIXED", "convert_graph", "graph_weights"]
@@ -187,8 +188,6 @@ def _read_graph_bytes(path: Path) -> bytes:
 
 
 def _source_file() -> Path:
-    from .families import weights_cache_dir
-
     folder = weights_cache_dir()
     for candidate in (folder / GRAPH_NAME, folder / "inception5h.zip", Path.cwd() / GRAPH_NAME, Path.cwd() / "inception5h.zip"):
         if candidate.is_file():
@@ -202,8 +201,6 @@ def _source_file() -> Path:
 def load_graph_file(net: nn.Module, path: Path) -> str:
     """Load weights from a .pb/.zip (converted once, cached as safetensors) or a converted file."""
     from safetensors.torch import load_file, save_file
-
-    from .families import weights_cache_dir
 
     if path.suffix not in (".pb", ".zip"):
         from .weights import load_file as load_state_file
@@ -238,4 +235,7 @@ INCEPTION5H = ModelSpec(
     default_layers="mixed4c",
     preset_layers={"subtle": "mixed3b", "classic": "mixed4c", "deep": "mixed4d_3x3_bottleneck_pre_relu,mixed4c"},
     description="GoogLeNet (TensorFlow inception5h) of the classic notebooks, original layer names",
+    download=Source(
+        "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip", "inception5h.zip", None
+    ),
 )

@@ -9,7 +9,16 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ModelSpec", "LoadedModel"]
+__all__ = ["ModelSpec", "LoadedModel", "Source"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a network's weights can be downloaded from, and their pinned checksum."""
+
+    url: str
+    filename: str  # name in the cache folder
+    sha256: str | None  # full hex digest, or a prefix of it; None = not pinned
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class ModelSpec:
     load_file: Callable[[nn.Module, Path], str] | None = None  # reads a user's weights file (default: state dicts)
     weights_file: Callable[[], Path] | None = None  # where the weights are, without building the model
     labels: str | None = None  # label set of the output classes ("imagenet-1k"), None if not a classifier
+    download: Source | None = None  # official download of the weights; None = they ship with a package or a file
 
     def layers_for(self, preset: str | None) -> str:
         """The layer list a preset dreams on with this model."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import DreamConfig
+from ..options import BatchConfig
 from ..errors import ConfigError, ImageError, OutputError
 from ..images import OUTPUT_FORMATS, make_output_dir, save_image
 from ..models.spec import LoadedModel
@@ -37,7 +38,7 @@ def dream_folder(
     output_dir: str | Path,
     cfg: DreamConfig,
     *,
-    recursive: bool = False,
+    recursive: bool = BatchConfig.recursive,
     model: LoadedModel | None = None,
     on_file: Callable[[int, int, Path, str], None] | None = None,
 ) -> BatchSummary:

@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from ..config import DreamConfig
+from ..options import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, check_output_path, write_atomic
 from ..models.spec import LoadedModel
@@ -125,11 +126,11 @@ def dream_video(
     output: str | Path,
     cfg: DreamConfig,
     *,
-    blend: float = 0.7,
-    coherence: bool = True,
-    start: float = 0.0,
-    end: float | None = None,
-    keep_frames: bool = False,
+    blend: float = VideoConfig.blend,
+    coherence: bool = VideoConfig.coherence == "on",
+    start: float = VideoConfig.start,
+    end: float | None = VideoConfig.end,
+    keep_frames: bool = VideoConfig.keep_frames,
     model: LoadedModel | None = None,
     on_frame: Callable[[int, int, bool], None] | None = None,
 ) -> VideoResult:
@@ -144,9 +145,8 @@ def dream_video(
     from ..images import save_image
 
     source, output = Path(source), Path(output)
-    if not 0.0 <= blend <= 1.0:
-        raise ConfigError(f"blend = {blend} is out of range; allowed: 0 to 1")
-    if start < 0 or (end is not None and end <= start):
+    VideoConfig(blend=blend, start=start, end=end)  # the declared checks, whoever calls
+    if end is not None and end <= start:
         raise ConfigError(f"time range {start}..{end} is empty or negative; give 0 <= start < end")
     info = probe(source)
     check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import DreamConfig
+from ..options import ZoomConfig
 from ..images import Picture
 from ..models.spec import LoadedModel
 
@@ -39,11 +40,11 @@ def zoom_frames(
     start: Picture,
     cfg: DreamConfig,
     *,
-    frames: int,
-    zoom: float = 1.05,
-    rotate: float = 0.0,
-    pan: tuple[float, float] = (0.0, 0.0),
-    interpolate: int = 0,
+    frames: int = ZoomConfig.frames,
+    zoom: float = ZoomConfig.zoom,
+    rotate: float = ZoomConfig.rotate,
+    pan: tuple[float, float] = ZoomConfig.pan,
+    interpolate: int = ZoomConfig.interpolate,
     model: LoadedModel | None = None,
     on_frame: Callable[[int, int], None] | None = None,
 ) -> Iterator[np.ndarray]:

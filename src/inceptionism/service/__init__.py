@@ -5,8 +5,9 @@ Example:
     >>> app = create_app(ServiceSettings(data_dir=Path("/tmp/dreams")))  # doctest: +SKIP
 """
 
-from .app import ServiceSettings, create_app, default_data_dir
+from ..paths import default_data_dir
+from .app import ServiceSettings, create_app, settings_from
 from .background import serve_in_background
 from .limits import Limits
 
-__all__ = ["ServiceSettings", "Limits", "create_app", "default_data_dir", "serve_in_background"]
+__all__ = ["ServiceSettings", "Limits", "create_app", "default_data_dir", "serve_in_background", "settings_from"]

@@ -6,9 +6,8 @@ workers run it; ``GET /api/dreams/{id}`` and its server-sent ``/events`` follow 
 
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -18,8 +17,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
-from ..config import PRESETS, DreamConfig
+from ..paths import __version__
+from ..config import DEFAULT_MODEL, PRESETS, DreamConfig, dream_params
+from ..options import ServeConfig
 from ..device import resolve_device
 from ..featurevis import FeatureVisConfig
 from .inspector import THUMBNAIL, Inspector
@@ -27,7 +27,7 @@ from .limits import ApiError, Limits
 from .store import JobStore
 from .workers import WorkerPool
 
-__all__ = ["ServiceSettings", "create_app"]
+__all__ = ["ServiceSettings", "create_app", "settings_from", "studio_form"]
 
 STATIC = Path(__file__).parent / "static"
 
@@ -37,14 +37,25 @@ class ServiceSettings:
     """How the service runs. Everything it writes goes under ``data_dir``."""
 
     data_dir: Path  # the job store, uploads, results and channel pictures
-    workers: int = 1  # dreams run at once (each takes all CPU threads; 1 suits a CPU)
-    device: str = "auto"  # where the workers dream
+    workers: int = ServeConfig.workers  # dreams run at once (each takes all CPU threads; 1 suits a CPU)
+    device: str = ServeConfig.device  # where the workers dream
     limits: Limits = field(default_factory=Limits)
-    result_ttl_s: float = 7 * 24 * 3600  # finished jobs are removed this long after they end
+    result_ttl_s: float = ServeConfig.keep_hours * 3600  # finished jobs are removed this long after they end
     cleanup_every_s: float = 600.0  # how often expired jobs are looked for
     preview_side: int = 256  # longer side of the per-octave previews
     events_every_s: float = 0.25  # how often an event stream looks for news
     thumbnail: FeatureVisConfig = THUMBNAIL  # how channel-picker pictures are drawn
+
+
+def settings_from(opts: ServeConfig, data_dir: Path) -> ServiceSettings:
+    """The service's settings for ``inceptionism serve``'s options."""
+    return ServiceSettings(
+        data_dir=data_dir,
+        workers=opts.workers,
+        device=opts.device,
+        result_ttl_s=opts.keep_hours * 3600,
+        limits=Limits(max_queued=opts.max_queued),
+    )
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -68,7 +79,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         )
         app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
         app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
-        app.state.inspector.warm(DreamConfig().model)
+        app.state.inspector.warm(DEFAULT_MODEL)
         pool.start()
         try:
             yield
@@ -100,6 +111,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "limits": settings.limits.public(),
             "presets": PRESETS,
             "defaults": DreamConfig().to_dict(),
+            "parameters": studio_form(),
             "result_ttl_s": settings.result_ttl_s,
         }
 
@@ -109,6 +121,19 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def studio_form() -> list[dict[str, Any]]:
+    """Every parameter the studio offers, as its form needs it: name, kind, default, bounds,
+    choices, help and where and how to show it. Generated from the declarations."""
+    rows = []
+    for p in dream_params("studio"):
+        widget = asdict(p.studio) if p.studio else None
+        kind = {int: "integer", float: "number", str: "string", bool: "boolean", tuple: "list"}[p.kind]
+        default = list(p.default) if isinstance(p.default, tuple) else p.default
+        rows.append({"name": p.name, "kind": kind, "nullable": p.nullable, "default": default, "help": p.help,
+                     "min": p.low, "max": p.high, "choices": list(p.choices) if p.choices else None, "widget": widget})
+    return rows
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -157,11 +182,3 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
-
-
-def default_data_dir() -> Path:
-    """``$INCEPTIONISM_DATA``, else ``~/.local/share/inceptionism`` (XDG data home)."""
-    if os.environ.get("INCEPTIONISM_DATA"):
-        return Path(os.environ["INCEPTIONISM_DATA"])
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "inceptionism"

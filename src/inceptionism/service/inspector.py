@@ -8,13 +8,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..api import resolve_config
+from ..api import check_config, resolve_config
 from ..config import DreamConfig
 from ..errors import InceptionismError
 from ..featurevis import FeatureVisConfig
 from ..gallery import channel_thumbnail
 from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
-from ..steering import build_objective
 from ..taps import layer_info, list_layers
 from .limits import ApiError, check_served
 
@@ -80,18 +79,16 @@ class Inspector:
                 raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
             return channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir)
 
-    def check(self, cfg: DreamConfig, width: int, height: int) -> None:
-        """Refuse unknown layers, channels or classes now rather than in a failed job."""
-        if cfg.weights == "random":
-            return  # would load a second copy of the network only to check names
+    def check(self, cfg: DreamConfig, width: int, height: int, *, guide: bool = False) -> None:
+        """The library's one validation against the network (layers, channels, classes, tile
+        and picture sizes), now rather than in a failed job; ``guide``: a guide is uploaded."""
         with self._lock:
             model = self._model(cfg.model)
-            resolved = resolve_config(cfg.replace(guide=(), mask=None, seed=0))
+            resolved = resolve_config(cfg.replace(seed=0, guide=("upload",) if guide else ()))
             try:
-                build_objective(model, resolved, (height, width))
+                check_config(resolved, model, width, height)
             except InceptionismError as exc:
-                field = "class" if "class" in str(exc) else "layers"
-                raise ApiError(422, str(exc), field) from None
+                raise ApiError(422, str(exc), exc.field) from None
 
     def _model(self, name: str, models: dict[str, LoadedModel] | None = None) -> LoadedModel:
         models = self._models if models is None else models

@@ -6,6 +6,7 @@ and what is allowed, and the name of the offending field.
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 import re
@@ -14,11 +15,12 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from ..config import DreamConfig
+from ..config import DreamConfig, dream_params, layered
 from ..errors import ConfigError
+from ..options import ServeConfig
 from ..models import get_spec, list_models, weights_path
 
-__all__ = ["ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work"]
+__all__ = ["as_given", "ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work"]
 
 # Formats sniffed from the bytes (never the file name) that a dream may start from.
 IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
@@ -28,6 +30,8 @@ SERVER_ONLY = {
     "mask": "send the mask image as the file field 'mask'",
     "device": "the server chooses the device (inceptionism serve --device)",
     "precision": "the server runs its network in fp32",
+    "weights": "the server dreams with each network's own weights (files on the server are not reachable)",
+    "config": "send the parameters themselves, flat",
 }
 
 
@@ -50,7 +54,7 @@ class Limits:
     max_steps: int = 200  # steps per octave
     max_octaves: int = 12  # octaves in a plan
     max_jitter: int = 512  # pixels
-    max_queued: int = 32  # jobs waiting; more are refused with 429
+    max_queued: int = ServeConfig.max_queued  # jobs waiting; more are refused with 429
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,33 +102,64 @@ def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
 
 
 def check_params(text: str | None, limits: Limits) -> tuple[dict[str, Any], DreamConfig]:
-    """Parse the ``params`` field: a JSON object of :class:`DreamConfig` names, within limits.
+    """Parse the ``params`` field: a flat JSON object of the parameters the studio offers.
 
-    Returns the parameters as given (stored with the job) and the config they make
-    (before file fields and the device are filled in by the server).
+    Any other key, any nested value and any server-side setting (files, device,
+    precision, weights) is refused with 422 naming the field; files come as uploads.
+
+    Returns:
+        The parameters as given (stored with the job) and the config they make, layered
+        as everywhere else (before the server fills in uploads and the device).
     """
     if text is None or not text.strip():
         params: Any = {}
     else:
         try:
             params = json.loads(text)
-        except ValueError as exc:
-            raise ApiError(422, f"params is not valid JSON ({exc.msg} at position {exc.pos})", "params") from None
+        except (ValueError, RecursionError) as exc:
+            where = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "too deeply nested or too large a number"
+            raise ApiError(422, f"params is not valid JSON ({reason}{where})", "params") from None
     if not isinstance(params, dict):
         raise ApiError(422, f"params must be a JSON object, got {type(params).__name__}", "params")
-    for key, why in SERVER_ONLY.items():
-        if key in params:
-            raise ApiError(422, f"params may not set {key!r}: {why}", key)
-    if params.get("weights") not in (None, "random"):
-        raise ApiError(422, "params may set weights only to 'random' (files on the server are not reachable)", "weights")
+    used = _offered_keys(params)
     try:
-        cfg = DreamConfig.from_params(params)
+        cfg = layered(explicit={used[key]: value for key, value in params.items()})
     except ConfigError as exc:
-        raise ApiError(422, str(exc), _field_of(str(exc), params)) from None
-    except TypeError as exc:
-        raise ApiError(422, f"params has a value of the wrong type ({exc})", "params") from None
+        raise ApiError(422, str(exc), as_given(exc.field or "params", params)) from None
     _check_ranges(cfg, limits)
     return params, cfg
+
+
+def as_given(field: str | None, params: dict[str, Any]) -> str | None:
+    """The key a request used for the parameter ``field`` (its alias, such as "class", if it used one)."""
+    for p in dream_params("studio"):
+        if p.name == field:
+            return next((alias for alias in p.aliases if alias in params), field)
+    return field
+
+
+def _offered_keys(params: dict[str, Any]) -> dict[str, str]:
+    """Each key of ``params`` to the parameter it names; refuses what the studio does not offer."""
+    offered = {p.name: p for p in dream_params("studio")}
+    names = {alias: p.name for p in offered.values() for alias in p.aliases} | {name: name for name in offered}
+    everything = {p.name for p in dream_params()}
+    used = {}
+    for key, value in params.items():
+        if key in SERVER_ONLY:
+            raise ApiError(422, f"params may not set {key!r}: {SERVER_ONLY[key]}", key)
+        if key not in names:
+            near = difflib.get_close_matches(str(key), sorted(names), n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else f"; allowed: {', '.join(sorted(names))}"
+            what = "is not offered by the studio" if key in everything else "is not a parameter"
+            raise ApiError(422, f"params key {str(key)[:60]!r} {what}{hint}", str(key)[:60])
+        p = offered[names[key]]
+        if isinstance(value, dict) or (isinstance(value, list) and p.kind is not tuple):
+            raise ApiError(422, f"{key} must be a plain value, not a JSON {type(value).__name__}", key)
+        if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+            raise ApiError(422, f"{key} must be a flat list", key)
+        used[key] = p.name
+    return used
 
 
 def check_served(name: str, status: int, *, weights: bool = True) -> None:
@@ -137,7 +172,7 @@ def check_served(name: str, status: int, *, weights: bool = True) -> None:
 
 
 def _check_ranges(cfg: DreamConfig, limits: Limits) -> None:
-    check_served(cfg.model, 422, weights=cfg.weights != "random")
+    check_served(cfg.model, 422)
     _at_most("steps", cfg.steps, limits.max_steps)
     _at_most("octaves", len(cfg.octave_indices()), limits.max_octaves)
     _at_most("jitter", cfg.jitter, limits.max_jitter)
@@ -169,11 +204,3 @@ def check_work(cfg: DreamConfig, width: int, height: int, limits: Limits) -> Dre
 def _at_most(name: str, value: int, limit: int) -> None:
     if value > limit:
         raise ApiError(422, f"{name} {value} is over this server's limit of {limit}", name)
-
-
-def _field_of(message: str, params: dict[str, Any]) -> str:
-    """The parameter a ConfigError is about: the first key the message names."""
-    for key in sorted(params, key=len, reverse=True):
-        if key in message:
-            return key
-    return "params"

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..labels import GROUPS, class_names
 from ..models import get_spec
-from .limits import ApiError, Limits, check_params, check_served, check_upload, check_work
+from .limits import ApiError, Limits, as_given, check_params, check_served, check_upload, check_work
 from .store import FINISHED, Job, JobStore, new_id, valid_id
 from .workers import job_files
 
@@ -70,7 +70,10 @@ def create_dream(
     if fitted.max_size != cfg.max_size:
         given = {**given, "max_size": fitted.max_size}  # recorded: the job shows what it ran with
     ratio = min(1.0, (fitted.max_size or max(width, height)) / max(width, height))
-    state.inspector.check(fitted, max(1, round(width * ratio)), max(1, round(height * ratio)))
+    try:
+        state.inspector.check(fitted, max(1, round(width * ratio)), max(1, round(height * ratio)), guide=guide is not None)
+    except ApiError as exc:
+        raise ApiError(exc.status, exc.message, as_given(exc.field, given)) from None
 
     job_id = new_id()
     files = job_files(state.data_dir / "jobs", job_id)

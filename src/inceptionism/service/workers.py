@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import render
-from ..config import DreamConfig
+from ..config import DreamConfig, layered
 from ..device import resolve_device
 from ..engine import Callbacks, OctaveInfo, StepInfo, resize
 from ..errors import InceptionismError
@@ -164,13 +164,15 @@ class WorkerPool:
             )
 
     def _config(self, job: Job, files: JobFiles) -> DreamConfig:
-        params = {**job.params, "device": self.device}
+        """The job's parameters, layered as everywhere, with the server's own settings on top:
+        its device and the job's uploaded files (never a path from the request)."""
+        server: dict = {"device": self.device}
         guide, mask = files.upload("guide"), files.upload("mask")
         if guide is not None:
-            params["guide"] = (str(guide),)
+            server["guide"] = (str(guide),)
         if mask is not None:
-            params["mask"] = str(mask)
-        return DreamConfig.from_params(params)
+            server["mask"] = str(mask)
+        return layered(explicit={**job.params, **server})
 
     def _end(self, job_id: str, status: str, files: JobFiles, error: str | None = None) -> None:
         if self.store.get(job_id) is None:  # removed while running: remove its files too

@@ -1,0 +1,114 @@
+"""What every command shares: the typer app, consoles, error mapping and progress bars.
+
+Errors become one line on stderr and a distinct exit code (see ``errors.py``);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import deque
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..errors import InceptionismError
+
+__all__ = ["app", "err", "out", "DebugOpt", "QuietOpt", "errors", "progress_bar", "run_with_progress", "ScoreReader"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="DeepDream: amplify what a neural network sees in a picture.",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+DebugOpt = typer.Option(False, "--debug", help="Show the full traceback on errors.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar or notices.")
+
+
+@contextmanager
+def errors(debug: bool) -> Iterator[None]:
+    """Map library errors to one line and an exit code."""
+    try:
+        yield
+    except InceptionismError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was written for the unfinished output")
+        raise typer.Exit(130) from None
+
+
+def progress_bar(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("step {task.fields[step]}"),
+        TextColumn("score {task.fields[score]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
+
+
+class ScoreReader:
+    """Shows the newest step score the device has already computed, never waiting for it.
+
+    On a GPU, reading a step's score at once would stall the host until that step is
+    done, every step; instead each score gets an event, and the bar shows the latest
+    one whose event has passed (a step or two behind).
+    """
+
+    def __init__(self) -> None:
+        self.pending: deque = deque()
+        self.text = "-"
+
+    def __call__(self, score: Any) -> str:
+        import torch
+
+        if score.device.type != "cuda":
+            self.text = f"{float(score):.3f}"
+            return self.text
+        event = torch.cuda.Event()
+        event.record()
+        self.pending.append((event, score))
+        while self.pending and self.pending[0][0].query():
+            self.text = f"{float(self.pending.popleft()[1]):.3f}"
+        return self.text
+
+
+def run_with_progress(run, total_steps: int, quiet: bool, *, runs: int = 1, **kwargs: Any):
+    """Call ``run(callbacks=..., **kwargs)`` with a progress bar over every step of ``runs``
+    dreams of the same plan (the plan's own size replaces ``total_steps`` once known)."""
+    from ..engine import Callbacks
+
+    read_score = ScoreReader()
+    with progress_bar(quiet) as progress:
+        task = progress.add_task("loading", total=total_steps, step="-", score="-")
+
+        def on_step(info) -> None:
+            progress.update(
+                task,
+                advance=1,
+                total=info.octaves * info.steps * runs,
+                description=f"octave {info.octave}/{info.octaves} {info.width}x{info.height}",
+                step=f"{info.step}/{info.steps}",
+                score=read_score(info.score),
+            )
+
+        def on_notice(message: str) -> None:
+            if not quiet:
+                err.print(f"notice: {message}")
+
+        return run(callbacks=Callbacks(on_step=on_step, on_notice=on_notice), **kwargs)

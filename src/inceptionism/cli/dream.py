@@ -1,0 +1,62 @@
+"""``inceptionism dream``: one photo (or noise) in, one dream out."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..config import DreamConfig
+from .common import DebugOpt, QuietOpt, app, errors, out, run_with_progress
+from .options import dream_options
+
+
+@app.command()
+@dream_options()
+def dream(
+    input: str = typer.Argument(..., help="Photo to dream on, or the word 'noise'."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file: .png, .jpg or .webp."),
+    save_config: Optional[Path] = typer.Option(None, help="Write the parameters used to this JSON file."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    cfg: DreamConfig,
+) -> None:
+    """Dream on a photo (or on noise) and write the result."""
+    with errors(debug):
+        _dream(input, output, cfg, save_config, quiet)
+
+
+def _dream(input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool) -> None:
+    from ..api import render
+    from ..images import check_output_path, load_image, save_image, write_atomic
+
+    inputs = command_inputs(cfg, () if input == "noise" else (input,))
+    check_output_path(output, inputs=inputs)
+    if save_config is not None:
+        check_output_path(save_config, inputs=(*inputs, output), formats=(".json",), noun="input or output")
+        text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_atomic(save_config, lambda fh: fh.write(text.encode()))
+    source = input if input == "noise" else load_image(input)
+    started = time.perf_counter()
+    total = len(cfg.octave_indices()) * cfg.steps
+    result = run_with_progress(
+        lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), total, quiet
+    )
+    save_image(result.image, output, result.metadata)
+    gain = result.score_end / result.score_start if result.score_start else float("nan")
+    out.print(
+        f"wrote {output} ({result.image.width}x{result.image.height}) in {time.perf_counter() - started:.1f} s; "
+        f"objective {result.score_start:.3f} -> {result.score_end:.3f} (x{gain:.2f}), seed {result.config.seed}"
+    )
+
+
+def command_inputs(cfg: DreamConfig, photos: tuple[str | Path, ...]) -> tuple[str | Path, ...]:
+    """Every file a dream reads: the photos, guides, mask and weights file; no output may be one of them."""
+    files = [*photos, *cfg.guide, *([cfg.mask] if cfg.mask else [])]
+    if cfg.weights not in (None, "random"):
+        files.append(cfg.weights)
+    return tuple(files)

@@ -1,0 +1,257 @@
+"""The inspection commands: layers, models, visualize, gallery, classes, activations, info."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import ConfigError, ImageError
+from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
+from .common import DebugOpt, QuietOpt, app, errors, out, progress_bar, run_with_progress
+from .options import with_config
+
+
+def _load(net: InspectConfig, **kwargs):
+    from ..device import resolve_device
+    from ..models import load_model
+
+    return load_model(net.model, device=resolve_device(net.device), **kwargs)
+
+
+@app.command()
+@with_config("net", InspectConfig, only=("model",))
+def layers(
+    filter: Optional[str] = typer.Option(None, "--filter", help="Only layers whose name contains this."),
+    debug: bool = DebugOpt,
+    *,
+    net: InspectConfig,
+) -> None:
+    """List every layer you can dream on, in data-flow order, with channels and size at 224 px."""
+    with errors(debug):
+        from ..models import get_spec, load_model
+        from ..taps import list_layers
+
+        spec = get_spec(net.model)
+        loaded = load_model(net.model, device="cpu", pretrained=False)
+        table = Table(title=f"{spec.name}: dreamable layers (224x224 input)", show_lines=False)
+        for column in ("layer", "channels", "size", "kind"):
+            table.add_column(column, justify="right" if column in ("channels", "size") else "left")
+        defaults = set(spec.default_layers.split(","))
+        for info in list_layers(loaded):
+            if filter and filter not in info.name:
+                continue
+            name = f"{info.name} *" if info.name in defaults else info.name
+            table.add_row(name, str(info.channels), f"{info.height}x{info.width}", info.kind)
+        out.print(table)
+        out.print(f"* default dream layers; use them as --layers {spec.default_layers}")
+
+
+@app.command()
+@with_config("net", InspectConfig)
+@with_config("vis", VisualizeConfig)
+def visualize(
+    layer: str = typer.Argument(..., help="Layer, e.g. blocks.4.1.bn1, or 'class' for classes."),
+    targets: str = typer.Argument(..., help="Channel(s): 7, 3,7,12 or all; with 'class': names or indices."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output image; several targets add -N to its name."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    net: InspectConfig,
+    vis: VisualizeConfig,
+) -> None:
+    """Show what channels (or classes) respond to, grown from noise."""
+    with errors(debug):
+        from ..config import draw_seed
+        from ..featurevis import parse_targets
+        from ..images import check_output_path, save_image
+        from ..visualization import visualize_targets as grow
+
+        check_output_path(output)
+        if vis.lapnorm and vis.param != "pixel":
+            raise ConfigError("--lapnorm works with --param pixel only", field="lapnorm")
+        loaded = _load(net)
+        chosen = parse_targets(targets, layer, loaded)
+        vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
+        names = [output] if len(chosen) == 1 else [output.with_name(f"{output.stem}-{t}{output.suffix}") for t in chosen]
+        per_target = vis.octaves * vis.steps_or_default() if vis.param == "pixel" else vis.steps_or_default()
+        runs = len(chosen) if vis.param == "pixel" else 1  # pixel: one run per target; fft: batches are octaves
+        shown = run_with_progress(lambda callbacks: list(grow(loaded, layer, chosen, vis, callbacks=callbacks)),
+                                  per_target * len(chosen), quiet, runs=runs)  # fmt: skip
+        for path, result in zip(names, shown):
+            save_image(result.image, path, result.metadata)
+            kind = "logit" if layer == "class" else "mean activation"
+            out.print(f"wrote {path}; {layer} {result.target}: {kind} {result.score:.3f}, seed {vis.seed}")
+
+
+@app.command()
+@with_config("net", InspectConfig)
+@with_config("gal", GalleryConfig)
+def gallery(
+    layer: str = typer.Argument(..., help="Layer whose channels to show."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for the thumbnails and index.html."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    net: InspectConfig,
+    gal: GalleryConfig,
+) -> None:
+    """A thumbnail of every channel of a layer and an index.html grid of them (cached)."""
+    with errors(debug):
+        from ..config import draw_seed
+        from ..featurevis import FeatureVisConfig
+        from ..gallery import build_gallery, cached_gallery, cached_seed
+        from ..models import get_spec
+        from ..models.weights import sha256_file
+        from ..taps import layer_info
+
+        started = time.perf_counter()
+        spec = get_spec(net.model)
+        cfg = FeatureVisConfig(size=gal.size, steps=gal.steps, seed=gal.seed if gal.seed is not None else 0)
+        seed = gal.seed if gal.seed is not None else cached_seed(spec.name, layer, cfg)
+        cfg = FeatureVisConfig(size=gal.size, steps=gal.steps, seed=seed if seed is not None else draw_seed())
+        if spec.weights_file is not None:  # all cached: no need to load the network at all
+            result = cached_gallery(spec.name, sha256_file(spec.weights_file()), layer, output, cfg)
+            if result is not None:
+                took = time.perf_counter() - started
+                out.print(f"wrote {result.index} ({result.channels} channels from cache, seed {cfg.seed}) in {took:.1f} s")
+                return
+        loaded = _load(net)
+        channels = layer_info(loaded, layer).channels
+        with progress_bar(quiet) as progress:
+            task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
+            on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731
+            result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step)
+        took = time.perf_counter() - started
+        out.print(
+            f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "
+            f"{result.channels - result.rendered} from cache, seed {cfg.seed}) in {took:.1f} s"
+        )
+
+
+models_app = typer.Typer(help="List networks, or fetch their weights.", no_args_is_help=False)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: str = typer.Argument(..., help="Network, e.g. torchvision/googlenet or inception5h."),
+    url: Optional[str] = typer.Option(None, help="Download from this address instead of the official one."),
+    sha256: Optional[str] = typer.Option(None, help="Expected SHA-256 (hex, or a prefix of it)."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Download a network's weights into the cache, verified against a pinned SHA-256; resumes."""
+    with errors(debug):
+        from ..models import get_spec
+        from ..models.fetch import fetch
+
+        spec = get_spec(name)
+        with progress_bar(quiet) as progress:
+            tasks: list = []  # the bar appears with the first bytes, so an early error stays one line
+
+            def on_progress(done: int, total: int | None) -> None:
+                if not tasks:
+                    tasks.append(progress.add_task(f"fetch {name}", total=total, step="-", score="-"))
+                progress.update(tasks[0], completed=done, total=total, step=f"{done / 1e6:.1f} MB")
+
+            path = fetch(spec, url=url, sha256=sha256, on_progress=on_progress)
+        out.print(f"weights for {name} are in {path}")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context, debug: bool = DebugOpt) -> None:
+    """List the networks: source of their weights, whether the weights are here, default layers."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with errors(debug):
+        from ..models import get_spec, list_models, weights_path
+
+        table = Table(title="networks (any timm/ARCH or torchvision/ARCH works too)")
+        for column in ("name", "weights", "here", "size", "dream layers"):
+            table.add_column(column)
+        for name in list_models():
+            spec = get_spec(name)
+            path = weights_path(spec)
+            here, size = ("yes", f"{path.stat().st_size / 1e6:.0f} MB") if path is not None else ("no", "-")
+            table.add_row(name, spec.weights_source, here, size, spec.default_layers or "chosen by depth")
+        out.print(table)
+
+
+@app.command()
+@with_config("net", InspectConfig, only=("model",))
+def classes(
+    search: Optional[str] = typer.Argument(None, help="Only classes whose name contains this."),
+    debug: bool = DebugOpt,
+    *,
+    net: InspectConfig,
+) -> None:
+    """List the class names a model knows (for --class and --avoid-class)."""
+    with errors(debug):
+        from ..labels import GROUPS, class_names
+        from ..models import get_spec
+
+        spec = get_spec(net.model)
+        if spec.labels is None:
+            raise ConfigError(f"model {net.model} has no class labels", field="model")
+        for index, name in enumerate(class_names(spec.labels)):
+            if not search or search.lower() in name.lower():
+                out.print(f"{index:4d}  {name}")
+        if not search:
+            out.print(f"groups for --avoid-class: {', '.join(GROUPS)}")
+
+
+@app.command()
+@with_config("net", InspectConfig)
+@with_config("act", ActivationsConfig)
+def activations(
+    input: Path = typer.Argument(..., help="Photo."),
+    layer: str = typer.Option(..., "--layer", help="Layer to show."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output grid image."),
+    debug: bool = DebugOpt,
+    *,
+    net: InspectConfig,
+    act: ActivationsConfig,
+) -> None:
+    """Write a grid of a layer's feature maps for a photo."""
+    with errors(debug):
+        from ..activations import activation_grid
+        from ..api import fit_max_size
+        from ..images import check_output_path, load_image, save_image, to_tensor
+
+        check_output_path(output, inputs=(input,))
+        chosen = _parse_channels(act.channels)
+        picture = load_image(input)
+        loaded = _load(net)
+        x = fit_max_size(to_tensor(picture, loaded.device), act.max_size)
+        grid = activation_grid(loaded, x, layer, channels=chosen, top=act.top)
+        save_image(grid, output, {"inceptionism_activations": {"layer": layer, "model": net.model, "input": input.name}})
+        out.print(f"wrote {output}")
+
+
+def _parse_channels(text: Optional[str]) -> Optional[list[int]]:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"channels {text!r} must be a comma list of whole numbers, e.g. 3,7,12", field="channels") from None
+
+
+@app.command()
+def info(file: Path = typer.Argument(..., help="An image written by inceptionism."), debug: bool = DebugOpt) -> None:
+    """Print the parameters embedded in an output image."""
+    with errors(debug):
+        from ..images import read_metadata
+
+        if not file.is_file():
+            raise ImageError(f"{str(file)!r} does not exist or is not a file")
+        data = read_metadata(file)
+        if data is None:
+            raise ImageError(f"{str(file)!r} holds no inceptionism parameters")
+        out.print_json(json.dumps(data))

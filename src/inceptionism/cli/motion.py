@@ -1,0 +1,117 @@
+"""The motion commands: zoom, video, batch."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from ..config import DreamConfig
+from ..errors import ImageError
+from ..options import ZOOM_DREAM_DEFAULTS, BatchConfig, VideoConfig, ZoomConfig
+from .common import DebugOpt, QuietOpt, app, err, errors, out, progress_bar
+from .dream import command_inputs
+from .options import dream_options, with_config
+
+
+@app.command()
+@dream_options(ZOOM_DREAM_DEFAULTS)
+@with_config("motion", ZoomConfig)
+def zoom(
+    input: str = typer.Argument(..., help="Photo to start from, or 'noise'."),
+    output: Path = typer.Option(..., "--output", "-o", help="Animation: .mp4, .webm or .gif."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    motion: ZoomConfig,
+    cfg: DreamConfig,
+) -> None:
+    """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
+    with errors(debug):
+        from ..api import load_model_for, noise_picture
+        from ..config import NOISE_SIZE
+        from ..images import check_output_path, load_image
+        from ..motion.videoio import VIDEO_FORMATS, write_video
+        from ..motion.zoom import zoom_frames
+
+        inputs = command_inputs(cfg, () if input == "noise" else (input,))
+        check_output_path(output, inputs=inputs, formats=VIDEO_FORMATS, noun="photo")
+        start = noise_picture(*(cfg.size or NOISE_SIZE), cfg.seed) if input == "noise" else load_image(input)
+        model = load_model_for(cfg)
+        with progress_bar(quiet) as progress:
+            task = progress.add_task("zoom", total=motion.frames, step="-", score="-")
+            on_frame = lambda done, total: progress.update(task, completed=done, step=f"frame {done}/{total}")  # noqa: E731
+            stream = zoom_frames(start, cfg, frames=motion.frames, zoom=motion.zoom, rotate=motion.rotate, pan=motion.pan,
+                                 interpolate=motion.interpolate, model=model, on_frame=on_frame)  # fmt: skip
+            write_video(output, stream, motion.fps)
+        out.print(f"wrote {output}: {motion.frames} frames at {motion.fps:g} fps, seed {cfg.seed}")
+
+
+@app.command()
+@dream_options()
+@with_config("motion", VideoConfig)
+def video(
+    input: Path = typer.Argument(..., help="Video to dream on."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output video: .mp4, .webm or .gif."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    motion: VideoConfig,
+    cfg: DreamConfig,
+) -> None:
+    """Dream a video frame by frame, coherent over time; keeps the sound; resumes after a stop."""
+    with errors(debug):
+        from ..api import load_model_for
+        from ..images import check_output_path
+        from ..motion.videoio import VIDEO_FORMATS
+        from ..motion.video import dream_video
+
+        check_output_path(output, inputs=command_inputs(cfg, (input,)), formats=VIDEO_FORMATS, noun="video")
+        model = load_model_for(cfg)
+        began, counts = time.perf_counter(), {"dreamed": 0}
+        try:
+            with progress_bar(quiet) as progress:
+                task = progress.add_task("video", total=None, step="-", score="-")
+
+                def on_frame(done: int, total: int, resumed: bool) -> None:
+                    counts["dreamed"] += 0 if resumed else 1
+                    rate = counts["dreamed"] / max(time.perf_counter() - began, 1e-9)
+                    progress.update(task, completed=done, total=total, step=f"frame {done}/{total}", score=f"{rate:.2f} fps")
+
+                result = dream_video(input, output, cfg, blend=motion.blend, coherence=motion.coherence == "on",
+                                     start=motion.start, end=motion.end, keep_frames=motion.keep_frames, model=model,
+                                     on_frame=on_frame)  # fmt: skip
+        except KeyboardInterrupt:
+            err.print(f"interrupted; {counts['dreamed']} new frame(s) kept in .{output.name}.frames: run the same command again to resume")
+            raise typer.Exit(130) from None
+        out.print(f"wrote {output}: {result.frames} frames ({result.dreamed} dreamed now) at {result.fps:g} fps")
+
+
+@app.command()
+@dream_options()
+@with_config("folders", BatchConfig)
+def batch(
+    input_dir: Path = typer.Argument(..., help="Folder of images."),
+    output_dir: Path = typer.Option(..., "--output", "-o", help="Folder for the dreams (same relative paths)."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    folders: BatchConfig,
+    cfg: DreamConfig,
+) -> None:
+    """Dream every image in a folder; skips finished ones; lists unreadable files at the end."""
+    with errors(debug):
+        from ..api import load_model_for
+        from ..motion.batch import dream_folder
+
+        model = load_model_for(cfg)
+        with progress_bar(quiet) as progress:
+            task = progress.add_task("batch", total=None, step="-", score="-")
+            on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731
+            summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model, on_file=on_file)
+        out.print(f"done {len(summary.done)}, skipped {len(summary.skipped)} (already there), failed {len(summary.failed)}")
+        for path, reason in summary.failed:
+            out.print(f"  failed: {path}: {reason}")
+        if summary.failed:
+            raise ImageError(f"{len(summary.failed)} file(s) could not be dreamed; see the list above")

@@ -1,0 +1,127 @@
+"""Command-line options generated from the parameter declarations (``params.py``).
+
+A command lists the declarations it offers; each becomes an option with the declared
+name (``step_size`` is ``--step-size``), help, and default, and the command receives the
+values as one checked config object. Nothing here repeats a default or a help text.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import typer
+
+from ..config import DreamConfig, dream_params, layered, load_config_mapping
+from ..params import Param, declared
+from .common import errors
+
+__all__ = ["with_config", "dream_options", "option_for"]
+
+
+def _annotation(p: Param) -> Any:
+    if p.repeat:
+        return Optional[list[str]]
+    if p.parse is not None or p.kind is tuple:
+        return Optional[str]
+    return Optional[p.kind]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value) or "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else str(value)
+
+
+def option_for(p: Param, *, layered_default: bool) -> Any:
+    """A typer option for ``p``. With ``layered_default`` its default is None (the value comes
+    from the layers below the flags) and the declared default is shown in the help."""
+    names = list(p.flags) or [p.flag]
+    if p.kind is bool:
+        names[0] = f"{names[0]}/--no-{names[0][2:]}"
+    text = p.help[0].upper() + p.help[1:] + "."
+    if p.choices:
+        text += f" One of: {', '.join(p.choices)}."
+    if layered_default or p.default is None:
+        default, text = None, text + f" Default: {_shown(p.default)}."
+    else:
+        default = _shown(p.default) if isinstance(p.default, tuple) else p.default
+    return typer.Option(default, *names, help=text, metavar=p.metavar, show_default=default is not None)
+
+
+def _add_options(command: Callable, into: str, params: Sequence[Param], *, layered_default: bool,
+                 extra: Sequence[inspect.Parameter] = ()) -> tuple[Callable, Callable[[dict], dict]]:
+    own = [q for q in inspect.signature(command).parameters.values() if q.name != into]
+    generated = [
+        inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=option_for(p, layered_default=layered_default),
+                          annotation=_annotation(p))
+        for p in params
+    ]
+    names = [p.name for p in params] + [q.name for q in extra]
+
+    def split(kwargs: dict) -> dict:
+        return {name: kwargs.pop(name) for name in names}
+
+    return (lambda wrapper: setattr(wrapper, "__signature__", inspect.Signature(own + generated + list(extra)))), split
+
+
+def with_config(into: str, cls: type, *, only: Sequence[str] | None = None, door: str = "cli"):
+    """Offer ``cls``'s declared parameters (or ``only`` those) as options; the command gets
+    ``into=cls(**values)``, checked, with the declared defaults for what was not given."""
+
+    def decorate(command: Callable) -> Callable:
+        params = [p for p in declared(cls) if p.offered(door) and (only is None or p.name in only)]
+        sign, split = _add_options(command, into, params, layered_default=False)
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in split(kwargs).items()}
+            with errors(kwargs.get("debug", False)):
+                config = cls(**values)
+            return command(**{into: config}, **kwargs)
+
+        sign(wrapper)
+        return wrapper
+
+    return decorate
+
+
+_CONFIG_FILE = inspect.Parameter(
+    "config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
+    default=typer.Option(None, "--config", help="JSON parameters, or an image this tool wrote; flags override it."),
+)
+
+
+def dream_options(command_defaults: Mapping[str, Any] | None = None):
+    """Offer every dream parameter as a flag plus ``--config FILE``; the command gets
+    ``cfg``, layered (defaults < preset < ``command_defaults`` < config file < flags) and
+    resolved (layers and seed filled in)."""
+
+    def decorate(command: Callable) -> Callable:
+        sign, split = _add_options(command, "cfg", dream_params("cli"), layered_default=True, extra=[_CONFIG_FILE])
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            given = split(kwargs)
+            config_file = given.pop("config")
+            flags = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v is not None}
+            with errors(kwargs.get("debug", False)):
+                cfg = build_config(config_file, flags, command_defaults)
+            return command(cfg=cfg, **kwargs)
+
+        sign(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def build_config(config_file: Path | None, flags: Mapping[str, Any], command_defaults: Mapping[str, Any] | None = None) -> DreamConfig:
+    """The command line's config: :func:`layered`, then resolved for the chosen network."""
+    from ..api import resolve_config
+
+    file = load_config_mapping(config_file) if config_file else None
+    return resolve_config(layered(explicit=flags, file=file, command=command_defaults))

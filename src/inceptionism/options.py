@@ -1,0 +1,142 @@
+"""Parameters of the commands beyond one dream: zoom, video, batch, visualize, gallery,
+activations and serve. Declared once here (see :mod:`inceptionism.params`); the command
+line's options and the library's keyword defaults both come from these fields.
+
+Example:
+    >>> ZoomConfig().zoom
+    1.05
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import DEFAULT_MODEL
+from .errors import ConfigError
+from .params import LOCAL, Checked, param
+
+__all__ = [
+    "ZoomConfig",
+    "VideoConfig",
+    "BatchConfig",
+    "VisualizeConfig",
+    "GalleryConfig",
+    "ActivationsConfig",
+    "ServeConfig",
+    "InspectConfig",
+    "parse_pan",
+]
+
+
+def parse_pan(text: str | tuple | list) -> tuple[float, float]:
+    """``"DX,DY"`` pixels per frame (e.g. ``"2,0"``) or a pair into ``(dx, dy)``."""
+    try:
+        dx, dy = (float(v) for v in (text.split(",") if isinstance(text, str) else text))
+    except (ValueError, TypeError):
+        raise ConfigError(f"pan {text!r} is not of the form DX,DY in pixels, e.g. 2,0", field="pan") from None
+    if not (math.isfinite(dx) and math.isfinite(dy)) or max(abs(dx), abs(dy)) > 10_000:
+        raise ConfigError(f"pan {text!r} must be two finite numbers of at most 10000 px", field="pan")
+    return dx, dy
+
+
+@dataclass(frozen=True)
+class InspectConfig(Checked):
+    """The network and device of the inspection commands (layers, visualize, activations, ...)."""
+
+    model: str = param(DEFAULT_MODEL, "network (see `inceptionism models`)")
+    device: str = param("auto", "auto, cpu, cuda, cuda:N or mps", doors=LOCAL)
+
+
+@dataclass(frozen=True)
+class ZoomConfig(Checked):
+    """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
+
+    frames: int = param(48, "frames in the animation", low=1, high=100_000)
+    zoom: float = param(1.05, "scale per frame (> 1 zooms in)", low=0.0, high=100.0, low_open=True)
+    rotate: float = param(0.0, "degrees per frame", low=-360.0, high=360.0)
+    pan: tuple[float, float] = param((0.0, 0.0), "DX,DY pixels per frame", parse=parse_pan, metavar="DX,DY",
+                                     schema={"type": "string"})
+    fps: float = param(12.0, "frames per second", low=0.0, high=1000.0, low_open=True)
+    interpolate: int = param(0, "in-between frames per dreamed frame (smooth, cheap)", low=0, high=100)
+
+
+# Each zoom frame builds on the last, so a light touch per frame is enough.
+ZOOM_DREAM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
+
+
+@dataclass(frozen=True)
+class VideoConfig(Checked):
+    """A dreamed video, coherent over time."""
+
+    blend: float = param(0.7, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
+    coherence: str = param("on", "on: carry the dream along the optical flow; off: every frame anew",
+                           choices=("on", "off"))
+    start: float = param(0.0, "start time in seconds", low=0.0, high=1e7)
+    end: float | None = param(None, "end time in seconds; none = the end of the clip", low=0.0, high=1e7,
+                              low_open=True)
+    keep_frames: bool = param(False, "keep the folder of dreamed frames after writing")
+
+
+@dataclass(frozen=True)
+class BatchConfig(Checked):
+    """A folder of photos."""
+
+    recursive: bool = param(False, "include subfolders", flags=("--recursive", "-r"))
+
+
+@dataclass(frozen=True)
+class VisualizeConfig(Checked):
+    """What channels or classes respond to, grown from noise."""
+
+    lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (pixel only)")
+    size: int = param(224, "side of the square picture", low=16, high=4096)
+    octaves: int = param(3, "octaves (pixel)", low=1, high=12)
+    steps: int | None = param(None, "steps per octave (pixel; none = 20) or in all (fft; none = 128)", low=1,
+                              high=100_000)
+    step_size: float = param(0.01, "step size (pixel)", low=0.0, high=10.0, low_open=True)
+    batch: int = param(8, "targets per forward/backward pass (fft)", low=1, high=1024)
+    seed: int | None = param(None, "random seed; none = one is drawn and recorded in the output", low=0,
+                             high=2**63 - 1)
+    # last: from here on the class body's ``param`` is this field, not the function
+    param: str = param("pixel", "pixel (octaves, optional --lapnorm) or fft (Fourier, decorrelated colour, "
+                       "transformation robustness)", choices=("pixel", "fft"))
+
+    def steps_or_default(self) -> int:
+        return self.steps if self.steps is not None else (128 if self.param == "fft" else 20)
+
+
+@dataclass(frozen=True)
+class GalleryConfig(Checked):
+    """A thumbnail of every channel of a layer."""
+
+    size: int = param(128, "thumbnail side", low=16, high=1024)
+    steps: int = param(64, "optimizer steps per thumbnail", low=1, high=10_000)
+    batch: int = param(16, "channels per forward/backward pass", low=1, high=1024)
+    seed: int | None = param(None, "random seed; none = reuse a cached gallery of any seed, else one is drawn",
+                             low=0, high=2**63 - 1)
+
+
+@dataclass(frozen=True)
+class ActivationsConfig(Checked):
+    """A grid of a layer's feature maps for a photo."""
+
+    channels: str | None = param(None, "comma list of channels; none = the strongest")
+    top: int = param(16, "how many of the strongest channels to show", low=1, high=4096)
+    max_size: int = param(512, "shrink the photo so its longer side is at most this", low=16, high=100_000)
+
+
+@dataclass(frozen=True)
+class ServeConfig(Checked):
+    """The web studio and HTTP API (``inceptionism serve``)."""
+
+    host: str = param("127.0.0.1", "address to listen on (0.0.0.0 exposes it to the network)")
+    port: int = param(8000, "port to listen on", low=1, high=65535)
+    workers: int = param(1, "dreams run at once; each uses every CPU thread, so 1 suits a CPU", low=0, high=64)
+    data_dir: Path | None = param(None, "where jobs, uploads and results live; none = $INCEPTIONISM_DATA, else "
+                                  "~/.local/share/inceptionism", schema={"type": "string"})
+    device: str = param("auto", "where the workers dream: auto, cpu, cuda, cuda:N or mps")
+    keep_hours: float = param(168.0, "finished dreams are removed this many hours after they end", low=0.0,
+                              high=1e6, low_open=True)
+    max_queued: int = param(32, "dreams that may wait in the queue; more are refused (429)", low=1, high=100_000)
