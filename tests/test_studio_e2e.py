@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from inceptionism.images import read_metadata
 from inceptionism.service import ServiceSettings, serve_in_background
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if os.environ.get("CI") == "true" and not Path(CHROMIUM).is_file():  # in CI a skipped browser test guards nothing
+    raise RuntimeError("CI needs Debian's chromium for the browser tests; scripts/setup.sh installs it as root")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt install chromium)")
 
 
@@ -44,6 +47,8 @@ def test_upload_choose_a_preset_dream_and_download(server: str, browser, example
     page.set_input_files("#image", str(examples / "chelsea.jpg"))
     page.click("#presets label:has-text('subtle')")
     assert page.input_value("#steps") == "8"  # the preset moved the sliders
+    page.click("summary:has-text('Advanced')")
+    page.fill("#lapnorm_levels", "3")  # a control made from the server's parameter declarations
     page.click("#start")
 
     page.wait_for_function("document.getElementById('progress').value > 0", timeout=60_000)
@@ -62,8 +67,21 @@ def test_upload_choose_a_preset_dream_and_download(server: str, browser, example
     assert image.format == "PNG" and image.size == (451, 300)
     meta = read_metadata(saved)
     assert meta["config"]["preset"] == "subtle" and meta["config"]["steps"] == 8
+    assert meta["config"]["lapnorm_levels"] == 3
     assert meta["input"]["name"] == "chelsea.jpg"
     assert not errors, errors
+
+
+def test_the_form_offers_every_declared_studio_parameter(server: str, browser) -> None:
+    from inceptionism.config import dream_params
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("body[data-ready]")
+    for p in dream_params("studio"):
+        assert page.locator(f"#{p.name}").count() == 1 or p.name in ("preset", "size"), f"no control for {p.name}"
+    assert page.locator("#lapnorm_levels").get_attribute("max") == "12"  # the declared bound
+    assert page.locator("#fields-advanced label").count() >= 9
 
 
 def test_channel_picker_and_keyboard_reach(server: str, browser) -> None:

@@ -127,7 +127,7 @@ class AscentConfig(Checked):
     """
 
     octaves: int = param(4, "number of octaves, the smallest first; ignored when octave_range is set", low=1, high=64,
-                         studio=Studio("basic", "Octaves", "range", max=8, step=1))
+                         studio=Studio("strength", "Octaves", "range", max=8, step=1))
     octave_scale: float = param(1.4, "size ratio between neighbouring octaves", low=1.0, high=8.0, low_open=True,
                                 studio=Studio("advanced", "Octave scale", "range", min=1.1, max=2, step=0.05))
     octave_range: tuple[int, int] | None = param(
@@ -135,9 +135,9 @@ class AscentConfig(Checked):
         parse=parse_octave_range, schema=_RANGE_SCHEMA, metavar="LO:HI",
         studio=Studio("advanced", "Octave range", "text", placeholder="e.g. -2:2 (overrides octaves)"))
     steps: int = param(12, "gradient-ascent steps per octave", low=1, high=100_000,
-                       studio=Studio("basic", "Steps per octave", "range", max=60, step=1))
+                       studio=Studio("strength", "Steps per octave", "range", max=60, step=1))
     step_size: float = param(0.008, "step in pixel units (0..1) of the normalized gradient", low=0.0, high=10.0,
-                             low_open=True, studio=Studio("basic", "Step size", "range", min=0.001, max=0.05, step=0.001))
+                             low_open=True, studio=Studio("strength", "Step size", "range", min=0.001, max=0.05, step=0.001))
     jitter: int = param(32, "random roll of up to this many pixels each step (0 = off)", low=0, high=100_000,
                         studio=Studio("advanced", "Jitter (px)", "range", max=128, step=1))
     grad_norm: str = param("mean-abs", "divide the gradient by its mean |g| (mean-abs) or its standard deviation (std)",
@@ -173,16 +173,16 @@ class SteeringConfig(Checked):
                            choices=("l2", "mean"), studio=Studio("advanced", "Objective", "select"))
     target_class: str | None = param(None, "dream this class (name or index) into the picture; alone it is the whole "
                                      "objective", flags=("--class", "--target-class"), aliases=("class",), parse=_text,
-                                     studio=Studio("steering", "Dream a class", "text", placeholder="e.g. goldfish"))
+                                     studio=Studio("classes", "Dream a class", "text", placeholder="e.g. goldfish"))
     avoid_class: str | None = param(None, "suppress classes: names, indices or a group (dog, cat, bird, fish, snake)",
-                                    parse=_text, studio=Studio("steering", "Avoid classes", "text", placeholder="e.g. dog"))
+                                    parse=_text, studio=Studio("classes", "Avoid classes", "text", placeholder="e.g. dog"))
     avoid_weight: float = param(1.0, "strength of avoid_class", low=0.0, high=1000.0,
-                                studio=Studio("steering", "Avoid weight", "range", max=10, step=0.1))
+                                studio=Studio("classes", "Avoid weight", "range", max=10, step=0.1))
     guide: tuple[str, ...] = param((), "guide image (repeatable): grow, at every position, what it best matches in it",
                                    doors=LOCAL, parse=_paths, check=_check_paths, repeat=True, metavar="PATH",
                                    schema={"type": "array", "items": {"type": "string"}})
     guide_weight: float = param(1.0, "weight of the guide objective", low=0.0, high=1000.0,
-                                studio=Studio("steering", "Guide weight", "range", max=10, step=0.1))
+                                studio=Studio("guide", "Guide weight", "range", max=10, step=0.1))
     mask: str | None = param(None, "greyscale image: white = dream fully, black = leave untouched", doors=LOCAL,
                              metavar="PATH")
 
@@ -259,9 +259,6 @@ class DreamConfig(RunConfig, SteeringConfig, AscentConfig):
 
     def to_dict(self) -> dict[str, Any]:
         return {p.name: (list(v) if isinstance(v, tuple) else v) for p in dream_params() for v in [getattr(self, p.name)]}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
 def dream_params(door: str | None = None) -> list[Param]:

@@ -36,13 +36,25 @@ __all__ = [
     "check_writable_dir",
     "make_output_dir",
     "read_metadata",
+    "FORMATS",
+    "INPUT_SUFFIXES",
     "OUTPUT_FORMATS",
     "write_atomic",
 ]
 
 MAX_PIXELS = int(os.environ.get("INCEPTIONISM_MAX_PIXELS", 100_000_000))
 METADATA_KEY = "inceptionism"
-OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+# The image formats: Pillow's name -> (file extensions, the first one canonical; can be written).
+FORMATS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "PNG": ((".png",), True),
+    "JPEG": ((".jpg", ".jpeg"), True),
+    "WEBP": ((".webp",), True),
+    "GIF": ((".gif",), False),
+    "BMP": ((".bmp",), False),
+    "TIFF": ((".tif", ".tiff"), False),
+}
+INPUT_SUFFIXES = {suffix: name for name, (suffixes, _) in FORMATS.items() for suffix in suffixes}
+OUTPUT_FORMATS = {suffix: name for name, (suffixes, writable) in FORMATS.items() if writable for suffix in suffixes}
 _XMP_OPEN, _XMP_CLOSE = "<inceptionism:params>", "</inceptionism:params>"
 
 

@@ -46,9 +46,9 @@ LOCAL = frozenset({"cli", "file", "api"})  # names files or machines: never from
 class Studio:
     """Where and how the studio's form shows a parameter."""
 
-    section: str  # "basic", "advanced" or "steering"
+    section: str  # the form's part: "strength", "advanced", "classes", "guide"; "basic" for hand-made controls
     label: str  # the form's label
-    control: str = "number"  # "range", "number", "select", "checkbox" or "text"
+    control: str = "number"  # "range", "number", "select", "checkbox", "text"; "custom": laid out by hand
     min: float | None = None  # the control's range, where it differs from the bounds
     max: float | None = None
     step: float | None = None

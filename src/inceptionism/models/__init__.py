@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..config import DEFAULT_MODEL
 from ..errors import ModelError, WeightsMissingError
 from .efficientnet import LITE0, LITE1, LITE2
 from .fold import find_folds
@@ -80,7 +81,7 @@ def weights_path(spec: ModelSpec) -> Path | None:
 
 
 def load_model(
-    name: str = "efficientnet-lite0",
+    name: str = DEFAULT_MODEL,
     *,
     device: str | torch.device = "cpu",
     pretrained: bool = True,

@@ -9,12 +9,10 @@ from typing import Callable
 from ..config import DreamConfig
 from ..options import BatchConfig
 from ..errors import ConfigError, ImageError, OutputError
-from ..images import OUTPUT_FORMATS, make_output_dir, save_image
+from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS, make_output_dir, save_image
 from ..models.spec import LoadedModel
 
-__all__ = ["BatchSummary", "dream_folder", "IMAGE_SUFFIXES"]
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+__all__ = ["BatchSummary", "dream_folder"]
 
 
 @dataclass
@@ -28,7 +26,7 @@ def _inputs(folder: Path, recursive: bool, exclude: Path) -> list[Path]:
     pattern = folder.rglob("*") if recursive else folder.glob("*")
     found = []
     for path in sorted(pattern):
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and exclude not in path.resolve().parents:
+        if path.is_file() and path.suffix.lower() in INPUT_SUFFIXES and exclude not in path.resolve().parents:
             found.append(path)
     return found
 
@@ -58,7 +56,7 @@ def dream_folder(
         raise OutputError(f"output folder {str(target)!r} is the input folder; choose another so inputs are kept")
     files = _inputs(source, recursive, target.resolve())
     if not files:
-        raise ConfigError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
+        raise ConfigError(f"no images ({', '.join(sorted(INPUT_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
     make_output_dir(target)
     summary = BatchSummary()
     for index, path in enumerate(files, start=1):

@@ -17,13 +17,15 @@ from PIL import Image, UnidentifiedImageError
 
 from ..config import DreamConfig, dream_params, layered
 from ..errors import ConfigError
+from ..images import FORMATS
 from ..options import ServeConfig
 from ..models import get_spec, list_models, weights_path
 
 __all__ = ["as_given", "ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work"]
 
-# Formats sniffed from the bytes (never the file name) that a dream may start from.
-IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+# Formats sniffed from the bytes (never the file name) that a dream may start from, and the
+# extension the upload is stored under.
+IMAGE_FORMATS = {name: suffixes[0] for name, (suffixes, _) in FORMATS.items()}
 # Parameters that name files or machines on the server: a request sends files instead.
 SERVER_ONLY = {
     "guide": "send the guide image as the file field 'guide'",

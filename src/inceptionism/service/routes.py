@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from ..config import DEFAULT_MODEL, NOISE_SIZE
 from ..labels import GROUPS, class_names
 from ..models import get_spec
 from .limits import ApiError, Limits, as_given, check_params, check_served, check_upload, check_work
@@ -65,7 +66,7 @@ def create_dream(
     given, cfg = check_params(params, limits)
     uploads = {name: _read(upload, name, limits) for name, upload in zip(_UPLOADS, (image, guide, mask))}
     start = uploads["image"]
-    width, height = (start.width, start.height) if start else (cfg.size or (512, 512))
+    width, height = (start.width, start.height) if start else (cfg.size or NOISE_SIZE)
     fitted = check_work(cfg, width, height, limits)
     if fitted.max_size != cfg.max_size:
         given = {**given, "max_size": fitted.max_size}  # recorded: the job shows what it ran with
@@ -213,7 +214,7 @@ def channel_picture(request: Request, name: str, layer: str, channel: int) -> Fi
 
 
 @router.get("/classes", tags=["models"], responses={404: {}})
-def classes(model: Annotated[str, Query(description="Network whose classes to list")] = "efficientnet-lite0") -> dict[str, Any]:
+def classes(model: Annotated[str, Query(description="Network whose classes to list")] = DEFAULT_MODEL) -> dict[str, Any]:
     """Class names for the ``target_class``/``avoid_class`` parameters, and the groups."""
     check_served(model, 404, weights=False)
     spec = get_spec(model)

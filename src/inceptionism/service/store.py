@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Job", "JobStore", "ACTIVE", "FINISHED", "valid_id", "new_id"]
+__all__ = ["Job", "JobStore", "FINISHED", "valid_id", "new_id"]
 
-ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
 MAX_ATTEMPTS = 3  # a job interrupted by this many restarts fails instead of looping
@@ -235,11 +234,6 @@ class JobStore:
                 "SELECT id FROM jobs WHERE status IN ('done', 'failed', 'cancelled') AND finished < ?", (older_than,)
             ).fetchall()
         return [row["id"] for row in rows]
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
-        return {row["status"]: row["n"] for row in rows}
 
     # --- internals -----------------------------------------------------------------
 

@@ -76,7 +76,7 @@ class WorkerPool:
         *,
         device: str = "auto",
         preview_side: int = 256,
-        ttl_s: float = 7 * 24 * 3600,
+        ttl_s: float,
         cleanup_every_s: float = 600.0,
     ) -> None:
         self.store, self.jobs_dir, self.count = store, jobs_dir, count

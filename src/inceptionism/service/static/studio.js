@@ -2,7 +2,6 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SLIDERS = ["steps", "octaves", "step_size", "max_size", "octave_scale", "jitter", "smooth", "avoid_weight", "guide_weight"];
 const HISTORY_KEY = "inceptionism.history";
 const PAGE = 24; // channel pictures shown per "more"
 const state = { settings: null, file: null, fileUrl: null, current: null, events: null, shownChannels: 0, layers: [] };
@@ -32,9 +31,66 @@ function setField(id, value) {
   showValue(id);
 }
 
+// The form's parameter controls are made from /api/settings' "parameters": the server's one
+// declaration of each parameter (name, kind, default, bounds, choices, help, widget).
+function generated() {
+  return state.settings.parameters.filter((p) => p.widget && p.widget.control !== "custom");
+}
+
+function makeControl(p) {
+  const w = p.widget;
+  const label = document.createElement("label");
+  label.title = p.help;
+  let input;
+  if (w.control === "select") {
+    input = document.createElement("select");
+    for (const choice of p.choices) input.add(new Option(choice, choice));
+  } else {
+    input = document.createElement("input");
+    input.type = { range: "range", number: "number", checkbox: "checkbox", text: "text" }[w.control];
+    const min = w.min ?? p.min, max = w.max ?? p.max;
+    if (min !== null && input.type !== "text") input.min = min;
+    if (max !== null && input.type !== "text") input.max = max;
+    if (w.step !== null) input.step = w.step;
+    if (w.placeholder) input.placeholder = w.placeholder;
+    if (w.section === "classes" && input.type === "text") input.setAttribute("list", "class-names");
+  }
+  input.id = p.name;
+  if (w.control === "checkbox") {
+    label.className = "check";
+    label.append(input, ` ${w.label}`);
+  } else {
+    label.className = w.control === "range" ? "slider" : "field";
+    label.append(`${w.label} `);
+    if (w.control === "range") {
+      const shown = document.createElement("output");
+      shown.htmlFor = p.name;
+      label.append(shown);
+      input.addEventListener("input", () => showValue(p.name));
+    }
+    label.append(input);
+  }
+  return label;
+}
+
+function buildControls() {
+  for (const p of generated()) $(`fields-${p.widget.section}`).append(makeControl(p));
+  for (const p of generated()) setField(p.name, p.default);
+}
+
+function readControl(p) {
+  const el = $(p.name);
+  if (p.kind === "boolean") return el.checked;
+  const text = el.value.trim();
+  if (text === "") return p.nullable ? undefined : p.default;
+  if (p.kind === "integer") return parseInt(text, 10);
+  if (p.kind === "number") return parseFloat(text);
+  return text;
+}
+
 function applyPreset(name) {
   const values = { ...state.settings.defaults, ...state.settings.presets[name] };
-  for (const key of ["steps", "octaves", "step_size", "smooth", "octave_scale", "jitter"]) setField(key, values[key]);
+  for (const key of Object.keys(state.settings.presets[name])) setField(key, values[key]);
 }
 
 function startsFromNoise() {
@@ -43,24 +99,16 @@ function startsFromNoise() {
 
 function collectParams() {
   const p = { preset: document.querySelector("input[name=preset]:checked").value, model: $("model").value };
-  for (const key of ["steps", "octaves", "jitter"]) p[key] = parseInt($(key).value, 10);
-  for (const key of ["step_size", "octave_scale", "smooth"]) p[key] = parseFloat($(key).value);
-  p.lapnorm = $("lapnorm").checked;
-  p.grad_norm = $("grad_norm").value;
-  p.objective = $("objective").value;
+  const classes = !$("class-fields").hidden;
+  for (const param of generated()) {
+    if (param.widget.section === "classes" && !classes) continue;
+    if (param.widget.section === "guide" && !$("guide").files.length) continue;
+    const value = readControl(param);
+    if (value !== undefined) p[param.name] = value;
+  }
   if (startsFromNoise()) p.size = [parseInt($("noise-width").value, 10), parseInt($("noise-height").value, 10)];
   else p.max_size = parseInt($("max_size").value, 10);
   if ($("layers").value) p.layers = $("layers").value + ($("channel").value !== "" ? `:${$("channel").value}` : "");
-  if ($("octave_range").value.trim()) p.octave_range = $("octave_range").value.trim();
-  if ($("tile_size").value) p.tile_size = parseInt($("tile_size").value, 10);
-  if ($("seed").value) p.seed = parseInt($("seed").value, 10);
-  const classes = !$("class-fields").hidden;
-  if (classes && $("target_class").value.trim()) p.class = $("target_class").value.trim();
-  if (classes && $("avoid_class").value.trim()) {
-    p.avoid_class = $("avoid_class").value.trim();
-    p.avoid_weight = parseFloat($("avoid_weight").value);
-  }
-  if ($("guide").files.length) p.guide_weight = parseFloat($("guide_weight").value);
   return p;
 }
 
@@ -69,8 +117,8 @@ async function loadIntoForm(entry) {
   const preset = document.querySelector(`input[name=preset][value="${p.preset || "classic"}"]`);
   if (preset) { preset.checked = true; applyPreset(preset.value); }
   if (p.model && p.model !== $("model").value) { $("model").value = p.model; await modelChanged(); }
-  for (const key of [...SLIDERS, "lapnorm", "grad_norm", "objective", "octave_range", "tile_size", "seed", "avoid_class"]) setField(key, p[key]);
-  setField("target_class", p.class);
+  for (const param of generated()) setField(param.name, p[param.name] ?? (param.name === "target_class" ? p.class : undefined));
+  setField("max_size", p.max_size);
   const [layer, channel] = (p.layers || "").split(":");
   $("layers").value = state.layers.includes(layer) ? layer : "";
   $("channel").value = channel || "";
@@ -327,11 +375,12 @@ async function init() {
   }
   const limits = state.settings.limits;
   $("max_size").max = limits.max_side;
-  $("steps").max = Math.min(60, limits.max_steps);
+  buildControls();
+  $("steps").max = Math.min(Number($("steps").max), limits.max_steps);
   $("noise-width").max = $("noise-height").max = limits.max_side;
-  for (const id of SLIDERS) $(id).addEventListener("input", () => showValue(id));
+  $("max_size").addEventListener("input", () => showValue("max_size"));
+  showValue("max_size");
   applyPreset("classic");
-  for (const id of SLIDERS) showValue(id);
 
   const models = await (await api("/api/models")).json();
   for (const m of models) {
