@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .params import LOCAL, Checked, Param, Studio, declared, param
+from .params import LOCAL, Checked, Param, Studio, declared, json_schema, param
 
 __all__ = [
     "AscentConfig",
@@ -39,6 +39,7 @@ __all__ = [
     "layered",
     "draw_seed",
     "dream_params",
+    "config_schema",
     "load_config_mapping",
     "parse_octave_range",
     "parse_size",
@@ -113,8 +114,15 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-_RANGE_SCHEMA = {"type": "string", "pattern": r"^-?\d+:-?\d+$"}
-_SIZE_SCHEMA = {"type": "string", "pattern": r"^\d+x\d+$"}
+def _pair(pattern: str) -> dict[str, Any]:
+    """JSON schema of a pair: its string form (CLI) or a list of two whole numbers (as written)."""
+    pair = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
+    return {"anyOf": [{"type": "string", "pattern": pattern}, pair]}
+
+
+_RANGE_SCHEMA = _pair(r"^-?\d+:-?\d+$")
+_SIZE_SCHEMA = _pair(r"^\d+[xX]\d+$")
+_TEXT_OR_INDEX = {"type": ["string", "integer"]}
 
 
 @dataclass(frozen=True)
@@ -168,19 +176,20 @@ class SteeringConfig(Checked):
 
     layers: str | None = param(None, "LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list; none = the model's "
                                "layers for the preset", parse=_layers,
-                               schema={"type": "string"}, studio=Studio("basic", "Layers", "custom"))
+                               schema={"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}, studio=Studio("basic", "Layers", "custom"))
     objective: str = param("l2", "per layer: l2 (mean of squared activations, the classic) or mean",
                            choices=("l2", "mean"), studio=Studio("advanced", "Objective", "select"))
     target_class: str | None = param(None, "dream this class (name or index) into the picture; alone it is the whole "
                                      "objective", flags=("--class", "--target-class"), aliases=("class",), parse=_text,
+                                     schema=_TEXT_OR_INDEX,
                                      studio=Studio("classes", "Dream a class", "text", placeholder="e.g. goldfish"))
     avoid_class: str | None = param(None, "suppress classes: names, indices or a group (dog, cat, bird, fish, snake)",
-                                    parse=_text, studio=Studio("classes", "Avoid classes", "text", placeholder="e.g. dog"))
+                                    parse=_text, schema=_TEXT_OR_INDEX, studio=Studio("classes", "Avoid classes", "text", placeholder="e.g. dog"))
     avoid_weight: float = param(1.0, "strength of avoid_class", low=0.0, high=1000.0,
                                 studio=Studio("classes", "Avoid weight", "range", max=10, step=0.1))
     guide: tuple[str, ...] = param((), "guide image (repeatable): grow, at every position, what it best matches in it",
                                    doors=LOCAL, parse=_paths, check=_check_paths, repeat=True, metavar="PATH",
-                                   schema={"type": "array", "items": {"type": "string"}})
+                                   schema={"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
     guide_weight: float = param(1.0, "weight of the guide objective", low=0.0, high=1000.0,
                                 studio=Studio("guide", "Guide weight", "range", max=10, step=0.1))
     mask: str | None = param(None, "greyscale image: white = dream fully, black = leave untouched", doors=LOCAL,
@@ -265,6 +274,13 @@ def dream_params(door: str | None = None) -> list[Param]:
     """Every dream parameter's declaration, or those a front door (``"studio"``, ...) offers."""
     found = declared(DreamConfig)
     return found if door is None else [p for p in found if p.offered(door)]
+
+
+def config_schema(door: str = "file") -> dict[str, Any]:
+    """The JSON schema of the parameters a front door takes: ``"file"`` for config files,
+    ``"studio"`` for the HTTP API's ``params``. Generated from the declarations."""
+    title = "inceptionism dream parameters" + (" (HTTP API)" if door == "studio" else "")
+    return json_schema(dream_params(door), title)
 
 
 def _known(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .config import DEFAULT_MODEL
 from .errors import ConfigError
-from .params import LOCAL, Checked, param
+from .params import Checked, param
 
 __all__ = [
     "ZoomConfig",
@@ -41,16 +41,23 @@ def parse_pan(text: str | tuple | list) -> tuple[float, float]:
     return dx, dy
 
 
+class _Command(Checked):
+    """Options of a command: offered by the command line and the library (not config files
+    or the studio)."""
+
+    DOORS = frozenset({"cli", "api"})
+
+
 @dataclass(frozen=True)
-class InspectConfig(Checked):
+class InspectConfig(_Command):
     """The network and device of the inspection commands (layers, visualize, activations, ...)."""
 
     model: str = param(DEFAULT_MODEL, "network (see `inceptionism models`)")
-    device: str = param("auto", "auto, cpu, cuda, cuda:N or mps", doors=LOCAL)
+    device: str = param("auto", "auto, cpu, cuda, cuda:N or mps")
 
 
 @dataclass(frozen=True)
-class ZoomConfig(Checked):
+class ZoomConfig(_Command):
     """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
 
     frames: int = param(48, "frames in the animation", low=1, high=100_000)
@@ -67,7 +74,7 @@ ZOOM_DREAM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
 
 
 @dataclass(frozen=True)
-class VideoConfig(Checked):
+class VideoConfig(_Command):
     """A dreamed video, coherent over time."""
 
     blend: float = param(0.7, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
@@ -80,14 +87,14 @@ class VideoConfig(Checked):
 
 
 @dataclass(frozen=True)
-class BatchConfig(Checked):
+class BatchConfig(_Command):
     """A folder of photos."""
 
     recursive: bool = param(False, "include subfolders", flags=("--recursive", "-r"))
 
 
 @dataclass(frozen=True)
-class VisualizeConfig(Checked):
+class VisualizeConfig(_Command):
     """What channels or classes respond to, grown from noise."""
 
     lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (pixel only)")
@@ -108,7 +115,7 @@ class VisualizeConfig(Checked):
 
 
 @dataclass(frozen=True)
-class GalleryConfig(Checked):
+class GalleryConfig(_Command):
     """A thumbnail of every channel of a layer."""
 
     size: int = param(128, "thumbnail side", low=16, high=1024)
@@ -119,7 +126,7 @@ class GalleryConfig(Checked):
 
 
 @dataclass(frozen=True)
-class ActivationsConfig(Checked):
+class ActivationsConfig(_Command):
     """A grid of a layer's feature maps for a photo."""
 
     channels: str | None = param(None, "comma list of channels; none = the strongest")
@@ -128,7 +135,7 @@ class ActivationsConfig(Checked):
 
 
 @dataclass(frozen=True)
-class ServeConfig(Checked):
+class ServeConfig(_Command):
     """The web studio and HTTP API (``inceptionism serve``)."""
 
     host: str = param("127.0.0.1", "address to listen on (0.0.0.0 exposes it to the network)")

@@ -104,6 +104,7 @@ def declared(cls: type) -> list[Param]:
                 continue
             help_text, spec = f.metadata["param"]
             kind, nullable = _kind(hints[f.name])
+            spec = {"doors": getattr(cls, "DOORS", ALL), **spec}  # a class may narrow its fields' doors
             found.append(Param(f.name, kind, nullable, f.default, help_text, **spec))
         _DECLARED[cls] = found
     return _DECLARED[cls]
@@ -120,7 +121,12 @@ def _kind(hint: Any) -> tuple[type, bool]:
 
 class Checked:
     """Base of a frozen config dataclass: every declared field is checked on construction,
-    whatever the source, and stored in its canonical form (``"-4:2"`` becomes ``(-4, 2)``)."""
+    whatever the source, and stored in its canonical form (``"-4:2"`` becomes ``(-4, 2)``).
+
+    ``DOORS`` (a class attribute) are the front doors its fields offer unless a field says.
+    """
+
+    DOORS: typing.ClassVar[frozenset[str]] = ALL
 
     def __post_init__(self) -> None:
         for p in declared(type(self)):
@@ -143,6 +149,8 @@ def check_value(p: Param, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{p.name} must be true or false, got {value!r}", field=p.name)
     elif p.kind is int:
+        if isinstance(value, float) and value.is_integer():  # 3.0 is 3, as in JSON schema
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{p.name} must be a whole number, got {_short(value)}", field=p.name)
         _check_range(p, value)
@@ -193,7 +201,7 @@ def json_schema(params: Iterable[Param], title: str) -> dict[str, Any]:
     properties = {}
     for p in params:
         prop = dict(p.schema) if p.schema else {"type": {int: "integer", float: "number", str: "string", bool: "boolean"}[p.kind]}
-        if p.low is not None and "type" in prop and prop["type"] in ("integer", "number"):
+        if p.low is not None and prop.get("type") in ("integer", "number"):
             prop["exclusiveMinimum" if p.low_open else "minimum"] = p.low
         if p.high is not None and prop.get("type") in ("integer", "number"):
             prop["maximum"] = p.high
@@ -204,6 +212,8 @@ def json_schema(params: Iterable[Param], title: str) -> dict[str, Any]:
         prop["description"] = p.help
         prop["default"] = list(p.default) if isinstance(p.default, tuple) else p.default
         properties[p.name] = prop
+        for alias in p.aliases:
+            properties[alias] = {**prop, "description": f"another name for {p.name}"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title,

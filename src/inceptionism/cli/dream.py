@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from ..config import DreamConfig
+from ..errors import ConfigError
 from .common import DebugOpt, QuietOpt, app, errors, out, run_with_progress
 from .options import dream_options
 
@@ -60,3 +61,17 @@ def command_inputs(cfg: DreamConfig, photos: tuple[str | Path, ...]) -> tuple[st
     if cfg.weights not in (None, "random"):
         files.append(cfg.weights)
     return tuple(files)
+
+
+@app.command()
+def schema(
+    door: str = typer.Option("file", help="file: config files (--config, --save-config); studio: the HTTP API's params."),
+    debug: bool = DebugOpt,
+) -> None:
+    """Print the JSON schema of the dream parameters, generated from their declarations."""
+    with errors(debug):
+        from ..config import config_schema
+
+        if door not in ("file", "studio"):
+            raise ConfigError(f"door {door!r} is not one of file, studio", field="door")
+        out.print_json(json.dumps(config_schema(door)))

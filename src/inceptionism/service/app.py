@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..paths import __version__
-from ..config import DEFAULT_MODEL, PRESETS, DreamConfig, dream_params
+from ..config import DEFAULT_MODEL, PRESETS, DreamConfig, config_schema, dream_params
 from ..options import ServeConfig
 from ..device import resolve_device
 from ..featurevis import FeatureVisConfig
@@ -114,6 +114,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "parameters": studio_form(),
             "result_ttl_s": settings.result_ttl_s,
         }
+
+    @app.get("/api/schema", tags=["service"])
+    def params_schema() -> dict[str, Any]:
+        """The JSON schema of a dream's ``params``: exactly the parameters this API takes."""
+        return config_schema("studio")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -56,7 +56,7 @@ def create_dream(
     request: Request,
     response: Response,
     image: Annotated[UploadFile | None, File(description="The photo to dream on; none = a dream from noise")] = None,
-    params: Annotated[str | None, Form(description="JSON object of DreamConfig parameters")] = None,
+    params: Annotated[str | None, Form(description="JSON object of the parameters /api/schema lists, flat")] = None,
     guide: Annotated[UploadFile | None, File(description="A guide image (steering)")] = None,
     mask: Annotated[UploadFile | None, File(description="Greyscale mask: white dreams, black stays")] = None,
 ) -> dict[str, Any]:
