@@ -182,3 +182,23 @@ def test_gallery_renders_then_uses_the_cache(model, tmp_path, monkeypatch):
     assert again is not None and again.rendered == 0 and (tmp_path / "g2" / "ch-0007.png").is_file()
     assert cached_gallery(model.spec.name, model.weights_sha256, "blocks.0.0.bn2", tmp_path / "g3",
                           FeatureVisConfig(size=48, steps=5)) is None  # other parameters: not cached
+
+
+def _chroma_distance(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of the Cb and Cr planes (0..255)."""
+    ca = np.asarray(a.convert("YCbCr"), np.float32)[..., 1:]
+    cb = np.asarray(b.convert("YCbCr"), np.float32)[..., 1:]
+    return float(np.abs(ca - cb).mean())
+
+
+def test_keep_colors_keeps_the_photos_chroma_and_the_dreams_luminance(model, examples):
+    photo = Image.open(examples / "coffee.jpg").convert("RGB")
+    args = dict(model=model, preset="deep", max_size=160, octaves=2, steps=6, seed=0)
+    plain = inceptionism.dream(photo, **args)
+    kept = inceptionism.dream(photo, keep_colors=True, **args)
+    small = photo.resize(plain.size, Image.Resampling.BILINEAR)
+    assert _chroma_distance(plain, small) > 3 * _chroma_distance(kept, small)
+    assert _chroma_distance(kept, small) < 2.0
+    luma = lambda im: np.asarray(im.convert("L"), np.float32)  # noqa: E731
+    assert np.abs(luma(kept) - luma(plain)).mean() < 2.0  # the dream's patterns stay
+    assert kept.info["inceptionism"]["config"]["keep_colors"] is True

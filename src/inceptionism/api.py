@@ -13,6 +13,7 @@ from PIL import Image
 from .config import NOISE_SIZE, DreamConfig, draw_seed, layered
 from .device import resolve_device
 from .engine import Callbacks, DreamResult, OctaveInfo, StepInfo, auto_tile_size, plan_octaves, resize, run_dream
+from .engine.filters import keep_colors
 from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
@@ -165,6 +166,8 @@ def render(
     mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
     result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask)
+    if cfg.keep_colors:
+        result.image = keep_colors(result.image, x)
     used = cfg.replace(tile_size=tile)
     metadata = {
         "inceptionism": __version__,

@@ -212,6 +212,8 @@ class RunConfig(Checked):
     size: tuple[int, int] | None = param(None, f"WxH of a dream from noise; none = {NOISE_SIZE[0]}x{NOISE_SIZE[1]}",
                                          parse=parse_size, schema=_SIZE_SCHEMA, metavar="WxH",
                                          studio=Studio("basic", "Noise size", "custom"))
+    keep_colors: bool = param(False, "keep the photo's colours: the result takes only the dream's luminance",
+                              studio=Studio("advanced", "Keep the photo's colours", "checkbox"))
     device: str = param("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps", doors=LOCAL)
     preset: str | None = param("classic", "the preset these values start from: subtle, classic or deep",
                                choices=tuple(PRESETS), studio=Studio("basic", "Preset", "custom"))

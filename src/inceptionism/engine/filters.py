@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gaussian_blur", "cascade_smooth", "lap_normalize", "resize"]
+__all__ = ["gaussian_blur", "cascade_smooth", "lap_normalize", "resize", "keep_colors"]
 
 
 def _radius(sigma: float) -> int:
@@ -146,3 +146,19 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return x
     shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+# ITU-R BT.601 luma weights: the Y of YCbCr.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def keep_colors(dream: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """The dream's luminance with the photo's chroma (neural-dream's ``original_colors``).
+
+    Both are (B, 3, H, W) RGB in [0, 1]; in YCbCr, the result's Y is the dream's and its
+    Cb, Cr are the photo's, so the dream's patterns keep the photo's colours.
+    """
+    luma = torch.tensor(_LUMA, device=dream.device, dtype=dream.dtype).view(1, 3, 1, 1)
+    y_dream = (dream * luma).sum(1, keepdim=True)
+    y_photo = (photo * luma).sum(1, keepdim=True)
+    return (photo + (y_dream - y_photo)).clamp(0, 1)  # RGB = Y + (RGB - Y) of the photo
