@@ -291,7 +291,7 @@ def test_job_ids_are_long_and_random(tmp_path: Path) -> None:
 
 
 def test_models_layers_and_channel_pictures(tmp_path: Path) -> None:
-    with make_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=48, steps=4)) as client:
+    with make_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=48, steps=4, seed=0)) as client:
         _check_models_layers_and_pictures(client)
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debi
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     settings = ServiceSettings(
-        data_dir=tmp_path_factory.mktemp("studio"), workers=1, thumbnail=FeatureVisConfig(size=48, steps=8)
+        data_dir=tmp_path_factory.mktemp("studio"), workers=1, thumbnail=FeatureVisConfig(size=48, steps=8, seed=0)
     )
     with serve_in_background(settings) as url:
         yield url

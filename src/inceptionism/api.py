@@ -67,11 +67,13 @@ def _needs_layers(cfg: DreamConfig) -> bool:
     return cfg.layers is None and (cfg.target_class is None or bool(cfg.guide))
 
 
-def check_config(cfg: DreamConfig, model: LoadedModel, width: int, height: int) -> DreamConfig:
+def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None, height: int | None = None) -> DreamConfig:
     """The checks that need the chosen network, made before any work: layer names,
     channels, neuron positions and classes, the tile size and the picture's size
     against the network's minimum. Every front door calls this (``render`` does; the
-    service at submit time). Files (guides, mask) are not read here.
+    service at submit time; batch, video and zoom once before their first item). Files
+    (guides, mask) are not read here. Without ``width`` and ``height`` the checks that
+    need the picture's size (octave plan, neuron positions) wait for it.
 
     Returns ``cfg`` with ``layers`` filled in for a network without tuned layers.
 
@@ -85,14 +87,13 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int, height: int) 
         raise ConfigError(
             f"tile_size {cfg.tile_size} is below {model.spec.name}'s minimum input size of {minimum}", field="tile_size"
         )
-    plan, _ = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, minimum)
-    if not plan:
+    if width and height and not plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, minimum)[0]:
         raise ImageError(
             f"image {width}x{height} is too small for {model.spec.name}: every octave is below its minimum "
             f"input size of {minimum} px",
             field="octave_range" if cfg.octave_range is not None else ("max_size" if cfg.max_size else None),
         )  # fmt: skip
-    check_objective(model, cfg, (height, width))
+    check_objective(model, cfg, (height, width) if width and height else None)
     return cfg
 
 

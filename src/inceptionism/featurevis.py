@@ -48,14 +48,15 @@ _COLOR_SQRT = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
 
 @dataclass(frozen=True)
 class FeatureVisConfig:
-    """Parameters of a batched feature visualization."""
+    """Parameters of a batched feature visualization. Size, steps and seed come from the
+    caller's declared options (``VisualizeConfig``, ``GalleryConfig``) or its own fixed choice."""
 
-    size: int = 224  # side of the square pictures
-    steps: int = 128  # optimizer steps
+    size: int  # side of the square pictures
+    steps: int  # optimizer steps
+    seed: int  # recorded in every picture's metadata
     lr: float = 0.05  # Adam learning rate on the Fourier coefficients
     decay: float = 1.0  # spectrum scale 1/f**decay: larger = smoother
     transforms: bool = True  # random pad/jitter/scale/rotation every step
-    seed: int = 0
 
 
 def _spectrum_scale(height: int, width: int, decay: float) -> torch.Tensor:

@@ -30,12 +30,13 @@ def _class_resolver(model: LoadedModel):
     return partial(resolve_class, labels=model.spec.labels)
 
 
-def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int]) -> tuple[int, int] | None:
-    """Validate a layer term; return the layer's (h, w) at ``size`` for neuron terms."""
+def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Validate a layer term; return the layer's (h, w) at ``size`` for neuron terms
+    (``size`` None: the picture is not known yet, positions are checked later)."""
     info = layer_info(model, term.layer)
     if term.channel is not None:
         info.check_channel(term.channel)
-    if term.position is None:
+    if term.position is None or size is None:
         return None
     # Layer size at this image size, from its stride at the 224 px probe (SAME padding: ceil).
     ref = (math.ceil(size[0] * info.height / 224), math.ceil(size[1] * info.width / 224))
@@ -58,7 +59,9 @@ def _about(field: str) -> Iterator[None]:
         raise
 
 
-def check_objective(model: LoadedModel, cfg: SteeringConfig, size: tuple[int, int]) -> dict[int, tuple[int, int] | None]:
+def check_objective(
+    model: LoadedModel, cfg: SteeringConfig, size: tuple[int, int] | None
+) -> dict[int, tuple[int, int] | None]:
     """Check every part of the objective against the network without reading any file.
 
     Returns, per term of ``layers`` (by position), its layer's (h, w) at ``size`` for neuron terms.

@@ -29,7 +29,7 @@ def zoom(
 ) -> None:
     """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
     with errors(debug):
-        from ..api import load_model_for, noise_picture
+        from ..api import check_config, load_model_for, noise_picture
         from ..config import NOISE_SIZE
         from ..images import check_output_path, load_image
         from ..motion.videoio import VIDEO_FORMATS, write_video
@@ -39,6 +39,7 @@ def zoom(
         check_output_path(output, inputs=inputs, formats=VIDEO_FORMATS, noun="photo")
         start = noise_picture(*(cfg.size or NOISE_SIZE), cfg.seed) if input == "noise" else load_image(input)
         model = load_model_for(cfg)
+        check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
         with progress_bar(quiet) as progress:
             task = progress.add_task("zoom", total=motion.frames, step="-", score="-")
             on_frame = lambda done, total: progress.update(task, completed=done, step=f"frame {done}/{total}")  # noqa: E731
@@ -62,13 +63,14 @@ def video(
 ) -> None:
     """Dream a video frame by frame, coherent over time; keeps the sound; resumes after a stop."""
     with errors(debug):
-        from ..api import load_model_for
+        from ..api import check_config, load_model_for
         from ..images import check_output_path
         from ..motion.videoio import VIDEO_FORMATS
         from ..motion.video import dream_video
 
         check_output_path(output, inputs=command_inputs(cfg, (input,)), formats=VIDEO_FORMATS, noun="video")
         model = load_model_for(cfg)
+        check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
         began, counts = time.perf_counter(), {"dreamed": 0}
         try:
             with progress_bar(quiet) as progress:
@@ -102,10 +104,11 @@ def batch(
 ) -> None:
     """Dream every image in a folder; skips finished ones; lists unreadable files at the end."""
     with errors(debug):
-        from ..api import load_model_for
+        from ..api import check_config, load_model_for
         from ..motion.batch import dream_folder
 
         model = load_model_for(cfg)
+        check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
         with progress_bar(quiet) as progress:
             task = progress.add_task("batch", total=None, step="-", score="-")
             on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731
