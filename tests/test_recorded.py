@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -33,15 +32,9 @@ EXAMPLES = HERE.parents[1] / "examples"
 def fingerprint() -> str:
     import torch
 
-    model = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    from inceptionism.runtime import cpu_model
+
+    return f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
 
 
 def _commands() -> dict[str, list[str]]:

@@ -24,9 +24,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import platform
 import sys
+from pathlib import Path
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["keep_freed_memory", "cpu_model"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -58,3 +60,14 @@ def keep_freed_memory() -> bool:
     # Never mmap a block (so freed blocks stay in the heap); -1 disables trimming (man mallopt).
     _applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, -1))
     return _applied
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``), for records of where a figure was made."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -120,8 +120,10 @@ def dream_options(command_defaults: Mapping[str, Any] | None = None):
 
 
 def build_config(config_file: Path | None, flags: Mapping[str, Any], command_defaults: Mapping[str, Any] | None = None) -> DreamConfig:
-    """The command line's config: :func:`layered`, then resolved for the chosen network."""
+    """The command line's config: :func:`layered`, then resolved for the chosen network.
+    Bad values are refused before torch is imported, so such errors are instant."""
+    file = load_config_mapping(config_file) if config_file else None
+    cfg = layered(explicit=flags, file=file, command=command_defaults)
     from ..api import resolve_config
 
-    file = load_config_mapping(config_file) if config_file else None
-    return resolve_config(layered(explicit=flags, file=file, command=command_defaults))
+    return resolve_config(cfg)
