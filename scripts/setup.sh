@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-command set-up: a virtual environment in .venv with inceptionism and its tests.
+# Set-up: a virtual environment in .venv with inceptionism, its tests and the browser
+# the studio's tests drive (Debian's chromium, installed when this runs as root).
 #
 # PyTorch comes first and pinned, because an unpinned "torch" lets pip pick a
 # multi-GB build; override with TORCH_SPEC (e.g. TORCH_SPEC="torch torchvision").
@@ -16,4 +17,17 @@ fi
 # shellcheck disable=SC2086  # TORCH_SPEC is a list of requirements
 .venv/bin/python -m pip install --quiet $TORCH_SPEC
 .venv/bin/python -m pip install --quiet -e ".[test,lite1,lite2]"
+
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's chromium for the studio's browser tests" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: chromium is missing and this is not root with apt-get: the browser tests will be skipped" \
+             "(and fail under CI=true); install it with: sudo apt-get install chromium" >&2
+    fi
+fi
+# A stamp of what this set-up installed, so scripts/dream.sh knows when to run it again.
+cat pyproject.toml scripts/setup.sh | sha256sum > .venv/.setup-stamp
 .venv/bin/inceptionism --version
