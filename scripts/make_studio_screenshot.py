@@ -19,7 +19,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data, serve_in_background(ServiceSettings(data_dir=Path(data))) as url:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page = browser.new_page(viewport={"width": 1280, "height": 860}, bypass_csp=True)
             page.goto(url)
             page.wait_for_selector("body[data-ready]")
             page.set_input_files("#image", str(ROOT / "examples" / "chelsea.jpg"))

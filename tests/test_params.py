@@ -133,7 +133,7 @@ def test_studio_settings_carry_the_form(tmp_path):
 
     from inceptionism.service import ServiceSettings, create_app
 
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, workers=0))) as client:
+    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, workers=0)), base_url="http://127.0.0.1") as client:
         form = client.get("/api/settings").json()["parameters"]
         schema = client.get("/api/schema").json()
     assert [row["name"] for row in form] == [p.name for p in dream_params("studio")]

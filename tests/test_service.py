@@ -25,7 +25,7 @@ TINY = {"steps": 2, "octaves": 2, "max_size": 96, "seed": 3}
 def make_client(data_dir: Path, **settings) -> TestClient:
     settings.setdefault("workers", 1)
     settings.setdefault("events_every_s", 0.05)
-    return TestClient(create_app(ServiceSettings(data_dir=data_dir, **settings)))
+    return TestClient(create_app(ServiceSettings(data_dir=data_dir, **settings)), base_url="http://127.0.0.1")
 
 
 def submit(client: TestClient, image: bytes | None = None, name: str = "photo.png", **params):

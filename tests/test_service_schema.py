@@ -15,6 +15,7 @@ from schemathesis.checks import not_a_server_error
 
 from inceptionism.featurevis import FeatureVisConfig
 from inceptionism.service import Limits, ServiceSettings, create_app
+from inceptionism.service.security import Access
 
 _DATA = Path(tempfile.mkdtemp(prefix="inceptionism-schema-"))
 _SETTINGS = ServiceSettings(
@@ -22,6 +23,7 @@ _SETTINGS = ServiceSettings(
     workers=0,
     limits=Limits(max_queued=8),
     thumbnail=FeatureVisConfig(size=32, steps=2, seed=0),  # channel pictures are not what is tested here
+    access=Access(hosts=("testserver",)),  # the name schemathesis's in-process client sends
 )
 _APP = create_app(_SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)

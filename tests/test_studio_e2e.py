@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,23 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield url
 
 
+def wait_until(page, expression: str, timeout: float = 30.0) -> None:
+    """Poll ``expression`` in the page until it is true. (Playwright's wait_for_function
+    compiles its predicate in the page, which the studio's Content-Security-Policy forbids.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
+
+
+def watch(page) -> list[str]:
+    """Collect the page's script errors and Content-Security-Policy violations."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return errors
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -40,8 +58,7 @@ def browser():
 
 def test_upload_choose_a_preset_dream_and_download(server: str, browser, examples: Path, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = watch(page)
     page.goto(server)
     page.wait_for_selector("body[data-ready]")  # the page has loaded its settings, models and layers
     page.set_input_files("#image", str(examples / "chelsea.jpg"))
@@ -51,11 +68,11 @@ def test_upload_choose_a_preset_dream_and_download(server: str, browser, example
     page.fill("#lapnorm_levels", "3")  # a control made from the server's parameter declarations
     page.click("#start")
 
-    page.wait_for_function("document.getElementById('progress').value > 0", timeout=60_000)
+    wait_until(page, "document.getElementById('progress').value > 0", timeout=60)
     assert page.inner_text("#status").startswith(("Dreaming", "Done"))
     page.wait_for_selector("#result:not([hidden])", timeout=120_000)
     assert page.inner_text("#status").startswith("Done")
-    page.wait_for_function("document.getElementById('after').naturalWidth > 0")
+    wait_until(page, "document.getElementById('after').naturalWidth > 0")
     assert "subtle" in page.inner_text("#result-caption")
     assert page.locator("#history li").count() == 1
 
@@ -90,9 +107,10 @@ def test_channel_picker_and_keyboard_reach(server: str, browser) -> None:
     page.wait_for_selector("body[data-ready]")
     page.select_option("#layers", "blocks.1")
     page.click("#pick-channel")
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('#channel-grid img')].slice(0, 3).every(i => i.complete && i.naturalWidth > 0)",
-        timeout=120_000,
+        timeout=120,
     )
     page.click("#channel-grid button:nth-child(3)")
     assert page.input_value("#channel") == "2"

@@ -41,6 +41,10 @@ def parse_pan(text: str | tuple | list) -> tuple[float, float]:
     return dx, dy
 
 
+def _names(value: str | list | tuple) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(str(v).lower() for v in value)
+
+
 class _Command(Checked):
     """Options of a command: offered by the command line and the library (not config files
     or the studio)."""
@@ -147,3 +151,9 @@ class ServeConfig(_Command):
     keep_hours: float = param(168.0, "finished dreams are removed this many hours after they end", low=0.0,
                               high=1e6, low_open=True)
     max_queued: int = param(32, "dreams that may wait in the queue; more are refused (429)", low=1, high=100_000)
+    token: str | None = param(None, "the token every API request must carry; none = $INCEPTIONISM_TOKEN, else one is "
+                              "generated and printed when HOST is not loopback (on loopback none is needed)")
+    allow_host: tuple[str, ...] = param((), "another host name this server answers to, e.g. a reverse proxy's "
+                                        "(repeatable; on 0.0.0.0 without it any name is answered, the token guards)",
+                                        parse=_names, repeat=True, metavar="NAME",
+                                        schema={"type": "array", "items": {"type": "string"}})

@@ -46,7 +46,7 @@ def option_for(p: Param, *, layered_default: bool) -> Any:
     text = p.help[0].upper() + p.help[1:] + "."
     if p.choices:
         text += f" One of: {', '.join(p.choices)}."
-    if layered_default or p.default is None:
+    if layered_default or p.default is None or p.repeat:
         default, text = None, text + f" Default: {_shown(p.default)}."
     else:
         default = _shown(p.default) if isinstance(p.default, tuple) else p.default
@@ -79,7 +79,7 @@ def with_config(into: str, cls: type, *, only: Sequence[str] | None = None, door
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
-            values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in split(kwargs).items()}
+            values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in split(kwargs).items() if v is not None}
             with errors(kwargs.get("debug", False)):
                 config = cls(**values)
             return command(**{into: config}, **kwargs)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+
 from ..errors import OutputError
 from ..options import ServeConfig
 from .common import DebugOpt, app, err, errors
@@ -11,20 +14,28 @@ from .options import with_config
 @app.command()
 @with_config("opts", ServeConfig)
 def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
-    """Serve the web studio at http://HOST:PORT/ and the HTTP API under /api (docs at /docs)."""
+    """Serve the web studio at http://HOST:PORT/ and the HTTP API under /api (schema at /openapi.json)."""
     with errors(debug):
         import uvicorn
 
         from ..images import check_writable_dir
         from ..paths import default_data_dir
         from ..service import create_app, settings_from
+        from ..service.security import is_loopback
 
+        token = opts.token or os.environ.get("INCEPTIONISM_TOKEN") or None
+        if token is None and not is_loopback(opts.host):
+            token = secrets.token_urlsafe(24)  # beyond loopback, never open
         directory = opts.data_dir or default_data_dir()
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create the data directory {str(directory)!r}: {exc.strerror}") from None
         check_writable_dir(directory / "jobs.sqlite3")
-        application = create_app(settings_from(opts, directory))
-        err.print(f"inceptionism studio on http://{opts.host}:{opts.port}/ (data in {directory}, {opts.workers} worker(s))")
+        application = create_app(settings_from(opts, directory, token))
+        address = f"http://{opts.host}:{opts.port}/" + (f"?token={token}" if token else "")
+        err.print(f"inceptionism studio on {address} (data in {directory}, {opts.workers} worker(s))")
+        if not is_loopback(opts.host):
+            err.print(f"warning: listening on {opts.host}, beyond this machine; every API request needs the token "
+                      "(see docs/security.md)")
         uvicorn.run(application, host=opts.host, port=opts.port, log_level="warning" if not debug else "info")

@@ -6,6 +6,8 @@ workers run it; ``GET /api/dreams/{id}`` and its server-sent ``/events`` follow 
 
 from __future__ import annotations
 
+import logging
+
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from ..options import ServeConfig
 from ..device import resolve_device
 from ..featurevis import FeatureVisConfig
 from .inspector import THUMBNAIL, Inspector
+from .security import LOOPBACK_NAMES, Access, Guard, is_loopback
 from .limits import ApiError, Limits
 from .store import JobStore
 from .workers import WorkerPool
@@ -45,16 +48,24 @@ class ServiceSettings:
     preview_side: int = 256  # longer side of the per-octave previews
     events_every_s: float = 0.25  # how often an event stream looks for news
     thumbnail: FeatureVisConfig = THUMBNAIL  # how channel-picker pictures are drawn
+    access: Access = field(default_factory=Access)  # host names answered, and the token if one is needed
 
 
-def settings_from(opts: ServeConfig, data_dir: Path) -> ServiceSettings:
-    """The service's settings for ``inceptionism serve``'s options."""
+def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:
+    """The service's settings for ``inceptionism serve``'s options (``token`` as resolved)."""
+    if is_loopback(opts.host):
+        hosts = (*LOOPBACK_NAMES, *opts.allow_host)
+    elif opts.host in ("0.0.0.0", "::") and not opts.allow_host:
+        hosts = ("*",)  # every name of this machine; the token guards
+    else:
+        hosts = (opts.host.lower(), *LOOPBACK_NAMES, *opts.allow_host)
     return ServiceSettings(
         data_dir=data_dir,
         workers=opts.workers,
         device=opts.device,
         result_ttl_s=opts.keep_hours * 3600,
         limits=Limits(max_queued=opts.max_queued),
+        access=Access(hosts=hosts, token=token),
     )
 
 
@@ -90,11 +101,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app = FastAPI(
         title="inceptionism",
         version=__version__,
+        docs_url=None,  # Swagger UI would load its scripts from a CDN; the schema is at /openapi.json
+        redoc_url=None,
         summary="DeepDream as a service: queue dreams, follow their progress, fetch the results.",
         lifespan=lifespan,
     )
     app.state.settings, app.state.data_dir, app.state.device = settings, data_dir, device
     app.add_middleware(BodyLimit, limit=settings.limits.max_upload_bytes + 1_000_000)
+    app.add_middleware(Guard, access=settings.access)  # added last: the outermost layer
     _error_handlers(app)
 
     from .routes import router
@@ -146,7 +160,13 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger("inceptionism.service").error("internal error on %s %s", request.method, request.url.path,
+                                                        exc_info=exc)  # fmt: skip
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); it is logged on the server", "field": None}, 500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -40,9 +40,9 @@ SERVER_ONLY = {
 class ApiError(Exception):
     """A refused request: ``status`` (4xx), a one-line ``message`` and the ``field`` at fault."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+        self.status, self.message, self.field, self.headers = status, message, field, headers
 
 
 @dataclass(frozen=True)

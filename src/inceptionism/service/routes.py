@@ -23,6 +23,7 @@ from .workers import job_files
 router = APIRouter(prefix="/api")
 
 _UPLOADS = ("image", "guide", "mask")
+RETRY_AFTER_S = 30  # what a refused client is told to wait: about ten dreams' time on a CPU
 _JOB_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such dream (or it was removed)"}}
 
 
@@ -85,7 +86,8 @@ def create_dream(
     job = state.store.add(job_id, given, _source_name(image), max_queued=limits.max_queued)
     if job is None:
         shutil.rmtree(files.root, ignore_errors=True)
-        raise ApiError(429, f"the queue is full ({limits.max_queued} dreams waiting); try again in a while")
+        raise ApiError(429, f"the queue is full ({limits.max_queued} dreams waiting); try again in a while",
+                       headers={"Retry-After": str(RETRY_AFTER_S)})
     state.pool.wake()
     response.headers["Location"] = f"/api/dreams/{job_id}"
     return {"id": job_id, "status": "queued", "url": f"/api/dreams/{job_id}"}

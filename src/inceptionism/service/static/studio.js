@@ -1,4 +1,4 @@
-// inceptionism studio: a plain script over the HTTP API (/docs); no build step.
+// inceptionism studio: a plain script over the HTTP API (/openapi.json); no build step.
 "use strict";
 
 const $ = (id) => document.getElementById(id);

@@ -1,0 +1,144 @@
+"""Who may talk to the studio, and the headers every answer carries.
+
+One ASGI middleware, in front of everything:
+
+- **Host allow-list** (against DNS rebinding): the ``Host`` header must name this
+  server (the loopback names when it listens on loopback; the bound address and the
+  ``allowed_hosts`` otherwise), or the answer is 400.
+- **Origin check** on state-changing requests (POST, PUT, PATCH, DELETE): a browser
+  request from another origin is refused (403), so no other web page can queue or
+  cancel dreams.
+- **Token** when one is set (``serve`` requires one on any address but loopback): every
+  ``/api`` request carries it as ``Authorization: Bearer TOKEN`` or in the
+  ``inceptionism_token`` cookie, which the page gets by being opened once as
+  ``/?token=TOKEN``; otherwise 401.
+- **Security headers** on every answer: ``X-Content-Type-Options: nosniff``, a
+  Content-Security-Policy (the page loads only its own scripts and styles, no frames),
+  ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["Access", "Guard", "COOKIE", "is_loopback"]
+
+COOKIE = "inceptionism_token"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CSP.encode()),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and "localhost"."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use the service: the names it answers to and the token, if any."""
+
+    hosts: tuple[str, ...] = LOOPBACK_NAMES  # Host header names accepted (any port); "*" = any
+    token: str | None = None  # required on /api when set
+
+    def allows_host(self, name: str) -> bool:
+        return "*" in self.hosts or name.lower() in self.hosts
+
+
+def _host_name(value: str) -> str:
+    """The host part of a Host header or origin netloc: "[::1]:8000" -> "::1", "a.b:80" -> "a.b"."""
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class Guard:
+    """The ASGI middleware described above."""
+
+    def __init__(self, app: Any, access: Access) -> None:
+        self.app, self.access = app, access
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "")
+        refusal = self._refusal(scope, headers, host)
+        if refusal is not None:
+            status, message = refusal
+            return await _answer(send, status, message)
+        token_from_query = self._token_in_query(scope)
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                extra = list(HEADERS)
+                if scope["path"].startswith("/docs"):
+                    extra = [h for h in extra if h[0] != b"content-security-policy"]
+                if token_from_query:
+                    cookie = f"{COOKIE}={token_from_query}; Path=/; HttpOnly; SameSite=Strict"
+                    extra.append((b"set-cookie", cookie.encode()))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, scope: dict, headers: dict[str, str], host: str) -> tuple[int, str] | None:
+        if not host or not self.access.allows_host(_host_name(host)):
+            return 400, f"this server does not answer to the host {host[:100]!r}"
+        origin = headers.get("origin")
+        if scope["method"] in UNSAFE_METHODS and origin not in (None, "null"):
+            if urlsplit(origin).netloc.lower() != host.lower():
+                return 403, "requests from other web sites are refused"
+        if origin == "null" and scope["method"] in UNSAFE_METHODS:
+            return 403, "requests from other web sites are refused"
+        if self.access.token and scope["path"].startswith("/api") and not self._has_token(headers):
+            return 401, "this studio needs its token: Authorization: Bearer TOKEN (the page: open /?token=TOKEN once)"
+        return None
+
+    def _has_token(self, headers: dict[str, str]) -> bool:
+        expected = (self.access.token or "").encode()
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer ") and hmac.compare_digest(auth[7:].strip().encode(), expected):
+            return True
+        jar = SimpleCookie()
+        try:
+            jar.load(headers.get("cookie", ""))
+        except Exception:  # noqa: BLE001 - a malformed cookie header is no token
+            return False
+        given = jar.get(COOKIE)
+        return given is not None and hmac.compare_digest(given.value.encode(), expected)
+
+    def _token_in_query(self, scope: dict) -> str | None:
+        """The token from ``/?token=...`` when it is right: the page's cookie is set from it."""
+        if not self.access.token or scope["path"] != "/":
+            return None
+        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        return given if hmac.compare_digest(given.encode(), self.access.token.encode()) else None
+
+
+async def _answer(send: Any, status: int, message: str) -> None:
+    body = json.dumps({"error": message, "field": None}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *HEADERS]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
