@@ -30,7 +30,8 @@ def make_client(data_dir: Path, **settings) -> TestClient:
 
 def submit(client: TestClient, image: bytes | None = None, name: str = "photo.png", **params):
     files = {"image": (name, image, "application/octet-stream")} if image is not None else None
-    return client.post("/api/dreams", files=files, data={"params": json.dumps(params)})
+    form = {"params": json.dumps(params), **({"noise": "true"} if image is None else {})}
+    return client.post("/api/dreams", files=files, data=form)
 
 
 def wait(client: TestClient, job_id: str, timeout: float = 120.0) -> dict:
@@ -375,3 +376,16 @@ def test_serve_command_serves_until_stopped(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0 and f"http://127.0.0.1:{port}/" in output
+
+
+def test_results_and_errors_never_show_the_servers_folders(tmp_path: Path, photo: bytes) -> None:
+    data = tmp_path / "data"
+    with make_client(data) as client:
+        guide = {"guide": ("g.png", photo, "image/png")}
+        files = {"image": ("p.png", photo, "image/png"), **guide}
+        job_id = client.post("/api/dreams", files=files, data={"params": json.dumps({**TINY, "layers": "blocks.3"})}).json()["id"]
+        job = wait(client, job_id)
+        assert job["status"] == "done", job
+        result = client.get(f"/api/dreams/{job_id}/result").content
+        assert str(tmp_path).encode() not in result and str(tmp_path) not in json.dumps(job)
+        assert json.loads(Image.open(io.BytesIO(result)).info["inceptionism"])["config"]["guide"] == ["guide.png"]

@@ -71,22 +71,28 @@ class Picture:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, role: str = "input") -> Picture:
+def load_image(
+    path: str | Path, *, max_pixels: int = MAX_PIXELS, role: str = "input", max_side: int | None = None
+) -> Picture:
     """Read an image file into a :class:`Picture`.
 
-    ``role`` names the file in error messages ("input", "guide", "mask").
+    ``role`` names the file in error messages ("input", "guide", "mask"). With
+    ``max_side``, a picture at least twice that size is decoded smaller (JPEG's own
+    reduced decoding, else an integer box reduction), still at least ``max_side`` on its
+    longer side, so a huge upload never exists in memory as floats at full size; the
+    caller resizes it the rest of the way.
 
     Raises:
         ImageError: missing, not an image, truncated, or over ``max_pixels``.
     """
     try:
-        return _load_image(Path(path), max_pixels)
+        return _load_image(Path(path), max_pixels, max_side)
     except ImageError as exc:
         message = str(exc)
         raise ImageError(message.replace("input ", f"{role} ", 1) if message.startswith("input ") else message) from None
 
 
-def _load_image(path: Path, max_pixels: int) -> Picture:
+def _load_image(path: Path, max_pixels: int, max_side: int | None = None) -> Picture:
     if not path.is_file():
         raise ImageError(f"input {str(path)!r} does not exist or is not a file")
     try:
@@ -94,8 +100,7 @@ def _load_image(path: Path, max_pixels: int) -> Picture:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 _check_pixels(im.size, path, max_pixels)
-                im.load()
-                return picture_from_pil(im, max_pixels=max_pixels, name=str(path))
+                return picture_from_pil(_decoded(im, max_side), max_pixels=max_pixels, name=str(path))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"input {str(path)!r} is too large to open safely (over {max_pixels:,} pixels)") from None
     except UnidentifiedImageError:
@@ -104,6 +109,21 @@ def _load_image(path: Path, max_pixels: int) -> Picture:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"input {str(path)!r} is truncated or corrupt: {exc}") from None
+
+
+def _decoded(im: Image.Image, max_side: int | None) -> Image.Image:
+    """``im`` decoded, reduced by a whole factor that keeps its longer side >= ``max_side``."""
+    factor = max(im.size) // max_side if max_side else 1
+    if factor >= 2 and im.format == "JPEG":
+        im.draft(im.mode, (im.width // factor, im.height // factor))  # the decoder skips the detail
+    im.load()
+    factor = max(im.size) // max_side if max_side else 1
+    if factor < 2:
+        return im
+    try:
+        return im.reduce(factor)
+    except ValueError:  # modes Pillow cannot reduce (palette, 16-bit, bilevel): kept whole
+        return im
 
 
 def _check_pixels(size: tuple[int, int], path: Path | str, max_pixels: int) -> None:

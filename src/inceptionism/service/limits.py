@@ -73,7 +73,12 @@ class Upload:
 
 
 def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
-    """Check that ``data`` is a whole image of an allowed format and size (sniffed, not trusted)."""
+    """Check that ``data`` is an image of an allowed format and size (sniffed, not trusted).
+
+    Only the header is read and the file's structure verified (Pillow's ``verify``): no
+    pixel is decoded here, so a small file that claims many pixels costs the request
+    handler nothing. The worker decodes it once, under the size limits.
+    """
     if not data:
         raise ApiError(422, f"the {field} file is empty; send a PNG, JPEG, WebP, GIF, BMP or TIFF image", field)
     if len(data) > limits.max_upload_bytes:
@@ -90,7 +95,7 @@ def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
                     f"at most {limits.max_pixels / 1e6:.0f} MP are allowed",
                     field,
                 )
-            im.load()
+            im.verify()
     except ApiError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own guard, hit before ours for huge claims

@@ -38,10 +38,13 @@ def _public(store: JobStore, job: Job) -> dict[str, Any]:
     return job.public(store.position(job.id) if job.status == "queued" else None)
 
 
-def _read(upload: UploadFile | None, name: str, limits: Limits) -> Any:
-    if upload is None:
+def _read(parts: list[UploadFile] | None, name: str, limits: Limits) -> Any:
+    """The checked upload of a file field, None when absent; two parts of one field are refused."""
+    if not parts:
         return None
-    data = upload.file.read(limits.max_upload_bytes + 1)
+    if len(parts) > 1:
+        raise ApiError(422, f"{len(parts)} files were sent as {name!r}; send at most one", name)
+    data = parts[0].file.read(limits.max_upload_bytes + 1)
     return check_upload(data, name, limits)
 
 
@@ -56,17 +59,22 @@ def _source_name(upload: UploadFile | None) -> str:
 def create_dream(
     request: Request,
     response: Response,
-    image: Annotated[UploadFile | None, File(description="The photo to dream on; none = a dream from noise")] = None,
+    image: Annotated[list[UploadFile] | None, File(description="The photo to dream on (exactly one, unless noise)")] = None,
     params: Annotated[str | None, Form(description="JSON object of the parameters /api/schema lists, flat")] = None,
-    guide: Annotated[UploadFile | None, File(description="A guide image (steering)")] = None,
-    mask: Annotated[UploadFile | None, File(description="Greyscale mask: white dreams, black stays")] = None,
+    noise: Annotated[bool, Form(description="Dream from noise instead of a photo (then send no image)")] = False,
+    guide: Annotated[list[UploadFile] | None, File(description="A guide image (steering)")] = None,
+    mask: Annotated[list[UploadFile] | None, File(description="Greyscale mask: white dreams, black stays")] = None,
 ) -> dict[str, Any]:
     """Queue a dream. Answers 202 with its id at once; follow it at ``/api/dreams/{id}``."""
     state = request.app.state
     limits: Limits = state.settings.limits
     given, cfg = check_params(params, limits)
-    uploads = {name: _read(upload, name, limits) for name, upload in zip(_UPLOADS, (image, guide, mask))}
+    uploads = {name: _read(parts, name, limits) for name, parts in zip(_UPLOADS, (image, guide, mask))}
     start = uploads["image"]
+    if start is None and not noise:
+        raise ApiError(422, "send one photo as the file field 'image', or noise=true for a dream from noise", "image")
+    if start is not None and noise:
+        raise ApiError(422, "noise=true and a photo were both sent; send one or the other", "noise")
     width, height = (start.width, start.height) if start else (cfg.size or NOISE_SIZE)
     fitted = check_work(cfg, width, height, limits)
     if fitted.max_size != cfg.max_size:
@@ -83,7 +91,7 @@ def create_dream(
     for name, upload in uploads.items():
         if upload is not None:
             (files.root / f"{name}{upload.extension}").write_bytes(upload.data)
-    job = state.store.add(job_id, given, _source_name(image), max_queued=limits.max_queued)
+    job = state.store.add(job_id, given, _source_name(image[0] if image else None), max_queued=limits.max_queued)
     if job is None:
         shutil.rmtree(files.root, ignore_errors=True)
         raise ApiError(429, f"the queue is full ({limits.max_queued} dreams waiting); try again in a while",

@@ -6,6 +6,7 @@ the modules, so two dreams must never share one network at the same time.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -139,25 +140,25 @@ class WorkerPool:
                 models[key] = load_model(cfg.model, device=self.device, weights=cfg.weights, cache=False)
             progress = _Progress(self, job, files, cfg)
             image_path = files.upload("image")
-            start: Any = load_image(image_path) if image_path else "noise"
+            start: Any = load_image(image_path, max_side=cfg.max_size) if image_path else "noise"
             result = render(start, cfg, model=models[key], callbacks=progress.callbacks(), source=job.source)
-            save_image(result.image, files.result, result.metadata)
+            save_image(result.image, files.result, _private(result.metadata, files))
         except JobCancelled:
             if self._stop.is_set() and not self.store.cancel_requested(job.id):
                 return  # server shutting down: left "running", so the next start re-queues it
             self._end(job.id, "cancelled", files)
         except InceptionismError as exc:
-            self._end(job.id, "failed", files, error=str(exc))
+            self._end(job.id, "failed", files, error=_private(str(exc), files))
         except MemoryError:
             self._end(job.id, "failed", files, error="out of memory; try a smaller max_size or tile_size")
         except Exception as exc:  # noqa: BLE001 - a worker must survive any one job
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            self._end(job.id, "failed", files, error=f"internal error: {type(exc).__name__}: {exc}")
+            self._end(job.id, "failed", files, error=_private(f"internal error: {type(exc).__name__}: {exc}", files))
         else:
             self.store.finish(
                 job.id,
                 "done",
-                config=result.config.to_dict(),
+                config=_private(result.config.to_dict(), files),
                 score_start=_finite(result.score_start),
                 score_end=_finite(result.score_end),
                 progress={**progress.state, "fraction": 1.0},
@@ -222,6 +223,15 @@ class _Progress:
         picture = to_pil(small.clamp(0, 1))
         write_atomic(self.files.preview(info.octave), lambda fh: picture.save(fh, "JPEG", quality=85))
         self.pool.store.update(self.job.id, previews=info.octave)
+
+
+def _private(value: Any, files: JobFiles) -> Any:
+    """``value`` (text, or JSON-like data) with the server's folders taken out: an uploaded
+    guide is recorded as "guide.png", not as where the server keeps it."""
+    text = json.dumps(value)
+    for folder in (files.root, files.root.parent.parent):
+        text = text.replace(json.dumps(str(folder) + "/")[1:-1], "").replace(json.dumps(str(folder))[1:-1], "")
+    return json.loads(text)
 
 
 def _finite(value: float) -> float | None:

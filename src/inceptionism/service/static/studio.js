@@ -221,6 +221,7 @@ async function startDream(event) {
   const params = collectParams();
   const body = new FormData();
   if (!noise) body.append("image", state.file, state.file.name);
+  else body.append("noise", "true");
   if ($("guide").files.length) body.append("guide", $("guide").files[0]);
   if ($("mask").files.length) body.append("mask", $("mask").files[0]);
   body.append("params", JSON.stringify(params));
