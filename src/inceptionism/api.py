@@ -46,10 +46,13 @@ class Dream:
     metadata: dict[str, Any]  # what is embedded in saved files
 
 
-def resolve_config(config: DreamConfig | None = None, **params: Any) -> DreamConfig:
+def resolve_config(config: DreamConfig | None = None, *, draw: bool = True, **params: Any) -> DreamConfig:
     """``params`` layered over ``config`` (see :func:`inceptionism.config.layered`), then
     completed: ``layers`` from the model's spec for the preset, and a drawn ``seed`` when
     none is given, so the result records everything needed to make it again.
+
+    ``draw=False`` leaves a missing seed to the caller (a video takes the one it kept
+    with its finished frames, so a re-run resumes).
     """
     if config is None or params:
         config = layered(explicit=params, base=config)
@@ -57,7 +60,7 @@ def resolve_config(config: DreamConfig | None = None, **params: Any) -> DreamCon
     changes: dict[str, Any] = {}
     if _needs_layers(config) and spec.layers_for(config.preset):
         changes["layers"] = spec.layers_for(config.preset)
-    if config.seed is None:
+    if config.seed is None and draw:
         changes["seed"] = draw_seed()
     return config.replace(**changes) if changes else config
 

@@ -190,15 +190,15 @@ def check_output_path(
     output: str | Path,
     *,
     inputs: tuple[str | Path, ...] = (),
-    formats: Iterable[str] = OUTPUT_FORMATS,
+    formats: Iterable[str] | None = OUTPUT_FORMATS,
     noun: str = "file",
 ) -> Path:
     """Fail early, before any work, if ``output`` cannot be written or would replace an input.
 
-    ``formats`` are the allowed extensions; ``noun`` names the input in the message.
+    ``formats`` are the allowed extensions (None: any); ``noun`` names the input in the message.
     """
     output = Path(output)
-    if output.suffix.lower() not in formats:
+    if formats is not None and output.suffix.lower() not in formats:
         raise OutputError(
             f"output {str(output)!r} has an unknown extension {output.suffix or '(none)'!r}; "
             f"use one of {', '.join(formats)}"

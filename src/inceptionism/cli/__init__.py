@@ -7,6 +7,8 @@ group of commands and registers itself on the app.
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from . import dream, inspection, motion, serve  # noqa: F401  (they register their commands)
@@ -30,8 +32,13 @@ def main_callback(
     """DeepDream: amplify what a neural network sees in a picture."""
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a command as Ctrl-C does: temporary files go, finished work stays
+
+
 def main() -> None:
     from ..runtime import keep_freed_memory
 
     keep_freed_memory()  # freed activation buffers are reused, not faulted in afresh each step
+    signal.signal(signal.SIGTERM, _interrupt)
     app()

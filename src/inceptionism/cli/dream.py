@@ -25,20 +25,24 @@ def dream(
     debug: bool = DebugOpt,
     *,
     cfg: DreamConfig,
+    config_file: Optional[Path] = None,
 ) -> None:
     """Dream on a photo (or on noise) and write the result."""
     with errors(debug):
-        _dream(input, output, cfg, save_config, quiet)
+        _dream(input, output, cfg, save_config, quiet, config_file)
 
 
-def _dream(input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool) -> None:
+def _dream(
+    input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool, config_file: Optional[Path]
+) -> None:
     from ..api import render
     from ..images import check_output_path, load_image, save_image, write_atomic
 
-    inputs = command_inputs(cfg, () if input == "noise" else (input,))
+    photos = () if input == "noise" else (input,)
+    inputs = command_inputs(cfg, (*photos, *([config_file] if config_file else [])))
     check_output_path(output, inputs=inputs)
     if save_config is not None:
-        check_output_path(save_config, inputs=(*inputs, output), formats=(".json",), noun="input or output")
+        check_output_path(save_config, inputs=(*inputs, output), formats=None)
         text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
         write_atomic(save_config, lambda fh: fh.write(text.encode()))
     source = input if input == "noise" else load_image(input)

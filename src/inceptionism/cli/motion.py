@@ -50,7 +50,7 @@ def zoom(
 
 
 @app.command()
-@dream_options()
+@dream_options(draw=False)  # without --seed, a re-run takes the seed kept with the finished frames
 @with_config("motion", VideoConfig)
 def video(
     input: Path = typer.Argument(..., help="Video to dream on."),
@@ -87,7 +87,8 @@ def video(
         except KeyboardInterrupt:
             err.print(f"interrupted; {counts['dreamed']} new frame(s) kept in .{output.name}.frames: run the same command again to resume")
             raise typer.Exit(130) from None
-        out.print(f"wrote {output}: {result.frames} frames ({result.dreamed} dreamed now) at {result.fps:g} fps")
+        out.print(f"wrote {output}: {result.frames} frames ({result.dreamed} dreamed now) at {result.fps:g} fps, "
+                  f"seed {result.seed}")
 
 
 @app.command()

@@ -55,7 +55,7 @@ def option_for(p: Param, *, layered_default: bool) -> Any:
 
 def _add_options(command: Callable, into: str, params: Sequence[Param], *, layered_default: bool,
                  extra: Sequence[inspect.Parameter] = ()) -> tuple[Callable, Callable[[dict], dict]]:
-    own = [q for q in inspect.signature(command).parameters.values() if q.name != into]
+    own = [q for q in inspect.signature(command).parameters.values() if q.name not in (into, "config_file")]
     generated = [
         inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=option_for(p, layered_default=layered_default),
                           annotation=_annotation(p))
@@ -96,10 +96,11 @@ _CONFIG_FILE = inspect.Parameter(
 )
 
 
-def dream_options(command_defaults: Mapping[str, Any] | None = None):
+def dream_options(command_defaults: Mapping[str, Any] | None = None, *, draw: bool = True):
     """Offer every dream parameter as a flag plus ``--config FILE``; the command gets
     ``cfg``, layered (defaults < preset < ``command_defaults`` < config file < flags) and
-    resolved (layers and seed filled in)."""
+    resolved (layers and, unless ``draw`` is False, the seed filled in), and the config
+    file's path as ``config_file`` when it takes that argument (to keep outputs off it)."""
 
     def decorate(command: Callable) -> Callable:
         sign, split = _add_options(command, "cfg", dream_params("cli"), layered_default=True, extra=[_CONFIG_FILE])
@@ -110,7 +111,9 @@ def dream_options(command_defaults: Mapping[str, Any] | None = None):
             config_file = given.pop("config")
             flags = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v is not None}
             with errors(kwargs.get("debug", False)):
-                cfg = build_config(config_file, flags, command_defaults)
+                cfg = build_config(config_file, flags, command_defaults, draw=draw)
+            if "config_file" in inspect.signature(command).parameters:
+                kwargs["config_file"] = config_file
             return command(cfg=cfg, **kwargs)
 
         sign(wrapper)
@@ -119,11 +122,13 @@ def dream_options(command_defaults: Mapping[str, Any] | None = None):
     return decorate
 
 
-def build_config(config_file: Path | None, flags: Mapping[str, Any], command_defaults: Mapping[str, Any] | None = None) -> DreamConfig:
+def build_config(
+    config_file: Path | None, flags: Mapping[str, Any], command_defaults: Mapping[str, Any] | None = None, *, draw: bool = True
+) -> DreamConfig:
     """The command line's config: :func:`layered`, then resolved for the chosen network.
     Bad values are refused before torch is imported, so such errors are instant."""
     file = load_config_mapping(config_file) if config_file else None
     cfg = layered(explicit=flags, file=file, command=command_defaults)
     from ..api import resolve_config
 
-    return resolve_config(cfg)
+    return resolve_config(cfg, draw=draw)

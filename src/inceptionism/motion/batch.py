@@ -12,7 +12,7 @@ from ..errors import ConfigError, ImageError, OutputError
 from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS, make_output_dir, save_image
 from ..models.spec import LoadedModel
 
-__all__ = ["BatchSummary", "dream_folder"]
+__all__ = ["BatchSummary", "dream_folder", "output_names"]
 
 
 @dataclass
@@ -31,6 +31,32 @@ def _inputs(folder: Path, recursive: bool, exclude: Path) -> list[Path]:
     return found
 
 
+def output_names(inputs: list[Path]) -> dict[Path, Path]:
+    """Each input's output path: its name with the output format's extension (its own
+    when PNG, JPEG or WebP, else .png). When several inputs would write the same output
+    (``a.bmp`` and ``a.png``), the input whose own name it is keeps it and every other one
+    keeps its whole name before the extension: ``a.bmp.png``. No two inputs share one."""
+    def natural(path: Path) -> Path:
+        suffix = path.suffix.lower() if path.suffix.lower() in OUTPUT_FORMATS else ".png"
+        return path.with_suffix(suffix)
+
+    claims: dict[Path, list[Path]] = {}
+    for path in inputs:
+        claims.setdefault(natural(path), []).append(path)
+    names: dict[Path, Path] = {}
+    taken = set(claims)
+    for out, sources in claims.items():
+        owner = next((p for p in sources if p == out), sources[0])
+        names[owner] = out
+        for other in (p for p in sources if p is not owner):
+            name = other.with_name(other.name + out.suffix)
+            while name in taken:
+                name = name.with_name(name.stem + "_" + name.suffix)
+            taken.add(name)
+            names[other] = name
+    return names
+
+
 def dream_folder(
     input_dir: str | Path,
     output_dir: str | Path,
@@ -42,7 +68,8 @@ def dream_folder(
 ) -> BatchSummary:
     """Dream each image of ``input_dir`` into the same relative path under ``output_dir``.
 
-    Outputs keep the input's format when it is PNG, JPEG or WebP, else PNG. Outputs that
+    Outputs keep the input's format when it is PNG, JPEG or WebP, else PNG (see
+    :func:`output_names` for inputs that would share an output). Outputs that
     already exist are skipped, so re-running resumes. Unreadable inputs are recorded in
     the summary and the batch goes on. ``on_file(index, total, path, status)`` reports
     each file ("done", "skipped" or "failed: ...").
@@ -59,10 +86,10 @@ def dream_folder(
         raise ConfigError(f"no images ({', '.join(sorted(INPUT_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
     make_output_dir(target)
     summary = BatchSummary()
+    names = output_names([path.relative_to(source) for path in files])
     for index, path in enumerate(files, start=1):
         relative = path.relative_to(source)
-        suffix = path.suffix.lower() if path.suffix.lower() in OUTPUT_FORMATS else ".png"
-        out = target / relative.with_suffix(suffix)
+        out = target / names[relative]
         if out.exists():
             summary.skipped.append(path)
             status = "skipped"

@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import DreamConfig
+from ..config import DreamConfig, draw_seed
 from ..options import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, check_output_path, write_atomic
@@ -42,6 +42,7 @@ class VideoResult:
     frames: int  # frames in the output
     dreamed: int  # frames dreamed by this run (the rest were resumed)
     fps: float
+    seed: int  # frame t was dreamed with seed + t
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
@@ -90,6 +91,18 @@ def coherent_start(
     return np.clip(start / 255.0, 0.0, 1.0), weight
 
 
+def _fit(frame: np.ndarray, max_size: int | None) -> np.ndarray:
+    """``frame`` shrunk so its longer side is at most ``max_size`` (as a dream's input is)."""
+    height, width = frame.shape[:2]
+    if max_size is None or max(height, width) <= max_size:
+        return frame
+    import cv2
+
+    ratio = max_size / max(height, width)
+    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    return np.ascontiguousarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+
+
 def _load_frame(path: Path) -> np.ndarray:
     """A saved dreamed frame as (H, W, 3) uint8."""
     from ..images import load_image
@@ -104,21 +117,26 @@ def _job_key(source: Path, cfg: DreamConfig, blend: float, coherence: bool, star
     return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
 
 
-def _work_dir(output: Path, key: str) -> Path:
+def _work_dir(output: Path, key: str, seed: int | None) -> tuple[Path, int]:
+    """The folder of finished frames for this job, and its seed: the one kept there when
+    the job is resumed, else ``seed``, else a drawn one (kept for the next resume)."""
     work = output.parent / f".{output.name}.frames"
     manifest = work / "manifest.json"
+    kept: dict = {}
     if work.is_dir():
         try:
-            same = json.loads(manifest.read_text()).get("key") == key
+            kept = json.loads(manifest.read_text())
         except (OSError, ValueError):
-            same = False
-        if not same:  # another job's frames: start over rather than mix them
+            kept = {}
+        if kept.get("key") != key or not isinstance(kept.get("seed"), int):  # another job's frames: start over
             shutil.rmtree(work)
+            kept = {}
     work.mkdir(exist_ok=True)
-    if not manifest.is_file():
-        text = json.dumps({"key": key})
+    if not kept:
+        kept = {"key": key, "seed": seed if seed is not None else draw_seed()}
+        text = json.dumps(kept)
         write_atomic(manifest, lambda fh: fh.write(text.encode()))
-    return work
+    return work, kept["seed"]
 
 
 def dream_video(
@@ -136,7 +154,9 @@ def dream_video(
 ) -> VideoResult:
     """Dream every frame of ``source`` (``start``..``end`` seconds) into ``output``.
 
-    ``cfg`` must be resolved; frame t is dreamed with seed ``cfg.seed + t``, so a
+    ``cfg`` must have its layers resolved; frame t is dreamed with seed ``seed + t``, where
+    ``seed`` is ``cfg.seed``, or (when None) the one kept with the finished frames, or a
+    drawn one that is kept with them; so a
     resumed job gives the same frames as an uninterrupted one. ``on_frame(done, total,
     resumed)`` is called after each frame. The frames folder is removed after the video
     is written unless ``keep_frames``; after an interruption it stays for the resume.
@@ -151,10 +171,12 @@ def dream_video(
     info = probe(source)
     check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")
     total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
-    work = _work_dir(output, _job_key(source, cfg, blend, coherence, start, end))
+    work, seed = _work_dir(output, _job_key(source, cfg, blend, coherence, start, end), cfg.seed)
+    cfg = cfg.replace(seed=seed)
     prev_source = prev_dream = None
     count = dreamed = 0
     for t, frame in enumerate(read_frames(source, start, end)):
+        frame = _fit(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
         path = work / f"{t:06d}.png"
         resumed = path.is_file()
         if resumed:
@@ -180,4 +202,4 @@ def dream_video(
     write_video(output, frames, info.fps, audio_from=source if info.has_audio else None, audio_start=start, audio_end=end)
     if not keep_frames:
         shutil.rmtree(work, ignore_errors=True)
-    return VideoResult(output, count, dreamed, info.fps)
+    return VideoResult(output, count, dreamed, info.fps, seed)
