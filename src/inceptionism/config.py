@@ -269,7 +269,12 @@ class DreamConfig(RunConfig, SteeringConfig, AscentConfig):
     # --- serialization ----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {p.name: (list(v) if isinstance(v, tuple) else v) for p in dream_params() for v in [getattr(self, p.name)]}
+        """Every parameter by name, as JSON has it (tuples as lists)."""
+        out = {}
+        for p in dream_params():
+            value = getattr(self, p.name)
+            out[p.name] = list(value) if isinstance(value, tuple) else value
+        return out
 
 
 def dream_params(door: str | None = None) -> list[Param]:

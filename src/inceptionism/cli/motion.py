@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -26,6 +27,7 @@ def zoom(
     *,
     motion: ZoomConfig,
     cfg: DreamConfig,
+    config_file: Optional[Path] = None,
 ) -> None:
     """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
     with errors(debug):
@@ -35,7 +37,7 @@ def zoom(
         from ..motion.videoio import VIDEO_FORMATS, write_video
         from ..motion.zoom import zoom_frames
 
-        inputs = command_inputs(cfg, () if input == "noise" else (input,))
+        inputs = command_inputs(cfg, (*(() if input == "noise" else (input,)), *([config_file] if config_file else [])))
         check_output_path(output, inputs=inputs, formats=VIDEO_FORMATS, noun="photo")
         start = noise_picture(*(cfg.size or NOISE_SIZE), cfg.seed) if input == "noise" else load_image(input)
         model = load_model_for(cfg)
@@ -60,6 +62,7 @@ def video(
     *,
     motion: VideoConfig,
     cfg: DreamConfig,
+    config_file: Optional[Path] = None,
 ) -> None:
     """Dream a video frame by frame, coherent over time; keeps the sound; resumes after a stop."""
     with errors(debug):
@@ -68,7 +71,8 @@ def video(
         from ..motion.videoio import VIDEO_FORMATS
         from ..motion.video import dream_video
 
-        check_output_path(output, inputs=command_inputs(cfg, (input,)), formats=VIDEO_FORMATS, noun="video")
+        inputs = command_inputs(cfg, (input, *([config_file] if config_file else [])))
+        check_output_path(output, inputs=inputs, formats=VIDEO_FORMATS, noun="video")
         model = load_model_for(cfg)
         check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
         began, counts = time.perf_counter(), {"dreamed": 0}

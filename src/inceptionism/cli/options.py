@@ -53,20 +53,23 @@ def option_for(p: Param, *, layered_default: bool) -> Any:
     return typer.Option(default, *names, help=text, metavar=p.metavar, show_default=default is not None)
 
 
-def _add_options(command: Callable, into: str, params: Sequence[Param], *, layered_default: bool,
-                 extra: Sequence[inspect.Parameter] = ()) -> tuple[Callable, Callable[[dict], dict]]:
-    own = [q for q in inspect.signature(command).parameters.values() if q.name not in (into, "config_file")]
+def _signature(command: Callable, supplied: Sequence[str], params: Sequence[Param], *, layered_default: bool,
+               extra: Sequence[inspect.Parameter] = ()) -> inspect.Signature:
+    """``command``'s own parameters, less the ``supplied`` ones (the wrapper passes them),
+    followed by an option for each of ``params`` and the ``extra`` ones."""
+    own = [q for q in inspect.signature(command).parameters.values() if q.name not in supplied]
     generated = [
         inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=option_for(p, layered_default=layered_default),
                           annotation=_annotation(p))
         for p in params
     ]
-    names = [p.name for p in params] + [q.name for q in extra]
+    return inspect.Signature(own + generated + list(extra))
 
-    def split(kwargs: dict) -> dict:
-        return {name: kwargs.pop(name) for name in names}
 
-    return (lambda wrapper: setattr(wrapper, "__signature__", inspect.Signature(own + generated + list(extra)))), split
+def _given(kwargs: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """Take the generated options out of ``kwargs``: those given (not None), lists as tuples."""
+    values = {name: kwargs.pop(name) for name in names}
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if v is not None}
 
 
 def with_config(into: str, cls: type, *, only: Sequence[str] | None = None, door: str = "cli"):
@@ -75,16 +78,15 @@ def with_config(into: str, cls: type, *, only: Sequence[str] | None = None, door
 
     def decorate(command: Callable) -> Callable:
         params = [p for p in declared(cls) if p.offered(door) and (only is None or p.name in only)]
-        sign, split = _add_options(command, into, params, layered_default=False)
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
-            values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in split(kwargs).items() if v is not None}
+            values = _given(kwargs, [p.name for p in params])
             with errors(kwargs.get("debug", False)):
                 config = cls(**values)
             return command(**{into: config}, **kwargs)
 
-        sign(wrapper)
+        wrapper.__signature__ = _signature(command, [into], params, layered_default=False)  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
@@ -103,20 +105,21 @@ def dream_options(command_defaults: Mapping[str, Any] | None = None, *, draw: bo
     file's path as ``config_file`` when it takes that argument (to keep outputs off it)."""
 
     def decorate(command: Callable) -> Callable:
-        sign, split = _add_options(command, "cfg", dream_params("cli"), layered_default=True, extra=[_CONFIG_FILE])
+        params = dream_params("cli")
+        wants_file = "config_file" in inspect.signature(command).parameters
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
-            given = split(kwargs)
-            config_file = given.pop("config")
-            flags = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v is not None}
+            config_file = kwargs.pop("config")
+            flags = _given(kwargs, [p.name for p in params])
             with errors(kwargs.get("debug", False)):
                 cfg = build_config(config_file, flags, command_defaults, draw=draw)
-            if "config_file" in inspect.signature(command).parameters:
+            if wants_file:
                 kwargs["config_file"] = config_file
             return command(cfg=cfg, **kwargs)
 
-        sign(wrapper)
+        signature = _signature(command, ["cfg", "config_file"], params, layered_default=True, extra=[_CONFIG_FILE])
+        wrapper.__signature__ = signature  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
