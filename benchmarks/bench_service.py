@@ -15,6 +15,7 @@ import argparse
 import json
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,16 +26,12 @@ from inceptionism.runtime import keep_freed_memory
 keep_freed_memory()  # as the command does, before torch is imported
 import httpx  # noqa: E402
 
-from inceptionism.service import Limits, ServiceSettings, serve_in_background
+from inceptionism.service import Limits, ServiceSettings, serve_in_background  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:

@@ -23,16 +23,9 @@ import httpx
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import machine  # noqa: E402
+from bench_core import machine, rss_mb  # noqa: E402
 
 from inceptionism.service import Limits, ServiceSettings, serve_in_background  # noqa: E402
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:
