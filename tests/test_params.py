@@ -106,6 +106,8 @@ def test_each_default_is_written_once():
     text = "\n".join(path.read_text() for path in SRC.rglob("*.py"))
     assert text.count("(512, 512)") == 1  # NOISE_SIZE
     assert text.count("168.0") == 1 and "7 * 24" not in text  # the studio's keep time
+    where = "device.py:" + _line("device.py", 'if name == "auto"')  # where "auto" is interpreted
+    assert _string_literals("auto") == ["config.py:" + _line("config.py", 'DEFAULT_DEVICE = "auto"'), where]
 
 
 def _line(name: str, needle: str) -> str:

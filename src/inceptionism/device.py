@@ -13,7 +13,7 @@ __all__ = ["resolve_device"]
 _PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-def resolve_device(name: str = "auto") -> torch.device:
+def resolve_device(name: str) -> torch.device:
     """Turn ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` into an available device.
 
     ``auto`` picks CUDA, then Apple's MPS, then the CPU.

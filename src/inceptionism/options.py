@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_DEVICE, DEFAULT_MODEL
 from .errors import ConfigError
 from .params import Checked, param
 
@@ -57,7 +57,7 @@ class InspectConfig(_Command):
     """The network and device of the inspection commands (layers, visualize, activations, ...)."""
 
     model: str = param(DEFAULT_MODEL, "network (see `inceptionism models`)")
-    device: str = param("auto", "auto, cpu, cuda, cuda:N or mps")
+    device: str = param(DEFAULT_DEVICE, "auto, cpu, cuda, cuda:N or mps")
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class ServeConfig(_Command):
     workers: int = param(1, "dreams run at once; each uses every CPU thread, so 1 suits a CPU", low=0, high=64)
     data_dir: Path | None = param(None, "where jobs, uploads and results live; none = $INCEPTIONISM_DATA, else "
                                   "~/.local/share/inceptionism", schema={"type": "string"})
-    device: str = param("auto", "where the workers dream: auto, cpu, cuda, cuda:N or mps")
+    device: str = param(DEFAULT_DEVICE, "where the workers dream: auto, cpu, cuda, cuda:N or mps")
     keep_hours: float = param(168.0, "finished dreams are removed this many hours after they end", low=0.0,
                               high=1e6, low_open=True)
     max_queued: int = param(32, "dreams that may wait in the queue; more are refused (429)", low=1, high=100_000)

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from PIL import Image
 
 from .api import render
-from .config import DEFAULT_MODEL, DreamConfig, draw_seed
+from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, draw_seed
 from .device import resolve_device
 from .engine import Callbacks, StepInfo
 from .errors import ConfigError
@@ -75,7 +75,7 @@ def _fourier(
     yield from visualize_features(model, layer, targets, fv, batch=cfg.batch, on_step=on_step)
 
 
-def visualize(layer: str, target: int, *, model: str = DEFAULT_MODEL, device: str = "auto", **params: Any) -> Image.Image:
+def visualize(layer: str, target: int, *, model: str = DEFAULT_MODEL, device: str = DEFAULT_DEVICE, **params: Any) -> Image.Image:
     """Grow what one channel (or, with ``layer="class"``, one class) responds to, from noise.
 
     Plain pixel ascent shows the channel's pattern with lots of high-frequency

@@ -75,7 +75,7 @@ class WorkerPool:
         jobs_dir: Path,
         count: int,
         *,
-        device: str = "auto",
+        device: str,
         preview_side: int = 256,
         ttl_s: float,
         cleanup_every_s: float = 600.0,
