@@ -360,3 +360,16 @@ def test_sigterm_ends_a_long_command_like_ctrl_c(tmp_path):
     assert process.returncode == 130, output
     assert "interrupted" in output and "Traceback" not in output
     assert list(tmp_path.iterdir()) == []  # no temporary video, no half-written output
+
+
+def test_guides_and_masks_a_worker_would_refuse_are_refused_at_submit(client):
+    photo = png(96, 64)
+    colour_mask = {"image": ("p.png", photo, "image/png"), "mask": ("m.png", png(96, 64, (255, 0, 0)), "image/png")}
+    wide_mask = {"image": ("p.png", photo, "image/png"), "mask": ("m.png", png(200, 40, (255, 255, 255)), "image/png")}
+    tiny_guide = {"image": ("p.png", photo, "image/png"), "guide": ("g.png", png(20, 20), "image/png")}
+    for files, field, words in ((colour_mask, "mask", "greyscale"), (wide_mask, "mask", "aspect ratios"),
+                                (tiny_guide, "guide", "at least 32 px")):  # fmt: skip
+        response = client.post("/api/dreams", data={"params": "{}"}, files=files)
+        assert response.status_code == 422 and response.json()["field"] == field and words in response.json()["error"]
+    grey = {"image": ("p.png", photo, "image/png"), "mask": ("m.png", png(192, 128, (200, 200, 200)), "image/png")}
+    assert client.post("/api/dreams", data={"params": "{}"}, files=grey).status_code == 202

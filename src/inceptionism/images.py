@@ -9,6 +9,7 @@ embeds the dream's parameters (PNG text chunk, JPEG comment, WebP XMP).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_PIXELS",
     "load_image",
     "picture_from_pil",
+    "picture_from_bytes",
     "to_tensor",
     "to_pil",
     "save_image",
@@ -109,6 +111,16 @@ def _load_image(path: Path, max_pixels: int, max_side: int | None = None) -> Pic
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"input {str(path)!r} is truncated or corrupt: {exc}") from None
+
+
+def picture_from_bytes(data: bytes, *, max_side: int | None = None, role: str = "input") -> Picture:
+    """Decode an image held in memory (an upload), reduced as :func:`load_image` does."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            _check_pixels(im.size, role, MAX_PIXELS)
+            return picture_from_pil(_decoded(im, max_side), name=role)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"the {role} is not a readable image ({exc})", field=role) from None
 
 
 def _decoded(im: Image.Image, max_side: int | None) -> Image.Image:

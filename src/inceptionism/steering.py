@@ -19,7 +19,7 @@ from .labels import resolve_class, resolve_classes
 from .models.spec import LoadedModel
 from .taps import capture, layer_info
 
-__all__ = ["build_objective", "check_objective", "guide_features", "load_mask"]
+__all__ = ["build_objective", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
 
 GUIDE_MAX_SIDE = 512  # guides are shrunk to this: their features, not their pixels, matter
 
@@ -132,12 +132,9 @@ def guide_features(model: LoadedModel, paths: tuple[str, ...], layers: list[str]
     for path in paths:
         x = to_tensor(load_image(path, role="guide"), model.device)
         height, width = x.shape[-2:]
+        check_guide_size(repr(path), width, height, model.spec.min_size)
         scale = min(1.0, GUIDE_MAX_SIDE / max(height, width))
         x = resize(x, (max(1, round(height * scale)), max(1, round(width * scale))))
-        if min(x.shape[-2:]) < model.spec.min_size:
-            raise ImageError(
-                f"guide {path!r} is {width}x{height}; it must be at least {model.spec.min_size} px on each side"
-            )
         with capture(model, layers) as run:
             acts = run(x)
         for name in layers:
@@ -152,14 +149,26 @@ def load_mask(path: str, width: int, height: int, device: torch.device) -> torch
         ImageError: not an image, a colour image, or a different aspect ratio.
     """
     picture = load_image(path, role="mask")
-    rgb = picture.rgb
+    check_mask(picture.rgb, picture.size, repr(path), width, height)
+    grey = torch.from_numpy(np.ascontiguousarray(picture.rgb[..., 0]))[None, None].to(device)
+    return resize(grey, (height, width)).clamp(0, 1)
+
+
+def check_mask(rgb: np.ndarray, size: tuple[int, int], name: str, width: int, height: int) -> None:
+    """Refuse a mask (its pixels (H, W, 3) in [0, 1], its file's (width, height)) that has
+    colours or another shape than the ``width`` x ``height`` picture it masks."""
     if np.abs(rgb[..., 0] - rgb[..., 1]).max() > 1 / 255 or np.abs(rgb[..., 0] - rgb[..., 2]).max() > 1 / 255:
-        raise ImageError(f"mask {path!r} has colours; it must be greyscale (white = dream, black = keep)")
-    mask_w, mask_h = picture.size
+        raise ImageError(f"mask {name} has colours; it must be greyscale (white = dream, black = keep)", field="mask")
+    mask_w, mask_h = size
     if abs(mask_w / mask_h - width / height) > 0.02 * (width / height):
         raise ImageError(
-            f"mask {path!r} is {mask_w}x{mask_h} but the image is {width}x{height}; the aspect ratios must match "
-            "(a mask of another size with the same shape is resized)"
-        )
-    grey = torch.from_numpy(np.ascontiguousarray(rgb[..., 0]))[None, None].to(device)
-    return resize(grey, (height, width)).clamp(0, 1)
+            f"mask {name} is {mask_w}x{mask_h} but the image is {width}x{height}; the aspect ratios must match "
+            "(a mask of another size with the same shape is resized)", field="mask",
+        )  # fmt: skip
+
+
+def check_guide_size(name: str, width: int, height: int, min_size: int) -> None:
+    """Refuse a guide that, shrunk to at most GUIDE_MAX_SIDE, is smaller than the network's minimum."""
+    scale = min(1.0, GUIDE_MAX_SIDE / max(width, height))
+    if min(round(height * scale), round(width * scale)) < min_size:
+        raise ImageError(f"guide {name} is {width}x{height}; it must be at least {min_size} px on each side", field="guide")

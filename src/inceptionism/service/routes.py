@@ -14,8 +14,11 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..config import DEFAULT_MODEL, NOISE_SIZE
+from ..errors import InceptionismError
+from ..images import picture_from_bytes
 from ..labels import GROUPS, class_names
 from ..models import get_spec
+from ..steering import check_guide_size, check_mask
 from .limits import ApiError, Limits, as_given, check_params, check_served, check_upload, check_work
 from .store import FINISHED, Job, JobStore, new_id, valid_id
 from .workers import job_files
@@ -23,6 +26,7 @@ from .workers import job_files
 router = APIRouter(prefix="/api")
 
 _UPLOADS = ("image", "guide", "mask")
+MASK_CHECK_SIDE = 256  # a mask is decoded at least this large to check it has no colours
 RETRY_AFTER_S = 30  # what a refused client is told to wait: about ten dreams' time on a CPU
 _JOB_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such dream (or it was removed)"}}
 
@@ -46,6 +50,19 @@ def _read(parts: list[UploadFile] | None, name: str, limits: Limits) -> Any:
         raise ApiError(422, f"{len(parts)} files were sent as {name!r}; send at most one", name)
     data = parts[0].file.read(limits.max_upload_bytes + 1)
     return check_upload(data, name, limits)
+
+
+def _check_steering_uploads(uploads: dict[str, Any], cfg: Any, width: int, height: int) -> None:
+    """What a worker would refuse about the guide and the mask, refused now (422)."""
+    try:
+        if uploads["guide"] is not None:
+            check_guide_size("upload", uploads["guide"].width, uploads["guide"].height, get_spec(cfg.model).min_size)
+        if uploads["mask"] is not None:
+            mask = uploads["mask"]
+            picture = picture_from_bytes(mask.data, max_side=MASK_CHECK_SIDE, role="mask")  # small: colours only
+            check_mask(picture.rgb, (mask.width, mask.height), "upload", width, height)
+    except InceptionismError as exc:
+        raise ApiError(422, str(exc), exc.field) from None
 
 
 def _source_name(upload: UploadFile | None) -> str:
@@ -80,10 +97,12 @@ def create_dream(
     if fitted.max_size != cfg.max_size:
         given = {**given, "max_size": fitted.max_size}  # recorded: the job shows what it ran with
     ratio = min(1.0, (fitted.max_size or max(width, height)) / max(width, height))
+    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
     try:
-        state.inspector.check(fitted, max(1, round(width * ratio)), max(1, round(height * ratio)), guide=guide is not None)
+        state.inspector.check(fitted, *size, guide=guide is not None)
     except ApiError as exc:
         raise ApiError(exc.status, exc.message, as_given(exc.field, given)) from None
+    _check_steering_uploads(uploads, fitted, *size)
 
     job_id = new_id()
     files = job_files(state.data_dir / "jobs", job_id)
