@@ -265,3 +265,16 @@ def test_a_bf16_network_step_raises_the_objective_as_an_fp32_step_does(model, ex
 def test_precision_must_be_known():
     with pytest.raises(ConfigError, match="precision 'fp8' is not one of fp32, bf16"):
         DreamConfig(precision="fp8")
+
+
+def test_recursive_and_detail_octaves_both_climb_and_differ(model, small_photo):
+    args = dict(model=model, octaves=3, steps=4, seed=2, max_size=96)
+    detail = inceptionism.render(small_photo, **args)
+    recursive = inceptionism.render(small_photo, octave_mode="recursive", octave_blend=0.7, **args)
+    for result in (detail, recursive):
+        assert result.score_end > 1.05 * result.score_start  # the objective rose
+    a, b = (np.asarray(r.image, np.float32) for r in (detail, recursive))
+    assert np.abs(a - b).mean() > 2.0  # a different picture, not the same one twice
+    assert recursive.config.octave_mode == "recursive" and recursive.metadata["config"]["octave_blend"] == 0.7
+    with pytest.raises(ConfigError, match="octave_blend = 2.0 is out of range"):
+        inceptionism.render(small_photo, octave_blend=2, **args)

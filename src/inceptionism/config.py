@@ -144,6 +144,11 @@ class AscentConfig(Checked):
         None, "LO:HI octave exponents, inclusive; octave k is scaled by octave_scale**k (0 = input size)",
         parse=parse_octave_range, schema=_RANGE_SCHEMA, metavar="LO:HI",
         studio=Studio("advanced", "Octave range", "text", placeholder="e.g. -2:2 (overrides octaves)"))
+    octave_mode: str = param("detail", "detail: carry the dreamed detail onto each octave's copy of the photo; "
+                             "recursive: start each octave from the previous dream, upscaled and blended with the photo",
+                             choices=("detail", "recursive"), studio=Studio("advanced", "Octave mode", "select"))
+    octave_blend: float = param(0.5, "recursive mode: the previous dream's share of each octave's start (0..1)",
+                                low=0.0, high=1.0, studio=Studio("advanced", "Octave blend", "range", step=0.05))
     steps: int = param(12, "gradient-ascent steps per octave", low=1, high=100_000,
                        studio=Studio("strength", "Steps per octave", "range", max=60, step=1))
     step_size: float = param(0.008, "step in pixel units (0..1) of the normalized gradient", low=0.0, high=10.0,

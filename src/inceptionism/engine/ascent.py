@@ -90,6 +90,16 @@ def _sigma(cfg: AscentConfig, step: int) -> float:
     return cfg.smooth * (0.2 + 0.8 * progress)
 
 
+def _octave_start(cfg: AscentConfig, base: torch.Tensor, detail: torch.Tensor, prev: torch.Tensor,
+                  size: tuple[int, int]) -> torch.Tensor:
+    """Where an octave after the first starts: ``detail`` mode carries only the dreamed
+    detail onto this octave's copy of the original (sharp); ``recursive`` mode upscales the
+    whole previous dream and blends it with the original by ``octave_blend``."""
+    if cfg.octave_mode == "recursive":
+        return (cfg.octave_blend * resize(prev, size) + (1.0 - cfg.octave_blend) * base).clamp(0, 1)
+    return (base + resize(detail, size)).clamp(0, 1)
+
+
 def _shift(gen: torch.Generator, jitter: int, tile: int, height: int, width: int) -> tuple[int, int]:
     dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=gen).tolist() if jitter else (0, 0))
     if tile < max(height, width):  # tiled: move the tile grid anywhere within one tile
@@ -134,7 +144,7 @@ def run_dream(
         for index, octave in enumerate(plan, start=1):
             size = (octave.height, octave.width)
             base = resize(image, size)
-            x = base if detail is None else (base + resize(detail, size)).clamp(0, 1)
+            x = base if detail is None else _octave_start(cfg, base, detail, x, size)
             weight = resize(mask, size) if mask is not None else None
             for step in range(cfg.steps):
                 shift = _shift(gen, cfg.jitter, tile_size, *size)
