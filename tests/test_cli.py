@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import numpy as np
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -309,3 +310,27 @@ def test_progress_shows_the_newest_finished_gpu_score_without_waiting(monkeypatc
     assert read(Score(2, 3.0)) == "2.000"  # the newest finished one
     assert read(Score(3, 4.0)) == "2.000"
     assert _ScoreReader()(torch.tensor(5.0)) == "5.000"  # on a CPU, the score of this step
+
+
+def test_save_input_writes_the_picture_as_dreamed_on(tmp_path, examples):
+    out = tmp_path / "d.png"
+    result = invoke("dream", examples / "chelsea.jpg", "-o", out, "--max-size", "90", "--steps", "1", "--octaves", "1",
+                    "--save-input", "-q")
+    assert result.exit_code == 0, result.output
+    prepared = Image.open(tmp_path / "d.input.png")
+    assert prepared.size == Image.open(out).size == (90, 60)
+    shrunk = np.asarray(Image.open(examples / "chelsea.jpg").convert("RGB").resize((90, 60), Image.Resampling.BILINEAR), np.float32)
+    assert np.abs(np.asarray(prepared.convert("RGB"), np.float32) - shrunk).mean() < 6  # the photo, shrunk, not the dream
+    noise = invoke("dream", "noise", "-o", tmp_path / "n.png", "--size", "48x40", "--steps", "1", "--octaves", "1",
+                   "--save-input", "--seed", "4", "-q")
+    assert noise.exit_code == 0 and Image.open(tmp_path / "n.input.png").size == (48, 40)
+    assert np.asarray(Image.open(tmp_path / "n.input.png"), np.float32).std() < 8  # grey with a little noise
+
+
+def test_classify_prints_the_top_classes_before_and_after(tmp_path, examples):
+    result = invoke("dream", examples / "coffee.jpg", "-o", tmp_path / "g.png", "--class", "goldfinch", "--max-size", "256",
+                    "--steps", "6", "--octaves", "2", "--seed", "1", "--classify", "-q")
+    assert result.exit_code == 0, result.output
+    lines = {line.split(":")[0]: line for line in result.output.splitlines() if line.startswith("top-5")}
+    assert lines["top-5 input"].split(": ", 1)[1].startswith("espresso")
+    assert lines["top-5 dream"].split(": ", 1)[1].startswith("goldfinch")

@@ -26,6 +26,7 @@ __all__ = [
     "render",
     "dream",
     "check_config",
+    "top_classes",
     "resolve_config",
     "load_model_for",
     "noise_picture",
@@ -44,6 +45,7 @@ class Dream:
     score_start: float  # objective on the input
     score_end: float  # objective on the result
     metadata: dict[str, Any]  # what is embedded in saved files
+    prepared: Image.Image | None = None  # the input as dreamed on: EXIF-rotated, shrunk to max_size, or the noise
 
 
 def resolve_config(config: DreamConfig | None = None, *, draw: bool = True, **params: Any) -> DreamConfig:
@@ -98,6 +100,24 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None,
         )  # fmt: skip
     check_objective(model, cfg, (height, width) if width and height else None)
     return cfg
+
+
+@torch.no_grad()
+def top_classes(model: LoadedModel, image: ImageInput, k: int = 5) -> list[tuple[int, str, float]]:
+    """The network's ``k`` most likely classes for ``image``: (index, name, probability).
+
+    Raises:
+        ConfigError: the network has no class labels (it is not a classifier).
+    """
+    if model.spec.labels is None:
+        raise ConfigError(f"model {model.spec.name} has no class labels; classifying needs a classifier", field="model")
+    from .labels import class_names
+
+    picture, _ = _as_picture(image, DreamConfig(seed=0))
+    probabilities = model(to_tensor(picture, model.device)).float().softmax(-1)[0]
+    names = class_names(model.spec.labels)
+    values, indices = probabilities.topk(min(k, probabilities.numel()))
+    return [(int(i), names[int(i)], float(v)) for v, i in zip(values, indices)]
 
 
 def load_model_for(cfg: DreamConfig) -> LoadedModel:
@@ -185,7 +205,7 @@ def render(
     }
     out = to_pil(result.image, picture.alpha)
     out.info["inceptionism"] = metadata
-    return Dream(out, used, result.score_start, result.score_end, metadata)
+    return Dream(out, used, result.score_start, result.score_end, metadata, to_pil(x, picture.alpha))
 
 
 def dream(

@@ -21,6 +21,7 @@ __all__ = [
     "ZoomConfig",
     "VideoConfig",
     "BatchConfig",
+    "DreamOutputs",
     "VisualizeConfig",
     "GalleryConfig",
     "ActivationsConfig",
@@ -88,6 +89,15 @@ class VideoConfig(_Command):
     end: float | None = param(None, "end time in seconds; none = the end of the clip", low=0.0, high=1e7,
                               low_open=True)
     keep_frames: bool = param(False, "keep the folder of dreamed frames after writing")
+
+
+@dataclass(frozen=True)
+class DreamOutputs(_Command):
+    """What ``inceptionism dream`` writes or prints besides the dream."""
+
+    save_input: bool = param(False, "also write the prepared input (EXIF-rotated, shrunk to max_size, or the noise) "
+                             "beside the output as STEM.input.png")
+    classify: bool = param(False, "print the network's top-5 classes for the input and for the dream")
 
 
 @dataclass(frozen=True)

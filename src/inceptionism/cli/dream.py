@@ -11,12 +11,14 @@ import typer
 
 from ..config import DreamConfig
 from ..errors import ConfigError
+from ..options import DreamOutputs
 from .common import DebugOpt, QuietOpt, app, errors, out, run_with_progress
-from .options import dream_options
+from .options import dream_options, with_config
 
 
 @app.command()
 @dream_options()
+@with_config("extras", DreamOutputs)
 def dream(
     input: str = typer.Argument(..., help="Photo to dream on, or the word 'noise'."),
     output: Path = typer.Option(..., "--output", "-o", help="Output file: .png, .jpg or .webp."),
@@ -24,16 +26,18 @@ def dream(
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
     *,
+    extras: DreamOutputs,
     cfg: DreamConfig,
     config_file: Optional[Path] = None,
 ) -> None:
     """Dream on a photo (or on noise) and write the result."""
     with errors(debug):
-        _dream(input, output, cfg, save_config, quiet, config_file)
+        _dream(input, output, cfg, save_config, quiet, config_file, extras)
 
 
 def _dream(
-    input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool, config_file: Optional[Path]
+    input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool, config_file: Optional[Path],
+    extras: DreamOutputs,
 ) -> None:
     from ..api import render
     from ..images import check_output_path, load_image, save_image, write_atomic
@@ -41,6 +45,9 @@ def _dream(
     photos = () if input == "noise" else (input,)
     inputs = command_inputs(cfg, (*photos, *([config_file] if config_file else [])))
     check_output_path(output, inputs=inputs)
+    prepared = output.with_name(f"{output.stem}.input.png")
+    if extras.save_input:
+        check_output_path(prepared, inputs=(*inputs, output))
     if save_config is not None:
         check_output_path(save_config, inputs=(*inputs, output), formats=None)
         text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -57,6 +64,20 @@ def _dream(
         f"wrote {output} ({result.image.width}x{result.image.height}) in {time.perf_counter() - started:.1f} s; "
         f"objective {result.score_start:.3f} -> {result.score_end:.3f} (x{gain:.2f}), seed {result.config.seed}"
     )
+    if extras.save_input:
+        save_image(result.prepared, prepared, {"inceptionism_input": {"source": Path(input).name}})
+        out.print(f"wrote {prepared} (the input as dreamed on)")
+    if extras.classify:
+        _print_classes(cfg, result)
+
+
+def _print_classes(cfg: DreamConfig, result) -> None:
+    from ..api import load_model_for, top_classes
+
+    model = load_model_for(cfg)
+    for title, picture in (("input", result.prepared), ("dream", result.image)):
+        ranked = ", ".join(f"{name} {p:.2f}" for _, name, p in top_classes(model, picture))
+        out.print(f"top-5 {title}: {ranked}")
 
 
 def command_inputs(cfg: DreamConfig, photos: tuple[str | Path, ...]) -> tuple[str | Path, ...]:
