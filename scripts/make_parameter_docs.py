@@ -12,6 +12,7 @@ from inceptionism.config import AscentConfig, RunConfig, SteeringConfig
 from inceptionism.options import (
     ActivationsConfig,
     BatchConfig,
+    DreamOutputs,
     GalleryConfig,
     InspectConfig,
     ServeConfig,
@@ -27,6 +28,7 @@ GROUPS = [
     ("Dream: ascent", "`dream`, `zoom`, `video`, `batch`; the engine reads only these", AscentConfig),
     ("Dream: steering", "what is climbed: the objective", SteeringConfig),
     ("Dream: network and sizes", "", RunConfig),
+    ("dream: outputs", "", DreamOutputs),
     ("zoom", "", ZoomConfig),
     ("video", "", VideoConfig),
     ("batch", "", BatchConfig),

@@ -278,3 +278,15 @@ def test_recursive_and_detail_octaves_both_climb_and_differ(model, small_photo):
     assert recursive.config.octave_mode == "recursive" and recursive.metadata["config"]["octave_blend"] == 0.7
     with pytest.raises(ConfigError, match="octave_blend = 2.0 is out of range"):
         inceptionism.render(small_photo, octave_blend=2, **args)
+
+
+def test_tv_weight_makes_the_dream_smoother(model, small_photo):
+    def total_variation(image) -> float:
+        a = np.asarray(image, np.float32)
+        return float(np.abs(np.diff(a, axis=0)).mean() + np.abs(np.diff(a, axis=1)).mean())
+
+    args = dict(model=model, octaves=2, steps=8, seed=5, max_size=96, smooth=0.0, preset="deep")
+    plain = inceptionism.render(small_photo, **args)
+    smooth = inceptionism.render(small_photo, tv_weight=0.2, **args)
+    assert total_variation(smooth.image) < 0.85 * total_variation(plain.image)
+    assert smooth.score_end > smooth.score_start  # still a dream: the objective rose

@@ -160,6 +160,9 @@ class AscentConfig(Checked):
     smooth: float = param(2.5, "final sigma of the gradient smoothing (mean of blurs at sigma/2, sigma, 2 sigma, "
                           "rising from smooth/5 over an octave); 0 = off", low=0.0, high=64.0,
                           studio=Studio("advanced", "Gradient smoothing", "range", max=8, step=0.1))
+    tv_weight: float = param(0.0, "total-variation penalty: how strongly neighbouring pixels are kept alike, "
+                             "relative to the objective (both gradients scaled alike); 0 = off", low=0.0, high=100.0,
+                             studio=Studio("advanced", "Smoothness (TV weight)", "range", max=5, step=0.1))
     lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (the classic lap_normalize)",
                           studio=Studio("advanced", "Laplacian-pyramid normalization", "checkbox"))
     lapnorm_levels: int = param(4, "levels of that Laplacian pyramid", low=1, high=12,

@@ -72,6 +72,14 @@ class DreamResult:
     score_end: float  # objective on the result, at the input size
 
 
+def tv_gradient(x: torch.Tensor) -> torch.Tensor:
+    """Gradient of the total variation (mean squared difference of neighbouring pixels) of x (B, C, H, W)."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        tv = (x[..., 1:, :] - x[..., :-1, :]).square().mean() + (x[..., :, 1:] - x[..., :, :-1]).square().mean()
+        return torch.autograd.grad(tv, x)[0]
+
+
 def normalize_gradient(grad: torch.Tensor, cfg: AscentConfig, sigma: float) -> torch.Tensor:
     """Laplacian normalization, smoothing, then scale to unit mean |g| (or unit std)."""
     if cfg.lapnorm:
@@ -151,6 +159,9 @@ def run_dream(
                 score, grad = objective_gradient(
                     run, objective, x, tile=tile_size, shift=shift, precision=cfg.precision
                 )
+                if cfg.tv_weight > 0:  # descend the penalty as the objective is climbed, on an equal footing
+                    tv = tv_gradient(x)
+                    grad = grad - cfg.tv_weight * tv * (grad.abs().mean() / (tv.abs().mean() + 1e-12))
                 grad = normalize_gradient(grad, cfg, _sigma(cfg, step))
                 if weight is not None:
                     grad = grad * weight
