@@ -202,3 +202,31 @@ def test_keep_colors_keeps_the_photos_chroma_and_the_dreams_luminance(model, exa
     luma = lambda im: np.asarray(im.convert("L"), np.float32)  # noqa: E731
     assert np.abs(luma(kept) - luma(plain)).mean() < 2.0  # the dream's patterns stay
     assert kept.info["inceptionism"]["config"]["keep_colors"] is True
+
+
+@pytest.mark.parametrize("mode", ["strong", "weak", "avg"])
+def test_channels_chosen_by_the_picture(model, small_photo, mode):
+    from inceptionism.images import load_image, to_tensor
+    from inceptionism.taps import capture
+
+    result = inceptionism.render(small_photo, model=model, layers="blocks.4.1.bn1", channels=f"{mode}:4",
+                                 octaves=1, steps=2, seed=0)  # fmt: skip
+    chosen = [int(term.split(":")[1]) for term in result.config.layers.split(",")]
+    assert len(chosen) == 4 and all(t.startswith("blocks.4.1.bn1:") for t in result.config.layers.split(","))
+    assert result.metadata["config"]["layers"] == result.config.layers  # recorded, so --config reproduces it
+    with capture(model, ["blocks.4.1.bn1"]) as run, torch.no_grad():
+        means = run(to_tensor(load_image(small_photo)))["blocks.4.1.bn1"][0].mean((1, 2))
+    others = [c for c in range(means.numel()) if c not in chosen]
+    if mode == "strong":
+        assert means[chosen].min() >= means[others].max()
+    elif mode == "weak":
+        assert means[chosen].max() <= means[others].min()
+    else:
+        distance = (means - means.median()).abs()
+        assert distance[chosen].max() <= distance[others].min()
+
+
+@pytest.mark.parametrize("text", ["strong:0", "loud:3", "strong", "avg:x"])
+def test_bad_channel_modes_name_the_option(text):
+    with pytest.raises(ConfigError, match=f"channels '{text}' is not MODE:K"):
+        inceptionism.DreamConfig(channels=text)

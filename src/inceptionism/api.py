@@ -18,7 +18,7 @@ from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
 from .paths import __version__
-from .steering import build_objective, check_objective, load_mask
+from .steering import build_objective, check_objective, choose_channels, load_mask
 from .taps import auto_layers
 
 __all__ = [
@@ -186,6 +186,8 @@ def render(
     x = fit_max_size(to_tensor(picture, model.device), cfg.max_size)
     height, width = x.shape[-2:]
     cfg = check_config(cfg, model, width, height)
+    if cfg.channels is not None:  # channels chosen by the picture; recorded in layers
+        cfg = cfg.replace(layers=choose_channels(model, cfg, x))
     objective = build_objective(model, cfg, (height, width))
     mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)

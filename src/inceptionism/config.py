@@ -108,6 +108,22 @@ def _check_paths(value: tuple) -> None:
         raise ConfigError(f"guide must be a list of image paths, got {value!r}", field="guide")
 
 
+CHANNEL_MODES = ("strong", "weak", "avg")
+
+
+def parse_channel_mode(text: str) -> tuple[str, int]:
+    """``"strong:4"`` into ``("strong", 4)``; the mode is strong, weak or avg, K at least 1."""
+    mode, _, count = text.partition(":")
+    if mode not in CHANNEL_MODES or not count.isdigit() or not 1 <= int(count) <= 100_000:
+        raise ConfigError(f"channels {text!r} is not MODE:K with MODE one of {', '.join(CHANNEL_MODES)} and K at least 1, "
+                          "e.g. strong:4", field="channels")  # fmt: skip
+    return mode, int(count)
+
+
+def _check_channel_mode(value: str) -> None:
+    parse_channel_mode(value)
+
+
 def _layers(value: Any) -> Any:
     return ",".join(str(t) for t in value) if isinstance(value, (list, tuple)) else value
 
@@ -187,6 +203,10 @@ class SteeringConfig(Checked):
     layers: str | None = param(None, "LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list; none = the model's "
                                "layers for the preset", parse=_layers,
                                schema={"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}, studio=Studio("basic", "Layers", "custom"))
+    channels: str | None = param(None, "strong:K, weak:K or avg:K: dream, in each whole layer of layers, the K channels "
+                                 "the input activates most, least, or closest to the median; none = whole layers",
+                                 check=_check_channel_mode, metavar="MODE:K",
+                                 studio=Studio("advanced", "Channels chosen by the picture", "text", placeholder="e.g. strong:4"))
     objective: str = param("l2", "per layer: l2 (mean of squared activations, the classic) or mean",
                            choices=("l2", "mean"), studio=Studio("advanced", "Objective", "select"))
     target_class: str | None = param(None, "dream this class (name or index) into the picture; alone it is the whole "

@@ -22,6 +22,7 @@ from .errors import ConfigError, LayerError
 
 __all__ = [
     "OUTPUT",
+    "split_terms",
     "Objective",
     "layer",
     "channel",
@@ -193,7 +194,7 @@ class LayerTerm:
     class_name: str | None = None  # a "class" term's class as typed, when given by name
 
 
-def _split_terms(text: str) -> list[str]:
+def split_terms(text: str) -> list[str]:
     """Split on commas, except the one inside a neuron position ``@Y,X``."""
     items: list[str] = []
     for piece in text.split(","):
@@ -212,7 +213,7 @@ def parse_terms(text: str) -> list[LayerTerm]:
         [LayerTerm(layer='blocks.5.0.bn1', channel=12, weight=0.5, position=None, class_name=None)]
     """
     terms = []
-    for raw in _split_terms(text):
+    for raw in split_terms(text):
         item = raw.strip()
         match = _TERM.match(item)
         if not match:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from . import objectives
-from .config import SteeringConfig
+from .config import SteeringConfig, parse_channel_mode
 from .engine.filters import resize
 from .errors import ConfigError, ImageError, InceptionismError, LayerError
 from .images import load_image, to_tensor
@@ -19,7 +19,7 @@ from .labels import resolve_class, resolve_classes
 from .models.spec import LoadedModel
 from .taps import capture, layer_info
 
-__all__ = ["build_objective", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
+__all__ = ["build_objective", "choose_channels", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
 
 GUIDE_MAX_SIDE = 512  # guides are shrunk to this: their features, not their pixels, matter
 
@@ -123,6 +123,31 @@ def build_objective(model: LoadedModel, cfg: SteeringConfig, size: tuple[int, in
     for part in parts[1:]:
         total = total + part
     return total
+
+
+@torch.no_grad()
+def choose_channels(model: LoadedModel, cfg: SteeringConfig, x: torch.Tensor) -> str:
+    """``cfg.layers`` with each whole layer replaced by the channels ``cfg.channels`` picks on
+    the picture ``x`` (1, 3, H, W): the K it activates most (strong), least (weak), or
+    closest to the median (avg). Each chosen channel keeps its layer's weight."""
+    mode, count = parse_channel_mode(cfg.channels or "")
+    terms = objectives.parse_terms(cfg.layers or "")
+    whole = sorted({t.layer for t in terms if t.layer != "class" and t.channel is None})
+    with capture(model, whole) as run:
+        acts = run(x)
+    parts = []
+    for term, text in zip(terms, objectives.split_terms(cfg.layers or "")):
+        if term.layer not in whole or term.channel is not None:
+            parts.append(text)
+            continue
+        means = acts[term.layer][0].float().mean((1, 2))
+        if mode == "avg":
+            order = (means - means.median()).abs().argsort()
+        else:
+            order = means.argsort(descending=mode == "strong")
+        weight = "" if term.weight == 1.0 else f"*{term.weight:g}"
+        parts.extend(f"{term.layer}:{int(c)}{weight}" for c in sorted(order[: min(count, len(order))].tolist()))
+    return ",".join(parts)
 
 
 @torch.no_grad()
