@@ -334,3 +334,24 @@ def test_classify_prints_the_top_classes_before_and_after(tmp_path, examples):
     lines = {line.split(":")[0]: line for line in result.output.splitlines() if line.startswith("top-5")}
     assert lines["top-5 input"].split(": ", 1)[1].startswith("espresso")
     assert lines["top-5 dream"].split(": ", 1)[1].startswith("goldfinch")
+
+
+def test_layers_by_number_and_range_are_recorded_by_name(small_photo, tmp_path):
+    out = tmp_path / "n.png"
+    result = invoke("dream", small_photo, "-o", out, "--layers", "61,63-64:3*0.5", *FAST)
+    assert result.exit_code == 0, result.output
+    recorded = read_metadata(out)["config"]["layers"]
+    assert recorded == "blocks.4.0.bn1,blocks.4.0.bn2:3*0.5,blocks.4.0.conv_pwl:3*0.5"
+    past = invoke("dream", small_photo, "-o", tmp_path / "p.png", "--layers", "5-9999", *FAST)
+    assert past.exit_code == 4 and "not within 0 to" in past.output and len(past.output.splitlines()) == 1
+
+
+def test_layers_question_mark_asks_in_a_terminal_only(small_photo, tmp_path, monkeypatch):
+    no_terminal = invoke("dream", small_photo, "-o", tmp_path / "a.png", "--layers", "?", *FAST)
+    assert no_terminal.exit_code == 2 and "interactive terminal" in no_terminal.output
+    monkeypatch.setattr("inceptionism.cli.options.interactive", lambda: True)
+    asked = runner.invoke(app, ["dream", str(small_photo), "-o", str(tmp_path / "b.png"), "--layers", "?", *FAST],
+                          input="61\n")
+    assert asked.exit_code == 0, asked.output
+    assert "61  blocks.4.0.bn1" in asked.output
+    assert read_metadata(tmp_path / "b.png")["config"]["layers"] == "blocks.4.0.bn1"

@@ -18,7 +18,7 @@ from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
 from .paths import __version__
-from .steering import build_objective, check_objective, choose_channels, load_mask
+from .steering import build_objective, check_objective, choose_channels, load_mask, resolve_layer_indices
 from .taps import auto_layers
 
 __all__ = [
@@ -87,6 +87,9 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None,
     """
     if _needs_layers(cfg):
         cfg = cfg.replace(layers=auto_layers(model))
+    if cfg.layers:  # indices and ranges become names, which the output records
+        with_names = resolve_layer_indices(model, cfg.layers)
+        cfg = cfg.replace(layers=with_names) if with_names != cfg.layers else cfg
     minimum = model.spec.min_size
     if cfg.tile_size is not None and cfg.tile_size < minimum:
         raise ConfigError(

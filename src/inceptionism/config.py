@@ -200,8 +200,9 @@ class AscentConfig(Checked):
 class SteeringConfig(Checked):
     """What is climbed: layers, classes, guide images and a mask. Builds the objective."""
 
-    layers: str | None = param(None, "LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list; none = the model's "
-                               "layers for the preset", parse=_layers,
+    layers: str | None = param(None, "LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list; a LAYER may be its "
+                               "number or an inclusive range (12, 40-44) from `inceptionism layers`; ? asks; none = "
+                               "the model's layers for the preset", parse=_layers,
                                schema={"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}, studio=Studio("basic", "Layers", "custom"))
     channels: str | None = param(None, "strong:K, weak:K or avg:K: dream, in each whole layer of layers, the K channels "
                                  "the input activates most, least, or closest to the median; none = whole layers",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from contextlib import contextmanager
 from functools import partial
 from typing import Iterator
@@ -17,9 +18,9 @@ from .errors import ConfigError, ImageError, InceptionismError, LayerError
 from .images import load_image, to_tensor
 from .labels import resolve_class, resolve_classes
 from .models.spec import LoadedModel
-from .taps import capture, layer_info
+from .taps import capture, layer_info, list_layers
 
-__all__ = ["build_objective", "choose_channels", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
+__all__ = ["build_objective", "resolve_layer_indices", "choose_channels", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
 
 GUIDE_MAX_SIDE = 512  # guides are shrunk to this: their features, not their pixels, matter
 
@@ -47,6 +48,35 @@ def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int,
             f"for a {size[1]}x{size[0]} image: y 0 to {ref[0] - 1}, x 0 to {ref[1] - 1}"
         )
     return ref
+
+
+_INDEXED = re.compile(r"^(?P<lo>\d+)(?:-(?P<hi>\d+))?(?P<rest>[:*@].*)?$")
+
+
+def resolve_layer_indices(model: LoadedModel, text: str) -> str:
+    """``text`` with layer indices and inclusive ranges (``12``, ``40-44``, as numbered by
+    ``inceptionism layers``) replaced by the layers' names; the rest of each term
+    (``:CHANNEL``, ``*WEIGHT``) applies to every layer of a range.
+
+    Example:
+        >>> resolve_layer_indices(load_model(), "3-4*0.5,blocks.5.0.bn1")  # doctest: +SKIP
+        'blocks.0.0.bn1*0.5,blocks.0.0.aa*0.5,blocks.5.0.bn1'
+    """
+    names = [info.name for info in list_layers(model)]
+    parts = []
+    for raw in objectives.split_terms(text):
+        match = _INDEXED.match(raw.strip())
+        if match is None:
+            parts.append(raw.strip())
+            continue
+        lo, hi = int(match["lo"]), int(match["hi"] or match["lo"])
+        if lo > hi or hi >= len(names):
+            raise LayerError(
+                f"layer range {raw.strip()!r} is not within 0 to {len(names) - 1}, the layers of {model.spec.name} "
+                "(see 'inceptionism layers' for their numbers)", field="layers",
+            )  # fmt: skip
+        parts.extend(f"{names[i]}{match['rest'] or ''}" for i in range(lo, hi + 1))
+    return ",".join(parts)
 
 
 @contextmanager

@@ -40,16 +40,17 @@ def layers(
         spec = get_spec(net.model)
         loaded = load_model(net.model, device="cpu", pretrained=False)
         table = Table(title=f"{spec.name}: dreamable layers (224x224 input)", show_lines=False)
-        for column in ("layer", "channels", "size", "kind"):
-            table.add_column(column, justify="right" if column in ("channels", "size") else "left")
+        for column in ("#", "layer", "channels", "size", "kind"):
+            table.add_column(column, justify="right" if column in ("#", "channels", "size") else "left")
         defaults = set(spec.default_layers.split(","))
-        for info in list_layers(loaded):
+        for index, info in enumerate(list_layers(loaded)):
             if filter and filter not in info.name:
                 continue
             name = f"{info.name} *" if info.name in defaults else info.name
-            table.add_row(name, str(info.channels), f"{info.height}x{info.width}", info.kind)
+            table.add_row(str(index), name, str(info.channels), f"{info.height}x{info.width}", info.kind)
         out.print(table)
-        out.print(f"* default dream layers; use them as --layers {spec.default_layers}")
+        out.print(f"* default dream layers; use them as --layers {spec.default_layers}; --layers also takes the numbers, "
+                  "e.g. 12 or 40-44")
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -16,7 +17,8 @@ import typer
 
 from ..config import DreamConfig, dream_params, layered, load_config_mapping
 from ..params import Param, declared
-from .common import errors
+from ..errors import ConfigError
+from .common import err, errors
 
 __all__ = ["with_config", "dream_options", "option_for"]
 
@@ -132,6 +134,26 @@ def build_config(
     Bad values are refused before torch is imported, so such errors are instant."""
     file = load_config_mapping(config_file) if config_file else None
     cfg = layered(explicit=flags, file=file, command=command_defaults)
+    if cfg.layers is not None and cfg.layers.strip() == "?":
+        cfg = cfg.replace(layers=ask_layers(cfg.model))
     from ..api import resolve_config
 
     return resolve_config(cfg, draw=draw)
+
+
+def interactive() -> bool:
+    """Whether a person is at a terminal to answer a question."""
+    return sys.stdin.isatty()
+
+
+def ask_layers(model_name: str) -> str:
+    """``--layers ?``: show the numbered layers and ask which to dream on (a terminal only)."""
+    if not interactive():
+        raise ConfigError("--layers ? asks in an interactive terminal; here give the layers themselves "
+                          "(names, or numbers and ranges from 'inceptionism layers')", field="layers")  # fmt: skip
+    from ..models import load_model
+    from ..taps import list_layers
+
+    for index, info in enumerate(list_layers(load_model(model_name, device="cpu", pretrained=False))):
+        err.print(f"{index:4d}  {info.name}  ({info.channels} channels, {info.height}x{info.width} at 224 px)")
+    return typer.prompt("layers to dream on (numbers, ranges such as 40-44, or names; comma list)", err=True)
