@@ -290,3 +290,20 @@ def test_tv_weight_makes_the_dream_smoother(model, small_photo):
     smooth = inceptionism.render(small_photo, tv_weight=0.2, **args)
     assert total_variation(smooth.image) < 0.85 * total_variation(plain.image)
     assert smooth.score_end > smooth.score_start  # still a dream: the objective rose
+
+
+def test_schedules_go_from_the_first_octave_to_the_last(model, small_photo):
+    cfg = DreamConfig(octaves=3, steps="6:2", step_size="0.012:0.004", jitter=[8, 0], smooth="0:2")
+    assert [cfg.for_octave(k).steps for k in cfg.octave_indices()] == [6, 4, 2]
+    assert [round(cfg.for_octave(k).step_size, 4) for k in cfg.octave_indices()] == [0.012, 0.008, 0.004]
+    assert [cfg.for_octave(k).jitter for k in cfg.octave_indices()] == [8, 4, 0] and cfg.total_steps() == 12
+    seen = []
+    result = inceptionism.render(small_photo, cfg.replace(seed=1, max_size=96), model=model,
+                                 callbacks=engine.Callbacks(on_step=lambda info: seen.append((info.octave, info.steps))))
+    assert [n for _, n in sorted(set(seen))] == [6, 4, 2]  # each octave ran its own number of steps
+    assert result.metadata["config"]["step_size"] == [0.012, 0.004]  # recorded as the schedule
+    assert DreamConfig.from_dict(result.metadata["config"]).step_size == (0.012, 0.004)
+    with pytest.raises(ConfigError, match="step_size = -0.1 is out of range"):
+        DreamConfig(step_size="0.01:-0.1")
+    with pytest.raises(ConfigError, match="steps 'a:b' is not a number or START:END"):
+        DreamConfig(steps="a:b")

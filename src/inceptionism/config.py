@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .params import LOCAL, Checked, Param, Studio, declared, json_schema, param
+from .params import LOCAL, Checked, Param, Studio, at, declared, json_schema, param
 
 __all__ = [
     "AscentConfig",
@@ -165,16 +165,21 @@ class AscentConfig(Checked):
                              choices=("detail", "recursive"), studio=Studio("advanced", "Octave mode", "select"))
     octave_blend: float = param(0.5, "recursive mode: the previous dream's share of each octave's start (0..1)",
                                 low=0.0, high=1.0, studio=Studio("advanced", "Octave blend", "range", step=0.05))
-    steps: int = param(12, "gradient-ascent steps per octave", low=1, high=100_000,
+    steps: int | tuple[int, int] = param(12, "gradient-ascent steps per octave; START:END goes from the first octave to the last",
+                       low=1, high=100_000, schedule=True, metavar="N[:N]",
                        studio=Studio("strength", "Steps per octave", "range", max=60, step=1))
-    step_size: float = param(0.008, "step in pixel units (0..1) of the normalized gradient", low=0.0, high=10.0,
-                             low_open=True, studio=Studio("strength", "Step size", "range", min=0.001, max=0.05, step=0.001))
-    jitter: int = param(32, "random roll of up to this many pixels each step (0 = off)", low=0, high=100_000,
+    step_size: float | tuple[float, float] = param(
+        0.008, "step in pixel units (0..1) of the normalized gradient; START:END, e.g. 0.012:0.004, goes from the first "
+        "octave to the last", low=0.0, high=10.0, low_open=True, schedule=True, metavar="X[:X]", studio=Studio("strength", "Step size", "range", min=0.001, max=0.05, step=0.001))
+    jitter: int | tuple[int, int] = param(32, "random roll of up to this many pixels each step (0 = off); START:END "
+                        "goes from the first octave to the last", low=0, high=100_000, schedule=True, metavar="N[:N]",
                         studio=Studio("advanced", "Jitter (px)", "range", max=128, step=1))
     grad_norm: str = param("mean-abs", "divide the gradient by its mean |g| (mean-abs) or its standard deviation (std)",
                            choices=("mean-abs", "std"), studio=Studio("advanced", "Gradient scale", "select"))
-    smooth: float = param(2.5, "final sigma of the gradient smoothing (mean of blurs at sigma/2, sigma, 2 sigma, "
-                          "rising from smooth/5 over an octave); 0 = off", low=0.0, high=64.0,
+    smooth: float | tuple[float, float] = param(
+        2.5, "final sigma of the gradient smoothing (mean of blurs at sigma/2, sigma, 2 sigma, rising from smooth/5 "
+        "over an octave); 0 = off; START:END goes from the first octave to the last", low=0.0, high=64.0,
+        schedule=True, metavar="X[:X]",
                           studio=Studio("advanced", "Gradient smoothing", "range", max=8, step=0.1))
     tv_weight: float = param(0.0, "total-variation penalty: how strongly neighbouring pixels are kept alike, "
                              "relative to the objective (both gradients scaled alike); 0 = off", low=0.0, high=100.0,
@@ -194,6 +199,17 @@ class AscentConfig(Checked):
             lo, hi = self.octave_range
             return list(range(lo, hi + 1))
         return list(range(-(self.octaves - 1), 1))
+
+    def for_octave(self, k: int) -> "AscentConfig":
+        """The values octave ``k`` dreams with: every START:END schedule at that octave."""
+        indices = self.octave_indices()
+        where = indices.index(k) if k in indices else 0
+        values = {p.name: at(getattr(self, p.name), where, len(indices)) for p in declared(AscentConfig) if p.schedule}
+        return AscentConfig(**{**{p.name: getattr(self, p.name) for p in declared(AscentConfig)}, **values})
+
+    def total_steps(self) -> int:
+        """Steps over every octave of the plan."""
+        return sum(self.for_octave(k).steps for k in self.octave_indices())
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
 
-__all__ = ["Checked", "Param", "Studio", "param", "declared", "check_value", "json_schema", "DOORS", "ALL", "LOCAL"]
+__all__ = ["at", "Checked", "Param", "Studio", "param", "declared", "check_value", "json_schema", "DOORS", "ALL", "LOCAL"]
 
 # The front doors: the command line, JSON config files (and embedded metadata), the
 # Python API, and the HTTP service with its studio page.
@@ -76,6 +76,7 @@ class Param:
     schema: dict[str, Any] | None = None  # JSON schema where the kind alone does not say it
     metavar: str | None = None  # shape of the command-line value, e.g. "WxH"
     repeat: bool = False  # the flag may be given several times (a tuple of strings)
+    schedule: bool = False  # a number, or START:END interpolated from the first octave to the last
     studio: Studio | None = None  # None: not on the studio's form
 
     @property
@@ -143,6 +144,8 @@ def check_value(p: Param, value: Any) -> Any:
         if p.nullable:
             return None
         raise ConfigError(f"{p.name} must be set; {_allowed(p)}", field=p.name)
+    if p.schedule:
+        return _check_schedule(p, value)
     if p.parse is not None:  # string (CLI) and list (JSON) forms; idempotent on canonical values
         value = p.parse(value)
     if p.kind is bool:
@@ -171,6 +174,36 @@ def check_value(p: Param, value: Any) -> Any:
     return value
 
 
+def _check_schedule(p: Param, value: Any) -> Any:
+    """A schedule's value: one number, or (start, end) from ``"START:END"`` or a pair, each checked."""
+    if isinstance(value, str):
+        pieces = value.split(":")
+        try:
+            if len(pieces) > 2:
+                raise ValueError
+            numbers = [float(piece) for piece in pieces]
+        except ValueError:
+            raise ConfigError(f"{p.name} {value[:40]!r} is not a number or START:END, e.g. 0.012:0.004", field=p.name) from None
+        numbers = [int(v) if p.kind is int and v.is_integer() else v for v in numbers]
+        value = numbers[0] if len(numbers) == 1 else numbers
+    plain = dataclasses.replace(p, schedule=False, parse=None)
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ConfigError(f"{p.name} {_short(value)} must be one number or a START:END pair", field=p.name)
+        return tuple(check_value(dataclasses.replace(plain, nullable=False), v) for v in value)
+    return check_value(plain, value)
+
+
+def at(value: Any, index: int, count: int) -> Any:
+    """A schedule's value at octave ``index`` of ``count``: linear from start to end (whole
+    numbers stay whole); a plain number is the same everywhere."""
+    if not isinstance(value, tuple):
+        return value
+    start, end = value
+    exact = start + (end - start) * (index / (count - 1) if count > 1 else 0.0)
+    return round(exact) if isinstance(start, int) and isinstance(end, int) else exact
+
+
 def _check_range(p: Param, value: float) -> None:
     too_low = p.low is not None and (value <= p.low if p.low_open else value < p.low)
     too_high = p.high is not None and value > p.high
@@ -196,15 +229,26 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _bounded(prop: dict[str, Any], p: Param) -> dict[str, Any]:
+    """``prop`` with ``p``'s bounds, when it is a number."""
+    if prop.get("type") in ("integer", "number"):
+        if p.low is not None:
+            prop["exclusiveMinimum" if p.low_open else "minimum"] = p.low
+        if p.high is not None:
+            prop["maximum"] = p.high
+    return prop
+
+
 def json_schema(params: Iterable[Param], title: str) -> dict[str, Any]:
     """A JSON schema (draft 2020-12) of an object holding ``params``; unknown keys are refused."""
     properties = {}
     for p in params:
         prop = dict(p.schema) if p.schema else {"type": {int: "integer", float: "number", str: "string", bool: "boolean"}[p.kind]}
-        if p.low is not None and prop.get("type") in ("integer", "number"):
-            prop["exclusiveMinimum" if p.low_open else "minimum"] = p.low
-        if p.high is not None and prop.get("type") in ("integer", "number"):
-            prop["maximum"] = p.high
+        if p.schedule:  # the number as below, or START:END as text or a pair
+            _bounded(prop, p)
+            prop = {"anyOf": [prop, {"type": "string", "pattern": r"^-?[0-9.eE+-]+(:-?[0-9.eE+-]+)?$"},
+                              {"type": "array", "items": _bounded({"type": prop["type"]}, p), "minItems": 2, "maxItems": 2}]}
+        _bounded(prop, p)
         if p.choices is not None:
             prop["enum"] = list(p.choices)
         if p.nullable:

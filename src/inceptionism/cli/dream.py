@@ -54,7 +54,7 @@ def _dream(
         write_atomic(save_config, lambda fh: fh.write(text.encode()))
     source = input if input == "noise" else load_image(input)
     started = time.perf_counter()
-    total = len(cfg.octave_indices()) * cfg.steps
+    total = cfg.total_steps()
     result = run_with_progress(
         lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), total, quiet
     )

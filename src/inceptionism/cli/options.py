@@ -26,7 +26,7 @@ __all__ = ["with_config", "dream_options", "option_for"]
 def _annotation(p: Param) -> Any:
     if p.repeat:
         return Optional[list[str]]
-    if p.parse is not None or p.kind is tuple:
+    if p.parse is not None or p.kind is tuple or p.schedule:
         return Optional[str]
     return Optional[p.kind]
 

@@ -150,24 +150,25 @@ def run_dream(
         detail = None
         x = image
         for index, octave in enumerate(plan, start=1):
+            now = cfg.for_octave(octave.k)  # START:END schedules at this octave
             size = (octave.height, octave.width)
             base = resize(image, size)
-            x = base if detail is None else _octave_start(cfg, base, detail, x, size)
+            x = base if detail is None else _octave_start(now, base, detail, x, size)
             weight = resize(mask, size) if mask is not None else None
-            for step in range(cfg.steps):
-                shift = _shift(gen, cfg.jitter, tile_size, *size)
+            for step in range(now.steps):
+                shift = _shift(gen, now.jitter, tile_size, *size)
                 score, grad = objective_gradient(
-                    run, objective, x, tile=tile_size, shift=shift, precision=cfg.precision
+                    run, objective, x, tile=tile_size, shift=shift, precision=now.precision
                 )
-                if cfg.tv_weight > 0:  # descend the penalty as the objective is climbed, on an equal footing
+                if now.tv_weight > 0:  # descend the penalty as the objective is climbed, on an equal footing
                     tv = tv_gradient(x)
-                    grad = grad - cfg.tv_weight * tv * (grad.abs().mean() / (tv.abs().mean() + 1e-12))
-                grad = normalize_gradient(grad, cfg, _sigma(cfg, step))
+                    grad = grad - now.tv_weight * tv * (grad.abs().mean() / (tv.abs().mean() + 1e-12))
+                grad = normalize_gradient(grad, now, _sigma(now, step))
                 if weight is not None:
                     grad = grad * weight
-                x = (x + cfg.step_size * grad).clamp(0, 1)
+                x = (x + now.step_size * grad).clamp(0, 1)
                 if callbacks.on_step is not None:
-                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, cfg.steps, score, *size))
+                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, now.steps, score, *size))
             detail = x - base
             if callbacks.on_octave is not None:
                 callbacks.on_octave(OctaveInfo(index, len(plan), octave.k, x))

@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import DreamConfig, draw_seed
+from ..config import DreamConfig, draw_seed, dream_params
 from ..options import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, check_output_path, write_atomic
@@ -186,8 +186,10 @@ def dream_video(
             if coherence and prev_source is not None:
                 begin, weight = coherent_start(prev_source, frame, prev_dream, blend)
                 if weight.mean() >= 0.5 * blend:  # not a scene cut: the coarse octaves came along the flow
-                    top = max(cfg.octave_indices())
-                    frame_cfg = frame_cfg.replace(octave_range=(top, top))
+                    top = max(cfg.octave_indices())  # schedules keep their value at that octave
+                    at_top = frame_cfg.for_octave(top)
+                    fixed = {p.name: getattr(at_top, p.name) for p in dream_params() if p.schedule}
+                    frame_cfg = frame_cfg.replace(octave_range=(top, top), **fixed)
             result = render(Picture(begin), frame_cfg, model=model)
             save_image(result.image, path)
             dream = np.asarray(result.image.convert("RGB"))

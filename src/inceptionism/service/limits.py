@@ -180,9 +180,9 @@ def check_served(name: str, status: int, *, weights: bool = True) -> None:
 
 def _check_ranges(cfg: DreamConfig, limits: Limits) -> None:
     check_served(cfg.model, 422)
-    _at_most("steps", cfg.steps, limits.max_steps)
+    _at_most("steps", max(cfg.steps) if isinstance(cfg.steps, tuple) else cfg.steps, limits.max_steps)
     _at_most("octaves", len(cfg.octave_indices()), limits.max_octaves)
-    _at_most("jitter", cfg.jitter, limits.max_jitter)
+    _at_most("jitter", max(cfg.jitter) if isinstance(cfg.jitter, tuple) else cfg.jitter, limits.max_jitter)
     if cfg.max_size is not None:
         _at_most("max_size", cfg.max_size, limits.max_side)
     if cfg.size is not None:
