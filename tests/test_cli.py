@@ -355,3 +355,15 @@ def test_layers_question_mark_asks_in_a_terminal_only(small_photo, tmp_path, mon
     assert asked.exit_code == 0, asked.output
     assert "61  blocks.4.0.bn1" in asked.output
     assert read_metadata(tmp_path / "b.png")["config"]["layers"] == "blocks.4.0.bn1"
+
+
+def test_plot_writes_a_figure_and_one_row_per_step(small_photo, tmp_path):
+    figure = tmp_path / "plot.png"
+    result = invoke("dream", small_photo, "-o", tmp_path / "d.png", "--octaves", "3", "--steps", "4:2", "--plot", figure,
+                    "--seed", "1", "-q")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(figure.with_suffix(".json").read_text())["steps"]
+    assert [r["octave"] for r in rows] == [1] * 4 + [2] * 3 + [3] * 2  # one row per step; the schedule's steps
+    assert all(r["mean_abs"] > 0 and r["max"] >= r["mean_abs"] for r in rows)
+    with Image.open(figure) as im:
+        assert im.format == "PNG" and im.size[0] >= 600

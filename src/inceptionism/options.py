@@ -98,6 +98,9 @@ class DreamOutputs(_Command):
     save_input: bool = param(False, "also write the prepared input (EXIF-rotated, shrunk to max_size, or the noise) "
                              "beside the output as STEM.input.png")
     classify: bool = param(False, "print the network's top-5 classes for the input and for the dream")
+    plot: Path | None = param(None, "write a figure of the objective and the gradient per step, and each octave's "
+                              "last gradient, to this PNG (the numbers to the same name .json)", metavar="FILE.png",
+                              schema={"type": "string"})
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,9 @@ class ScoreReader:
         return self.text
 
 
-def run_with_progress(run, total_steps: int, quiet: bool, *, runs: int = 1, **kwargs: Any):
-    """Call ``run(callbacks=..., **kwargs)`` with a progress bar over every step of ``runs``
-    dreams of the same plan (the plan's own size replaces ``total_steps`` once known)."""
+def run_with_progress(run, total_steps: int, quiet: bool, *, also_on_step=None, **kwargs: Any):
+    """Call ``run(callbacks=..., **kwargs)`` with a progress bar over ``total_steps`` steps;
+    ``also_on_step`` is called with every step too."""
     from ..engine import Callbacks
 
     read_score = ScoreReader()
@@ -98,10 +98,11 @@ def run_with_progress(run, total_steps: int, quiet: bool, *, runs: int = 1, **kw
         task = progress.add_task("loading", total=total_steps, step="-", score="-")
 
         def on_step(info) -> None:
+            if also_on_step is not None:
+                also_on_step(info)
             progress.update(
                 task,
                 advance=1,
-                total=info.octaves * info.steps * runs,
                 description=f"octave {info.octave}/{info.octaves} {info.width}x{info.height}",
                 step=f"{info.step}/{info.steps}",
                 score=read_score(info.score),

@@ -41,6 +41,7 @@ def _dream(
 ) -> None:
     from ..api import render
     from ..images import check_output_path, load_image, save_image, write_atomic
+    from ..plots import StepRecorder, write_plot
 
     photos = () if input == "noise" else (input,)
     inputs = command_inputs(cfg, (*photos, *([config_file] if config_file else [])))
@@ -48,6 +49,9 @@ def _dream(
     prepared = output.with_name(f"{output.stem}.input.png")
     if extras.save_input:
         check_output_path(prepared, inputs=(*inputs, output))
+    if extras.plot is not None:
+        check_output_path(extras.plot, inputs=(*inputs, output), formats=(".png",))
+        check_output_path(extras.plot.with_suffix(".json"), inputs=(*inputs, output), formats=None)
     if save_config is not None:
         check_output_path(save_config, inputs=(*inputs, output), formats=None)
         text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -55,8 +59,10 @@ def _dream(
     source = input if input == "noise" else load_image(input)
     started = time.perf_counter()
     total = cfg.total_steps()
+    record = StepRecorder()
     result = run_with_progress(
-        lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), total, quiet
+        lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), total, quiet,
+        also_on_step=record if extras.plot is not None else None,
     )
     save_image(result.image, output, result.metadata)
     gain = result.score_end / result.score_start if result.score_start else float("nan")
@@ -69,6 +75,9 @@ def _dream(
         out.print(f"wrote {prepared} (the input as dreamed on)")
     if extras.classify:
         _print_classes(cfg, result)
+    if extras.plot is not None:
+        figure, numbers = write_plot(record, extras.plot)
+        out.print(f"wrote {figure} and {numbers}")
 
 
 def _print_classes(cfg: DreamConfig, result) -> None:

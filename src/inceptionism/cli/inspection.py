@@ -80,10 +80,11 @@ def visualize(
         chosen = parse_targets(targets, layer, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
         names = [output] if len(chosen) == 1 else [output.with_name(f"{output.stem}-{t}{output.suffix}") for t in chosen]
-        per_target = vis.octaves * vis.steps_or_default() if vis.param == "pixel" else vis.steps_or_default()
-        runs = len(chosen) if vis.param == "pixel" else 1  # pixel: one run per target; fft: batches are octaves
-        shown = run_with_progress(lambda callbacks: list(grow(loaded, layer, chosen, vis, callbacks=callbacks)),
-                                  per_target * len(chosen), quiet, runs=runs)  # fmt: skip
+        if vis.param == "pixel":  # one dream per target
+            total = vis.octaves * vis.steps_or_default() * len(chosen)
+        else:  # the targets go through the network in batches
+            total = -(-len(chosen) // vis.batch) * vis.steps_or_default()
+        shown = run_with_progress(lambda callbacks: list(grow(loaded, layer, chosen, vis, callbacks=callbacks)), total, quiet)
         for path, result in zip(names, shown):
             save_image(result.image, path, result.metadata)
             kind = "logit" if layer == "class" else "mean activation"

@@ -38,6 +38,7 @@ class StepInfo:
     score: torch.Tensor
     height: int
     width: int
+    gradient: torch.Tensor | None = None  # this step's raw gradient (1, 3, h, w), before normalization
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def run_dream(
                 score, grad = objective_gradient(
                     run, objective, x, tile=tile_size, shift=shift, precision=now.precision
                 )
+                raw = grad
                 if now.tv_weight > 0:  # descend the penalty as the objective is climbed, on an equal footing
                     tv = tv_gradient(x)
                     grad = grad - now.tv_weight * tv * (grad.abs().mean() / (tv.abs().mean() + 1e-12))
@@ -168,7 +170,7 @@ def run_dream(
                     grad = grad * weight
                 x = (x + now.step_size * grad).clamp(0, 1)
                 if callbacks.on_step is not None:
-                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, now.steps, score, *size))
+                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, now.steps, score, *size, raw))
             detail = x - base
             if callbacks.on_octave is not None:
                 callbacks.on_octave(OctaveInfo(index, len(plan), octave.k, x))
