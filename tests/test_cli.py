@@ -367,3 +367,17 @@ def test_plot_writes_a_figure_and_one_row_per_step(small_photo, tmp_path):
     assert all(r["mean_abs"] > 0 and r["max"] >= r["mean_abs"] for r in rows)
     with Image.open(figure) as im:
         assert im.format == "PNG" and im.size[0] >= 600
+
+
+def test_snapshots_every_n_steps_and_the_evolution_as_one_gif(small_photo, tmp_path):
+    out, gif = tmp_path / "d.png", tmp_path / "evolution.gif"
+    result = invoke("dream", small_photo, "-o", out, "--octaves", "2", "--steps", "6", "--save-every", "4",
+                    "--progress-gif", gif, "--seed", "1", "-q")
+    assert result.exit_code == 0, result.output
+    steps = sorted(p.name for p in tmp_path.glob("d.step-*.png"))
+    assert steps == ["d.step-0004.png", "d.step-0008.png", "d.step-0012.png"]  # 12 steps, every 4th
+    with Image.open(gif) as im:
+        assert im.n_frames == len(steps)  # one frame per snapshot
+    last = np.asarray(Image.open(tmp_path / "d.step-0012.png"), np.float32)
+    first = np.asarray(Image.open(tmp_path / "d.step-0004.png"), np.float32)
+    assert np.abs(last - np.asarray(Image.open(out), np.float32)).mean() < np.abs(first - last).mean()  # it evolves

@@ -98,6 +98,10 @@ class DreamOutputs(_Command):
     save_input: bool = param(False, "also write the prepared input (EXIF-rotated, shrunk to max_size, or the noise) "
                              "beside the output as STEM.input.png")
     classify: bool = param(False, "print the network's top-5 classes for the input and for the dream")
+    save_every: int | None = param(None, "also write the picture every N steps beside the output, as STEM.step-NNNN.png",
+                                   low=1, high=1_000_000, metavar="N")
+    progress_gif: Path | None = param(None, "write the dream's evolution as one animation: a frame every --save-every "
+                                      "steps (every step without it)", metavar="FILE.gif", schema={"type": "string"})
     plot: Path | None = param(None, "write a figure of the objective and the gradient per step, and each octave's "
                               "last gradient, to this PNG (the numbers to the same name .json)", metavar="FILE.png",
                               schema={"type": "string"})

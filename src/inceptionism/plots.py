@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from .engine import StepInfo
+from .errors import OutputError
 from .images import write_atomic
 
-__all__ = ["StepRecorder", "write_plot"]
+__all__ = ["StepRecorder", "Snapshots", "write_gif", "write_plot"]
 
 
 @dataclass
@@ -36,6 +38,40 @@ class StepRecorder:
             if info.step == info.steps:
                 self.last_gradients[info.octave] = g[0].permute(1, 2, 0).cpu().numpy()
         self.rows.append(row)
+
+
+@dataclass
+class Snapshots:
+    """An ``on_step`` callback that keeps the picture every ``every`` steps (at its octave's
+    size, as 8-bit RGB): for --save-every and --progress-gif. ``pictures(size)`` gives them
+    at the output's size."""
+
+    every: int
+    frames: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (step counted over all octaves, (h, w, 3))
+    count: int = 0
+
+    def __call__(self, info: StepInfo) -> None:
+        self.count += 1
+        if info.image is None or self.count % self.every:
+            return
+        picture = info.image.detach().clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+        self.frames.append((self.count, (picture * 255 + 0.5).astype(np.uint8)))
+
+    def pictures(self, size: tuple[int, int]) -> list[tuple[int, Image.Image]]:
+        """Each kept picture at ``size`` (width, height)."""
+        return [(step, Image.fromarray(frame).resize(size, Image.Resampling.BICUBIC)) for step, frame in self.frames]
+
+
+def write_gif(pictures: list[Image.Image], path: str | Path, *, max_side: int = 512, frame_ms: int = 100) -> Path:
+    """The pictures as one looping animation, at most ``max_side`` px, the last one held longer."""
+    if not pictures:
+        raise OutputError(f"no snapshots for {str(path)!r}: the dream took fewer steps than --save-every")
+    scale = min(1.0, max_side / max(pictures[0].size))
+    size = (max(1, round(pictures[0].width * scale)), max(1, round(pictures[0].height * scale)))
+    frames = [p.convert("RGB").resize(size, Image.Resampling.LANCZOS) for p in pictures]
+    durations = [frame_ms] * (len(frames) - 1) + [frame_ms * 10]
+    return write_atomic(path, lambda fh: frames[0].save(fh, format="GIF", save_all=True, append_images=frames[1:],
+                                                        duration=durations, loop=0))  # fmt: skip
 
 
 def write_plot(record: StepRecorder, path: str | Path) -> tuple[Path, Path]:

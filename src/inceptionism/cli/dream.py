@@ -41,7 +41,7 @@ def _dream(
 ) -> None:
     from ..api import render
     from ..images import check_output_path, load_image, save_image, write_atomic
-    from ..plots import StepRecorder, write_plot
+    from ..plots import Snapshots, StepRecorder, write_plot
 
     photos = () if input == "noise" else (input,)
     inputs = command_inputs(cfg, (*photos, *([config_file] if config_file else [])))
@@ -49,6 +49,10 @@ def _dream(
     prepared = output.with_name(f"{output.stem}.input.png")
     if extras.save_input:
         check_output_path(prepared, inputs=(*inputs, output))
+    if extras.progress_gif is not None:
+        check_output_path(extras.progress_gif, inputs=(*inputs, output), formats=(".gif",))
+    for step in range(extras.save_every or 1, cfg.total_steps() + 1, extras.save_every or 1) if extras.save_every else ():
+        check_output_path(_step_file(output, step), inputs=inputs)
     if extras.plot is not None:
         check_output_path(extras.plot, inputs=(*inputs, output), formats=(".png",))
         check_output_path(extras.plot.with_suffix(".json"), inputs=(*inputs, output), formats=None)
@@ -59,10 +63,11 @@ def _dream(
     source = input if input == "noise" else load_image(input)
     started = time.perf_counter()
     total = cfg.total_steps()
-    record = StepRecorder()
+    record, snapshots = StepRecorder(), Snapshots(extras.save_every or 1)
+    watchers = [w for w, wanted in ((record, extras.plot), (snapshots, extras.save_every or extras.progress_gif)) if wanted]
     result = run_with_progress(
         lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), total, quiet,
-        also_on_step=record if extras.plot is not None else None,
+        also_on_step=(lambda info: [watch(info) for watch in watchers]) if watchers else None,
     )
     save_image(result.image, output, result.metadata)
     gain = result.score_end / result.score_start if result.score_start else float("nan")
@@ -78,6 +83,25 @@ def _dream(
     if extras.plot is not None:
         figure, numbers = write_plot(record, extras.plot)
         out.print(f"wrote {figure} and {numbers}")
+    _write_snapshots(snapshots, extras, output, inputs, result.image.size)
+
+
+def _step_file(output: Path, step: int) -> Path:
+    return output.with_name(f"{output.stem}.step-{step:04d}.png")
+
+
+def _write_snapshots(snapshots, extras: DreamOutputs, output: Path, inputs: tuple, size: tuple[int, int]) -> None:
+    from ..images import save_image
+    from ..plots import write_gif
+
+    pictures = snapshots.pictures(size) if snapshots.frames else []
+    if extras.save_every is not None:
+        for step, picture in pictures:
+            save_image(picture, _step_file(output, step))
+        out.print(f"wrote {len(pictures)} snapshot(s) as {output.stem}.step-NNNN.png")
+    if extras.progress_gif is not None:
+        write_gif([picture for _, picture in pictures], extras.progress_gif)
+        out.print(f"wrote {extras.progress_gif} ({len(pictures)} frames)")
 
 
 def _print_classes(cfg: DreamConfig, result) -> None:

@@ -39,6 +39,7 @@ class StepInfo:
     height: int
     width: int
     gradient: torch.Tensor | None = None  # this step's raw gradient (1, 3, h, w), before normalization
+    image: torch.Tensor | None = None  # the picture after this step (1, 3, h, w) in [0, 1]; do not modify
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def run_dream(
                     grad = grad * weight
                 x = (x + now.step_size * grad).clamp(0, 1)
                 if callbacks.on_step is not None:
-                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, now.steps, score, *size, raw))
+                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, now.steps, score, *size, raw, x))
             detail = x - base
             if callbacks.on_octave is not None:
                 callbacks.on_octave(OctaveInfo(index, len(plan), octave.k, x))
