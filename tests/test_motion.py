@@ -13,6 +13,7 @@ from inceptionism.api import resolve_config
 from inceptionism.errors import ConfigError, ImageError, OutputError
 from inceptionism.images import picture_from_pil
 from inceptionism.motion import dream_folder, dream_video, transform_frame, zoom_frames
+from inceptionism.motion.video import coherent_start
 from inceptionism.motion.videoio import probe, read_frames, write_video
 
 FAST = dict(preset="classic", octaves=2, steps=4, seed=3)
@@ -173,8 +174,6 @@ def test_batch_reports_unreadable_files_and_resumes(model, examples, tmp_path):
 
 
 def test_scene_cut_carries_less_than_half(examples):
-    from inceptionism.motion.video import coherent_start
-
     def photo(name):
         return np.ascontiguousarray(np.asarray(Image.open(examples / f"{name}.jpg").convert("RGB").resize((96, 64))))
 
@@ -182,3 +181,20 @@ def test_scene_cut_carries_less_than_half(examples):
     _, same_scene = coherent_start(cat, np.ascontiguousarray(np.roll(cat, 2, axis=1)), cat, 1.0)
     _, after_cut = coherent_start(cat, cup, cat, 1.0)
     assert same_scene.mean() > 0.8 and after_cut.mean() < 0.5, (same_scene.mean(), after_cut.mean())
+
+
+def test_uncovered_pixels_take_the_new_frame_not_smeared_detail(examples):
+    """A square moves 10 px right: the strip it uncovers is new in this frame, so the
+    previous dream's detail is not carried there (forward-backward and photometric checks)."""
+    background = np.asarray(Image.open(examples / "coffee.jpg").convert("RGB").resize((160, 96)))
+    square = np.asarray(Image.open(examples / "chelsea.jpg").convert("RGB").resize((40, 40)))
+    before, after = background.copy(), background.copy()
+    before[28:68, 40:80] = square
+    after[28:68, 50:90] = square
+    dreamed = np.clip(before.astype(int) + 60, 0, 255).astype(np.uint8)  # detail everywhere: +60
+    start, weight = coherent_start(before, after, dreamed, 1.0)
+    uncovered = (slice(30, 66), slice(41, 49))
+    assert weight[uncovered].mean() < 0.3
+    assert np.abs(start[uncovered] * 255 - after[uncovered]).mean() < 20  # mostly the new frame, not +60
+    still = (slice(5, 20), slice(120, 150))
+    assert weight[still].mean() > 0.9 and np.abs(start[still] * 255 - after[still]).mean() > 50  # detail carried

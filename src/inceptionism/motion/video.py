@@ -66,6 +66,9 @@ def _sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+OCCLUSION_MISMATCH = 24.0  # mean |difference| (0..255) above which a moved pixel is judged new
+
+
 def coherent_start(
     prev_source: np.ndarray, source: np.ndarray, prev_dream: np.ndarray, blend: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +88,12 @@ def coherent_start(
     round_trip = back + _sample(fwd, back)
     error = np.linalg.norm(round_trip, axis=2)
     speed = np.linalg.norm(back, axis=2)
-    reliable = (error < 0.5 + 0.05 * speed).astype(np.float32)
+    # Photometric check: where the previous frame, moved along the flow, does not look like
+    # this one, the pixel is new (uncovered by a moving object, or the flow is wrong there):
+    # it takes this frame's content, not smeared detail.
+    moved = _sample(prev_source.astype(np.float32), back)
+    mismatch = np.abs(moved - source.astype(np.float32)).mean(axis=2)
+    reliable = ((error < 0.5 + 0.05 * speed) & (mismatch < OCCLUSION_MISMATCH)).astype(np.float32)
     weight = cv2.GaussianBlur(reliable, (0, 0), 1.5) * blend
     start = source.astype(np.float32) + weight[..., None] * carried
     return np.clip(start / 255.0, 0.0, 1.0), weight
