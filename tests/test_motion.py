@@ -198,3 +198,16 @@ def test_uncovered_pixels_take_the_new_frame_not_smeared_detail(examples):
     assert np.abs(start[uncovered] * 255 - after[uncovered]).mean() < 20  # mostly the new frame, not +60
     still = (slice(5, 20), slice(120, 150))
     assert weight[still].mean() > 0.9 and np.abs(start[still] * 255 - after[still]).mean() > 50  # detail carried
+
+
+def test_a_still_scene_keeps_its_brightness_and_colour(model, examples, tmp_path):
+    """Carried detail adds a little of its mean every frame; over a long still shot that
+    used to tint the video (3.3/255 after 28 frames of this clip). Frames now keep the
+    first dreamed frame's mean colour."""
+    cat = np.asarray(Image.open(examples / "chelsea.jpg").convert("RGB").resize((96, 64)))
+    clip = write_video(tmp_path / "still.mp4", [cat] * 30, 24)
+    cfg = resolve_config(None, seed=1, octaves=3, steps=6)
+    dream_video(clip, tmp_path / "out.mp4", cfg, model=model, keep_frames=True)
+    frames = sorted((tmp_path / ".out.mp4.frames").glob("*.png"))
+    means = np.array([np.asarray(Image.open(f).convert("RGB"), np.float32).mean((0, 1)) for f in frames])
+    assert len(frames) == 30 and np.abs(means - means[0]).max() < 1.0  # well inside 3/255

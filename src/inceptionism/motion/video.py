@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from ..config import DreamConfig, draw_seed, dream_params
 from ..options import VideoConfig
@@ -97,6 +98,14 @@ def coherent_start(
     weight = cv2.GaussianBlur(reliable, (0, 0), 1.5) * blend
     start = source.astype(np.float32) + weight[..., None] * carried
     return np.clip(start / 255.0, 0.0, 1.0), weight
+
+
+def hold_tint(dream: np.ndarray, source: np.ndarray, tint: np.ndarray) -> np.ndarray:
+    """``dream`` (H, W, 3) uint8 shifted so that its mean colour differs from ``source``'s by
+    ``tint``, the first dreamed frame's difference: carried detail adds a little of its
+    mean every frame, which would otherwise brighten or tint a long video step by step."""
+    offset = (dream.astype(np.float32) - source.astype(np.float32)).mean((0, 1))
+    return np.clip(dream.astype(np.float32) + (tint - offset), 0, 255).round().astype(np.uint8)
 
 
 def _fit(frame: np.ndarray, max_size: int | None) -> np.ndarray:
@@ -181,7 +190,7 @@ def dream_video(
     total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
     work, seed = _work_dir(output, _job_key(source, cfg, blend, coherence, start, end), cfg.seed)
     cfg = cfg.replace(seed=seed)
-    prev_source = prev_dream = None
+    prev_source = prev_dream = tint = None
     count = dreamed = 0
     for t, frame in enumerate(read_frames(source, start, end)):
         frame = _fit(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
@@ -191,6 +200,7 @@ def dream_video(
             dream = _load_frame(path)
         else:
             begin, frame_cfg = frame.astype(np.float32) / 255.0, cfg.replace(seed=cfg.seed + t)
+            carried = False
             if coherence and prev_source is not None:
                 begin, weight = coherent_start(prev_source, frame, prev_dream, blend)
                 if weight.mean() >= 0.5 * blend:  # not a scene cut: the coarse octaves came along the flow
@@ -198,10 +208,15 @@ def dream_video(
                     at_top = frame_cfg.for_octave(top)
                     fixed = {p.name: getattr(at_top, p.name) for p in dream_params() if p.schedule}
                     frame_cfg = frame_cfg.replace(octave_range=(top, top), **fixed)
+                    carried = True
             result = render(Picture(begin), frame_cfg, model=model)
-            save_image(result.image, path)
             dream = np.asarray(result.image.convert("RGB"))
+            if carried and tint is not None:
+                dream = hold_tint(dream, frame, tint)
+            save_image(Image.fromarray(dream), path)
             dreamed += 1
+        if tint is None:  # the first frame's colour cast; carried frames keep it, so nothing drifts
+            tint = (dream.astype(np.float32) - frame.astype(np.float32)).mean((0, 1))
         prev_source, prev_dream = frame, dream
         count = t + 1
         if on_frame is not None:
