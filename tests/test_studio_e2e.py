@@ -65,7 +65,8 @@ def test_upload_choose_a_preset_dream_and_download(server: str, browser, example
     page.click("#presets label:has-text('subtle')")
     assert page.input_value("#steps") == "8"  # the preset moved the sliders
     page.click("summary:has-text('Advanced')")
-    page.fill("#lapnorm_levels", "3")  # a control made from the server's parameter declarations
+    page.fill("#lapnorm_levels", "3")  # controls made from the server's parameter declarations
+    page.select_option("#octave_mode", "recursive")
     page.click("#start")
 
     wait_until(page, "document.getElementById('progress').value > 0", timeout=60)
@@ -84,7 +85,7 @@ def test_upload_choose_a_preset_dream_and_download(server: str, browser, example
     assert image.format == "PNG" and image.size == (451, 300)
     meta = read_metadata(saved)
     assert meta["config"]["preset"] == "subtle" and meta["config"]["steps"] == 8
-    assert meta["config"]["lapnorm_levels"] == 3
+    assert meta["config"]["lapnorm_levels"] == 3 and meta["config"]["octave_mode"] == "recursive"
     assert meta["input"]["name"] == "chelsea.jpg"
     assert not errors, errors
 
