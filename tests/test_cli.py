@@ -381,3 +381,21 @@ def test_snapshots_every_n_steps_and_the_evolution_as_one_gif(small_photo, tmp_p
     last = np.asarray(Image.open(tmp_path / "d.step-0012.png"), np.float32)
     first = np.asarray(Image.open(tmp_path / "d.step-0004.png"), np.float32)
     assert np.abs(last - np.asarray(Image.open(out), np.float32)).mean() < np.abs(first - last).mean()  # it evolves
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--layers", "0-100000"], "layer range '0-100000' is not within 0 to"),
+        (["--octave-blend", "2"], "octave_blend = 2.0 is out of range; it must be at least 0.0 and at most 1.0"),
+        (["--channels", "strong:0"], "channels 'strong:0' is not MODE:K"),
+        (["--step-size", "0.01:-0.1"], "step_size = -0.1 is out of range"),
+        (["--octave-mode", "sideways"], "octave_mode 'sideways' is not one of detail, recursive"),
+        (["--tv-weight", "-1"], "tv_weight = -1.0 is out of range"),
+        (["--save-every", "0"], "save_every = 0 is out of range"),
+    ],
+)
+def test_bad_option_values_are_one_line_errors(small_photo, tmp_path, flags, words):
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", *flags, "-q")
+    assert result.exit_code in (2, 4) and words in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
