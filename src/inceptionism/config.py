@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import values
 from .errors import ConfigError
 from .params import LOCAL, Checked, Param, Studio, at, declared, json_schema, param
+from .values import parse_octave_range, parse_size  # noqa: F401  (part of this module's API)
 
 __all__ = [
     "AscentConfig",
@@ -63,86 +65,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def parse_octave_range(text: str | list | tuple) -> tuple[int, int]:
-    """Parse ``"LO:HI"`` (inclusive, e.g. ``"-4:2"``) or a pair into ``(lo, hi)``."""
-    try:
-        if isinstance(text, str):
-            lo_text, hi_text = text.split(":")
-            lo, hi = int(lo_text), int(hi_text)
-        else:
-            lo, hi = (int(v) for v in text)
-    except (ValueError, TypeError, OverflowError):
-        raise ConfigError(
-            f"octave_range {text!r} is not of the form LO:HI with whole numbers, e.g. -4:2", field="octave_range"
-        ) from None
-    if lo > hi:
-        raise ConfigError(f"octave_range {lo}:{hi} is empty: LO must not exceed HI", field="octave_range")
-    if hi - lo >= 64 or max(abs(lo), abs(hi)) > 64:
-        raise ConfigError(
-            f"octave_range {lo}:{hi} is too wide; at most 64 octaves, each exponent from -64 to 64", field="octave_range"
-        )
-    return lo, hi
-
-
-def parse_size(text: str | list | tuple) -> tuple[int, int]:
-    """Parse ``"WxH"`` (e.g. ``"640x480"``) or a pair into ``(width, height)``."""
-    try:
-        if isinstance(text, str):
-            w_text, h_text = text.lower().split("x")
-            w, h = int(w_text), int(h_text)
-        else:
-            w, h = (int(v) for v in text)
-    except (ValueError, TypeError, OverflowError):
-        raise ConfigError(f"size {text!r} is not of the form WxH, e.g. 640x480", field="size") from None
-    if w < 1 or h < 1 or w * h > 100_000_000:
-        raise ConfigError(f"size {w}x{h} is not allowed: both sides >= 1 and at most 100 megapixels", field="size")
-    return w, h
-
-
-def _paths(value: str | list | tuple) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _check_paths(value: tuple) -> None:
-    if not all(isinstance(path, str) and path for path in value):
-        raise ConfigError(f"guide must be a list of image paths, got {value!r}", field="guide")
-
-
-CHANNEL_MODES = ("strong", "weak", "avg")
-
-
-def parse_channel_mode(text: str) -> tuple[str, int]:
-    """``"strong:4"`` into ``("strong", 4)``; the mode is strong, weak or avg, K at least 1."""
-    mode, _, count = text.partition(":")
-    if mode not in CHANNEL_MODES or not count.isdigit() or not 1 <= int(count) <= 100_000:
-        raise ConfigError(f"channels {text!r} is not MODE:K with MODE one of {', '.join(CHANNEL_MODES)} and K at least 1, "
-                          "e.g. strong:4", field="channels")  # fmt: skip
-    return mode, int(count)
-
-
-def _check_channel_mode(value: str) -> None:
-    parse_channel_mode(value)
-
-
-def _layers(value: Any) -> Any:
-    return ",".join(str(t) for t in value) if isinstance(value, (list, tuple)) else value
-
-
-def _text(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _pair(pattern: str) -> dict[str, Any]:
-    """JSON schema of a pair: its string form (CLI) or a list of two whole numbers (as written)."""
-    pair = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
-    return {"anyOf": [{"type": "string", "pattern": pattern}, pair]}
-
-
-_RANGE_SCHEMA = _pair(r"^-?\d+:-?\d+$")
-_SIZE_SCHEMA = _pair(r"^\d+[xX]\d+$")
-_TEXT_OR_INDEX = {"type": ["string", "integer"]}
-
-
 @dataclass(frozen=True)
 class AscentConfig(Checked):
     """How the picture is climbed: octaves, steps and gradient filters. All the engine reads.
@@ -158,7 +80,7 @@ class AscentConfig(Checked):
                                 studio=Studio("advanced", "Octave scale", "range", min=1.1, max=2, step=0.05))
     octave_range: tuple[int, int] | None = param(
         None, "LO:HI octave exponents, inclusive; octave k is scaled by octave_scale**k (0 = input size)",
-        parse=parse_octave_range, schema=_RANGE_SCHEMA, metavar="LO:HI",
+        parse=values.parse_octave_range, schema=values.RANGE_SCHEMA, metavar="LO:HI",
         studio=Studio("advanced", "Octave range", "text", placeholder="e.g. -2:2 (overrides octaves)"))
     octave_mode: str = param("detail", "detail: carry the dreamed detail onto each octave's copy of the photo; "
                              "recursive: start each octave from the previous dream, upscaled and blended with the photo",
@@ -218,24 +140,24 @@ class SteeringConfig(Checked):
 
     layers: str | None = param(None, "LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS, comma list; a LAYER may be its "
                                "number or an inclusive range (12, 40-44) from `inceptionism layers`; ? asks; none = "
-                               "the model's layers for the preset", parse=_layers,
+                               "the model's layers for the preset", parse=values.layers,
                                schema={"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}, studio=Studio("basic", "Layers", "custom"))
     channels: str | None = param(None, "strong:K, weak:K or avg:K: dream, in each whole layer of layers, the K channels "
                                  "the input activates most, least, or closest to the median; none = whole layers",
-                                 check=_check_channel_mode, metavar="MODE:K",
+                                 check=values.check_channel_mode, metavar="MODE:K",
                                  studio=Studio("advanced", "Channels chosen by the picture", "text", placeholder="e.g. strong:4"))
     objective: str = param("l2", "per layer: l2 (mean of squared activations, the classic) or mean",
                            choices=("l2", "mean"), studio=Studio("advanced", "Objective", "select"))
     target_class: str | None = param(None, "dream this class (name or index) into the picture; alone it is the whole "
-                                     "objective", flags=("--class", "--target-class"), aliases=("class",), parse=_text,
-                                     schema=_TEXT_OR_INDEX,
+                                     "objective", flags=("--class", "--target-class"), aliases=("class",), parse=values.text_or_index,
+                                     schema=values.TEXT_OR_INDEX,
                                      studio=Studio("classes", "Dream a class", "text", placeholder="e.g. goldfish"))
     avoid_class: str | None = param(None, "suppress classes: names, indices or a group (dog, cat, bird, fish, snake)",
-                                    parse=_text, schema=_TEXT_OR_INDEX, studio=Studio("classes", "Avoid classes", "text", placeholder="e.g. dog"))
+                                    parse=values.text_or_index, schema=values.TEXT_OR_INDEX, studio=Studio("classes", "Avoid classes", "text", placeholder="e.g. dog"))
     avoid_weight: float = param(1.0, "strength of avoid_class", low=0.0, high=1000.0,
                                 studio=Studio("classes", "Avoid weight", "range", max=10, step=0.1))
     guide: tuple[str, ...] = param((), "guide image (repeatable): grow, at every position, what it best matches in it",
-                                   doors=LOCAL, parse=_paths, check=_check_paths, repeat=True, metavar="PATH",
+                                   doors=LOCAL, parse=values.paths, check=values.check_paths, repeat=True, metavar="PATH",
                                    schema={"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
     guide_weight: float = param(1.0, "weight of the guide objective", low=0.0, high=1000.0,
                                 studio=Studio("guide", "Guide weight", "range", max=10, step=0.1))
@@ -257,7 +179,7 @@ class RunConfig(Checked):
     max_size: int | None = param(None, "shrink the input so its longer side is at most this; none = keep",
                                  low=1, high=1_000_000, studio=Studio("basic", "Largest side (px)", "custom"))
     size: tuple[int, int] | None = param(None, f"WxH of a dream from noise; none = {NOISE_SIZE[0]}x{NOISE_SIZE[1]}",
-                                         parse=parse_size, schema=_SIZE_SCHEMA, metavar="WxH",
+                                         parse=values.parse_size, schema=values.SIZE_SCHEMA, metavar="WxH",
                                          studio=Studio("basic", "Noise size", "custom"))
     keep_colors: bool = param(False, "keep the photo's colours: the result takes only the dream's luminance",
                               studio=Studio("advanced", "Keep the photo's colours", "checkbox"))

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from . import objectives
-from .config import SteeringConfig, parse_channel_mode
+from .config import SteeringConfig
+from .values import parse_channel_mode
 from .engine.filters import resize
 from .errors import ConfigError, ImageError, InceptionismError, LayerError
 from .images import load_image, to_tensor
