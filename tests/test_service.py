@@ -137,7 +137,7 @@ def test_events_stream_progress_previews_and_the_end(client: TestClient, photo: 
         ({"target_class": "no such animal"}, "target_class", "no such animal"),
         ({"avoid_class": "wolfz"}, "avoid_class", "wolfz"),
         ({"device": "cuda"}, "device", "server chooses"),
-        ({"precision": "bf16"}, "precision", "runs its network in fp32"),
+        ({"precision": "bf16"}, "precision", "server chooses its arithmetic"),
         ({"model": "timm/resnet18"}, "model", "not served"),
         ({"layers": "blocks.99"}, "layers", "unknown layer 'blocks.99'"),
         ({"layers": "blocks.4.1.bn1:5000"}, "layers", "out of range"),

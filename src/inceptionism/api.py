@@ -18,6 +18,7 @@ from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
 from .paths import __version__
+from .precision import resolve_precision
 from .steering import build_objective, check_objective, choose_channels, load_mask, resolve_layer_indices
 from .taps import auto_layers
 
@@ -194,6 +195,7 @@ def render(
     objective = build_objective(model, cfg, (height, width))
     mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
+    cfg = cfg.replace(precision=resolve_precision(cfg.precision, model, objective, (height, width)))  # recorded
     result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask)
     if cfg.keep_colors:
         result.image = keep_colors(result.image, x)

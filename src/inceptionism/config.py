@@ -110,8 +110,9 @@ class AscentConfig(Checked):
                           studio=Studio("advanced", "Laplacian-pyramid normalization", "checkbox"))
     lapnorm_levels: int = param(4, "levels of that Laplacian pyramid", low=1, high=12,
                                 studio=Studio("advanced", "Pyramid levels", "number"))
-    precision: str = param("fp32", "the network's arithmetic: fp32, or bf16 (autocast; image and gradient stay fp32; "
-                           "for GPUs and CPUs with bf16 units)", choices=("fp32", "bf16"), doors=LOCAL)
+    precision: str = param("auto", "the network's arithmetic: fp32; bf16 (autocast; image and gradient stay fp32); "
+                           "auto: bf16 where the hardware has bf16 units and a calibration, cached per machine, shows "
+                           "it faster, else fp32 (the output records which)", choices=("auto", "fp32", "bf16"), doors=LOCAL)
     seed: int | None = param(None, "random seed (jitter, tiles, noise); none = one is drawn and recorded in the output",
                              low=0, high=2**63 - 1, studio=Studio("advanced", "Seed", "number", placeholder="random"))
 
