@@ -399,3 +399,23 @@ def test_bad_option_values_are_one_line_errors(small_photo, tmp_path, flags, wor
     result = invoke("dream", small_photo, "-o", tmp_path / "o.png", *flags, "-q")
     assert result.exit_code in (2, 4) and words in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_config_from_an_output_uses_its_recorded_thread_count(small_photo, tmp_path):
+    import torch
+
+    one, again, two = tmp_path / "one.png", tmp_path / "again.png", tmp_path / "two.png"
+    args = ("--octaves", "2", "--steps", "4", "--seed", "3", "-q")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # this process's default differs from the count recorded below
+    try:
+        assert invoke("dream", small_photo, "-o", one, "--threads", "1", *args).exit_code == 0
+        assert read_metadata(one)["config"]["threads"] == 1 and torch.get_num_threads() == 2  # restored after
+        assert invoke("dream", small_photo, "-o", again, "--config", one, "-q").exit_code == 0
+        assert invoke("dream", small_photo, "-o", two, *args).exit_code == 0
+    finally:
+        torch.set_num_threads(before)
+    pixels = {p: np.asarray(Image.open(p)) for p in (one, again, two)}
+    assert np.array_equal(pixels[one], pixels[again])  # byte for byte, with the recorded count
+    assert not np.array_equal(pixels[one], pixels[two])  # the count changes the pixels
+    assert read_metadata(two)["config"]["threads"] == 2

@@ -19,6 +19,7 @@ from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
 from .paths import __version__
 from .precision import resolve_precision
+from .runtime import cpu_threads
 from .steering import build_objective, check_objective, choose_channels, load_mask, resolve_layer_indices
 from .taps import auto_layers
 
@@ -196,10 +197,11 @@ def render(
     mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
     cfg = cfg.replace(precision=resolve_precision(cfg.precision, model, objective, (height, width)))  # recorded
-    result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask)
+    with cpu_threads(cfg.threads) as threads:  # recorded: the same seed needs the same count
+        result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask)
     if cfg.keep_colors:
         result.image = keep_colors(result.image, x)
-    used = cfg.replace(tile_size=tile)
+    used = cfg.replace(tile_size=tile, threads=threads)
     metadata = {
         "inceptionism": __version__,
         "model": model.spec.name,

@@ -184,6 +184,9 @@ class RunConfig(Checked):
                                          studio=Studio("basic", "Noise size", "custom"))
     keep_colors: bool = param(False, "keep the photo's colours: the result takes only the dream's luminance",
                               studio=Studio("advanced", "Keep the photo's colours", "checkbox"))
+    threads: int | None = param(None, "CPU threads to compute with; none = PyTorch's default here. A seed gives the "
+                                "same pixels only with the same count, so outputs record it and --config uses it",
+                                low=1, high=4096, doors=LOCAL)
     device: str = param(DEFAULT_DEVICE, "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps", doors=LOCAL)
     preset: str | None = param("classic", "the preset these values start from: subtle, classic or deep",
                                choices=tuple(PRESETS), studio=Studio("basic", "Preset", "custom"))

@@ -26,9 +26,11 @@ import ctypes.util
 import os
 import platform
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-__all__ = ["keep_freed_memory", "cpu_model"]
+__all__ = ["keep_freed_memory", "cpu_model", "cpu_threads"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -71,3 +73,20 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[int]:
+    """Compute with ``count`` CPU threads inside the block (None: as set), then restore;
+    yields the count in force. Results on a CPU depend on it (the order of additions)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count is None or count == before:
+        yield before
+        return
+    torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        torch.set_num_threads(before)
