@@ -40,33 +40,21 @@ def _dream(
     extras: DreamOutputs,
 ) -> None:
     from ..api import render
-    from ..images import check_output_path, load_image, save_image, write_atomic
-    from ..plots import Snapshots, StepRecorder, write_plot
+    from ..images import load_image, save_image, write_atomic
+    from ..plots import Snapshots, StepRecorder
 
     photos = () if input == "noise" else (input,)
     inputs = command_inputs(cfg, (*photos, *([config_file] if config_file else [])))
-    check_output_path(output, inputs=inputs)
-    prepared = output.with_name(f"{output.stem}.input.png")
-    if extras.save_input:
-        check_output_path(prepared, inputs=(*inputs, output))
-    if extras.progress_gif is not None:
-        check_output_path(extras.progress_gif, inputs=(*inputs, output), formats=(".gif",))
-    for step in range(extras.save_every or 1, cfg.total_steps() + 1, extras.save_every or 1) if extras.save_every else ():
-        check_output_path(_step_file(output, step), inputs=inputs)
-    if extras.plot is not None:
-        check_output_path(extras.plot, inputs=(*inputs, output), formats=(".png",))
-        check_output_path(extras.plot.with_suffix(".json"), inputs=(*inputs, output), formats=None)
+    _check_outputs(output, inputs, cfg, save_config, extras)
     if save_config is not None:
-        check_output_path(save_config, inputs=(*inputs, output), formats=None)
         text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
         write_atomic(save_config, lambda fh: fh.write(text.encode()))
     source = input if input == "noise" else load_image(input)
     started = time.perf_counter()
-    total = cfg.total_steps()
     record, snapshots = StepRecorder(), Snapshots(extras.save_every or 1)
     watchers = [w for w, wanted in ((record, extras.plot), (snapshots, extras.save_every or extras.progress_gif)) if wanted]
     result = run_with_progress(
-        lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), total, quiet,
+        lambda callbacks: render(source, cfg, callbacks=callbacks, source=Path(input).name), cfg.total_steps(), quiet,
         also_on_step=(lambda info: [watch(info) for watch in watchers]) if watchers else None,
     )
     save_image(result.image, output, result.metadata)
@@ -75,22 +63,54 @@ def _dream(
         f"wrote {output} ({result.image.width}x{result.image.height}) in {time.perf_counter() - started:.1f} s; "
         f"objective {result.score_start:.3f} -> {result.score_end:.3f} (x{gain:.2f}), seed {result.config.seed}"
     )
+    _write_extras(result, extras, cfg, input, output, record, snapshots)
+
+
+def _check_outputs(output: Path, inputs: tuple, cfg: DreamConfig, save_config: Optional[Path], extras: DreamOutputs) -> None:
+    """Every file this dream will write, checked against every file it reads, before any work."""
+    from ..images import check_output_path
+
+    check_output_path(output, inputs=inputs)
+    others = (*inputs, output)
+    if save_config is not None:
+        check_output_path(save_config, inputs=others, formats=None)
     if extras.save_input:
-        save_image(result.prepared, prepared, {"inceptionism_input": {"source": Path(input).name}})
-        out.print(f"wrote {prepared} (the input as dreamed on)")
+        check_output_path(_input_file(output), inputs=others)
+    if extras.progress_gif is not None:
+        check_output_path(extras.progress_gif, inputs=others, formats=(".gif",))
+    if extras.save_every is not None:
+        for step in range(extras.save_every, cfg.total_steps() + 1, extras.save_every):
+            check_output_path(_step_file(output, step), inputs=inputs)
+    if extras.plot is not None:
+        check_output_path(extras.plot, inputs=others, formats=(".png",))
+        check_output_path(extras.plot.with_suffix(".json"), inputs=others, formats=None)
+
+
+def _write_extras(result, extras: DreamOutputs, cfg: DreamConfig, input: str, output: Path, record, snapshots) -> None:
+    """What was asked for besides the dream: the prepared input, classes, the plot, snapshots."""
+    from ..images import save_image
+    from ..plots import write_plot
+
+    if extras.save_input:
+        save_image(result.prepared, _input_file(output), {"inceptionism_input": {"source": Path(input).name}})
+        out.print(f"wrote {_input_file(output)} (the input as dreamed on)")
     if extras.classify:
         _print_classes(cfg, result)
     if extras.plot is not None:
         figure, numbers = write_plot(record, extras.plot)
         out.print(f"wrote {figure} and {numbers}")
-    _write_snapshots(snapshots, extras, output, inputs, result.image.size)
+    _write_snapshots(snapshots, extras, output, result.image.size)
+
+
+def _input_file(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.input.png")
 
 
 def _step_file(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}.step-{step:04d}.png")
 
 
-def _write_snapshots(snapshots, extras: DreamOutputs, output: Path, inputs: tuple, size: tuple[int, int]) -> None:
+def _write_snapshots(snapshots, extras: DreamOutputs, output: Path, size: tuple[int, int]) -> None:
     from ..images import save_image
     from ..plots import write_gif
 
