@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..config import DEFAULT_MODEL, NOISE_SIZE
+from ..config import DEFAULT_MODEL, NOISE_SIZE, DreamConfig
 from ..errors import InceptionismError
 from ..images import picture_from_bytes
 from ..labels import GROUPS, class_names
@@ -52,7 +52,7 @@ def _read(parts: list[UploadFile] | None, name: str, limits: Limits) -> Any:
     return check_upload(data, name, limits)
 
 
-def _check_steering_uploads(uploads: dict[str, Any], cfg: Any, width: int, height: int) -> None:
+def _check_steering_uploads(uploads: dict[str, Any], cfg: DreamConfig, width: int, height: int) -> None:
     """What a worker would refuse about the guide and the mask, refused now (422)."""
     try:
         if uploads["guide"] is not None:
@@ -99,7 +99,7 @@ def create_dream(
     ratio = min(1.0, (fitted.max_size or max(width, height)) / max(width, height))
     size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
     try:
-        state.inspector.check(fitted, *size, guide=guide is not None)
+        state.inspector.check(fitted, *size, guide=uploads["guide"] is not None)
     except ApiError as exc:
         raise ApiError(exc.status, exc.message, as_given(exc.field, given)) from None
     _check_steering_uploads(uploads, fitted, *size)
