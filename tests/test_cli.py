@@ -419,3 +419,10 @@ def test_config_from_an_output_uses_its_recorded_thread_count(small_photo, tmp_p
     assert np.array_equal(pixels[one], pixels[again])  # byte for byte, with the recorded count
     assert not np.array_equal(pixels[one], pixels[two])  # the count changes the pixels
     assert read_metadata(two)["config"]["threads"] == 2
+
+
+def test_channels_without_a_whole_layer_and_reversed_ranges_are_refused(small_photo, tmp_path):
+    reversed_range = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--layers", "64-61", "-q")
+    assert reversed_range.exit_code == 4 and "write the lower number first, e.g. 61-64" in reversed_range.output
+    no_layer = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--channels", "strong:2", "--layers", "class:1", "-q")
+    assert no_layer.exit_code == 2 and "channels strong:2 picks channels of whole layers" in no_layer.output

@@ -71,7 +71,10 @@ def resolve_layer_indices(model: LoadedModel, text: str) -> str:
             parts.append(raw.strip())
             continue
         lo, hi = int(match["lo"]), int(match["hi"] or match["lo"])
-        if lo > hi or hi >= len(names):
+        if lo > hi:
+            raise LayerError(f"layer range {raw.strip()!r} is empty: write the lower number first, e.g. {hi}-{lo}",
+                             field="layers")
+        if hi >= len(names):
             raise LayerError(
                 f"layer range {raw.strip()!r} is not within 0 to {len(names) - 1}, the layers of {model.spec.name} "
                 "(see 'inceptionism layers' for their numbers)", field="layers",
@@ -109,9 +112,13 @@ def check_objective(
                     _class_resolver(model)(term.class_name or "")
             else:
                 refs[index] = _check_term(model, term, size)
-    if cfg.guide and not any(t.layer != "class" and t.channel is None for t in terms):
+    whole = any(t.layer != "class" and t.channel is None for t in terms)
+    if cfg.guide and not whole:
         raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at",
                           field="guide")
+    if cfg.channels is not None and not whole:
+        raise ConfigError(f"channels {cfg.channels} picks channels of whole layers, and layers names none "
+                          "(give LAYER without :CHANNEL)", field="channels")
     with _about("target_class"):
         if cfg.target_class is not None:
             _class_resolver(model)(cfg.target_class)
