@@ -214,6 +214,9 @@ def test_channels_chosen_by_the_picture(model, small_photo, mode):
     chosen = [int(term.split(":")[1]) for term in result.config.layers.split(",")]
     assert len(chosen) == 4 and all(t.startswith("blocks.4.1.bn1:") for t in result.config.layers.split(","))
     assert result.metadata["config"]["layers"] == result.config.layers  # recorded, so --config reproduces it
+    assert result.metadata["channels_chosen_by"] == f"{mode}:4" and result.config.channels is None
+    again = inceptionism.render(small_photo, inceptionism.DreamConfig.from_dict(result.metadata["config"]), model=model)
+    assert np.array_equal(np.asarray(again.image), np.asarray(result.image))
     with capture(model, ["blocks.4.1.bn1"]) as run, torch.no_grad():
         means = run(to_tensor(load_image(small_photo)))["blocks.4.1.bn1"][0].mean((1, 2))
     others = [c for c in range(means.numel()) if c not in chosen]

@@ -17,6 +17,7 @@ from .engine.filters import keep_colors
 from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
+from .objectives import parse_terms
 from .paths import __version__
 from .precision import resolve_precision
 from .runtime import cpu_threads
@@ -104,6 +105,9 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None,
             field="octave_range" if cfg.octave_range is not None else ("max_size" if cfg.max_size else None),
         )  # fmt: skip
     check_objective(model, cfg, (height, width) if width and height else None)
+    if cfg.channels is not None and not any(t.layer != "class" and t.channel is None for t in parse_terms(cfg.layers or "")):
+        raise ConfigError(f"channels {cfg.channels} picks channels of whole layers, and layers names none "
+                          "(give LAYER without :CHANNEL)", field="channels")
     return cfg
 
 
@@ -191,8 +195,9 @@ def render(
     x = fit_max_size(to_tensor(picture, model.device), cfg.max_size)
     height, width = x.shape[-2:]
     cfg = check_config(cfg, model, width, height)
-    if cfg.channels is not None:  # channels chosen by the picture; recorded in layers
-        cfg = cfg.replace(layers=choose_channels(model, cfg, x))
+    chosen_by = cfg.channels
+    if chosen_by is not None:  # channels chosen by the picture, recorded in layers (so --config repeats them)
+        cfg = cfg.replace(layers=choose_channels(model, cfg, x), channels=None)
     objective = build_objective(model, cfg, (height, width))
     mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
@@ -211,6 +216,7 @@ def render(
         "score_start": result.score_start,
         "score_end": result.score_end,
         "config": used.to_dict(),
+        **({"channels_chosen_by": chosen_by} if chosen_by else {}),
     }
     out = to_pil(result.image, picture.alpha)
     out.info["inceptionism"] = metadata

@@ -112,13 +112,9 @@ def check_objective(
                     _class_resolver(model)(term.class_name or "")
             else:
                 refs[index] = _check_term(model, term, size)
-    whole = any(t.layer != "class" and t.channel is None for t in terms)
-    if cfg.guide and not whole:
+    if cfg.guide and not any(t.layer != "class" and t.channel is None for t in terms):
         raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at",
                           field="guide")
-    if cfg.channels is not None and not whole:
-        raise ConfigError(f"channels {cfg.channels} picks channels of whole layers, and layers names none "
-                          "(give LAYER without :CHANNEL)", field="channels")
     with _about("target_class"):
         if cfg.target_class is not None:
             _class_resolver(model)(cfg.target_class)
