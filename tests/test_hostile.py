@@ -162,6 +162,8 @@ def test_loopback_studio_refuses_other_hosts_and_other_origins(client):
     assert client.get("/api/settings", headers={"host": "attacker.example"}).status_code == 400  # DNS rebinding
     cross = client.post("/api/dreams", content=b"{}", headers={"origin": "http://attacker.example", "content-type": "text/plain"})
     assert cross.status_code == 403
+    sandboxed = client.post("/api/dreams", content=b"{}", headers={"origin": "null", "content-type": "text/plain"})
+    assert sandboxed.status_code == 403 and sandboxed.headers["x-content-type-options"] == "nosniff"
     same = post(client, {}, png(64, 64))
     assert same.status_code == 202
 

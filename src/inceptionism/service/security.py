@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from starlette.responses import JSONResponse
 
 __all__ = ["Access", "Guard", "COOKIE", "is_loopback"]
 
@@ -87,14 +88,13 @@ class Guard:
         refusal = self._refusal(scope, headers, host)
         if refusal is not None:
             status, message = refusal
-            return await _answer(send, status, message)
+            answer = JSONResponse({"error": message, "field": None}, status, {k.decode(): v.decode() for k, v in HEADERS})
+            return await answer(scope, receive, send)
         token_from_query = self._token_in_query(scope)
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 extra = list(HEADERS)
-                if scope["path"].startswith("/docs"):
-                    extra = [h for h in extra if h[0] != b"content-security-policy"]
                 if token_from_query:
                     cookie = f"{COOKIE}={token_from_query}; Path=/; HttpOnly; SameSite=Strict"
                     extra.append((b"set-cookie", cookie.encode()))
@@ -106,11 +106,8 @@ class Guard:
     def _refusal(self, scope: dict, headers: dict[str, str], host: str) -> tuple[int, str] | None:
         if not host or not self.access.allows_host(_host_name(host)):
             return 400, f"this server does not answer to the host {host[:100]!r}"
-        origin = headers.get("origin")
-        if scope["method"] in UNSAFE_METHODS and origin not in (None, "null"):
-            if urlsplit(origin).netloc.lower() != host.lower():
-                return 403, "requests from other web sites are refused"
-        if origin == "null" and scope["method"] in UNSAFE_METHODS:
+        origin = headers.get("origin")  # a browser's; "null" from sandboxed pages and files
+        if scope["method"] in UNSAFE_METHODS and origin is not None and urlsplit(origin).netloc.lower() != host.lower():
             return 403, "requests from other web sites are refused"
         if self.access.token and scope["path"].startswith("/api") and not self._has_token(headers):
             return 401, "this studio needs its token: Authorization: Bearer TOKEN (the page: open /?token=TOKEN once)"
@@ -136,9 +133,3 @@ class Guard:
         given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
         return given if hmac.compare_digest(given.encode(), self.access.token.encode()) else None
 
-
-async def _answer(send: Any, status: int, message: str) -> None:
-    body = json.dumps({"error": message, "field": None}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *HEADERS]})  # fmt: skip
-    await send({"type": "http.response.body", "body": body})
