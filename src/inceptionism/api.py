@@ -17,7 +17,6 @@ from .engine.filters import keep_colors
 from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, get_spec, load_model
-from .objectives import parse_terms
 from .paths import __version__
 from .precision import resolve_precision
 from .runtime import cpu_threads
@@ -105,9 +104,6 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None,
             field="octave_range" if cfg.octave_range is not None else ("max_size" if cfg.max_size else None),
         )  # fmt: skip
     check_objective(model, cfg, (height, width) if width and height else None)
-    if cfg.channels is not None and not any(t.layer != "class" and t.channel is None for t in parse_terms(cfg.layers or "")):
-        raise ConfigError(f"channels {cfg.channels} picks channels of whole layers, and layers names none "
-                          "(give LAYER without :CHANNEL)", field="channels")
     return cfg
 
 

@@ -193,6 +193,11 @@ class LayerTerm:
     position: tuple[int, int] | None = None  # (y, x) of a single neuron
     class_name: str | None = None  # a "class" term's class as typed, when given by name
 
+    @property
+    def whole(self) -> bool:
+        """A whole layer (no channel, not a class): what guides match at and --channels picks from."""
+        return self.layer != "class" and self.channel is None
+
 
 def split_terms(text: str) -> list[str]:
     """Split on commas, except the one inside a neuron position ``@Y,X``."""

@@ -112,9 +112,12 @@ def check_objective(
                     _class_resolver(model)(term.class_name or "")
             else:
                 refs[index] = _check_term(model, term, size)
-    if cfg.guide and not any(t.layer != "class" and t.channel is None for t in terms):
+    if cfg.guide and not any(t.whole for t in terms):
         raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at",
                           field="guide")
+    if cfg.channels is not None and not any(t.whole for t in terms):
+        raise ConfigError(f"channels {cfg.channels} picks channels of whole layers, and layers names none "
+                          "(give LAYER without :CHANNEL)", field="channels")
     with _about("target_class"):
         if cfg.target_class is not None:
             _class_resolver(model)(cfg.target_class)
@@ -136,13 +139,13 @@ def build_objective(model: LoadedModel, cfg: SteeringConfig, size: tuple[int, in
     refs = check_objective(model, cfg, size)
     parts: list[objectives.Objective] = []
     if cfg.layers:
-        terms = iter(range(len(objectives.parse_terms(cfg.layers))))
-        plain = [t.layer for t in objectives.parse_terms(cfg.layers) if t.layer != "class" and t.channel is None]
-        features = guide_features(model, cfg.guide, plain) if cfg.guide else {}
+        terms = objectives.parse_terms(cfg.layers)
+        features = guide_features(model, cfg.guide, [t.layer for t in terms if t.whole]) if cfg.guide else {}
+        positions = iter(range(len(terms)))
 
         def make(term: objectives.LayerTerm) -> objectives.Objective:
-            ref = refs.get(next(terms))
-            if term.layer in features and term.channel is None:
+            ref = refs.get(next(positions))
+            if term.whole and term.layer in features:
                 return objectives.guide(term.layer, features[term.layer]) * cfg.guide_weight
             classes = _class_resolver(model) if term.layer == "class" else None
             return objectives.term_objective(term, kind=cfg.objective, classes=classes, reference=ref)
@@ -166,12 +169,12 @@ def choose_channels(model: LoadedModel, cfg: SteeringConfig, x: torch.Tensor) ->
     closest to the median (avg). Each chosen channel keeps its layer's weight."""
     mode, count = parse_channel_mode(cfg.channels or "")
     terms = objectives.parse_terms(cfg.layers or "")
-    whole = sorted({t.layer for t in terms if t.layer != "class" and t.channel is None})
+    whole = sorted({t.layer for t in terms if t.whole})
     with capture(model, whole) as run:
         acts = run(x)
     parts = []
     for term, text in zip(terms, objectives.split_terms(cfg.layers or "")):
-        if term.layer not in whole or term.channel is not None:
+        if not term.whole:
             parts.append(text)
             continue
         means = acts[term.layer][0].float().mean((1, 2))
