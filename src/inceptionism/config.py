@@ -123,12 +123,12 @@ class AscentConfig(Checked):
             return list(range(lo, hi + 1))
         return list(range(-(self.octaves - 1), 1))
 
-    def for_octave(self, k: int) -> "AscentConfig":
-        """The values octave ``k`` dreams with: every START:END schedule at that octave."""
+    def for_octave(self, k: int) -> Any:
+        """A copy (of the same class) with every START:END schedule at its value for octave ``k``."""
         indices = self.octave_indices()
         where = indices.index(k) if k in indices else 0
         values = {p.name: at(getattr(self, p.name), where, len(indices)) for p in declared(AscentConfig) if p.schedule}
-        return AscentConfig(**{**{p.name: getattr(self, p.name) for p in declared(AscentConfig)}, **values})
+        return dataclasses.replace(self, **values)
 
     def total_steps(self) -> int:
         """Steps over every octave of the plan."""

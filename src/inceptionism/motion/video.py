@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..config import DreamConfig, draw_seed, dream_params
+from ..config import DreamConfig, draw_seed
 from ..options import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, check_output_path, write_atomic
@@ -205,9 +205,7 @@ def dream_video(
                 begin, weight = coherent_start(prev_source, frame, prev_dream, blend)
                 if weight.mean() >= 0.5 * blend:  # not a scene cut: the coarse octaves came along the flow
                     top = max(cfg.octave_indices())  # schedules keep their value at that octave
-                    at_top = frame_cfg.for_octave(top)
-                    fixed = {p.name: getattr(at_top, p.name) for p in dream_params() if p.schedule}
-                    frame_cfg = frame_cfg.replace(octave_range=(top, top), **fixed)
+                    frame_cfg = frame_cfg.for_octave(top).replace(octave_range=(top, top))
                     carried = True
             result = render(Picture(begin), frame_cfg, model=model)
             dream = np.asarray(result.image.convert("RGB"))
