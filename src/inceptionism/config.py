@@ -23,7 +23,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from . import values
 from .errors import ConfigError
@@ -42,6 +42,7 @@ __all__ = [
     "layered",
     "draw_seed",
     "dream_params",
+    "parameters_named",
     "config_schema",
     "load_config_mapping",
     "parse_octave_range",
@@ -263,20 +264,32 @@ def config_schema(door: str = "file") -> dict[str, Any]:
     return json_schema(dream_params(door), title)
 
 
+def parameters_named(keys: Iterable[str], door: str | None = None) -> dict[str, Param]:
+    """Each key to the parameter it names (by its name or an alias), among those ``door``
+    offers (all when None).
+
+    Raises:
+        ConfigError: a key names no parameter there, with the nearest names (``.field`` is the key).
+    """
+    params = dream_params(door)
+    by_key = {p.name: p for p in params} | {alias: p for p in params for alias in p.aliases}
+    found = {}
+    for key in keys:
+        if key not in by_key:
+            names = sorted(p.name for p in params)
+            near = difflib.get_close_matches(str(key), names, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else f"; valid keys: {', '.join(names)}"
+            offered_elsewhere = door is not None and key in {p.name for p in dream_params()}
+            what = f"parameter {key!r} is not offered by the {door}" if offered_elsewhere else f"unknown parameter {str(key)[:60]!r}"
+            raise ConfigError(what + hint, field=str(key)[:60])
+        found[key] = by_key[key]
+    return found
+
+
 def _known(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with aliases renamed; an unknown key is a ConfigError naming the nearest names."""
-    params = dream_params()
-    names = {p.name for p in params}
-    aliases = {a: p.name for p in params for a in p.aliases}
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        name = aliases.get(key, key)
-        if name not in names:
-            near = difflib.get_close_matches(str(key), sorted(names), n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else f"; valid keys: {', '.join(sorted(names))}"
-            raise ConfigError(f"unknown parameter {str(key)[:60]!r}{hint}", field=str(key)[:60])
-        out[name] = value
-    return out
+    """``values`` with aliases renamed to the parameters' names."""
+    named = parameters_named(values)
+    return {named[key].name: value for key, value in values.items()}
 
 
 def layered(

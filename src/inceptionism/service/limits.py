@@ -6,7 +6,6 @@ and what is allowed, and the name of the offending field.
 
 from __future__ import annotations
 
-import difflib
 import io
 import json
 import re
@@ -15,7 +14,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from ..config import DreamConfig, dream_params, layered
+from ..config import DreamConfig, dream_params, layered, parameters_named
 from ..errors import ConfigError
 from ..images import FORMATS
 from ..options import ServeConfig
@@ -148,19 +147,16 @@ def as_given(field: str | None, params: dict[str, Any]) -> str | None:
 
 def _offered_keys(params: dict[str, Any]) -> dict[str, str]:
     """Each key of ``params`` to the parameter it names; refuses what the studio does not offer."""
-    offered = {p.name: p for p in dream_params("studio")}
-    names = {alias: p.name for p in offered.values() for alias in p.aliases} | {name: name for name in offered}
-    everything = {p.name for p in dream_params()}
-    used = {}
-    for key, value in params.items():
+    for key in params:
         if key in SERVER_ONLY:
             raise ApiError(422, f"params may not set {key!r}: {SERVER_ONLY[key]}", key)
-        if key not in names:
-            near = difflib.get_close_matches(str(key), sorted(names), n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else f"; allowed: {', '.join(sorted(names))}"
-            what = "is not offered by the studio" if key in everything else "is not a parameter"
-            raise ApiError(422, f"params key {str(key)[:60]!r} {what}{hint}", str(key)[:60])
-        p = offered[names[key]]
+    try:
+        named = parameters_named(params, door="studio")
+    except ConfigError as exc:
+        raise ApiError(422, str(exc), exc.field) from None
+    used = {}
+    for key, value in params.items():
+        p = named[key]
         if isinstance(value, dict) or (isinstance(value, list) and p.kind is not tuple):
             raise ApiError(422, f"{key} must be a plain value, not a JSON {type(value).__name__}", key)
         if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
