@@ -13,15 +13,15 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .featurevis import FeatureVisConfig, visualize_features
-from .images import make_output_dir, save_image, write_atomic
+from .images import encode_image, make_output_dir, write_atomic
 from .models.spec import LoadedModel
 from .paths import gallery_cache_dir
 from .taps import layer_info
 
-__all__ = ["cached_seed", "build_gallery", "cached_gallery", "channel_thumbnail", "GalleryResult"]
+__all__ = ["cached_seed", "build_gallery", "cached_gallery", "channel_pictures", "channel_thumbnail", "GalleryResult"]
 
 _ALGORITHM = "fft-v1"  # bump when the rendering changes, so old thumbnails are not reused
 
@@ -89,12 +89,14 @@ def build_gallery(
     *,
     batch: int = 16,
     on_step: Callable[[int, object], None] | None = None,
+    runner: ChunkRunner | None = None,
 ) -> GalleryResult:
-    """Render (or fetch from the cache) every channel of ``layer`` and write ``out_dir/index.html``."""
+    """Render (or fetch from the cache) every channel of ``layer`` and write ``out_dir/index.html``;
+    ``runner`` renders the missing ones elsewhere (a cluster)."""
     channels = layer_info(model, layer).channels
     make_output_dir(Path(out_dir))
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg)
-    missing = _render_missing(model, layer, range(channels), cfg, cache, batch=batch, on_step=on_step)
+    missing = _render_missing(model, layer, range(channels), cfg, cache, batch=batch, on_step=on_step, runner=runner)
     if missing:
         manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name, "cfg": asdict(cfg)})
         write_atomic(cache / "manifest.json", lambda fh: fh.write(manifest.encode()))
@@ -119,6 +121,25 @@ def channel_thumbnail(
     return path
 
 
+def channel_pictures(
+    model: LoadedModel,
+    layer: str,
+    channels: list[int],
+    cfg: FeatureVisConfig,
+    *,
+    batch: int,
+    on_step: Callable[[int, object], None] | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """The one per-chunk function of a gallery: each channel's picture as PNG bytes, rendered
+    ``batch`` channels per pass (here, or by a cluster worker)."""
+    for vis in visualize_features(model, layer, channels, cfg, batch=batch, on_step=on_step):
+        yield vis.target, encode_image(vis.image, ".png", vis.metadata)
+
+
+# Renders chunks of channels elsewhere (a cluster): (layer, chunks, cfg, batch) → each chunk's pictures.
+ChunkRunner = Callable[[str, list[list[int]], FeatureVisConfig, int], Iterator[list[tuple[int, bytes]]]]
+
+
 def _render_missing(
     model: LoadedModel,
     layer: str,
@@ -128,13 +149,22 @@ def _render_missing(
     *,
     batch: int,
     on_step: Callable[[int, object], None] | None = None,
+    runner: ChunkRunner | None = None,
 ) -> list[int]:
-    """Render the pictures of ``channels`` not yet in ``cache``; returns the channels rendered."""
+    """Render the pictures of ``channels`` not yet in ``cache``; returns the channels rendered.
+    With ``runner``, chunks of ``batch`` channels (the passes a local render makes) are
+    rendered by it; each picture is the same as here."""
     missing = [c for c in channels if not (cache / f"ch-{c:04d}.png").is_file()]
     if missing:
         cache.mkdir(parents=True, exist_ok=True)
-        for vis in visualize_features(model, layer, missing, cfg, batch=batch, on_step=on_step):
-            save_image(vis.image, cache / f"ch-{vis.target:04d}.png", vis.metadata)
+        if runner is None:
+            done: Iterable[list[tuple[int, bytes]]] = [channel_pictures(model, layer, missing, cfg, batch=batch,
+                                                                        on_step=on_step)]  # fmt: skip
+        else:
+            done = runner(layer, [missing[i : i + batch] for i in range(0, len(missing), batch)], cfg, batch)
+        for pictures in done:
+            for channel, data in pictures:
+                write_atomic(cache / f"ch-{channel:04d}.png", lambda fh, data=data: fh.write(data))
     return missing
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "to_tensor",
     "to_pil",
     "save_image",
+    "encode_image",
     "check_output_path",
     "check_writable_dir",
     "make_output_dir",
@@ -113,14 +114,26 @@ def _load_image(path: Path, max_pixels: int, max_side: int | None = None) -> Pic
         raise ImageError(f"input {str(path)!r} is truncated or corrupt: {exc}") from None
 
 
-def picture_from_bytes(data: bytes, *, max_side: int | None = None, role: str = "input") -> Picture:
-    """Decode an image held in memory (an upload), reduced as :func:`load_image` does."""
+def picture_from_bytes(
+    data: bytes, *, max_side: int | None = None, role: str = "input", name: str | None = None
+) -> Picture:
+    """Decode an image held in memory (an upload, or a file sent to a cluster worker),
+    reduced as :func:`load_image` does; errors name it ``name`` when given, else ``role``."""
+    label = repr(name) if name is not None else role
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            _check_pixels(im.size, role, MAX_PIXELS)
-            return picture_from_pil(_decoded(im, max_side), name=role)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"the {role} is not a readable image ({exc})", field=role) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                _check_pixels(im.size, name or role, MAX_PIXELS)
+                return picture_from_pil(_decoded(im, max_side), name=name or role)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"the {role} {label} is too large to open safely (over {MAX_PIXELS:,} pixels)", field=role) from None
+    except UnidentifiedImageError:
+        raise ImageError(f"the {role} {label if name else ''}".rstrip() + " is not an image format this tool can read "
+                         "(PNG, JPEG, WebP, TIFF, ...)", field=role) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"the {role} {label if name else ''}".rstrip() + f" is not a readable image ({exc})",
+                         field=role) from None
 
 
 def _decoded(im: Image.Image, max_side: int | None) -> Image.Image:
@@ -250,10 +263,10 @@ def make_output_dir(path: str | Path) -> Path:
     return path
 
 
-def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``image`` atomically, in the format its extension names, with ``metadata`` embedded."""
-    path = check_output_path(path)
-    fmt = OUTPUT_FORMATS[path.suffix.lower()]
+def encode_image(image: Image.Image, suffix: str, metadata: dict[str, Any] | None = None) -> bytes:
+    """``image`` as the bytes of a file in the format ``suffix`` names (".png", ".jpg", ".webp"),
+    with ``metadata`` embedded: what :func:`save_image` writes, for a file written elsewhere."""
+    fmt = OUTPUT_FORMATS[suffix.lower()]
     text = json.dumps(metadata, sort_keys=True) if metadata is not None else None
     options: dict[str, Any] = {}
     if fmt == "PNG":
@@ -271,7 +284,16 @@ def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | 
         options.update(quality=95)
         if text is not None:
             options["xmp"] = f"{_XMP_OPEN}{escape(text)}{_XMP_CLOSE}".encode()
-    return write_atomic(path, lambda fh: image.save(fh, format=fmt, **options))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``image`` atomically, in the format its extension names, with ``metadata`` embedded."""
+    path = check_output_path(path)
+    data = encode_image(image, path.suffix, metadata)
+    return write_atomic(path, lambda fh: fh.write(data))
 
 
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ __all__ = [
     "ServeConfig",
     "InspectConfig",
     "parse_pan",
+    "parse_cluster",
 ]
 
 
@@ -42,6 +44,17 @@ def parse_pan(text: str | tuple | list) -> tuple[float, float]:
     return dx, dy
 
 
+_HOST_PORT = re.compile(r"^(ray://)?[A-Za-z0-9._\-]+:[0-9]{1,5}$|^(ray://)?\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$")
+
+
+def parse_cluster(text: str) -> str:
+    """``local``, ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` (see docs/cluster.md)."""
+    text = str(text).strip()
+    if text in ("local", "auto") or (_HOST_PORT.match(text) and 0 < int(text.rsplit(":", 1)[1]) < 65536):
+        return text
+    raise ConfigError(f"cluster {text!r} is not local, auto, HOST:PORT or ray://HOST:PORT", field="cluster")
+
+
 def _names(value: str | list | tuple) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(str(v).lower() for v in value)
 
@@ -51,6 +64,15 @@ class _Command(Checked):
     or the studio)."""
 
     DOORS = frozenset({"cli", "api"})
+
+
+@dataclass(frozen=True)
+class _OnCluster(_Command):
+    """A command whose work can be spread over a Ray cluster."""
+
+    cluster: str | None = param(None, "run on a Ray cluster: local (a Ray runtime on this machine), auto (the cluster "
+                                "this machine belongs to), HOST:PORT or ray://HOST:PORT; none = in this process, "
+                                "without Ray (docs/cluster.md)", parse=parse_cluster, metavar="ADDRESS")
 
 
 @dataclass(frozen=True)
@@ -79,7 +101,7 @@ ZOOM_DREAM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
 
 
 @dataclass(frozen=True)
-class VideoConfig(_Command):
+class VideoConfig(_OnCluster):
     """A dreamed video, coherent over time."""
 
     blend: float = param(0.7, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
@@ -89,6 +111,12 @@ class VideoConfig(_Command):
     end: float | None = param(None, "end time in seconds; none = the end of the clip", low=0.0, high=1e7,
                               low_open=True)
     keep_frames: bool = param(False, "keep the folder of dreamed frames after writing")
+    segment_frames: int | None = param(None, "with --cluster: frames per segment, each dreamed by one worker; none = "
+                                       "the clip shared evenly among the workers (at least 24 frames each)", low=2,
+                                       high=1_000_000, metavar="N")
+    segment_overlap: int = param(6, "with --cluster: frames a segment is dreamed ahead of its first kept frame, so "
+                                 "the carried detail has settled; the joins are cross-faded over them", low=1,
+                                 high=1000, metavar="N")
 
 
 @dataclass(frozen=True)
@@ -108,7 +136,7 @@ class DreamOutputs(_Command):
 
 
 @dataclass(frozen=True)
-class BatchConfig(_Command):
+class BatchConfig(_OnCluster):
     """A folder of photos."""
 
     recursive: bool = param(False, "include subfolders", flags=("--recursive", "-r"))
@@ -136,7 +164,7 @@ class VisualizeConfig(_Command):
 
 
 @dataclass(frozen=True)
-class GalleryConfig(_Command):
+class GalleryConfig(_OnCluster):
     """A thumbnail of every channel of a layer."""
 
     size: int = param(128, "thumbnail side", low=16, high=1024)
@@ -156,7 +184,7 @@ class ActivationsConfig(_Command):
 
 
 @dataclass(frozen=True)
-class ServeConfig(_Command):
+class ServeConfig(_OnCluster):
     """The web studio and HTTP API (``inceptionism serve``)."""
 
     host: str = param("127.0.0.1", "address to listen on (0.0.0.0 exposes it to the network)")

@@ -128,7 +128,16 @@ def gallery(
         with progress_bar(quiet) as progress:
             task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
             on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731
-            result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step)
+            if gal.cluster is None:
+                result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step)
+            else:
+                from ..cluster import dreamers
+                from ..cluster.jobs import gallery_runner
+                from ..config import DreamConfig
+
+                with dreamers(gal.cluster) as pool:
+                    runner = gallery_runner(pool, DreamConfig(model=net.model, device=net.device))
+                    result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, runner=runner)
         took = time.perf_counter() - started
         out.print(
             f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "

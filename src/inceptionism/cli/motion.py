@@ -85,9 +85,17 @@ def video(
                     rate = counts["dreamed"] / max(time.perf_counter() - began, 1e-9)
                     progress.update(task, completed=done, total=total, step=f"frame {done}/{total}", score=f"{rate:.2f} fps")
 
-                result = dream_video(input, output, cfg, blend=motion.blend, coherence=motion.coherence == "on",
-                                     start=motion.start, end=motion.end, keep_frames=motion.keep_frames, model=model,
-                                     on_frame=on_frame)  # fmt: skip
+                common = dict(blend=motion.blend, coherence=motion.coherence == "on", start=motion.start, end=motion.end,
+                              keep_frames=motion.keep_frames, on_frame=on_frame)  # fmt: skip
+                if motion.cluster is None:
+                    result = dream_video(input, output, cfg, model=model, **common)
+                else:
+                    from ..cluster import dreamers
+                    from ..cluster.video import dream_video_on
+
+                    with dreamers(motion.cluster, threads=cfg.threads) as pool:
+                        result = dream_video_on(pool, input, output, cfg, per=motion.segment_frames,
+                                                overlap=motion.segment_overlap, **common)  # fmt: skip
         except KeyboardInterrupt:
             err.print(f"interrupted; {counts['dreamed']} new frame(s) kept in .{output.name}.frames: run the same command again to resume")
             raise typer.Exit(130) from None
@@ -117,8 +125,19 @@ def batch(
         with progress_bar(quiet) as progress:
             task = progress.add_task("batch", total=None, step="-", score="-")
             on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731
-            summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model, on_file=on_file)
+            if folders.cluster is None:
+                summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model,
+                                       on_file=on_file)  # fmt: skip
+            else:
+                from ..cluster import dreamers
+                from ..cluster.jobs import batch_runner
+
+                with dreamers(folders.cluster, threads=cfg.threads) as pool:
+                    summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model,
+                                           on_file=on_file, runner=batch_runner(pool))  # fmt: skip
         out.print(f"done {len(summary.done)}, skipped {len(summary.skipped)} (already there), failed {len(summary.failed)}")
+        if folders.cluster is not None and summary.per_worker:
+            out.print("per node: " + ", ".join(f"{node} {n}" for node, n in sorted(summary.per_worker.items())))
         for path, reason in summary.failed:
             out.print(f"  failed: {path}: {reason}")
         if summary.failed:

@@ -34,7 +34,8 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
         check_writable_dir(directory / "jobs.sqlite3")
         application = create_app(settings_from(opts, directory, token))
         address = f"http://{opts.host}:{opts.port}/" + (f"?token={token}" if token else "")
-        err.print(f"inceptionism studio on {address} (data in {directory}, {opts.workers} worker(s))", soft_wrap=True)
+        where = f" on the Ray cluster {opts.cluster}" if opts.cluster else ""
+        err.print(f"inceptionism studio on {address} (data in {directory}, {opts.workers} worker(s){where})", soft_wrap=True)
         if not is_loopback(opts.host):
             err.print(f"warning: listening on {opts.host}, beyond this machine; every API request needs the token "
                       "(see docs/security.md)", soft_wrap=True)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 from ..config import DreamConfig
 from ..options import BatchConfig
 from ..errors import ConfigError, ImageError, OutputError
-from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS, make_output_dir, save_image
+from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS, make_output_dir, write_atomic
 from ..models.spec import LoadedModel
 
-__all__ = ["BatchSummary", "dream_folder", "output_names"]
+__all__ = ["BatchSummary", "BatchItem", "dream_bytes", "dream_folder", "output_names"]
 
 
 @dataclass
@@ -20,6 +21,55 @@ class BatchSummary:
     done: list[Path] = field(default_factory=list)  # dreamed by this run
     skipped: list[Path] = field(default_factory=list)  # outputs already there (resumed)
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, one-line reason)
+    per_worker: Counter = field(default_factory=Counter)  # files dreamed per worker ("here", or a cluster node)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One file to dream: its bytes travel to whoever dreams it (this process or a cluster worker)."""
+
+    path: Path  # the input
+    name: str  # its path relative to the input folder, as recorded in the output
+    out: Path  # where the dream goes
+
+    def read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"input {str(self.path)!r} cannot be read: {exc.strerror or exc}") from None
+
+
+# How a batch's files are dreamed: given the items and a function that dreams one (the file's
+# bytes → the output file's bytes), yield (item, output bytes or the error, who dreamed it) as
+# each finishes. Here it is a plain loop; the cluster's runs the same function on its workers.
+Runner = Callable[[list[BatchItem], DreamConfig], Iterator[tuple[BatchItem, Any, str]]]
+
+
+def dream_bytes(data: bytes, name: str, suffix: str, cfg: DreamConfig, model: LoadedModel,
+                *, recorded: Callable[[dict], dict] | None = None) -> bytes:
+    """The one per-file function of a batch: the picture in ``data`` (a file named ``name``)
+    dreamed, as the bytes of a ``suffix`` file with the parameters embedded (passed through
+    ``recorded`` first, when given)."""
+    from ..api import render
+    from ..images import encode_image, picture_from_bytes
+
+    picture = picture_from_bytes(data, name=name)
+    result = render(picture, cfg, model=model, source=name)
+    return encode_image(result.image, suffix, recorded(result.metadata) if recorded else result.metadata)
+
+
+def _here(model: LoadedModel | None) -> Runner:
+    def run(items: list[BatchItem], cfg: DreamConfig) -> Iterator[tuple[BatchItem, Any, str]]:
+        from ..api import load_model_for
+
+        network = model or load_model_for(cfg)
+        for item in items:
+            try:
+                yield item, dream_bytes(item.read(), item.name, item.out.suffix, cfg, network), "here"
+            except ImageError as exc:
+                yield item, exc, "here"
+
+    return run
 
 
 def _inputs(folder: Path, recursive: bool, exclude: Path) -> list[Path]:
@@ -65,6 +115,7 @@ def dream_folder(
     recursive: bool = BatchConfig.recursive,
     model: LoadedModel | None = None,
     on_file: Callable[[int, int, Path, str], None] | None = None,
+    runner: Runner | None = None,
 ) -> BatchSummary:
     """Dream each image of ``input_dir`` into the same relative path under ``output_dir``.
 
@@ -72,9 +123,9 @@ def dream_folder(
     :func:`output_names` for inputs that would share an output). Outputs that
     already exist are skipped, so re-running resumes. Unreadable inputs are recorded in
     the summary and the batch goes on. ``on_file(index, total, path, status)`` reports
-    each file ("done", "skipped" or "failed: ...").
+    each file ("done", "skipped" or "failed: ...") as it finishes. ``runner`` dreams the
+    files elsewhere (see :mod:`inceptionism.cluster`); outputs are written here, atomically.
     """
-    from ..api import render
 
     source, target = Path(input_dir), Path(output_dir)
     if not source.is_dir():
@@ -87,22 +138,33 @@ def dream_folder(
     make_output_dir(target)
     summary = BatchSummary()
     names = output_names([path.relative_to(source) for path in files])
-    for index, path in enumerate(files, start=1):
+    todo: list[BatchItem] = []
+    done = 0
+    for path in files:
         relative = path.relative_to(source)
-        out = target / names[relative]
-        if out.exists():
+        item = BatchItem(path, relative.as_posix(), target / names[relative])
+        if item.out.exists():
             summary.skipped.append(path)
-            status = "skipped"
+            done += 1
+            if on_file is not None:
+                on_file(done, len(files), path, "skipped")
         else:
-            try:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                result = render(path, cfg, model=model, source=relative.as_posix())
-                save_image(result.image, out, result.metadata)
-                summary.done.append(path)
-                status = "done"
-            except ImageError as exc:
-                summary.failed.append((path, str(exc)))
-                status = f"failed: {exc}"
+            todo.append(item)
+    for item, outcome, worker in (runner or _here(model))(todo, cfg):
+        if isinstance(outcome, ImageError):
+            summary.failed.append((item.path, str(outcome)))
+            status = f"failed: {outcome}"
+        elif isinstance(outcome, BaseException):
+            raise outcome  # not about this file (the network, the disk, the cluster): the batch stops
+        else:
+            item.out.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(item.out, lambda fh, data=outcome: fh.write(data))
+            summary.done.append(item.path)
+            summary.per_worker[worker] += 1
+            status = "done"
+        done += 1
         if on_file is not None:
-            on_file(index, len(files), path, status)
+            on_file(done, len(files), item.path, status)
+    summary.done.sort()
+    summary.failed.sort()
     return summary

@@ -22,7 +22,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -32,9 +32,9 @@ from ..options import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, check_output_path, write_atomic
 from ..models.spec import LoadedModel
-from .videoio import VIDEO_FORMATS, probe, read_frames, write_video
+from .videoio import VIDEO_FORMATS, VideoInfo, probe, read_frames, write_video
 
-__all__ = ["VideoResult", "coherent_start", "dream_video"]
+__all__ = ["VideoResult", "FrameDreamer", "Segment", "coherent_start", "dream_video", "plan_segments", "segment_at", "segment_frames"]
 
 
 @dataclass
@@ -127,16 +127,18 @@ def _load_frame(path: Path) -> np.ndarray:
     return (load_image(path).rgb * 255 + 0.5).astype(np.uint8)
 
 
-def _job_key(source: Path, cfg: DreamConfig, blend: float, coherence: bool, start: float, end: float | None) -> str:
+def _job_key(source: Path, cfg: DreamConfig, blend: float, coherence: bool, start: float, end: float | None,
+             **more: object) -> str:
     stat = source.stat()
     job = {"source": [str(source.resolve()), stat.st_size, stat.st_mtime_ns], "config": cfg.to_dict(),
-           "blend": blend, "coherence": coherence, "start": start, "end": end, "version": 1}  # fmt: skip
+           "blend": blend, "coherence": coherence, "start": start, "end": end, "version": 1, **more}  # fmt: skip
     return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
 
 
-def _work_dir(output: Path, key: str, seed: int | None) -> tuple[Path, int]:
-    """The folder of finished frames for this job, and its seed: the one kept there when
-    the job is resumed, else ``seed``, else a drawn one (kept for the next resume)."""
+def _work_dir(output: Path, key: str, seed: int | None, **plan: object) -> tuple[Path, dict]:
+    """The folder of finished frames for this job, and what is kept with them: the job's
+    ``seed`` (the one kept there when the job is resumed, else ``seed``, else a drawn one)
+    and ``plan`` (values kept from the first run where the new one gives None)."""
     work = output.parent / f".{output.name}.frames"
     manifest = work / "manifest.json"
     kept: dict = {}
@@ -145,15 +147,119 @@ def _work_dir(output: Path, key: str, seed: int | None) -> tuple[Path, int]:
             kept = json.loads(manifest.read_text())
         except (OSError, ValueError):
             kept = {}
-        if kept.get("key") != key or not isinstance(kept.get("seed"), int):  # another job's frames: start over
+        changed = any(value is not None and kept.get(name) != value for name, value in plan.items())
+        if kept.get("key") != key or not isinstance(kept.get("seed"), int) or changed:  # another job's: start over
             shutil.rmtree(work)
             kept = {}
     work.mkdir(exist_ok=True)
     if not kept:
-        kept = {"key": key, "seed": seed if seed is not None else draw_seed()}
+        kept = {"key": key, "seed": seed if seed is not None else draw_seed(), **plan}
         text = json.dumps(kept)
         write_atomic(manifest, lambda fh: fh.write(text.encode()))
-    return work, kept["seed"]
+    return work, kept
+
+
+class FrameDreamer:
+    """Dreams the frames of a clip in order: the one per-frame function of a video, here
+    and on a cluster's workers. Frame t is dreamed with seed ``cfg.seed + t``; with
+    coherence, each frame after the first starts from its source plus the previous
+    dream's detail carried along the flow (:func:`coherent_start`) and is dreamed at the
+    finest octave only, and keeps the first frame's colour cast (:func:`hold_tint`)."""
+
+    def __init__(self, cfg: DreamConfig, *, blend: float, coherence: bool, model: LoadedModel | None) -> None:
+        self.cfg, self.blend, self.coherence, self.model = cfg, blend, coherence, model
+        self.prev_source: np.ndarray | None = None
+        self.prev_dream: np.ndarray | None = None
+        self.tint: np.ndarray | None = None
+
+    def resume(self, source: np.ndarray, dream: np.ndarray) -> None:
+        """Take a frame finished before (both (H, W, 3) uint8) as the last one dreamed."""
+        if self.tint is None:  # the first frame's colour cast; carried frames keep it, so nothing drifts
+            self.tint = (dream.astype(np.float32) - source.astype(np.float32)).mean((0, 1))
+        self.prev_source, self.prev_dream = source, dream
+
+    def dream(self, t: int, source: np.ndarray) -> np.ndarray:
+        """Frame ``t`` of the clip, ``source`` (H, W, 3) uint8, dreamed: (H, W, 3) uint8."""
+        from ..api import render
+
+        cfg = self.cfg
+        begin, frame_cfg = source.astype(np.float32) / 255.0, cfg.replace(seed=cfg.seed + t)
+        carried = False
+        if self.coherence and self.prev_source is not None and self.prev_dream is not None:
+            begin, weight = coherent_start(self.prev_source, source, self.prev_dream, self.blend)
+            if weight.mean() >= 0.5 * self.blend:  # not a scene cut: the coarse octaves came along the flow
+                top = max(cfg.octave_indices())  # schedules keep their value at that octave
+                frame_cfg = frame_cfg.for_octave(top).replace(octave_range=(top, top))
+                carried = True
+        result = render(Picture(begin), frame_cfg, model=self.model)
+        dream = np.asarray(result.image.convert("RGB"))
+        if carried and self.tint is not None:
+            dream = hold_tint(dream, source, self.tint)
+        self.resume(source, dream)
+        return dream
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of frames dreamed coherently by one worker: from ``first`` (the warm-up's start)
+    to ``end`` (exclusive); its frames are kept from ``keep`` on, and the frames from
+    ``first`` to ``keep`` are cross-faded with the previous segment's."""
+
+    index: int
+    first: int
+    keep: int
+    end: int
+
+    def weight(self, t: int) -> float:
+        """This segment's share of frame ``t`` of its warm-up (rising smoothly from 0 to 1)."""
+        if t >= self.keep:
+            return 1.0
+        x = (t - self.first + 1) / (self.keep - self.first + 1)
+        return x * x * (3 - 2 * x)
+
+
+def plan_segments(total: int, per: int, overlap: int) -> list[Segment]:
+    """Segments of ``per`` kept frames for a clip of ``total``, each after the first starting
+    ``overlap`` frames early; ``overlap`` must be less than ``per``."""
+    return [segment_at(index, per, overlap, total) for index in range(-(-total // per))]
+
+
+def segment_at(index: int, per: int, overlap: int, total: int | None = None) -> Segment:
+    """Segment ``index`` of :func:`plan_segments` (its end not cut short when ``total`` is None)."""
+    if not 0 < overlap < per:
+        raise ConfigError(f"segment_frames {per} must be more than segment_overlap {overlap} (at least 1)",
+                          field="segment_frames")
+    keep = index * per
+    return Segment(index, max(0, keep - overlap), keep, keep + per if total is None else min(total, keep + per))
+
+
+def segment_frames(total: int, workers: int) -> int:
+    """The default segment length: the clip shared evenly among the workers, at least 24 frames."""
+    return max(24, -(-total // max(1, workers)))
+
+
+def _prepare(source: Path, output: Path, cfg: DreamConfig, blend: float, coherence: bool, start: float,
+             end: float | None, **plan: object) -> tuple[VideoInfo, int, Path, dict]:
+    """The checks and the work folder both ways of dreaming a video share: the clip's facts,
+    its estimated frame count, the folder of finished frames and what is kept with them."""
+    VideoConfig(blend=blend, start=start, end=end)  # the declared checks, whoever calls
+    if end is not None and end <= start:
+        raise ConfigError(f"time range {start}..{end} is empty or negative; give 0 <= start < end")
+    info = probe(source)
+    check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")
+    total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
+    key = _job_key(source, cfg, blend, coherence, start, end, **({"segments": True} if plan else {}))
+    work, kept = _work_dir(output, key, cfg.seed, **plan)
+    return info, total, work, kept
+
+
+def _finish(source: Path, output: Path, frames: Iterator[np.ndarray], count: int, info: VideoInfo, start: float,
+            end: float | None, work: Path, keep_frames: bool) -> None:
+    if count == 0:
+        raise ConfigError(f"no frames between {start} s and {end} s in {str(source)!r} (it lasts {info.duration:.2f} s)")
+    write_video(output, frames, info.fps, audio_from=source if info.has_audio else None, audio_start=start, audio_end=end)
+    if not keep_frames:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def dream_video(
@@ -178,51 +284,25 @@ def dream_video(
     resumed)`` is called after each frame. The frames folder is removed after the video
     is written unless ``keep_frames``; after an interruption it stays for the resume.
     """
-    from ..api import render
     from ..images import save_image
 
     source, output = Path(source), Path(output)
-    VideoConfig(blend=blend, start=start, end=end)  # the declared checks, whoever calls
-    if end is not None and end <= start:
-        raise ConfigError(f"time range {start}..{end} is empty or negative; give 0 <= start < end")
-    info = probe(source)
-    check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")
-    total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
-    work, seed = _work_dir(output, _job_key(source, cfg, blend, coherence, start, end), cfg.seed)
-    cfg = cfg.replace(seed=seed)
-    prev_source = prev_dream = tint = None
+    info, total, work, kept = _prepare(source, output, cfg, blend, coherence, start, end)
+    cfg = cfg.replace(seed=kept["seed"])
+    stepper = FrameDreamer(cfg, blend=blend, coherence=coherence, model=model)
     count = dreamed = 0
     for t, frame in enumerate(read_frames(source, start, end)):
         frame = _fit(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
         path = work / f"{t:06d}.png"
         resumed = path.is_file()
         if resumed:
-            dream = _load_frame(path)
+            stepper.resume(frame, _load_frame(path))
         else:
-            begin, frame_cfg = frame.astype(np.float32) / 255.0, cfg.replace(seed=cfg.seed + t)
-            carried = False
-            if coherence and prev_source is not None:
-                begin, weight = coherent_start(prev_source, frame, prev_dream, blend)
-                if weight.mean() >= 0.5 * blend:  # not a scene cut: the coarse octaves came along the flow
-                    top = max(cfg.octave_indices())  # schedules keep their value at that octave
-                    frame_cfg = frame_cfg.for_octave(top).replace(octave_range=(top, top))
-                    carried = True
-            result = render(Picture(begin), frame_cfg, model=model)
-            dream = np.asarray(result.image.convert("RGB"))
-            if carried and tint is not None:
-                dream = hold_tint(dream, frame, tint)
-            save_image(Image.fromarray(dream), path)
+            save_image(Image.fromarray(stepper.dream(t, frame)), path)
             dreamed += 1
-        if tint is None:  # the first frame's colour cast; carried frames keep it, so nothing drifts
-            tint = (dream.astype(np.float32) - frame.astype(np.float32)).mean((0, 1))
-        prev_source, prev_dream = frame, dream
         count = t + 1
         if on_frame is not None:
             on_frame(count, max(total, count), resumed)
-    if count == 0:
-        raise ConfigError(f"no frames between {start} s and {end} s in {str(source)!r} (it lasts {info.duration:.2f} s)")
     frames = (_load_frame(work / f"{t:06d}.png") for t in range(count))
-    write_video(output, frames, info.fps, audio_from=source if info.has_audio else None, audio_start=start, audio_end=end)
-    if not keep_frames:
-        shutil.rmtree(work, ignore_errors=True)
-    return VideoResult(output, count, dreamed, info.fps, seed)
+    _finish(source, output, frames, count, info, start, end, work, keep_frames)
+    return VideoResult(output, count, dreamed, info.fps, cfg.seed)

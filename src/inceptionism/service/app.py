@@ -49,6 +49,7 @@ class ServiceSettings:
     events_every_s: float = 0.25  # how often an event stream looks for news
     thumbnail: FeatureVisConfig = THUMBNAIL  # how channel-picker pictures are drawn
     access: Access = field(default_factory=Access)  # host names answered, and the token if one is needed
+    cluster: str | None = ServeConfig.cluster  # dream on this Ray cluster (the API node keeps the store)
 
 
 def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:
@@ -66,7 +67,17 @@ def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> Servi
         result_ttl_s=opts.keep_hours * 3600,
         limits=Limits(max_queued=opts.max_queued),
         access=Access(hosts=hosts, token=token),
+        cluster=opts.cluster,
     )
+
+
+def _cluster(address: str | None) -> Any:
+    """The cluster's pool of dreamers for ``address``, or None to dream in this process."""
+    if address is None:
+        return None
+    from ..cluster import Cluster, DreamerPool
+
+    return DreamerPool(Cluster(address))
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -79,6 +90,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         (data_dir / "jobs").mkdir(parents=True, exist_ok=True)
         store = JobStore(data_dir / "jobs.sqlite3")
         requeued = store.recover()
+        cluster = _cluster(settings.cluster)
         pool = WorkerPool(
             store,
             data_dir / "jobs",
@@ -87,6 +99,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             preview_side=settings.preview_side,
             ttl_s=settings.result_ttl_s,
             cleanup_every_s=settings.cleanup_every_s,
+            cluster=cluster,
         )
         app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
         app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
@@ -97,6 +110,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         finally:
             pool.stop()
             store.close()
+            if cluster is not None:
+                cluster.cluster.close()
 
     app = FastAPI(
         title="inceptionism",
@@ -122,6 +137,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "version": __version__,
             "device": device,
             "workers": settings.workers,
+            "cluster": settings.cluster is not None,
             "limits": settings.limits.public(),
             "presets": PRESETS,
             "defaults": DreamConfig().to_dict(),

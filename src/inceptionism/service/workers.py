@@ -13,6 +13,8 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from functools import partial
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +81,11 @@ class WorkerPool:
         preview_side: int = 256,
         ttl_s: float,
         cleanup_every_s: float = 600.0,
+        cluster: Any = None,
     ) -> None:
         self.store, self.jobs_dir, self.count = store, jobs_dir, count
-        self.device = str(resolve_device(device))
+        self.cluster = cluster  # a DreamerPool: the dreams run on its workers, each resolving the device
+        self.device = device if cluster is not None else str(resolve_device(device))
         self.preview_side, self.ttl_s, self.cleanup_every_s = preview_side, ttl_s, cleanup_every_s
         self._wake = threading.Condition()
         self._stop = threading.Event()
@@ -135,14 +139,17 @@ class WorkerPool:
         files = job_files(self.jobs_dir, job.id)
         try:
             cfg = self._config(job, files)
-            key = (cfg.model, cfg.weights)
-            if key not in models:
-                models[key] = load_model(cfg.model, device=self.device, weights=cfg.weights, cache=False)
             progress = _Progress(self, job, files, cfg)
-            image_path = files.upload("image")
-            start: Any = load_image(image_path, max_side=cfg.max_size) if image_path else "noise"
-            result = render(start, cfg, model=models[key], callbacks=progress.callbacks(), source=job.source)
-            save_image(result.image, files.result, _private(result.metadata, files))
+            if self.cluster is not None:
+                result = self._on_cluster(job, files, cfg, progress)
+            else:
+                key = (cfg.model, cfg.weights)
+                if key not in models:
+                    models[key] = load_model(cfg.model, device=self.device, weights=cfg.weights, cache=False)
+                image_path = files.upload("image")
+                start: Any = load_image(image_path, max_side=cfg.max_size) if image_path else "noise"
+                result = render(start, cfg, model=models[key], callbacks=progress.callbacks(), source=job.source)
+                save_image(result.image, files.result, _private(result.metadata, files))
         except JobCancelled:
             if self._stop.is_set() and not self.store.cancel_requested(job.id):
                 return  # server shutting down: left "running", so the next start re-queues it
@@ -163,6 +170,44 @@ class WorkerPool:
                 score_end=_finite(result.score_end),
                 progress={**progress.state, "fraction": 1.0},
             )
+
+    def _on_cluster(self, job: Job, files: JobFiles, cfg: DreamConfig, progress: "_Progress") -> Any:
+        """The job dreamed by a cluster worker, its progress and previews streamed back; a
+        worker lost mid-dream: the job starts again on another (see DreamerPool.call)."""
+        from ..cluster.worker import ship
+
+        image_path = files.upload("image")
+        image = image_path.read_bytes() if image_path else None
+        shipped = ship(cfg)
+
+        def attempt(actor: Any) -> Any:
+            stream = actor.dream_job.options(num_returns="streaming").remote(
+                image, job.source, cfg, shipped, self.preview_side, partial(_private, files=files))
+            cancelling = False
+            for ref in stream:
+                kind, value = self.cluster.get(ref)
+                if kind == "step":
+                    try:
+                        progress.on_step(SimpleNamespace(**value))
+                    except JobCancelled:
+                        if not cancelling:
+                            actor.cancel.remote()
+                            cancelling = True
+                elif kind == "preview":
+                    octave, jpeg = value
+                    write_atomic(files.preview(octave), lambda fh: fh.write(jpeg))
+                    self.store.update(job.id, previews=octave)
+                elif kind == "cancelled":
+                    raise JobCancelled
+                elif kind == "done":
+                    png, config, score_start, score_end = value
+                    write_atomic(files.result, lambda fh: fh.write(png))
+                    return SimpleNamespace(config=SimpleNamespace(to_dict=lambda: config), score_start=score_start,
+                                           score_end=score_end)  # fmt: skip
+            raise JobCancelled  # the stream ended without a result: the worker stopped
+
+        result, _node = self.cluster.call(attempt, what=f"dream {job.id}")
+        return result
 
     def _config(self, job: Job, files: JobFiles) -> DreamConfig:
         """The job's parameters, layered as everywhere, with the server's own settings on top:

@@ -1,0 +1,218 @@
+"""A Ray cluster to dream on, and the pool of dreamers that live on it.
+
+:class:`Cluster` joins (or starts) a Ray cluster. :class:`DreamerPool` starts one
+:class:`~inceptionism.cluster.worker.Dreamer` actor per node (one per GPU on GPU nodes),
+each holding its networks once, and lends them out one call at a time. A call whose
+actor dies (its node was lost, or the process was killed) is retried on another actor;
+the lost actor is replaced when its node is still alive. Everything else Ray does:
+placement by resources, the object store that carries pictures both ways, and the
+processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from ..errors import ConfigError, InceptionismError
+
+__all__ = ["Cluster", "ClusterError", "DreamerPool", "INSTALL_HINT"]
+
+INSTALL_HINT = 'pip install "inceptionism[cluster]"'
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's switch that keeps every address on 127.0.0.1
+
+log = logging.getLogger("inceptionism.cluster")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class ClusterError(InceptionismError):
+    """The cluster could not be reached, or lost every worker, or lost one item's worker too often."""
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"--cluster needs Ray, which is not installed; install it with: {INSTALL_HINT}",
+                          field="cluster") from None
+    return ray
+
+
+class Cluster:
+    """A connection to a Ray cluster: ``local`` starts a Ray runtime on this machine (all its
+    cores and GPUs, listening on loopback only), ``auto`` joins the cluster this machine
+    belongs to, ``HOST:PORT`` a head node's address, ``ray://HOST:PORT`` through Ray Client.
+    When Ray is already initialized in this process (a library user's own ``ray.init``), it
+    is used as it is, and left running on :meth:`close`."""
+
+    def __init__(self, address: str) -> None:
+        if address == "local":
+            os.environ.setdefault(LOOPBACK_ONLY, "0")  # read when Ray is imported
+        self.ray = ray = import_ray()
+        self.address = address
+        self._owned = not ray.is_initialized()
+        if self._owned:
+            options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING,
+                                       "configure_logging": False}  # fmt: skip
+            if address == "local":
+                options["include_dashboard"] = False
+            try:
+                ray.init(address=address, **options)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ClusterError(f"cannot reach the Ray cluster at {address!r}: {first}") from None
+
+    def nodes(self) -> list[dict]:
+        """The nodes alive now, as ``ray.nodes()`` describes them."""
+        return [node for node in self.ray.nodes() if node.get("Alive")]
+
+    def close(self) -> None:
+        if self._owned and self.ray.is_initialized():
+            self.ray.shutdown()
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class _Worker:
+    actor: Any
+    node_id: str
+    node: str  # "IP/abcdef", as counts and messages show it
+    cpus: float
+    gpus: float
+
+
+def _label(node: dict) -> str:
+    return f"{node.get('NodeManagerAddress', '?')}/{node['NodeID'][:6]}"
+
+
+class DreamerPool:
+    """Dreamer actors across the cluster's nodes: one per GPU on a node with GPUs, else one
+    using all of the node's CPU cores (and as many threads; ``threads`` overrides).
+
+    :meth:`call` lends an idle actor to a function; :meth:`map` runs a function over items
+    on every actor at once, yielding each item's outcome as it finishes.
+    """
+
+    def __init__(self, cluster: Cluster, *, threads: int | None = None, retries: int = 3) -> None:
+        from .worker import Dreamer
+
+        self.cluster, self.threads, self.retries = cluster, threads, retries
+        self._remote = cluster.ray.remote(Dreamer)
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._live: list[_Worker] = []
+        self._replaced: dict[str, int] = {}
+        self._lock = threading.Lock()
+        for node in cluster.nodes():
+            resources = node.get("Resources", {})
+            gpus, cpus = int(resources.get("GPU", 0)), resources.get("CPU", 0)
+            if gpus:
+                for _ in range(gpus):
+                    self._start(node, cpus=max(1.0, cpus // gpus), gpus=1)
+            elif cpus >= 1:
+                self._start(node, cpus=cpus, gpus=0)
+        if not self._live:
+            raise ClusterError(f"the Ray cluster at {cluster.address!r} has no node with a CPU or GPU to dream on")
+
+    @property
+    def size(self) -> int:
+        return len(self._live)
+
+    def _start(self, node: dict, *, cpus: float, gpus: float) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        threads = self.threads or max(1, int(cpus))
+        actor = self._remote.options(
+            num_cpus=cpus, num_gpus=gpus, max_restarts=0, max_concurrency=2,  # the second slot: cancel()
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+        ).remote(threads)  # fmt: skip
+        worker = _Worker(actor, node["NodeID"], _label(node), cpus, gpus)
+        with self._lock:
+            self._live.append(worker)
+        self._idle.put(worker)
+
+    def _lost(self, worker: _Worker, reason: str) -> None:
+        """Forget ``worker``; start a replacement when its node is still alive (a killed
+        process, not a lost machine), at most ``retries`` times per node."""
+        with self._lock:
+            if worker in self._live:
+                self._live.remove(worker)
+        log.warning("lost the worker on %s: %s", worker.node, reason)
+        node = next((n for n in self.cluster.nodes() if n["NodeID"] == worker.node_id), None)
+        if node is not None and self._replaced.get(worker.node_id, 0) < self.retries:
+            self._replaced[worker.node_id] = self._replaced.get(worker.node_id, 0) + 1
+            self._start(node, cpus=worker.cpus, gpus=worker.gpus)
+
+    def _borrow(self) -> _Worker:
+        while True:
+            with self._lock:
+                if not self._live:
+                    raise ClusterError("every worker of the Ray cluster was lost")
+            try:
+                return self._idle.get(timeout=0.5)
+            except queue.Empty:
+                continue
+
+    def call(self, work: Callable[[Any], R], *, what: str = "the work") -> tuple[R, str]:
+        """``work(actor)`` on an idle actor; returns its result and the node that did it.
+
+        Raises the error ``work`` raised on the actor (unwrapped from Ray's), or
+        :class:`ClusterError` after ``retries`` lost actors.
+        """
+        ray = self.cluster.ray
+        lost = 0
+        while True:
+            worker = self._borrow()
+            try:
+                result = work(worker.actor)
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+                reason = str(exc).strip().splitlines()[0]
+                self._lost(worker, reason)
+                lost += 1
+                if lost > self.retries:
+                    raise ClusterError(f"{what} failed: its worker was lost {lost} times (last: {reason})") from None
+                continue
+            except ray.exceptions.RayTaskError as exc:
+                self._idle.put(worker)
+                cause = getattr(exc, "cause", None)
+                raise (cause if isinstance(cause, BaseException) else ClusterError(f"{what} failed: {exc}")) from None
+            except BaseException:
+                self._idle.put(worker)
+                raise
+            self._idle.put(worker)
+            return result, worker.node
+
+    def map(self, items: Iterable[T], work: Callable[[Any, T], R], *, name: Callable[[T], str] = str
+            ) -> Iterator[tuple[T, R | BaseException, str]]:
+        """``work(actor, item)`` for every item, as many at once as there are actors; yields
+        ``(item, result or the exception it raised, node)`` in the order they finish."""
+        items = list(items)
+        with ThreadPoolExecutor(max(1, self.size), thread_name_prefix="cluster") as threads:
+            futures = {threads.submit(self._outcome, item, work, name): item for item in items}
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    def _outcome(self, item: T, work: Callable[[Any, T], R], name: Callable[[T], str]
+                 ) -> tuple[T, R | BaseException, str]:
+        try:
+            result, node = self.call(lambda actor: work(actor, item), what=name(item))
+            return item, result, node
+        except Exception as exc:  # noqa: BLE001 - reported per item; the caller decides
+            return item, exc, ""
+
+    def get(self, ref: Any) -> Any:
+        return self.cluster.ray.get(ref)

@@ -1,0 +1,187 @@
+"""The dreamer: a Ray actor that holds its networks once and runs the same per-item
+functions the local commands run (:func:`~inceptionism.motion.batch.dream_bytes`,
+:class:`~inceptionism.motion.video.FrameDreamer`, the gallery's channel pictures, a
+studio job's :func:`~inceptionism.api.render`), so a cluster's output equals the local one
+for the same seed, device type and thread count.
+
+Files a configuration names (guide pictures, a mask, custom weights) live on the machine
+that gave the command; they travel with the call (:func:`ship`), are written once into
+this machine's temporary folder by content (:func:`land`), and are recorded in results by
+their original names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ..config import DreamConfig
+
+__all__ = ["Dreamer", "ship", "land"]
+
+
+def ship(cfg: DreamConfig) -> dict[str, bytes]:
+    """The contents of the files ``cfg`` names, by the names it gives them."""
+    paths = [*(cfg.guide or ()), *([cfg.mask] if cfg.mask else []), *([cfg.weights] if cfg.weights else [])]
+    return {str(path): Path(path).read_bytes() for path in paths}
+
+
+def land(cfg: DreamConfig, files: dict[str, bytes]) -> DreamConfig:
+    """``cfg`` with the shipped files written here (once per content) and named by their copies."""
+    if not files:
+        return cfg
+    folder = Path(tempfile.gettempdir()) / "inceptionism-shipped"
+    folder.mkdir(exist_ok=True)
+    local: dict[str, str] = {}
+    for name, data in files.items():
+        path = folder / (hashlib.sha256(data).hexdigest()[:32] + Path(name).suffix.lower())
+        if not path.is_file():
+            from ..images import write_atomic
+
+            write_atomic(path, lambda fh, data=data: fh.write(data))
+        local[name] = str(path)
+    return cfg.replace(
+        guide=tuple(local.get(str(g), g) for g in cfg.guide) if cfg.guide else cfg.guide,
+        mask=local.get(str(cfg.mask), cfg.mask) if cfg.mask else cfg.mask,
+        weights=local.get(str(cfg.weights), cfg.weights) if cfg.weights else cfg.weights,
+    )
+
+
+def _as_shipped(value: Any, original: DreamConfig, landed: DreamConfig) -> Any:
+    """``value`` (metadata) with the landed copies' paths replaced by the original names."""
+    import json
+
+    text = json.dumps(value)
+    pairs = [*zip(landed.guide or (), original.guide or ()), (landed.mask, original.mask),
+             (landed.weights, original.weights)]  # fmt: skip
+    for here, there in pairs:
+        if here and there and here != there:
+            text = text.replace(json.dumps(str(here))[1:-1], json.dumps(str(there))[1:-1])
+    return json.loads(text)
+
+
+class Dreamer:
+    """One worker of a cluster (made a Ray actor by :class:`~inceptionism.cluster.pool.DreamerPool`)."""
+
+    def __init__(self, threads: int) -> None:
+        import torch
+
+        from ..runtime import keep_freed_memory
+
+        keep_freed_memory()
+        torch.set_num_threads(threads)
+        self.threads = threads
+        self._cancel = threading.Event()
+
+    def _model(self, cfg: DreamConfig) -> Any:
+        from ..api import load_model_for
+
+        return load_model_for(cfg)  # cached per process: each network is loaded once
+
+    def cancel(self) -> None:
+        """Stop the running studio job at its next step (called beside it: the actor has two slots)."""
+        self._cancel.set()
+
+    # --- batch -------------------------------------------------------------------------
+
+    def dream_file(self, data: bytes, name: str, suffix: str, cfg: DreamConfig, files: dict[str, bytes]) -> bytes:
+        from ..motion.batch import dream_bytes
+
+        here = land(cfg, files)
+        return dream_bytes(data, name, suffix, here, self._model(here), recorded=lambda m: _as_shipped(m, cfg, here))
+
+    # --- video -------------------------------------------------------------------------
+
+    def dream_segment(
+        self,
+        frames: np.ndarray,
+        first: int,
+        cfg: DreamConfig,
+        files: dict[str, bytes],
+        blend: float,
+        coherence: bool,
+        resume: list[tuple[np.ndarray, np.ndarray]],
+    ) -> Iterator[np.ndarray]:
+        """Dream ``frames`` (N, H, W, 3) uint8, which are frames ``first``.. of the clip, one after
+        another as the local video does; yields each dreamed frame as it is done. ``resume``:
+        (source, dream) pairs of frames finished before (the segment's first, for its colour
+        cast, and the last one, whose detail is carried on), oldest first."""
+        from ..motion.video import FrameDreamer
+
+        here = land(cfg, files)
+        stepper = FrameDreamer(here, blend=blend, coherence=coherence, model=self._model(here))
+        for source, dream in resume:
+            stepper.resume(source, dream)
+        for offset, frame in enumerate(frames):
+            yield stepper.dream(first + offset, frame)
+
+    # --- gallery -----------------------------------------------------------------------
+
+    def render_channels(self, cfg: DreamConfig, files: dict[str, bytes], layer: str, channels: list[int],
+                        vis: Any, batch: int) -> list[tuple[int, bytes]]:
+        """The gallery pictures of ``channels`` of ``layer``, as PNG files."""
+        from ..gallery import channel_pictures
+
+        here = land(cfg, files)
+        return list(channel_pictures(self._model(here), layer, channels, vis, batch=batch))
+
+    # --- studio ------------------------------------------------------------------------
+
+    def dream_job(self, image: bytes | None, name: str, cfg: DreamConfig, files: dict[str, bytes],
+                  preview_side: int, recorded: Callable[[dict], dict]) -> Iterator[tuple[str, Any]]:
+        """A studio job: yields ("step", StepInfo fields), ("preview", (octave, JPEG bytes)) as the
+        dream goes, then ("done", (PNG bytes, used config as a dict, score_start, score_end));
+        the metadata is passed through ``recorded`` (the server takes its folders out)."""
+        import queue as queues
+
+        from ..api import render
+        from ..engine import Callbacks, resize
+        from ..images import encode_image, picture_from_bytes, to_pil
+
+        self._cancel.clear()
+        here = land(cfg, files)
+        model = self._model(here)
+        events: queues.Queue = queues.Queue()
+        start: Any = picture_from_bytes(image, max_side=here.max_size, role="image") if image is not None else "noise"
+
+        def on_step(info: Any) -> None:
+            if self._cancel.is_set():
+                raise _Cancelled
+            events.put(("step", {k: getattr(info, k) for k in ("octave", "octaves", "step", "steps", "width", "height")}))
+
+        def on_octave(info: Any) -> None:
+            height, width = info.image.shape[-2:]
+            ratio = min(1.0, preview_side / max(height, width))
+            small = to_pil(resize(info.image, (max(1, round(height * ratio)), max(1, round(width * ratio)))).clamp(0, 1))
+            events.put(("preview", (info.octave, encode_image(small, ".jpg"))))
+
+        def run() -> None:
+            try:
+                result = render(start, here, model=model, callbacks=Callbacks(on_step=on_step, on_octave=on_octave),
+                                source=name)
+                metadata = recorded(_as_shipped(result.metadata, cfg, here))
+                events.put(("done", (encode_image(result.image, ".png", metadata), metadata["config"],
+                                     result.score_start, result.score_end)))  # fmt: skip
+            except _Cancelled:
+                events.put(("cancelled", None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                events.put(("error", exc))
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        while True:
+            kind, value = events.get()
+            if kind == "error":
+                raise value
+            yield kind, value
+            if kind in ("done", "cancelled"):
+                return
+
+
+class _Cancelled(Exception):
+    pass
