@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
@@ -125,19 +126,19 @@ def gallery(
                 return
         loaded = _load(net)
         channels = layer_info(loaded, layer).channels
-        with progress_bar(quiet) as progress:
-            task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
-            on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731
-            if gal.cluster is None:
-                result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step)
-            else:
+        with ExitStack() as stack:
+            runner = None
+            if gal.cluster is not None:  # connected before the progress bar starts
                 from ..cluster import dreamers
                 from ..cluster.jobs import gallery_runner
                 from ..config import DreamConfig
 
-                with dreamers(gal.cluster) as pool:
-                    runner = gallery_runner(pool, DreamConfig(model=net.model, device=net.device))
-                    result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, runner=runner)
+                pool = stack.enter_context(dreamers(gal.cluster))
+                runner = gallery_runner(pool, DreamConfig(model=net.model, device=net.device))
+            progress = stack.enter_context(progress_bar(quiet))
+            task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
+            on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731
+            result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step, runner=runner)
         took = time.perf_counter() - started
         out.print(
             f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "

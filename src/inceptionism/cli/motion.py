@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
@@ -77,7 +78,14 @@ def video(
         check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
         began, counts = time.perf_counter(), {"dreamed": 0}
         try:
-            with progress_bar(quiet) as progress:
+            with ExitStack() as stack:
+                pool = None
+                if motion.cluster is not None:  # connected before the progress bar starts
+                    from ..cluster import dreamers
+                    from ..cluster.video import dream_video_on
+
+                    pool = stack.enter_context(dreamers(motion.cluster, threads=cfg.threads))
+                progress = stack.enter_context(progress_bar(quiet))
                 task = progress.add_task("video", total=None, step="-", score="-")
 
                 def on_frame(done: int, total: int, resumed: bool) -> None:
@@ -87,15 +95,11 @@ def video(
 
                 common = dict(blend=motion.blend, coherence=motion.coherence == "on", start=motion.start, end=motion.end,
                               keep_frames=motion.keep_frames, on_frame=on_frame)  # fmt: skip
-                if motion.cluster is None:
+                if pool is None:
                     result = dream_video(input, output, cfg, model=model, **common)
                 else:
-                    from ..cluster import dreamers
-                    from ..cluster.video import dream_video_on
-
-                    with dreamers(motion.cluster, threads=cfg.threads) as pool:
-                        result = dream_video_on(pool, input, output, cfg, per=motion.segment_frames,
-                                                overlap=motion.segment_overlap, **common)  # fmt: skip
+                    result = dream_video_on(pool, input, output, cfg, per=motion.segment_frames,
+                                            overlap=motion.segment_overlap, **common)  # fmt: skip
         except KeyboardInterrupt:
             err.print(f"interrupted; {counts['dreamed']} new frame(s) kept in .{output.name}.frames: run the same command again to resume")
             raise typer.Exit(130) from None
@@ -122,19 +126,18 @@ def batch(
 
         model = load_model_for(cfg)
         check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
-        with progress_bar(quiet) as progress:
-            task = progress.add_task("batch", total=None, step="-", score="-")
-            on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731
-            if folders.cluster is None:
-                summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model,
-                                       on_file=on_file)  # fmt: skip
-            else:
+        with ExitStack() as stack:
+            runner = None
+            if folders.cluster is not None:  # connected before the progress bar starts
                 from ..cluster import dreamers
                 from ..cluster.jobs import batch_runner
 
-                with dreamers(folders.cluster, threads=cfg.threads) as pool:
-                    summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model,
-                                           on_file=on_file, runner=batch_runner(pool))  # fmt: skip
+                runner = batch_runner(stack.enter_context(dreamers(folders.cluster, threads=cfg.threads)))
+            with progress_bar(quiet) as progress:
+                task = progress.add_task("batch", total=None, step="-", score="-")
+                on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731
+                summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model,
+                                       on_file=on_file, runner=runner)  # fmt: skip
         out.print(f"done {len(summary.done)}, skipped {len(summary.skipped)} (already there), failed {len(summary.failed)}")
         if folders.cluster is not None and summary.per_worker:
             out.print("per node: " + ", ".join(f"{node} {n}" for node, n in sorted(summary.per_worker.items())))

@@ -18,4 +18,8 @@ def dreamers(address: str, *, threads: int | None = None) -> Iterator[DreamerPoo
     """A pool of dreamers on the cluster at ``address``, disconnected (and a ``local``
     runtime stopped) at the end of the block."""
     with Cluster(address) as cluster:
-        yield DreamerPool(cluster, threads=threads)
+        pool = DreamerPool(cluster, threads=threads)
+        try:
+            yield pool
+        finally:
+            pool.close()

@@ -104,7 +104,8 @@ class DreamerPool:
     on every actor at once, yielding each item's outcome as it finishes.
     """
 
-    def __init__(self, cluster: Cluster, *, threads: int | None = None, retries: int = 3) -> None:
+    def __init__(self, cluster: Cluster, *, threads: int | None = None, retries: int = 3, ready_s: float = 120.0
+                 ) -> None:
         from .worker import Dreamer
 
         self.cluster, self.threads, self.retries = cluster, threads, retries
@@ -123,6 +124,30 @@ class DreamerPool:
                 self._start(node, cpus=cpus, gpus=0)
         if not self._live:
             raise ClusterError(f"the Ray cluster at {cluster.address!r} has no node with a CPU or GPU to dream on")
+        self._wait_ready(ready_s)
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        """Wait until every actor has started (so work is shared from the first item); an actor
+        that cannot start in ``timeout_s`` (its node busy with other work) is given up."""
+        ray = self.cluster.ray
+        pending = {worker.actor.ready.remote(): worker for worker in list(self._live)}
+        ready, late = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
+        for ref in ready:
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                self._forget(pending[ref], f"could not start: {str(exc).strip().splitlines()[0]}")
+        for ref in late:
+            self._forget(pending[ref], f"not started after {timeout_s:g} s")
+            ray.kill(pending[ref].actor)
+        if not self._live:
+            raise ClusterError(f"no worker could start on the Ray cluster at {self.cluster.address!r}")
+
+    def _forget(self, worker: _Worker, reason: str) -> None:
+        with self._lock:
+            if worker in self._live:
+                self._live.remove(worker)
+        log.warning("gave up the worker on %s: %s", worker.node, reason)
 
     @property
     def size(self) -> int:
@@ -144,10 +169,7 @@ class DreamerPool:
     def _lost(self, worker: _Worker, reason: str) -> None:
         """Forget ``worker``; start a replacement when its node is still alive (a killed
         process, not a lost machine), at most ``retries`` times per node."""
-        with self._lock:
-            if worker in self._live:
-                self._live.remove(worker)
-        log.warning("lost the worker on %s: %s", worker.node, reason)
+        self._forget(worker, reason)
         node = next((n for n in self.cluster.nodes() if n["NodeID"] == worker.node_id), None)
         if node is not None and self._replaced.get(worker.node_id, 0) < self.retries:
             self._replaced[worker.node_id] = self._replaced.get(worker.node_id, 0) + 1
@@ -159,9 +181,17 @@ class DreamerPool:
                 if not self._live:
                     raise ClusterError("every worker of the Ray cluster was lost")
             try:
-                return self._idle.get(timeout=0.5)
+                worker = self._idle.get(timeout=0.5)
             except queue.Empty:
                 continue
+            if worker in self._live:  # not one given up meanwhile
+                return worker
+
+    def busy(self) -> list[Any]:
+        """The actors lent out now (to ask them to stop: ``actor.cancel.remote()``)."""
+        with self._lock:
+            idle = list(self._idle.queue)
+            return [worker.actor for worker in self._live if worker not in idle]
 
     def call(self, work: Callable[[Any], R], *, what: str = "the work") -> tuple[R, str]:
         """``work(actor)`` on an idle actor; returns its result and the node that did it.
@@ -187,6 +217,7 @@ class DreamerPool:
                 cause = getattr(exc, "cause", None)
                 raise (cause if isinstance(cause, BaseException) else ClusterError(f"{what} failed: {exc}")) from None
             except BaseException:
+                worker.actor.cancel.remote()  # given up here (interrupted): it stops before its next call
                 self._idle.put(worker)
                 raise
             self._idle.put(worker)
@@ -216,3 +247,10 @@ class DreamerPool:
 
     def get(self, ref: Any) -> Any:
         return self.cluster.ray.get(ref)
+
+    def close(self) -> None:
+        """Stop every actor, so their CPUs and GPUs are free for the cluster's next work."""
+        with self._lock:
+            workers, self._live = list(self._live), []
+        for worker in workers:
+            self.cluster.ray.kill(worker.actor)

@@ -87,6 +87,7 @@ def dream_video_on(
     cfg = cfg.replace(seed=kept["seed"])
     files = pool.cluster.ray.put(ship(cfg))
     lock, counts = threading.Lock(), {"done": 0, "dreamed": 0}
+    stopping = threading.Event()  # set when the job fails or is interrupted: every segment stops after its frame
 
     def report(resumed: bool, estimate: int) -> None:
         with lock:
@@ -111,7 +112,14 @@ def dream_video_on(
                 save_image(Image.fromarray(pool.get(ref)), _frame_path(work, segment, t))
                 if t >= segment.keep:
                     report(False, estimate)
+                if stopping.is_set():
+                    actor.cancel.remote()
+                    for _ in stream:  # the frame it was dreaming: dropped
+                        pass
+                    return
 
+        if stopping.is_set():
+            return
         resumed = _finished(work, segment)
         for t in range(max(segment.keep, segment.first + resumed) - segment.keep):
             report(True, estimate)  # kept frames finished before
@@ -147,7 +155,8 @@ def dream_video_on(
         for future in futures:
             future.result()
     except BaseException:
-        threads.shutdown(wait=False, cancel_futures=True)  # what is finished is kept for the resume
+        stopping.set()
+        threads.shutdown(wait=True, cancel_futures=True)  # what is finished is kept for the resume
         raise
     threads.shutdown()
     segments = plan_segments(count, per, overlap)

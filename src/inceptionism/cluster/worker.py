@@ -77,14 +77,22 @@ class Dreamer:
         torch.set_num_threads(threads)
         self.threads = threads
         self._cancel = threading.Event()
+        self._busy = threading.Lock()  # one dream at a time: a call its caller gave up may still be finishing
 
     def _model(self, cfg: DreamConfig) -> Any:
         from ..api import load_model_for
 
         return load_model_for(cfg)  # cached per process: each network is loaded once
 
+    def ready(self) -> str:
+        """Answers once the actor has started: its node's id."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     def cancel(self) -> None:
-        """Stop the running studio job at its next step (called beside it: the actor has two slots)."""
+        """Stop the running call (a studio job at its next step, a segment after its current
+        frame); called beside it: the actor has two slots."""
         self._cancel.set()
 
     # --- batch -------------------------------------------------------------------------
@@ -93,7 +101,8 @@ class Dreamer:
         from ..motion.batch import dream_bytes
 
         here = land(cfg, files)
-        return dream_bytes(data, name, suffix, here, self._model(here), recorded=lambda m: _as_shipped(m, cfg, here))
+        with self._busy:
+            return dream_bytes(data, name, suffix, here, self._model(here), recorded=lambda m: _as_shipped(m, cfg, here))
 
     # --- video -------------------------------------------------------------------------
 
@@ -114,11 +123,15 @@ class Dreamer:
         from ..motion.video import FrameDreamer
 
         here = land(cfg, files)
-        stepper = FrameDreamer(here, blend=blend, coherence=coherence, model=self._model(here))
-        for source, dream in resume:
-            stepper.resume(source, dream)
-        for offset, frame in enumerate(frames):
-            yield stepper.dream(first + offset, frame)
+        with self._busy:
+            self._cancel.clear()
+            stepper = FrameDreamer(here, blend=blend, coherence=coherence, model=self._model(here))
+            for source, dream in resume:
+                stepper.resume(source, dream)
+            for offset, frame in enumerate(frames):
+                if self._cancel.is_set():
+                    return
+                yield stepper.dream(first + offset, frame)
 
     # --- gallery -----------------------------------------------------------------------
 
@@ -128,7 +141,8 @@ class Dreamer:
         from ..gallery import channel_pictures
 
         here = land(cfg, files)
-        return list(channel_pictures(self._model(here), layer, channels, vis, batch=batch))
+        with self._busy:
+            return list(channel_pictures(self._model(here), layer, channels, vis, batch=batch))
 
     # --- studio ------------------------------------------------------------------------
 
@@ -143,11 +157,8 @@ class Dreamer:
         from ..engine import Callbacks, resize
         from ..images import encode_image, picture_from_bytes, to_pil
 
-        self._cancel.clear()
         here = land(cfg, files)
-        model = self._model(here)
         events: queues.Queue = queues.Queue()
-        start: Any = picture_from_bytes(image, max_side=here.max_size, role="image") if image is not None else "noise"
 
         def on_step(info: Any) -> None:
             if self._cancel.is_set():
@@ -162,8 +173,9 @@ class Dreamer:
 
         def run() -> None:
             try:
-                result = render(start, here, model=model, callbacks=Callbacks(on_step=on_step, on_octave=on_octave),
-                                source=name)
+                start = picture_from_bytes(image, max_side=here.max_size, role="image") if image is not None else "noise"
+                callbacks = Callbacks(on_step=on_step, on_octave=on_octave)
+                result = render(start, here, model=self._model(here), callbacks=callbacks, source=name)
                 metadata = recorded(_as_shipped(result.metadata, cfg, here))
                 events.put(("done", (encode_image(result.image, ".png", metadata), metadata["config"],
                                      result.score_start, result.score_end)))  # fmt: skip
@@ -171,7 +183,11 @@ class Dreamer:
                 events.put(("cancelled", None))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 events.put(("error", exc))
+            finally:
+                self._busy.release()
 
+        self._busy.acquire()  # released by run(), whatever happens
+        self._cancel.clear()
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         while True:

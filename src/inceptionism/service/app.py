@@ -111,6 +111,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             pool.stop()
             store.close()
             if cluster is not None:
+                cluster.close()
                 cluster.cluster.close()
 
     app = FastAPI(

@@ -1,0 +1,259 @@
+"""--cluster: batch, video, gallery and the studio on a real Ray cluster of several nodes,
+all on 127.0.0.1 (ray.cluster_utils.Cluster), against the local paths' outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported: loopback only
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from inceptionism.api import resolve_config
+from inceptionism.cli import app
+from inceptionism.images import read_metadata
+from inceptionism.motion import dream_folder
+from inceptionism.motion.videoio import probe, read_frames, write_video
+
+if os.environ.get("CI"):
+    import ray  # the set-up installs the cluster extra: under CI a missing Ray is a failure, not a skip
+else:
+    ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster as LocalCluster  # noqa: E402
+
+from inceptionism.cluster import ClusterError, dreamers  # noqa: E402
+from inceptionism.cluster.jobs import batch_runner  # noqa: E402
+from inceptionism.cluster.video import compose, dream_video_on  # noqa: E402
+from inceptionism.motion.video import plan_segments  # noqa: E402
+
+FAST = ["--preset", "classic", "--octaves", "2", "--steps", "3", "--seed", "5"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head and one more node, one CPU each; tests that remove nodes add their own."""
+    started = time.perf_counter()
+    local = LocalCluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    local.add_node(num_cpus=1)
+    ray.init(address=local.address, logging_level="ERROR", log_to_driver=False)
+    local.wait_for_nodes()
+    assert all(node["NodeManagerAddress"] == "127.0.0.1" for node in ray.nodes())
+    print(f"cluster of 2 nodes up in {time.perf_counter() - started:.1f} s")
+    yield local
+    ray.shutdown()
+    local.shutdown()
+
+
+@pytest.fixture()
+def photos(tmp_path, examples):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, name in enumerate(["chelsea", "coffee", "astronaut", "rocket", "chelsea", "coffee"]):
+        im = Image.open(examples / f"{name}.jpg").convert("RGB").resize((112 + 8 * i, 80))
+        im.save(folder / f"p{i}.png")
+    (folder / "broken.jpg").write_text("not a picture")
+    return folder
+
+
+def _pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_batch_on_two_nodes_equals_the_local_run(cluster, photos, tmp_path):
+    remote, here = tmp_path / "remote", tmp_path / "here"
+    result = CliRunner().invoke(app, ["batch", str(photos), "-o", str(remote), "--cluster", cluster.address, *FAST])
+    assert result.exit_code == 3, result.output  # the broken file is reported, not fatal
+    assert "done 6, skipped 0 (already there), failed 1" in result.output and "broken.jpg" in result.output
+    per_node = result.output.split("per node: ")[1].splitlines()[0]
+    counts = [int(part.rsplit(" ", 1)[1]) for part in per_node.split(", ")]
+    assert len(counts) == 2 and all(n > 0 for n in counts) and sum(counts) == 6, result.output  # both nodes worked
+    threads = {read_metadata(p)["config"]["threads"] for p in remote.glob("*.png")}
+    assert threads == {1}  # one CPU per node: one thread per worker, recorded
+    local = CliRunner().invoke(app, ["batch", str(photos), "-o", str(here), "--threads", "1", *FAST])
+    assert local.exit_code == 3, local.output
+    for path in sorted(here.glob("*.png")):
+        assert np.array_equal(_pixels(path), _pixels(remote / path.name)), path.name
+        ours, theirs = read_metadata(path), read_metadata(remote / path.name)
+        assert ours["config"] == theirs["config"] and ours["input"] == theirs["input"]
+    again = CliRunner().invoke(app, ["batch", str(photos), "-o", str(remote), "--cluster", cluster.address, *FAST])
+    assert "done 0, skipped 6" in again.output  # resumes as the local batch does
+
+
+def test_batch_survives_a_node_removed_midway(cluster, photos, tmp_path):
+    extra = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    cfg = resolve_config(None, preset="classic", octaves=2, steps=3, seed=2)
+    removed = []
+
+    def on_file(index, total, path, status):
+        if status == "done" and not removed:  # the third worker is dreaming a file now
+            cluster.remove_node(extra)
+            removed.append(index)
+
+    with dreamers(cluster.address) as pool:
+        assert pool.size == 3
+        summary = dream_folder(photos, tmp_path / "out", cfg, runner=batch_runner(pool), on_file=on_file)
+    assert removed and len(summary.done) == 6 and [p.name for p, _ in summary.failed] == ["broken.jpg"]
+    for path in (tmp_path / "out").glob("*.png"):
+        assert _pixels(path).shape[0] == 80 and read_metadata(path)["score_end"] > read_metadata(path)["score_start"]
+    assert not list((tmp_path / "out").glob(".*.tmp"))  # nothing half-written
+    assert sum(summary.per_worker.values()) == 6
+
+
+@pytest.fixture(scope="module")
+def panning_clip_with_sound(tmp_path_factory):
+    """30 frames, 128x80, 10 fps: the coffee photo sliding left 2 px a frame, with a tone."""
+    import imageio_ffmpeg
+
+    big = np.asarray(Image.open("examples/coffee.jpg").convert("RGB").resize((240, 120)))
+    frames = [np.ascontiguousarray(big[20:100, 2 * t : 2 * t + 128]) for t in range(30)]
+    folder = tmp_path_factory.mktemp("clip")
+    silent, path = folder / "silent.mp4", folder / "pan.mp4"
+    write_video(silent, iter(frames), 10.0)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(silent), "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=16000", "-t", "3", "-c:v", "copy", "-c:a", "aac",
+                    "-shortest", str(path)], check=True)  # fmt: skip
+    return path
+
+
+def _flicker(frames: list[np.ndarray]) -> list[float]:
+    """Mean |difference| of consecutive frames after undoing the source's motion (2 px left)."""
+    f = [frame.astype(np.float32) for frame in frames]
+    return [float(np.abs(b[:, :-2] - a[:, 2:]).mean()) for a, b in zip(f, f[1:])]
+
+
+def test_video_in_segments_keeps_frames_sound_and_joins_smooth(cluster, panning_clip_with_sound, tmp_path):
+    cfg = resolve_config(None, preset="classic", octaves=2, steps=4, seed=7)
+    out = tmp_path / "dreamed.mp4"
+    with dreamers(cluster.address) as pool:
+        result = dream_video_on(pool, panning_clip_with_sound, out, cfg, per=10, overlap=4, keep_frames=True)
+    source, made = probe(panning_clip_with_sound), probe(out)
+    assert result.frames == len(list(read_frames(out))) == len(list(read_frames(panning_clip_with_sound))) == 30
+    assert made.fps == source.fps and made.has_audio and abs(made.duration - source.duration) <= 0.1
+    segments = plan_segments(30, 10, 4)
+    assert len(segments) == 3
+    frames = list(compose(tmp_path / ".dreamed.mp4.frames", segments, 30))
+    flicker = _flicker(frames)  # flicker[i] is between frames i and i + 1
+    joins = [i for i in range(29) if any(s.first <= i + 1 <= s.keep for s in segments[1:])]
+    within = [i for i in range(1, 29) if i not in joins]
+    at_joins, inside = float(np.mean([flicker[i] for i in joins])), float(np.mean([flicker[i] for i in within]))
+    print(f"flicker: at segment joins {at_joins:.2f}, within segments {inside:.2f} (ratio {at_joins / inside:.2f})")
+    assert at_joins <= 1.5 * inside
+
+
+def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, panning_clip_with_sound, tmp_path):
+    cfg = resolve_config(None, preset="classic", octaves=2, steps=3, seed=9)
+    out = tmp_path / "v.mp4"
+    with dreamers(cluster.address) as pool:
+
+        def stop_after_four(done, total, resumed):
+            if done == 4:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            dream_video_on(pool, panning_clip_with_sound, out, cfg, per=10, overlap=3, on_frame=stop_after_four)
+        work = tmp_path / ".v.mp4.frames"
+        kept = {p: p.stat().st_mtime_ns for p in work.rglob("*.png")}
+        kept_frames = sum(1 for p in kept if int(p.stem) >= int(p.parent.name[4:]) * 10)
+        assert kept_frames >= 4 and not out.exists()
+
+        killed = []
+
+        def kill_one(done, total, resumed):
+            if not resumed and not killed and pool.busy():
+                ray.kill(pool.busy()[0])  # a worker process dies mid-segment
+                killed.append(done)
+
+        result = dream_video_on(pool, panning_clip_with_sound, out, cfg, per=10, overlap=3, on_frame=kill_one)
+    assert killed and result.frames == 30
+    assert result.dreamed == 30 - kept_frames  # nothing finished was dreamed again
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items() if p.exists()) or not work.exists()
+    assert len(list(read_frames(out))) == 30
+
+
+def test_gallery_on_the_cluster_equals_the_local_one(cluster, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "cache-remote"))
+    args = ["gallery", "blocks.1.0.conv_pwl", "--size", "32", "--steps", "4", "--batch", "8", "--seed", "3"]
+    remote = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "remote"), "--cluster", cluster.address])
+    assert remote.exit_code == 0, remote.output
+    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "cache-here"))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' count
+    try:
+        here = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "here")])
+    finally:
+        torch.set_num_threads(before)
+    assert here.exit_code == 0, here.output
+    pictures = sorted((tmp_path / "here").glob("ch-*.png"))
+    assert len(pictures) == 24
+    for path in pictures:
+        assert np.array_equal(_pixels(path), _pixels(tmp_path / "remote" / path.name)), path.name
+
+
+def test_studio_on_the_cluster_finishes_every_job_when_a_node_is_lost(cluster, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from inceptionism.service import ServiceSettings, create_app
+
+    extra = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    settings = ServiceSettings(data_dir=tmp_path / "data", workers=3, device="cpu", cluster=cluster.address)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        assert client.get("/api/settings").json()["cluster"] is True
+        ids = []
+        for i in range(10):
+            params = {"size": "64x64", "octaves": 1, "steps": 6, "preset": "classic", "seed": i}
+            answer = client.post("/api/dreams", data={"params": json.dumps(params), "noise": "true"})
+            assert answer.status_code == 202, answer.text
+            ids.append(answer.json()["id"])
+        deadline, removed = time.monotonic() + 240, False
+        while time.monotonic() < deadline:
+            states = [client.get(f"/api/dreams/{i}").json()["status"] for i in ids]
+            if not removed and states.count("done") >= 3:
+                cluster.remove_node(extra)
+                removed = True
+            if all(s in ("done", "failed", "cancelled") for s in states):
+                break
+            time.sleep(0.5)
+        assert removed and states == ["done"] * 10, states
+        for i in ids:
+            assert client.get(f"/api/dreams/{i}/result").headers["content-type"] == "image/png"
+
+
+def test_without_ray_the_cluster_option_says_how_to_install_it(monkeypatch, photos, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as when it is not installed
+    result = CliRunner().invoke(app, ["batch", str(photos), "-o", str(tmp_path / "o"), "--cluster", "local", *FAST])
+    assert result.exit_code != 0
+    assert 'needs Ray, which is not installed; install it with: pip install "inceptionism[cluster]"' in result.output
+
+
+def test_a_bad_cluster_address_is_refused_before_anything_runs(photos, tmp_path):
+    result = CliRunner().invoke(app, ["batch", str(photos), "-o", str(tmp_path / "o"), "--cluster", "nowhere"])
+    assert result.exit_code == 2 and "cluster 'nowhere' is not local, auto, HOST:PORT or ray://HOST:PORT" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_cluster_ray_is_never_imported(photos, tmp_path):
+    code = ("import sys; from typer.testing import CliRunner; from inceptionism.cli import app; "
+            f"r = CliRunner().invoke(app, ['batch', {str(photos)!r}, '-o', {str(tmp_path / 'o')!r}, '--steps', '1', "
+            "'--octaves', '1']); print(r.output); assert 'ray' not in sys.modules, 'ray imported'")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_pool_reports_a_lost_cluster(cluster):
+    with dreamers(cluster.address) as pool:
+        for worker in list(pool._live):
+            ray.kill(worker.actor)
+        pool.retries = 0
+        with pytest.raises(ClusterError, match="lost"):
+            pool.call(lambda actor: ray.get(actor.ready.remote()), what="a probe")
