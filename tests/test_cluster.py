@@ -252,8 +252,10 @@ def test_without_cluster_ray_is_never_imported(photos, tmp_path):
 
 def test_pool_reports_a_lost_cluster(cluster):
     with dreamers(cluster.address) as pool:
+        pool.call(lambda actor: ray.get(actor.ready.remote()))  # started
         for worker in list(pool._live):
             ray.kill(worker.actor)
+        time.sleep(2)  # ray.kill returns before the process is gone
         pool.retries = 0
         with pytest.raises(ClusterError, match="lost"):
             pool.call(lambda actor: ray.get(actor.ready.remote()), what="a probe")

@@ -133,8 +133,8 @@ def gallery(
                 from ..cluster.jobs import gallery_runner
                 from ..config import DreamConfig
 
-                pool = stack.enter_context(dreamers(gal.cluster))
-                runner = gallery_runner(pool, DreamConfig(model=net.model, device=net.device))
+                network = DreamConfig(model=net.model, device=net.device)
+                runner = gallery_runner(stack.enter_context(dreamers(gal.cluster, warm=network)), network)
             progress = stack.enter_context(progress_bar(quiet))
             task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
             on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731

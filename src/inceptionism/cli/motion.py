@@ -74,17 +74,17 @@ def video(
 
         inputs = command_inputs(cfg, (input, *([config_file] if config_file else [])))
         check_output_path(output, inputs=inputs, formats=VIDEO_FORMATS, noun="video")
-        model = load_model_for(cfg)
-        check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
         began, counts = time.perf_counter(), {"dreamed": 0}
         try:
             with ExitStack() as stack:
                 pool = None
-                if motion.cluster is not None:  # connected before the progress bar starts
+                if motion.cluster is not None:  # first: the workers start while this process checks the config
                     from ..cluster import dreamers
                     from ..cluster.video import dream_video_on
 
-                    pool = stack.enter_context(dreamers(motion.cluster, threads=cfg.threads))
+                    pool = stack.enter_context(dreamers(motion.cluster, threads=cfg.threads, warm=cfg))
+                model = load_model_for(cfg)
+                check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
                 progress = stack.enter_context(progress_bar(quiet))
                 task = progress.add_task("video", total=None, step="-", score="-")
 
@@ -124,15 +124,15 @@ def batch(
         from ..api import check_config, load_model_for
         from ..motion.batch import dream_folder
 
-        model = load_model_for(cfg)
-        check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
         with ExitStack() as stack:
             runner = None
-            if folders.cluster is not None:  # connected before the progress bar starts
+            if folders.cluster is not None:  # first: the workers start while this process checks the config
                 from ..cluster import dreamers
                 from ..cluster.jobs import batch_runner
 
-                runner = batch_runner(stack.enter_context(dreamers(folders.cluster, threads=cfg.threads)))
+                runner = batch_runner(stack.enter_context(dreamers(folders.cluster, threads=cfg.threads, warm=cfg)))
+            model = load_model_for(cfg)
+            check_config(cfg, model)  # names, channels, classes and tile size, before the first file
             with progress_bar(quiet) as progress:
                 task = progress.add_task("batch", total=None, step="-", score="-")
                 on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731

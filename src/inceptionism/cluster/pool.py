@@ -24,6 +24,7 @@ from ..errors import ConfigError, InceptionismError
 __all__ = ["Cluster", "ClusterError", "DreamerPool", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install "inceptionism[cluster]"'
+CONTROL = "control"  # the actors' concurrency group for cancel()
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's switch that keeps every address on 127.0.0.1
 
 log = logging.getLogger("inceptionism.cluster")
@@ -101,19 +102,26 @@ class DreamerPool:
     using all of the node's CPU cores (and as many threads; ``threads`` overrides).
 
     :meth:`call` lends an idle actor to a function; :meth:`map` runs a function over items
-    on every actor at once, yielding each item's outcome as it finishes.
+    on every actor at once, yielding each item's outcome as it finishes. With ``warm`` (a
+    DreamConfig), each actor loads that network as it starts, all nodes at once.
     """
 
-    def __init__(self, cluster: Cluster, *, threads: int | None = None, retries: int = 3, ready_s: float = 120.0
-                 ) -> None:
+    def __init__(self, cluster: Cluster, *, threads: int | None = None, warm: Any = None, retries: int = 3,
+                 ready_s: float = 120.0) -> None:
         from .worker import Dreamer
 
         self.cluster, self.threads, self.retries = cluster, threads, retries
-        self._remote = cluster.ray.remote(Dreamer)
+        # A network each actor loads as it starts; not custom weights (a file here, shipped with each call).
+        self.warm = warm if warm is not None and not getattr(warm, "weights", None) else None
+        # cancel() runs in a group of its own, so it is answered while a dream runs; the dreams
+        # run one at a time on one thread. (Two threads taking turns at dreaming cost ~35% per
+        # dream here: each calling thread gets its own team of spinning OpenMP threads.)
+        self._remote = cluster.ray.remote(concurrency_groups={CONTROL: 1})(Dreamer)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._live: list[_Worker] = []
         self._replaced: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._waiting = threading.Lock()  # the first borrowers wait for the actors together
         for node in cluster.nodes():
             resources = node.get("Resources", {})
             gpus, cpus = int(resources.get("GPU", 0)), resources.get("CPU", 0)
@@ -124,24 +132,33 @@ class DreamerPool:
                 self._start(node, cpus=cpus, gpus=0)
         if not self._live:
             raise ClusterError(f"the Ray cluster at {cluster.address!r} has no node with a CPU or GPU to dream on")
-        self._wait_ready(ready_s)
+        self._ready_s: float | None = ready_s  # the actors start meanwhile; the first call waits for them
 
-    def _wait_ready(self, timeout_s: float) -> None:
-        """Wait until every actor has started (so work is shared from the first item); an actor
-        that cannot start in ``timeout_s`` (its node busy with other work) is given up."""
+    def _wait_ready(self) -> None:
+        """Wait once until every actor has started (so work is shared from the first item); an
+        actor that cannot start in ``ready_s`` (its node busy with other work) is given up."""
+        with self._lock:
+            timeout_s, self._ready_s = self._ready_s, None
+            workers = list(self._live)
+        if timeout_s is None:
+            return
         ray = self.cluster.ray
-        pending = {worker.actor.ready.remote(): worker for worker in list(self._live)}
+        pending = {worker.actor.ready.remote(): worker for worker in workers}
         ready, late = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
+        reasons = []
         for ref in ready:
             try:
                 ray.get(ref)
             except ray.exceptions.RayError as exc:
-                self._forget(pending[ref], f"could not start: {str(exc).strip().splitlines()[0]}")
+                cause = getattr(exc, "cause", None) or exc
+                reasons.append(str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__)
+                self._forget(pending[ref], f"could not start: {reasons[-1]}")
         for ref in late:
             self._forget(pending[ref], f"not started after {timeout_s:g} s")
             ray.kill(pending[ref].actor)
         if not self._live:
-            raise ClusterError(f"no worker could start on the Ray cluster at {self.cluster.address!r}")
+            why = reasons[0] if reasons else f"none started within {timeout_s:g} s (are the nodes busy?)"
+            raise ClusterError(f"no worker could start on the Ray cluster at {self.cluster.address!r}: {why}")
 
     def _forget(self, worker: _Worker, reason: str) -> None:
         with self._lock:
@@ -158,9 +175,9 @@ class DreamerPool:
 
         threads = self.threads or max(1, int(cpus))
         actor = self._remote.options(
-            num_cpus=cpus, num_gpus=gpus, max_restarts=0, max_concurrency=2,  # the second slot: cancel()
+            num_cpus=cpus, num_gpus=gpus, max_restarts=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
-        ).remote(threads)  # fmt: skip
+        ).remote(threads, self.warm)  # fmt: skip
         worker = _Worker(actor, node["NodeID"], _label(node), cpus, gpus)
         with self._lock:
             self._live.append(worker)
@@ -176,6 +193,9 @@ class DreamerPool:
             self._start(node, cpus=worker.cpus, gpus=worker.gpus)
 
     def _borrow(self) -> _Worker:
+        if self._ready_s is not None:
+            with self._waiting:
+                self._wait_ready()
         while True:
             with self._lock:
                 if not self._live:
@@ -188,7 +208,7 @@ class DreamerPool:
                 return worker
 
     def busy(self) -> list[Any]:
-        """The actors lent out now (to ask them to stop: ``actor.cancel.remote()``)."""
+        """The actors lent out now (to ask one to stop: :meth:`cancel`)."""
         with self._lock:
             idle = list(self._idle.queue)
             return [worker.actor for worker in self._live if worker not in idle]
@@ -217,7 +237,7 @@ class DreamerPool:
                 cause = getattr(exc, "cause", None)
                 raise (cause if isinstance(cause, BaseException) else ClusterError(f"{what} failed: {exc}")) from None
             except BaseException:
-                worker.actor.cancel.remote()  # given up here (interrupted): it stops before its next call
+                self.cancel(worker.actor)  # given up here (interrupted): it stops before its next call
                 self._idle.put(worker)
                 raise
             self._idle.put(worker)
@@ -244,6 +264,11 @@ class DreamerPool:
             return item, result, node
         except Exception as exc:  # noqa: BLE001 - reported per item; the caller decides
             return item, exc, ""
+
+    def cancel(self, actor: Any) -> None:
+        """Ask ``actor`` to stop its running call (a studio job at its next step, a video
+        segment after its frame); answered at once, beside the call."""
+        actor.cancel.options(concurrency_group=CONTROL).remote()
 
     def get(self, ref: Any) -> Any:
         return self.cluster.ray.get(ref)

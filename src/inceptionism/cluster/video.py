@@ -113,7 +113,7 @@ def dream_video_on(
                 if t >= segment.keep:
                     report(False, estimate)
                 if stopping.is_set():
-                    actor.cancel.remote()
+                    pool.cancel(actor)
                     for _ in stream:  # the frame it was dreaming: dropped
                         pass
                     return

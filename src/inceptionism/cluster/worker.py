@@ -68,7 +68,7 @@ def _as_shipped(value: Any, original: DreamConfig, landed: DreamConfig) -> Any:
 class Dreamer:
     """One worker of a cluster (made a Ray actor by :class:`~inceptionism.cluster.pool.DreamerPool`)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, warm: DreamConfig | None = None) -> None:
         import torch
 
         from ..runtime import keep_freed_memory
@@ -78,6 +78,8 @@ class Dreamer:
         self.threads = threads
         self._cancel = threading.Event()
         self._busy = threading.Lock()  # one dream at a time: a call its caller gave up may still be finishing
+        if warm is not None:
+            self._model(warm)
 
     def _model(self, cfg: DreamConfig) -> Any:
         from ..api import load_model_for
@@ -92,7 +94,7 @@ class Dreamer:
 
     def cancel(self) -> None:
         """Stop the running call (a studio job at its next step, a segment after its current
-        frame); called beside it: the actor has two slots."""
+        frame); called in a concurrency group of its own (``DreamerPool.cancel``)."""
         self._cancel.set()
 
     # --- batch -------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def _cluster(address: str | None) -> Any:
         return None
     from ..cluster import Cluster, DreamerPool
 
-    return DreamerPool(Cluster(address))
+    return DreamerPool(Cluster(address), warm=DreamConfig())
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:

@@ -191,7 +191,7 @@ class WorkerPool:
                         progress.on_step(SimpleNamespace(**value))
                     except JobCancelled:
                         if not cancelling:
-                            actor.cancel.remote()
+                            self.cluster.cancel(actor)
                             cancelling = True
                 elif kind == "preview":
                     octave, jpeg = value
