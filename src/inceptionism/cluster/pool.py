@@ -24,7 +24,6 @@ from ..errors import ConfigError, InceptionismError
 __all__ = ["Cluster", "ClusterError", "DreamerPool", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install "inceptionism[cluster]"'
-CONTROL = "control"  # the actors' concurrency group for cancel()
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's switch that keeps every address on 127.0.0.1
 
 log = logging.getLogger("inceptionism.cluster")
@@ -113,10 +112,10 @@ class DreamerPool:
         self.cluster, self.threads, self.retries = cluster, threads, retries
         # A network each actor loads as it starts; not custom weights (a file here, shipped with each call).
         self.warm = warm if warm is not None and not getattr(warm, "weights", None) else None
-        # cancel() runs in a group of its own, so it is answered while a dream runs; the dreams
-        # run one at a time on one thread. (Two threads taking turns at dreaming cost ~35% per
-        # dream here: each calling thread gets its own team of spinning OpenMP threads.)
-        self._remote = cluster.ray.remote(concurrency_groups={CONTROL: 1})(Dreamer)
+        # A plain actor: its calls run one at a time on its main thread. (On a thread of its
+        # own, as a concurrency group or max_concurrency > 1 would run them, the same dream
+        # took ~35% longer here; so do dreams on a thread in a plain process.)
+        self._remote = cluster.ray.remote(Dreamer)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._live: list[_Worker] = []
         self._replaced: dict[str, int] = {}
@@ -208,7 +207,7 @@ class DreamerPool:
                 return worker
 
     def busy(self) -> list[Any]:
-        """The actors lent out now (to ask one to stop: :meth:`cancel`)."""
+        """The actors lent out now."""
         with self._lock:
             idle = list(self._idle.queue)
             return [worker.actor for worker in self._live if worker not in idle]
@@ -237,8 +236,7 @@ class DreamerPool:
                 cause = getattr(exc, "cause", None)
                 raise (cause if isinstance(cause, BaseException) else ClusterError(f"{what} failed: {exc}")) from None
             except BaseException:
-                self.cancel(worker.actor)  # given up here (interrupted): it stops before its next call
-                self._idle.put(worker)
+                self._idle.put(worker)  # its calls run one after another: a given-up one just finishes first
                 raise
             self._idle.put(worker)
             return result, worker.node
@@ -265,10 +263,9 @@ class DreamerPool:
         except Exception as exc:  # noqa: BLE001 - reported per item; the caller decides
             return item, exc, ""
 
-    def cancel(self, actor: Any) -> None:
-        """Ask ``actor`` to stop its running call (a studio job at its next step, a video
-        segment after its frame); answered at once, beside the call."""
-        actor.cancel.options(concurrency_group=CONTROL).remote()
+    def cancel(self, stream: Any) -> None:
+        """Stop a streaming call (a video segment after its frame, a studio job at its next step)."""
+        self.cluster.ray.cancel(stream)
 
     def get(self, ref: Any) -> Any:
         return self.cluster.ray.get(ref)

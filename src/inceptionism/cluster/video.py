@@ -113,9 +113,7 @@ def dream_video_on(
                 if t >= segment.keep:
                     report(False, estimate)
                 if stopping.is_set():
-                    pool.cancel(actor)
-                    for _ in stream:  # the frame it was dreaming: dropped
-                        pass
+                    pool.cancel(stream)  # the worker stops at its next frame
                     return
 
         if stopping.is_set():

@@ -92,11 +92,6 @@ class Dreamer:
 
         return ray.get_runtime_context().get_node_id()
 
-    def cancel(self) -> None:
-        """Stop the running call (a studio job at its next step, a segment after its current
-        frame); called in a concurrency group of its own (``DreamerPool.cancel``)."""
-        self._cancel.set()
-
     # --- batch -------------------------------------------------------------------------
 
     def dream_file(self, data: bytes, name: str, suffix: str, cfg: DreamConfig, files: dict[str, bytes]) -> bytes:
@@ -125,14 +120,11 @@ class Dreamer:
         from ..motion.video import FrameDreamer
 
         here = land(cfg, files)
-        with self._busy:
-            self._cancel.clear()
+        with self._busy:  # a cancelled call (ray.cancel) stops at a yield
             stepper = FrameDreamer(here, blend=blend, coherence=coherence, model=self._model(here))
             for source, dream in resume:
                 stepper.resume(source, dream)
             for offset, frame in enumerate(frames):
-                if self._cancel.is_set():
-                    return
                 yield stepper.dream(first + offset, frame)
 
     # --- gallery -----------------------------------------------------------------------
@@ -190,15 +182,21 @@ class Dreamer:
 
         self._busy.acquire()  # released by run(), whatever happens
         self._cancel.clear()
+        # The dream runs on a thread so this generator can stream its progress; cancelled
+        # (ray.cancel stops the generator at a yield), it tells the dream to stop at its next step.
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
-        while True:
-            kind, value = events.get()
-            if kind == "error":
-                raise value
-            yield kind, value
-            if kind in ("done", "cancelled"):
-                return
+        try:
+            while True:
+                kind, value = events.get()
+                if kind == "error":
+                    raise value
+                yield kind, value
+                if kind in ("done", "cancelled"):
+                    return
+        finally:
+            self._cancel.set()
+            thread.join()
 
 
 class _Cancelled(Exception):

@@ -183,16 +183,14 @@ class WorkerPool:
         def attempt(actor: Any) -> Any:
             stream = actor.dream_job.options(num_returns="streaming").remote(
                 image, job.source, cfg, shipped, self.preview_side, partial(_private, files=files))
-            cancelling = False
             for ref in stream:
                 kind, value = self.cluster.get(ref)
                 if kind == "step":
                     try:
                         progress.on_step(SimpleNamespace(**value))
                     except JobCancelled:
-                        if not cancelling:
-                            self.cluster.cancel(actor)
-                            cancelling = True
+                        self.cluster.cancel(stream)  # the dream stops at its next step
+                        raise
                 elif kind == "preview":
                     octave, jpeg = value
                     write_atomic(files.preview(octave), lambda fh: fh.write(jpeg))
