@@ -95,7 +95,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             store,
             data_dir / "jobs",
             settings.workers,
-            device=device,
+            device=settings.device if cluster is not None else device,  # on a cluster, each node resolves it
             preview_side=settings.preview_side,
             ttl_s=settings.result_ttl_s,
             cleanup_every_s=settings.cleanup_every_s,
