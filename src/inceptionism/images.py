@@ -98,20 +98,7 @@ def load_image(
 def _load_image(path: Path, max_pixels: int, max_side: int | None = None) -> Picture:
     if not path.is_file():
         raise ImageError(f"input {str(path)!r} does not exist or is not a file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                _check_pixels(im.size, path, max_pixels)
-                return picture_from_pil(_decoded(im, max_side), max_pixels=max_pixels, name=str(path))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"input {str(path)!r} is too large to open safely (over {max_pixels:,} pixels)") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"input {str(path)!r} is not an image format this tool can read (PNG, JPEG, WebP, TIFF, ...)") from None
-    except ImageError:
-        raise
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"input {str(path)!r} is truncated or corrupt: {exc}") from None
+    return _decode(path, f"input {str(path)!r}", str(path), max_pixels, max_side)
 
 
 def picture_from_bytes(
@@ -119,21 +106,28 @@ def picture_from_bytes(
 ) -> Picture:
     """Decode an image held in memory (an upload, or a file sent to a cluster worker),
     reduced as :func:`load_image` does; errors name it ``name`` when given, else ``role``."""
-    label = repr(name) if name is not None else role
+    what = f"the {role}" + (f" {name!r}" if name is not None else "")
+    return _decode(io.BytesIO(data), what, name or role, MAX_PIXELS, max_side, field=role)
+
+
+def _decode(source: Path | BinaryIO, what: str, name: str, max_pixels: int, max_side: int | None,
+            field: str | None = None) -> Picture:
+    """The one decoder of files and bytes; errors begin with ``what`` ("input 'a.png'")."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                _check_pixels(im.size, name or role, MAX_PIXELS)
-                return picture_from_pil(_decoded(im, max_side), name=name or role)
+            with Image.open(source) as im:
+                _check_pixels(im.size, name, max_pixels)
+                return picture_from_pil(_decoded(im, max_side), max_pixels=max_pixels, name=name)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"the {role} {label} is too large to open safely (over {MAX_PIXELS:,} pixels)", field=role) from None
+        raise ImageError(f"{what} is too large to open safely (over {max_pixels:,} pixels)", field=field) from None
     except UnidentifiedImageError:
-        raise ImageError(f"the {role} {label if name else ''}".rstrip() + " is not an image format this tool can read "
-                         "(PNG, JPEG, WebP, TIFF, ...)", field=role) from None
+        raise ImageError(f"{what} is not an image format this tool can read (PNG, JPEG, WebP, TIFF, ...)",
+                         field=field) from None
+    except ImageError:
+        raise
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"the {role} {label if name else ''}".rstrip() + f" is not a readable image ({exc})",
-                         field=role) from None
+        raise ImageError(f"{what} is truncated or corrupt: {exc}", field=field) from None
 
 
 def _decoded(im: Image.Image, max_side: int | None) -> Image.Image:
