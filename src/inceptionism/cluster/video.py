@@ -22,8 +22,8 @@ from PIL import Image
 
 from ..config import DreamConfig
 from ..images import save_image
-from ..motion.video import (VideoResult, Segment, _finish, _fit, _load_frame, _prepare, plan_segments, segment_at,
-                            segment_frames)  # fmt: skip
+from ..motion.video import (VideoResult, Segment, _finish, _fit, _load_frame, _prepare, keep_manifest, plan_segments,
+                            segment_at, segment_frames)  # fmt: skip
 from ..motion.videoio import read_frames
 from ..options import VideoConfig
 from .pool import DreamerPool
@@ -83,7 +83,7 @@ def dream_video_on(
                                        segment_frames=per)  # fmt: skip
     per = kept.get("segment_frames") or segment_frames(total, pool.size)
     if kept.get("segment_frames") is None:
-        _keep_plan(work, kept, per)
+        keep_manifest(work, {**kept, "segment_frames": per})
     cfg = cfg.replace(seed=kept["seed"])
     files = pool.cluster.ray.put(ship(cfg))
     lock, counts = threading.Lock(), {"done": 0, "dreamed": 0}
@@ -160,12 +160,3 @@ def dream_video_on(
     segments = plan_segments(count, per, overlap)
     _finish(source, output, compose(work, segments, count), count, info, start, end, work, keep_frames)
     return VideoResult(output, count, counts["dreamed"], info.fps, cfg.seed)
-
-
-def _keep_plan(work: Path, kept: dict, per: int) -> None:
-    import json
-
-    from ..images import write_atomic
-
-    text = json.dumps({**kept, "segment_frames": per})
-    write_atomic(work / "manifest.json", lambda fh: fh.write(text.encode()))

@@ -75,7 +75,6 @@ class Dreamer:
 
         keep_freed_memory()
         torch.set_num_threads(threads)
-        self.threads = threads
         self._cancel = threading.Event()
         self._busy = threading.Lock()  # one dream at a time: a call its caller gave up may still be finishing
         if warm is not None:

@@ -154,9 +154,14 @@ def _work_dir(output: Path, key: str, seed: int | None, **plan: object) -> tuple
     work.mkdir(exist_ok=True)
     if not kept:
         kept = {"key": key, "seed": seed if seed is not None else draw_seed(), **plan}
-        text = json.dumps(kept)
-        write_atomic(manifest, lambda fh: fh.write(text.encode()))
+        keep_manifest(work, kept)
     return work, kept
+
+
+def keep_manifest(work: Path, kept: dict) -> None:
+    """Write what is kept with a job's finished frames (its key, seed and plan)."""
+    text = json.dumps(kept)
+    write_atomic(work / "manifest.json", lambda fh: fh.write(text.encode()))
 
 
 class FrameDreamer:
