@@ -16,7 +16,7 @@ from .engine import Callbacks, DreamResult, OctaveInfo, StepInfo, auto_tile_size
 from .engine.filters import keep_colors
 from .errors import ConfigError, ImageError
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
-from .models import LoadedModel, get_spec, load_model
+from .models import LoadedModel, load_model, spec_for
 from .paths import __version__
 from .precision import resolve_precision
 from .runtime import cpu_threads
@@ -60,8 +60,8 @@ def resolve_config(config: DreamConfig | None = None, *, draw: bool = True, **pa
     """
     if config is None or params:
         config = layered(explicit=params, base=config)
-    spec = get_spec(config.model)
-    changes: dict[str, Any] = {}
+    spec = spec_for(config.model, config.weights)  # trained weights name the network they were trained from
+    changes: dict[str, Any] = {} if spec.name == config.model else {"model": spec.name}
     if _needs_layers(config) and spec.layers_for(config.preset):
         changes["layers"] = spec.layers_for(config.preset)
     if config.seed is None and draw:
@@ -108,8 +108,12 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None,
 
 
 @torch.no_grad()
-def top_classes(model: LoadedModel, image: ImageInput, k: int = 5) -> list[tuple[int, str, float]]:
+def top_classes(model: LoadedModel, image: ImageInput, k: int = 5, *, crop: bool = True) -> list[tuple[int, str, float]]:
     """The network's ``k`` most likely classes for ``image``: (index, name, probability).
+
+    With ``crop`` the picture is seen as the network was trained to see it: its shorter
+    side scaled to the network's input size over ``models.spec.CROP``, then the centre
+    square of that size. Without, it is seen whole at its own size, as a dream was made.
 
     Raises:
         ConfigError: the network has no class labels (it is not a classifier).
@@ -118,8 +122,15 @@ def top_classes(model: LoadedModel, image: ImageInput, k: int = 5) -> list[tuple
         raise ConfigError(f"model {model.spec.name} has no class labels; classifying needs a classifier", field="model")
     from .labels import class_names
 
+    from torchvision.transforms.v2 import functional as tv
+
+    from .models.spec import CROP
+
     picture, _ = _as_picture(image, DreamConfig(seed=0))
-    probabilities = model(to_tensor(picture, model.device)).float().softmax(-1)[0]
+    x, size = to_tensor(picture, model.device), model.spec.input_size
+    if crop:
+        x = tv.center_crop(tv.resize(x, round(size / CROP), antialias=True), size).clamp(0, 1)
+    probabilities = model(x).float().softmax(-1)[0]
     names = class_names(model.spec.labels)
     values, indices = probabilities.topk(min(k, probabilities.numel()))
     return [(int(i), names[int(i)], float(v)) for v, i in zip(values, indices)]

@@ -25,8 +25,11 @@ GROUPS: dict[str, list[tuple[int, int]]] = {
 
 
 @lru_cache(maxsize=4)
-def class_names(labels: str = "imagenet-1k") -> tuple[str, ...]:
-    """The class descriptions of a label set, by index."""
+def class_names(labels: str | tuple[str, ...] = "imagenet-1k") -> tuple[str, ...]:
+    """The class descriptions of a label set, by index; a network trained on one's own
+    motifs carries its names itself (a tuple), which are returned as they are."""
+    if isinstance(labels, tuple):
+        return labels
     if labels != "imagenet-1k":
         raise ConfigError(f"unknown label set {labels!r}; known: imagenet-1k")
     from timm.data import ImageNetInfo
@@ -43,7 +46,7 @@ def _synonyms(names: tuple[str, ...]) -> dict[str, int]:
     return table
 
 
-def resolve_class(text: str | int, labels: str = "imagenet-1k") -> int:
+def resolve_class(text: str | int, labels: str | tuple[str, ...] = "imagenet-1k") -> int:
     """Index of one class given as an index or a name (case-insensitive).
 
     Raises:
@@ -64,18 +67,20 @@ def resolve_class(text: str | int, labels: str = "imagenet-1k") -> int:
     raise ConfigError(f"unknown class {text!r}; {hint}")
 
 
-def resolve_classes(text: str, labels: str = "imagenet-1k") -> list[int]:
-    """Indices for a comma list of classes and group words ("dog", "cat", ...)."""
+def resolve_classes(text: str, labels: str | tuple[str, ...] = "imagenet-1k") -> list[int]:
+    """Indices for a comma list of classes and, on ImageNet, group words ("dog", "cat", ...)."""
     indices: list[int] = []
+    groups = GROUPS if labels == "imagenet-1k" else {}
     for part in (p.strip() for p in str(text).split(",")):
         if not part:
             continue
-        group = GROUPS.get(part.lower()) or GROUPS.get(part.lower().rstrip("s"))  # "dog" or "dogs"
+        group = groups.get(part.lower()) or groups.get(part.lower().rstrip("s"))  # "dog" or "dogs"
         if group:
             for lo, hi in group:
                 indices.extend(range(lo, hi + 1))
         else:
             indices.append(resolve_class(part, labels))
     if not indices:
-        raise ConfigError(f"no classes in {text!r}; give names, indices or a group ({', '.join(GROUPS)})")
+        kinds = f"names, indices or a group ({', '.join(GROUPS)})" if groups else "names or indices"
+        raise ConfigError(f"no classes in {text!r}; give {kinds}")
     return sorted(set(indices))

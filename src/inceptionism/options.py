@@ -28,6 +28,8 @@ __all__ = [
     "ActivationsConfig",
     "ServeConfig",
     "InspectConfig",
+    "TrainConfig",
+    "ClassifyConfig",
     "parse_pan",
     "parse_cluster",
 ]
@@ -81,6 +83,8 @@ class InspectConfig(_Command):
 
     model: str = param(DEFAULT_MODEL, "network (see `inceptionism models`)")
     device: str = param(DEFAULT_DEVICE, "auto, cpu, cuda, cuda:N or mps")
+    weights: str | None = param(None, "random, or a checkpoint file (one made by `inceptionism train` brings its own "
+                                "classes); none = the model's own", metavar="FILE")
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,8 @@ class DreamOutputs(_Command):
 
     save_input: bool = param(False, "also write the prepared input (EXIF-rotated, shrunk to max_size, or the noise) "
                              "beside the output as STEM.input.png")
-    classify: bool = param(False, "print the network's top-5 classes for the input and for the dream")
+    classify: bool = param(False, "print the network's top-5 classes for the input and for the dream, each seen "
+                           "whole at the size dreamed (`inceptionism classify` sees centre crops)")
     save_every: int | None = param(None, "also write the picture every N steps beside the output, as STEM.step-NNNN.png",
                                    low=1, high=1_000_000, metavar="N")
     progress_gif: Path | None = param(None, "write the dream's evolution as one animation: a frame every --save-every "
@@ -202,3 +207,31 @@ class ServeConfig(_OnCluster):
                                         "(repeatable; on 0.0.0.0 without it any name is answered, the token guards)",
                                         parse=_names, repeat=True, metavar="NAME",
                                         schema={"type": "array", "items": {"type": "string"}})
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Command):
+    """Fine-tuning a network on a folder of one's own motifs (``inceptionism train``)."""
+
+    model: str = param(DEFAULT_MODEL, "network to start from (see `inceptionism models`)")
+    epochs: int = param(12, "passes over the training images, at most (early stop may end sooner)", low=1, high=10_000)
+    val_split: float = param(0.2, "share of each class's images held out to validate on", low=0.0, high=0.9,
+                             low_open=True)
+    image_size: int = param(224, "side of the square crops trained on", low=32, high=1024)
+    unfreeze: int | None = param(None, "how many of the network's last stages train besides the new classifier; none "
+                                 "= from the stage of its default dream layers on, so plain layer dreams take on the "
+                                 "motifs too", low=0, high=1000)
+    batch_size: int = param(16, "images per optimizer step", low=1, high=4096)
+    lr: float = param(1e-3, "learning rate of the classifier (earlier stages get less: timm's layer decay)",
+                      low=0.0, high=10.0, low_open=True)
+    patience: int = param(3, "stop when validation accuracy has not risen for this many epochs", low=1, high=10_000)
+    seed: int = param(0, "random seed of the split, the augmentation and the new classifier", low=0, high=2**63 - 1)
+    device: str = param(DEFAULT_DEVICE, "auto, cpu, cuda, cuda:N or mps")
+    resume: bool = param(False, "continue from the checkpoint a stopped run left beside the output")
+
+
+@dataclass(frozen=True)
+class ClassifyConfig(_Command):
+    """What a network sees in photos (``inceptionism classify``)."""
+
+    top: int = param(1, "classes to print per image, most likely first", low=1, high=1000)

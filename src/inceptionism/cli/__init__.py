@@ -11,7 +11,7 @@ import signal
 
 import typer
 
-from . import dream, inspection, motion, serve  # noqa: F401  (they register their commands)
+from . import dream, inspection, motion, serve, training  # noqa: F401  (they register their commands)
 from .common import app, out
 
 __all__ = ["app", "main"]

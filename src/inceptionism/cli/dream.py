@@ -129,7 +129,7 @@ def _print_classes(cfg: DreamConfig, result) -> None:
 
     model = load_model_for(cfg)
     for title, picture in (("input", result.prepared), ("dream", result.image)):
-        ranked = ", ".join(f"{name} {p:.2f}" for _, name, p in top_classes(model, picture))
+        ranked = ", ".join(f"{name} {p:.2f}" for _, name, p in top_classes(model, picture, crop=False))
         out.print(f"top-5 {title}: {ranked}")
 
 

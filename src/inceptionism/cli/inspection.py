@@ -22,7 +22,7 @@ def _load(net: InspectConfig, **kwargs):
     from ..device import resolve_device
     from ..models import load_model
 
-    return load_model(net.model, device=resolve_device(net.device), **kwargs)
+    return load_model(net.model, device=resolve_device(net.device), weights=net.weights, **kwargs)
 
 
 @app.command()
@@ -109,17 +109,21 @@ def gallery(
         from ..config import draw_seed
         from ..featurevis import FeatureVisConfig
         from ..gallery import build_gallery, cached_gallery, cached_seed
-        from ..models import get_spec
+        from ..models import spec_for
         from ..models.weights import sha256_file
         from ..taps import layer_info
 
         started = time.perf_counter()
-        spec = get_spec(net.model)
+        spec = spec_for(net.model, net.weights)
         cfg = FeatureVisConfig(size=gal.size, steps=gal.steps, seed=gal.seed if gal.seed is not None else 0)
         seed = gal.seed if gal.seed is not None else cached_seed(spec.name, layer, cfg)
         cfg = FeatureVisConfig(size=gal.size, steps=gal.steps, seed=seed if seed is not None else draw_seed())
-        if spec.weights_file is not None:  # all cached: no need to load the network at all
-            result = cached_gallery(spec.name, sha256_file(spec.weights_file()), layer, output, cfg)
+        if net.weights is None:
+            weights = spec.weights_file() if spec.weights_file is not None else None
+        else:  # random weights are never cached
+            weights = Path(net.weights) if net.weights != "random" else None
+        if weights is not None:  # all cached: no need to load the network at all
+            result = cached_gallery(spec.name, sha256_file(weights), layer, output, cfg)
             if result is not None:
                 took = time.perf_counter() - started
                 out.print(f"wrote {result.index} ({result.channels} channels from cache, seed {cfg.seed}) in {took:.1f} s")
@@ -133,7 +137,7 @@ def gallery(
                 from ..cluster.jobs import gallery_runner
                 from ..config import DreamConfig
 
-                network = DreamConfig(model=net.model, device=net.device)
+                network = DreamConfig(model=net.model, device=net.device, weights=net.weights)
                 runner = gallery_runner(stack.enter_context(dreamers(gal.cluster, warm=network)), network)
             progress = stack.enter_context(progress_bar(quiet))
             task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
@@ -196,7 +200,7 @@ def models(ctx: typer.Context, debug: bool = DebugOpt) -> None:
 
 
 @app.command()
-@with_config("net", InspectConfig, only=("model",))
+@with_config("net", InspectConfig, only=("model", "weights"))
 def classes(
     search: Optional[str] = typer.Argument(None, help="Only classes whose name contains this."),
     debug: bool = DebugOpt,
@@ -206,15 +210,15 @@ def classes(
     """List the class names a model knows (for --class and --avoid-class)."""
     with errors(debug):
         from ..labels import GROUPS, class_names
-        from ..models import get_spec
+        from ..models import spec_for
 
-        spec = get_spec(net.model)
+        spec = spec_for(net.model, net.weights)
         if spec.labels is None:
             raise ConfigError(f"model {net.model} has no class labels", field="model")
         for index, name in enumerate(class_names(spec.labels)):
             if not search or search.lower() in name.lower():
                 out.print(f"{index:4d}  {name}")
-        if not search:
+        if not search and spec.labels == "imagenet-1k":
             out.print(f"groups for --avoid-class: {', '.join(GROUPS)}")
 
 

@@ -16,13 +16,25 @@ from .families import FAMILIES, family_spec
 from .inception5h import INCEPTION5H
 from .weights import load_file
 from .spec import LoadedModel, ModelSpec
+from .trained import PREFIX as TRAINED, read_info, trained_spec
 
-__all__ = ["ModelSpec", "LoadedModel", "register", "list_models", "get_spec", "load_model", "weights_path"]
+__all__ = [
+    "ModelSpec",
+    "LoadedModel",
+    "register",
+    "add_trained_folder",
+    "list_models",
+    "get_spec",
+    "spec_for",
+    "load_model",
+    "weights_path",
+]
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _CACHE: dict[tuple[str, str, str], LoadedModel] = {}
 _FAMILY_SPECS: dict[str, ModelSpec] = {}
 _CACHE_LOCK = threading.Lock()
+_TRAINED_FOLDERS: list[Path] = []  # besides the default data folder's "networks"
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -47,9 +59,34 @@ CLASSICS = (
 )
 
 
+def add_trained_folder(folder: str | Path) -> None:
+    """Offer the trained networks (``inceptionism train``) in ``folder`` as ``trained/NAME``,
+    as those in the default data folder's ``networks`` are (the studio adds its own)."""
+    folder = Path(folder)
+    with _CACHE_LOCK:
+        if folder not in _TRAINED_FOLDERS:
+            _TRAINED_FOLDERS.append(folder)
+
+
+def _trained_files() -> dict[str, Path]:
+    """``trained/NAME`` -> file, for the trained networks in the trained folders (first folder wins)."""
+    from ..paths import default_data_dir
+
+    found: dict[str, Path] = {}
+    for folder in [default_data_dir() / "networks", *_TRAINED_FOLDERS]:
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
+            try:
+                if read_info(path) is not None:
+                    found.setdefault(TRAINED + path.stem, path)
+            except ModelError:
+                continue  # a damaged file is not offered; naming it with --weights says why
+    return found
+
+
 def list_models() -> list[str]:
-    """Names of the registered networks (the default first), then the classic architectures."""
-    return [*_REGISTRY, *CLASSICS]
+    """Names of the registered networks (the default first), the classic architectures,
+    then the trained networks found in the trained folders."""
+    return [*_REGISTRY, *CLASSICS, *_trained_files()]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -60,7 +97,12 @@ def get_spec(name: str) -> ModelSpec:
     """
     if name in _REGISTRY:
         return _REGISTRY[name]
-    if "/" in name and name.split("/", 1)[0] in FAMILIES:
+    if name.startswith(TRAINED):
+        path = _trained_files().get(name)
+        if path is not None:
+            info = read_info(path)
+            return trained_spec(get_spec(info.base), path, info, name=name)
+    elif "/" in name and name.split("/", 1)[0] in FAMILIES:
         with _CACHE_LOCK:
             if name not in _FAMILY_SPECS:
                 _FAMILY_SPECS[name] = family_spec(name)
@@ -68,6 +110,25 @@ def get_spec(name: str) -> ModelSpec:
     near = difflib.get_close_matches(name, list_models(), n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(near)}?" if near else f"available: {', '.join(list_models())}"
     raise ModelError(f"unknown model {name!r}; {hint} (or timm/ARCH, torchvision/ARCH)")
+
+
+def spec_for(name: str, weights: str | None) -> ModelSpec:
+    """The spec of ``name`` with ``weights``: a trained file (``inceptionism train``) brings its
+    own classes and preprocessing, on the network it was trained from. ``name`` must be that
+    network or the default one (which then stands for it).
+
+    Raises:
+        ModelError: the trained file was made from another network than ``name``.
+    """
+    info = read_info(weights) if weights not in (None, "random") else None
+    if info is None:
+        return get_spec(name)
+    if name not in (info.base, DEFAULT_MODEL):
+        raise ModelError(
+            f"weights file {str(weights)!r} was trained from {info.base}, not {name}; use --model {info.base} "
+            "or leave --model out", field="weights"
+        )
+    return trained_spec(get_spec(info.base), Path(weights), info)
 
 
 def weights_path(spec: ModelSpec) -> Path | None:
@@ -98,7 +159,8 @@ def load_model(
         name: registry name, see :func:`list_models`.
         device: where to put it (already resolved: "cpu", "cuda:0", ...).
         pretrained: load the real weights; ``False`` keeps random weights (tests, timing).
-        weights: ``None`` for the model's own weights, ``"random"``, or a checkpoint file.
+        weights: ``None`` for the model's own weights, ``"random"``, or a checkpoint file; a
+            file made by ``inceptionism train`` brings its classes (see :func:`spec_for`).
         cache: reuse a model already loaded in this process with the same arguments.
 
     Example:
@@ -106,14 +168,15 @@ def load_model(
         >>> model.spec.min_size
         32
     """
-    spec = get_spec(name)
     if not pretrained:
         weights = "random"
+    spec = spec_for(name, weights)
+    own_file = spec is not get_spec(name)  # a trained file's spec loads the file itself
     key = (name, str(torch.device(device)), weights or "")
     with _CACHE_LOCK:
         if cache and key in _CACHE:
             return _CACHE[key]
-        net, sha = _build_with_weights(spec, weights)
+        net, sha = _build_with_weights(spec, None if own_file else weights)
         for module in net.modules():
             if hasattr(module, "inplace"):
                 module.inplace = False

@@ -9,7 +9,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ModelSpec", "LoadedModel", "Source"]
+__all__ = ["ModelSpec", "LoadedModel", "Source", "CROP"]
+
+CROP = 0.875  # classifying: the centre input_size square of the picture scaled to input_size / CROP (ImageNet's habit)
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,9 @@ class ModelSpec:
     description: str = ""  # one line for listings
     load_file: Callable[[nn.Module, Path], str] | None = None  # reads a user's weights file (default: state dicts)
     weights_file: Callable[[], Path] | None = None  # where the weights are, without building the model
-    labels: str | None = None  # label set of the output classes ("imagenet-1k"), None if not a classifier
+    labels: str | tuple[str, ...] | None = None  # label set ("imagenet-1k") or the class names; None: not a classifier
     download: Source | None = None  # official download of the weights; None = they ship with a package or a file
+    input_size: int = 224  # square side the network classifies best at (centre crop of the picture, see CROP)
 
     def layers_for(self, preset: str | None) -> str:
         """The layer list a preset dreams on with this model."""

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..paths import __version__
 from ..config import DEFAULT_MODEL, PRESETS, DreamConfig, config_schema, dream_params
+from ..models import add_trained_folder
 from ..options import ServeConfig
 from ..device import resolve_device
 from ..featurevis import FeatureVisConfig
@@ -84,6 +85,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     """The app; its lifespan opens the store, re-queues interrupted jobs and starts the workers."""
     data_dir = Path(settings.data_dir).resolve()
     device = str(resolve_device(settings.device))
+    add_trained_folder(data_dir / "networks")  # networks trained on one's own motifs are offered as trained/NAME
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

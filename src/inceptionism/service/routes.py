@@ -249,4 +249,5 @@ def classes(model: Annotated[str, Query(description="Network whose classes to li
     spec = get_spec(model)
     if spec.labels is None:
         return {"model": model, "classes": [], "groups": []}
-    return {"model": model, "classes": list(class_names(spec.labels)), "groups": sorted(GROUPS)}
+    groups = sorted(GROUPS) if spec.labels == "imagenet-1k" else []  # group words are ImageNet's
+    return {"model": model, "classes": list(class_names(spec.labels)), "groups": groups}
