@@ -86,6 +86,17 @@ def test_batch_on_two_nodes_equals_the_local_run(cluster, photos, tmp_path):
     assert "done 0, skipped 6" in again.output  # resumes as the local batch does
 
 
+def test_a_bad_layer_on_the_cluster_is_the_local_one_line_error(cluster, photos, tmp_path, monkeypatch):
+    """The workers check the configuration (the driver loads no network): same error, same exit code."""
+    import inceptionism.api
+
+    monkeypatch.setattr(inceptionism.api, "load_model_for", lambda cfg: pytest.fail("the driver loaded a network"))
+    result = CliRunner().invoke(app, ["batch", str(photos), "-o", str(tmp_path / "o"), "--cluster", cluster.address,
+                                      "--layers", "blocks.99", *FAST])
+    assert result.exit_code == 4 and "blocks.99" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
 def test_batch_survives_a_node_removed_midway(cluster, photos, tmp_path):
     extra = cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()

@@ -77,14 +77,17 @@ def video(
         began, counts = time.perf_counter(), {"dreamed": 0}
         try:
             with ExitStack() as stack:
-                pool = None
-                if motion.cluster is not None:  # first: the workers start while this process checks the config
+                pool = model = None
+                if motion.cluster is not None:
                     from ..cluster import dreamers
+                    from ..cluster.jobs import check_on
                     from ..cluster.video import dream_video_on
 
                     pool = stack.enter_context(dreamers(motion.cluster, threads=cfg.threads, warm=cfg))
-                model = load_model_for(cfg)
-                check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
+                    check_on(pool, cfg)  # by a worker: this process loads no network
+                else:
+                    model = load_model_for(cfg)
+                    check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
                 progress = stack.enter_context(progress_bar(quiet))
                 task = progress.add_task("video", total=None, step="-", score="-")
 
@@ -125,14 +128,17 @@ def batch(
         from ..motion.batch import dream_folder
 
         with ExitStack() as stack:
-            runner = None
-            if folders.cluster is not None:  # first: the workers start while this process checks the config
+            runner = model = None
+            if folders.cluster is not None:
                 from ..cluster import dreamers
-                from ..cluster.jobs import batch_runner
+                from ..cluster.jobs import batch_runner, check_on
 
-                runner = batch_runner(stack.enter_context(dreamers(folders.cluster, threads=cfg.threads, warm=cfg)))
-            model = load_model_for(cfg)
-            check_config(cfg, model)  # names, channels, classes and tile size, before the first file
+                pool = stack.enter_context(dreamers(folders.cluster, threads=cfg.threads, warm=cfg))
+                check_on(pool, cfg)  # by a worker: this process loads no network
+                runner = batch_runner(pool)
+            else:
+                model = load_model_for(cfg)
+                check_config(cfg, model)  # names, channels, classes and tile size, before the first file
             with progress_bar(quiet) as progress:
                 task = progress.add_task("batch", total=None, step="-", score="-")
                 on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731

@@ -11,7 +11,15 @@ from ..motion.batch import BatchItem, Runner
 from .pool import DreamerPool
 from .worker import ship
 
-__all__ = ["batch_runner", "gallery_runner"]
+__all__ = ["check_on", "batch_runner", "gallery_runner"]
+
+
+def check_on(pool: DreamerPool, cfg: DreamConfig) -> None:
+    """The configuration's checks against the network (``api.check_config``), made by a worker
+    that has the network loaded, so the driver need not build one: it would compete with
+    the workers starting beside it. Raises the check's own error."""
+    files = ship(cfg)
+    pool.call(lambda actor: pool.get(actor.check.remote(cfg, files)), what="checking the configuration")
 
 
 def batch_runner(pool: DreamerPool) -> Runner:

@@ -91,6 +91,13 @@ class Dreamer:
 
         return ray.get_runtime_context().get_node_id()
 
+    def check(self, cfg: DreamConfig, files: dict[str, bytes]) -> None:
+        """``api.check_config`` with this worker's network: the driver need not load one."""
+        from ..api import check_config
+
+        here = land(cfg, files)
+        check_config(here, self._model(here))
+
     # --- batch -------------------------------------------------------------------------
 
     def dream_file(self, data: bytes, name: str, suffix: str, cfg: DreamConfig, files: dict[str, bytes]) -> bytes:
