@@ -58,10 +58,12 @@ def _dream(
         also_on_step=(lambda info: [watch(info) for watch in watchers]) if watchers else None,
     )
     save_image(result.image, output, result.metadata)
-    gain = result.score_end / result.score_start if result.score_start else float("nan")
+    start, end = result.score_start, result.score_end
+    # a ratio says nothing when the start is not above zero (a class logit may be negative)
+    gain = f"x{end / start:.2f}" if start > 0 else f"{end - start:+.3f}"
     out.print(
         f"wrote {output} ({result.image.width}x{result.image.height}) in {time.perf_counter() - started:.1f} s; "
-        f"objective {result.score_start:.3f} -> {result.score_end:.3f} (x{gain:.2f}), seed {result.config.seed}"
+        f"objective {start:.3f} -> {end:.3f} ({gain}), seed {result.config.seed}"
     )
     _write_extras(result, extras, cfg, input, output, record, snapshots)
 
