@@ -26,6 +26,9 @@ _EXPORTS = {
     "list_models": "models",
     "load_model": "models",
     "list_layers": "taps",
+    "train": "training",
+    "TrainConfig": "options",
+    "top_classes": "api",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -45,7 +48,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .api import Dream, dream, render
+    from .api import Dream, dream, render, top_classes
+    from .options import TrainConfig
+    from .training import train
     from .visualization import visualize
     from .config import DreamConfig
     from .errors import InceptionismError
