@@ -155,6 +155,18 @@ def test_trained_weights_on_another_network_name_it(trained):
         load_model("efficientnet-lite1", weights=str(trained[0].output))
 
 
+def test_a_trained_network_by_name_takes_no_other_weights(trained, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("INCEPTIONISM_DATA", str(tmp_path))
+    (tmp_path / "networks").mkdir()
+    shutil.copy(trained[0].output, tmp_path / "networks" / "shapes.safetensors")
+    assert "trained/shapes" in inceptionism.list_models()
+    mine = load_model("trained/shapes", cache=False)
+    assert mine.spec.labels == ("rings", "stripes", "triangles") and mine.weights_sha256 != "random"
+    assert load_model("trained/shapes", weights="random", cache=False).weights_sha256 == "random"
+    with pytest.raises(ModelError, match="brings its own weights"):
+        load_model("trained/shapes", weights=str(trained[0].output))
+
+
 def test_classify_prints_path_class_probability(trained, tmp_path: Path):
     runner = CliRunner()
     motif = trained[0].output

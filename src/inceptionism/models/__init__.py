@@ -120,6 +120,8 @@ def spec_for(name: str, weights: str | None) -> ModelSpec:
     Raises:
         ModelError: the trained file was made from another network than ``name``.
     """
+    if name.startswith(TRAINED) and weights not in (None, "random"):
+        raise ModelError(f"model {name} brings its own weights; leave --weights out", field="weights")
     info = read_info(weights) if weights not in (None, "random") else None
     if info is None:
         return get_spec(name)
@@ -171,7 +173,7 @@ def load_model(
     if not pretrained:
         weights = "random"
     spec = spec_for(name, weights)
-    own_file = spec is not get_spec(name)  # a trained file's spec loads the file itself
+    own_file = weights != "random" and spec is not get_spec(name)  # a trained file's spec loads the file itself
     key = (name, str(torch.device(device)), weights or "")
     with _CACHE_LOCK:
         if cache and key in _CACHE:
