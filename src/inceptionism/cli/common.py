@@ -9,7 +9,7 @@ from __future__ import annotations
 import traceback
 from collections import deque
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import typer
 from rich.console import Console
@@ -18,7 +18,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from ..errors import InceptionismError
 
-__all__ = ["app", "err", "out", "DebugOpt", "QuietOpt", "errors", "progress_bar", "run_with_progress", "ScoreReader"]
+if TYPE_CHECKING:
+    from ..models import LoadedModel
+    from ..options import InspectConfig
+
+__all__ = ["app", "err", "out", "DebugOpt", "QuietOpt", "errors", "progress_bar", "run_with_progress", "ScoreReader",
+           "load_network"]
 
 app = typer.Typer(
     add_completion=False,
@@ -46,6 +51,14 @@ def errors(debug: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         err.print("interrupted; nothing was written for the unfinished output")
         raise typer.Exit(130) from None
+
+
+def load_network(net: InspectConfig) -> LoadedModel:
+    """The network an inspection command names (``--model``, ``--weights``, ``--device``)."""
+    from ..device import resolve_device
+    from ..models import load_model
+
+    return load_model(net.model, device=resolve_device(net.device), weights=net.weights)
 
 
 def progress_bar(quiet: bool) -> Progress:

@@ -14,15 +14,8 @@ from rich.table import Table
 
 from ..errors import ConfigError, ImageError
 from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
-from .common import DebugOpt, QuietOpt, app, errors, out, progress_bar, run_with_progress
+from .common import DebugOpt, QuietOpt, app, errors, load_network, out, progress_bar, run_with_progress
 from .options import with_config
-
-
-def _load(net: InspectConfig, **kwargs):
-    from ..device import resolve_device
-    from ..models import load_model
-
-    return load_model(net.model, device=resolve_device(net.device), weights=net.weights, **kwargs)
 
 
 @app.command()
@@ -77,7 +70,7 @@ def visualize(
         check_output_path(output)
         if vis.lapnorm and vis.param != "pixel":
             raise ConfigError("--lapnorm works with --param pixel only", field="lapnorm")
-        loaded = _load(net)
+        loaded = load_network(net)
         chosen = parse_targets(targets, layer, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
         names = [output] if len(chosen) == 1 else [output.with_name(f"{output.stem}-{t}{output.suffix}") for t in chosen]
@@ -128,7 +121,7 @@ def gallery(
                 took = time.perf_counter() - started
                 out.print(f"wrote {result.index} ({result.channels} channels from cache, seed {cfg.seed}) in {took:.1f} s")
                 return
-        loaded = _load(net)
+        loaded = load_network(net)
         channels = layer_info(loaded, layer).channels
         with ExitStack() as stack:
             runner = None
@@ -243,7 +236,7 @@ def activations(
         check_output_path(output, inputs=(input,))
         chosen = _parse_channels(act.channels)
         picture = load_image(input)
-        loaded = _load(net)
+        loaded = load_network(net)
         x = fit_max_size(to_tensor(picture, loaded.device), act.max_size)
         grid = activation_grid(loaded, x, layer, channels=chosen, top=act.top)
         save_image(grid, output, {"inceptionism_activations": {"layer": layer, "model": net.model, "input": input.name}})

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ..errors import ImageError
 from ..options import ClassifyConfig, InspectConfig, TrainConfig
-from .common import DebugOpt, QuietOpt, app, err, errors, out
+from .common import DebugOpt, QuietOpt, app, err, errors, load_network, out
 from .options import with_config
 
 
@@ -75,11 +75,9 @@ def classify(
     """Print each photo's most likely class: PATH<TAB>CLASS<TAB>PROBABILITY (--top K lines per photo)."""
     with errors(debug):
         from ..api import top_classes
-        from ..device import resolve_device
         from ..images import load_image
-        from ..models import load_model
 
-        model = load_model(net.model, device=resolve_device(net.device), weights=net.weights)
+        model = load_network(net)
         failed = None
         for path in images:
             try:

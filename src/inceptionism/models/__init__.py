@@ -16,7 +16,7 @@ from .families import FAMILIES, family_spec
 from .inception5h import INCEPTION5H
 from .weights import load_file
 from .spec import LoadedModel, ModelSpec
-from .trained import PREFIX as TRAINED, read_info, trained_spec
+from .trained import PREFIX as TRAINED, TrainedInfo, read_info, trained_spec
 
 __all__ = [
     "ModelSpec",
@@ -28,6 +28,7 @@ __all__ = [
     "spec_for",
     "load_model",
     "weights_path",
+    "without_inplace",
 ]
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -68,18 +69,20 @@ def add_trained_folder(folder: str | Path) -> None:
             _TRAINED_FOLDERS.append(folder)
 
 
-def _trained_files() -> dict[str, Path]:
-    """``trained/NAME`` -> file, for the trained networks in the trained folders (first folder wins)."""
+def _trained_files() -> dict[str, tuple[Path, TrainedInfo]]:
+    """``trained/NAME`` -> (file, its description), for the trained networks in the trained
+    folders (first folder wins)."""
     from ..paths import default_data_dir
 
-    found: dict[str, Path] = {}
+    found: dict[str, tuple[Path, TrainedInfo]] = {}
     for folder in [default_data_dir() / "networks", *_TRAINED_FOLDERS]:
         for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
             try:
-                if read_info(path) is not None:
-                    found.setdefault(TRAINED + path.stem, path)
+                info = read_info(path)
             except ModelError:
                 continue  # a damaged file is not offered; naming it with --weights says why
+            if info is not None:
+                found.setdefault(TRAINED + path.stem, (path, info))
     return found
 
 
@@ -98,9 +101,9 @@ def get_spec(name: str) -> ModelSpec:
     if name in _REGISTRY:
         return _REGISTRY[name]
     if name.startswith(TRAINED):
-        path = _trained_files().get(name)
-        if path is not None:
-            info = read_info(path)
+        trained = _trained_files().get(name)
+        if trained is not None:
+            path, info = trained
             return trained_spec(get_spec(info.base), path, info, name=name)
     elif "/" in name and name.split("/", 1)[0] in FAMILIES:
         with _CACHE_LOCK:
@@ -173,15 +176,13 @@ def load_model(
     if not pretrained:
         weights = "random"
     spec = spec_for(name, weights)
-    own_file = weights != "random" and spec is not get_spec(name)  # a trained file's spec loads the file itself
+    own_file = weights != "random" and isinstance(spec.labels, tuple)  # a trained file's spec loads the file itself
     key = (name, str(torch.device(device)), weights or "")
     with _CACHE_LOCK:
         if cache and key in _CACHE:
             return _CACHE[key]
         net, sha = _build_with_weights(spec, None if own_file else weights)
-        for module in net.modules():
-            if hasattr(module, "inplace"):
-                module.inplace = False
+        without_inplace(net)
         net.eval().requires_grad_(False)
         # channels_last is 1.2-1.3x faster per step on a CPU (docs/performance.md); on other
         # devices it stays off until measured there.
@@ -192,6 +193,14 @@ def load_model(
         if cache:
             _CACHE[key] = model
         return model
+
+
+def without_inplace(net: torch.nn.Module) -> torch.nn.Module:
+    """Turn off in-place activations, so captured activations are never overwritten by later layers."""
+    for module in net.modules():
+        if hasattr(module, "inplace"):
+            module.inplace = False
+    return net
 
 
 def _build_with_weights(spec: ModelSpec, weights: str | None) -> tuple[torch.nn.Module, str]:

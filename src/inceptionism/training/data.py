@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from ..errors import ConfigError, ImageError
-from ..images import load_image
+from ..images import load_image, to_pil, to_tensor
 from ..models.spec import CROP
 
 __all__ = ["Folder", "scan", "split", "Pictures", "transforms"]
@@ -83,8 +83,7 @@ def scan(root: str | Path, *, keep_side: int, on_file=None) -> Folder:
 
 
 def _thumbnail(path: Path, keep_side: int) -> Image.Image:
-    picture = load_image(path, max_side=keep_side * 2)
-    im = Image.fromarray((picture.rgb * 255 + 0.5).clip(0, 255).astype("uint8"), "RGB")
+    im = to_pil(to_tensor(load_image(path, max_side=keep_side * 2)))
     scale = keep_side / min(im.size)
     if scale < 1:
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BICUBIC)

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import ConfigError, ModelError
 from ..images import write_atomic
-from ..models import ModelSpec, get_spec
+from ..models import ModelSpec, get_spec, without_inplace
 from ..models.trained import replace_head
 from ..options import TrainConfig
 
@@ -86,9 +86,9 @@ def default_unfreeze(spec: ModelSpec, parts: list[list[str]]) -> int:
 def network(cfg: TrainConfig, classes: int) -> Network:
     """The base network with its own weights, a new head for ``classes`` and the chosen stages learning."""
     spec = get_spec(cfg.model)
-    if spec.labels is None and not any(isinstance(m, nn.Linear) for m in spec.build().modules()):
-        raise ModelError(f"model {cfg.model} is not a classifier, so it cannot be fine-tuned on classes", field="model")
     net = spec.build()
+    if spec.labels is None and not any(isinstance(m, nn.Linear) for m in net.modules()):
+        raise ModelError(f"model {cfg.model} is not a classifier, so it cannot be fine-tuned on classes", field="model")
     spec.load_weights(net)
     head = replace_head(net, classes)
     parts = stages(net, head)
@@ -98,10 +98,7 @@ def network(cfg: TrainConfig, classes: int) -> Network:
     learning = [head, *(name for names in parts[len(parts) - unfreeze:] for name in names)]
     for name, parameter in net.named_parameters():
         parameter.requires_grad_(any(_within(name, module) for module in learning))
-    for module in net.modules():
-        if hasattr(module, "inplace"):
-            module.inplace = False
-    return Network(spec, net, head, unfreeze)
+    return Network(spec, without_inplace(net), head, unfreeze)
 
 
 def checkpoint_path(output: Path) -> Path:
