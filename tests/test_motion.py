@@ -211,3 +211,39 @@ def test_a_still_scene_keeps_its_brightness_and_colour(model, examples, tmp_path
     frames = sorted((tmp_path / ".out.mp4.frames").glob("*.png"))
     means = np.array([np.asarray(Image.open(f).convert("RGB"), np.float32).mean((0, 1)) for f in frames])
     assert len(frames) == 30 and np.abs(means - means[0]).max() < 1.0  # well inside 3/255
+
+
+def test_flow_of_a_large_frame_is_measured_shrunk_and_scaled_back(examples):
+    """Above FLOW_SIDE the flow is measured on shrunk frames; scaled back up it must still
+    give the full-size motion: the coffee photo at 1280x720 moved 12 px right, 5 px up."""
+    from inceptionism.motion.video import FLOW_SIDE, _flow, _gray
+
+    big = np.asarray(Image.open(examples / "coffee.jpg").convert("RGB").resize((1320, 760)))
+    a, b = big[20:740, 20:1300], big[25:745, 8:1288]  # content of a at p is at p + (12, -5) in b
+    assert min(a.shape[:2]) > FLOW_SIDE
+    flow = _flow(_gray(np.ascontiguousarray(a)), _gray(np.ascontiguousarray(b)))
+    assert flow.shape == (720, 1280, 2)
+    inner = flow[60:-60, 60:-60]
+    assert abs(np.median(inner[..., 0]) - 12) < 0.5 and abs(np.median(inner[..., 1]) + 5) < 0.5, np.median(inner, (0, 1))
+
+
+def test_carried_frames_take_half_the_finest_octaves_steps_unless_told(model, panning_clip, tmp_path, monkeypatch):
+    import inceptionism.api as api
+
+    seen = []
+    real = api.render
+
+    def recording(image, cfg, **kw):
+        seen.append((cfg.octave_range, cfg.steps))
+        return real(image, cfg, **kw)
+
+    monkeypatch.setattr(api, "render", recording)
+    cfg = resolve_config(None, preset="classic", octaves=2, steps="8:10", seed=3)
+    dream_video(panning_clip, tmp_path / "half.mp4", cfg, model=model, end=0.5)
+    top = max(cfg.octave_indices())
+    assert seen[0] == (cfg.octave_range, (8, 10)) and set(seen[1:]) == {((top, top), 5)}, seen  # 10 at the top
+    seen.clear()
+    dream_video(panning_clip, tmp_path / "two.mp4", cfg, model=model, end=0.5, carried_steps=2)
+    assert set(seen[1:]) == {((top, top), 2)}
+    with pytest.raises(ConfigError, match="carried_steps"):
+        dream_video(panning_clip, tmp_path / "bad.mp4", cfg, model=model, carried_steps=0)

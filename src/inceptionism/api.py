@@ -184,11 +184,14 @@ def render(
     model: LoadedModel | None = None,
     callbacks: Callbacks | None = None,
     source: str | None = None,
+    score: bool = True,
     **params: Any,
 ) -> Dream:
     """Dream on ``image`` and return the picture with everything about how it was made.
 
     See :func:`dream` for the arguments; ``source`` names the input in the metadata.
+    ``score=False`` skips reading the objective on the input and the result (two network
+    passes; the scores are then NaN).
     """
     if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
         params["model"] = model.spec.name  # layers must be resolved for the network actually used
@@ -210,7 +213,8 @@ def render(
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
     cfg = cfg.replace(precision=resolve_precision(cfg.precision, model, objective, (height, width)))  # recorded
     with cpu_threads(cfg.threads) as threads:  # recorded: the same seed needs the same count
-        result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask)
+        result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask,
+                                           score=score)
     if cfg.keep_colors:
         result.image = keep_colors(result.image, x)
     used = cfg.replace(tile_size=tile, threads=threads)

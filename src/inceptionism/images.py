@@ -257,9 +257,10 @@ def make_output_dir(path: str | Path) -> Path:
     return path
 
 
-def encode_image(image: Image.Image, suffix: str, metadata: dict[str, Any] | None = None) -> bytes:
+def encode_image(image: Image.Image, suffix: str, metadata: dict[str, Any] | None = None, *, quick: bool = False) -> bytes:
     """``image`` as the bytes of a file in the format ``suffix`` names (".png", ".jpg", ".webp"),
-    with ``metadata`` embedded: what :func:`save_image` writes, for a file written elsewhere."""
+    with ``metadata`` embedded: what :func:`save_image` writes, for a file written elsewhere.
+    ``quick``: a PNG compressed at level 1, twice as fast and about 10% larger (working files)."""
     fmt = OUTPUT_FORMATS[suffix.lower()]
     text = json.dumps(metadata, sort_keys=True) if metadata is not None else None
     options: dict[str, Any] = {}
@@ -268,6 +269,8 @@ def encode_image(image: Image.Image, suffix: str, metadata: dict[str, Any] | Non
             info = PngImagePlugin.PngInfo()
             info.add_itxt(METADATA_KEY, text)
             options["pnginfo"] = info
+        if quick:
+            options["compress_level"] = 1
     elif fmt == "JPEG":
         if image.mode == "RGBA":
             image = image.convert("RGB")  # JPEG has no alpha channel
@@ -283,10 +286,12 @@ def encode_image(image: Image.Image, suffix: str, metadata: dict[str, Any] | Non
     return buffer.getvalue()
 
 
-def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``image`` atomically, in the format its extension names, with ``metadata`` embedded."""
+def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | None = None, *,
+               quick: bool = False) -> Path:
+    """Write ``image`` atomically, in the format its extension names, with ``metadata`` embedded
+    (``quick``: see :func:`encode_image`)."""
     path = check_output_path(path)
-    data = encode_image(image, path.suffix, metadata)
+    data = encode_image(image, path.suffix, metadata, quick=quick)
     return write_atomic(path, lambda fh: fh.write(data))
 
 

@@ -108,9 +108,12 @@ ZOOM_DREAM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
 class VideoConfig(_OnCluster):
     """A dreamed video, coherent over time."""
 
-    blend: float = param(0.7, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
+    blend: float = param(0.85, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
     coherence: str = param("on", "on: carry the dream along the optical flow; off: every frame anew",
                            choices=("on", "off"))
+    carried_steps: int | None = param(None, "gradient steps of a frame carried along the flow (its coarse octaves "
+                                      "came with it); none = half the finest octave's steps", low=1, high=10000,
+                                      metavar="N")
     start: float = param(0.0, "start time in seconds", low=0.0, high=1e7)
     end: float | None = param(None, "end time in seconds; none = the end of the clip", low=0.0, high=1e7,
                               low_open=True)

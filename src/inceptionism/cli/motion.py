@@ -96,7 +96,8 @@ def video(
                     rate = counts["dreamed"] / max(time.perf_counter() - began, 1e-9)
                     progress.update(task, completed=done, total=total, step=f"frame {done}/{total}", score=f"{rate:.2f} fps")
 
-                common = dict(blend=motion.blend, coherence=motion.coherence == "on", start=motion.start, end=motion.end,
+                common = dict(blend=motion.blend, coherence=motion.coherence == "on", carried_steps=motion.carried_steps,
+                              start=motion.start, end=motion.end,
                               keep_frames=motion.keep_frames, on_frame=on_frame)  # fmt: skip
                 if pool is None:
                     result = dream_video(input, output, cfg, model=model, **common)

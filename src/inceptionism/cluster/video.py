@@ -66,6 +66,7 @@ def dream_video_on(
     *,
     blend: float = VideoConfig.blend,
     coherence: bool = VideoConfig.coherence == "on",
+    carried_steps: int | None = VideoConfig.carried_steps,
     start: float = VideoConfig.start,
     end: float | None = VideoConfig.end,
     keep_frames: bool = VideoConfig.keep_frames,
@@ -79,8 +80,8 @@ def dream_video_on(
     source, output = Path(source), Path(output)
     if per is not None:
         segment_at(0, per, overlap)  # the plan's check, before anything is read
-    info, total, work, kept = _prepare(source, output, cfg, blend, coherence, start, end, segment_overlap=overlap,
-                                       segment_frames=per)  # fmt: skip
+    info, total, work, kept = _prepare(source, output, cfg, blend, coherence, carried_steps, start, end,
+                                       segment_overlap=overlap, segment_frames=per)  # fmt: skip
     per = kept.get("segment_frames") or segment_frames(total, pool.size)
     if kept.get("segment_frames") is None:
         keep_manifest(work, {**kept, "segment_frames": per})
@@ -107,9 +108,10 @@ def dream_video_on(
             if done > 1:
                 before.append((frames[done - 1], _load_frame(_frame_path(work, segment, segment.first + done - 1))))
             stream = actor.dream_segment.options(num_returns="streaming").remote(
-                pool.cluster.ray.put(frames[done:]), segment.first + done, cfg, files, blend, coherence, before)
+                pool.cluster.ray.put(frames[done:]), segment.first + done, cfg, files, blend, coherence, carried_steps,
+                before)
             for t, ref in enumerate(stream, start=segment.first + done):
-                save_image(Image.fromarray(pool.get(ref)), _frame_path(work, segment, t))
+                save_image(Image.fromarray(pool.get(ref)), _frame_path(work, segment, t), quick=True)
                 if t >= segment.keep:
                     report(False, estimate)
                 if stopping.is_set():

@@ -117,6 +117,7 @@ class Dreamer:
         files: dict[str, bytes],
         blend: float,
         coherence: bool,
+        carried_steps: int | None,
         resume: list[tuple[np.ndarray, np.ndarray]],
     ) -> Iterator[np.ndarray]:
         """Dream ``frames`` (N, H, W, 3) uint8, which are frames ``first``.. of the clip, one after
@@ -127,7 +128,8 @@ class Dreamer:
 
         here = land(cfg, files)
         with self._busy:  # a cancelled call (ray.cancel) stops at a yield
-            stepper = FrameDreamer(here, blend=blend, coherence=coherence, model=self._model(here))
+            stepper = FrameDreamer(here, blend=blend, coherence=coherence, model=self._model(here),
+                                   carried_steps=carried_steps)
             for source, dream in resume:
                 stepper.resume(source, dream)
             for offset, frame in enumerate(frames):

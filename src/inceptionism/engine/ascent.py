@@ -127,11 +127,14 @@ def run_dream(
     tile_size: int,
     callbacks: Callbacks | None = None,
     mask: torch.Tensor | None = None,
+    score: bool = True,
 ) -> DreamResult:
     """Dream on ``image`` (1, 3, H, W) in [0, 1], on the model's device.
 
     ``cfg`` must be resolved (its ``seed`` set); ``tile_size`` is the tile side to use.
     ``mask`` (1, 1, H, W) in [0, 1] scales every update: 0 leaves a pixel untouched.
+    ``score``: read the objective on the input and on the result, two passes more; without
+    it both scores are NaN (a video frame needs neither).
     """
     callbacks = callbacks or Callbacks()
     height, width = image.shape[-2:]
@@ -148,7 +151,8 @@ def run_dream(
         )
     gen = torch.Generator().manual_seed(cfg.seed)
     with capture(model, sorted(objective.layers)) as run:
-        score_start = objective_value(run, objective, image, tile=tile_size) if min(height, width) >= model.spec.min_size else None
+        readable = score and min(height, width) >= model.spec.min_size
+        score_start = objective_value(run, objective, image, tile=tile_size) if readable else None
         detail = None
         x = image
         for index, octave in enumerate(plan, start=1):

@@ -3,8 +3,9 @@
 Temporal coherence: the detail dreamed into the previous frame (dream minus source) is
 carried to the current frame along the optical flow between the two source frames
 (OpenCV's Farneback flow), blended in with weight ``blend``, and the result is dreamed
-again at the finest octave only: re-dreaming the coarse octaves every frame is what
-makes dreamed videos boil, and the coarse structure has come along the flow. (When
+again at the finest octave only, with half its steps (``carried_steps``): re-dreaming
+the coarse octaves every frame is what makes dreamed videos boil, the coarse structure
+has come along the flow, and the detail carried needs only topping up. (When
 less than half the frame could be carried, as at a scene cut, every octave is dreamed.)
 Where the flow is not trustworthy (the forward and backward flows disagree:
 occlusions, fast motion) nothing is carried, so those regions are dreamed afresh
@@ -52,11 +53,28 @@ def _gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
+FLOW_SIDE = 360  # the flow is measured with the shorter side at most this, then scaled up
+
+
 def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dense flow from frame a to frame b: a pixel p of a is at p + flow[p] in b."""
+    """Dense flow from frame a to frame b: a pixel p of a is at p + flow[p] in b.
+
+    Frames with a shorter side above ``FLOW_SIDE`` are measured shrunk to it and the flow
+    scaled back up: Farneback's flow is smooth at its 15 px window anyway, and at 1280x720
+    this takes a quarter of the time (two flows a frame, 0.5 s at full size)."""
     import cv2
 
-    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    height, width = a.shape[:2]
+    scale = min(1.0, FLOW_SIDE / min(height, width))
+    if scale == 1.0:
+        return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.calcOpticalFlowFarneback(cv2.resize(a, size, interpolation=cv2.INTER_AREA),
+                                         cv2.resize(b, size, interpolation=cv2.INTER_AREA), None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    flow = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    flow[..., 0] *= width / size[0]
+    flow[..., 1] *= height / size[1]
+    return flow
 
 
 def _sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -127,11 +145,12 @@ def _load_frame(path: Path) -> np.ndarray:
     return (load_image(path).rgb * 255 + 0.5).astype(np.uint8)
 
 
-def _job_key(source: Path, cfg: DreamConfig, blend: float, coherence: bool, start: float, end: float | None,
-             **more: object) -> str:
+def _job_key(source: Path, cfg: DreamConfig, blend: float, coherence: bool, carried_steps: int | None, start: float,
+             end: float | None, **more: object) -> str:
     stat = source.stat()
     job = {"source": [str(source.resolve()), stat.st_size, stat.st_mtime_ns], "config": cfg.to_dict(),
-           "blend": blend, "coherence": coherence, "start": start, "end": end, "version": 1, **more}  # fmt: skip
+           "blend": blend, "coherence": coherence, "carried_steps": carried_steps, "start": start, "end": end,
+           "version": 2, **more}  # fmt: skip
     return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
 
 
@@ -164,6 +183,13 @@ def keep_manifest(work: Path, kept: dict) -> None:
     write_atomic(work / "manifest.json", lambda fh: fh.write(text.encode()))
 
 
+def carried_step_count(steps: int, wanted: int | None) -> int:
+    """The gradient steps of a carried frame: ``wanted``, or by default half the finest
+    octave's ``steps`` (at least 1). Its detail came along the flow, so it needs less work
+    than a first frame; docs/performance.md has the measurements behind the half."""
+    return wanted if wanted is not None else max(1, steps // 2)
+
+
 class FrameDreamer:
     """Dreams the frames of a clip in order: the one per-frame function of a video, here
     and on a cluster's workers. Frame t is dreamed with seed ``cfg.seed + t``; with
@@ -171,8 +197,10 @@ class FrameDreamer:
     dream's detail carried along the flow (:func:`coherent_start`) and is dreamed at the
     finest octave only, and keeps the first frame's colour cast (:func:`hold_tint`)."""
 
-    def __init__(self, cfg: DreamConfig, *, blend: float, coherence: bool, model: LoadedModel | None) -> None:
+    def __init__(self, cfg: DreamConfig, *, blend: float, coherence: bool, model: LoadedModel | None,
+                 carried_steps: int | None = VideoConfig.carried_steps) -> None:
         self.cfg, self.blend, self.coherence, self.model = cfg, blend, coherence, model
+        self.carried_steps = carried_steps
         self.prev_source: np.ndarray | None = None
         self.prev_dream: np.ndarray | None = None
         self.tint: np.ndarray | None = None
@@ -194,9 +222,10 @@ class FrameDreamer:
             begin, weight = coherent_start(self.prev_source, source, self.prev_dream, self.blend)
             if weight.mean() >= 0.5 * self.blend:  # not a scene cut: the coarse octaves came along the flow
                 top = max(cfg.octave_indices())  # schedules keep their value at that octave
-                frame_cfg = frame_cfg.for_octave(top).replace(octave_range=(top, top))
+                frame_cfg = frame_cfg.for_octave(top)
+                frame_cfg = frame_cfg.replace(octave_range=(top, top), steps=carried_step_count(frame_cfg.steps, self.carried_steps))
                 carried = True
-        result = render(Picture(begin), frame_cfg, model=self.model)
+        result = render(Picture(begin), frame_cfg, model=self.model, score=False)
         dream = np.asarray(result.image.convert("RGB"))
         if carried and self.tint is not None:
             dream = hold_tint(dream, source, self.tint)
@@ -243,17 +272,17 @@ def segment_frames(total: int, workers: int) -> int:
     return max(24, -(-total // max(1, workers)))
 
 
-def _prepare(source: Path, output: Path, cfg: DreamConfig, blend: float, coherence: bool, start: float,
-             end: float | None, **plan: object) -> tuple[VideoInfo, int, Path, dict]:
+def _prepare(source: Path, output: Path, cfg: DreamConfig, blend: float, coherence: bool, carried_steps: int | None,
+             start: float, end: float | None, **plan: object) -> tuple[VideoInfo, int, Path, dict]:
     """The checks and the work folder both ways of dreaming a video share: the clip's facts,
     its estimated frame count, the folder of finished frames and what is kept with them."""
-    VideoConfig(blend=blend, start=start, end=end)  # the declared checks, whoever calls
+    VideoConfig(blend=blend, carried_steps=carried_steps, start=start, end=end)  # the declared checks, whoever calls
     if end is not None and end <= start:
         raise ConfigError(f"time range {start}..{end} is empty or negative; give 0 <= start < end")
     info = probe(source)
     check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")
     total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
-    key = _job_key(source, cfg, blend, coherence, start, end, **({"segments": True} if plan else {}))
+    key = _job_key(source, cfg, blend, coherence, carried_steps, start, end, **({"segments": True} if plan else {}))
     work, kept = _work_dir(output, key, cfg.seed, **plan)
     return info, total, work, kept
 
@@ -274,6 +303,7 @@ def dream_video(
     *,
     blend: float = VideoConfig.blend,
     coherence: bool = VideoConfig.coherence == "on",
+    carried_steps: int | None = VideoConfig.carried_steps,
     start: float = VideoConfig.start,
     end: float | None = VideoConfig.end,
     keep_frames: bool = VideoConfig.keep_frames,
@@ -292,9 +322,9 @@ def dream_video(
     from ..images import save_image
 
     source, output = Path(source), Path(output)
-    info, total, work, kept = _prepare(source, output, cfg, blend, coherence, start, end)
+    info, total, work, kept = _prepare(source, output, cfg, blend, coherence, carried_steps, start, end)
     cfg = cfg.replace(seed=kept["seed"])
-    stepper = FrameDreamer(cfg, blend=blend, coherence=coherence, model=model)
+    stepper = FrameDreamer(cfg, blend=blend, coherence=coherence, model=model, carried_steps=carried_steps)
     count = dreamed = 0
     for t, frame in enumerate(read_frames(source, start, end)):
         frame = _fit(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
@@ -303,7 +333,7 @@ def dream_video(
         if resumed:
             stepper.resume(frame, _load_frame(path))
         else:
-            save_image(Image.fromarray(stepper.dream(t, frame)), path)
+            save_image(Image.fromarray(stepper.dream(t, frame)), path, quick=True)  # a working file
             dreamed += 1
         count = t + 1
         if on_frame is not None:
