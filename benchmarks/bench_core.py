@@ -36,8 +36,28 @@ def rss_mb() -> float:
     return float("nan")
 
 
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_flags() -> str:
+    """The processor's family/model and which of the flags that matter here it has."""
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        return "flags unknown"
+    flags = set(info.get("flags", "").split())
+    have = [f for f in ISA_FLAGS if f in flags]
+    lacks = [f for f in ISA_FLAGS if f not in flags]
+    return (f"family {info.get('cpu family', '?')} model {info.get('model', '?')}; flags {' '.join(have) or 'none'}"
+            + (f"; no {' '.join(lacks)}" if lacks else ""))
+
+
 def machine() -> str:
-    return f"{cpu_model()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return (f"{cpu_model()} ({cpu_flags()}), {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
 
 
 def bench_default(model) -> None:

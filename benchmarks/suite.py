@@ -1,16 +1,23 @@
-"""The speed suite: W1-W5 with wall time, counted FLOPs, achieved GFLOP/s and peak memory.
+"""The speed suite: W1-W4 in fp32 and with the default precision (auto) side by side,
+the start-up, and W3 as a whole command against TensorFlow's.
 
-    .venv/bin/python benchmarks/suite.py                 # W1, W2, W3
-    .venv/bin/python benchmarks/suite.py --all           # also W4 (4000x3000)
+    .venv/bin/python benchmarks/suite.py                          # W1, W2, W3, start-up
+    .venv/bin/python benchmarks/suite.py --all                    # also W4 (4000x3000)
+    .venv/bin/python benchmarks/suite.py --only W3
+    .venv/bin/python benchmarks/suite.py --tensorflow /tmp/tf/bin/python   # W3 beside TF's
 
 W5 (video frames at 1280x720) is benchmarks/bench_motion.py.
-    .venv/bin/python benchmarks/suite.py --only W3
 
-Each workload runs in its own process (its peak RSS is its own). FLOPs are PyTorch's FLOP
-counter over one gradient step at each octave size (tiles included), multiplied by the
-steps; the ceiling is this machine's fp32 matrix-multiply rate (on a GPU, its fp32 rate
-without TF32, or its bf16 rate with --precision bf16), measured just before and after
-each workload. W3 is also timed as the whole `inceptionism dream` command.
+Each workload runs in its own process (its peak RSS is its own), once with
+``--precision fp32`` and once with ``auto`` (the default), which records what it resolved
+to. FLOPs are PyTorch's FLOP counter over one gradient step at each octave size (tiles
+included), multiplied by the steps. The ceiling is this machine's best matrix-multiply
+rate over a few GEMM shapes (fp32; on a GPU without TF32), measured just before and after
+each workload, beside the ISA's peak from the clock, vector width and two FMA units per
+core. W3 is also timed as the whole ``inceptionism dream`` command, alternating with
+``benchmarks/w3_tensorflow.py`` under ``--tensorflow`` (a Python that has TensorFlow).
+The start-up is ``benchmarks/bench_start.py``'s: a default dream command's time outside
+the dream.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,48 +90,71 @@ if model.device.type == "cuda":
 took = time.perf_counter() - start
 out = {"seconds": took, "process": time.perf_counter() - t0, "flops": flops, "tile": tile,
        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-       "gain": result.score_end / result.score_start if result.score_start else float("nan")}
+       "gain": result.score_end / result.score_start if result.score_start else float("nan"),
+       "precision": result.config.precision}
 if model.device.type == "cuda":
     out["cuda_max_mb"] = torch.cuda.max_memory_allocated() / 2**20
 print(json.dumps(out))
 """
 
 
-def matmul_rate(device: str = "cpu", dtype: torch.dtype = torch.float32, n: int = 2048, reps: int = 10) -> float:
-    """The fp32 (or ``dtype``) matrix-multiply rate of ``device`` in GFLOP/s, best of a few runs."""
-    if device == "cuda":
-        n = 8192
-    a, b = torch.rand(n, n, device=device, dtype=dtype), torch.rand(n, n, device=device, dtype=dtype)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(reps):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+GEMM_SHAPES = ((2048, 2048, 2048), (4096, 1024, 4096), (1024, 4096, 1024), (3072, 3072, 3072))
+
+
+def matmul_rate(device: str = "cpu", dtype: torch.dtype = torch.float32, reps: int = 6) -> float:
+    """The best fp32 (or ``dtype``) matrix-multiply rate of ``device`` over a few GEMM
+    shapes (M x K times K x N), in GFLOP/s, each the best of ``reps`` runs."""
+    shapes = ((8192, 8192, 8192),) if device == "cuda" else GEMM_SHAPES
+    rate = 0.0
+    for m, k, n in shapes:
+        a, b = torch.rand(m, k, device=device, dtype=dtype), torch.rand(k, n, device=device, dtype=dtype)
         torch.mm(a, b)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+        best = float("inf")
+        for _ in range(reps):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            torch.mm(a, b)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+        rate = max(rate, 2 * m * k * n / best / 1e9)
+    return rate
 
 
-def w3_command() -> tuple[float, float]:
+def isa_peak() -> tuple[float, str]:
+    """The CPU's fp32 peak in GFLOP/s from /proc/cpuinfo: cores x clock x fp32 lanes
+    (16 with AVX-512, 8 with AVX2) x 2 FMA units x 2 FLOPs, and how it was reckoned. The
+    clock is the one the kernel reports (a virtual machine may report the nominal one)."""
+    text = Path("/proc/cpuinfo").read_text()
+    mhz = max(float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz"))
+    flags = set(next(line for line in text.splitlines() if line.startswith("flags")).split(":")[1].split())
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    cores = os.cpu_count() or 1
+    peak = cores * mhz / 1000 * lanes * 2 * 2
+    return peak, f"{cores} cores x {mhz / 1000:.2f} GHz x {lanes} fp32 lanes x 2 FMA units x 2"
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of ``cmd`` as a whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+    took = time.perf_counter() - start
+    if status:
+        sys.exit(f"{' '.join(cmd[:4])} failed: {proc.stderr.read().decode().strip().splitlines()[-1]}")
+    return took, usage.ru_maxrss / 1024
+
+
+def w3_command(tmp: str) -> tuple[float, float]:
     """W3 as the issue counts it: the whole ``inceptionism dream`` process, wall time and peak RSS."""
     p = WORKLOADS["W3"]["params"]
     flags = ["--model", p["model"], "--weights", p["weights"], "--layers", p["layers"],
              f"--octave-range={p['octave_range']}", "--octave-scale", str(p["octave_scale"]),
              "--steps", str(p["steps"]), "--step-size", str(p["step_size"]), "--tile-size", str(p["tile_size"]),
              "--jitter", str(p["jitter"]), "--grad-norm", p["grad_norm"], "--smooth", "0", "--seed", "0"]
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "inceptionism", "dream", str(ROOT / "examples" / "astronaut.jpg"),
-               "-o", str(Path(tmp) / "w3.png"), "--quiet", *flags]
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
-        took = time.perf_counter() - start
-        if status:
-            sys.exit(f"the W3 command failed: {proc.stderr.read().decode().strip().splitlines()[-1]}")
-    return took, usage.ru_maxrss / 1024
+    return _timed([sys.executable, "-m", "inceptionism", "dream", str(ROOT / "examples" / "astronaut.jpg"),
+                   "-o", str(Path(tmp) / "w3.png"), "--quiet", *flags])
 
 
 def main() -> None:
@@ -131,41 +162,69 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="also W4")
     parser.add_argument("--only", help="one workload, e.g. W3")
     parser.add_argument("--command-runs", type=int, default=3, help="runs of the W3 command (default 3)")
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the network's arithmetic")
+    parser.add_argument("--precisions", default="fp32,auto", help="the network's arithmetic, side by side "
+                        "(default fp32,auto; bf16 may be named)")
+    parser.add_argument("--tensorflow", metavar="PYTHON", help="a Python with TensorFlow: time W3 beside "
+                        "benchmarks/w3_tensorflow.py, alternating, --command-runs each")
+    parser.add_argument("--no-start", action="store_true", help="skip the start-up measurement")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_core import machine
 
     names = [args.only] if args.only else ["W1", "W2", "W3"] + (["W4"] if args.all else [])
+    precisions = args.precisions.split(",")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # the plain fp32 rate
-    dtype = torch.bfloat16 if args.precision == "bf16" and device == "cuda" else torch.float32
     what = f"{torch.cuda.get_device_name()} " if device == "cuda" else ""
-    print(f"machine: {machine()}; network in {args.precision}. The ceiling is the "
-          f"{what}{args.precision if device == 'cuda' else 'fp32'} matmul rate (2048^3 on a CPU, best of 10), "
-          "measured just before and just after each workload, the higher of the two: on a shared machine "
-          "it moves between runs.\n")
-    print("| workload | what | dream time | process | counted TFLOP | GFLOP/s | ceiling | of ceiling | peak RSS | tile |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"machine: {machine()}")
+    if device == "cpu":
+        peak, how = isa_peak()
+        print(f"ISA peak (fp32): {peak:.0f} GFLOP/s ({how})")
+    print(f"The ceiling is the {what}fp32 matmul rate, the best of {len(GEMM_SHAPES)} GEMM shapes, measured just "
+          "before and just after each workload, the higher of the two: on a shared machine it moves between runs.\n")
+    print("| workload | what | precision (resolved) | dream time | process | counted TFLOP | GFLOP/s | ceiling "
+          "| of ceiling | peak RSS | tile | objective gain |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
-        spec = {**WORKLOADS[name], "root": str(ROOT)}
-        spec["params"] = {**spec["params"], "precision": args.precision}
-        before = matmul_rate(device, dtype)
-        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
-        peak = max(before, matmul_rate(device, dtype))
-        if proc.returncode:
-            print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
-            continue
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-        rate = r["flops"] / r["seconds"] / 1e9
-        print(f"| {name} | {spec['what']} | {r['seconds']:.1f} s | {r['process']:.1f} s | {r['flops'] / 1e12:.3f} "
-              f"| {rate:.0f} | {peak:.0f} | {rate / peak:.0%} | {r['rss_mb']:.0f} MB | {r['tile']} |", flush=True)
+        for precision in precisions:
+            spec = {**WORKLOADS[name], "root": str(ROOT)}
+            spec["params"] = {**spec["params"], "precision": precision}
+            before = matmul_rate(device)
+            proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+            ceiling = max(before, matmul_rate(device))
+            if proc.returncode:
+                print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            rate = r["flops"] / r["seconds"] / 1e9
+            print(f"| {name} | {spec['what']} | {precision} ({r['precision']}) | {r['seconds']:.1f} s "
+                  f"| {r['process']:.1f} s | {r['flops'] / 1e12:.3f} | {rate:.0f} | {ceiling:.0f} | {rate / ceiling:.0%} "
+                  f"| {r['rss_mb']:.0f} MB | {r['tile']} | x{r['gain']:.2f} |", flush=True)
+    if not args.no_start:
+        from bench_start import outside_the_dream
+
+        for precision in precisions:
+            rows = outside_the_dream(args.command_runs, ["--precision", precision])
+            print(f"\nstart-up, --precision {precision}: a default dream command's time outside the dream, "
+                  f"median of {len(rows)}: {statistics.median(r['outside'] for r in rows):.2f} s (whole command "
+                  f"{statistics.median(r['wall'] for r in rows):.2f} s; the goal: at most 1.5 s)", flush=True)
     if "W3" in names:
-        runs = [w3_command() for _ in range(args.command_runs)]
-        print("\nW3 as a command (`python -m inceptionism dream ...`, whole process): "
-              + ", ".join(f"{took:.1f} s" for took, _ in runs) + f"; peak RSS {max(r for _, r in runs):.0f} MB"
-              + " (the goal: at most 0.8 x the TF tutorial's 22.5 s = 18 s)")
+        ours, theirs = [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(args.command_runs):
+                ours.append(w3_command(tmp))
+                if args.tensorflow:
+                    theirs.append(_timed([args.tensorflow, str(ROOT / "benchmarks" / "w3_tensorflow.py")]))
+        line = (f"\nW3 as a command (`python -m inceptionism dream ...`, whole process): "
+                + ", ".join(f"{took:.1f} s" for took, _ in ours) + f"; peak RSS {max(r for _, r in ours):.0f} MB")
+        if theirs:
+            mine, tf = statistics.median(t for t, _ in ours), statistics.median(t for t, _ in theirs)
+            line += ("\nW3 in TensorFlow (benchmarks/w3_tensorflow.py, whole process, alternating): "
+                     + ", ".join(f"{took:.1f} s" for took, _ in theirs) + f"; peak RSS {max(r for _, r in theirs):.0f} MB"
+                     + f"\nmedians {mine:.1f} s against {tf:.1f} s: ours is {mine / tf:.2f}x TensorFlow's (the goal: at "
+                     "most 0.8x)")
+        print(line)
     if args.all:
         print("\nW5 (video frames at 1280x720): see benchmarks/bench_motion.py")
 
