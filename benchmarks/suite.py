@@ -122,17 +122,15 @@ def matmul_rate(device: str = "cpu", dtype: torch.dtype = torch.float32, reps: i
     return rate
 
 
-def isa_peak() -> tuple[float, str]:
-    """The CPU's fp32 peak in GFLOP/s from /proc/cpuinfo: cores x clock x fp32 lanes
-    (16 with AVX-512, 8 with AVX2) x 2 FMA units x 2 FLOPs, and how it was reckoned. The
-    clock is the one the kernel reports (a virtual machine may report the nominal one)."""
+def isa_peak() -> tuple[float, float, int]:
+    """The CPU's fp32 peak in GFLOP/s from /proc/cpuinfo: cores x clock x fp32 lanes (16
+    with AVX-512, 8 with AVX2) x 2 FMA units x 2 FLOPs; and the clock (GHz) and lanes used.
+    The clock is the one the kernel reports: a virtual machine may report the nominal one."""
     text = Path("/proc/cpuinfo").read_text()
-    mhz = max(float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz"))
+    ghz = max(float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")) / 1000
     flags = set(next(line for line in text.splitlines() if line.startswith("flags")).split(":")[1].split())
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
-    cores = os.cpu_count() or 1
-    peak = cores * mhz / 1000 * lanes * 2 * 2
-    return peak, f"{cores} cores x {mhz / 1000:.2f} GHz x {lanes} fp32 lanes x 2 FMA units x 2"
+    return (os.cpu_count() or 1) * ghz * lanes * 2 * 2, ghz, lanes
 
 
 def _timed(cmd: list[str]) -> tuple[float, float]:
@@ -179,8 +177,9 @@ def main() -> None:
     what = f"{torch.cuda.get_device_name()} " if device == "cuda" else ""
     print(f"machine: {machine()}")
     if device == "cpu":
-        peak, how = isa_peak()
-        print(f"ISA peak (fp32): {peak:.0f} GFLOP/s ({how})")
+        peak, ghz, lanes = isa_peak()
+        print(f"ISA peak (fp32): {peak:.0f} GFLOP/s ({os.cpu_count()} cores x {ghz:.2f} GHz as reported x {lanes} "
+              "fp32 lanes x 2 FMA units x 2)")
     print(f"The ceiling is the {what}fp32 matmul rate, the best of {len(GEMM_SHAPES)} GEMM shapes, measured just "
           "before and just after each workload, the higher of the two: on a shared machine it moves between runs.\n")
     print("| workload | what | precision (resolved) | dream time | process | counted TFLOP | GFLOP/s | ceiling "
@@ -201,6 +200,12 @@ def main() -> None:
             print(f"| {name} | {spec['what']} | {precision} ({r['precision']}) | {r['seconds']:.1f} s "
                   f"| {r['process']:.1f} s | {r['flops'] / 1e12:.3f} | {rate:.0f} | {ceiling:.0f} | {rate / ceiling:.0%} "
                   f"| {r['rss_mb']:.0f} MB | {r['tile']} | x{r['gain']:.2f} |", flush=True)
+    if device == "cpu":
+        best, (peak, ghz, lanes) = matmul_rate(device), isa_peak()
+        clock = best / ((os.cpu_count() or 1) * lanes * 2 * 2)
+        print(f"\nThe best GEMM rate now, {best:.0f} GFLOP/s, is {best / peak:.0%} of the ISA peak at the reported "
+              f"{ghz:.2f} GHz" + (f"; it would be the peak at {clock:.2f} GHz, so the cores run faster than reported"
+                                  if best > peak else "") + ".")
     if not args.no_start:
         from bench_start import outside_the_dream
 

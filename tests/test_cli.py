@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import numpy as np
@@ -426,3 +428,18 @@ def test_channels_without_a_whole_layer_and_reversed_ranges_are_refused(small_ph
     assert reversed_range.exit_code == 4 and "write the lower number first, e.g. 61-64" in reversed_range.output
     no_layer = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--channels", "strong:2", "--layers", "class:1", "-q")
     assert no_layer.exit_code == 2 and "channels strong:2 picks channels of whole layers" in no_layer.output
+
+
+@pytest.mark.parametrize("code, rc, err", [(None, 0, ""), (3, 3, ""), ("error: a message", 1, "error: a message")])
+def test_the_command_leaves_at_once_with_its_code_and_flushed_output(code, rc, err):
+    """With torch loaded the command skips the interpreter's teardown (about 1.4 s): the
+    exit code, printed output and a SystemExit message must survive that."""
+    script = f"import torch, sys; from inceptionism.cli import _leave; print('done', end=''); _leave({code!r}); print('not left')"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (rc, "done", err)
+
+
+def test_the_command_keeps_the_normal_exit_when_ray_needs_it():
+    script = "import torch, sys, types; sys.modules['ray'] = types.ModuleType('ray'); from inceptionism.cli import _leave; _leave(0); print('kept')"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "kept"

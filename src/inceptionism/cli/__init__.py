@@ -7,7 +7,9 @@ group of commands and registers itself on the app.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 
 import typer
 
@@ -41,4 +43,33 @@ def main() -> None:
 
     keep_freed_memory()  # freed activation buffers are reused, not faulted in afresh each step
     signal.signal(signal.SIGTERM, _interrupt)
-    app()
+    try:
+        app()
+    except SystemExit as stop:
+        _leave(stop.code)
+        raise
+    _leave(0)
+
+
+def _leave(code: int | str | None) -> None:
+    """End the process at once, without the interpreter's teardown, where nothing needs it.
+
+    Once torch and timm are loaded, tearing their modules down takes about 1.4 s of a
+    command's time on a 2-core machine (docs/performance.md, start-up). Every output is
+    written and closed by now, and the consoles are flushed here. Where exit work is
+    registered that must run, the normal exit is kept: a Ray runtime this process
+    started (Ray shuts it down at exit) or child processes of its own.
+    """
+    if "torch" not in sys.modules or "ray" in sys.modules:
+        return
+    if "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children():
+        return
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # a closed or broken stream: let the interpreter report it as it would
+    os._exit(code or 0)
