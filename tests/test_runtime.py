@@ -19,20 +19,28 @@ def a_step():  # buffers of a few sizes, written, then freed, as a gradient step
     a = torch.ones(64 << 18); b = torch.ones(16 << 18); c = a + 1
     del a, b, c
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-faults = [a_step() for _ in range(15)]
+faults = []
+def steps():
+    faults.extend(a_step() for _ in range(15))
+if sys.argv[1:] == ["thread"]:  # as the studio's workers dream: not on the main thread
+    import threading
+    worker = threading.Thread(target=steps); worker.start(); worker.join()
+else:
+    steps()
 print(json.dumps({"kept": kept, "again": keep_freed_memory(), "faults": faults[5:]}))
 """
 
 
-def run_child(keep: str) -> dict:
+def run_child(keep: str, *where: str) -> dict:
     env = {**os.environ, "INCEPTIONISM_KEEP_FREED_MEMORY": keep}
-    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, *where], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
-def test_freed_memory_is_reused_only_when_kept() -> None:
-    kept, returned = run_child("1"), run_child("0")
+@pytest.mark.parametrize("where", [(), ("thread",)])
+def test_freed_memory_is_reused_only_when_kept(where) -> None:
+    kept, returned = run_child("1", *where), run_child("0", *where)
     assert kept["kept"] and kept["again"] and not returned["kept"]
     pages = (64 << 20) // os.sysconf("SC_PAGE_SIZE")  # one of the 64 MB buffers
     # Returned: the OS hands out and zeroes the pages again, every step.
@@ -47,3 +55,43 @@ def test_the_command_line_does_not_import_torch_before_it_must() -> None:
     code = "import sys, inceptionism, inceptionism.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_one_thread_computes_without_a_pool_of_helper_threads():
+    """A thread that computes in parallel leaves OpenMP helper threads alive beside it,
+    which throttles every other thread's dream; inside ``one_thread`` it makes none, and
+    its own count comes back afterwards."""
+    import os
+    import threading
+
+    import torch
+
+    from inceptionism.runtime import one_thread
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("torch computes on one thread here: there is no pool to avoid")
+
+    def compute() -> None:
+        x = torch.rand(1, 32, 160, 160)
+        torch.nn.functional.conv2d(x, torch.rand(32, 32, 3, 3), padding=1).relu().sum()
+
+    seen = {}
+
+    def run(name: str, alone: bool) -> None:
+        before = len(os.listdir("/proc/self/task"))
+        if alone:
+            with one_thread():
+                seen[name + " inside"] = torch.get_num_threads()
+                compute()
+        else:
+            compute()
+        seen[name] = len(os.listdir("/proc/self/task")) - before
+        seen[name + " after"] = torch.get_num_threads()
+
+    for name, alone in (("alone", True), ("pooled", False)):
+        thread = threading.Thread(target=run, args=(name, alone))
+        thread.start()
+        thread.join()
+    assert seen["alone"] == 0 and seen["alone inside"] == 1, seen
+    assert seen["alone after"] == torch.get_num_threads(), seen
+    assert seen["pooled"] >= 1, seen  # the contrast: plain parallel work leaves helpers alive

@@ -15,6 +15,10 @@ after them the heap holds a block for every size a step asks for. Asking PyTorch
 2 MB-aligned huge pages (``THP_MEM_ALLOC_ENABLE=1``) avoids that, but measured no faster
 here and raised the 4000x3000 dream's peak memory by about 0.85 GB, so it is not set.
 
+Every thread allocates from the one (main) arena: a thread's own arena is made of 64 MB
+mmapped heaps that these settings do not keep, so a dream on another thread (the
+studio's workers) faulted its memory in again every step.
+
 The ``inceptionism`` command calls it at start; a library user may call it once.
 ``INCEPTIONISM_KEEP_FREED_MEMORY=0`` turns it off.
 """
@@ -30,11 +34,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["keep_freed_memory", "cpu_model", "cpu_threads"]
+__all__ = ["keep_freed_memory", "cpu_model", "cpu_threads", "one_thread"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
 
 _applied: bool | None = None
 
@@ -60,7 +65,10 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     # Never mmap a block (so freed blocks stay in the heap); -1 disables trimming (man mallopt).
-    _applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, -1))
+    # One arena: a thread's own arena is built of 64 MB mmapped heaps, which the two settings
+    # above do not keep, so a dream on a thread other than the main one (the studio's
+    # workers) faulted its memory in afresh and took up to twice as long (docs/performance.md).
+    _applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, -1)) and bool(mallopt(_M_ARENA_MAX, 1))
     return _applied
 
 
@@ -90,3 +98,41 @@ def cpu_threads(count: int | None) -> Iterator[int]:
         yield count
     finally:
         torch.set_num_threads(before)
+
+
+def _openmp() -> Any:
+    """The OpenMP runtime torch computes with (its libgomp), or None where there is none."""
+    import torch  # loads torch's own libgomp, which the name below then finds
+
+    if not torch.backends.openmp.is_available() or not sys.platform.startswith("linux"):
+        return None
+    try:
+        lib = ctypes.CDLL("libgomp.so.1")
+        lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+        return lib
+    except (OSError, AttributeError):
+        return None
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Compute on the calling thread alone inside the block: for a thread that is not a dream's.
+
+    libgomp keeps a pool of helper threads for every thread that has computed in parallel,
+    for as long as that thread lives; while it manages more threads than there are cores it
+    throttles all of them to short spins, and a dream on another thread took 1.6x as long
+    (docs/performance.md). A thread that computes alone makes no pool. Only this thread's
+    OpenMP setting changes (``torch.set_num_threads`` would also change MKL's, for all).
+    """
+    import torch
+
+    before = torch.get_num_threads()  # also settles this thread's count, so torch does not reset it
+    lib = _openmp() if before > 1 else None
+    if lib is None:
+        yield
+        return
+    lib.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        lib.omp_set_num_threads(before)
