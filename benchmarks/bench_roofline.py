@@ -15,10 +15,15 @@ EfficientNet-Lite0 (the default dream's layers) at 512x512 and 1920x1080.
 
 Achieved/possible is printed for both: FLOP/s against the GEMM rate, and bytes/s against
 the bandwidth. The larger share is the bound the step is nearer to.
+
+Then the padding, A/B: the same step with timm's ``Conv2dSame`` (a padded copy of the
+input) and with ``models.same.Conv2dSameByTaps`` (what the network runs), alternating,
+the median of 7 steps each, 3 rounds, with their bytes.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from collections import Counter
@@ -71,7 +76,10 @@ class ByteCounter(TorchDispatchMode):
 
 def main() -> None:
     import inceptionism
+    from timm.layers.conv2d_same import Conv2dSame
+
     from inceptionism.api import resolve_config
+    from inceptionism.models.same import Conv2dSameByTaps
     from inceptionism.engine.tiles import objective_gradient
     from inceptionism.steering import build_objective
     from inceptionism.taps import auto_layers, capture
@@ -83,6 +91,7 @@ def main() -> None:
     model = inceptionism.load_model()
     cfg = resolve_config(None, seed=0)
     cfg = cfg.replace(layers=auto_layers(model))
+    results = {}
     print("| picture | step | GFLOP | GB moved (lower bound) | FLOP/byte | GFLOP/s (of GEMM ceiling) "
           "| GB/s (of bandwidth) | padding copies' share of bytes |")
     print("|---|---|---|---|---|---|---|---|")
@@ -114,6 +123,33 @@ def main() -> None:
               f"({total / best / 1e9 / bw:.0%}) | {padding / total:.1%} |", flush=True)
         top = ", ".join(f"{name} {b / total:.0%}" for name, b in counter.bytes.most_common(6))
         print(f"|  | bytes by operator: {top} | | | | | | |")
+        results[(width, height)] = (objective, x, tile)
+    print("\n| picture | round | padded copies (timm) | taps (ours) | ratio | GB moved, copies / taps |")
+    print("|---|---|---|---|---|---|")
+    convs = [m for m in model.net.modules() if isinstance(m, Conv2dSame)]
+    for (width, height), (objective, x, tile) in results.items():
+        with capture(model, sorted(objective.layers)) as run:
+            def step() -> None:
+                objective_gradient(run, objective, x, tile=tile, shift=(0, 0), precision="fp32")
+
+            def timed(kind: type) -> tuple[float, float]:
+                for conv in convs:
+                    conv.__class__ = kind
+                step()
+                times = []
+                for _ in range(7):
+                    start = time.perf_counter()
+                    step()
+                    times.append(time.perf_counter() - start)
+                counter = ByteCounter()
+                with counter:
+                    step()
+                return statistics.median(times), sum(counter.bytes.values()) / 1e9
+
+            for round_ in range(1, 4):
+                (copies, copied), (taps, tapped) = timed(Conv2dSame), timed(Conv2dSameByTaps)
+                print(f"| {width}x{height} | {round_} | {copies:.3f} s | {taps:.3f} s | {taps / copies:.2f} "
+                      f"| {copied:.2f} / {tapped:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
