@@ -439,7 +439,9 @@ def test_the_command_leaves_at_once_with_its_code_and_flushed_output(code, rc, e
     assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (rc, "done", err)
 
 
-def test_the_command_keeps_the_normal_exit_when_ray_needs_it():
-    script = "import torch, sys, types; sys.modules['ray'] = types.ModuleType('ray'); from inceptionism.cli import _leave; _leave(0); print('kept')"
+@pytest.mark.parametrize("connected, printed", [(True, "kept"), (False, "")])
+def test_the_command_keeps_the_normal_exit_while_ray_is_connected(connected, printed):
+    script = ("import torch, sys, types; ray = sys.modules['ray'] = types.ModuleType('ray'); "
+              f"ray.is_initialized = lambda: {connected}; from inceptionism.cli import _leave; _leave(0); print('kept')")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.strip() == "kept"
+    assert proc.returncode == 0 and proc.stdout.strip() == printed

@@ -57,10 +57,11 @@ def _leave(code: int | str | None) -> None:
     Once torch and timm are loaded, tearing their modules down takes about 1.4 s of a
     command's time on a 2-core machine (docs/performance.md, start-up). Every output is
     written and closed by now, and the consoles are flushed here. Where exit work is
-    registered that must run, the normal exit is kept: a Ray runtime this process
-    started (Ray shuts it down at exit) or child processes of its own.
+    registered that must run, the normal exit is kept: a Ray connection still open (Ray
+    shuts down at exit what it started) or child processes of its own.
     """
-    if "torch" not in sys.modules or "ray" in sys.modules:
+    ray = sys.modules.get("ray")
+    if "torch" not in sys.modules or (ray is not None and getattr(ray, "is_initialized", lambda: True)()):
         return
     if "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children():
         return
