@@ -195,7 +195,8 @@ class FrameDreamer:
     and on a cluster's workers. Frame t is dreamed with seed ``cfg.seed + t``; with
     coherence, each frame after the first starts from its source plus the previous
     dream's detail carried along the flow (:func:`coherent_start`) and is dreamed at the
-    finest octave only, and keeps the first frame's colour cast (:func:`hold_tint`)."""
+    finest octave only, with :func:`carried_step_count` steps, and keeps the first frame's
+    colour cast (:func:`hold_tint`). No frame reads the objective (nothing reports it)."""
 
     def __init__(self, cfg: DreamConfig, *, blend: float, coherence: bool, model: LoadedModel | None,
                  carried_steps: int | None = VideoConfig.carried_steps) -> None:
@@ -223,7 +224,8 @@ class FrameDreamer:
             if weight.mean() >= 0.5 * self.blend:  # not a scene cut: the coarse octaves came along the flow
                 top = max(cfg.octave_indices())  # schedules keep their value at that octave
                 frame_cfg = frame_cfg.for_octave(top)
-                frame_cfg = frame_cfg.replace(octave_range=(top, top), steps=carried_step_count(frame_cfg.steps, self.carried_steps))
+                steps = carried_step_count(frame_cfg.steps, self.carried_steps)
+                frame_cfg = frame_cfg.replace(octave_range=(top, top), steps=steps)
                 carried = True
         result = render(Picture(begin), frame_cfg, model=self.model, score=False)
         dream = np.asarray(result.image.convert("RGB"))
