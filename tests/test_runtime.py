@@ -57,41 +57,43 @@ def test_the_command_line_does_not_import_torch_before_it_must() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_one_thread_computes_without_a_pool_of_helper_threads():
-    """A thread that computes in parallel leaves OpenMP helper threads alive beside it,
-    which throttles every other thread's dream; inside ``one_thread`` it makes none, and
-    its own count comes back afterwards."""
+def test_a_passing_thread_leaves_no_pool_of_helper_threads_behind():
+    """A thread that computes in parallel keeps OpenMP helper threads alive beside it for as
+    long as it lives, which throttles every other thread's dream. Work done through
+    ``on_passing_thread`` leaves none behind (and its errors and results come back)."""
     import os
     import threading
 
     import torch
 
-    from inceptionism.runtime import one_thread
+    from inceptionism.runtime import on_passing_thread
 
     if torch.get_num_threads() < 2:
-        pytest.skip("torch computes on one thread here: there is no pool to avoid")
+        pytest.skip("torch computes on one thread here: there is no pool to leave")
 
-    def compute() -> None:
+    def compute() -> float:
         x = torch.rand(1, 32, 160, 160)
-        torch.nn.functional.conv2d(x, torch.rand(32, 32, 3, 3), padding=1).relu().sum()
+        return float(torch.nn.functional.conv2d(x, torch.rand(32, 32, 3, 3), padding=1).relu().sum())
+
+    def tasks() -> int:
+        return len(os.listdir("/proc/self/task"))
 
     seen = {}
 
-    def run(name: str, alone: bool) -> None:
-        before = len(os.listdir("/proc/self/task"))
-        if alone:
-            with one_thread():
-                seen[name + " inside"] = torch.get_num_threads()
-                compute()
-        else:
-            compute()
-        seen[name] = len(os.listdir("/proc/self/task")) - before
-        seen[name + " after"] = torch.get_num_threads()
+    def request(passing: bool) -> None:  # as a server's request thread, which lives on
+        before = tasks()
+        value = on_passing_thread(compute) if passing else compute()
+        seen[passing] = (tasks() - before, value > 0)
 
-    for name, alone in (("alone", True), ("pooled", False)):
-        thread = threading.Thread(target=run, args=(name, alone))
+    for passing in (True, False):
+        thread = threading.Thread(target=request, args=(passing,))
         thread.start()
         thread.join()
-    assert seen["alone"] == 0 and seen["alone inside"] == 1, seen
-    assert seen["alone after"] == torch.get_num_threads(), seen
-    assert seen["pooled"] >= 1, seen  # the contrast: plain parallel work leaves helpers alive
+    assert seen[True] == (0, True), seen
+    assert seen[False][0] >= 1, seen  # the contrast: plain parallel work leaves helpers alive
+
+    def fails() -> None:
+        raise ValueError("from the passing thread")
+
+    with pytest.raises(ValueError, match="from the passing thread"):
+        on_passing_thread(fails)

@@ -30,11 +30,14 @@ import ctypes.util
 import os
 import platform
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
-__all__ = ["keep_freed_memory", "cpu_model", "cpu_threads", "one_thread"]
+T = TypeVar("T")
+
+__all__ = ["keep_freed_memory", "cpu_model", "cpu_threads", "on_passing_thread"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -100,39 +103,15 @@ def cpu_threads(count: int | None) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
-def _openmp() -> Any:
-    """The OpenMP runtime torch computes with (its libgomp), or None where there is none."""
-    import torch  # loads torch's own libgomp, which the name below then finds
-
-    if not torch.backends.openmp.is_available() or not sys.platform.startswith("linux"):
-        return None
-    try:
-        lib = ctypes.CDLL("libgomp.so.1")
-        lib.omp_set_num_threads.argtypes = [ctypes.c_int]
-        return lib
-    except (OSError, AttributeError):
-        return None
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Compute on the calling thread alone inside the block: for a thread that is not a dream's.
+def on_passing_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` on a thread made for the call, which ends with it: for
+    computing off a dream's thread (the studio's inspector).
 
     libgomp keeps a pool of helper threads for every thread that has computed in parallel,
     for as long as that thread lives; while it manages more threads than there are cores it
     throttles all of them to short spins, and a dream on another thread took 1.6x as long
-    (docs/performance.md). A thread that computes alone makes no pool. Only this thread's
-    OpenMP setting changes (``torch.set_num_threads`` would also change MKL's, for all).
+    (docs/performance.md). A request thread lives on; this one's pool goes with it, and
+    meanwhile the call computes on every core.
     """
-    import torch
-
-    before = torch.get_num_threads()  # also settles this thread's count, so torch does not reset it
-    lib = _openmp() if before > 1 else None
-    if lib is None:
-        yield
-        return
-    lib.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        lib.omp_set_num_threads(before)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="passing") as pool:
+        return pool.submit(fn, *args, **kwargs).result()

@@ -1,8 +1,9 @@
 """Networks loaded for the service's own questions: layer lists, channel pictures and
 early checks of a request's layers. Separate from the workers' copies, behind a lock,
-because listing and checking run hooks on the modules. They compute on the request's
-thread alone (``runtime.one_thread``): a thread pool of OpenMP helpers kept alive by a
-request thread slowed every dream on the workers by 1.6x."""
+because listing and checking run hooks on the modules. They compute on a thread of their
+own that ends with the call (``runtime.on_passing_thread``): the pool of OpenMP helpers
+that a request thread kept alive after computing slowed every dream on the workers by
+1.6x."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..errors import InceptionismError
 from ..featurevis import FeatureVisConfig
 from ..gallery import channel_thumbnail
 from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
-from ..runtime import one_thread
+from ..runtime import on_passing_thread
 from ..taps import layer_info, list_layers
 from .limits import ApiError, check_served
 
@@ -38,13 +39,13 @@ class Inspector:
         """Load ``name`` for checks in the background, so the first request does not wait for it."""
 
         def load() -> None:
-            with self._lock, one_thread():
+            with self._lock:
                 try:
                     self._model(name)
                 except ApiError:
                     pass  # weights absent: requests get the error themselves
 
-        threading.Thread(target=load, name="studio-warm-up", daemon=True).start()
+        threading.Thread(target=load, name="studio-warm-up", daemon=True).start()  # ends when loaded
 
     def models(self) -> list[dict[str, Any]]:
         rows = []
@@ -65,15 +66,17 @@ class Inspector:
         return rows
 
     def layers(self, name: str) -> list[dict[str, Any]]:
-        with self._lock, one_thread():
-            model = self._model(name)
+        def listing() -> list[dict[str, Any]]:
             return [
                 {"name": i.name, "channels": i.channels, "height": i.height, "width": i.width, "kind": i.kind}
-                for i in list_layers(model)
+                for i in list_layers(self._model(name))
             ]
 
+        with self._lock:
+            return on_passing_thread(listing)
+
     def thumbnail(self, name: str, layer: str, channel: int) -> Path:
-        with self._draw_lock, one_thread():
+        def draw() -> Path:
             model = self._model(name, self._draw_models)
             if layer not in {info.name for info in list_layers(model)}:
                 raise ApiError(404, f"no layer {layer!r} in {name}; see /api/models/{name}/layers", "layer")
@@ -82,16 +85,22 @@ class Inspector:
                 raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
             return channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir)
 
+        with self._draw_lock:
+            return on_passing_thread(draw)
+
     def check(self, cfg: DreamConfig, width: int, height: int, *, guide: bool = False) -> None:
         """The library's one validation against the network (layers, channels, classes, tile
         and picture sizes), now rather than in a failed job; ``guide``: a guide is uploaded."""
-        with self._lock, one_thread():
+        def checking() -> None:
             model = self._model(cfg.model)
             resolved = resolve_config(cfg.replace(seed=0, guide=("upload",) if guide else ()))
             try:
                 check_config(resolved, model, width, height)
             except InceptionismError as exc:
                 raise ApiError(422, str(exc), exc.field) from None
+
+        with self._lock:
+            on_passing_thread(checking)
 
     def _model(self, name: str, models: dict[str, LoadedModel] | None = None) -> LoadedModel:
         models = self._models if models is None else models
