@@ -63,6 +63,7 @@ def test_a_passing_thread_leaves_no_pool_of_helper_threads_behind():
     ``on_passing_thread`` leaves none behind (and its errors and results come back)."""
     import os
     import threading
+    import time
 
     import torch
 
@@ -80,10 +81,16 @@ def test_a_passing_thread_leaves_no_pool_of_helper_threads_behind():
 
     seen = {}
 
+    def settled(before: int) -> int:  # helpers of an ended thread exit a moment after it
+        deadline = time.monotonic() + 2.0
+        while tasks() > before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return tasks() - before
+
     def request(passing: bool) -> None:  # as a server's request thread, which lives on
         before = tasks()
         value = on_passing_thread(compute) if passing else compute()
-        seen[passing] = (tasks() - before, value > 0)
+        seen[passing] = (settled(before), value > 0)
 
     for passing in (True, False):
         thread = threading.Thread(target=request, args=(passing,))
