@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from inceptionism.runtime import cpu_model, keep_freed_memory
+from inceptionism.runtime import cpu_flags, cpu_info, cpu_model, keep_freed_memory
 
 keep_freed_memory()  # as the command does, before torch is imported
 import torch  # noqa: E402
@@ -39,16 +39,12 @@ def rss_mb() -> float:
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
-def cpu_flags() -> str:
+def cpu_description() -> str:
     """The processor's family/model and which of the flags that matter here it has."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    except OSError:
+    info = cpu_info()
+    if not info:
         return "flags unknown"
-    flags = set(info.get("flags", "").split())
+    flags = cpu_flags()
     have = [f for f in ISA_FLAGS if f in flags]
     lacks = [f for f in ISA_FLAGS if f not in flags]
     return (f"family {info.get('cpu family', '?')} model {info.get('model', '?')}; flags {' '.join(have) or 'none'}"
@@ -56,7 +52,7 @@ def cpu_flags() -> str:
 
 
 def machine() -> str:
-    return (f"{cpu_model()} ({cpu_flags()}), {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
+    return (f"{cpu_model()} ({cpu_description()}), {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
 
 

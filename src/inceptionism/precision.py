@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -25,7 +24,7 @@ from .images import write_atomic
 from .models.spec import LoadedModel
 from .objectives import Objective
 from .paths import cache_root
-from .runtime import cpu_model
+from .runtime import cpu_flags, cpu_model
 from .taps import capture
 
 __all__ = ["native_bf16", "resolve_precision", "size_class", "calibrate"]
@@ -39,11 +38,7 @@ def native_bf16(device: torch.device) -> bool:
         return bool(torch.cuda.is_bf16_supported())
     if device.type != "cpu":
         return False
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def size_class(height: int, width: int) -> int:

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["keep_freed_memory", "cpu_model", "cpu_threads", "on_passing_thread"]
+__all__ = ["keep_freed_memory", "cpu_info", "cpu_flags", "cpu_model", "cpu_threads", "on_passing_thread"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -75,15 +75,32 @@ def keep_freed_memory() -> bool:
     return _applied
 
 
+def cpu_info() -> dict[str, str]:
+    """The first processor's fields in ``/proc/cpuinfo`` ("model name", "flags", ...); empty
+    where there is no such file."""
+    info: dict[str, str] = {}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return info
+    for line in text.splitlines():
+        key, colon, value = line.partition(":")
+        if not colon:
+            if info:
+                break  # the blank line after the first processor
+            continue
+        info.setdefault(key.strip(), value.strip())
+    return info
+
+
+def cpu_flags() -> frozenset[str]:
+    """The processor's feature flags (``avx2``, ``avx512_bf16``, ...); empty where unknown."""
+    return frozenset(cpu_info().get("flags", "").split())
+
+
 def cpu_model() -> str:
     """The processor's model name (``/proc/cpuinfo``), for records of where a figure was made."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_info().get("model name") or platform.processor() or platform.machine()
 
 
 @contextmanager
