@@ -12,7 +12,8 @@ Each workload runs in its own process (its peak RSS is its own), once with
 ``--precision fp32`` and once with ``auto`` (the default), which records what it resolved
 to. FLOPs are PyTorch's FLOP counter over one gradient step at each octave size (tiles
 included), multiplied by the steps. The ceiling is this machine's best matrix-multiply
-rate over a few GEMM shapes (fp32; on a GPU without TF32), measured just before and after
+rate over a few GEMM shapes (fp32; on a GPU without TF32, or its bf16 rate where the
+network ran in bf16), measured just before and after
 each workload, or, where higher, the forward rate of W3's network's own largest
 convolutions alone; beside it the ISA's peak from the clock, vector width and two FMA
 units per core. W3 is also timed as the whole ``inceptionism dream`` command, alternating with
@@ -212,6 +213,7 @@ def main() -> None:
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # the plain fp32 rate
     what = f"{torch.cuda.get_device_name()} " if device == "cuda" else ""
+    dtypes = (torch.float32, torch.bfloat16) if device == "cuda" else (torch.float32,)  # a GPU's bf16 rate for bf16
     print(f"machine: {machine()}")
     if device == "cpu":
         peak, ghz, lanes = isa_peak()
@@ -220,7 +222,8 @@ def main() -> None:
     convs, where = conv_rate() if device == "cpu" else (0.0, "")
     if device == "cpu":
         print(f"W3's network's largest convolutions, alone: best {convs:.0f} GFLOP/s ({where})")
-    print(f"The ceiling is the {what}fp32 matmul rate, the best of {len(GEMM_SHAPES)} GEMM shapes, measured just "
+    print(f"The ceiling is the {what}fp32 matmul rate (on a GPU, its bf16 rate where the network ran in bf16), the best "
+          f"of {len(GEMM_SHAPES)} GEMM shapes, measured just "
           "before and just after each workload, or the convolutions' rate above where that is higher: on a shared "
           "machine it moves between runs.\n")
     print("| workload | what | precision (resolved) | dream time | process | counted TFLOP | GFLOP/s | ceiling "
@@ -230,13 +233,14 @@ def main() -> None:
         for precision in precisions:
             spec = {**WORKLOADS[name], "root": str(ROOT)}
             spec["params"] = {**spec["params"], "precision": precision}
-            before = matmul_rate(device)
+            before = {dtype: matmul_rate(device, dtype) for dtype in dtypes}
             proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
-            ceiling = max(before, matmul_rate(device), convs)
             if proc.returncode:
                 print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
+            dtype = torch.bfloat16 if device == "cuda" and r["precision"] == "bf16" else torch.float32  # as it ran
+            ceiling = max(before[dtype], matmul_rate(device, dtype), convs)
             rate = r["flops"] / r["seconds"] / 1e9
             print(f"| {name} | {spec['what']} | {precision} ({r['precision']}) | {r['seconds']:.1f} s "
                   f"| {r['process']:.1f} s | {r['flops'] / 1e12:.3f} | {rate:.0f} | {ceiling:.0f} | {rate / ceiling:.0%} "
