@@ -27,7 +27,9 @@ import statistics
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from inceptionism.runtime import keep_freed_memory
 
@@ -74,6 +76,20 @@ class ByteCounter(TorchDispatchMode):
         return out
 
 
+def profile(step: Callable[[], object], reps: int) -> tuple[list[float], Counter[str]]:
+    """``reps`` timed runs of ``step`` after a warm-up, and one more counting its bytes."""
+    step()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    counter = ByteCounter()
+    with counter:
+        step()
+    return times, counter.bytes
+
+
 def main() -> None:
     import inceptionism
     from timm.layers.conv2d_same import Conv2dSame
@@ -91,60 +107,43 @@ def main() -> None:
     model = inceptionism.load_model()
     cfg = resolve_config(None, seed=0)
     cfg = cfg.replace(layers=auto_layers(model))
-    results = {}
+    pictures = []
+    for width, height in ((512, 512), (1920, 1080)):
+        objective = build_objective(model, cfg, (height, width))
+        pictures.append((width, height, objective, torch.rand(1, 3, height, width)))
+
+    def stepping(run, objective, x: torch.Tensor) -> Callable[[], object]:  # noqa: ANN001
+        return partial(objective_gradient, run, objective, x, tile=max(x.shape[-2:]), shift=(0, 0), precision="fp32")
+
     print("| picture | step | GFLOP | GB moved (lower bound) | FLOP/byte | GFLOP/s (of GEMM ceiling) "
           "| GB/s (of bandwidth) | padding copies' share of bytes |")
     print("|---|---|---|---|---|---|---|---|")
-    for width, height in ((512, 512), (1920, 1080)):
-        objective = build_objective(model, cfg, (height, width))
-        x = torch.rand(1, 3, height, width)
-        tile = max(width, height)
+    for width, height, objective, x in pictures:
         with capture(model, sorted(objective.layers)) as run:
-            def step() -> None:
-                objective_gradient(run, objective, x, tile=tile, shift=(0, 0), precision="fp32")
-
-            step()
-            best = float("inf")
-            for _ in range(5):
-                start = time.perf_counter()
-                step()
-                best = min(best, time.perf_counter() - start)
-            counter = ByteCounter()
-            with counter:
-                step()
+            times, moved = profile(stepping(run, objective, x), 5)
             piece = x.detach().requires_grad_(True)
             with FlopCounterMode(display=False) as flops:  # the counter needs backward(), not autograd.grad()
                 objective(run(piece)).sum().backward()
-        total = sum(counter.bytes.values())
-        padding = counter.bytes["constant_pad_nd"] + counter.bytes["slice_backward"]
+        best, total = min(times), sum(moved.values())
+        padding = moved["constant_pad_nd"] + moved["slice_backward"]
         f = flops.get_total_flops()
         print(f"| {width}x{height} | {best:.3f} s | {f / 1e9:.1f} | {total / 1e9:.2f} | {f / total:.1f} "
               f"| {f / best / 1e9:.0f} ({f / best / 1e9 / gemm:.0%}) | {total / best / 1e9:.1f} "
               f"({total / best / 1e9 / bw:.0%}) | {padding / total:.1%} |", flush=True)
-        top = ", ".join(f"{name} {b / total:.0%}" for name, b in counter.bytes.most_common(6))
+        top = ", ".join(f"{name} {b / total:.0%}" for name, b in moved.most_common(6))
         print(f"|  | bytes by operator: {top} | | | | | | |")
-        results[(width, height)] = (objective, x, tile)
     print("\n| picture | round | padded copies (timm) | taps (ours) | ratio | GB moved, copies / taps |")
     print("|---|---|---|---|---|---|")
     convs = [m for m in model.net.modules() if isinstance(m, Conv2dSame)]
-    for (width, height), (objective, x, tile) in results.items():
+    for width, height, objective, x in pictures:
         with capture(model, sorted(objective.layers)) as run:
-            def step() -> None:
-                objective_gradient(run, objective, x, tile=tile, shift=(0, 0), precision="fp32")
+            step = stepping(run, objective, x)
 
             def timed(kind: type) -> tuple[float, float]:
                 for conv in convs:
                     conv.__class__ = kind
-                step()
-                times = []
-                for _ in range(7):
-                    start = time.perf_counter()
-                    step()
-                    times.append(time.perf_counter() - start)
-                counter = ByteCounter()
-                with counter:
-                    step()
-                return statistics.median(times), sum(counter.bytes.values()) / 1e9
+                times, moved = profile(step, 7)
+                return statistics.median(times), sum(moved.values()) / 1e9
 
             for round_ in range(1, 4):
                 (copies, copied), (taps, tapped) = timed(Conv2dSame), timed(Conv2dSameByTaps)
