@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import sys
 import threading
 from pathlib import Path
 
@@ -184,10 +183,6 @@ def load_model(
             return _CACHE[key]
         net, sha = _build_with_weights(spec, None if own_file else weights)
         without_inplace(net)
-        if "timm" in sys.modules:  # only timm's networks have Conv2dSame; importing it for others costs seconds
-            from .same import without_pad_copies
-
-            without_pad_copies(net)
         net.eval().requires_grad_(False)
         # channels_last is 1.2-1.3x faster per step on a CPU (docs/performance.md); on other
         # devices it stays off until measured there.

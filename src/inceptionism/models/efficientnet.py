@@ -21,7 +21,9 @@ from .weights import load_by_order, packaged_weights_path, sha256_file
 def _build(k: int) -> nn.Module:
     import timm  # imported lazily: it pulls in a lot and not every command needs it
 
-    return timm.create_model(f"tf_efficientnet_lite{k}", pretrained=False)
+    from .same import without_pad_copies
+
+    return without_pad_copies(timm.create_model(f"tf_efficientnet_lite{k}", pretrained=False))
 
 
 def _file(k: int) -> Path:

@@ -79,7 +79,7 @@ def _timm_spec(arch: str) -> ModelSpec:
     name = f"timm/{arch}"
     return ModelSpec(
         name=name,
-        build=partial(timm.create_model, arch, pretrained=False),
+        build=partial(_timm_build, arch),
         load_weights=partial(_load_found, name, candidates),
         weights_file=partial(_find_weights, name, candidates),
         weights_source=f"timm checkpoint ({info.get('hf_hub_id') or info.get('url') or 'no public weights'})",
@@ -90,6 +90,14 @@ def _timm_spec(arch: str) -> ModelSpec:
         labels="imagenet-1k" if info.get("num_classes", 1000) == 1000 else None,
         download=_timm_source(name, info),
     )
+
+
+def _timm_build(arch: str) -> nn.Module:
+    import timm
+
+    from .same import without_pad_copies
+
+    return without_pad_copies(timm.create_model(arch, pretrained=False))
 
 
 def _timm_source(name: str, info: dict) -> Source | None:
