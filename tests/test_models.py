@@ -46,6 +46,41 @@ def test_default_model_is_listed_first_and_has_a_weights_checksum(model):
     assert not any(p.requires_grad for p in model.parameters())
 
 
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_lite_networks_are_timms_layer_for_layer(k):
+    """The Lite networks are built without timm (a fast start), but are timm's module for module."""
+    import timm
+
+    from inceptionism.models.efficientnet import EfficientNetLite
+
+    reference, ours = timm.create_model(f"tf_efficientnet_lite{k}").eval(), EfficientNetLite(k).eval()
+    assert [name for name, _ in ours.named_modules()] == [name for name, _ in reference.named_modules()]
+    shapes = [(name, tuple(t.shape)) for name, t in reference.state_dict().items()]
+    assert [(name, tuple(t.shape)) for name, t in ours.state_dict().items()] == shapes  # the weights load by order
+    ours.load_state_dict(reference.state_dict())
+    assert ours.group_matcher(coarse=True) == reference.group_matcher(coarse=True)  # training's stages
+    x = torch.randn(1, 3, 97, 130, requires_grad=True)  # odd and even sides: both "same" paddings
+    y, y_ref = ours(x), reference(x)
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.autograd.grad(y[0, 281], x)[0], torch.autograd.grad(y_ref[0, 281], x)[0],
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_a_default_dream_does_not_import_timm_or_torchvision(tmp_path, examples):
+    """Importing timm costs about 1.5 s (torchvision, torch._dynamo): the default command must not pay it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.png"
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "inceptionism", "dream", str(examples / "chelsea.jpg"),
+                           "-o", str(out), "--max-size", "64", "--steps", "1", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" in imported and out.exists()  # the listing is real
+    assert not {name for name in imported if name.split(".")[0] in ("timm", "torchvision")}
+
+
 def test_unknown_model_suggests_nearest():
     with pytest.raises(ModelError, match=r"unknown model 'efficientnet-lite9'.*efficientnet-lite0"):
         get_spec("efficientnet-lite9")

@@ -38,7 +38,7 @@ def test_taps_equal_the_padded_convolution_and_copy_no_input(kernel, groups, siz
     reference = Conv2dSame(8, 8, kernel, stride=2, groups=groups, bias=True)
     ours = without_pad_copies(torch.nn.Sequential(Conv2dSame(8, 8, kernel, stride=2, groups=groups, bias=True)))[0]
     ours.load_state_dict(reference.state_dict())
-    assert type(ours) is Conv2dSameByTaps and isinstance(ours, Conv2dSame)
+    assert type(ours) is Conv2dSameByTaps
     x = torch.randn(2, 8, *size, requires_grad=True)
     y_ref = reference(x)
     (g_ref,) = torch.autograd.grad(y_ref.square().sum(), x)
@@ -52,5 +52,13 @@ def test_taps_equal_the_padded_convolution_and_copy_no_input(kernel, groups, siz
 
 
 def test_the_default_network_pads_by_taps(model):
-    kinds = {type(m) for m in model.net.modules() if isinstance(m, Conv2dSame)}
-    assert kinds == {Conv2dSameByTaps}
+    strided = {type(m) for m in model.net.modules() if isinstance(m, torch.nn.Conv2d) and m.stride != (1, 1)}
+    assert strided == {Conv2dSameByTaps}
+
+
+def test_timm_networks_pad_by_taps():
+    from inceptionism.models import load_model
+
+    net = load_model("timm/tf_efficientnet_b0", pretrained=False, cache=False).net
+    assert not any(type(m) is Conv2dSame for m in net.modules())
+    assert any(type(m) is Conv2dSameByTaps for m in net.modules())

@@ -13,14 +13,16 @@ itself, without a copy) with one zero tap added at the start of the kernel: the 
 is one pixel longer, starts one pixel earlier, and the extra pixel is multiplied by 0.
 Where the padding is already symmetric it is simply passed to the convolution. The
 results equal ``Conv2dSame``'s up to the order of float additions (relative 1e-7 on a
-step's gradient), and the module keeps its class's parameters and state dict.
+step's gradient), and the module keeps ``Conv2dSame``'s parameters and state dict.
+
+This module does not import timm (the default network is built without it, for a fast
+start); :func:`without_pad_copies` converts the convolutions of a network timm built.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from timm.layers.conv2d_same import Conv2dSame
 from torch import nn
 
 __all__ = ["Conv2dSameByTaps", "same_padding", "without_pad_copies"]
@@ -32,8 +34,15 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
-class Conv2dSameByTaps(Conv2dSame):
-    """timm's ``Conv2dSame`` whose padding costs no copy of the input (see above)."""
+class Conv2dSameByTaps(nn.Conv2d):
+    """A convolution with TensorFlow's "same" padding, at no copy of the input (see above).
+
+    Built directly it takes ``nn.Conv2d``'s arguments less ``padding`` (which is computed
+    per input, as ``Conv2dSame`` does).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, padding=0, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kh, kw = self.weight.shape[-2:]
@@ -50,6 +59,8 @@ class Conv2dSameByTaps(Conv2dSame):
 
 def without_pad_copies(net: nn.Module) -> nn.Module:
     """Make every timm ``Conv2dSame`` in ``net`` a :class:`Conv2dSameByTaps` (same parameters)."""
+    from timm.layers.conv2d_same import Conv2dSame  # the network came from timm: it is imported already
+
     for module in net.modules():
         if type(module) is Conv2dSame:
             module.__class__ = Conv2dSameByTaps
