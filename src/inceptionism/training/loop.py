@@ -56,7 +56,8 @@ class Network:
 def stages(net: nn.Module, head: str) -> list[list[str]]:
     """The network's stages, input to output, as lists of module names (the head left out).
 
-    timm networks say their own (``group_matcher``); others are split at their top-level children.
+    Networks that say their own (``group_matcher``: timm's, and EfficientNet-Lite, which
+    follows timm) are split their way; others at their top-level children.
     """
     if hasattr(net, "group_matcher"):
         from timm.models import group_modules
