@@ -33,7 +33,8 @@ keep_freed_memory()  # as the command does, before torch loads
 import torch
 marks["torch"] = time.perf_counter()
 if any(arg.startswith("timm/") for arg in sys.argv):
-    import timm
+    from inceptionism.runtime import import_timm
+    import_timm()  # as the command imports it
 marks["timm"] = time.perf_counter()
 import inceptionism.api as api
 import inceptionism.engine.ascent as ascent

@@ -104,3 +104,41 @@ def test_a_passing_thread_leaves_no_pool_of_helper_threads_behind():
 
     with pytest.raises(ValueError, match="from the passing thread"):
         on_passing_thread(fails)
+
+
+IMPORT_TIMM = r"""
+import sys, torch
+from inceptionism.runtime import import_timm
+timm = import_timm()
+assert "torch._dynamo" not in sys.modules and "torch._dynamo.utils" not in sys.modules, "dynamo was imported"
+timm.create_model("inception_v3")  # a network builds without it
+assert "torch._dynamo" not in sys.modules
+# torchvision's roi_align got a stand-in that asks the real dynamo when called
+answer = sys.modules["torchvision.ops.roi_align"].is_compile_supported("cpu")
+import torch._dynamo
+from torch._dynamo.utils import is_compile_supported
+assert answer == is_compile_supported("cpu") and hasattr(torch._dynamo, "__file__"), "not the real dynamo"
+print("ok")
+"""
+
+DEFERRED_DISABLE = r"""
+import sys, torch
+from inceptionism.runtime import _dynamo_stand_ins
+stand_ins = _dynamo_stand_ins()
+sys.modules.update(stand_ins)  # as while timm imports
+assert not hasattr(stand_ins["torch._dynamo.utils"], "__file__")  # inspect's question does not import dynamo
+f = torch.compiler.disable(lambda x: x + 1)  # what timm's naflexvit does at import
+assert sys.modules["torch._dynamo"] is stand_ins["torch._dynamo"], "disabling imported the real dynamo"
+assert f(1) == 2
+assert sys.modules["torch._dynamo"] is not stand_ins["torch._dynamo"], "the stand-ins stayed"
+(disabled,) = [cell.cell_contents for cell in f.__closure__ if isinstance(cell.cell_contents, list)][0]
+assert disabled._torchdynamo_disable  # the real torch._dynamo.disable, applied on the first call
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("code", [IMPORT_TIMM, DEFERRED_DISABLE], ids=["import_timm", "deferred_disable"])
+def test_timm_imports_without_torch_dynamo_which_still_works_when_used(code) -> None:
+    """Importing torch._dynamo is most of timm's import time; nothing needs it until it is used."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

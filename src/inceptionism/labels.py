@@ -11,6 +11,7 @@ import difflib
 from functools import lru_cache
 
 from .errors import ConfigError
+from .runtime import import_timm
 
 __all__ = ["class_names", "resolve_class", "resolve_classes", "GROUPS"]
 
@@ -32,6 +33,7 @@ def class_names(labels: str | tuple[str, ...] = "imagenet-1k") -> tuple[str, ...
         return labels
     if labels != "imagenet-1k":
         raise ConfigError(f"unknown label set {labels!r}; known: imagenet-1k")
+    import_timm()  # without torch._dynamo (runtime.import_timm); then its labels
     from timm.data import ImageNetInfo
 
     info = ImageNetInfo()

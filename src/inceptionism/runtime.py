@@ -27,9 +27,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
+import importlib
 import os
 import platform
 import sys
+import threading
+import types
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +41,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["keep_freed_memory", "cpu_info", "cpu_flags", "cpu_model", "cpu_threads", "on_passing_thread"]
+__all__ = ["keep_freed_memory", "cpu_info", "cpu_flags", "cpu_model", "cpu_threads", "import_timm", "on_passing_thread"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -132,3 +136,85 @@ def on_passing_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="passing") as pool:
         return pool.submit(fn, *args, **kwargs).result()
+
+
+_TIMM_IMPORT = threading.Lock()
+_DYNAMO = ("torch._dynamo", "torch._dynamo.utils")
+
+
+def import_timm() -> types.ModuleType:
+    """timm, imported without importing ``torch._dynamo`` on the way (about 1.1 s of timm's
+    1.5 s here; docs/performance.md).
+
+    Two module-level lines pull dynamo in, and neither needs it until code runs under
+    ``torch.compile``: torchvision's ``ops/roi_align.py`` imports
+    ``torch._dynamo.utils.is_compile_supported`` (called only inside ``roi_align``), and
+    timm's ``naflexvit`` decorates a method with ``torch.compiler.disable``, which calls
+    ``torch._dynamo.disable``. While timm imports, ``torch._dynamo`` and its ``utils`` are
+    stand-ins that defer to the real modules: ``is_compile_supported`` imports them when
+    it is called, ``disable`` when the function it wraps is first called, and any other
+    name imports them at once (so a timm or torchvision that needs more still works, only
+    without the saving). The stand-ins leave ``sys.modules`` as soon as timm is imported;
+    a later ``import torch._dynamo`` gets the real module.
+    """
+    with _TIMM_IMPORT:
+        if "timm" in sys.modules or any(name in sys.modules for name in _DYNAMO):
+            import timm
+
+            return timm
+        import torch
+
+        stand_ins = _dynamo_stand_ins()
+        sys.modules.update(stand_ins)
+        try:
+            import timm
+        finally:
+            _drop(stand_ins)
+            if vars(torch).get("_dynamo") is stand_ins["torch._dynamo"]:
+                delattr(torch, "_dynamo")
+        return timm
+
+
+def _drop(stand_ins: dict[str, types.ModuleType]) -> None:
+    for name, module in stand_ins.items():
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
+
+
+def _dynamo_stand_ins() -> dict[str, types.ModuleType]:
+    """Stand-ins for ``torch._dynamo`` and ``torch._dynamo.utils`` (see :func:`import_timm`)."""
+    stand_ins: dict[str, types.ModuleType] = {}
+
+    def real(name: str) -> types.ModuleType:
+        _drop(stand_ins)
+        return importlib.import_module(name)
+
+    class StandIn(types.ModuleType):
+        def __getattr__(self, attr: str) -> Any:  # a name the stand-in lacks: the real module's
+            # inspect asks every module for __file__, and ``from M import x`` asks M for
+            # __path__; only the package's __path__ (a submodule's import) needs the real one
+            if attr.startswith("__") and not (attr == "__path__" and self.__name__ == "torch._dynamo"):
+                raise AttributeError(attr)
+            return getattr(real(self.__name__), attr)
+
+    def is_compile_supported(device_type: str) -> bool:
+        return real("torch._dynamo.utils").is_compile_supported(device_type)
+
+    def disable(fn: Callable | None = None, recursive: bool = True, *, reason: str | None = None) -> Callable:
+        if fn is None:
+            return functools.partial(disable, recursive=recursive, reason=reason)
+        disabled: list[Callable] = []
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not disabled:
+                disabled.append(real("torch._dynamo").disable(fn, recursive, reason=reason))
+            return disabled[0](*args, **kwargs)
+
+        return call
+
+    dynamo, utils = StandIn("torch._dynamo"), StandIn("torch._dynamo.utils")
+    utils.is_compile_supported = is_compile_supported
+    dynamo.utils, dynamo.disable = utils, disable
+    stand_ins.update({"torch._dynamo": dynamo, "torch._dynamo.utils": utils})
+    return stand_ins

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
+from ..runtime import import_timm
 from .spec import ModelSpec, Source
 from .weights import load_file
 
@@ -66,7 +67,7 @@ def _check_arch(family: str, arch: str, names: list[str]) -> None:
 
 
 def _timm_spec(arch: str) -> ModelSpec:
-    import timm
+    timm = import_timm()
 
     _check_arch("timm", arch, timm.list_models())
     cfg = timm.models.get_pretrained_cfg(arch)
@@ -93,7 +94,7 @@ def _timm_spec(arch: str) -> ModelSpec:
 
 
 def _timm_build(arch: str) -> nn.Module:
-    import timm
+    timm = import_timm()
 
     from .same import without_pad_copies
 
