@@ -20,10 +20,10 @@ from torch import nn
 
 from ..errors import ConfigError, ModelError
 from ..images import write_atomic
-from ..runtime import import_timm
 from ..models import ModelSpec, get_spec, without_inplace
 from ..models.trained import replace_head
 from ..options import TrainConfig
+from ..runtime import import_timm
 
 __all__ = ["Epoch", "Network", "network", "stages", "default_unfreeze", "fit", "run_pass", "checkpoint_path", "write_checkpoint",
            "read_checkpoint"]
