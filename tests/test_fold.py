@@ -59,3 +59,24 @@ def test_a_convolution_read_elsewhere_is_not_folded() -> None:
     plain[1].running_var.fill_(9.0)
     folds = find_folds(plain, torch.rand(1, 3, 16, 16), plain)
     assert [(f.conv, f.bn) for f in folds] == [("0", "1")]
+
+
+def test_an_interrupt_while_folding_restores_the_network_and_is_not_masked() -> None:
+    class Interrupted(nn.BatchNorm2d):  # the interrupt lands after the conv is swapped, before the norm is
+        def __setattr__(self, name, value):  # noqa: ANN001
+            if name == "forward":
+                raise KeyboardInterrupt
+            super().__setattr__(name, value)
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
+    net[1].running_var.fill_(9.0)
+    folds = find_folds(net, torch.rand(1, 3, 16, 16), net)
+    assert [(f.conv, f.bn) for f in folds] == [("0", "1")]
+    net[1].__class__ = Interrupted
+    weight = net[0].weight
+    try:
+        with folded(net, folds, keep=()):
+            raise AssertionError("the fold was applied")
+    except KeyboardInterrupt:
+        pass
+    assert net[0].weight is weight and "forward" not in vars(net[1])

@@ -109,4 +109,4 @@ def folded(net: nn.Module, folds: Iterable[Fold], keep: Iterable[str]) -> Iterat
     finally:
         for conv, weight, bias, bn in saved:
             conv.weight, conv.bias = weight, bias
-            del bn.forward
+            bn.__dict__.pop("forward", None)  # absent if an interrupt came before it was set
