@@ -118,6 +118,29 @@ def test_a_network_whose_weights_are_loaded_skips_its_random_initialization():
         assert torch.equal(built.plane, usual), kind.__name__  # built the usual way
 
 
+def test_skipping_initialization_on_one_thread_leaves_other_threads_random():
+    """The studio builds networks on one thread while another dreams: only the builder's fills are skipped."""
+    import threading
+
+    from inceptionism.models import _NoRandomFills
+
+    inside, done, filled = threading.Event(), threading.Event(), {}
+
+    def elsewhere() -> None:
+        inside.wait(timeout=30)
+        filled["other"] = bool(torch.zeros(100).uniform_().abs().sum() > 0)
+        done.set()
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    with _NoRandomFills():
+        inside.set()
+        done.wait(timeout=30)
+        filled["here"] = bool(torch.zeros(100).uniform_().abs().sum() > 0)
+    thread.join()
+    assert filled == {"other": True, "here": False}
+
+
 def test_unknown_model_suggests_nearest():
     with pytest.raises(ModelError, match=r"unknown model 'efficientnet-lite9'.*efficientnet-lite0"):
         get_spec("efficientnet-lite9")
