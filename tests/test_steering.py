@@ -123,6 +123,21 @@ def test_class_names_and_groups():
     assert set(GROUPS) >= {"dog", "cat"}
 
 
+def test_imagenet_names_are_read_without_timm_and_equal_timms(tmp_path, examples):
+    import subprocess
+    import sys
+
+    from inceptionism.labels import _imagenet_from_files, _imagenet_from_timm
+
+    assert _imagenet_from_files() == _imagenet_from_timm()  # timm's own reader
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "inceptionism", "dream", str(examples / "chelsea.jpg"),
+                           "-o", str(tmp_path / "out.png"), "--class", "tabby cat", "--max-size", "64", "--steps", "1",
+                           "--quiet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" in imported and not {name for name in imported if name.split(".")[0] == "timm"}
+
+
 def test_neuron_and_class_terms_parse():
     assert parse_terms("blocks.4.1.bn1:3@2,5*0.5, class:954, class:tiger_cat") == [
         LayerTerm("blocks.4.1.bn1", 3, 0.5, (2, 5)),
