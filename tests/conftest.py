@@ -42,3 +42,18 @@ def hf_fraction(image: Image.Image) -> float:
     x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
     high = x - gaussian_blur(x, 1.0)
     return float(high.square().mean() / (x - x.mean((2, 3), keepdim=True)).square().mean())
+
+
+def modules_a_dream_imports(output: Path, *flags: str) -> set[str]:
+    """Every module a 64 px, one-step ``inceptionism dream`` of the chelsea photo imports
+    (``python -X importtime``), with ``flags`` added; the command must succeed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "inceptionism", "dream", str(EXAMPLES / "chelsea.jpg"),
+                           "-o", str(output), "--max-size", "64", "--steps", "1", "--quiet", *flags],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" in imported and output.exists()  # the listing is real
+    return imported
