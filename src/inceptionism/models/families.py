@@ -20,6 +20,7 @@ from torch import nn
 from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
 from ..runtime import import_timm
+from .same import without_pad_copies
 from .spec import ModelSpec, Source
 from .weights import load_file
 
@@ -94,11 +95,7 @@ def _timm_spec(arch: str) -> ModelSpec:
 
 
 def _timm_build(arch: str) -> nn.Module:
-    timm = import_timm()
-
-    from .same import without_pad_copies
-
-    return without_pad_copies(timm.create_model(arch, pretrained=False))
+    return without_pad_copies(import_timm().create_model(arch, pretrained=False))
 
 
 def _timm_source(name: str, info: dict) -> Source | None:
