@@ -68,10 +68,12 @@ def test_lite_networks_are_timms_layer_for_layer(k):
                                rtol=1e-4, atol=1e-6)
 
 
-def test_a_default_dream_does_not_import_timm_or_torchvision(tmp_path):
-    """Importing timm costs about 1.5 s (torchvision, torch._dynamo): the default command must not pay it."""
+def test_a_default_dream_does_not_import_timm_or_torchvision_or_torch_meta_kernels(tmp_path):
+    """Importing timm costs about 1.5 s (torchvision, torch._dynamo), and torch's meta kernels
+    0.3 s (runtime.defer_torch_meta_kernels): the default command must pay neither."""
     imported = modules_a_dream_imports(tmp_path / "out.png")
     assert not {name for name in imported if name.split(".")[0] in ("timm", "torchvision")}
+    assert not {name for name in imported if name.split(".")[:2] in (["torch", "_decomp"], ["torch", "_refs"], ["torch", "_prims"])}
 
 
 def test_a_network_whose_weights_are_loaded_skips_its_random_initialization():

@@ -1,4 +1,4 @@
-"""keep_freed_memory: freed large buffers are reused, not faulted in again."""
+"""Process-wide settings: freed buffers kept, timm without dynamo, torch without its meta kernels."""
 
 from __future__ import annotations
 
@@ -142,3 +142,68 @@ def test_timm_imports_without_torch_dynamo_which_still_works_when_used(code) -> 
     """Importing torch._dynamo is most of timm's import time; nothing needs it until it is used."""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+DEFERRED_META = r"""
+import importlib, sys
+from inceptionism.runtime import defer_torch_meta_kernels
+assert defer_torch_meta_kernels()
+import torch
+def real():  # (asking the stand-in for a name would bring the real module in)
+    return "activate_meta" in vars(sys.modules.get("torch._meta_registrations", sys))
+assert not real() and not {"torch._decomp", "torch._refs", "torch._prims"} & set(sys.modules), "imported with torch"
+x = torch.randn(1, 3, 16, 16, requires_grad=True)  # eager work needs none of it
+torch.nn.functional.conv2d(x, torch.randn(4, 3, 3, 3)).sum().backward()
+torch.rand(2, generator=torch.Generator().manual_seed(0))  # Generator's metaclass is set without rng_prims
+import colorsys  # the first import after torch's own: the stand-in leaves sys.modules
+assert "torch._meta_registrations" not in sys.modules and not real()
+USE
+assert real(), "the real meta kernels did not come in"
+a = torch.empty(4, 4, device="meta")
+assert torch.cdist(a, a).shape == (4, 4)  # a shape function that only the Python registrations give
+print("ok")
+"""
+
+META_USES = {
+    "torch.compile": "assert torch.compile(lambda a: a.sin() * 2, backend='aot_eager')(torch.ones(3)).equal(torch.ones(3).sin() * 2)",
+    "torch.broadcast_shapes": "assert torch.broadcast_shapes((2, 1), (1, 3)) == (2, 3)  # reads torch._refs",
+    "decompositions first": "importlib.import_module('torch._decomp.decompositions')\n"
+                            "assert torch._decomp.global_decomposition_table['post_autograd'], 'torch._decomp ran twice'\n"
+                            "assert type(torch._decomp.__spec__.loader).__name__ == 'SourceFileLoader'",
+    "a name of the stand-in": "assert callable(torch._meta_registrations.device_hint)",
+    "a plain import": "from torch._meta_registrations import device_hint",
+}
+
+
+@pytest.mark.parametrize("use", list(META_USES), ids=list(META_USES))
+def test_torch_imports_without_its_meta_kernels_which_come_in_when_needed(use) -> None:
+    """torch._meta_registrations is 0.3 s of import torch; only compiling, exporting and meta tensors need it.
+
+    "decompositions first" is the case that breaks when done naively: torch._decomp imported
+    before torch._meta_registrations is a circular import that fails.
+    """
+    code = DEFERRED_META.replace("USE", META_USES[use])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("how", ["turned off", "torch imported before"])
+def test_meta_kernels_come_with_torch_where_not_deferred(how) -> None:
+    before = "import torch\n" if how == "torch imported before" else ""
+    code = (before + "import sys\nfrom inceptionism.runtime import defer_torch_meta_kernels\n"
+            "print(defer_torch_meta_kernels())\nimport torch, colorsys\n"
+            "print(hasattr(sys.modules['torch._meta_registrations'], 'activate_meta'))")
+    env = {**os.environ, "INCEPTIONISM_DEFER_TORCH_META": "0" if how == "turned off" else "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.stdout.split() == ["False", "True"], done.stderr[-3000:]
+
+
+def test_meta_kernels_are_deferred_only_for_a_torch_known_to_allow_it() -> None:
+    from types import SimpleNamespace
+
+    from inceptionism.runtime import _DeferredMetaKernels
+
+    c = SimpleNamespace(_set_generator_metaclass=print)
+    assert _DeferredMetaKernels._can_defer(SimpleNamespace(__version__="2.14.1+cu130", _C=c))
+    assert not _DeferredMetaKernels._can_defer(SimpleNamespace(__version__="2.15.0", _C=c))
+    assert not _DeferredMetaKernels._can_defer(SimpleNamespace(__version__="2.14.1", _C=SimpleNamespace()))
