@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-from PIL import Image
+from inceptionism.runtime import defer_torch_meta_kernels
 
-import inceptionism
-from inceptionism.models import LoadedModel
+# The tests run as the command does: torch without its meta kernels until something needs
+# them (runtime.defer_torch_meta_kernels), so every in-process test checks that too.
+if not defer_torch_meta_kernels() and os.environ.get("INCEPTIONISM_DEFER_TORCH_META") != "0":
+    raise RuntimeError("torch was imported before the tests' conftest, so they would not run as the command does")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import inceptionism  # noqa: E402
+from inceptionism.models import LoadedModel  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
