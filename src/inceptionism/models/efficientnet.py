@@ -24,7 +24,7 @@ from torch import nn
 
 from .same import Conv2dSameByTaps
 from .spec import ModelSpec
-from .weights import load_by_order, packaged_weights_path, sha256_file
+from .weights import load_packaged, packaged_weights_path
 
 __all__ = ["EfficientNetLite", "LITE0", "LITE1", "LITE2", "lite_spec"]
 
@@ -155,9 +155,7 @@ def _file(k: int) -> Path:
 
 
 def _load(k: int, net: nn.Module) -> str:
-    path = _file(k)
-    load_by_order(net, path, f"efficientnet-lite{k}")
-    return sha256_file(path)
+    return load_packaged(net, _file(k), f"efficientnet-lite{k}")
 
 
 def lite_spec(k: int, description: str) -> ModelSpec:

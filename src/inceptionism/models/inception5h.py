@@ -24,7 +24,7 @@ from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
 from .graphdef import parse_graph
 from .spec import ModelSpec, Source
-from .weights import sha256_file
+from .weights import sha256_file, write_cache_file
 
 __all__ = ["Inception5h", "INCEPTION5H", "MIXED", "convert_graph", "graph_weights"]
 
@@ -200,7 +200,7 @@ def _source_file() -> Path:
 
 def load_graph_file(net: nn.Module, path: Path) -> str:
     """Load weights from a .pb/.zip (converted once, cached as safetensors) or a converted file."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file, save
 
     if path.suffix not in (".pb", ".zip"):
         from .weights import load_file as load_state_file
@@ -213,11 +213,7 @@ def load_graph_file(net: nn.Module, path: Path) -> str:
         return sha
     state = convert_graph(_read_graph_bytes(path), net)
     net.load_state_dict(state)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        save_file(state, str(cached))
-    except OSError:
-        pass  # a read-only cache only costs a conversion next time
+    write_cache_file(cached, save(state))  # whole or not at all; a read-only cache costs a conversion next time
     return sha
 
 
