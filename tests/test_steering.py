@@ -241,15 +241,3 @@ def test_channels_chosen_by_the_picture(model, small_photo, mode):
 def test_bad_channel_modes_name_the_option(text):
     with pytest.raises(ConfigError, match=f"channels '{text}' is not MODE:K"):
         inceptionism.DreamConfig(channels=text)
-
-
-def test_layer_names_pass_without_listing_the_layers_and_numbers_become_names(model) -> None:
-    """Listing the layers is a forward pass (0.05 s of every command): only numbers need it."""
-    from inceptionism.steering import resolve_layer_indices
-    from inceptionism.taps import _list_layers_cached
-
-    _list_layers_cached.cache_clear()
-    assert resolve_layer_indices(model, " blocks.5.0.bn1:3*2, blocks.4.1.bn1@3,4") == "blocks.5.0.bn1:3*2,blocks.4.1.bn1@3,4"
-    assert _list_layers_cached.cache_info().misses == 0
-    names = [info.name for info in inceptionism.list_layers(model)]
-    assert resolve_layer_indices(model, "3-4*0.5,blocks.5.0.bn1") == f"{names[3]}*0.5,{names[4]}*0.5,blocks.5.0.bn1"

@@ -63,22 +63,20 @@ def resolve_layer_indices(model: LoadedModel, text: str) -> str:
         >>> resolve_layer_indices(load_model(), "3-4*0.5,blocks.5.0.bn1")  # doctest: +SKIP
         'blocks.0.0.bn1*0.5,blocks.0.0.aa*0.5,blocks.5.0.bn1'
     """
-    terms = [(raw.strip(), _INDEXED.match(raw.strip())) for raw in objectives.split_terms(text)]
-    if not any(match for _, match in terms):
-        return ",".join(term for term, _ in terms)  # names only: no need to list the layers (a forward pass)
     names = [info.name for info in list_layers(model)]
     parts = []
-    for raw, match in terms:
+    for raw in objectives.split_terms(text):
+        match = _INDEXED.match(raw.strip())
         if match is None:
-            parts.append(raw)
+            parts.append(raw.strip())
             continue
         lo, hi = int(match["lo"]), int(match["hi"] or match["lo"])
         if lo > hi:
-            raise LayerError(f"layer range {raw!r} is empty: write the lower number first, e.g. {hi}-{lo}",
+            raise LayerError(f"layer range {raw.strip()!r} is empty: write the lower number first, e.g. {hi}-{lo}",
                              field="layers")
         if hi >= len(names):
             raise LayerError(
-                f"layer range {raw!r} is not within 0 to {len(names) - 1}, the layers of {model.spec.name} "
+                f"layer range {raw.strip()!r} is not within 0 to {len(names) - 1}, the layers of {model.spec.name} "
                 "(see 'inceptionism layers' for their numbers)", field="layers",
             )  # fmt: skip
         parts.extend(f"{names[i]}{match['rest'] or ''}" for i in range(lo, hi + 1))
