@@ -240,7 +240,7 @@ def defer_torch_meta_kernels() -> bool:
     True if the next ``import torch`` will defer them.
 
     ``import torch`` ends by importing ``torch._meta_registrations``, which registers the
-    shape functions of about a thousand operators for tensors on the ``meta`` device, and
+    Python shape functions of operators for tensors on the ``meta`` device, and
     with them torch's Python references, primitives and decompositions: about 0.3 s of
     torch's 1.2 s here (docs/performance.md, start-up). A dream computes on real tensors
     and needs none of it. ``torch.compile``, ``torch.export`` and fake tensors do: their
