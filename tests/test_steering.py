@@ -241,3 +241,20 @@ def test_channels_chosen_by_the_picture(model, small_photo, mode):
 def test_bad_channel_modes_name_the_option(text):
     with pytest.raises(ConfigError, match=f"channels '{text}' is not MODE:K"):
         inceptionism.DreamConfig(channels=text)
+
+
+def test_the_checks_probe_the_network_at_its_small_size_unless_a_position_needs_more(model, monkeypatch):
+    """A pass at 224 px was 0.05 s of every command; names and channels are the same at 64 px."""
+    from inceptionism import taps
+    from inceptionism.api import check_config, resolve_config
+
+    sizes = []
+    listed = taps._list_layers_cached
+    monkeypatch.setattr(taps, "_list_layers_cached", lambda m, size: sizes.append(size) or listed(m, size))
+    check_config(resolve_config(seed=0, layers="blocks.4.1.bn1:3,45-46*0.5"), model, 512, 512)
+    assert set(sizes) == {model.spec.probe_size} == {64}
+    with pytest.raises(LayerError, match="channel 9999"):
+        check_config(resolve_config(seed=0, layers="blocks.4.1.bn1:9999"), model, 512, 512)
+    sizes.clear()
+    check_config(resolve_config(seed=0, layers="blocks.4.1.bn1:3@2,2"), model, 512, 512)
+    assert 224 in sizes  # a neuron's position is checked against the layer's size, measured at 224 px

@@ -35,11 +35,14 @@ def _class_resolver(model: LoadedModel):
 def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int] | None) -> tuple[int, int] | None:
     """Validate a layer term; return the layer's (h, w) at ``size`` for neuron terms
     (``size`` None: the picture is not known yet, positions are checked later)."""
+    if term.position is None or size is None:  # the layer and its channels: the same at any size
+        info = layer_info(model, term.layer, model.spec.probe_size)
+        if term.channel is not None:
+            info.check_channel(term.channel)
+        return None
     info = layer_info(model, term.layer)
     if term.channel is not None:
         info.check_channel(term.channel)
-    if term.position is None or size is None:
-        return None
     # Layer size at this image size, from its stride at the 224 px probe (SAME padding: ceil).
     ref = (math.ceil(size[0] * info.height / 224), math.ceil(size[1] * info.width / 224))
     y, x = term.position
@@ -63,7 +66,7 @@ def resolve_layer_indices(model: LoadedModel, text: str) -> str:
         >>> resolve_layer_indices(load_model(), "3-4*0.5,blocks.5.0.bn1")  # doctest: +SKIP
         'blocks.0.0.bn1*0.5,blocks.0.0.aa*0.5,blocks.5.0.bn1'
     """
-    names = [info.name for info in list_layers(model)]
+    names = [info.name for info in list_layers(model, model.spec.probe_size)]  # the same at any size
     parts = []
     for raw in objectives.split_terms(text):
         match = _INDEXED.match(raw.strip())

@@ -113,7 +113,7 @@ def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
 
 
 def unknown_layer_error(model: LoadedModel, name: str) -> LayerError:
-    names = [info.name for info in list_layers(model)]
+    names = [info.name for info in list_layers(model, model.spec.probe_size)]
     near = difflib.get_close_matches(name, names, n=4, cutoff=0.5)
     hint = f"nearest: {', '.join(near)}" if near else f"for example {', '.join(names[len(names) // 2:][:3])}"
     return LayerError(
@@ -161,16 +161,17 @@ def _list_layers_cached(model: LoadedModel, size: int) -> tuple[LayerInfo, ...]:
     return tuple(infos)
 
 
-def layer_info(model: LoadedModel, name: str) -> LayerInfo:
-    """Info about one layer by module path; unknown names list the nearest valid ones."""
-    for info in list_layers(model):
+def layer_info(model: LoadedModel, name: str, size: int = 224) -> LayerInfo:
+    """Info about one layer by module path, its height and width for a ``size`` px square;
+    unknown names list the nearest valid ones."""
+    for info in list_layers(model, size):
         if info.name == name:
             return info
     # A valid module hidden from the listing (e.g. an activation leaf) is still allowed.
     modules = dict(model.net.named_modules())
     if name and name in modules:
         with capture(model, [name]) as run, torch.no_grad():
-            out = run(torch.zeros(1, 3, 224, 224, device=model.device))[name]
+            out = run(torch.zeros(1, 3, size, size, device=model.device))[name]
         if out.dim() == 4:
             return LayerInfo(name, out.shape[1], out.shape[2], out.shape[3], type(modules[name]).__name__)
         raise LayerError(f"layer {name!r} outputs shape {tuple(out.shape)}; dreamable layers output (B, C, H, W)")
@@ -184,7 +185,7 @@ def auto_layers(model: LoadedModel) -> str:
     earliest give textures and the last ones are too specific. Modules with children
     (blocks, stages, Inception mixes) are preferred over single convolutions.
     """
-    layers = list_layers(model)
+    layers = list_layers(model, model.spec.probe_size)  # names and order: the same at any size
     modules = dict(model.net.named_modules())
     blocks = [info for info in layers if next(modules[info.name].children(), None) is not None]
     top = min((info.name.count(".") for info in blocks), default=0)

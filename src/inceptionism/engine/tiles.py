@@ -90,7 +90,7 @@ def activation_bytes_per_pixel(model: LoadedModel, layers: frozenset[str]) -> fl
 
 @lru_cache(maxsize=64)
 def _bytes_per_pixel(model: LoadedModel, layers: tuple[str, ...]) -> float:
-    sizes = (max(64, model.spec.min_size), max(128, 2 * model.spec.min_size))
+    sizes = (model.spec.probe_size, max(128, 2 * model.spec.min_size))
     saved = []
     with capture(model, layers) as run:
         for side in sizes:

@@ -189,7 +189,7 @@ def load_model(
         # devices it stays off until measured there.
         layout = torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
         model = LoadedModel(spec, net.to(memory_format=layout), sha, layout).to(device)
-        probe = torch.rand(1, 3, max(64, spec.min_size), max(64, spec.min_size), generator=torch.Generator().manual_seed(0))
+        probe = torch.rand(1, 3, spec.probe_size, spec.probe_size, generator=torch.Generator().manual_seed(0))
         model.folds = find_folds(net, probe.to(model.device), model)
         if cache:
             _CACHE[key] = model

@@ -50,6 +50,13 @@ class ModelSpec:
     download: Source | None = None  # official download of the weights; None = they ship with a package or a file
     input_size: int = 224  # square side the network classifies best at (centre crop of the picture, see CROP)
 
+    @property
+    def probe_size(self) -> int:
+        """The side of the small square the network is probed on when the answer does not
+        depend on the size (which convolutions fold, which layers there are and their
+        channels): a pass at it costs a fraction of one at ``input_size``."""
+        return max(64, self.min_size)
+
     def layers_for(self, preset: str | None) -> str:
         """The layer list a preset dreams on with this model."""
         return self.preset_layers.get(preset or "", self.default_layers)
