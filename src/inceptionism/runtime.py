@@ -229,8 +229,10 @@ def _dynamo_stand_ins() -> dict[str, types.ModuleType]:
 _META = "torch._meta_registrations"
 _META_PARTS = (_META, "torch._decomp", "torch._refs", "torch._prims")
 # What traces, compiles or exports: it runs on fake tensors, which need the meta kernels.
+# (Not torch.onnx itself, which torchvision imports to register its operators: exporting
+# goes through torch.export or torch._dynamo.)
 _META_USERS = ("torch._dynamo", "torch._inductor", "torch._functorch.aot_autograd", "torch._functorch.partitioners",
-               "torch.export._trace", "torch._export.non_strict_utils", "torch.onnx")
+               "torch.export._trace", "torch._export.non_strict_utils")
 _DEFERS_ON = ("2.14.",)  # the torch versions whose import was checked to work so (tests/test_runtime.py)
 _deferral: _DeferredMetaKernels | None = None
 
