@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..errors import ModelError, WeightsMissingError
+from ..errors import ModelError, OutputError, WeightsMissingError
+from ..images import write_atomic
 from ..paths import weights_cache_dir
 
 __all__ = ["packaged_weights_path", "sha256_file", "load_by_order", "load_packaged", "load_file",
@@ -105,19 +104,13 @@ def load_packaged(net: nn.Module, path: Path, model_name: str) -> str:
 
 
 def write_cache_file(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` in the cache, whole or not at all (a temporary file renamed
-    into place); where the cache cannot be written, nothing is (it only costs time later)."""
+    """Write ``blob`` to ``path`` in the cache, whole or not at all (:func:`images.write_atomic`);
+    where the cache cannot be written, nothing is (it only costs time later)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        write_atomic(path, lambda fh: fh.write(blob))
+    except (OSError, OutputError):
+        pass
 
 
 def _read_state_dict(path: Path, model_name: str) -> dict:
