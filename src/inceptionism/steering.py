@@ -35,14 +35,13 @@ def _class_resolver(model: LoadedModel):
 def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int] | None) -> tuple[int, int] | None:
     """Validate a layer term; return the layer's (h, w) at ``size`` for neuron terms
     (``size`` None: the picture is not known yet, positions are checked later)."""
-    if term.position is None or size is None:  # the layer and its channels: the same at any size
-        info = layer_info(model, term.layer, model.spec.probe_size)
-        if term.channel is not None:
-            info.check_channel(term.channel)
-        return None
-    info = layer_info(model, term.layer)
+    positioned = term.position is not None and size is not None
+    # the layer and its channels are the same at any size; a neuron's position needs the 224 px sizes
+    info = layer_info(model, term.layer, 224 if positioned else model.spec.probe_size)
     if term.channel is not None:
         info.check_channel(term.channel)
+    if not positioned:
+        return None
     # Layer size at this image size, from its stride at the 224 px probe (SAME padding: ceil).
     ref = (math.ceil(size[0] * info.height / 224), math.ceil(size[1] * info.width / 224))
     y, x = term.position
