@@ -184,6 +184,23 @@ def _drop(stand_ins: dict[str, types.ModuleType]) -> None:
             del sys.modules[name]
 
 
+class _StandIn(types.ModuleType):
+    """A module's stand-in: a name it lacks is the real module's, imported once ``ready()``
+    has made way for it. Dunder questions are answered "no" without importing anything
+    (inspect asks every module for ``__file__``), except a package's ``__path__``, which
+    importing one of its submodules needs."""
+
+    def __init__(self, name: str, ready: Callable[[], None], *, package: bool = False) -> None:
+        super().__init__(name, f"stands in for {name} until it is needed (inceptionism.runtime)")
+        self._ready, self._package = ready, package
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and not (attr == "__path__" and self._package):
+            raise AttributeError(attr)
+        self._ready()
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
 def _dynamo_stand_ins() -> dict[str, types.ModuleType]:
     """Stand-ins for ``torch._dynamo`` and ``torch._dynamo.utils`` (see :func:`import_timm`)."""
     stand_ins: dict[str, types.ModuleType] = {}
@@ -191,14 +208,6 @@ def _dynamo_stand_ins() -> dict[str, types.ModuleType]:
     def real(name: str) -> types.ModuleType:
         _drop(stand_ins)
         return importlib.import_module(name)
-
-    class StandIn(types.ModuleType):
-        def __getattr__(self, attr: str) -> Any:  # a name the stand-in lacks: the real module's
-            # inspect asks every module for __file__, and ``from M import x`` asks M for
-            # __path__; only the package's __path__ (a submodule's import) needs the real one
-            if attr.startswith("__") and not (attr == "__path__" and self.__name__ == "torch._dynamo"):
-                raise AttributeError(attr)
-            return getattr(real(self.__name__), attr)
 
     def is_compile_supported(device_type: str) -> bool:
         return real("torch._dynamo.utils").is_compile_supported(device_type)
@@ -216,7 +225,8 @@ def _dynamo_stand_ins() -> dict[str, types.ModuleType]:
 
         return call
 
-    dynamo, utils = StandIn("torch._dynamo"), StandIn("torch._dynamo.utils")
+    step_aside = functools.partial(_drop, stand_ins)
+    dynamo, utils = _StandIn("torch._dynamo", step_aside, package=True), _StandIn("torch._dynamo.utils", step_aside)
     utils.is_compile_supported = is_compile_supported
     dynamo.utils, dynamo.disable = utils, disable
     stand_ins.update({"torch._dynamo": dynamo, "torch._dynamo.utils": utils})
@@ -335,16 +345,7 @@ class _DeferredMetaKernels(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 setattr(torch, attribute, self._stand_in(part))
 
     def _stand_in(self, name: str) -> types.ModuleType:
-        hook = self
-
-        class StandIn(types.ModuleType):
-            def __getattr__(self, attribute: str) -> Any:
-                if attribute.startswith("__"):  # inspect, pickle and copy ask for these
-                    raise AttributeError(attribute)
-                hook.load()
-                return getattr(importlib.import_module(self.__name__), attribute)
-
-        self.stand_ins[name] = StandIn(name, f"stands in for {name} until it is needed (inceptionism.runtime)")
+        self.stand_ins[name] = _StandIn(name, self.load)
         return self.stand_ins[name]
 
     def load(self) -> None:
