@@ -134,7 +134,11 @@ def main() -> None:
         print(f"|  | bytes by operator: {top} | | | | | | |")
     print("\n| picture | round | padded copies (timm) | taps (ours) | ratio | GB moved, copies / taps |")
     print("|---|---|---|---|---|---|")
-    convs = [m for m in model.net.modules() if isinstance(m, Conv2dSame)]
+    # The network's "same" convolutions: ours, since the default network is built without timm (the A/B
+    # makes them timm's and back; both keep padding=0 and the same parameters).
+    convs = [m for m in model.net.modules() if isinstance(m, (Conv2dSame, Conv2dSameByTaps))]
+    if not convs:
+        raise SystemExit("the default network has no 'same' convolutions: the padding A/B would compare nothing")
     for width, height, objective, x in pictures:
         with capture(model, sorted(objective.layers)) as run:
             step = stepping(run, objective, x)
