@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,17 +120,26 @@ def test_unwritable_output_directory_is_caught_before_any_work():
         images.check_output_path("/sys/out.png")
 
 
-def test_read_only_directory_for_ordinary_users(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+def test_read_only_directory_for_ordinary_users():
+    # Root ignores permission bits, so under root the check runs as "nobody" (its effective
+    # uid only, and back after), in a directory it may enter but not write to.
+    as_root = os.geteuid() == 0
+    parent = Path(tempfile.mkdtemp())
+    parent.chmod(0o755)
+    locked = parent / "locked"
+    locked.mkdir(mode=0o555)
     try:
-        if os.geteuid() == 0:
-            pytest.skip("root ignores permission bits; covered by the /sys test")
-        with pytest.raises(OutputError, match="is not writable"):
-            images.check_output_path(locked / "out.png")
+        if as_root:
+            os.seteuid(65534)
+        try:
+            with pytest.raises(OutputError, match=r"output directory '.*locked' is not writable"):
+                images.check_output_path(locked / "out.png")
+        finally:
+            if as_root:
+                os.seteuid(0)
     finally:
         locked.chmod(0o700)
+        shutil.rmtree(parent)
 
 
 def test_unknown_extension(tmp_path):
