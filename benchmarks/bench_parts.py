@@ -33,14 +33,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import machine  # noqa: E402
 
 
-def best_ms(fn, reps: int = 7) -> float:
+def times_ms(fn, reps: int) -> list[float]:
+    """``reps`` timed calls of ``fn`` after a warm-up, in milliseconds."""
     fn()
-    best = float("inf")
+    times = []
     for _ in range(reps):
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1000
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def best_ms(fn, reps: int = 7) -> float:
+    return min(times_ms(fn, reps))
+
+
+def median_ms(fn, reps: int = 5) -> float:
+    import statistics
+
+    return statistics.median(times_ms(fn, reps))
 
 
 def bench_smoothing() -> None:
@@ -94,18 +105,6 @@ def bench_folding() -> None:
                   f"| {statistics.median(times[True]) * 1000:.0f} ms | {moved:.1e} |", flush=True)
 
 
-def _median_ms(fn, reps: int = 5) -> float:
-    import statistics
-
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def bench_w3() -> None:
     from collections import Counter
 
@@ -143,7 +142,7 @@ def bench_w3() -> None:
                 x = torch.rand(shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
                 out = conv(x)
                 grad = torch.ones_like(out)
-                total += _median_ms(lambda: torch.autograd.grad(conv(x), x, grad))
+                total += median_ms(lambda: torch.autograd.grad(conv(x), x, grad))
         return total
 
     print(f"\n## W3's gradient steps ({p['model']}, {p['layers']}, tile {p['tile_size']})\n")
@@ -159,7 +158,7 @@ def bench_w3() -> None:
             with FlopCounterMode(display=False) as counter:
                 step(x0)
             flops = counter.get_total_flops() / 1e9
-            ms, conv_ms = _median_ms(lambda: step(x0)), convs_alone(shapes)
+            ms, conv_ms = median_ms(lambda: step(x0)), convs_alone(shapes)
             total += ms * count * p["steps"]
             conv_total += conv_ms * count * p["steps"]
             flops_total += flops * count * p["steps"]
