@@ -375,3 +375,61 @@ def test_guides_and_masks_a_worker_would_refuse_are_refused_at_submit(client):
         assert response.status_code == 422 and response.json()["field"] == field and words in response.json()["error"]
     grey = {"image": ("p.png", photo, "image/png"), "mask": ("m.png", png(192, 128, (200, 200, 200)), "image/png")}
     assert client.post("/api/dreams", data={"params": "{}"}, files=grey).status_code == 202
+
+
+def _foreign_file(folder: Path, name: str) -> Path:
+    """A file a user might pass as --weights that holds no weights."""
+    import torch
+
+    path = folder / name
+    if name == "whole-module.pt":
+        torch.save(torch.nn.Linear(2, 2), path)  # a pickled module, not a state dict
+    else:
+        path.write_bytes({"garbage.pt": b"garbage bytes here", "broken-zip.pt": b"PK\x03\x04junk",
+                          "text.pth": b"hello\nworld\n", "bad.safetensors": b"xx"}[name])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("garbage.pt", "(Unsupported operand"),
+        ("broken-zip.pt", "(PytorchStreamReader failed reading zip archive: not a ZIP archive)"),
+        ("text.pth", "not a state dict saved by torch.save, nor a .safetensors file"),
+        ("bad.safetensors", "it is not a .safetensors file (Error while deserializing header"),
+        ("whole-module.pt", "(Unsupported global: GLOBAL torch.nn.modules.linear.Linear"),
+    ],
+)
+def test_files_that_are_not_weights_are_one_line_errors(tmp_path, name, words):
+    # torch.load's own messages run over many lines and tell the user to pass weights_only=False
+    # and to file an issue with PyTorch: the error keeps one short cause instead.
+    path = _foreign_file(tmp_path, name)
+    result = invoke("dream", "noise", "-o", tmp_path / "o.png", "--weights", path, "-q")
+    assert result.exit_code == 4, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot read weights file") and repr(str(path)) in lines[0]
+    assert words in lines[0], lines[0]
+    assert "weights_only" not in lines[0] and "file an issue" not in lines[0] and len(lines[0]) < 400, lines[0]
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_cause_is_one_short_line_of_another_librarys_message():
+    from inceptionism.errors import cause
+
+    unpickler = RuntimeError("Weights only load failed. In PyTorch 2.6, we changed the default.\n"
+                             "Please file an issue with the following: WeightsUnpickler error: \n\n"
+                             "Unsupported operand 103\n\nCheck the documentation of torch.load")
+    assert cause(unpickler) == "Unsupported operand 103"
+    assert cause(OSError("not a ZIP archive. This is an internal error. If you see it, report it.")) == \
+        "not a ZIP archive"
+    assert cause(ValueError("\n\n  first line  \nsecond line")) == "first line"
+    assert cause(KeyError()) == "KeyError"
+    long = cause(ValueError("x" * 500))
+    assert len(long) == 160 and long.endswith("...")
+
+
+def test_an_error_message_is_always_one_line():
+    from inceptionism.errors import ModelError
+
+    assert str(ModelError("cannot read 'a': first\n  second\r\nthird")) == "cannot read 'a': first second third"
+    assert str(ModelError("unchanged  spacing 'a  b'")) == "unchanged  spacing 'a  b'"

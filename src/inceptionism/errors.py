@@ -16,6 +16,7 @@ __all__ = [
     "LayerError",
     "WeightsMissingError",
     "OutputError",
+    "cause",
 ]
 
 
@@ -29,6 +30,8 @@ class InceptionismError(Exception):
     exit_code = 1
 
     def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        if "\n" in message or "\r" in message:  # one line, whatever text a cause brought in
+            message = " ".join(line.strip() for line in message.splitlines() if line.strip())
         super().__init__(message)
         self.field = field
 
@@ -67,3 +70,24 @@ class OutputError(InceptionismError):
     """An output cannot be written where it was asked for."""
 
     exit_code = 6
+
+
+def cause(exc: BaseException, limit: int = 160) -> str:
+    """Another library's exception as a short cause for one of ours: one line, at most
+    ``limit`` characters.
+
+    Library messages can run over many lines and give advice that is not the user's to
+    follow; torch.load's refusal, for one, says to pass ``weights_only=False`` and to file
+    an issue. Where a message names its reason after a heading ("WeightsUnpickler
+    error: ..."), that reason is the cause; otherwise the first line is. Of either, the
+    first sentence.
+    """
+    text = str(exc).strip()
+    head, found, reason = text.partition("WeightsUnpickler error:")
+    if found and reason.strip():
+        text = reason.strip()
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "") or type(exc).__name__
+    first, stop, rest = line.partition(". ")
+    if stop and rest:  # the first sentence: what follows is advice ("If you are seeing this error, ...")
+        line = first
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."

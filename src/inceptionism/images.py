@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageError, OutputError
+from .errors import ImageError, OutputError, cause
 
 __all__ = [
     "Picture",
@@ -127,7 +127,7 @@ def _decode(source: Path | BinaryIO, what: str, name: str, max_pixels: int, max_
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{what} is truncated or corrupt: {exc}", field=field) from None
+        raise ImageError(f"{what} is truncated or corrupt: {cause(exc)}", field=field) from None
 
 
 def _decoded(im: Image.Image, max_side: int | None) -> Image.Image:

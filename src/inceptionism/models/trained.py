@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ..errors import ModelError
+from ..errors import ModelError, cause
 from .spec import ModelSpec
 from .weights import load_file
 
@@ -60,7 +60,7 @@ def read_info(path: str | Path) -> TrainedInfo | None:
         with safe_open(str(path), "pt") as fh:
             text = (fh.metadata() or {}).get(META_KEY)
     except Exception as exc:  # not a safetensors file at all: say which one
-        raise ModelError(f"cannot read weights file {str(path)!r}: {exc}") from None
+        raise ModelError(f"cannot read weights file {str(path)!r}: it is not a .safetensors file ({cause(exc)})") from None
     if text is None:
         return None
     try:
@@ -69,7 +69,7 @@ def read_info(path: str | Path) -> TrainedInfo | None:
         return TrainedInfo(**{**data, "classes": tuple(data["classes"]), "mean": tuple(data["mean"]),
                               "std": tuple(data["std"])})
     except (ValueError, TypeError, KeyError) as exc:
-        raise ModelError(f"weights file {str(path)!r} has a damaged description of its training: {exc}") from None
+        raise ModelError(f"weights file {str(path)!r} has a damaged description of its training: {cause(exc)}") from None
 
 
 def replace_head(net: nn.Module, classes: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import ModelError, OutputError, WeightsMissingError
+from ..errors import ModelError, OutputError, WeightsMissingError, cause
 from ..images import write_atomic
 from ..paths import weights_cache_dir
 
@@ -122,7 +122,8 @@ def _read_state_dict(path: Path, model_name: str) -> dict:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file: say which one
-        raise ModelError(f"cannot read weights file {str(path)!r} for {model_name!r}: {exc}") from None
+        raise ModelError(f"cannot read weights file {str(path)!r} for {model_name!r}: it is not a state dict saved by "
+                         f"torch.save, nor a .safetensors file ({cause(exc)})") from None
     for key in ("state_dict", "model", "model_state_dict", "state_dict_ema"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from ..config import DreamConfig, dream_params, layered, parameters_named
-from ..errors import ConfigError
+from ..errors import ConfigError, cause
 from ..images import FORMATS
 from ..options import ServeConfig
 from ..models import get_spec, list_models, weights_path
@@ -102,7 +102,7 @@ def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
         size = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
         raise ApiError(413, f"{field} is {size}; at most {limits.max_pixels / 1e6:.0f} MP are allowed", field) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        kind = "not an image" if isinstance(exc, UnidentifiedImageError) else f"a broken image ({exc})"
+        kind = "not an image" if isinstance(exc, UnidentifiedImageError) else f"a broken image ({cause(exc)})"
         raise ApiError(415, f"the {field} file is {kind}; send a PNG, JPEG, WebP, GIF, BMP or TIFF image", field) from None
     return Upload(data, IMAGE_FORMATS[fmt], width, height)
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, cause
 from ..images import write_atomic
 from ..models import ModelSpec, get_spec, without_inplace
 from ..models.trained import replace_head
@@ -210,6 +210,6 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ConfigError(f"checkpoint {str(path)!r} cannot be read ({exc}); train without --resume", field="resume") \
+        raise ConfigError(f"checkpoint {str(path)!r} cannot be read ({cause(exc)}); train without --resume", field="resume") \
             from None
 
