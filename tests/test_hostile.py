@@ -433,3 +433,12 @@ def test_an_error_message_is_always_one_line():
 
     assert str(ModelError("cannot read 'a': first\n  second\r\nthird")) == "cannot read 'a': first second third"
     assert str(ModelError("unchanged  spacing 'a  b'")) == "unchanged  spacing 'a  b'"
+
+
+@pytest.mark.parametrize("command", [["classes"], ["visualize", "blocks.4.1.bn1", "3", "-o", "OUT", "-q"], ["dream", "noise", "-o", "OUT", "-q"]])
+def test_a_weights_path_that_is_no_file_is_refused_by_every_command(tmp_path, command):
+    # `classes` reads only the spec; it listed ImageNet's classes for any path before.
+    for path in (tmp_path / "missing.pt", tmp_path):
+        result = invoke(*[str(tmp_path / "o.png") if a == "OUT" else a for a in command], "--weights", path)
+        assert result.exit_code == 5, result.output
+        assert result.output.strip() == f"error: weights file {str(path)!r} does not exist or is not a file"

@@ -123,9 +123,13 @@ def spec_for(name: str, weights: str | None) -> ModelSpec:
 
     Raises:
         ModelError: the trained file was made from another network than ``name``.
+        WeightsMissingError: ``weights`` names no file (checked here, so that commands which
+            only need the spec, such as ``classes``, do not pass over a wrong path).
     """
     if name.startswith(TRAINED) and weights not in (None, "random"):
         raise ModelError(f"model {name} brings its own weights; leave --weights out", field="weights")
+    if weights not in (None, "random") and not Path(weights).is_file():
+        raise WeightsMissingError(f"weights file {str(weights)!r} does not exist or is not a file", field="weights")
     info = read_info(weights) if weights not in (None, "random") else None
     if info is None:
         return get_spec(name)

@@ -144,7 +144,7 @@ def load_file(net: nn.Module, path: str | Path, model_name: str) -> str:
     """
     path = Path(path)
     if not path.is_file():
-        raise WeightsMissingError(f"weights file {str(path)!r} does not exist")
+        raise WeightsMissingError(f"weights file {str(path)!r} does not exist or is not a file")
     state = _read_state_dict(path, model_name)
     target = net.state_dict()
     if set(state) == set(target):
