@@ -442,3 +442,36 @@ def test_a_weights_path_that_is_no_file_is_refused_by_every_command(tmp_path, co
         result = invoke(*[str(tmp_path / "o.png") if a == "OUT" else a for a in command], "--weights", path)
         assert result.exit_code == 5, result.output
         assert result.output.strip() == f"error: weights file {str(path)!r} does not exist or is not a file"
+
+
+@pytest.mark.parametrize(
+    ("array", "words"),
+    [
+        (np.full((64, 64, 3), np.nan, np.float32), "not finite (NaN or infinity)"),
+        (np.full((64, 64, 3), np.inf, np.float64), "not finite (NaN or infinity)"),
+        (np.full((64, 64, 3), 200.0, np.float32), "float values from 200 to 200; floats must lie in 0..1; divide a 0..255"),
+        (np.full((64, 64, 3), -0.5, np.float32), "float values from -0.5 to -0.5; floats must lie in 0..1"),
+        (np.full((64, 64), 128, np.int64), "dtype int64 is not allowed: use uint8 (0..255), uint16 (0..65535) or floats"),
+        (np.zeros((64, 64, 3), np.complex64), "dtype complex64 is not allowed"),
+    ],
+)
+def test_array_images_outside_the_contract_are_refused(array, words):
+    # Before, NaN dreamed on NaN, and 0..255 floats or int64 arrays were clipped to a white picture.
+    from inceptionism.api import _as_picture
+    from inceptionism.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _as_picture(array, resolve_config(None))
+    assert words in str(caught.value), str(caught.value)
+
+
+def test_array_images_of_every_allowed_kind_mean_the_same_picture():
+    from inceptionism.api import _as_picture
+
+    grey8 = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) % 256
+    kinds = [grey8.astype(np.uint8), (grey8 * 257).astype(np.uint16), (grey8 / 255).astype(np.float64),
+             (grey8 / 255 + 5e-4).astype(np.float32).clip(None, 1.0005)]  # a little rounding above 1 is clipped
+    pictures = [_as_picture(kind, resolve_config(None))[0].rgb for kind in kinds]
+    for picture in pictures[1:]:
+        assert np.abs(picture - pictures[0]).max() < 1e-3
+    assert _as_picture(np.eye(64, dtype=bool), resolve_config(None))[0].rgb[0, 0].tolist() == [1.0, 1.0, 1.0]

@@ -159,7 +159,7 @@ def _as_picture(image: ImageInput, cfg: DreamConfig) -> tuple[Picture, str]:
     if isinstance(image, Picture):
         return image, "image"
     if isinstance(image, np.ndarray):
-        array = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+        array = _array_values(image)
         if array.ndim == 2:
             array = np.repeat(array[:, :, None], 3, axis=2)
         if array.ndim != 3 or array.shape[2] not in (3, 4):
@@ -167,6 +167,31 @@ def _as_picture(image: ImageInput, cfg: DreamConfig) -> tuple[Picture, str]:
         alpha = array[:, :, 3] if array.shape[2] == 4 else None
         return Picture(np.ascontiguousarray(array[:, :, :3].clip(0, 1)), alpha), "array"
     raise ConfigError(f"image must be a path, 'noise', a PIL image or an array, not {type(image).__name__}")
+
+
+_ARRAY_SLACK = 1e-3  # floats a little outside 0..1 (rounding in the caller's own processing) are clipped
+
+
+def _array_values(image: np.ndarray) -> np.ndarray:
+    """An array image's values as float32 in 0..1: uint8 over 255, uint16 over 65535, bool as
+    0 and 1, floats as they are. Other kinds, and floats that are not finite or lie outside
+    0..1 (a 0..255 float array, say, which would otherwise come out white), are refused."""
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        return image.astype(np.float32) / float(np.iinfo(image.dtype).max)
+    if image.dtype == np.bool_:
+        return image.astype(np.float32)
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ConfigError(f"array image of dtype {image.dtype} is not allowed: use uint8 (0..255), uint16 "
+                          "(0..65535) or floats in 0..1, e.g. array.astype(np.uint8)")
+    array = image.astype(np.float32)
+    if array.size:
+        if not np.isfinite(array).all():
+            raise ConfigError("array image has values that are not finite (NaN or infinity); floats must lie in 0..1")
+        low, high = float(array.min()), float(array.max())
+        if low < -_ARRAY_SLACK or high > 1 + _ARRAY_SLACK:
+            hint = "; divide a 0..255 array by 255" if high <= 255 and low >= 0 else ""
+            raise ConfigError(f"array image has float values from {low:g} to {high:g}; floats must lie in 0..1{hint}")
+    return array
 
 
 def fit_max_size(x: torch.Tensor, max_size: int | None) -> torch.Tensor:
@@ -247,7 +272,7 @@ def dream(
     """Dream on an image: amplify what the network sees in it.
 
     Args:
-        image: a path, a PIL image, an (H, W[, 3|4]) array (uint8 or floats in 0..1),
+        image: a path, a PIL image, an (H, W[, 3|4]) array (uint8, uint16 or floats in 0..1),
             or the word ``"noise"`` for a dream from random noise (size from ``size``).
         config: a :class:`DreamConfig`; ``params`` override its fields.
         model: an already loaded model to reuse (otherwise ``config.model`` is loaded).
