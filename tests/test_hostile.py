@@ -475,3 +475,24 @@ def test_array_images_of_every_allowed_kind_mean_the_same_picture():
     for picture in pictures[1:]:
         assert np.abs(picture - pictures[0]).max() < 1e-3
     assert _as_picture(np.eye(64, dtype=bool), resolve_config(None))[0].rgb[0, 0].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_octaves_grown_past_the_pixel_limit_are_refused_before_any_work(small_photo, tmp_path, monkeypatch):
+    # --octave-range=-30:30 --octave-scale 8 ran the machine out of memory (killed by the kernel).
+    started = time.perf_counter()
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", "--octave-range=-30:30", "--octave-scale", "8", "-q")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "error: octave 30 at octave_scale 8 would dream this 96x64 picture at over 10 million px a side; at most "
+        "100 megapixels (lower the top of octave_range or octave_scale; INCEPTIONISM_MAX_PIXELS raises the limit)")
+    assert time.perf_counter() - started < 10 and not (tmp_path / "o.png").exists()
+    from inceptionism import images
+    from inceptionism.api import check_config, resolve_config
+    from inceptionism.errors import ConfigError
+    from inceptionism.models import load_model
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 20_000)  # 96x64 photo: octave 1 at 1.5 is 144x96 = 13,824 px
+    model = load_model()
+    check_config(resolve_config(None, octave_range="-2:1", octave_scale=1.5), model, 96, 64)
+    with pytest.raises(ConfigError, match=r"octave 2 at octave_scale 1.5 would dream this 96x64 picture at 216x144 px"):
+        check_config(resolve_config(None, octave_range="-2:2", octave_scale=1.5), model, 96, 64)

@@ -15,6 +15,7 @@ from .device import resolve_device
 from .engine import Callbacks, DreamResult, OctaveInfo, StepInfo, auto_tile_size, plan_octaves, resize, run_dream
 from .engine.filters import keep_colors
 from .errors import ConfigError, ImageError
+from . import images
 from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, load_model, spec_for
 from .paths import __version__
@@ -97,7 +98,17 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None,
         raise ConfigError(
             f"tile_size {cfg.tile_size} is below {model.spec.name}'s minimum input size of {minimum}", field="tile_size"
         )
-    if width and height and not plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, minimum)[0]:
+    plan = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, minimum)[0] if width and height else None
+    if plan and max(o.height * o.width for o in plan) > images.MAX_PIXELS:
+        top = max(plan, key=lambda o: o.height * o.width)
+        size = f"{top.width}x{top.height} px" if max(top.width, top.height) < 10**7 else "over 10 million px a side"
+        raise ConfigError(
+            f"octave {top.k} at octave_scale {cfg.octave_scale:g} would dream this {width}x{height} picture at "
+            f"{size}; at most {images.MAX_PIXELS / 1e6:g} megapixels (lower the top of "
+            "octave_range or octave_scale; INCEPTIONISM_MAX_PIXELS raises the limit)",
+            field="octave_range" if cfg.octave_range is not None else "octave_scale",
+        )
+    if width and height and not plan:
         raise ImageError(
             f"image {width}x{height} is too small for {model.spec.name}: every octave is below its minimum "
             f"input size of {minimum} px",
