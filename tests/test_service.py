@@ -376,3 +376,23 @@ def test_serve_command_serves_until_stopped(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0 and f"http://127.0.0.1:{port}/" in output
+
+
+def test_a_studio_stopped_at_once_ends_cleanly(tmp_path: Path) -> None:
+    # The warm-up loads the default network on a thread. A process that ended while that
+    # thread was still inside torch aborted (exit status 134, "terminate called without an
+    # active exception"); the app's shutdown now waits for it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from inceptionism.service import ServiceSettings, create_app\n"
+        "with TestClient(create_app(ServiceSettings(data_dir=sys.argv[1], workers=0)), base_url='http://127.0.0.1'):\n"
+        "    pass\n"
+    )
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0 and "terminate called" not in proc.stderr, (proc.returncode, proc.stderr[-500:])

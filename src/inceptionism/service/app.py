@@ -111,6 +111,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             yield
         finally:
             pool.stop()
+            app.state.inspector.close()
             store.close()
             if cluster is not None:
                 cluster.close()

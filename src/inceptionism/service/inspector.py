@@ -34,9 +34,11 @@ class Inspector:
         # copies and lock, so a picture being drawn never holds up a new dream.
         self._lock, self._models = threading.Lock(), {}
         self._draw_lock, self._draw_models = threading.Lock(), {}
+        self._warming: threading.Thread | None = None
 
     def warm(self, name: str) -> None:
-        """Load ``name`` for checks in the background, so the first request does not wait for it."""
+        """Load ``name`` for checks in the background, so the first request does not wait for it.
+        :meth:`close` waits for it."""
 
         def load() -> None:
             with self._lock:
@@ -45,7 +47,15 @@ class Inspector:
                 except ApiError:
                     pass  # weights absent: requests get the error themselves
 
-        threading.Thread(target=load, name="studio-warm-up", daemon=True).start()  # ends when loaded
+        self._warming = threading.Thread(target=load, name="studio-warm-up", daemon=True)  # ends when loaded
+        self._warming.start()
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Wait for the warm-up load. A process that exits while a thread is still inside torch
+        aborts ("terminate called without an active exception", exit status 134) instead of
+        ending cleanly, as a studio stopped in its first second did."""
+        if self._warming is not None:
+            self._warming.join(timeout)
 
     def models(self) -> list[dict[str, Any]]:
         rows = []
