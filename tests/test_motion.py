@@ -247,3 +247,54 @@ def test_carried_frames_take_half_the_finest_octaves_steps_unless_told(model, pa
     assert set(seen[1:]) == {((top, top), 2)}
     with pytest.raises(ConfigError, match="carried_steps"):
         dream_video(panning_clip, tmp_path / "bad.mp4", cfg, model=model, carried_steps=0)
+
+
+def _frames(count: int = 4, size: tuple[int, int] = (48, 64)) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def test_written_videos_hold_every_frame_at_their_rate(tmp_path):
+    for name, fps in (("a.mp4", 10.0), ("a.webm", 30000 / 1001), ("odd.mp4", 8.0)):
+        frames = _frames(size=(47, 63)) if name == "odd.mp4" else _frames()
+        path = write_video(tmp_path / name, iter(frames), fps)
+        info = probe(path)
+        assert abs(info.fps - fps) < 0.01 and len(list(read_frames(path))) == len(frames), (name, info)
+        assert (info.width, info.height) == (64, 48)  # 63x47 is padded by one pixel on each odd side
+        assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "a.webm", "odd.mp4"]  # no temporary left
+
+
+def test_a_video_ffmpeg_could_not_finish_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
+    # imageio-ffmpeg's writer never checked ffmpeg's exit status: on a full disk ("Error writing
+    # trailer") a cut-short video was renamed into place and reported as written.
+    import inceptionism.motion.videoio as videoio
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\ncat > /dev/null\n"
+                    "echo '[out#0/mp4 @ 0x55d0] Error writing trailer: No space left on device' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(videoio, "_ffmpeg", lambda: str(fake))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(OutputError) as caught:
+        write_video(out / "v.mp4", iter(_frames()), 8.0)
+    assert str(caught.value) == f"cannot write {str(out / 'v.mp4')!r}: ffmpeg: Error writing trailer: No space left on device"
+    assert list(out.iterdir()) == []
+
+
+def test_a_gif_the_disk_refuses_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    with pytest.raises(OutputError, match=r"cannot write '.*v\.gif': No space left on device$"):
+        write_video(tmp_path / "v.gif", iter(_frames()), 8.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_frames_of_another_size_are_refused(tmp_path):
+    frames = _frames() + _frames(1, (40, 64))
+    with pytest.raises(OutputError, match="video frames must all be 64x48; one is 64x40"):
+        write_video(tmp_path / "v.mp4", iter(frames), 8.0)
+    assert list(tmp_path.iterdir()) == []

@@ -1,10 +1,17 @@
-"""Reading and writing video through imageio-ffmpeg (its ffmpeg binary comes from PyPI)."""
+"""Reading and writing video through imageio-ffmpeg (its ffmpeg binary comes from PyPI).
+
+Frames are encoded by that ffmpeg fed through a pipe here, not through imageio-ffmpeg's
+``write_frames``: that one never looks at how ffmpeg ended, so a video cut short (a full
+disk: "Error writing trailer") was renamed into place and reported as written.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
+from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -93,8 +100,11 @@ def write_video(
     suffix = path.suffix.lower()
     if suffix not in VIDEO_FORMATS:
         raise OutputError(f"output {str(path)!r} has an unknown extension {suffix!r}; use one of {', '.join(VIDEO_FORMATS)}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     try:
         if suffix == ".gif":
             _write_gif(tmp, frames, fps)
@@ -102,44 +112,73 @@ def write_video(
             _write_ffmpeg(tmp, frames, fps, suffix)
             if audio_from is not None:
                 _mux_audio(tmp, audio_from, audio_start, audio_end, suffix)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        try:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _CannotWrite(exc.strerror or str(exc)) from None
+    except _CannotWrite as exc:  # a full disk, say: one line, and nothing half-written left
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {str(path)!r}: {exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
+class _CannotWrite(Exception):
+    """Writing the video failed (the file system or ffmpeg said no); the text says why."""
+
+
 def _write_gif(tmp: str, frames: Iterable[np.ndarray], fps: float) -> None:
     images = [Image.fromarray(f) for f in frames]
     if not images:
         raise OutputError("no frames to write")
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    try:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    except OSError as exc:
+        raise _CannotWrite(exc.strerror or str(exc)) from None
 
 
 def _write_ffmpeg(tmp: str, frames: Iterable[np.ndarray], fps: float, suffix: str) -> None:
-    import imageio_ffmpeg
-
-    writer = None
-    try:
-        for frame in frames:
-            if writer is None:
-                height, width = frame.shape[:2]
-                codec = "libvpx-vp9" if suffix == ".webm" else "libx264"
-                # Even sides for 4:2:0 chroma: pad by one pixel where needed, never rescale.
-                pad = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if width % 2 or height % 2 else []
-                extra = ["-crf", "18"] if codec == "libx264" else ["-crf", "30", "-b:v", "0"]
-                writer = imageio_ffmpeg.write_frames(
-                    tmp, (width, height), fps=fps, codec=codec, macro_block_size=1,
-                    output_params=[*pad, *extra], ffmpeg_log_level="error",
-                )  # fmt: skip
-                writer.send(None)
-            writer.send(np.ascontiguousarray(frame))
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        raise OutputError("no frames to write")
+    proc, shape = None, None
+    with tempfile.TemporaryFile() as log:  # ffmpeg's messages, for the error; a file never fills up as a pipe can
+        try:
+            for frame in frames:
+                if proc is None:
+                    shape = frame.shape
+                    height, width = shape[:2]
+                    codec = "libvpx-vp9" if suffix == ".webm" else "libx264"
+                    # Even sides for 4:2:0 chroma: pad by one pixel where needed, never rescale.
+                    pad = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if width % 2 or height % 2 else []
+                    quality = ["-crf", "18"] if codec == "libx264" else ["-crf", "30", "-b:v", "0"]
+                    rate = str(Fraction(fps).limit_denominator(1001))  # a probed 29.97002997 is 30000/1001
+                    cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                           "-s", f"{width}x{height}", "-r", rate, "-i", "-", "-an", *pad, "-c:v", codec,
+                           "-pix_fmt", "yuv420p", *quality, tmp]  # fmt: skip
+                    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+                if frame.shape != shape:
+                    raise OutputError(f"video frames must all be {shape[1]}x{shape[0]}; one is {frame.shape[1]}x{frame.shape[0]}")
+                try:
+                    proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).data)
+                except BrokenPipeError:
+                    break  # ffmpeg stopped reading: its exit status and messages below say why
+        except BaseException:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+            raise
+        if proc is None:
+            raise OutputError("no frames to write")
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        if proc.wait() != 0:
+            log.seek(0)
+            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+            reason = re.sub(r"^\[[^\]]*\]\s*", "", lines[-1]) if lines else f"exit status {proc.returncode}"
+            raise _CannotWrite(f"ffmpeg: {reason}")
 
 
 def _mux_audio(tmp: str, source: str | Path, start: float, end: float | None, suffix: str) -> None:
