@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import inceptionism
-from inceptionism.errors import ConfigError, ImageError, LayerError
+from inceptionism.errors import ConfigError, ImageError, LayerError, OutputError
 from inceptionism.featurevis import FeatureVisConfig, visualize_features
 from inceptionism.gallery import build_gallery, cached_gallery
 from inceptionism.images import picture_from_pil, to_tensor
@@ -190,6 +190,15 @@ def test_gallery_renders_then_uses_the_cache(model, tmp_path, monkeypatch):
     assert again is not None and again.rendered == 0 and (tmp_path / "g2" / "ch-0007.png").is_file()
     assert cached_gallery(model.spec.name, model.weights_sha256, "blocks.0.0.bn2", tmp_path / "g3",
                           FeatureVisConfig(size=48, steps=5, seed=0)) is None  # other parameters: not cached
+
+    def full_disk(source, target):  # half a picture written, then the disk is full
+        target.write(source.read(100))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("inceptionism.gallery.shutil.copyfileobj", full_disk)
+    with pytest.raises(OutputError, match=r"cannot write '.*g4/ch-0000\.png': No space left on device$"):
+        cached_gallery(model.spec.name, model.weights_sha256, "blocks.0.0.bn2", tmp_path / "g4", cfg)
+    assert list((tmp_path / "g4").iterdir()) == []  # no half-written picture (shutil.copyfile left one)
 
 
 def _chroma_distance(a: Image.Image, b: Image.Image) -> float:

@@ -73,8 +73,10 @@ def _write_gallery(
 ) -> GalleryResult:
     out_dir = Path(out_dir)
     make_output_dir(out_dir)
-    for c in range(channels):
-        shutil.copyfile(cache / f"ch-{c:04d}.png", out_dir / f"ch-{c:04d}.png")
+    for c in range(channels):  # each picture whole or not at all, and a full disk is a one-line error
+        name = f"ch-{c:04d}.png"
+        with open(cache / name, "rb") as source:
+            write_atomic(out_dir / name, lambda fh, source=source: shutil.copyfileobj(source, fh))
     index = out_dir / "index.html"
     page = _page(model_name, layer, channels, cfg)
     write_atomic(index, lambda fh: fh.write(page.encode()))
