@@ -348,6 +348,12 @@ def test_serve_command_refuses_bad_settings(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     bad_dir = runner.invoke(app, ["serve", "--data-dir", str(blocker / "data")])
     assert bad_dir.exit_code == 6 and "data directory" in bad_dir.output
+    damaged = tmp_path / "damaged"  # a job store that is not one: a line, not uvicorn's start-up traceback
+    damaged.mkdir()
+    (damaged / "jobs.sqlite3").write_bytes(b"garbage " * 64)
+    bad_store = runner.invoke(app, ["serve", "--data-dir", str(damaged)])
+    assert bad_store.exit_code == 6, bad_store.output
+    assert bad_store.output.strip() == f"error: cannot open the job store {str(damaged / 'jobs.sqlite3')!r}: file is not a database"
 
 
 def test_serve_command_serves_until_stopped(tmp_path: Path) -> None:

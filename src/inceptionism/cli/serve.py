@@ -22,6 +22,7 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
         from ..paths import default_data_dir
         from ..service import create_app, settings_from
         from ..service.security import is_loopback
+        from ..service.store import JobStore
 
         token = opts.token or os.environ.get("INCEPTIONISM_TOKEN") or None
         if token is None and not is_loopback(opts.host):
@@ -32,6 +33,7 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
         except OSError as exc:
             raise OutputError(f"cannot create the data directory {str(directory)!r}: {exc.strerror}") from None
         check_writable_dir(directory / "jobs.sqlite3")
+        JobStore(directory / "jobs.sqlite3").close()  # a full disk or a damaged store: one line here, not at start-up
         application = create_app(settings_from(opts, directory, token))
         address = f"http://{opts.host}:{opts.port}/" + (f"?token={token}" if token else "")
         where = f" on the Ray cluster {opts.cluster}" if opts.cluster else ""

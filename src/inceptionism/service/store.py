@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import OutputError, cause
+
 __all__ = ["Job", "JobStore", "FINISHED", "valid_id", "new_id"]
 
 FINISHED = ("done", "failed", "cancelled")
@@ -118,10 +120,13 @@ class JobStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:  # a full disk, or a file that is not a job store
+            raise OutputError(f"cannot open the job store {str(self.path)!r}: {cause(exc)}") from None
 
     def close(self) -> None:
         with self._lock:
