@@ -11,8 +11,8 @@ import os
 import re
 import subprocess
 import tempfile
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -156,7 +156,10 @@ def _write_ffmpeg(tmp: str, frames: Iterable[np.ndarray], fps: float, suffix: st
                     cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                            "-s", f"{width}x{height}", "-r", rate, "-i", "-", "-an", *pad, "-c:v", codec,
                            "-pix_fmt", "yuv420p", *quality, tmp]  # fmt: skip
-                    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+                    try:
+                        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+                    except OSError as exc:
+                        raise _CannotWrite(f"ffmpeg could not start: {exc.strerror or exc}") from None
                 if frame.shape != shape:
                     raise OutputError(f"video frames must all be {shape[1]}x{shape[0]}; one is {frame.shape[1]}x{frame.shape[0]}")
                 try:
