@@ -402,3 +402,24 @@ def test_a_studio_stopped_at_once_ends_cleanly(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True, text=True,
                               timeout=120)
         assert proc.returncode == 0 and "terminate called" not in proc.stderr, (proc.returncode, proc.stderr[-500:])
+
+
+def test_a_worker_outlives_a_job_store_failure(tmp_path: Path, monkeypatch) -> None:
+    # A full disk makes SQLite raise inside a worker's loop; the worker thread used to end
+    # there, and the studio went on accepting dreams that nothing would ever run.
+    import sqlite3
+
+    from inceptionism.service.store import JobStore
+
+    real_claim, failures = JobStore.claim, []
+
+    def claim(self):
+        if len(failures) < 2:
+            failures.append(1)
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_claim(self)
+
+    monkeypatch.setattr(JobStore, "claim", claim)
+    with make_client(tmp_path / "data") as client:
+        job = wait(client, submit(client, **TINY).json()["id"])
+    assert len(failures) == 2 and job["status"] == "done", job

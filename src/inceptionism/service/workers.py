@@ -116,12 +116,16 @@ class WorkerPool:
     def _serve(self, index: int) -> None:
         models: dict[tuple[str, str | None], LoadedModel] = {}
         while not self._stop.is_set():
-            job = self.store.claim()
-            if job is None:
-                with self._wake:
-                    self._wake.wait(timeout=1.0)
-                continue
-            self._run(job, models)
+            try:
+                job = self.store.claim()
+                if job is None:
+                    with self._wake:
+                        self._wake.wait(timeout=1.0)
+                    continue
+                self._run(job, models)
+            except Exception:  # noqa: BLE001 - the job store failed (a full disk): the worker must outlive it
+                log.exception("worker %d: the job store failed; trying again in a second", index)
+                self._stop.wait(1.0)
 
     def _janitor(self) -> None:
         while not self._stop.is_set():
