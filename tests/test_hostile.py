@@ -496,3 +496,21 @@ def test_octaves_grown_past_the_pixel_limit_are_refused_before_any_work(small_ph
     check_config(resolve_config(None, octave_range="-2:1", octave_scale=1.5), model, 96, 64)
     with pytest.raises(ConfigError, match=r"octave 2 at octave_scale 1.5 would dream this 96x64 picture at 216x144 px"):
         check_config(resolve_config(None, octave_range="-2:2", octave_scale=1.5), model, 96, 64)
+
+
+@pytest.mark.parametrize(
+    ("flags", "clash", "words"),
+    [
+        (["--save-config", "o.png"], "o.png", "is named for two outputs of this command; give each its own name"),
+        (["--save-config", "c.json", "--plot", "c.png"], "c.json", "(--plot writes its figures beside the plot, as .json)"),
+        (["--progress-gif", "p.gif", "--plot", "o.png"], "o.png", "is named for two outputs of this command"),
+    ],
+)
+def test_one_file_named_for_two_outputs_is_refused_before_any_work(small_photo, tmp_path, flags, clash, words):
+    # --save-config o.png was called "the input file"; --plot's .json beside a --save-config of
+    # the same name went unnoticed, and one output overwrote the other.
+    args = [str(tmp_path / a) if a.endswith((".png", ".json", ".gif")) else a for a in flags]
+    result = invoke("dream", small_photo, "-o", tmp_path / "o.png", *args, "-q")
+    assert result.exit_code == 6, result.output
+    assert result.output.strip().startswith(f"error: output {str(tmp_path / clash)!r} ") and words in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.png"]  # nothing was written

@@ -211,8 +211,10 @@ def check_output_path(
     inputs: tuple[str | Path, ...] = (),
     formats: Iterable[str] | None = OUTPUT_FORMATS,
     noun: str = "file",
+    outputs: tuple[str | Path, ...] = (),
 ) -> Path:
-    """Fail early, before any work, if ``output`` cannot be written or would replace an input.
+    """Fail early, before any work, if ``output`` cannot be written, would replace an input,
+    or is also one of the command's other ``outputs``.
 
     ``formats`` are the allowed extensions (None: any); ``noun`` names the input in the message.
     """
@@ -223,13 +225,19 @@ def check_output_path(
             f"use one of {', '.join(formats)}"
         )
     for source in inputs:
-        source = Path(source)
-        if output.resolve() == source.resolve() or (output.exists() and source.exists() and output.samefile(source)):
+        if _same_file(output, Path(source)):
             raise OutputError(f"output {str(output)!r} is the input {noun}; choose another name so the input is kept")
+    for other in outputs:
+        if _same_file(output, Path(other)):
+            raise OutputError(f"output {str(output)!r} is named for two outputs of this command; give each its own name")
     check_writable_dir(output)
     if output.is_dir():
         raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
     return output
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
 
 
 def check_writable_dir(path: str | Path) -> Path:

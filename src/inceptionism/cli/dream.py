@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..config import DreamConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ..options import DreamOutputs
 from .common import DebugOpt, QuietOpt, app, errors, out, run_with_progress
 from .options import dream_options, with_config
@@ -70,22 +70,30 @@ def _dream(
 
 def _check_outputs(output: Path, inputs: tuple, cfg: DreamConfig, save_config: Optional[Path], extras: DreamOutputs) -> None:
     """Every file this dream will write, checked against every file it reads, before any work."""
-    from ..images import check_output_path
+    from ..images import OUTPUT_FORMATS, check_output_path
 
     check_output_path(output, inputs=inputs)
-    others = (*inputs, output)
+    written = [output]  # each output is checked against the inputs and the outputs before it
+
+    def check(path: Path, formats: tuple[str, ...] | None = OUTPUT_FORMATS) -> None:
+        check_output_path(path, inputs=inputs, outputs=tuple(written), formats=formats)
+        written.append(path)
+
     if save_config is not None:
-        check_output_path(save_config, inputs=others, formats=None)
+        check(save_config, None)
     if extras.save_input:
-        check_output_path(_input_file(output), inputs=others)
+        check(_input_file(output))
     if extras.progress_gif is not None:
-        check_output_path(extras.progress_gif, inputs=others, formats=(".gif",))
+        check(extras.progress_gif, (".gif",))
     if extras.save_every is not None:
         for step in range(extras.save_every, cfg.total_steps() + 1, extras.save_every):
-            check_output_path(_step_file(output, step), inputs=inputs)
+            check(_step_file(output, step))
     if extras.plot is not None:
-        check_output_path(extras.plot, inputs=others, formats=(".png",))
-        check_output_path(extras.plot.with_suffix(".json"), inputs=others, formats=None)
+        check(extras.plot, (".png",))
+        try:
+            check(extras.plot.with_suffix(".json"), None)
+        except OutputError as exc:  # a file the user did not name: say where it comes from
+            raise OutputError(f"{exc} (--plot writes its figures beside the plot, as .json)") from None
 
 
 def _write_extras(result, extras: DreamOutputs, cfg: DreamConfig, input: str, output: Path, record, snapshots) -> None:
