@@ -423,3 +423,32 @@ def test_a_worker_outlives_a_job_store_failure(tmp_path: Path, monkeypatch) -> N
     with make_client(tmp_path / "data") as client:
         job = wait(client, submit(client, **TINY).json()["id"])
     assert len(failures) == 2 and job["status"] == "done", job
+
+
+@pytest.mark.parametrize("where", ["upload", "store"])
+def test_a_full_disk_at_submit_is_507_with_retry_after_and_keeps_nothing(tmp_path: Path, photo: bytes, monkeypatch,
+                                                                         where: str) -> None:
+    # It was a 500 "internal error (OSError)" with a traceback in the log, and a job folder left.
+    import errno
+    import sqlite3
+
+    from inceptionism.service.store import JobStore
+
+    if where == "upload":
+        def full(self, data):  # noqa: ANN001
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(Path, "write_bytes", full)
+    else:
+        def full(self, *args, **kwargs):  # noqa: ANN001
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(JobStore, "add", full)
+    with make_client(tmp_path / "data", workers=0) as client:
+        answer = submit(client, photo, **TINY)
+        assert answer.status_code == 507 and answer.headers["Retry-After"] == "30", answer.text
+        assert answer.json() == {"error": "the server has no room to store this dream (its disk is full); try again later",
+                                 "field": None}
+        monkeypatch.undo()
+        assert list((tmp_path / "data" / "jobs").iterdir()) == []
+        assert submit(client, photo, **TINY).status_code == 202  # room again: accepted

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import json
+import logging
 import re
 import shutil
+import sqlite3
 from typing import Annotated, Any, AsyncIterator
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -24,6 +27,7 @@ from .store import FINISHED, Job, JobStore, new_id, valid_id
 from .workers import job_files
 
 router = APIRouter(prefix="/api")
+log = logging.getLogger("inceptionism.service")
 
 _UPLOADS = ("image", "guide", "mask")
 MASK_CHECK_SIDE = 256  # a mask is decoded at least this large to check it has no colours
@@ -106,11 +110,19 @@ def create_dream(
 
     job_id = new_id()
     files = job_files(state.data_dir / "jobs", job_id)
-    files.root.mkdir(parents=True)
-    for name, upload in uploads.items():
-        if upload is not None:
-            (files.root / f"{name}{upload.extension}").write_bytes(upload.data)
-    job = state.store.add(job_id, given, _source_name(image[0] if image else None), max_queued=limits.max_queued)
+    try:
+        files.root.mkdir(parents=True)
+        for name, upload in uploads.items():
+            if upload is not None:
+                (files.root / f"{name}{upload.extension}").write_bytes(upload.data)
+        job = state.store.add(job_id, given, _source_name(image[0] if image else None), max_queued=limits.max_queued)
+    except (OSError, sqlite3.Error) as exc:  # the server's disk, not the request: nothing of the job is kept
+        shutil.rmtree(files.root, ignore_errors=True)
+        full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "full" in str(exc)
+        log.warning("dream %s not stored: %s", job_id, exc)
+        why = "has no room to store this dream (its disk is full)" if full else "cannot store this dream now"
+        raise ApiError(507 if full else 503, f"the server {why}; try again later",
+                       headers={"Retry-After": str(RETRY_AFTER_S)}) from None
     if job is None:
         shutil.rmtree(files.root, ignore_errors=True)
         raise ApiError(429, f"the queue is full ({limits.max_queued} dreams waiting); try again in a while",
