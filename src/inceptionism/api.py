@@ -99,8 +99,8 @@ def check_config(cfg: DreamConfig, model: LoadedModel, width: int | None = None,
             f"tile_size {cfg.tile_size} is below {model.spec.name}'s minimum input size of {minimum}", field="tile_size"
         )
     plan = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, minimum)[0] if width and height else None
-    if plan and max(o.height * o.width for o in plan) > images.MAX_PIXELS:
-        top = max(plan, key=lambda o: o.height * o.width)
+    top = max(plan, key=lambda o: o.height * o.width) if plan else None
+    if top is not None and top.height * top.width > images.MAX_PIXELS:
         size = f"{top.width}x{top.height} px" if max(top.width, top.height) < 10**7 else "over 10 million px a side"
         raise ConfigError(
             f"octave {top.k} at octave_scale {cfg.octave_scale:g} would dream this {width}x{height} picture at "

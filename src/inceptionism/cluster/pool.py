@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from ..errors import ConfigError, InceptionismError
+from ..errors import ConfigError, InceptionismError, cause
 
 __all__ = ["Cluster", "ClusterError", "DreamerPool", "INSTALL_HINT"]
 
@@ -65,8 +65,7 @@ class Cluster:
             try:
                 ray.init(address=address, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ClusterError(f"cannot reach the Ray cluster at {address!r}: {first}") from None
+                raise ClusterError(f"cannot reach the Ray cluster at {address!r}: {cause(exc)}") from None
 
     def nodes(self) -> list[dict]:
         """The nodes alive now, as ``ray.nodes()`` describes them."""
@@ -149,8 +148,8 @@ class DreamerPool:
             try:
                 ray.get(ref)
             except ray.exceptions.RayError as exc:
-                cause = getattr(exc, "cause", None) or exc
-                reasons.append(str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__)
+                raised = getattr(exc, "cause", None) or exc  # its traceback's last line names the error
+                reasons.append(str(raised).strip().splitlines()[-1] if str(raised).strip() else type(raised).__name__)
                 self._forget(pending[ref], f"could not start: {reasons[-1]}")
         for ref in late:
             self._forget(pending[ref], f"not started after {timeout_s:g} s")
@@ -225,7 +224,7 @@ class DreamerPool:
             try:
                 result = work(worker.actor)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
-                reason = str(exc).strip().splitlines()[0]
+                reason = cause(exc)
                 self._lost(worker, reason)
                 lost += 1
                 if lost > self.retries:
@@ -233,8 +232,8 @@ class DreamerPool:
                 continue
             except ray.exceptions.RayTaskError as exc:
                 self._idle.put(worker)
-                cause = getattr(exc, "cause", None)
-                raise (cause if isinstance(cause, BaseException) else ClusterError(f"{what} failed: {exc}")) from None
+                raised = getattr(exc, "cause", None)  # the error ``work`` raised on the actor
+                raise (raised if isinstance(raised, BaseException) else ClusterError(f"{what} failed: {exc}")) from None
             except BaseException:
                 self._idle.put(worker)  # its calls run one after another: a given-up one just finishes first
                 raise

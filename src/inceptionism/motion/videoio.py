@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError, OutputError
+from ..errors import ImageError, OutputError, cause
 
 __all__ = ["VideoInfo", "probe", "read_frames", "write_video", "VIDEO_FORMATS"]
 
@@ -57,7 +57,7 @@ def probe(path: str | Path) -> VideoInfo:
         meta = next(reader)
         reader.close()
     except (OSError, RuntimeError, StopIteration) as exc:
-        raise ImageError(f"{str(path)!r} is not a video ffmpeg can read: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise ImageError(f"{str(path)!r} is not a video ffmpeg can read: {cause(exc)}") from None
     width, height = meta["size"]
     fps = float(meta.get("fps") or 0)
     duration = float(meta.get("duration") or 0)
