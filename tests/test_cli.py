@@ -330,8 +330,10 @@ def test_save_input_writes_the_picture_as_dreamed_on(tmp_path, examples):
 
 
 def test_classify_prints_the_top_classes_before_and_after(tmp_path, examples):
+    # A dream that reaches its class with a margin (p 0.99-1.0 for seeds 1-3, in fp32 and bf16 alike): one that
+    # barely reaches it (6 steps x 2 octaves: p 0.09-0.38) lets a CPU's rounding pick the winner.
     result = invoke("dream", examples / "coffee.jpg", "-o", tmp_path / "g.png", "--class", "goldfinch", "--max-size", "256",
-                    "--steps", "6", "--octaves", "2", "--seed", "1", "--classify", "-q")
+                    "--steps", "10", "--octaves", "3", "--seed", "1", "--classify", "-q")
     assert result.exit_code == 0, result.output
     lines = {line.split(":")[0]: line for line in result.output.splitlines() if line.startswith("top-5")}
     assert lines["top-5 input"].split(": ", 1)[1].startswith("espresso")
@@ -403,9 +405,21 @@ def test_bad_option_values_are_one_line_errors(small_photo, tmp_path, flags, wor
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_config_from_an_output_uses_its_recorded_thread_count(small_photo, tmp_path):
+def test_config_from_an_output_uses_its_recorded_thread_count(small_photo, tmp_path, monkeypatch):
+    """The dream runs with the recorded count, whatever this process's own. (Whether the count
+    changes the bits depends on the CPU, so that is not what is asserted: the count in force is.)"""
     import torch
 
+    import inceptionism.api
+
+    dreamed_with = []
+    real = inceptionism.api.run_dream
+
+    def counting(*args, **kwargs):
+        dreamed_with.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inceptionism.api, "run_dream", counting)
     one, again, two = tmp_path / "one.png", tmp_path / "again.png", tmp_path / "two.png"
     args = ("--octaves", "2", "--steps", "4", "--seed", "3", "-q")
     before = torch.get_num_threads()
@@ -417,9 +431,9 @@ def test_config_from_an_output_uses_its_recorded_thread_count(small_photo, tmp_p
         assert invoke("dream", small_photo, "-o", two, *args).exit_code == 0
     finally:
         torch.set_num_threads(before)
-    pixels = {p: np.asarray(Image.open(p)) for p in (one, again, two)}
+    assert dreamed_with == [1, 1, 2]  # the recorded count was in force for the dream read back from the output
+    pixels = {p: np.asarray(Image.open(p)) for p in (one, again)}
     assert np.array_equal(pixels[one], pixels[again])  # byte for byte, with the recorded count
-    assert not np.array_equal(pixels[one], pixels[two])  # the count changes the pixels
     assert read_metadata(two)["config"]["threads"] == 2
 
 
