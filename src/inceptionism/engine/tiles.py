@@ -115,16 +115,17 @@ _CPU_TILE_CAP = 1024
 
 
 def _memory_budget(device: torch.device) -> int:
-    """Bytes one tile's forward/backward may use on ``device``."""
+    """Bytes one tile's forward/backward may use on ``device``: a share of its *total*
+    memory, never of what is free at the moment. The tile size decides how the picture is
+    cut, and so the output's bytes: it must not follow the machine's load."""
     if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free * 0.5)
+        return int(torch.cuda.get_device_properties(device).total_memory * 0.4)
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        available = 8 << 30
-    # A quarter of free memory, at most 2 GiB: large tiles gain little speed on a CPU.
-    return int(min(available * 0.25, 2 << 30))
+        total = 8 << 30
+    # A quarter of the memory, at most 2 GiB: large tiles gain little speed on a CPU.
+    return int(min(total * 0.25, 2 << 30))
 
 
 def auto_tile_size(model: LoadedModel, layers: frozenset[str], height: int, width: int) -> int:
