@@ -86,6 +86,31 @@ def test_batch_on_two_nodes_equals_the_local_run(cluster, photos, tmp_path):
     assert "done 0, skipped 6" in again.output  # resumes as the local batch does
 
 
+def test_the_drivers_precision_reaches_every_worker(cluster, photos, tmp_path, monkeypatch):
+    """``auto`` is resolved once, by the driver, and shipped: here the driver sees Lite0 as a
+    network measured faster in bf16 on this machine's class, while the workers' own spec says
+    fp32; every worker dreams in bf16, pixel for pixel as a local bf16 batch."""
+    import dataclasses
+
+    import inceptionism.api
+    from inceptionism import precision
+
+    two = tmp_path / "two"
+    two.mkdir()
+    for name in ("p0.png", "p1.png"):
+        (two / name).write_bytes((photos / name).read_bytes())
+    real, every = inceptionism.api.spec_for, frozenset(precision.CLASSES)
+    monkeypatch.setattr(inceptionism.api, "spec_for", lambda *a: dataclasses.replace(real(*a), bf16_faster=every))
+    remote, here = tmp_path / "remote", tmp_path / "here"
+    done = CliRunner().invoke(app, ["batch", str(two), "-o", str(remote), "--cluster", cluster.address, *FAST])
+    assert done.exit_code == 0, done.output
+    local = CliRunner().invoke(app, ["batch", str(two), "-o", str(here), "--threads", "1", "--precision", "bf16", *FAST])
+    assert local.exit_code == 0, local.output
+    for path in sorted(here.glob("*.png")):
+        assert read_metadata(remote / path.name)["config"]["precision"] == "bf16"
+        assert np.array_equal(_pixels(path), _pixels(remote / path.name)), path.name
+
+
 def test_a_bad_layer_on_the_cluster_is_the_local_one_line_error(cluster, photos, tmp_path, monkeypatch):
     """The workers check the configuration (the driver loads no network): same error, same exit code."""
     import inceptionism.api

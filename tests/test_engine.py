@@ -307,30 +307,3 @@ def test_schedules_go_from_the_first_octave_to_the_last(model, small_photo):
         DreamConfig(step_size="0.01:-0.1")
     with pytest.raises(ConfigError, match="steps 'a:b' is not a number or START:END"):
         DreamConfig(steps="a:b")
-
-
-def test_auto_precision_is_fp32_without_bf16_units_and_calibrates_once_with_them(model, small_photo, monkeypatch, tmp_path):
-    from inceptionism import precision
-    from inceptionism.steering import build_objective
-
-    monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path))
-    objective = build_objective(model, DreamConfig(layers="blocks.4.1.bn1"), (64, 96))
-    calls = []
-
-    def fake(model, objective, side):  # bf16 twice as fast: chosen
-        calls.append(side)
-        return {"fp32": 0.2, "bf16": 0.1}
-
-    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
-    assert precision.resolve_precision("auto", model, objective, (64, 96), measure=fake) == "fp32"
-    assert calls == []  # no bf16 units: not even tried
-    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
-    for _ in range(2):
-        assert precision.resolve_precision("auto", model, objective, (64, 96), measure=fake) == "bf16"
-    assert calls == [256]  # measured once, then taken from the cache
-    assert precision.resolve_precision("auto", model, objective, (700, 900), measure=lambda *a: {"fp32": 1, "bf16": 0.95}) == "fp32"
-    assert "bf16" in (tmp_path / "precision.json").read_text()
-    assert precision.resolve_precision("bf16", model, objective, (64, 96), measure=fake) == "bf16"  # asked for: kept
-    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
-    result = inceptionism.render(small_photo, model=model, octaves=1, steps=1, seed=0)
-    assert result.metadata["config"]["precision"] == "fp32"  # the output records what auto chose

@@ -31,6 +31,7 @@ __all__ = [
     "check_config",
     "top_classes",
     "resolve_config",
+    "resolve_machine_choices",
     "load_model_for",
     "noise_picture",
     "fit_max_size",
@@ -68,6 +69,28 @@ def resolve_config(config: DreamConfig | None = None, *, draw: bool = True, **pa
     if config.seed is None and draw:
         changes["seed"] = draw_seed()
     return config.replace(**changes) if changes else config
+
+
+def resolve_machine_choices(cfg: DreamConfig, model: LoadedModel | None = None) -> DreamConfig:
+    """``cfg`` with every choice that depends on the machine made, once, by the driver of a run:
+    ``precision="auto"`` becomes the precision the rule (:mod:`inceptionism.precision`) gives
+    for the network on its device: ``model``'s, or (without one) ``cfg``'s network on the
+    device ``cfg`` names, as resolved here, without loading the network. A batch, video or
+    zoom driver and the studio call this before handing the configuration to their workers,
+    local or on a cluster, so every item of a run uses the same arithmetic whatever machine
+    dreams it, and the outputs record it.
+
+    Example:
+        >>> DreamConfig().precision, resolve_machine_choices(DreamConfig()).precision  # Lite0: fp32 everywhere
+        ('auto', 'fp32')
+    """
+    if cfg.precision != "auto":
+        return cfg
+    if model is not None:
+        device, spec = model.device, model.spec
+    else:
+        device, spec = resolve_device(cfg.device), spec_for(cfg.model, cfg.weights)
+    return cfg.replace(precision=resolve_precision(cfg.precision, device, spec))
 
 
 def _needs_layers(cfg: DreamConfig) -> bool:
@@ -247,7 +270,7 @@ def render(
     objective = build_objective(model, cfg, (height, width))
     mask = load_mask(cfg.mask, width, height, model.device) if cfg.mask else None
     tile = cfg.tile_size or auto_tile_size(model, objective.layers, height, width)
-    cfg = cfg.replace(precision=resolve_precision(cfg.precision, model, objective, (height, width)))  # recorded
+    cfg = resolve_machine_choices(cfg, model)  # recorded; a driver has made it already
     with cpu_threads(cfg.threads) as threads:  # recorded: the same seed needs the same count
         result: DreamResult = run_dream(model, x, objective, cfg.ascent, tile_size=tile, callbacks=callbacks, mask=mask,
                                            score=score)

@@ -112,8 +112,9 @@ class AscentConfig(Checked):
     lapnorm_levels: int = param(4, "levels of that Laplacian pyramid", low=1, high=12,
                                 studio=Studio("advanced", "Pyramid levels", "number"))
     precision: str = param("auto", "the network's arithmetic: fp32; bf16 (autocast; image and gradient stay fp32); "
-                           "auto: bf16 where the hardware has bf16 units and a calibration, cached per machine, shows "
-                           "it faster, else fp32 (the output records which)", choices=("auto", "fp32", "bf16"), doors=LOCAL)
+                           "auto: a fixed rule per hardware class, from measurements (bf16 only where it was measured "
+                           "faster and as good; fp32 on every class measured so far), decided once per run; the "
+                           "output records which", choices=("auto", "fp32", "bf16"), doors=LOCAL)
     seed: int | None = param(None, "random seed (jitter, tiles, noise); none = one is drawn and recorded in the output",
                              low=0, high=2**63 - 1, studio=Studio("advanced", "Seed", "number", placeholder="random"))
 

@@ -1,109 +1,88 @@
-"""``precision="auto"``: bf16 where the hardware computes it natively and a short
-calibration shows it faster; fp32 otherwise.
+"""``precision="auto"``: the network's arithmetic from a fixed rule, never from a stopwatch.
 
-Native bf16 means a GPU with bf16 units (``torch.cuda.is_bf16_supported``) or a CPU
-whose flags include ``avx512_bf16`` or ``amx_bf16``; elsewhere bf16 is emulated and
-many times slower, so auto is fp32 without trying. Where it is native, a calibration
-times a few gradient steps of the network in both precisions at the picture's size
-class, and bf16 is chosen when it is at least 10% faster. The decision is cached per
-machine, torch version, device, network and size class in ``cache_root()/precision.json``,
-so it is measured once. The chosen precision is recorded in the output's parameters.
+The rule: bf16 where the network's spec lists the device's hardware class in
+``ModelSpec.bf16_faster``, fp32 everywhere else. A class is listed for a network only
+where bf16 was measured both faster and as good (``benchmarks/bench_precision.py
+networks``; docs/performance.md, "Precision"): on a CPU with AVX512-BF16 the dense
+networks (Inception, VGG, ResNet, ConvNeXt) take 0.5-0.7x fp32's time in bf16, while
+the networks built on depthwise convolutions (EfficientNet-Lite, MobileNet) take 1.1-1.5x,
+so the choice is the network's as much as the machine's. A class nobody measured is fp32.
+
+A timing taken when a dream starts would follow whatever else the machine is doing at
+that moment: the same command with the same seed gave different bytes from one run to
+the next, and a cluster's workers settled on another precision than their driver. With
+a rule, the same command, seed, device type and thread count give the same bytes on
+every machine of a kind, whatever its load.
+
+The hardware class is what a device offers for bf16: ``cpu`` (no bf16 units: oneDNN
+emulates bf16, about 15x slower), ``cpu-avx512-bf16`` (AVX512-BF16 dot products: AMD
+Zen 4 and 5, Intel Cooper Lake), ``cpu-amx-bf16`` (Intel AMX tiles: Sapphire Rapids and
+later), ``cuda-bf16`` (a GPU with bf16 units) and ``cuda``; any other device is its type.
+
+The driver of a run (a command, a studio job, the batch/video/zoom drivers) resolves
+``auto`` once (:func:`inceptionism.api.resolve_machine_choices`) and hands the resolved
+configuration, whole, to every worker, local or on a cluster; outputs record it, and
+``--config OUTPUT`` reuses it.
+
+``INCEPTIONISM_HARDWARE_CLASS`` names the class to use for devices of its type instead of
+the detected one (``cpu`` on a Zen 4 takes the no-bf16 branch; ``cpu-avx512-bf16`` on a
+Zen 3 the other), so tests take every branch on any machine.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from typing import Callable
+import os
 
 import torch
 
-from .engine.tiles import objective_gradient
-from .errors import OutputError
-from .images import write_atomic
-from .models.spec import LoadedModel
-from .objectives import Objective
-from .paths import cache_root
-from .runtime import cpu_flags, cpu_model
-from .taps import capture
+from .errors import ConfigError
+from .models.spec import ModelSpec
+from .runtime import cpu_flags
 
-__all__ = ["native_bf16", "resolve_precision", "size_class", "calibrate"]
+__all__ = ["CLASSES", "hardware_class", "native_bf16", "resolve_precision"]
 
-FASTER = 0.9  # bf16 is chosen when its step takes at most this share of an fp32 step
+ENV = "INCEPTIONISM_HARDWARE_CLASS"
+CLASSES = ("cpu", "cpu-avx512-bf16", "cpu-amx-bf16", "cuda", "cuda-bf16")
+
+
+def hardware_class(device: torch.device) -> str:
+    """What ``device`` offers for bf16: one of :data:`CLASSES`, or the device type for others.
+
+    Raises:
+        ConfigError: ``INCEPTIONISM_HARDWARE_CLASS`` names no class of :data:`CLASSES`.
+    """
+    forced = os.environ.get(ENV, "").strip()
+    if forced:
+        if forced not in CLASSES:
+            raise ConfigError(f"{ENV}={forced!r} is not a hardware class; use one of {', '.join(CLASSES)}")
+        if forced.split("-")[0] == device.type:
+            return forced
+    if device.type == "cuda":
+        return "cuda-bf16" if torch.cuda.is_bf16_supported() else "cuda"
+    if device.type != "cpu":
+        return device.type
+    flags = cpu_flags()
+    if "amx_bf16" in flags:
+        return "cpu-amx-bf16"
+    return "cpu-avx512-bf16" if "avx512_bf16" in flags else "cpu"
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 in hardware."""
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    if device.type != "cpu":
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    """Whether ``device`` computes bf16 in hardware (its class says so)."""
+    return hardware_class(device).endswith("bf16")
 
 
-def size_class(height: int, width: int) -> int:
-    """The power of two at or above the longer side, at least 256: calibration sizes."""
-    side = 256
-    while side < max(height, width):
-        side *= 2
-    return side
+def resolve_precision(wanted: str, device: torch.device, spec: ModelSpec) -> str:
+    """``wanted`` ("fp32", "bf16" or "auto") as the precision to run ``spec``'s network
+    with: "auto" is bf16 where ``spec.bf16_faster`` lists the hardware class of the
+    device it runs on, else fp32.
 
-
-def calibrate(model: LoadedModel, objective: Objective, side: int, steps: int = 3) -> dict[str, float]:
-    """Seconds per gradient step in fp32 and in bf16 on a ``side`` x ``side`` picture (the best of ``steps``)."""
-    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(model.device)
-    seconds = {}
-    with capture(model, sorted(objective.layers)) as run:
-        for precision in ("fp32", "bf16"):
-            best = float("inf")
-            for _ in range(steps + 1):  # the first is a warm-up
-                started = time.perf_counter()
-                score, grad = objective_gradient(run, objective, x, tile=side, shift=(0, 0), precision=precision)
-                float(grad.abs().sum())  # wait for the device
-                best = min(best, time.perf_counter() - started)
-            seconds[precision] = best
-    return seconds
-
-
-def resolve_precision(
-    wanted: str,
-    model: LoadedModel,
-    objective: Objective,
-    size: tuple[int, int],
-    *,
-    measure: Callable[[LoadedModel, Objective, int], dict[str, float]] = calibrate,
-) -> str:
-    """``wanted`` ("fp32", "bf16" or "auto") as the precision to run with.
-
-    Args:
-        size: (H, W) of the picture, for its size class.
-        measure: the calibration (replaced in tests).
+    Example:
+        >>> from inceptionism.models import get_spec
+        >>> cpu, lite0 = torch.device("cpu"), get_spec("efficientnet-lite0")
+        >>> resolve_precision("auto", cpu, lite0)
+        'fp32'
     """
     if wanted != "auto":
         return wanted
-    if not native_bf16(model.device):
-        return "fp32"
-    side = size_class(*size)
-    key = f"{_machine(model.device)} | torch {torch.__version__} | {model.spec.name} | {model.weights_sha256[:12]} | {side}"
-    cache = cache_root() / "precision.json"
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        seconds = measure(model, objective, side)
-        choice = "bf16" if seconds["bf16"] <= FASTER * seconds["fp32"] else "fp32"
-        known[key] = {"precision": choice, **{f"{p}_s": round(s, 5) for p, s in seconds.items()}}
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(known, indent=1, sort_keys=True)
-            write_atomic(cache, lambda fh: fh.write(text.encode()))
-        except (OSError, OutputError):
-            pass  # a read-only cache only costs a calibration next time
-    return known[key]["precision"]
-
-
-def _machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{cpu_model()} ({torch.get_num_threads()} threads)"
+    return "bf16" if hardware_class(device) in spec.bf16_faster else "fp32"

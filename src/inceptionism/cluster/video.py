@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
+from ..api import resolve_machine_choices
 from ..config import DreamConfig
 from ..images import save_image
 from ..motion.video import (VideoResult, Segment, _finish, _fit, _load_frame, _prepare, keep_manifest, plan_segments,
@@ -76,8 +77,10 @@ def dream_video_on(
 ) -> VideoResult:
     """:func:`~inceptionism.motion.video.dream_video` on the cluster's workers, in segments of
     ``per`` frames (None: :func:`~inceptionism.motion.video.segment_frames`; kept with the
-    finished frames, so a resume cuts the clip the same way)."""
+    finished frames, so a resume cuts the clip the same way). The machine's choices
+    (``precision="auto"``) are made here, once, and every segment's worker runs with them."""
     source, output = Path(source), Path(output)
+    cfg = resolve_machine_choices(cfg)
     if per is not None:
         segment_at(0, per, overlap)  # the plan's check, before anything is read
     info, total, work, kept = _prepare(source, output, cfg, blend, coherence, carried_steps, start, end,

@@ -32,6 +32,20 @@ FAMILIES = ("timm", "torchvision")
 # (torchvision's weights carry this fact themselves, as meta["min_size"]).
 TIMM_MIN_SIZE = {"inception_v3": 75, "inception_v4": 75, "inception_resnet_v2": 75}
 
+# Hardware classes where bf16 was measured faster than fp32 (at most 0.8x at 256 and 640 px on
+# 2 threads and 512 px on 1) and as good (a short dream's gain within 3%) for these networks:
+# benchmarks/bench_precision.py networks, docs/performance.md "Precision". Precision "auto"
+# picks bf16 there only. A network measured and left out (depthwise convolutions: MobileNetV3,
+# EfficientNet, MobileViT; or a random-weight dream that does not move) stays fp32, as does
+# every network nobody has measured.
+_AVX512_BF16 = frozenset({"cpu-avx512-bf16"})
+BF16_FASTER = {
+    **dict.fromkeys(("timm/inception_v3", "timm/vgg16", "timm/resnet50", "timm/resnext50_32x4d", "timm/densenet121",
+                     "timm/convnext_tiny", "timm/regnety_016"), _AVX512_BF16),
+    **dict.fromkeys(("torchvision/vgg16", "torchvision/vgg19", "torchvision/resnet50", "torchvision/resnet18"),
+                    _AVX512_BF16),
+}
+
 
 def _hub_dir() -> Path:
     import torch
@@ -91,6 +105,7 @@ def _timm_spec(arch: str) -> ModelSpec:
         description=f"timm {arch}",
         labels="imagenet-1k" if info.get("num_classes", 1000) == 1000 else None,
         download=_timm_source(name, info),
+        bf16_faster=BF16_FASTER.get(name, frozenset()),
     )
 
 
@@ -137,6 +152,7 @@ def _torchvision_spec(arch: str) -> ModelSpec:
         description=f"torchvision {arch}",
         labels="imagenet-1k",
         download=Source(weights.url, f"{name.replace('/', '--')}.pth", _checksum_prefix(weights.url)),
+        bf16_faster=BF16_FASTER.get(name, frozenset()),
     )
 
 

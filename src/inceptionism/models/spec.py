@@ -49,6 +49,9 @@ class ModelSpec:
     labels: str | tuple[str, ...] | None = None  # label set ("imagenet-1k") or the class names; None: not a classifier
     download: Source | None = None  # official download of the weights; None = they ship with a package or a file
     input_size: int = 224  # square side the network classifies best at (centre crop of the picture, see CROP)
+    # Hardware classes (precision.CLASSES) where bf16 was measured faster than fp32 and as good for
+    # this network (benchmarks/bench_precision.py networks): precision "auto" picks bf16 there only.
+    bf16_faster: frozenset[str] = frozenset()
 
     @property
     def probe_size(self) -> int:

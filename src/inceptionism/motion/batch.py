@@ -125,7 +125,10 @@ def dream_folder(
     the summary and the batch goes on. ``on_file(index, total, path, status)`` reports
     each file ("done", "skipped" or "failed: ...") as it finishes. ``runner`` dreams the
     files elsewhere (see :mod:`inceptionism.cluster`); outputs are written here, atomically.
+    The machine's choices (``precision="auto"``) are made once, here, for every file.
     """
+
+    from ..api import resolve_machine_choices
 
     source, target = Path(input_dir), Path(output_dir)
     if not source.is_dir():
@@ -136,6 +139,8 @@ def dream_folder(
     if not files:
         raise ConfigError(f"no images ({', '.join(sorted(INPUT_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
     make_output_dir(target)
+    # Once, here: every file, wherever it is dreamed, gets the same arithmetic.
+    cfg = resolve_machine_choices(cfg, model)
     summary = BatchSummary()
     names = output_names([path.relative_to(source) for path in files])
     todo: list[BatchItem] = []

@@ -323,7 +323,10 @@ def dream_video(
     """
     from ..images import save_image
 
+    from ..api import resolve_machine_choices
+
     source, output = Path(source), Path(output)
+    cfg = resolve_machine_choices(cfg, model)  # once, for every frame
     info, total, work, kept = _prepare(source, output, cfg, blend, coherence, carried_steps, start, end)
     cfg = cfg.replace(seed=kept["seed"])
     stepper = FrameDreamer(cfg, blend=blend, coherence=coherence, model=model, carried_steps=carried_steps)

@@ -55,8 +55,9 @@ def zoom_frames(
     and costs no dreaming. ``cfg`` must be resolved; frame k is dreamed with seed
     ``cfg.seed + k``.
     """
-    from ..api import render
+    from ..api import render, resolve_machine_choices
 
+    cfg = resolve_machine_choices(cfg, model)  # once, for every frame
     current = start.rgb
     produced, dreamed = 0, 0
     while produced < frames:

@@ -30,7 +30,7 @@ SERVER_ONLY = {
     "guide": "send the guide image as the file field 'guide'",
     "mask": "send the mask image as the file field 'mask'",
     "device": "the server chooses the device (inceptionism serve --device)",
-    "precision": "the server chooses its arithmetic (auto: bf16 only where it measured faster)",
+    "precision": "the server chooses its arithmetic (auto: the rule for its hardware)",
     "weights": "the server dreams with each network's own weights (files on the server are not reachable)",
     "config": "send the parameters themselves, flat",
 }

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
-from ..api import render
+from ..api import render, resolve_machine_choices
 from ..config import DreamConfig, layered
 from ..device import resolve_device
 from ..engine import Callbacks, OctaveInfo, StepInfo, resize
@@ -220,7 +220,8 @@ class WorkerPool:
             server["guide"] = (str(guide),)
         if mask is not None:
             server["mask"] = str(mask)
-        return layered(explicit={**job.params, **server})
+        # The machine's choices (precision) are the server's, made here; a cluster's worker runs with them.
+        return resolve_machine_choices(layered(explicit={**job.params, **server}))
 
     def _end(self, job_id: str, status: str, files: JobFiles, error: str | None = None) -> None:
         if self.store.get(job_id) is None:  # removed while running: remove its files too
