@@ -4,13 +4,15 @@ the start-up, and W3 as a whole command against TensorFlow's.
     .venv/bin/python benchmarks/suite.py                          # W1, W2, W3, start-up
     .venv/bin/python benchmarks/suite.py --all                    # also W4 (4000x3000)
     .venv/bin/python benchmarks/suite.py --only W3
+    .venv/bin/python benchmarks/suite.py --runs 3 --no-start       # each workload 3 times, fp32 and auto alternating
     .venv/bin/python benchmarks/suite.py --tensorflow /tmp/tf/bin/python   # W3 beside TF's
 
 W5 (video frames at 1280x720) is benchmarks/bench_motion.py.
 
 Each workload runs in its own process (its peak RSS is its own), once with
 ``--precision fp32`` and once with ``auto`` (the default), which records what it resolved
-to. FLOPs are PyTorch's FLOP counter over one gradient step at each octave size (tiles
+to; with ``--runs N`` each workload runs N times, the precisions alternating, and a last
+table gives each precision's median dream time and its ratio to fp32's. FLOPs are PyTorch's FLOP counter over one gradient step at each octave size (tiles
 included), multiplied by the steps. The ceiling is this machine's best matrix-multiply
 rate over a few GEMM shapes (fp32; on a GPU without TF32, or its bf16 rate where the
 network ran in bf16), measured just before and after
@@ -204,6 +206,8 @@ def main() -> None:
     parser.add_argument("--tensorflow", metavar="PYTHON", help="a Python with TensorFlow: time W3 beside "
                         "benchmarks/w3_tensorflow.py, alternating, --command-runs each")
     parser.add_argument("--no-start", action="store_true", help="skip the start-up measurement")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each workload and precision, alternating "
+                        "(default 1); with more, a table of medians and ratios to fp32 follows")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_core import machine
@@ -230,22 +234,32 @@ def main() -> None:
     print("| workload | what | precision (resolved) | dream time | process | counted TFLOP | GFLOP/s | ceiling "
           "| of ceiling | peak RSS | tile | objective gain |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in names:
-        for precision in precisions:
-            spec = {**WORKLOADS[name], "root": str(ROOT)}
-            spec["params"] = {**spec["params"], "precision": precision}
-            before = {dtype: matmul_rate(device, dtype) for dtype in dtypes}
-            proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
-            if proc.returncode:
-                print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
-                continue
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            dtype = torch.bfloat16 if device == "cuda" and r["precision"] == "bf16" else torch.float32  # as it ran
-            ceiling = max(before[dtype], matmul_rate(device, dtype), convs)
-            rate = r["flops"] / r["seconds"] / 1e9
-            print(f"| {name} | {spec['what']} | {precision} ({r['precision']}) | {r['seconds']:.1f} s "
-                  f"| {r['process']:.1f} s | {r['flops'] / 1e12:.3f} | {rate:.0f} | {ceiling:.0f} | {rate / ceiling:.0%} "
-                  f"| {r['rss_mb']:.0f} MB | {r['tile']} | x{r['gain']:.2f} |", flush=True)
+    seconds: dict[tuple[str, str], list[float]] = {}
+    runs = [(name, precision) for name in names for _ in range(args.runs) for precision in precisions]
+    for name, precision in runs:  # one row per run and precision, the precisions alternating
+        spec = {**WORKLOADS[name], "root": str(ROOT)}
+        spec["params"] = {**spec["params"], "precision": precision}
+        before = {dtype: matmul_rate(device, dtype) for dtype in dtypes}
+        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+        if proc.returncode:
+            print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        seconds.setdefault((name, precision), []).append(r["seconds"])
+        dtype = torch.bfloat16 if device == "cuda" and r["precision"] == "bf16" else torch.float32  # as it ran
+        ceiling = max(before[dtype], matmul_rate(device, dtype), convs)
+        rate = r["flops"] / r["seconds"] / 1e9
+        print(f"| {name} | {spec['what']} | {precision} ({r['precision']}) | {r['seconds']:.1f} s "
+              f"| {r['process']:.1f} s | {r['flops'] / 1e12:.3f} | {rate:.0f} | {ceiling:.0f} | {rate / ceiling:.0%} "
+              f"| {r['rss_mb']:.0f} MB | {r['tile']} | x{r['gain']:.2f} |", flush=True)
+    if args.runs > 1:
+        print(f"\nMedians of {args.runs} runs (dream time), and each precision's ratio to fp32's:\n")
+        print("| workload | " + " | ".join(precisions) + " | " + " | ".join(f"{p} / fp32" for p in precisions if p != "fp32") + " |")
+        print("|---|" + "---|" * (2 * len(precisions) - (1 if "fp32" in precisions else 0)))
+        for name in names:
+            medians = {p: statistics.median(seconds.get((name, p), [float("nan")])) for p in precisions}
+            ratios = [f"{medians[p] / medians['fp32']:.2f}" for p in precisions if p != "fp32" and "fp32" in medians]
+            print(f"| {name} | " + " | ".join(f"{medians[p]:.2f} s" for p in precisions) + " | " + " | ".join(ratios) + " |")
     if device == "cpu":
         best, (peak, ghz, _) = matmul_rate(device), isa_peak()
         clock = ghz * best / peak
