@@ -3,8 +3,8 @@
 ``recorded/commands.json`` lists command lines (dreams with presets, guide, mask, class,
 lapnorm, an octave range, noise; visualize pixel, lapnorm, fft and class; zoom; configs
 read back from JSON and from an output image). Each output's decoded pixels are hashed
-and its recorded parameters kept, per machine (CPU model, torch version, threads),
-because float results differ between CPUs.
+and its recorded parameters kept, per machine kind (CPU model with its family and model
+numbers, torch version, threads), because float results differ between CPUs.
 
 On a machine with a record, every output must match it pixel for pixel and every
 recorded parameter must be unchanged (a parameter added later may appear beside them).
@@ -30,11 +30,16 @@ EXAMPLES = HERE.parents[1] / "examples"
 
 
 def fingerprint() -> str:
+    """The machine kind a record holds for: the CPU's model name with its family and model
+    numbers (a virtual machine may name Zen 3, 4 and 5 all "AMD EPYC", and they round
+    differently), torch's version and the thread count."""
     import torch
 
-    from inceptionism.runtime import cpu_model
+    from inceptionism.runtime import cpu_info, cpu_model
 
-    return f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    info = cpu_info()
+    kind = f"{cpu_model()} (family {info.get('cpu family', '?')} model {info.get('model', '?')})"
+    return f"{kind} | torch {torch.__version__} | {torch.get_num_threads()} threads"
 
 
 def _commands() -> dict[str, list[str]]:
