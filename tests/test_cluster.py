@@ -111,6 +111,20 @@ def test_the_drivers_precision_reaches_every_worker(cluster, photos, tmp_path, m
         assert np.array_equal(_pixels(path), _pixels(remote / path.name)), path.name
 
 
+def test_random_weights_travel_as_a_word_not_a_file(cluster, photos, tmp_path):
+    """``--weights random`` names no file: it was read as one to ship ('random': no such file, a traceback)."""
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "p0.png").write_bytes((photos / "p0.png").read_bytes())
+    args = ["--weights", "random", *FAST]
+    done = CliRunner().invoke(app, ["batch", str(one), "-o", str(tmp_path / "remote"), "--cluster", cluster.address, *args])
+    assert done.exit_code == 0, done.output
+    local = CliRunner().invoke(app, ["batch", str(one), "-o", str(tmp_path / "here"), "--threads", "1", *args])
+    assert local.exit_code == 0, local.output
+    assert read_metadata(tmp_path / "remote" / "p0.png")["weights_sha256"] == "random"
+    assert np.array_equal(_pixels(tmp_path / "here" / "p0.png"), _pixels(tmp_path / "remote" / "p0.png"))
+
+
 def test_a_bad_layer_on_the_cluster_is_the_local_one_line_error(cluster, photos, tmp_path, monkeypatch):
     """The workers check the configuration (the driver loads no network): same error, same exit code."""
     import inceptionism.api

