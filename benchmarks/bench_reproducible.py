@@ -103,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="dreams in each group (default 5)")
     parser.add_argument("--no-batch", action="store_true", help="skip the batch comparison")
+    parser.add_argument("--no-dreams", action="store_true", help="skip the dreams quiet and under load")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_core import machine
@@ -113,7 +114,8 @@ def main() -> None:
 
     print(f"machine: {machine()}; hardware class: {hardware_class(torch.device('cpu'))}")
     with tempfile.TemporaryDirectory() as folder:
-        dreams(args.runs, Path(folder))
+        if not args.no_dreams:
+            dreams(args.runs, Path(folder))
         if not args.no_batch:
             batches(Path(folder))
 
