@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inceptionism import images
+from inceptionism import images, outputs
 from inceptionism.errors import ImageError, OutputError
 
 
@@ -106,18 +106,18 @@ def test_output_equal_to_input_is_refused(tmp_path):
     path = tmp_path / "photo.png"
     _gradient_rgb().save(path)
     with pytest.raises(OutputError, match="is the input file"):
-        images.check_output_path(tmp_path / "." / "photo.png", inputs=(path,))
+        outputs.check_output_path(tmp_path / "." / "photo.png", inputs=(path,))
 
 
 def test_missing_output_directory(tmp_path):
     with pytest.raises(OutputError, match="does not exist"):
-        images.check_output_path(tmp_path / "missing" / "out.png")
+        outputs.check_output_path(tmp_path / "missing" / "out.png")
 
 
 def test_unwritable_output_directory_is_caught_before_any_work():
     # /sys refuses new files even for root, for whom permission bits mean nothing.
     with pytest.raises(OutputError, match=r"output directory '/sys' is not writable"):
-        images.check_output_path("/sys/out.png")
+        outputs.check_output_path("/sys/out.png")
 
 
 def test_read_only_directory_for_ordinary_users():
@@ -133,7 +133,7 @@ def test_read_only_directory_for_ordinary_users():
             os.seteuid(65534)
         try:
             with pytest.raises(OutputError, match=r"output directory '.*locked' is not writable"):
-                images.check_output_path(locked / "out.png")
+                outputs.check_output_path(locked / "out.png")
         finally:
             if as_root:
                 os.seteuid(0)
@@ -144,7 +144,7 @@ def test_read_only_directory_for_ordinary_users():
 
 def test_unknown_extension(tmp_path):
     with pytest.raises(OutputError, match=r"unknown extension '.bmp'; use one of .png, .jpg, .jpeg, .webp"):
-        images.check_output_path(tmp_path / "out.bmp")
+        outputs.check_output_path(tmp_path / "out.bmp", formats=images.OUTPUT_FORMATS)
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
@@ -164,7 +164,7 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OutputError, match="No space left on device"):
-        images.write_atomic(path, broken)
+        outputs.write_atomic(path, broken)
     assert path.read_bytes() == b"old contents"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 

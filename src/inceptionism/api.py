@@ -162,7 +162,8 @@ def top_classes(model: LoadedModel, image: ImageInput, k: int = 5, *, crop: bool
 
     picture, _ = _as_picture(image, DreamConfig(seed=0))
     x, size = to_tensor(picture, model.device), model.spec.input_size
-    if crop:
+    if crop:  # the centre square first: scaling a 1x100000 strip's short side to 256 px would ask for 100 GB
+        x = tv.center_crop(x, [min(x.shape[-2:])] * 2)
         x = tv.center_crop(tv.resize(x, round(size / CROP), antialias=True), size).clamp(0, 1)
     probabilities = model(x).float().softmax(-1)[0]
     names = class_names(model.spec.labels)
@@ -192,8 +193,12 @@ def _as_picture(image: ImageInput, cfg: DreamConfig) -> tuple[Picture, str]:
         return picture_from_pil(image), "image"
     if isinstance(image, Picture):
         return image, "image"
+    if isinstance(image, np.ma.MaskedArray):
+        if np.ma.getmaskarray(image).any():
+            raise ConfigError("array image has masked values; fill them first, e.g. array.filled(0)")
+        image = np.ma.getdata(image)
     if isinstance(image, np.ndarray):
-        array = _array_values(image)
+        array = _array_values(np.asarray(image))  # np.matrix and other subclasses as plain arrays
         if array.ndim == 2:
             array = np.repeat(array[:, :, None], 3, axis=2)
         if array.ndim != 3 or array.shape[2] not in (3, 4):

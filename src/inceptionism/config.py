@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from . import values
-from .errors import ConfigError
+from .errors import ConfigError, ImageError
 from .params import LOCAL, Checked, Param, Studio, at, declared, json_schema, param
 from .values import parse_octave_range, parse_size  # noqa: F401  (part of this module's API)
 
@@ -279,7 +279,7 @@ def parameters_named(keys: Iterable[str], door: str | None = None) -> dict[str, 
     """
     params = dream_params(door)
     by_key = {p.name: p for p in params} | {alias: p for p in params for alias in p.aliases}
-    found = {}
+    found: dict[str, Param] = {}
     for key in keys:
         if key not in by_key:
             names = sorted(p.name for p in params)
@@ -288,6 +288,9 @@ def parameters_named(keys: Iterable[str], door: str | None = None) -> dict[str, 
             offered_elsewhere = door is not None and key in {p.name for p in dream_params()}
             what = f"parameter {key!r} is not offered by the {door}" if offered_elsewhere else f"unknown parameter {str(key)[:60]!r}"
             raise ConfigError(what + hint, field=str(key)[:60])
+        twice = next((other for other, p in found.items() if p is by_key[key]), None)
+        if twice is not None:  # "class" and "target_class": which one was meant?
+            raise ConfigError(f"{twice!r} and {key!r} name the same parameter; give one of them", field=str(key))
         found[key] = by_key[key]
     return found
 
@@ -345,6 +348,8 @@ def load_config_mapping(path: str | Path) -> dict[str, Any]:
         ConfigError: unreadable, larger than 1 MB, not JSON, or holding no parameters.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO would wait for a writer for ever
+        raise ConfigError(f"config file {str(path)!r} is not a regular file", field="config")
     try:
         with path.open("rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
@@ -361,7 +366,10 @@ def load_config_mapping(path: str | Path) -> dict[str, Any]:
     else:
         from .images import read_metadata  # images imports nothing from here at module level
 
-        data = read_metadata(path)
+        try:
+            data = read_metadata(path)
+        except ImageError as exc:
+            raise ConfigError(str(exc), field="config") from None
         if data is None:
             raise ConfigError(f"{str(path)!r} is neither a JSON config nor an image with inceptionism parameters",
                               field="config")

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .featurevis import FeatureVisConfig, visualize_features
-from .images import encode_image, make_output_dir, write_atomic
+from .images import encode_image
+from .outputs import make_output_dir, write_atomic
 from .models.spec import LoadedModel
 from .paths import gallery_cache_dir
 from .taps import layer_info

@@ -12,18 +12,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape, unescape
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageError, OutputError, cause
+from .errors import ImageError, cause
+from .outputs import check_output_path, write_atomic
 
 __all__ = [
     "Picture",
@@ -35,14 +35,10 @@ __all__ = [
     "to_pil",
     "save_image",
     "encode_image",
-    "check_output_path",
-    "check_writable_dir",
-    "make_output_dir",
     "read_metadata",
     "FORMATS",
     "INPUT_SUFFIXES",
     "OUTPUT_FORMATS",
-    "write_atomic",
 ]
 
 MAX_PIXELS = int(os.environ.get("INCEPTIONISM_MAX_PIXELS", 100_000_000))
@@ -155,13 +151,27 @@ def _check_pixels(size: tuple[int, int], path: Path | str, max_pixels: int) -> N
 
 
 def picture_from_pil(im: Image.Image, *, max_pixels: int = MAX_PIXELS, name: str = "image") -> Picture:
-    """Convert a PIL image of any mode into a :class:`Picture` (EXIF orientation applied)."""
+    """Convert a PIL image of any mode into a :class:`Picture` (EXIF orientation applied).
+
+    Raises:
+        ImageError: too many pixels, or a picture that cannot be read (closed, or opened
+            lazily from a file that turns out cut short).
+    """
     _check_pixels(im.size, name, max_pixels)
-    im = ImageOps.exif_transpose(im)
+    try:
+        im.load()  # a lazily opened picture is read here: a cut-short file fails now, with its name
+        return _picture_of(ImageOps.exif_transpose(im))
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"{name} cannot be read: {cause(exc)}") from None
+
+
+def _picture_of(im: Image.Image) -> Picture:
     alpha = None
+    if im.mode in ("RGBa", "La"):  # premultiplied alpha: back to straight alpha first
+        im = im.convert("RGBA" if im.mode == "RGBa" else "LA")
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if im.mode in ("RGBA", "LA", "PA"):
         alpha = np.asarray(im.getchannel("A"), dtype=np.float32) / 255.0
         im = im.convert("RGB") if im.mode != "LA" else im.convert("L")
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
@@ -205,66 +215,6 @@ def to_pil(image: torch.Tensor, alpha: np.ndarray | None = None) -> Image.Image:
     return pil
 
 
-def check_output_path(
-    output: str | Path,
-    *,
-    inputs: tuple[str | Path, ...] = (),
-    formats: Iterable[str] | None = OUTPUT_FORMATS,
-    noun: str = "file",
-    outputs: tuple[str | Path, ...] = (),
-) -> Path:
-    """Fail early, before any work, if ``output`` cannot be written, would replace an input,
-    or is also one of the command's other ``outputs``.
-
-    ``formats`` are the allowed extensions (None: any); ``noun`` names the input in the message.
-    """
-    output = Path(output)
-    if formats is not None and output.suffix.lower() not in formats:
-        raise OutputError(
-            f"output {str(output)!r} has an unknown extension {output.suffix or '(none)'!r}; "
-            f"use one of {', '.join(formats)}"
-        )
-    for source in inputs:
-        if _same_file(output, Path(source)):
-            raise OutputError(f"output {str(output)!r} is the input {noun}; choose another name so the input is kept")
-    for other in outputs:
-        if _same_file(output, Path(other)):
-            raise OutputError(f"output {str(output)!r} is named for two outputs of this command; give each its own name")
-    check_writable_dir(output)
-    if output.is_dir():
-        raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
-    return output
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-
-
-def check_writable_dir(path: str | Path) -> Path:
-    """Fail unless a new file can be created in ``path``'s directory."""
-    parent = Path(path).parent if str(Path(path).parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output directory {str(parent)!r} does not exist")
-    try:  # os.access says yes to root even where writes fail (read-only mounts, /sys): really try
-        fd, probe = tempfile.mkstemp(prefix=".inceptionism-probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise OutputError(f"output directory {str(parent)!r} is not writable: {exc.strerror or exc}") from None
-    return parent
-
-
-def make_output_dir(path: str | Path) -> Path:
-    """Create the output folder ``path`` (its parent must exist and be writable)."""
-    path = Path(path)
-    check_writable_dir(path)
-    try:
-        path.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {str(path)!r}: {exc.strerror or exc}") from None
-    return path
-
-
 def encode_image(image: Image.Image, suffix: str, metadata: dict[str, Any] | None = None, *, quick: bool = False) -> bytes:
     """``image`` as the bytes of a file in the format ``suffix`` names (".png", ".jpg", ".webp"),
     with ``metadata`` embedded: what :func:`save_image` writes, for a file written elsewhere.
@@ -298,49 +248,36 @@ def save_image(image: Image.Image, path: str | Path, metadata: dict[str, Any] | 
                quick: bool = False) -> Path:
     """Write ``image`` atomically, in the format its extension names, with ``metadata`` embedded
     (``quick``: see :func:`encode_image`)."""
-    path = check_output_path(path)
+    path = check_output_path(path, formats=OUTPUT_FORMATS)
     data = encode_image(image, path.suffix, metadata, quick=quick)
     return write_atomic(path, lambda fh: fh.write(data))
 
 
-def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, then rename it into place.
-
-    Readers see either the old file or the complete new one; on any failure the
-    temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-        raise
-    return path
-
-
 def read_metadata(path: str | Path) -> dict[str, Any] | None:
-    """The parameters embedded by :func:`save_image`, or None when there are none."""
+    """The parameters embedded by :func:`save_image`, or None when there are none. Only the
+    file's header and text are read, never its pixels.
+
+    Raises:
+        ImageError: the file says it is a picture of more pixels than Pillow will open, or
+            its parameters are damaged (not UTF-8, not JSON, nested too deep, numbers of
+            thousands of digits).
+    """
     try:
-        with Image.open(path) as im:
-            im.load()
+        with Image.open(path) as im:  # PNG text before the pixels, JPEG comments and WebP XMP: read on opening
             info = dict(im.info)
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{str(path)!r} claims too many pixels to open: {cause(exc)}") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None
+    try:
+        return _parameters(info)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSON's errors are ValueErrors
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else cause(exc) if isinstance(exc, ValueError) \
+            else "nested too deep"
+        raise ImageError(f"the inceptionism parameters in {str(path)!r} are damaged: {reason}") from None
+
+
+def _parameters(info: dict[str, Any]) -> dict[str, Any] | None:
     text = info.get(METADATA_KEY)
     comment = info.get("comment")
     if text is None and isinstance(comment, bytes) and comment.startswith(f"{METADATA_KEY}:".encode()):
@@ -353,8 +290,7 @@ def read_metadata(path: str | Path) -> dict[str, Any] | None:
             text = unescape(xmp_text[start + len(_XMP_OPEN) : end])
     if text is None:
         return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
+    if not isinstance(text, str):
+        raise ValueError(f"a {type(text).__name__} where text belongs")
+    data = json.loads(text)
     return data if isinstance(data, dict) else None

@@ -35,10 +35,14 @@ __all__ = [
     "parse",
     "parse_terms",
     "LayerTerm",
+    "total",
+    "MAX_TERMS",
 ]
 
 Activations = Mapping[str, torch.Tensor]
 OUTPUT = "@output"  # capture key of the network's final output (class logits)
+MAX_TERMS = 256  # terms in one objective (layers, chosen channels): beyond, a request only costs time
+MAX_WEIGHT = 1e6  # |weight| of a term: larger ones overflow float32 in the sum
 _TERM = re.compile(
     r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s]+))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
 )
@@ -224,10 +228,7 @@ def parse_terms(text: str) -> list[LayerTerm]:
         if not match:
             raise ConfigError(f"layer term {item!r} is not of the form LAYER[:CHANNEL[@Y,X]][*WEIGHT] or class:CLASS")
         chan_text, weight_text, pos_text = match["channel"], match["weight"], match["pos"]
-        try:
-            weight = float(weight_text) if weight_text is not None else 1.0
-        except ValueError:
-            raise ConfigError(f"weight {weight_text!r} in {item!r} is not a number") from None
+        weight = _weight(item, weight_text)
         if match["layer"] == "class":
             terms.append(_class_term(item, chan_text, weight))
             continue
@@ -238,7 +239,21 @@ def parse_terms(text: str) -> list[LayerTerm]:
         if chan is not None and chan < 0:
             raise LayerError(f"channel {chan} in {item!r} is negative; channels count from 0")
         terms.append(LayerTerm(match["layer"], chan, weight, _position(item, pos_text, chan)))
+    if len(terms) > MAX_TERMS:
+        raise ConfigError(f"layers has {len(terms)} terms; at most {MAX_TERMS}", field="layers")
     return terms
+
+
+def _weight(item: str, text: str | None) -> float:
+    if text is None:
+        return 1.0
+    try:
+        weight = float(text)
+    except ValueError:
+        raise ConfigError(f"weight {text!r} in {item!r} is not a number") from None
+    if not abs(weight) <= MAX_WEIGHT:  # NaN fails this too
+        raise ConfigError(f"weight {text!r} in {item!r} must be a finite number from {-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
+    return weight
 
 
 def _class_term(item: str, class_text: str | None, weight: float) -> LayerTerm:
@@ -278,15 +293,25 @@ def parse(
     (the dream's steering uses it for guides and neuron positions).
     """
     make = make or (lambda term: term_objective(term, kind=kind, classes=classes))
-    total: Objective | None = None
-    for term in parse_terms(text):
-        part = make(term)
-        if term.weight != 1.0:
-            part = part * term.weight
-        total = part if total is None else total + part
-    if total is None:
+    parts = [make(term) * term.weight if term.weight != 1.0 else make(term) for term in parse_terms(text)]
+    if not parts:
         raise ConfigError("no layers given; expected LAYER[:CHANNEL][*WEIGHT],...", field="layers")
-    return total
+    return total(parts)
+
+
+def total(parts: list[Objective]) -> Objective:
+    """The sum of ``parts``, as one flat sum (``a + b + c ...`` nests a call per term: a few
+    hundred of them exhaust Python's recursion limit)."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def summed(acts: Activations) -> torch.Tensor:
+        value = parts[0](acts)
+        for part in parts[1:]:  # in order, as (a + b) + c adds
+            value = value + part(acts)
+        return value
+
+    return Objective(summed, frozenset().union(*(p.layers for p in parts)), ",".join(p.text for p in parts))
 
 
 def term_objective(

@@ -18,6 +18,11 @@ from .config import DEFAULT_DEVICE, DEFAULT_MODEL
 from .errors import ConfigError
 from .params import Checked, param
 
+# Frame rates a video is written at: a GIF shows a frame for at most 655 s, and the rate is
+# handed to ffmpeg as a fraction over at most 1001 (0 below that), so a frame per 100 s is the
+# slowest offered.
+MIN_FPS, MAX_FPS = 0.01, 1000.0
+
 __all__ = [
     "ZoomConfig",
     "VideoConfig",
@@ -96,7 +101,8 @@ class ZoomConfig(_Command):
     rotate: float = param(0.0, "degrees per frame", low=-360.0, high=360.0)
     pan: tuple[float, float] = param((0.0, 0.0), "DX,DY pixels per frame", parse=parse_pan, metavar="DX,DY",
                                      schema={"type": "string"})
-    fps: float = param(12.0, "frames per second", low=0.0, high=1000.0, low_open=True)
+    fps: float = param(12.0, "frames per second (a frame per 100 s at least: GIF and H.264 hold no slower rate)",
+                       low=MIN_FPS, high=MAX_FPS)
     interpolate: int = param(0, "in-between frames per dreamed frame (smooth, cheap)", low=0, high=100)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from dataclasses import dataclass
@@ -154,11 +155,13 @@ def check_value(p: Param, value: Any) -> Any:
     elif p.kind is int:
         if isinstance(value, float) and value.is_integer():  # 3.0 is 3, as in JSON schema
             value = int(value)
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # numpy's integers too
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{p.name} must be a whole number, got {_short(value)}", field=p.name)
         _check_range(p, value)
     elif p.kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ConfigError(f"{p.name} must be a finite number, got {_short(value)}", field=p.name)
         value = float(value)
         _check_range(p, value)

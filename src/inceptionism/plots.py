@@ -18,7 +18,7 @@ from PIL import Image
 
 from .engine import StepInfo
 from .errors import OutputError
-from .images import write_atomic
+from .outputs import write_atomic
 
 __all__ = ["StepRecorder", "Snapshots", "write_gif", "write_plot"]
 

@@ -110,8 +110,7 @@ def check_objective(
         terms = objectives.parse_terms(cfg.layers) if cfg.layers else []
         for index, term in enumerate(terms):
             if term.layer == "class":
-                if term.channel is None:
-                    _class_resolver(model)(term.class_name or "")
+                _class_resolver(model)(term.class_name if term.channel is None else term.channel)
             else:
                 refs[index] = _check_term(model, term, size)
     if cfg.guide and not any(t.whole for t in terms):
@@ -120,6 +119,11 @@ def check_objective(
     if cfg.channels is not None and not any(t.whole for t in terms):
         raise ConfigError(f"channels {cfg.channels} picks channels of whole layers, and layers names none "
                           "(give LAYER without :CHANNEL)", field="channels")
+    if cfg.channels is not None:  # each whole layer becomes up to K channel terms
+        count = sum(parse_channel_mode(cfg.channels)[1] if t.whole else 1 for t in terms)
+        if count > objectives.MAX_TERMS:
+            raise ConfigError(f"channels {cfg.channels} would give the objective {count} terms; at most "
+                              f"{objectives.MAX_TERMS}", field="channels")
     with _about("target_class"):
         if cfg.target_class is not None:
             _class_resolver(model)(cfg.target_class)
@@ -158,10 +162,7 @@ def build_objective(model: LoadedModel, cfg: SteeringConfig, size: tuple[int, in
     if cfg.avoid_class is not None:
         indices = resolve_classes(cfg.avoid_class, model.spec.labels or "")
         parts.append(objectives.avoid_classes(indices) * -cfg.avoid_weight)
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
+    return objectives.total(parts)
 
 
 @torch.no_grad()

@@ -6,11 +6,22 @@ Used by the declarations in ``config.py``; imports nothing from the package but 
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from .errors import ConfigError
 
 __all__ = ["parse_octave_range", "parse_size", "parse_channel_mode", "CHANNEL_MODES"]
+
+
+def _whole(value: object) -> int:
+    """A whole number from a pair's item: an integer (numpy's too) or a float without a fraction;
+    64.5, True and "64" are not (int() would truncate or parse them)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float)):
+        raise TypeError(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(value)
+    return int(value)
 
 
 def parse_octave_range(text: str | list | tuple) -> tuple[int, int]:
@@ -20,7 +31,7 @@ def parse_octave_range(text: str | list | tuple) -> tuple[int, int]:
             lo_text, hi_text = text.split(":")
             lo, hi = int(lo_text), int(hi_text)
         else:
-            lo, hi = (int(v) for v in text)
+            lo, hi = (_whole(v) for v in text)
     except (ValueError, TypeError, OverflowError):
         raise ConfigError(
             f"octave_range {text!r} is not of the form LO:HI with whole numbers, e.g. -4:2", field="octave_range"
@@ -41,7 +52,7 @@ def parse_size(text: str | list | tuple) -> tuple[int, int]:
             w_text, h_text = text.lower().split("x")
             w, h = int(w_text), int(h_text)
         else:
-            w, h = (int(v) for v in text)
+            w, h = (_whole(v) for v in text)
     except (ValueError, TypeError, OverflowError):
         raise ConfigError(f"size {text!r} is not of the form WxH, e.g. 640x480", field="size") from None
     if w < 1 or h < 1 or w * h > 100_000_000:

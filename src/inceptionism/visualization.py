@@ -75,7 +75,8 @@ def _fourier(
     yield from visualize_features(model, layer, targets, fv, batch=cfg.batch, on_step=on_step)
 
 
-def visualize(layer: str, target: int, *, model: str = DEFAULT_MODEL, device: str = DEFAULT_DEVICE, **params: Any) -> Image.Image:
+def visualize(layer: str, target: int, *, model: str | LoadedModel = DEFAULT_MODEL, device: str = DEFAULT_DEVICE,
+              **params: Any) -> Image.Image:
     """Grow what one channel (or, with ``layer="class"``, one class) responds to, from noise.
 
     Plain pixel ascent shows the channel's pattern with lots of high-frequency
@@ -86,7 +87,8 @@ def visualize(layer: str, target: int, *, model: str = DEFAULT_MODEL, device: st
     Args:
         layer: module path, e.g. ``"blocks.4.1.bn1"``, or ``"class"``.
         target: channel number (from 0) or class index.
-        model, device: the network and where it runs.
+        model, device: the network (a name, or a model already loaded, as ``dream`` takes) and
+            where it runs (``device`` is not used with a loaded model: it runs where it is).
         **params: any :class:`~inceptionism.options.VisualizeConfig` field: ``param``,
             ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``, ``step_size``, ``seed``.
 
@@ -98,5 +100,10 @@ def visualize(layer: str, target: int, *, model: str = DEFAULT_MODEL, device: st
         >>> pic.size
         (224, 224)
     """
-    loaded = load_model(model, device=resolve_device(device))
+    if isinstance(model, LoadedModel):
+        loaded = model
+    elif isinstance(model, str):
+        loaded = load_model(model, device=resolve_device(device))
+    else:
+        raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
     return next(iter(visualize_targets(loaded, layer, [target], VisualizeConfig(**params)))).image

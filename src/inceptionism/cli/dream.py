@@ -12,7 +12,7 @@ import typer
 from ..config import DreamConfig
 from ..errors import ConfigError, OutputError
 from ..options import DreamOutputs
-from .common import DebugOpt, QuietOpt, app, errors, out, run_with_progress
+from .common import DebugOpt, QuietOpt, app, err, errors, out, run_with_progress
 from .options import dream_options, with_config
 
 
@@ -39,16 +39,30 @@ def _dream(
     input: str, output: Path, cfg: DreamConfig, save_config: Optional[Path], quiet: bool, config_file: Optional[Path],
     extras: DreamOutputs,
 ) -> None:
-    from ..api import render
-    from ..images import load_image, save_image, write_atomic
-    from ..plots import Snapshots, StepRecorder
+    from ..outputs import write_atomic
 
     photos = () if input == "noise" else (input,)
     inputs = command_inputs(cfg, (*photos, *([config_file] if config_file else [])))
     _check_outputs(output, inputs, cfg, save_config, extras)
-    if save_config is not None:
-        text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
-        write_atomic(save_config, lambda fh: fh.write(text.encode()))
+    written: list[Path] = []  # in order; an interruption says which are complete
+    try:
+        _dream_and_write(input, output, cfg, quiet, extras, written)
+        if save_config is not None:  # last: a config beside no dream would describe nothing
+            text = json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n"
+            write_atomic(save_config, lambda fh: fh.write(text.encode()))
+            written.append(save_config)
+    except KeyboardInterrupt:
+        done = f"written: {', '.join(str(p) for p in written)}; the rest was not" if written else "nothing was written"
+        err.print(f"interrupted; {done}", soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
+def _dream_and_write(input: str, output: Path, cfg: DreamConfig, quiet: bool, extras: DreamOutputs,
+                     written: list[Path]) -> None:
+    from ..api import render
+    from ..images import load_image, save_image
+    from ..plots import Snapshots, StepRecorder
+
     source = input if input == "noise" else load_image(input)
     started = time.perf_counter()
     record, snapshots = StepRecorder(), Snapshots(extras.save_every or 1)
@@ -58,6 +72,7 @@ def _dream(
         also_on_step=(lambda info: [watch(info) for watch in watchers]) if watchers else None,
     )
     save_image(result.image, output, result.metadata)
+    written.append(output)
     start, end = result.score_start, result.score_end
     # a ratio says nothing when the start is not above zero (a class logit may be negative)
     gain = f"x{end / start:.2f}" if start > 0 else f"{end - start:+.3f}"
@@ -65,14 +80,15 @@ def _dream(
         f"wrote {output} ({result.image.width}x{result.image.height}) in {time.perf_counter() - started:.1f} s; "
         f"objective {start:.3f} -> {end:.3f} ({gain}), seed {result.config.seed}"
     )
-    _write_extras(result, extras, cfg, input, output, record, snapshots)
+    _write_extras(result, extras, cfg, input, output, record, snapshots, written)
 
 
 def _check_outputs(output: Path, inputs: tuple, cfg: DreamConfig, save_config: Optional[Path], extras: DreamOutputs) -> None:
     """Every file this dream will write, checked against every file it reads, before any work."""
-    from ..images import OUTPUT_FORMATS, check_output_path
+    from ..images import OUTPUT_FORMATS
+    from ..outputs import check_output_path
 
-    check_output_path(output, inputs=inputs)
+    check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)
     written = [output]  # each output is checked against the inputs and the outputs before it
 
     def check(path: Path, formats: tuple[str, ...] | None = OUTPUT_FORMATS) -> None:
@@ -96,20 +112,23 @@ def _check_outputs(output: Path, inputs: tuple, cfg: DreamConfig, save_config: O
             raise OutputError(f"{exc} (--plot writes its figures beside the plot, as .json)") from None
 
 
-def _write_extras(result, extras: DreamOutputs, cfg: DreamConfig, input: str, output: Path, record, snapshots) -> None:
+def _write_extras(result, extras: DreamOutputs, cfg: DreamConfig, input: str, output: Path, record, snapshots,
+                  written: list[Path]) -> None:
     """What was asked for besides the dream: the prepared input, classes, the plot, snapshots."""
     from ..images import save_image
     from ..plots import write_plot
 
     if extras.save_input:
         save_image(result.prepared, _input_file(output), {"inceptionism_input": {"source": Path(input).name}})
+        written.append(_input_file(output))
         out.print(f"wrote {_input_file(output)} (the input as dreamed on)")
     if extras.classify:
         _print_classes(cfg, result)
     if extras.plot is not None:
         figure, numbers = write_plot(record, extras.plot)
+        written.extend((figure, numbers))
         out.print(f"wrote {figure} and {numbers}")
-    _write_snapshots(snapshots, extras, output, result.image.size)
+    _write_snapshots(snapshots, extras, output, result.image.size, written)
 
 
 def _input_file(output: Path) -> Path:
@@ -120,7 +139,7 @@ def _step_file(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}.step-{step:04d}.png")
 
 
-def _write_snapshots(snapshots, extras: DreamOutputs, output: Path, size: tuple[int, int]) -> None:
+def _write_snapshots(snapshots, extras: DreamOutputs, output: Path, size: tuple[int, int], written: list[Path]) -> None:
     from ..images import save_image
     from ..plots import write_gif
 
@@ -128,9 +147,11 @@ def _write_snapshots(snapshots, extras: DreamOutputs, output: Path, size: tuple[
     if extras.save_every is not None:
         for step, picture in pictures:
             save_image(picture, _step_file(output, step))
+            written.append(_step_file(output, step))
         out.print(f"wrote {len(pictures)} snapshot(s) as {output.stem}.step-NNNN.png")
     if extras.progress_gif is not None:
         write_gif([picture for _, picture in pictures], extras.progress_gif)
+        written.append(extras.progress_gif)
         out.print(f"wrote {extras.progress_gif} ({len(pictures)} frames)")
 
 

@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..config import RANDOM_WEIGHTS
 from ..errors import ConfigError, ImageError
 from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
 from .common import DebugOpt, QuietOpt, app, errors, load_network, out, progress_bar, run_with_progress
@@ -64,10 +65,11 @@ def visualize(
     with errors(debug):
         from ..config import draw_seed
         from ..featurevis import parse_targets
-        from ..images import check_output_path, save_image
+        from ..images import OUTPUT_FORMATS, save_image
+        from ..outputs import check_output_path
         from ..visualization import visualize_targets as grow
 
-        check_output_path(output)
+        check_output_path(output, formats=OUTPUT_FORMATS)
         if vis.lapnorm and vis.param != "pixel":
             raise ConfigError("--lapnorm works with --param pixel only", field="lapnorm")
         loaded = load_network(net)
@@ -104,9 +106,11 @@ def gallery(
         from ..gallery import build_gallery, cached_gallery, cached_seed
         from ..models import spec_for
         from ..models.weights import sha256_file
+        from ..outputs import check_output_folder
         from ..taps import layer_info
 
         started = time.perf_counter()
+        check_output_folder(output)  # before any work
         spec = spec_for(net.model, net.weights)
         cfg = FeatureVisConfig(size=gal.size, steps=gal.steps, seed=gal.seed if gal.seed is not None else 0)
         seed = gal.seed if gal.seed is not None else cached_seed(spec.name, layer, cfg)
@@ -114,7 +118,7 @@ def gallery(
         if net.weights is None:
             weights = spec.weights_file() if spec.weights_file is not None else None
         else:  # random weights are never cached
-            weights = Path(net.weights) if net.weights != "random" else None
+            weights = Path(net.weights) if net.weights != RANDOM_WEIGHTS else None
         if weights is not None:  # all cached: no need to load the network at all
             result = cached_gallery(spec.name, sha256_file(weights), layer, output, cfg)
             if result is not None:
@@ -231,9 +235,10 @@ def activations(
     with errors(debug):
         from ..activations import activation_grid
         from ..api import fit_max_size
-        from ..images import check_output_path, load_image, save_image, to_tensor
+        from ..images import OUTPUT_FORMATS, load_image, save_image, to_tensor
+        from ..outputs import check_output_path
 
-        check_output_path(output, inputs=(input,))
+        check_output_path(output, inputs=(input,), formats=OUTPUT_FORMATS)
         chosen = _parse_channels(act.channels)
         picture = load_image(input)
         loaded = load_network(net)

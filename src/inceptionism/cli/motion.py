@@ -34,7 +34,8 @@ def zoom(
     with errors(debug):
         from ..api import check_config, load_model_for, noise_picture
         from ..config import NOISE_SIZE
-        from ..images import check_output_path, load_image
+        from ..images import load_image
+        from ..outputs import check_output_path
         from ..motion.videoio import VIDEO_FORMATS, write_video
         from ..motion.zoom import zoom_frames
 
@@ -68,7 +69,7 @@ def video(
     """Dream a video frame by frame, coherent over time; keeps the sound; resumes after a stop."""
     with errors(debug):
         from ..api import check_config, load_model_for
-        from ..images import check_output_path
+        from ..outputs import check_output_path
         from ..motion.videoio import VIDEO_FORMATS
         from ..motion.video import dream_video
 
@@ -127,7 +128,9 @@ def batch(
     with errors(debug):
         from ..api import check_config, load_model_for
         from ..motion.batch import dream_folder
+        from ..outputs import check_output_folder
 
+        check_output_folder(output_dir)  # before the network is loaded or a cluster joined
         with ExitStack() as stack:
             runner = model = None
             if folders.cluster is not None:

@@ -23,8 +23,8 @@ from PIL import Image
 from ..api import resolve_machine_choices
 from ..config import DreamConfig
 from ..images import save_image
-from ..motion.video import (VideoResult, Segment, _finish, _fit, _load_frame, _prepare, keep_manifest, plan_segments,
-                            segment_at, segment_frames)  # fmt: skip
+from ..motion.video import (VideoResult, Segment, _finish, _fit, _load_frame, _prepare, dropped_if_unstarted,
+                            keep_manifest, plan_segments, segment_at, segment_frames)  # fmt: skip
 from ..motion.videoio import read_frames
 from ..options import VideoConfig
 from .pool import DreamerPool
@@ -85,83 +85,84 @@ def dream_video_on(
         segment_at(0, per, overlap)  # the plan's check, before anything is read
     info, total, work, kept = _prepare(source, output, cfg, blend, coherence, carried_steps, start, end,
                                        segment_overlap=overlap, segment_frames=per)  # fmt: skip
-    per = kept.get("segment_frames") or segment_frames(total, pool.size)
-    if kept.get("segment_frames") is None:
-        keep_manifest(work, {**kept, "segment_frames": per})
-    cfg = cfg.replace(seed=kept["seed"])
-    files = pool.cluster.ray.put(ship(cfg))
-    lock, counts = threading.Lock(), {"done": 0, "dreamed": 0}
-    stopping = threading.Event()  # set when the job fails or is interrupted: every segment stops after its frame
+    with dropped_if_unstarted(work):  # a job refused before its first frame leaves no folder
+        per = kept.get("segment_frames") or segment_frames(total, pool.size)
+        if kept.get("segment_frames") is None:
+            keep_manifest(work, {**kept, "segment_frames": per})
+        cfg = cfg.replace(seed=kept["seed"])
+        files = pool.cluster.ray.put(ship(cfg))
+        lock, counts = threading.Lock(), {"done": 0, "dreamed": 0}
+        stopping = threading.Event()  # set when the job fails or is interrupted: every segment stops after its frame
 
-    def report(resumed: bool, estimate: int) -> None:
-        with lock:
-            counts["done"] += 1
-            counts["dreamed"] += 0 if resumed else 1
-            if on_frame is not None:
-                on_frame(counts["done"], max(estimate, counts["done"]), resumed)
+        def report(resumed: bool, estimate: int) -> None:
+            with lock:
+                counts["done"] += 1
+                counts["dreamed"] += 0 if resumed else 1
+                if on_frame is not None:
+                    on_frame(counts["done"], max(estimate, counts["done"]), resumed)
 
-    def run(segment: Segment, frames: np.ndarray, estimate: int) -> None:
-        (work / f"seg-{segment.index:04d}").mkdir(exist_ok=True)
+        def run(segment: Segment, frames: np.ndarray, estimate: int) -> None:
+            (work / f"seg-{segment.index:04d}").mkdir(exist_ok=True)
 
-        def attempt(actor: Any) -> None:  # again from the first missing frame after a lost worker
-            done = _finished(work, segment)
-            if done == len(frames):
-                return
-            before = [(frames[0], _load_frame(_frame_path(work, segment, segment.first)))] if done else []
-            if done > 1:
-                before.append((frames[done - 1], _load_frame(_frame_path(work, segment, segment.first + done - 1))))
-            stream = actor.dream_segment.options(num_returns="streaming").remote(
-                pool.cluster.ray.put(frames[done:]), segment.first + done, cfg, files, blend, coherence, carried_steps,
-                before)
-            for t, ref in enumerate(stream, start=segment.first + done):
-                save_image(Image.fromarray(pool.get(ref)), _frame_path(work, segment, t), quick=True)
-                if t >= segment.keep:
-                    report(False, estimate)
-                if stopping.is_set():
-                    pool.cancel(stream)  # the worker stops at its next frame
+            def attempt(actor: Any) -> None:  # again from the first missing frame after a lost worker
+                done = _finished(work, segment)
+                if done == len(frames):
                     return
+                before = [(frames[0], _load_frame(_frame_path(work, segment, segment.first)))] if done else []
+                if done > 1:
+                    before.append((frames[done - 1], _load_frame(_frame_path(work, segment, segment.first + done - 1))))
+                stream = actor.dream_segment.options(num_returns="streaming").remote(
+                    pool.cluster.ray.put(frames[done:]), segment.first + done, cfg, files, blend, coherence,
+                    carried_steps, before)
+                for t, ref in enumerate(stream, start=segment.first + done):
+                    save_image(Image.fromarray(pool.get(ref)), _frame_path(work, segment, t), quick=True)
+                    if t >= segment.keep:
+                        report(False, estimate)
+                    if stopping.is_set():
+                        pool.cancel(stream)  # the worker stops at its next frame
+                        return
 
-        if stopping.is_set():
-            return
-        resumed = _finished(work, segment)
-        for t in range(max(segment.keep, segment.first + resumed) - segment.keep):
-            report(True, estimate)  # kept frames finished before
-        pool.call(attempt, what=f"frames {segment.keep}-{segment.end - 1}")
+            if stopping.is_set():
+                return
+            resumed = _finished(work, segment)
+            for t in range(max(segment.keep, segment.first + resumed) - segment.keep):
+                report(True, estimate)  # kept frames finished before
+            pool.call(attempt, what=f"frames {segment.keep}-{segment.end - 1}")
 
-    count = 0
-    slots = threading.Semaphore(pool.size + 1)  # segments read ahead of the workers, at most
-    futures: list[Future] = []
-    threads = ThreadPoolExecutor(max(1, pool.size), thread_name_prefix="segment")
+        count = 0
+        slots = threading.Semaphore(pool.size + 1)  # segments read ahead of the workers, at most
+        futures: list[Future] = []
+        threads = ThreadPoolExecutor(max(1, pool.size), thread_name_prefix="segment")
 
-    def submit(segment: Segment, frames: list[np.ndarray], estimate: int) -> None:
-        failed = [f for f in futures if f.done() and f.exception() is not None]
-        if failed:
-            raise failed[0].exception()  # type: ignore[misc]
-        slots.acquire()
-        future = threads.submit(run, segment, np.stack(frames), estimate)
-        future.add_done_callback(lambda _: slots.release())
-        futures.append(future)
+        def submit(segment: Segment, frames: list[np.ndarray], estimate: int) -> None:
+            failed = [f for f in futures if f.done() and f.exception() is not None]
+            if failed:
+                raise failed[0].exception()  # type: ignore[misc]
+            slots.acquire()
+            future = threads.submit(run, segment, np.stack(frames), estimate)
+            future.add_done_callback(lambda _: slots.release())
+            futures.append(future)
 
-    buffer: list[np.ndarray] = []  # the frames of the segment being read, warm-up first
-    segment = segment_at(0, per, overlap)
-    try:
-        for t, frame in enumerate(read_frames(source, start, end)):
-            buffer.append(_fit(frame, cfg.max_size))
-            count = t + 1
-            if count == segment.end:
-                submit(segment, buffer, total)
-                segment = segment_at(segment.index + 1, per, overlap)
-                buffer = buffer[len(buffer) - (segment.keep - segment.first):]
-        if count > segment.keep:
-            submit(Segment(segment.index, segment.first, segment.keep, count), buffer, count)
-        wait(futures, return_when=FIRST_EXCEPTION)
-        for future in futures:
-            future.result()
-    except BaseException:
-        stopping.set()
-        threads.shutdown(wait=True, cancel_futures=True)  # what is finished is kept for the resume
-        raise
-    threads.shutdown()
-    segments = plan_segments(count, per, overlap)
-    _finish(source, output, compose(work, segments, count), count, info, start, end, work, keep_frames)
-    return VideoResult(output, count, counts["dreamed"], info.fps, cfg.seed)
+        buffer: list[np.ndarray] = []  # the frames of the segment being read, warm-up first
+        segment = segment_at(0, per, overlap)
+        try:
+            for t, frame in enumerate(read_frames(source, start, end)):
+                buffer.append(_fit(frame, cfg.max_size))
+                count = t + 1
+                if count == segment.end:
+                    submit(segment, buffer, total)
+                    segment = segment_at(segment.index + 1, per, overlap)
+                    buffer = buffer[len(buffer) - (segment.keep - segment.first):]
+            if count > segment.keep:
+                submit(Segment(segment.index, segment.first, segment.keep, count), buffer, count)
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.result()
+        except BaseException:
+            stopping.set()
+            threads.shutdown(wait=True, cancel_futures=True)  # what is finished is kept for the resume
+            raise
+        threads.shutdown()
+        segments = plan_segments(count, per, overlap)
+        _finish(source, output, compose(work, segments, count), count, info, start, end, work, keep_frames)
+        return VideoResult(output, count, counts["dreamed"], info.fps, cfg.seed)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelError, OutputError, WeightsMissingError, cause
-from ..images import write_atomic
+from ..outputs import write_atomic
 from ..paths import weights_cache_dir
 
 __all__ = ["packaged_weights_path", "sha256_file", "load_by_order", "load_packaged", "load_file",
@@ -104,7 +104,7 @@ def load_packaged(net: nn.Module, path: Path, model_name: str) -> str:
 
 
 def write_cache_file(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` in the cache, whole or not at all (:func:`images.write_atomic`);
+    """Write ``blob`` to ``path`` in the cache, whole or not at all (:func:`outputs.write_atomic`);
     where the cache cannot be written, nothing is (it only costs time later)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

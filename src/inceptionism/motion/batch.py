@@ -10,7 +10,8 @@ from typing import Any, Callable, Iterator
 from ..config import DreamConfig
 from ..options import BatchConfig
 from ..errors import ConfigError, ImageError, OutputError
-from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS, make_output_dir, write_atomic
+from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS
+from ..outputs import make_output_dir, write_atomic
 from ..models.spec import LoadedModel
 
 __all__ = ["BatchSummary", "BatchItem", "dream_bytes", "dream_folder", "output_names"]
@@ -72,13 +73,32 @@ def _here(model: LoadedModel | None) -> Runner:
     return run
 
 
-def _inputs(folder: Path, recursive: bool, exclude: Path) -> list[Path]:
+def _inputs(folder: Path, recursive: bool, output: Path) -> list[Path]:
+    """The pictures in ``folder``, less those in ``output`` where it lies inside ``folder``
+    (earlier dreams are not inputs). An output folder around the input folder (``-o .``)
+    excludes nothing."""
     pattern = folder.rglob("*") if recursive else folder.glob("*")
+    inside = output.resolve() if folder.resolve() in output.resolve().parents else None
     found = []
     for path in sorted(pattern):
-        if path.is_file() and path.suffix.lower() in INPUT_SUFFIXES and exclude not in path.resolve().parents:
+        if path.is_file() and path.suffix.lower() in INPUT_SUFFIXES and (inside is None or inside not in path.resolve().parents):
             found.append(path)
     return found
+
+
+def _finished(output: Path) -> bool:
+    """Whether ``output`` is a whole picture from an earlier run; an empty or cut-short file
+    (another tool's copy, an older version's crash) is dreamed again."""
+    from PIL import Image
+
+    if not output.is_file():
+        return False
+    try:
+        with Image.open(output) as im:
+            im.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+    return True
 
 
 def output_names(inputs: list[Path]) -> dict[Path, Path]:
@@ -135,7 +155,7 @@ def dream_folder(
         raise ImageError(f"input folder {str(source)!r} does not exist or is not a folder")
     if target.resolve() == source.resolve():
         raise OutputError(f"output folder {str(target)!r} is the input folder; choose another so inputs are kept")
-    files = _inputs(source, recursive, target.resolve())
+    files = _inputs(source, recursive, target)
     if not files:
         raise ConfigError(f"no images ({', '.join(sorted(INPUT_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
     make_output_dir(target)
@@ -148,7 +168,7 @@ def dream_folder(
     for path in files:
         relative = path.relative_to(source)
         item = BatchItem(path, relative.as_posix(), target / names[relative])
-        if item.out.exists():
+        if _finished(item.out):
             summary.skipped.append(path)
             done += 1
             if on_file is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -31,11 +32,13 @@ from PIL import Image
 from ..config import DreamConfig, draw_seed
 from ..options import VideoConfig
 from ..errors import ConfigError
-from ..images import Picture, check_output_path, write_atomic
+from ..images import Picture
+from ..outputs import check_output_path, write_atomic
 from ..models.spec import LoadedModel
 from .videoio import VIDEO_FORMATS, VideoInfo, probe, read_frames, write_video
 
-__all__ = ["VideoResult", "FrameDreamer", "Segment", "coherent_start", "dream_video", "plan_segments", "segment_at", "segment_frames"]
+__all__ = ["VideoResult", "FrameDreamer", "Segment", "coherent_start", "dream_video", "plan_segments", "segment_at", "segment_frames",
+           "dropped_if_unstarted"]
 
 
 @dataclass
@@ -175,6 +178,18 @@ def _work_dir(output: Path, key: str, seed: int | None, **plan: object) -> tuple
         kept = {"key": key, "seed": seed if seed is not None else draw_seed(), **plan}
         keep_manifest(work, kept)
     return work, kept
+
+
+@contextmanager
+def dropped_if_unstarted(work: Path) -> Iterator[None]:
+    """Remove the frames folder ``work`` when the job inside fails before its first finished
+    frame: there is nothing to resume, and a hidden empty folder would be left behind."""
+    try:
+        yield
+    except BaseException:
+        if not any(work.rglob("*.png")):
+            shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def keep_manifest(work: Path, kept: dict) -> None:
@@ -331,18 +346,19 @@ def dream_video(
     cfg = cfg.replace(seed=kept["seed"])
     stepper = FrameDreamer(cfg, blend=blend, coherence=coherence, model=model, carried_steps=carried_steps)
     count = dreamed = 0
-    for t, frame in enumerate(read_frames(source, start, end)):
-        frame = _fit(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
-        path = work / f"{t:06d}.png"
-        resumed = path.is_file()
-        if resumed:
-            stepper.resume(frame, _load_frame(path))
-        else:
-            save_image(Image.fromarray(stepper.dream(t, frame)), path, quick=True)  # a working file
-            dreamed += 1
-        count = t + 1
-        if on_frame is not None:
-            on_frame(count, max(total, count), resumed)
-    frames = (_load_frame(work / f"{t:06d}.png") for t in range(count))
-    _finish(source, output, frames, count, info, start, end, work, keep_frames)
+    with dropped_if_unstarted(work):
+        for t, frame in enumerate(read_frames(source, start, end)):
+            frame = _fit(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
+            path = work / f"{t:06d}.png"
+            resumed = path.is_file()
+            if resumed:
+                stepper.resume(frame, _load_frame(path))
+            else:
+                save_image(Image.fromarray(stepper.dream(t, frame)), path, quick=True)  # a working file
+                dreamed += 1
+            count = t + 1
+            if on_frame is not None:
+                on_frame(count, max(total, count), resumed)
+        frames = (_load_frame(work / f"{t:06d}.png") for t in range(count))
+        _finish(source, output, frames, count, info, start, end, work, keep_frames)
     return VideoResult(output, count, dreamed, info.fps, cfg.seed)

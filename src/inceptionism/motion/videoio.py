@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ImageError, OutputError, cause
+from ..options import MAX_FPS, MIN_FPS
+from ..outputs import install, temporary_beside
 
 __all__ = ["VideoInfo", "probe", "read_frames", "write_video", "VIDEO_FORMATS"]
 
@@ -41,6 +43,12 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _file(path: str | Path) -> str:
+    """``path`` as ffmpeg must read it: with the ``file:`` protocol, or ``take:1.mp4`` would be
+    read as protocol "take"."""
+    return "file:" + str(Path(path).absolute())
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Frame rate, size, duration and whether there is sound.
 
@@ -53,7 +61,7 @@ def probe(path: str | Path) -> VideoInfo:
     if not path.is_file():
         raise ImageError(f"video {str(path)!r} does not exist or is not a file")
     try:
-        reader = imageio_ffmpeg.read_frames(str(path))
+        reader = imageio_ffmpeg.read_frames(_file(path))
         meta = next(reader)
         reader.close()
     except (OSError, RuntimeError, StopIteration) as exc:
@@ -63,6 +71,9 @@ def probe(path: str | Path) -> VideoInfo:
     duration = float(meta.get("duration") or 0)
     if fps <= 0 or width <= 0 or duration <= 0:
         raise ImageError(f"{str(path)!r} has no video frames")
+    if not MIN_FPS <= fps <= MAX_FPS:  # its dream would be written at its rate: refused before any work
+        raise ImageError(f"{str(path)!r} plays at {fps:g} frames per second; videos from {MIN_FPS:g} to {MAX_FPS:g} "
+                         "are dreamed")
     return VideoInfo(fps, width, height, duration, bool(meta.get("audio_codec")))
 
 
@@ -72,7 +83,7 @@ def read_frames(path: str | Path, start: float = 0.0, end: float | None = None) 
 
     input_params = ["-ss", f"{start:.6f}"] if start > 0 else []
     output_params = ["-t", f"{end - start:.6f}"] if end is not None else []
-    reader = imageio_ffmpeg.read_frames(str(path), input_params=input_params, output_params=output_params)
+    reader = imageio_ffmpeg.read_frames(_file(path), input_params=input_params, output_params=output_params)
     meta = next(reader)
     width, height = meta["size"]
     try:
@@ -100,11 +111,9 @@ def write_video(
     suffix = path.suffix.lower()
     if suffix not in VIDEO_FORMATS:
         raise OutputError(f"output {str(path)!r} has an unknown extension {suffix!r}; use one of {', '.join(VIDEO_FORMATS)}")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
-        os.close(fd)
-    except OSError as exc:
-        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    if not MIN_FPS <= fps <= MAX_FPS:  # before the first frame (a zoom dreams its frames as they are written)
+        raise OutputError(f"frame rate {fps:g} for {str(path)!r} is outside {MIN_FPS:g} to {MAX_FPS:g}")
+    tmp = temporary_beside(path, suffix)  # ffmpeg chooses the container by the suffix
     try:
         if suffix == ".gif":
             _write_gif(tmp, frames, fps)
@@ -113,8 +122,7 @@ def write_video(
             if audio_from is not None:
                 _mux_audio(tmp, audio_from, audio_start, audio_end, suffix)
         try:
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
+            install(tmp, path)
         except OSError as exc:
             raise _CannotWrite(exc.strerror or str(exc)) from None
     except _CannotWrite as exc:  # a full disk, say: one line, and nothing half-written left
@@ -155,7 +163,7 @@ def _write_ffmpeg(tmp: str, frames: Iterable[np.ndarray], fps: float, suffix: st
                     rate = str(Fraction(fps).limit_denominator(1001))  # a probed 29.97002997 is 30000/1001
                     cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                            "-s", f"{width}x{height}", "-r", rate, "-i", "-", "-an", *pad, "-c:v", codec,
-                           "-pix_fmt", "yuv420p", *quality, tmp]  # fmt: skip
+                           "-pix_fmt", "yuv420p", *quality, _file(tmp)]  # fmt: skip
                     try:
                         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
                     except OSError as exc:
@@ -188,8 +196,8 @@ def _mux_audio(tmp: str, source: str | Path, start: float, end: float | None, su
     muxed = tmp + ".mux" + suffix
     cut = ["-ss", f"{start:.6f}"] + (["-to", f"{end:.6f}"] if end is not None else [])
     codec = "libopus" if suffix == ".webm" else "aac"
-    cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-i", tmp, *cut, "-i", str(source),
-           "-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", codec, "-shortest", muxed]  # fmt: skip
+    cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-i", _file(tmp), *cut, "-i", _file(source),
+           "-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", codec, "-shortest", _file(muxed)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         Path(muxed).unlink(missing_ok=True)

@@ -21,12 +21,12 @@ import torch
 
 from ..device import resolve_device
 from ..errors import ConfigError, OutputError
-from ..images import write_atomic
+from ..outputs import check_output_path, write_atomic
 from ..models.trained import TrainedInfo, encode_trained
 from ..options import TrainConfig
 from . import data as datasets
 from .loop import Epoch, checkpoint_path, run_pass, fit, network, read_checkpoint, write_checkpoint
-from .report import confusion, per_class, write_report
+from .report import confusion, per_class, report_paths, write_report
 
 __all__ = ["train", "Trained", "Epoch", "check_output"]
 
@@ -50,16 +50,19 @@ class Trained:
 
 
 def check_output(output: str | Path) -> Path:
-    """The output must be a ``.safetensors`` file in an existing folder.
+    """The output must be a ``.safetensors`` file that can be written (in an existing,
+    writable folder; not a folder, a device or a FIFO), and so must the files written
+    beside it (the checkpoint, the report): checked before any training.
 
     Raises:
-        OutputError: another suffix, or no such folder.
+        OutputError: another suffix, or an output that cannot be written.
     """
     output = Path(output)
     if output.suffix != ".safetensors":
         raise OutputError(f"output {str(output)!r} must end in .safetensors (the trained network's file)")
-    if not output.parent.is_dir():
-        raise OutputError(f"cannot write {str(output)!r}: folder {str(output.parent)!r} does not exist")
+    check_output_path(output)
+    for beside in (checkpoint_path(output), *report_paths(output.with_suffix(""))):
+        check_output_path(beside, outputs=(output,))
     return output
 
 

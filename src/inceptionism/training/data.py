@@ -7,6 +7,7 @@ epoch costs no decoding. Files that are not readable images are skipped and list
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,12 @@ def _check_names(root: Path, names: list[str]) -> None:
                           field="data")
     lowered: dict[str, str] = {}
     for name in names:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8, kept by the file system's decoding
+            shown = os.fsencode(name).decode("utf-8", "replace")
+            raise ConfigError(f"class folder {shown!r} in {str(root)!r}: its name is not valid UTF-8, so it cannot be "
+                              "a class name; rename the folder", field="data") from None
         if "," in name or name.strip().isdigit() or name != name.strip():
             raise ConfigError(f"class folder {name!r} in {str(root)!r}: a class name may not hold a comma, be a number "
                               "or start or end with a space (--class NAME must find it); rename the folder",

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, ModelError, cause
-from ..images import write_atomic
+from ..outputs import write_atomic
 from ..models import ModelSpec, get_spec, without_inplace
 from ..models.trained import replace_head
 from ..options import TrainConfig

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ..images import write_atomic
+from ..outputs import write_atomic
 
 __all__ = ["confusion", "per_class", "write_report"]
 
@@ -27,12 +27,18 @@ def per_class(matrix: list[list[int]]) -> list[float]:
     return [row[i] / sum(row) if sum(row) else 0.0 for i, row in enumerate(matrix)]
 
 
+def report_paths(base: Path) -> tuple[Path, Path]:
+    """Where :func:`write_report` writes: ``BASE.report.json`` and ``BASE.report.png``."""
+    return base.with_name(base.name + ".report.json"), base.with_name(base.name + ".report.png")
+
+
 def write_report(base: Path, summary: dict[str, Any]) -> tuple[Path, Path]:
     """``BASE.report.json`` and ``BASE.report.png`` (confusion matrix and learning curves), written atomically."""
+    json_path, png_path = report_paths(base)
     data = json.dumps(summary, indent=2).encode()
-    json_path = write_atomic(base.with_name(base.name + ".report.json"), lambda fh: fh.write(data))
+    write_atomic(json_path, lambda fh: fh.write(data))
     picture = _picture(summary)
-    png_path = write_atomic(base.with_name(base.name + ".report.png"), lambda fh: fh.write(picture))
+    write_atomic(png_path, lambda fh: fh.write(picture))
     return json_path, png_path
 
 
