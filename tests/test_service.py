@@ -132,7 +132,7 @@ def test_events_stream_progress_previews_and_the_end(client: TestClient, photo: 
         ({"weights": "random"}, "weights", "own weights"),
         ({"config": {"mask": "/etc/shadow"}}, "config", "flat"),
         ({"lapnorm_levels": {"x": 1}}, "lapnorm_levels", "plain value"),
-        ({"tile_size": 8}, "tile_size", "minimum input size of 32"),
+        ({"tile_size": 8}, "tile_size", "under this server's least of 128"),
         ({"octave_range": "-12:-11"}, "octave_range", "too small"),
         ({"target_class": "no such animal"}, "target_class", "no such animal"),
         ({"avoid_class": "wolfz"}, "avoid_class", "wolfz"),

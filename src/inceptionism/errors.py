@@ -16,6 +16,7 @@ __all__ = [
     "LayerError",
     "WeightsMissingError",
     "OutputError",
+    "ServiceError",
     "cause",
 ]
 
@@ -70,6 +71,12 @@ class OutputError(InceptionismError):
     """An output cannot be written where it was asked for."""
 
     exit_code = 6
+
+
+class ServiceError(InceptionismError):
+    """The studio cannot start: its address cannot be listened on, or its data directory is in use."""
+
+    exit_code = 7
 
 
 def cause(exc: BaseException, limit: int = 160) -> str:

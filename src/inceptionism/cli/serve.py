@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError, ServiceError
 from ..options import ServeConfig
 from .common import DebugOpt, app, err, errors
 from .options import with_config
@@ -18,21 +19,26 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
     with errors(debug):
         import uvicorn
 
-        from ..images import check_writable_dir
+        from ..outputs import check_writable_dir
         from ..paths import default_data_dir
         from ..service import create_app, settings_from
+        from ..service.lock import hold
         from ..service.security import is_loopback
         from ..service.store import JobStore
 
+        if opts.workers == 0 and opts.cluster is None:
+            raise ConfigError("workers 0 would leave every dream queued: give at least 1, or --cluster", field="workers")
         token = opts.token or os.environ.get("INCEPTIONISM_TOKEN") or None
         if token is None and not is_loopback(opts.host):
             token = secrets.token_urlsafe(24)  # beyond loopback, never open
         directory = opts.data_dir or default_data_dir()
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # the studio's data is its user's alone
         except OSError as exc:
             raise OutputError(f"cannot create the data directory {str(directory)!r}: {exc.strerror}") from None
         check_writable_dir(directory / "jobs.sqlite3")
+        hold(directory)  # before the store is touched: another studio on it would re-run its running jobs
+        listening = _listen(opts.host, opts.port)  # before the address is printed: a taken port is one line, exit 7
         JobStore(directory / "jobs.sqlite3").close()  # a full disk or a damaged store: one line here, not at start-up
         application = create_app(settings_from(opts, directory, token))
         address = f"http://{opts.host}:{opts.port}/" + (f"?token={token}" if token else "")
@@ -41,4 +47,30 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
         if not is_loopback(opts.host):
             err.print(f"warning: listening on {opts.host}, beyond this machine; every API request needs the token "
                       "(see docs/security.md)", soft_wrap=True)
-        uvicorn.run(application, host=opts.host, port=opts.port, log_level="warning" if not debug else "info")
+        config = uvicorn.Config(application, host=opts.host, port=opts.port, log_level="warning" if not debug else "info")
+        try:
+            uvicorn.Server(config).run(sockets=[listening])
+        except KeyboardInterrupt:  # uvicorn raises the stopping signal again once it has shut down
+            pass
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port``, for the server to serve on.
+
+    Raises:
+        ServiceError: the name does not resolve, or the address cannot be bound (taken, not ours).
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ServiceError(f"cannot listen on {host}:{port}: the host does not resolve ({exc})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ServiceError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock

@@ -41,7 +41,7 @@ def land(cfg: DreamConfig, files: dict[str, bytes]) -> DreamConfig:
     for name, data in files.items():
         path = folder / (hashlib.sha256(data).hexdigest()[:32] + Path(name).suffix.lower())
         if not path.is_file():
-            from ..images import write_atomic
+            from ..outputs import write_atomic
 
             write_atomic(path, lambda fh, data=data: fh.write(data))
         local[name] = str(path)
@@ -162,9 +162,12 @@ class Dreamer:
         here = land(cfg, files)
         events: queues.Queue = queues.Queue()
 
-        def on_step(info: Any) -> None:
+        def on_tile() -> None:  # a cancel takes effect within a step of many tiles
             if self._cancel.is_set():
                 raise _Cancelled
+
+        def on_step(info: Any) -> None:
+            on_tile()
             events.put(("step", {k: getattr(info, k) for k in ("octave", "octaves", "step", "steps", "width", "height")}))
 
         def on_octave(info: Any) -> None:
@@ -176,7 +179,7 @@ class Dreamer:
         def run() -> None:
             try:
                 start = picture_from_bytes(image, max_side=here.max_size, role="image") if image is not None else "noise"
-                callbacks = Callbacks(on_step=on_step, on_octave=on_octave)
+                callbacks = Callbacks(on_step=on_step, on_octave=on_octave, on_tile=on_tile)
                 result = render(start, here, model=self._model(here), callbacks=callbacks, source=name)
                 metadata = recorded(_as_shipped(result.metadata, cfg, here))
                 events.put(("done", (encode_image(result.image, ".png", metadata), metadata["config"],

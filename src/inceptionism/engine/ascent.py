@@ -59,6 +59,7 @@ class Callbacks:
     on_step: Callable[[StepInfo], None] | None = None
     on_octave: Callable[[OctaveInfo], None] | None = None
     on_notice: Callable[[str], None] | None = None
+    on_tile: Callable[[], None] | None = None  # after each tile's gradient: a step of many tiles can stop inside
 
     def notice(self, message: str) -> None:
         if self.on_notice is not None:
@@ -152,7 +153,7 @@ def run_dream(
     gen = torch.Generator().manual_seed(cfg.seed)
     with capture(model, sorted(objective.layers)) as run:
         readable = score and min(height, width) >= model.spec.min_size
-        score_start = objective_value(run, objective, image, tile=tile_size) if readable else None
+        score_start = objective_value(run, objective, image, tile=tile_size, after_tile=callbacks.on_tile) if readable else None
         detail = None
         x = image
         for index, octave in enumerate(plan, start=1):
@@ -164,7 +165,7 @@ def run_dream(
             for step in range(now.steps):
                 shift = _shift(gen, now.jitter, tile_size, *size)
                 score, grad = objective_gradient(
-                    run, objective, x, tile=tile_size, shift=shift, precision=now.precision
+                    run, objective, x, tile=tile_size, shift=shift, precision=now.precision, after_tile=callbacks.on_tile
                 )
                 raw = grad
                 if now.tv_weight > 0:  # descend the penalty as the objective is climbed, on an equal footing
@@ -182,7 +183,8 @@ def run_dream(
         result = resize(x, (height, width)).clamp(0, 1)
         if mask is not None:  # exact where the mask is black, whatever resizing did
             result = image + mask * (result - image)
-        score_end = objective_value(run, objective, result, tile=tile_size) if score_start is not None else None
+        score_end = (objective_value(run, objective, result, tile=tile_size, after_tile=callbacks.on_tile)
+                     if score_start is not None else None)
     return DreamResult(
         image=result,
         score_start=float(score_start) if score_start is not None else float("nan"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from functools import lru_cache
+from typing import Callable
 
 import torch
 
@@ -41,6 +42,7 @@ def objective_gradient(
     tile: int,
     shift: tuple[int, int],
     precision: str = "fp32",
+    after_tile: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Objective value and its gradient with respect to the image.
 
@@ -52,6 +54,7 @@ def objective_gradient(
         shift: (dy, dx) roll applied before cutting and undone on the gradient.
         precision: "fp32", or "bf16" to run the network under autocast; the
             activations are read, and the objective and gradient computed, in fp32.
+        after_tile: called after each tile; raising from it stops the step (a cancel).
 
     Returns:
         (value as a 0-dim tensor, gradient shaped like ``x``)
@@ -69,17 +72,23 @@ def objective_gradient(
         (g,) = torch.autograd.grad(value, piece)
         grad[:, :, rows, cols] = g
         total = total + value.detach()
+        if after_tile is not None:
+            after_tile()
     return total, torch.roll(grad, shifts=(-shift[0], -shift[1]), dims=(2, 3))
 
 
 @torch.no_grad()
-def objective_value(run: Capture, objective: Objective, x: torch.Tensor, *, tile: int) -> torch.Tensor:
-    """The objective's value over the whole image (tiled like the gradient), 0-dim."""
+def objective_value(run: Capture, objective: Objective, x: torch.Tensor, *, tile: int,
+                    after_tile: Callable[[], None] | None = None) -> torch.Tensor:
+    """The objective's value over the whole image (tiled like the gradient), 0-dim;
+    ``after_tile`` as for :func:`objective_gradient`."""
     height, width = x.shape[-2:]
     total = torch.zeros((), device=x.device, dtype=x.dtype)
     for rows, cols in _pieces(height, width, tile):
         piece = x[:, :, rows, cols]
         total += objective(run(piece)).sum() * (piece.shape[-2] * piece.shape[-1] / (height * width))
+        if after_tile is not None:
+            after_tile()
     return total
 
 

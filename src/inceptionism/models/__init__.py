@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -24,6 +26,7 @@ __all__ = [
     "LoadedModel",
     "register",
     "add_trained_folder",
+    "only_trained_from",
     "list_models",
     "get_spec",
     "spec_for",
@@ -37,6 +40,7 @@ _CACHE: dict[tuple[str, str, str], LoadedModel] = {}
 _FAMILY_SPECS: dict[str, ModelSpec] = {}
 _CACHE_LOCK = threading.Lock()
 _TRAINED_FOLDERS: list[Path] = []  # besides the default data folder's "networks"
+_ONLY_FOLDERS: list[tuple[Path, ...]] = []  # while a studio serves: the folders it offers, instead of all of the above
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -70,13 +74,27 @@ def add_trained_folder(folder: str | Path) -> None:
             _TRAINED_FOLDERS.append(folder)
 
 
+@contextmanager
+def only_trained_from(*folders: str | Path) -> Iterator[None]:
+    """Inside the block, offer the trained networks of ``folders`` alone: a studio offers those in
+    its own data folder, never the private ones of the user who started it."""
+    with _CACHE_LOCK:
+        _ONLY_FOLDERS.append(tuple(Path(f) for f in folders))
+    try:
+        yield
+    finally:
+        with _CACHE_LOCK:
+            _ONLY_FOLDERS.pop()
+
+
 def _trained_files() -> dict[str, tuple[Path, TrainedInfo]]:
     """``trained/NAME`` -> (file, its description), for the trained networks in the trained
     folders (first folder wins)."""
     from ..paths import default_data_dir
 
     found: dict[str, tuple[Path, TrainedInfo]] = {}
-    for folder in [default_data_dir() / "networks", *_TRAINED_FOLDERS]:
+    folders = _ONLY_FOLDERS[-1] if _ONLY_FOLDERS else [default_data_dir() / "networks", *_TRAINED_FOLDERS]
+    for folder in folders:
         for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
             try:
                 info = read_info(path)

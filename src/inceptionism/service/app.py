@@ -7,7 +7,7 @@ workers run it; ``GET /api/dreams/{id}`` and its server-sent ``/events`` follow 
 from __future__ import annotations
 
 import logging
-
+import sqlite3
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,13 +21,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..paths import __version__
 from ..config import DEFAULT_MODEL, PRESETS, DreamConfig, config_schema, dream_params
-from ..models import add_trained_folder
+from ..models import only_trained_from
 from ..options import ServeConfig
 from ..device import resolve_device
 from ..featurevis import FeatureVisConfig
 from .inspector import THUMBNAIL, Inspector
+from .lock import hold, release
 from .security import LOOPBACK_NAMES, Access, Guard, is_loopback
-from .limits import ApiError, Limits
+from .limits import RETRY_AFTER_S, ApiError, Limits
 from .store import JobStore
 from .workers import WorkerPool
 
@@ -81,41 +82,59 @@ def _cluster(address: str | None) -> Any:
     return DreamerPool(Cluster(address), warm=DreamConfig())
 
 
+def _lifespan(settings: ServiceSettings, data_dir: Path, device: str) -> Any:
+    """The app's lifespan: the data directory's lock, then the store, the workers and the inspector."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # new folders of the studio are its user's alone
+        hold(data_dir)  # one studio per data directory, before the store is opened
+        try:
+            with only_trained_from(data_dir / "networks"):  # its own trained networks, not its user's private ones
+                async with _serving(app, settings, data_dir, device):
+                    yield
+        finally:
+            release(data_dir)
+
+    return lifespan
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI, settings: ServiceSettings, data_dir: Path, device: str) -> AsyncIterator[None]:
+    """The store (interrupted jobs re-queued), the workers and the inspector, for as long as the app serves."""
+    (data_dir / "jobs").mkdir(mode=0o700, exist_ok=True)
+    store = JobStore(data_dir / "jobs.sqlite3")
+    requeued = store.recover()
+    cluster = _cluster(settings.cluster)
+    pool = WorkerPool(
+        store,
+        data_dir / "jobs",
+        settings.workers,
+        device=settings.device if cluster is not None else device,  # on a cluster, each node resolves it
+        preview_side=settings.preview_side,
+        ttl_s=settings.result_ttl_s,
+        cleanup_every_s=settings.cleanup_every_s,
+        cluster=cluster,
+    )
+    app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
+    app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
+    app.state.inspector.warm(DEFAULT_MODEL)
+    pool.start()
+    try:
+        yield
+    finally:
+        pool.stop()
+        app.state.inspector.close()
+        store.close()
+        if cluster is not None:
+            cluster.close()
+            cluster.cluster.close()
+
+
 def create_app(settings: ServiceSettings) -> FastAPI:
     """The app; its lifespan opens the store, re-queues interrupted jobs and starts the workers."""
     data_dir = Path(settings.data_dir).resolve()
     device = str(resolve_device(settings.device))
-    add_trained_folder(data_dir / "networks")  # networks trained on one's own motifs are offered as trained/NAME
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        (data_dir / "jobs").mkdir(parents=True, exist_ok=True)
-        store = JobStore(data_dir / "jobs.sqlite3")
-        requeued = store.recover()
-        cluster = _cluster(settings.cluster)
-        pool = WorkerPool(
-            store,
-            data_dir / "jobs",
-            settings.workers,
-            device=settings.device if cluster is not None else device,  # on a cluster, each node resolves it
-            preview_side=settings.preview_side,
-            ttl_s=settings.result_ttl_s,
-            cleanup_every_s=settings.cleanup_every_s,
-            cluster=cluster,
-        )
-        app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
-        app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
-        app.state.inspector.warm(DEFAULT_MODEL)
-        pool.start()
-        try:
-            yield
-        finally:
-            pool.stop()
-            app.state.inspector.close()
-            store.close()
-            if cluster is not None:
-                cluster.close()
-                cluster.cluster.close()
 
     app = FastAPI(
         title="inceptionism",
@@ -123,7 +142,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         docs_url=None,  # Swagger UI would load its scripts from a CDN; the schema is at /openapi.json
         redoc_url=None,
         summary="DeepDream as a service: queue dreams, follow their progress, fetch the results.",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, data_dir, device),
     )
     app.state.settings, app.state.data_dir, app.state.device = settings, data_dir, device
     app.add_middleware(BodyLimit, limit=settings.limits.max_upload_bytes + 1_000_000)
@@ -187,6 +206,16 @@ def _error_handlers(app: FastAPI) -> None:
         logging.getLogger("inceptionism.service").error("internal error on %s %s", request.method, request.url.path,
                                                         exc_info=exc)  # fmt: skip
         return JSONResponse({"error": f"internal error ({type(exc).__name__}); it is logged on the server", "field": None}, 500)
+
+    @app.exception_handler(sqlite3.Error)
+    async def store_error(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        """The job store refused (a full disk, mostly): the server's trouble, never a 500 for the request."""
+        full = "full" in str(exc).lower()
+        logging.getLogger("inceptionism.service").warning("job store error on %s %s: %s", request.method,
+                                                          request.url.path, exc)
+        why = "has no room to record this now (its disk is full)" if full else "cannot reach its job store now"
+        return JSONResponse({"error": f"the server {why}; try again later", "field": None}, 507 if full else 503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

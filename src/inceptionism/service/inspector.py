@@ -25,6 +25,8 @@ __all__ = ["Inspector", "THUMBNAIL"]
 
 # Channel-picker pictures: small and quick, still recognisable.
 THUMBNAIL = FeatureVisConfig(size=96, steps=48, seed=0)  # one fixed seed: every picker shows the same pictures
+MAX_DRAWING = 4  # picture requests waiting to be drawn; more are told to come back (503): none holds a thread long
+MAX_THUMBNAILS = 3000  # pictures kept (about 10 KB each); beyond, the least recently used are removed
 
 
 class Inspector:
@@ -34,6 +36,7 @@ class Inspector:
         # copies and lock, so a picture being drawn never holds up a new dream.
         self._lock, self._models = threading.Lock(), {}
         self._draw_lock, self._draw_models = threading.Lock(), {}
+        self._drawing = threading.BoundedSemaphore(MAX_DRAWING)
         self._warming: threading.Thread | None = None
 
     def warm(self, name: str) -> None:
@@ -86,6 +89,22 @@ class Inspector:
             return on_passing_thread(listing)
 
     def thumbnail(self, name: str, layer: str, channel: int) -> Path:
+        """The picture of one channel: from the cache (its time of use renewed), or drawn when
+        fewer than ``MAX_DRAWING`` requests are waiting for one (else 503 with Retry-After)."""
+        if not self._drawing.acquire(blocking=False):
+            raise ApiError(503, f"{MAX_DRAWING} channel pictures are being drawn; try again in a few seconds",
+                           headers={"Retry-After": "5"})
+        try:
+            path = self._thumbnail(name, layer, channel)
+        finally:
+            self._drawing.release()
+        try:
+            path.touch()  # used now: kept the longest
+        except OSError:
+            pass
+        return path
+
+    def _thumbnail(self, name: str, layer: str, channel: int) -> Path:
         def draw() -> Path:
             model = self._model(name, self._draw_models)
             if layer not in {info.name for info in list_layers(model)}:
@@ -96,7 +115,9 @@ class Inspector:
             return channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir)
 
         with self._draw_lock:
-            return on_passing_thread(draw)
+            path = on_passing_thread(draw)
+            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
+            return path
 
     def check(self, cfg: DreamConfig, width: int, height: int, *, guide: bool = False) -> None:
         """The library's one validation against the network (layers, channels, classes, tile
@@ -118,3 +139,23 @@ class Inspector:
             check_served(name, 404)
             models[name] = load_model(name, device=self.device, cache=False)
         return models[name]
+
+
+def prune(folder: Path, most: int, *, keep: Path | None = None) -> int:
+    """Remove the least recently used pictures under ``folder`` until at most ``most`` are left
+    (``keep`` is never removed); returns how many went."""
+    pictures = []
+    for path in folder.rglob("ch-*.png"):
+        try:
+            pictures.append((path.stat().st_mtime, path))
+        except OSError:
+            pass  # removed meanwhile
+    if len(pictures) <= most:
+        return 0
+    pictures.sort()
+    gone = 0
+    for _, path in pictures[: len(pictures) - most]:
+        if path != keep:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone

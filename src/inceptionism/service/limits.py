@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,7 +21,8 @@ from ..images import FORMATS
 from ..options import ServeConfig
 from ..models import get_spec, list_models, weights_path
 
-__all__ = ["as_given", "ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work"]
+__all__ = ["as_given", "ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work",
+           "work"]
 
 # Formats sniffed from the bytes (never the file name) that a dream may start from, and the
 # extension the upload is stored under.
@@ -34,6 +36,9 @@ SERVER_ONLY = {
     "weights": "the server dreams with each network's own weights (files on the server are not reachable)",
     "config": "send the parameters themselves, flat",
 }
+
+
+RETRY_AFTER_S = 30  # what a refused client is told to wait: about ten dreams' time on a CPU
 
 
 class ApiError(Exception):
@@ -56,6 +61,8 @@ class Limits:
     max_octaves: int = 12  # octaves in a plan
     max_jitter: int = 512  # pixels
     max_queued: int = ServeConfig.max_queued  # jobs waiting; more are refused with 429
+    min_tile_size: int = 128  # smaller tiles only cost: each pass through the network has a fixed price
+    max_work: float = 1000.0  # the dream's cost (work()), in million pixel-steps: about 14 min on 2 Zen 4 cores
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +102,7 @@ def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
                     field,
                 )
             im.verify()
+        _check_whole(data, fmt, width, height)
     except ApiError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own guard, hit before ours for huge claims
@@ -105,6 +113,30 @@ def check_upload(data: bytes, field: str, limits: Limits) -> Upload:
         kind = "not an image" if isinstance(exc, UnidentifiedImageError) else f"a broken image ({cause(exc)})"
         raise ApiError(415, f"the {field} file is {kind}; send a PNG, JPEG, WebP, GIF, BMP or TIFF image", field) from None
     return Upload(data, IMAGE_FORMATS[fmt], width, height)
+
+
+def _check_whole(data: bytes, fmt: str, width: int, height: int) -> None:
+    """Raise ValueError when ``data`` is cut short where Pillow's ``verify`` does not look: a PNG
+    whose compressed pixels end early (its chunks whole), a JPEG without its end marker after
+    the last scan. Costs one pass of zlib over a PNG's data, no decoding of pixels."""
+    if fmt == "PNG":
+        stream, at, inflated = zlib.decompressobj(), 8, 0
+        try:
+            while at + 8 <= len(data):
+                length, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+                if kind == b"IDAT":
+                    inflated += len(stream.decompress(data[at + 8 : at + 8 + length], 1 << 20))
+                    while stream.unconsumed_tail and not stream.eof:
+                        inflated += len(stream.decompress(stream.unconsumed_tail, 1 << 20))
+                at += 12 + length
+        except zlib.error as exc:
+            raise ValueError(f"its pixel data is damaged ({exc})") from None
+        if not stream.eof or inflated < height:  # every row has at least its filter byte
+            raise ValueError(f"its pixel data ends early ({inflated:,} bytes of a {width}x{height} picture)")
+    elif fmt == "JPEG":
+        last_scan = data.rfind(b"\xff\xda")
+        if last_scan < 0 or data.rfind(b"\xff\xd9") < last_scan:
+            raise ValueError("it ends before its last scan does")
 
 
 def check_params(text: str | None, limits: Limits) -> tuple[dict[str, Any], DreamConfig]:
@@ -185,6 +217,9 @@ def _check_ranges(cfg: DreamConfig, limits: Limits) -> None:
         _at_most("size", max(cfg.size), limits.max_side)
     if cfg.tile_size is not None:
         _at_most("tile_size", cfg.tile_size, limits.max_octave_side)
+        if cfg.tile_size < limits.min_tile_size:
+            raise ApiError(422, f"tile_size {cfg.tile_size} is under this server's least of {limits.min_tile_size}; "
+                           "smaller tiles only make a dream slower", "tile_size")
 
 
 def check_work(cfg: DreamConfig, width: int, height: int, limits: Limits) -> DreamConfig:
@@ -201,7 +236,37 @@ def check_work(cfg: DreamConfig, width: int, height: int, limits: Limits) -> Dre
             f"{limits.max_octave_side} px are allowed (lower octave_range, octave_scale or max_size)",
             "octave_range",
         )
+    cost = work(cfg, round(width * side / max(width, height)), round(height * side / max(width, height)))
+    if cost > limits.max_work:
+        raise ApiError(
+            422,
+            f"this dream would cost {cost:,.0f} million pixel-steps (each octave's pixels and tiles times its steps); "
+            f"this server takes at most {limits.max_work:,.0f}: lower steps, octaves or max_size, or raise tile_size",
+            "steps",
+        )
     return cfg
+
+
+# A pass through the network costs about this many pixels' work whatever the tile's size (its
+# layers' fixed costs): 33 ms a tile against 0.82 us a pixel for Lite0 on a Zen 4 (docs/security.md).
+TILE_OVERHEAD_PX = 40_000
+CPU_TILE = 1024  # the tile an automatic tile size comes to on a CPU, at most (engine.tiles)
+
+
+def work(cfg: DreamConfig, width: int, height: int) -> float:
+    """What a dream of ``width`` x ``height`` costs, in million pixel-steps: over its octaves,
+    the steps times the pixels plus a fixed price per tile. Counted before any work, from the
+    configuration alone (an automatic tile size is taken at its CPU cap)."""
+    from ..engine import plan_octaves
+    from ..engine.tiles import split_even
+
+    tile = cfg.tile_size or CPU_TILE
+    plan, _ = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, 1)
+    total = 0.0
+    for octave in plan:
+        tiles = len(split_even(octave.height, tile)) * len(split_even(octave.width, tile))
+        total += cfg.for_octave(octave.k).steps * (octave.height * octave.width + tiles * TILE_OVERHEAD_PX)
+    return total / 1e6
 
 
 def _at_most(name: str, value: int, limit: int) -> None:

@@ -22,7 +22,7 @@ from ..images import picture_from_bytes
 from ..labels import GROUPS, class_names
 from ..models import get_spec
 from ..steering import check_guide_size, check_mask
-from .limits import ApiError, Limits, as_given, check_params, check_served, check_upload, check_work
+from .limits import RETRY_AFTER_S, ApiError, Limits, as_given, check_params, check_served, check_upload, check_work
 from .store import FINISHED, Job, JobStore, new_id, valid_id
 from .workers import job_files
 
@@ -31,7 +31,6 @@ log = logging.getLogger("inceptionism.service")
 
 _UPLOADS = ("image", "guide", "mask")
 MASK_CHECK_SIDE = 256  # a mask is decoded at least this large to check it has no colours
-RETRY_AFTER_S = 30  # what a refused client is told to wait: about ten dreams' time on a CPU
 _JOB_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such dream (or it was removed)"}}
 
 
@@ -111,7 +110,7 @@ def create_dream(
     job_id = new_id()
     files = job_files(state.data_dir / "jobs", job_id)
     try:
-        files.root.mkdir(parents=True)
+        files.root.mkdir(mode=0o700, parents=True)
         for name, upload in uploads.items():
             if upload is not None:
                 (files.root / f"{name}{upload.extension}").write_bytes(upload.data)

@@ -5,9 +5,11 @@ One ASGI middleware, in front of everything:
 - **Host allow-list** (against DNS rebinding): the ``Host`` header must name this
   server (the loopback names when it listens on loopback; the bound address and the
   ``allowed_hosts`` otherwise), or the answer is 400.
-- **Origin check** on state-changing requests (POST, PUT, PATCH, DELETE): a browser
-  request from another origin is refused (403), so no other web page can queue or
-  cancel dreams.
+- **Origin check** on state-changing requests (POST, PUT, PATCH, DELETE), and on every
+  ``/api`` request: a browser request from another origin, or one the browser marks as
+  cross-site or same-site (``Sec-Fetch-Site``), is refused (403), so no other web page
+  (another port of this machine included) can queue or cancel dreams or make the
+  studio compute (channel pictures, layer listings) through an ``<img>`` or a script.
 - **Token** when one is set (``serve`` requires one on any address but loopback): every
   ``/api`` request carries it as ``Authorization: Bearer TOKEN`` or in the
   ``inceptionism_token`` cookie, which the page gets by being opened once as
@@ -107,7 +109,11 @@ class Guard:
         if not host or not self.access.allows_host(_host_name(host)):
             return 400, f"this server does not answer to the host {host[:100]!r}"
         origin = headers.get("origin")  # a browser's; "null" from sandboxed pages and files
-        if scope["method"] in UNSAFE_METHODS and origin is not None and urlsplit(origin).netloc.lower() != host.lower():
+        foreign = origin is not None and urlsplit(origin).netloc.lower() != host.lower()
+        api = scope["path"].startswith("/api")
+        if (scope["method"] in UNSAFE_METHODS or api) and foreign:
+            return 403, "requests from other web sites are refused"
+        if api and headers.get("sec-fetch-site") in ("cross-site", "same-site"):  # an <img> or script elsewhere
             return 403, "requests from other web sites are refused"
         if self.access.token and scope["path"].startswith("/api") and not self._has_token(headers):
             return 401, "this studio needs its token: Authorization: Bearer TOKEN (the page: open /?token=TOKEN once)"

@@ -12,6 +12,7 @@ queue (a database server, a broker) can replace it behind the same methods.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -122,10 +123,11 @@ class JobStore:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            os.chmod(self.path, 0o600)  # before the journal files, which take its mode: the jobs are private
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:  # a full disk, or a file that is not a job store
+        except (sqlite3.Error, OSError) as exc:  # a full disk, or a file that is not a job store
             raise OutputError(f"cannot open the job store {str(self.path)!r}: {cause(exc)}") from None
 
     def close(self) -> None:

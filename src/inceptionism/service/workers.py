@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sqlite3
 import threading
 import time
 import traceback
@@ -23,7 +24,8 @@ from ..config import DreamConfig, layered
 from ..device import resolve_device
 from ..engine import Callbacks, OctaveInfo, StepInfo, resize
 from ..errors import InceptionismError
-from ..images import load_image, save_image, to_pil, write_atomic
+from ..images import load_image, save_image, to_pil
+from ..outputs import write_atomic
 from ..models import LoadedModel, load_model
 from .store import Job, JobStore
 
@@ -141,6 +143,20 @@ class WorkerPool:
 
     def _run(self, job: Job, models: dict[tuple[str, str | None], LoadedModel]) -> None:
         files = job_files(self.jobs_dir, job.id)
+        end = self._dream(job, files, models)
+        if end is None:
+            return  # server shutting down: left "running", so the next start re-queues it
+        while True:  # the end is recorded, however long the store refuses (a full disk): never left "running"
+            try:
+                end()
+                return
+            except (sqlite3.Error, OSError):
+                log.exception("job %s ended, and the job store cannot record it; trying again in a second", job.id)
+                if self._stop.wait(1.0):
+                    return  # left "running": the next start re-queues it
+
+    def _dream(self, job: Job, files: "JobFiles", models: dict[tuple[str, str | None], LoadedModel]) -> Any:
+        """Dream ``job``; return what records its end (None: the server is stopping)."""
         try:
             cfg = self._config(job, files)
             progress = _Progress(self, job, files, cfg)
@@ -155,25 +171,20 @@ class WorkerPool:
                 result = render(start, cfg, model=models[key], callbacks=progress.callbacks(), source=job.source)
                 save_image(result.image, files.result, _private(result.metadata, files))
         except JobCancelled:
-            if self._stop.is_set() and not self.store.cancel_requested(job.id):
-                return  # server shutting down: left "running", so the next start re-queues it
-            self._end(job.id, "cancelled", files)
+            if self._stop.is_set() and not _asked_to_cancel(self.store, job.id):
+                return None
+            return partial(self._end, job.id, "cancelled", files)
         except InceptionismError as exc:
-            self._end(job.id, "failed", files, error=_private(str(exc), files))
+            return partial(self._end, job.id, "failed", files, error=_private(str(exc), files))
         except MemoryError:
-            self._end(job.id, "failed", files, error="out of memory; try a smaller max_size or tile_size")
+            return partial(self._end, job.id, "failed", files, error="out of memory; try a smaller max_size or tile_size")
         except Exception as exc:  # noqa: BLE001 - a worker must survive any one job
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            self._end(job.id, "failed", files, error=_private(f"internal error: {type(exc).__name__}: {exc}", files))
-        else:
-            self.store.finish(
-                job.id,
-                "done",
-                config=_private(result.config.to_dict(), files),
-                score_start=_finite(result.score_start),
-                score_end=_finite(result.score_end),
-                progress={**progress.state, "fraction": 1.0},
-            )
+            return partial(self._end, job.id, "failed", files,
+                           error=_private(f"internal error: {type(exc).__name__}: {exc}", files))
+        return partial(self.store.finish, job.id, "done", config=_private(result.config.to_dict(), files),
+                       score_start=_finite(result.score_start), score_end=_finite(result.score_end),
+                       progress={**progress.state, "fraction": 1.0})
 
     def _on_cluster(self, job: Job, files: JobFiles, cfg: DreamConfig, progress: "_Progress") -> Any:
         """The job dreamed by a cluster worker, its progress and previews streamed back; a
@@ -197,8 +208,7 @@ class WorkerPool:
                         raise
                 elif kind == "preview":
                     octave, jpeg = value
-                    write_atomic(files.preview(octave), lambda fh: fh.write(jpeg))
-                    self.store.update(job.id, previews=octave)
+                    progress.keep_preview(octave, lambda fh: fh.write(jpeg))
                 elif kind == "cancelled":
                     raise JobCancelled
                 elif kind == "done":
@@ -242,11 +252,10 @@ class _Progress:
         self.written = 0.0
 
     def callbacks(self) -> Callbacks:
-        return Callbacks(on_step=self.on_step, on_octave=self.on_octave)
+        return Callbacks(on_step=self.on_step, on_octave=self.on_octave, on_tile=self.check_cancelled)
 
     def on_step(self, info: StepInfo) -> None:
-        if self.pool._stop.is_set() or self.pool.store.cancel_requested(self.job.id):
-            raise JobCancelled
+        self.check_cancelled()
         # Octaves cost in proportion to their area, so the fraction is weighted by area.
         areas = [self.scale ** (2 * k) for k in self.indices[-info.octaves :]]
         done = sum(areas[: info.octave - 1]) + areas[info.octave - 1] * info.step / info.steps
@@ -261,16 +270,45 @@ class _Progress:
         }
         now = time.monotonic()
         if now - self.written >= 0.25 or info.step == info.steps:
-            self.pool.store.update(self.job.id, progress=self.state)
+            self._note(progress=self.state)
             self.written = now
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled when the job was cancelled or the server is stopping (also between tiles)."""
+        if self.pool._stop.is_set() or _asked_to_cancel(self.pool.store, self.job.id):
+            raise JobCancelled
 
     def on_octave(self, info: OctaveInfo) -> None:
         height, width = info.image.shape[-2:]
         ratio = min(1.0, self.pool.preview_side / max(height, width))
         small = resize(info.image, (max(1, round(height * ratio)), max(1, round(width * ratio))))
         picture = to_pil(small.clamp(0, 1))
-        write_atomic(self.files.preview(info.octave), lambda fh: picture.save(fh, "JPEG", quality=85))
-        self.pool.store.update(self.job.id, previews=info.octave)
+        self.keep_preview(info.octave, lambda fh: picture.save(fh, "JPEG", quality=85))
+
+    def keep_preview(self, octave: int, write: Any) -> None:
+        """Write octave ``octave``'s preview and note it; a full disk only costs the preview."""
+        try:
+            write_atomic(self.files.preview(octave), write)
+        except InceptionismError:
+            log.warning("job %s: preview %d not written", self.job.id, octave)
+            return
+        self._note(previews=octave)
+
+    def _note(self, **values: Any) -> None:
+        """Progress into the store, when it takes it: a store that refuses (a full disk) costs the
+        dream nothing; its end is recorded later, however long that takes (WorkerPool._run)."""
+        try:
+            self.pool.store.update(self.job.id, **values)
+        except sqlite3.Error as exc:
+            log.warning("job %s: progress not stored: %s", self.job.id, exc)
+
+
+def _asked_to_cancel(store: JobStore, job_id: str) -> bool:
+    """Whether the job's cancel flag is set; a store that cannot say (a full disk) is taken as no."""
+    try:
+        return store.cancel_requested(job_id)
+    except sqlite3.Error:
+        return False
 
 
 def _private(value: Any, files: JobFiles) -> Any:
