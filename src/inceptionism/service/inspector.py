@@ -25,7 +25,8 @@ __all__ = ["Inspector", "THUMBNAIL"]
 
 # Channel-picker pictures: small and quick, still recognisable.
 THUMBNAIL = FeatureVisConfig(size=96, steps=48, seed=0)  # one fixed seed: every picker shows the same pictures
-MAX_DRAWING = 4  # picture requests waiting to be drawn; more are told to come back (503): none holds a thread long
+MAX_DRAWING = 4  # batches of pictures being drawn or waiting to be; a request for another is told to come back (503)
+BATCH = 16  # pictures drawn together (gallery.channel_thumbnail's neighbours)
 MAX_THUMBNAILS = 3000  # pictures kept (about 10 KB each); beyond, the least recently used are removed
 
 
@@ -36,7 +37,9 @@ class Inspector:
         # copies and lock, so a picture being drawn never holds up a new dream.
         self._lock, self._models = threading.Lock(), {}
         self._draw_lock, self._draw_models = threading.Lock(), {}
-        self._drawing = threading.BoundedSemaphore(MAX_DRAWING)
+        self._pending: dict[tuple[str, str, int], threading.Event] = {}  # batches being drawn, set when done
+        self._pending_lock = threading.Lock()
+        self._folders: dict[tuple[str, str], Path] = {}  # where each layer's pictures are cached
         self._warming: threading.Thread | None = None
 
     def warm(self, name: str) -> None:
@@ -89,20 +92,30 @@ class Inspector:
             return on_passing_thread(listing)
 
     def thumbnail(self, name: str, layer: str, channel: int) -> Path:
-        """The picture of one channel: from the cache (its time of use renewed), or drawn when
-        fewer than ``MAX_DRAWING`` requests are waiting for one (else 503 with Retry-After)."""
-        if not self._drawing.acquire(blocking=False):
-            raise ApiError(503, f"{MAX_DRAWING} channel pictures are being drawn; try again in a few seconds",
-                           headers={"Retry-After": "5"})
+        """The picture of one channel: from the cache (its time of use renewed); or drawn with its
+        batch of neighbours, where fewer than ``MAX_DRAWING`` batches are being drawn (else 503
+        with Retry-After); a request for a batch being drawn waits for it."""
+        folder = self._folders.get((name, layer))
+        cached = folder / f"ch-{channel:04d}.png" if folder is not None else None
+        if cached is not None and cached.is_file():  # no drawing, no waiting, no count
+            return _used(cached)
+        key = (name, layer, channel // BATCH)
+        with self._pending_lock:
+            drawing = self._pending.get(key)
+            if drawing is None:
+                if len(self._pending) >= MAX_DRAWING:
+                    raise ApiError(503, f"{MAX_DRAWING} batches of channel pictures are being drawn; try again in a "
+                                   "few seconds", headers={"Retry-After": "5"})
+                self._pending[key] = threading.Event()
+        if drawing is not None:  # its batch is being drawn: it is cached once that is done
+            drawing.wait(300)
         try:
             path = self._thumbnail(name, layer, channel)
         finally:
-            self._drawing.release()
-        try:
-            path.touch()  # used now: kept the longest
-        except OSError:
-            pass
-        return path
+            if drawing is None:
+                with self._pending_lock:
+                    self._pending.pop(key).set()
+        return _used(path)
 
     def _thumbnail(self, name: str, layer: str, channel: int) -> Path:
         def draw() -> Path:
@@ -112,7 +125,9 @@ class Inspector:
             channels = layer_info(model, layer).channels
             if not 0 <= channel < channels:
                 raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
-            return channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir)
+            path = channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir, batch=BATCH)
+            self._folders[(name, layer)] = path.parent
+            return path
 
         with self._draw_lock:
             path = on_passing_thread(draw)
@@ -139,6 +154,15 @@ class Inspector:
             check_served(name, 404)
             models[name] = load_model(name, device=self.device, cache=False)
         return models[name]
+
+
+def _used(path: Path) -> Path:
+    """``path``, its time renewed: the cache keeps the most recently used pictures."""
+    try:
+        path.touch()
+    except OSError:
+        pass
+    return path
 
 
 def prune(folder: Path, most: int, *, keep: Path | None = None) -> int:

@@ -191,6 +191,7 @@ function moreChannels() {
     button.setAttribute("aria-label", `channel ${c}`);
     button.setAttribute("aria-selected", String($("channel").value === String(c)));
     button.innerHTML = `<img loading="lazy" alt="" src="/api/models/${model}/layers/${layer}/channels/${c}"><span>${c}</span>`;
+    retryPicture(button.querySelector("img"));
     button.addEventListener("click", () => {
       $("channel").value = c;
       for (const b of $("channel-grid").children) b.setAttribute("aria-selected", String(b === button));
@@ -199,6 +200,15 @@ function moreChannels() {
   }
   state.shownChannels = stop;
   $("more-channels").hidden = stop >= total;
+}
+
+// The server draws a few batches of pictures at a time and answers 503 to more: try again later.
+function retryPicture(img, tries = 8) {
+  img.addEventListener("error", function again() {
+    if (tries-- <= 0 || !img.isConnected) return;
+    const src = img.src.split("?")[0];
+    setTimeout(() => { img.src = `${src}?retry=${tries}`; }, 3000 + Math.random() * 2000);
+  });
 }
 
 async function loadClasses(model) {
