@@ -90,6 +90,7 @@ def bench_dreams(model, runs: int) -> None:
     """Whole dreams as the command runs them (``api.render``), and a 720p carried video frame."""
     from inceptionism.api import render
     from inceptionism.motion.video import FrameDreamer
+    from inceptionism.options import VideoConfig
 
     workloads = {
         "W1 default, 512x512": (photo("astronaut.jpg", 512, 512), {}),
@@ -121,7 +122,7 @@ def bench_dreams(model, runs: int) -> None:
     strength: dict[str, float] = {}
 
     def carried(precision: str) -> float:
-        stepper = FrameDreamer(resolve_config(None, seed=0, precision=precision), blend=0.5, coherence=True, model=model)
+        stepper = FrameDreamer(resolve_config(None, seed=0, precision=precision), VideoConfig(blend=0.5), model=model)
         stepper.dream(0, frames[0])
         start = time.perf_counter()
         out = stepper.dream(1, frames[1])

@@ -36,7 +36,7 @@ def main() -> None:
         strips = []
         for coherence in (True, False):
             out = Path(tmp) / f"d-{coherence}.mp4"
-            dream_video(clip, out, resolve_config(None, preset="classic", seed=1), coherence=coherence,
+            dream_video(clip, out, resolve_config(None, preset="classic", seed=1), coherence="on" if coherence else "off",
                         keep_frames=True, model=model)  # fmt: skip
             picked = [Image.open(Path(tmp) / f".{out.name}.frames" / f"{t:06d}.png") for t in (3, 4, 5, 6)]
             strip = Image.new("RGB", (240 * 4, 160))

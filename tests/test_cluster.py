@@ -183,7 +183,8 @@ def test_video_in_segments_keeps_frames_sound_and_joins_smooth(cluster, panning_
     cfg = resolve_config(None, preset="classic", octaves=2, steps=4, seed=7)
     out = tmp_path / "dreamed.mp4"
     with dreamers(cluster.address) as pool:
-        result = dream_video_on(pool, panning_clip_with_sound, out, cfg, per=10, overlap=4, keep_frames=True)
+        result = dream_video_on(pool, panning_clip_with_sound, out, cfg, segment_frames=10, segment_overlap=4,
+                                keep_frames=True)
     source, made = probe(panning_clip_with_sound), probe(out)
     assert result.frames == len(list(read_frames(out))) == len(list(read_frames(panning_clip_with_sound))) == 30
     assert made.fps == source.fps and made.has_audio and abs(made.duration - source.duration) <= 0.1
@@ -208,7 +209,8 @@ def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, p
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            dream_video_on(pool, panning_clip_with_sound, out, cfg, per=10, overlap=3, on_frame=stop_after_four)
+            dream_video_on(pool, panning_clip_with_sound, out, cfg, segment_frames=10, segment_overlap=3,
+                           on_frame=stop_after_four)
         work = tmp_path / ".v.mp4.frames"
         kept = {p: p.stat().st_mtime_ns for p in work.rglob("*.png")}
         kept_frames = sum(1 for p in kept if int(p.stem) >= int(p.parent.name[4:]) * 10)
@@ -221,7 +223,8 @@ def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, p
                 ray.kill(pool.busy()[0])  # a worker process dies mid-segment
                 killed.append(done)
 
-        result = dream_video_on(pool, panning_clip_with_sound, out, cfg, per=10, overlap=3, on_frame=kill_one)
+        result = dream_video_on(pool, panning_clip_with_sound, out, cfg, segment_frames=10, segment_overlap=3,
+                                on_frame=kill_one)
     assert killed and result.frames == 30
     assert result.dreamed == 30 - kept_frames  # nothing finished was dreamed again
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items() if p.exists()) or not work.exists()

@@ -58,7 +58,8 @@ def _dreamed_frames(folder) -> list[np.ndarray]:
 def test_coherence_reduces_flicker_by_at_least_30_percent(model, panning_clip, tmp_path):
     def mean_motion_compensated_difference(coherence: bool) -> float:
         out = tmp_path / f"c-{coherence}.mp4"
-        dream_video(panning_clip, out, resolve_config(None, **FAST), coherence=coherence, keep_frames=True, model=model)
+        dream_video(panning_clip, out, resolve_config(None, **FAST), coherence="on" if coherence else "off",
+                    keep_frames=True, model=model)
         frames = _dreamed_frames(tmp_path / f".{out.name}.frames")
         # Content moves 3 px left a frame: frame t at x matches frame t-1 at x + 3.
         return float(np.mean([np.abs(b[:, :-3] - a[:, 3:]).mean() for a, b in zip(frames, frames[1:])]))

@@ -13,10 +13,11 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-from .config import DEFAULT_DEVICE, DEFAULT_MODEL
+from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig
 from .errors import ConfigError
-from .params import Checked, param
+from .params import Checked, declared, param
 
 # Frame rates a video is written at: a GIF shows a frame for at most 655 s, and the rate is
 # handed to ffmpeg as a fraction over at most 1001 (0 below that), so a frame per 100 s is the
@@ -130,6 +131,37 @@ class VideoConfig(_OnCluster):
     segment_overlap: int = param(6, "with --cluster: frames a segment is dreamed ahead of its first kept frame, so "
                                  "the carried detail has settled; the joins are cross-faded over them", low=1,
                                  high=1000, metavar="N")
+
+    # Fields that say where and how the work is done and kept, not what the frames are.
+    NOT_IN_FRAMES: ClassVar[tuple[str, ...]] = ("keep_frames", "cluster", "segment_frames", "segment_overlap")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.end is not None and self.end <= self.start:
+            raise ConfigError(f"time range {self.start}..{self.end} is empty or negative; give 0 <= start < end",
+                              field="end")
+
+    def shaping(self) -> dict[str, Any]:
+        """The values that decide the frames (what a resumed job must share with the first run),
+        a field added by a subclass included."""
+        return {p.name: getattr(self, p.name) for p in declared(type(self)) if p.name not in self.NOT_IN_FRAMES}
+
+    def carried_step_count(self, steps: int) -> int:
+        """The gradient steps of a carried frame: ``carried_steps``, or by default half the finest
+        octave's ``steps`` (at least 1). Its detail came along the flow, so it needs less work
+        than a first frame; docs/performance.md has the measurements behind the half."""
+        return self.carried_steps if self.carried_steps is not None else max(1, steps // 2)
+
+    def frame_config(self, cfg: DreamConfig, t: int, carried: bool) -> DreamConfig:
+        """Frame ``t``'s dream: ``cfg`` with seed ``seed + t``; a frame carried along the flow (its
+        coarse octaves came with it) is dreamed at the finest octave only, with its schedules'
+        values there and :meth:`carried_step_count` steps."""
+        frame = cfg.replace(seed=cfg.seed + t)
+        if not carried:
+            return frame
+        top = max(cfg.octave_indices())
+        frame = frame.for_octave(top)
+        return frame.replace(octave_range=(top, top), steps=self.carried_step_count(frame.steps))
 
 
 @dataclass(frozen=True)

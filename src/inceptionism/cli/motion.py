@@ -97,14 +97,10 @@ def video(
                     rate = counts["dreamed"] / max(time.perf_counter() - began, 1e-9)
                     progress.update(task, completed=done, total=total, step=f"frame {done}/{total}", score=f"{rate:.2f} fps")
 
-                common = dict(blend=motion.blend, coherence=motion.coherence == "on", carried_steps=motion.carried_steps,
-                              start=motion.start, end=motion.end,
-                              keep_frames=motion.keep_frames, on_frame=on_frame)  # fmt: skip
                 if pool is None:
-                    result = dream_video(input, output, cfg, model=model, **common)
+                    result = dream_video(input, output, cfg, motion, model=model, on_frame=on_frame)
                 else:
-                    result = dream_video_on(pool, input, output, cfg, per=motion.segment_frames,
-                                            overlap=motion.segment_overlap, **common)  # fmt: skip
+                    result = dream_video_on(pool, input, output, cfg, motion, on_frame=on_frame)
         except KeyboardInterrupt:
             err.print(f"interrupted; {counts['dreamed']} new frame(s) kept in .{output.name}.frames: run the same command again to resume")
             raise typer.Exit(130) from None

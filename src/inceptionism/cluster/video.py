@@ -12,6 +12,7 @@ dreams only the frames that are missing.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -23,8 +24,8 @@ from PIL import Image
 from ..api import resolve_machine_choices
 from ..config import DreamConfig
 from ..images import save_image
-from ..motion.video import (VideoResult, Segment, _finish, _fit, _load_frame, _prepare, dropped_if_unstarted,
-                            keep_manifest, plan_segments, segment_at, segment_frames)  # fmt: skip
+from ..motion.video import (Segment, VideoJob, VideoResult, dropped_if_unstarted, finish_job, fit_frame, keep_manifest,
+                            load_frame, plan_segments, prepare_job, segment_at, segment_frames)  # fmt: skip
 from ..motion.videoio import read_frames
 from ..options import VideoConfig
 from .pool import DreamerPool
@@ -50,11 +51,11 @@ def compose(work: Path, segments: list[Segment], count: int) -> Iterator[np.ndar
     by_frame = {t: segment for segment in segments for t in range(segment.keep, segment.end)}
     for t in range(count):
         owner = by_frame[t]
-        frame = _load_frame(_frame_path(work, owner, t))
+        frame = load_frame(_frame_path(work, owner, t))
         later = next((s for s in segments if s.first <= t < s.keep), None)
         if later is not None:
             share = later.weight(t)
-            other = _load_frame(_frame_path(work, later, t)).astype(np.float32)
+            other = load_frame(_frame_path(work, later, t)).astype(np.float32)
             frame = np.clip(frame.astype(np.float32) * (1 - share) + other * share + 0.5, 0, 255).astype(np.uint8)
         yield frame
 
@@ -64,105 +65,119 @@ def dream_video_on(
     source: str | Path,
     output: str | Path,
     cfg: DreamConfig,
+    video: VideoConfig | None = None,
     *,
-    blend: float = VideoConfig.blend,
-    coherence: bool = VideoConfig.coherence == "on",
-    carried_steps: int | None = VideoConfig.carried_steps,
-    start: float = VideoConfig.start,
-    end: float | None = VideoConfig.end,
-    keep_frames: bool = VideoConfig.keep_frames,
-    per: int | None = VideoConfig.segment_frames,
-    overlap: int = VideoConfig.segment_overlap,
     on_frame: Callable[[int, int, bool], None] | None = None,
+    **options: Any,
 ) -> VideoResult:
     """:func:`~inceptionism.motion.video.dream_video` on the cluster's workers, in segments of
-    ``per`` frames (None: :func:`~inceptionism.motion.video.segment_frames`; kept with the
-    finished frames, so a resume cuts the clip the same way). The machine's choices
-    (``precision="auto"``) are made here, once, and every segment's worker runs with them."""
-    source, output = Path(source), Path(output)
+    ``video.segment_frames`` frames (None: :func:`~inceptionism.motion.video.segment_frames`;
+    kept with the finished frames, so a resume cuts the clip the same way). ``video`` goes
+    whole to every worker. The machine's choices (``precision="auto"``) are made here, once,
+    and every segment's worker runs with them."""
+    video = dataclasses.replace(video or VideoConfig(), **options)
+    if video.segment_frames is not None:
+        segment_at(0, video.segment_frames, video.segment_overlap)  # the plan's check, before anything is read
     cfg = resolve_machine_choices(cfg)
-    if per is not None:
-        segment_at(0, per, overlap)  # the plan's check, before anything is read
-    info, total, work, kept = _prepare(source, output, cfg, blend, coherence, carried_steps, start, end,
-                                       segment_overlap=overlap, segment_frames=per)  # fmt: skip
-    with dropped_if_unstarted(work):  # a job refused before its first frame leaves no folder
-        per = kept.get("segment_frames") or segment_frames(total, pool.size)
-        if kept.get("segment_frames") is None:
-            keep_manifest(work, {**kept, "segment_frames": per})
-        cfg = cfg.replace(seed=kept["seed"])
-        files = pool.cluster.ray.put(ship(cfg))
-        lock, counts = threading.Lock(), {"done": 0, "dreamed": 0}
-        stopping = threading.Event()  # set when the job fails or is interrupted: every segment stops after its frame
+    job = prepare_job(Path(source), Path(output), cfg, video, segmented=True)
+    with dropped_if_unstarted(job.work):  # a job refused before its first frame leaves no folder
+        per = job.kept.get("segment_frames") or segment_frames(job.total, pool.size)
+        if job.kept.get("segment_frames") is None:
+            keep_manifest(job.work, {**job.kept, "segment_frames": per})
+        run = _SegmentedRun(pool, job, cfg.replace(seed=job.kept["seed"]), video, per, on_frame)
+        count = run.dream_all()
+        finish_job(job, video, compose(job.work, plan_segments(count, per, video.segment_overlap), count), count)
+    return VideoResult(job.output, count, run.dreamed, job.info.fps, run.cfg.seed)
 
-        def report(resumed: bool, estimate: int) -> None:
-            with lock:
-                counts["done"] += 1
-                counts["dreamed"] += 0 if resumed else 1
-                if on_frame is not None:
-                    on_frame(counts["done"], max(estimate, counts["done"]), resumed)
 
-        def run(segment: Segment, frames: np.ndarray, estimate: int) -> None:
-            (work / f"seg-{segment.index:04d}").mkdir(exist_ok=True)
+class _SegmentedRun:
+    """One video's segments on the pool: the clip read once, each segment's frames handed to
+    an idle worker (reading at most one segment ahead of the workers), and every dreamed frame
+    written as it streams back."""
 
-            def attempt(actor: Any) -> None:  # again from the first missing frame after a lost worker
-                done = _finished(work, segment)
-                if done == len(frames):
-                    return
-                before = [(frames[0], _load_frame(_frame_path(work, segment, segment.first)))] if done else []
-                if done > 1:
-                    before.append((frames[done - 1], _load_frame(_frame_path(work, segment, segment.first + done - 1))))
-                stream = actor.dream_segment.options(num_returns="streaming").remote(
-                    pool.cluster.ray.put(frames[done:]), segment.first + done, cfg, files, blend, coherence,
-                    carried_steps, before)
-                for t, ref in enumerate(stream, start=segment.first + done):
-                    save_image(Image.fromarray(pool.get(ref)), _frame_path(work, segment, t), quick=True)
-                    if t >= segment.keep:
-                        report(False, estimate)
-                    if stopping.is_set():
-                        pool.cancel(stream)  # the worker stops at its next frame
-                        return
+    def __init__(self, pool: DreamerPool, job: VideoJob, cfg: DreamConfig, video: VideoConfig, per: int,
+                 on_frame: Callable[[int, int, bool], None] | None) -> None:
+        self.pool, self.job, self.cfg, self.video, self.per, self.on_frame = pool, job, cfg, video, per, on_frame
+        self.files = pool.cluster.ray.put(ship(cfg))
+        self.lock, self.done, self.dreamed = threading.Lock(), 0, 0
+        self.stopping = threading.Event()  # set when the job fails or is interrupted: every segment stops after its frame
 
-            if stopping.is_set():
-                return
-            resumed = _finished(work, segment)
-            for t in range(max(segment.keep, segment.first + resumed) - segment.keep):
-                report(True, estimate)  # kept frames finished before
-            pool.call(attempt, what=f"frames {segment.keep}-{segment.end - 1}")
-
-        count = 0
-        slots = threading.Semaphore(pool.size + 1)  # segments read ahead of the workers, at most
+    def dream_all(self) -> int:
+        """Dream every segment; returns the clip's frame count."""
+        slots = threading.Semaphore(self.pool.size + 1)  # segments read ahead of the workers, at most
         futures: list[Future] = []
-        threads = ThreadPoolExecutor(max(1, pool.size), thread_name_prefix="segment")
+        threads = ThreadPoolExecutor(max(1, self.pool.size), thread_name_prefix="segment")
 
         def submit(segment: Segment, frames: list[np.ndarray], estimate: int) -> None:
             failed = [f for f in futures if f.done() and f.exception() is not None]
             if failed:
                 raise failed[0].exception()  # type: ignore[misc]
             slots.acquire()
-            future = threads.submit(run, segment, np.stack(frames), estimate)
+            future = threads.submit(self.run, segment, np.stack(frames), estimate)
             future.add_done_callback(lambda _: slots.release())
             futures.append(future)
 
-        buffer: list[np.ndarray] = []  # the frames of the segment being read, warm-up first
-        segment = segment_at(0, per, overlap)
         try:
-            for t, frame in enumerate(read_frames(source, start, end)):
-                buffer.append(_fit(frame, cfg.max_size))
-                count = t + 1
-                if count == segment.end:
-                    submit(segment, buffer, total)
-                    segment = segment_at(segment.index + 1, per, overlap)
-                    buffer = buffer[len(buffer) - (segment.keep - segment.first):]
-            if count > segment.keep:
-                submit(Segment(segment.index, segment.first, segment.keep, count), buffer, count)
+            count = self._read(submit)
             wait(futures, return_when=FIRST_EXCEPTION)
             for future in futures:
                 future.result()
         except BaseException:
-            stopping.set()
+            self.stopping.set()
             threads.shutdown(wait=True, cancel_futures=True)  # what is finished is kept for the resume
             raise
         threads.shutdown()
-        segments = plan_segments(count, per, overlap)
-        _finish(source, output, compose(work, segments, count), count, info, start, end, work, keep_frames)
-        return VideoResult(output, count, counts["dreamed"], info.fps, cfg.seed)
+        return count
+
+    def _read(self, submit: Callable[[Segment, list[np.ndarray], int], None]) -> int:
+        """Read the clip, handing each segment (its warm-up frames first) to ``submit``."""
+        overlap, count = self.video.segment_overlap, 0
+        buffer: list[np.ndarray] = []  # the frames of the segment being read, warm-up first
+        segment = segment_at(0, self.per, overlap)
+        for t, frame in enumerate(read_frames(self.job.source, self.video.start, self.video.end)):
+            buffer.append(fit_frame(frame, self.cfg.max_size))
+            count = t + 1
+            if count == segment.end:
+                submit(segment, buffer, self.job.total)
+                segment = segment_at(segment.index + 1, self.per, overlap)
+                buffer = buffer[len(buffer) - (segment.keep - segment.first):]
+        if count > segment.keep:
+            submit(Segment(segment.index, segment.first, segment.keep, count), buffer, count)
+        return count
+
+    def report(self, resumed: bool, estimate: int) -> None:
+        with self.lock:
+            self.done += 1
+            self.dreamed += 0 if resumed else 1
+            if self.on_frame is not None:
+                self.on_frame(self.done, max(estimate, self.done), resumed)
+
+    def run(self, segment: Segment, frames: np.ndarray, estimate: int) -> None:
+        """One segment: its finished frames counted, the rest dreamed by a worker."""
+        (self.job.work / f"seg-{segment.index:04d}").mkdir(exist_ok=True)
+        if self.stopping.is_set():
+            return
+        resumed = _finished(self.job.work, segment)
+        for _ in range(max(segment.keep, segment.first + resumed) - segment.keep):
+            self.report(True, estimate)  # kept frames finished before
+        self.pool.call(lambda actor: self._attempt(actor, segment, frames, estimate),
+                       what=f"frames {segment.keep}-{segment.end - 1}")
+
+    def _attempt(self, actor: Any, segment: Segment, frames: np.ndarray, estimate: int) -> None:
+        """The segment from its first missing frame (again, after a lost worker)."""
+        work = self.job.work
+        done = _finished(work, segment)
+        if done == len(frames):
+            return
+        before = [(frames[0], load_frame(_frame_path(work, segment, segment.first)))] if done else []
+        if done > 1:
+            before.append((frames[done - 1], load_frame(_frame_path(work, segment, segment.first + done - 1))))
+        stream = actor.dream_segment.options(num_returns="streaming").remote(
+            self.pool.cluster.ray.put(frames[done:]), segment.first + done, self.cfg, self.files, self.video, before)
+        for t, ref in enumerate(stream, start=segment.first + done):
+            save_image(Image.fromarray(self.pool.get(ref)), _frame_path(work, segment, t), quick=True)
+            if t >= segment.keep:
+                self.report(False, estimate)
+            if self.stopping.is_set():
+                self.pool.cancel(stream)  # the worker stops at its next frame
+                return

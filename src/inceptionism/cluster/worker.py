@@ -115,21 +115,19 @@ class Dreamer:
         first: int,
         cfg: DreamConfig,
         files: dict[str, bytes],
-        blend: float,
-        coherence: bool,
-        carried_steps: int | None,
+        video: Any,
         resume: list[tuple[np.ndarray, np.ndarray]],
     ) -> Iterator[np.ndarray]:
         """Dream ``frames`` (N, H, W, 3) uint8, which are frames ``first``.. of the clip, one after
-        another as the local video does; yields each dreamed frame as it is done. ``resume``:
+        another as the local video does, with ``video`` (a VideoConfig, whole); yields each
+        dreamed frame as it is done. ``resume``:
         (source, dream) pairs of frames finished before (the segment's first, for its colour
         cast, and the last one, whose detail is carried on), oldest first."""
         from ..motion.video import FrameDreamer
 
         here = land(cfg, files)
         with self._busy:  # a cancelled call (ray.cancel) stops at a yield
-            stepper = FrameDreamer(here, blend=blend, coherence=coherence, model=self._model(here),
-                                   carried_steps=carried_steps)
+            stepper = FrameDreamer(here, video, model=self._model(here))
             for source, dream in resume:
                 stepper.resume(source, dream)
             for offset, frame in enumerate(frames):

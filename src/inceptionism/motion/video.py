@@ -18,13 +18,14 @@ loads those frames and continues after the last one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -37,8 +38,9 @@ from ..outputs import check_output_path, write_atomic
 from ..models.spec import LoadedModel
 from .videoio import VIDEO_FORMATS, VideoInfo, probe, read_frames, write_video
 
-__all__ = ["VideoResult", "FrameDreamer", "Segment", "coherent_start", "dream_video", "plan_segments", "segment_at", "segment_frames",
-           "dropped_if_unstarted"]
+__all__ = ["VideoResult", "VideoJob", "FrameDreamer", "Segment", "coherent_start", "dream_video", "plan_segments",
+           "segment_at", "segment_frames", "prepare_job", "finish_job", "dropped_if_unstarted", "fit_frame", "load_frame",
+           "keep_manifest"]
 
 
 @dataclass
@@ -129,7 +131,7 @@ def hold_tint(dream: np.ndarray, source: np.ndarray, tint: np.ndarray) -> np.nda
     return np.clip(dream.astype(np.float32) + (tint - offset), 0, 255).round().astype(np.uint8)
 
 
-def _fit(frame: np.ndarray, max_size: int | None) -> np.ndarray:
+def fit_frame(frame: np.ndarray, max_size: int | None) -> np.ndarray:
     """``frame`` shrunk so its longer side is at most ``max_size`` (as a dream's input is)."""
     height, width = frame.shape[:2]
     if max_size is None or max(height, width) <= max_size:
@@ -141,20 +143,18 @@ def _fit(frame: np.ndarray, max_size: int | None) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
 
 
-def _load_frame(path: Path) -> np.ndarray:
+def load_frame(path: Path) -> np.ndarray:
     """A saved dreamed frame as (H, W, 3) uint8."""
     from ..images import load_image
 
     return (load_image(path).rgb * 255 + 0.5).astype(np.uint8)
 
 
-def _job_key(source: Path, cfg: DreamConfig, blend: float, coherence: bool, carried_steps: int | None, start: float,
-             end: float | None, **more: object) -> str:
+def _job_key(source: Path, cfg: DreamConfig, video: VideoConfig, **more: object) -> str:
     stat = source.stat()
     job = {"source": [str(source.resolve()), stat.st_size, stat.st_mtime_ns], "config": cfg.to_dict(),
-           "blend": blend, "coherence": coherence, "carried_steps": carried_steps, "start": start, "end": end,
-           "version": 2, **more}  # fmt: skip
-    return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
+           "video": video.shaping(), "version": 3, **more}  # fmt: skip
+    return hashlib.sha256(json.dumps(job, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _work_dir(output: Path, key: str, seed: int | None, **plan: object) -> tuple[Path, dict]:
@@ -198,25 +198,16 @@ def keep_manifest(work: Path, kept: dict) -> None:
     write_atomic(work / "manifest.json", lambda fh: fh.write(text.encode()))
 
 
-def carried_step_count(steps: int, wanted: int | None) -> int:
-    """The gradient steps of a carried frame: ``wanted``, or by default half the finest
-    octave's ``steps`` (at least 1). Its detail came along the flow, so it needs less work
-    than a first frame; docs/performance.md has the measurements behind the half."""
-    return wanted if wanted is not None else max(1, steps // 2)
-
-
 class FrameDreamer:
     """Dreams the frames of a clip in order: the one per-frame function of a video, here
-    and on a cluster's workers. Frame t is dreamed with seed ``cfg.seed + t``; with
-    coherence, each frame after the first starts from its source plus the previous
-    dream's detail carried along the flow (:func:`coherent_start`) and is dreamed at the
-    finest octave only, with :func:`carried_step_count` steps, and keeps the first frame's
-    colour cast (:func:`hold_tint`). No frame reads the objective (nothing reports it)."""
+    and on a cluster's workers. Frame t is dreamed as ``video.frame_config`` says (seed
+    ``cfg.seed + t``); with coherence, each frame after the first starts from its source
+    plus the previous dream's detail carried along the flow (:func:`coherent_start`), is
+    dreamed at the finest octave only, and keeps the first frame's colour cast
+    (:func:`hold_tint`). No frame reads the objective (nothing reports it)."""
 
-    def __init__(self, cfg: DreamConfig, *, blend: float, coherence: bool, model: LoadedModel | None,
-                 carried_steps: int | None = VideoConfig.carried_steps) -> None:
-        self.cfg, self.blend, self.coherence, self.model = cfg, blend, coherence, model
-        self.carried_steps = carried_steps
+    def __init__(self, cfg: DreamConfig, video: VideoConfig, *, model: LoadedModel | None) -> None:
+        self.cfg, self.video, self.model = cfg, video, model
         self.prev_source: np.ndarray | None = None
         self.prev_dream: np.ndarray | None = None
         self.tint: np.ndarray | None = None
@@ -231,18 +222,12 @@ class FrameDreamer:
         """Frame ``t`` of the clip, ``source`` (H, W, 3) uint8, dreamed: (H, W, 3) uint8."""
         from ..api import render
 
-        cfg = self.cfg
-        begin, frame_cfg = source.astype(np.float32) / 255.0, cfg.replace(seed=cfg.seed + t)
-        carried = False
-        if self.coherence and self.prev_source is not None and self.prev_dream is not None:
-            begin, weight = coherent_start(self.prev_source, source, self.prev_dream, self.blend)
-            if weight.mean() >= 0.5 * self.blend:  # not a scene cut: the coarse octaves came along the flow
-                top = max(cfg.octave_indices())  # schedules keep their value at that octave
-                frame_cfg = frame_cfg.for_octave(top)
-                steps = carried_step_count(frame_cfg.steps, self.carried_steps)
-                frame_cfg = frame_cfg.replace(octave_range=(top, top), steps=steps)
-                carried = True
-        result = render(Picture(begin), frame_cfg, model=self.model, score=False)
+        begin, carried = source.astype(np.float32) / 255.0, False
+        blend = self.video.blend
+        if self.video.coherence == "on" and self.prev_source is not None and self.prev_dream is not None:
+            begin, weight = coherent_start(self.prev_source, source, self.prev_dream, blend)
+            carried = bool(weight.mean() >= 0.5 * blend)  # not a scene cut: the coarse octaves came along the flow
+        result = render(Picture(begin), self.video.frame_config(self.cfg, t, carried), model=self.model, score=False)
         dream = np.asarray(result.image.convert("RGB"))
         if carried and self.tint is not None:
             dream = hold_tint(dream, source, self.tint)
@@ -289,76 +274,89 @@ def segment_frames(total: int, workers: int) -> int:
     return max(24, -(-total // max(1, workers)))
 
 
-def _prepare(source: Path, output: Path, cfg: DreamConfig, blend: float, coherence: bool, carried_steps: int | None,
-             start: float, end: float | None, **plan: object) -> tuple[VideoInfo, int, Path, dict]:
-    """The checks and the work folder both ways of dreaming a video share: the clip's facts,
-    its estimated frame count, the folder of finished frames and what is kept with them."""
-    VideoConfig(blend=blend, carried_steps=carried_steps, start=start, end=end)  # the declared checks, whoever calls
-    if end is not None and end <= start:
-        raise ConfigError(f"time range {start}..{end} is empty or negative; give 0 <= start < end")
+@dataclass(frozen=True)
+class VideoJob:
+    """What both ways of dreaming a video share, once checked: the clip's facts, its
+    estimated frame count, the folder of finished frames and what is kept with them."""
+
+    source: Path
+    output: Path
+    info: VideoInfo
+    total: int  # frames, estimated from the duration
+    work: Path  # the folder of finished frames
+    kept: dict  # the job's key, seed and (segmented) plan, kept with the frames
+
+
+def prepare_job(source: Path, output: Path, cfg: DreamConfig, video: VideoConfig, *, segmented: bool = False) -> VideoJob:
+    """Check the job and open its folder of finished frames (a resume finds its frames there);
+    ``segmented``: the cluster's plan (segment length and overlap) is kept with it."""
     info = probe(source)
     check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")
+    start, end = video.start, video.end
     total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
-    key = _job_key(source, cfg, blend, coherence, carried_steps, start, end, **({"segments": True} if plan else {}))
+    plan = {"segment_overlap": video.segment_overlap, "segment_frames": video.segment_frames} if segmented else {}
+    key = _job_key(source, cfg, video, **({"segments": True} if segmented else {}))
     work, kept = _work_dir(output, key, cfg.seed, **plan)
-    return info, total, work, kept
+    return VideoJob(source, output, info, total, work, kept)
 
 
-def _finish(source: Path, output: Path, frames: Iterator[np.ndarray], count: int, info: VideoInfo, start: float,
-            end: float | None, work: Path, keep_frames: bool) -> None:
+def finish_job(job: VideoJob, video: VideoConfig, frames: Iterator[np.ndarray], count: int) -> None:
+    """Write the video of ``count`` finished ``frames`` (with the clip's sound) and, unless
+    ``video.keep_frames``, remove the folder of frames."""
     if count == 0:
-        raise ConfigError(f"no frames between {start} s and {end} s in {str(source)!r} (it lasts {info.duration:.2f} s)")
-    write_video(output, frames, info.fps, audio_from=source if info.has_audio else None, audio_start=start, audio_end=end)
-    if not keep_frames:
-        shutil.rmtree(work, ignore_errors=True)
+        raise ConfigError(f"no frames between {video.start} s and {video.end} s in {str(job.source)!r} (it lasts "
+                          f"{job.info.duration:.2f} s)", field="start")
+    write_video(job.output, frames, job.info.fps, audio_from=job.source if job.info.has_audio else None,
+                audio_start=video.start, audio_end=video.end)
+    if not video.keep_frames:
+        shutil.rmtree(job.work, ignore_errors=True)
 
 
 def dream_video(
     source: str | Path,
     output: str | Path,
     cfg: DreamConfig,
+    video: VideoConfig | None = None,
     *,
-    blend: float = VideoConfig.blend,
-    coherence: bool = VideoConfig.coherence == "on",
-    carried_steps: int | None = VideoConfig.carried_steps,
-    start: float = VideoConfig.start,
-    end: float | None = VideoConfig.end,
-    keep_frames: bool = VideoConfig.keep_frames,
     model: LoadedModel | None = None,
     on_frame: Callable[[int, int, bool], None] | None = None,
+    **options: Any,
 ) -> VideoResult:
-    """Dream every frame of ``source`` (``start``..``end`` seconds) into ``output``.
+    """Dream every frame of ``source`` (``video.start``..``video.end`` seconds) into ``output``.
 
     ``cfg`` must have its layers resolved; frame t is dreamed with seed ``seed + t``, where
     ``seed`` is ``cfg.seed``, or (when None) the one kept with the finished frames, or a
-    drawn one that is kept with them; so a
-    resumed job gives the same frames as an uninterrupted one. ``on_frame(done, total,
-    resumed)`` is called after each frame. The frames folder is removed after the video
-    is written unless ``keep_frames``; after an interruption it stays for the resume.
+    drawn one that is kept with them; so a resumed job gives the same frames as an
+    uninterrupted one. ``video`` (:class:`~inceptionism.options.VideoConfig`) goes whole to
+    each frame's dreamer; ``options`` are its fields, for a call from Python
+    (``coherence="off"``). ``on_frame(done, total, resumed)`` is called after each frame.
+    The frames folder is removed after the video is written unless ``video.keep_frames``;
+    after an interruption it stays for the resume.
+
+    Example:
+        >>> dream_video("clip.mp4", "dream.mp4", resolve_config(None, seed=1), end=2.0)  # doctest: +SKIP
     """
+    from ..api import resolve_machine_choices
     from ..images import save_image
 
-    from ..api import resolve_machine_choices
-
-    source, output = Path(source), Path(output)
+    video = dataclasses.replace(video or VideoConfig(), **options)
     cfg = resolve_machine_choices(cfg, model)  # once, for every frame
-    info, total, work, kept = _prepare(source, output, cfg, blend, coherence, carried_steps, start, end)
-    cfg = cfg.replace(seed=kept["seed"])
-    stepper = FrameDreamer(cfg, blend=blend, coherence=coherence, model=model, carried_steps=carried_steps)
+    job = prepare_job(Path(source), Path(output), cfg, video)
+    cfg = cfg.replace(seed=job.kept["seed"])
+    stepper = FrameDreamer(cfg, video, model=model)
     count = dreamed = 0
-    with dropped_if_unstarted(work):
-        for t, frame in enumerate(read_frames(source, start, end)):
-            frame = _fit(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
-            path = work / f"{t:06d}.png"
+    with dropped_if_unstarted(job.work):
+        for t, frame in enumerate(read_frames(job.source, video.start, video.end)):
+            frame = fit_frame(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
+            path = job.work / f"{t:06d}.png"
             resumed = path.is_file()
             if resumed:
-                stepper.resume(frame, _load_frame(path))
+                stepper.resume(frame, load_frame(path))
             else:
                 save_image(Image.fromarray(stepper.dream(t, frame)), path, quick=True)  # a working file
                 dreamed += 1
             count = t + 1
             if on_frame is not None:
-                on_frame(count, max(total, count), resumed)
-        frames = (_load_frame(work / f"{t:06d}.png") for t in range(count))
-        _finish(source, output, frames, count, info, start, end, work, keep_frames)
-    return VideoResult(output, count, dreamed, info.fps, cfg.seed)
+                on_frame(count, max(job.total, count), resumed)
+        finish_job(job, video, (load_frame(job.work / f"{t:06d}.png") for t in range(count)), count)
+    return VideoResult(job.output, count, dreamed, job.info.fps, cfg.seed)
