@@ -3,11 +3,13 @@ all on 127.0.0.1 (ray.cluster_utils.Cluster), against the local paths' outputs."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported: loopback only
 
@@ -19,8 +21,10 @@ from typer.testing import CliRunner
 from inceptionism.api import resolve_config
 from inceptionism.cli import app
 from inceptionism.images import read_metadata
-from inceptionism.motion import dream_folder
+from inceptionism.motion import dream_folder, dream_video
 from inceptionism.motion.videoio import probe, read_frames, write_video
+from inceptionism.options import VideoConfig
+from inceptionism.params import param
 
 if os.environ.get("CI"):
     import ray  # the set-up installs the cluster extra: under CI a missing Ray is a failure, not a skip
@@ -229,6 +233,49 @@ def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, p
     assert result.dreamed == 30 - kept_frames  # nothing finished was dreamed again
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items() if p.exists()) or not work.exists()
     assert len(list(read_frames(out))) == 30
+
+
+@dataclasses.dataclass(frozen=True)
+class RampedVideo(VideoConfig):
+    """A video parameter added by a subclass alone: the dream grows over the first ``ramp``
+    frames (their steps scaled by (t + 1) / ramp). Each frame's settings are written to
+    ``trace`` by the per-frame function, wherever it runs."""
+
+    ramp: int = param(1, "frames over which the dream grows to its full steps", low=1, high=1000)
+    trace: str = param("", "a folder for each frame's settings")
+
+    def frame_config(self, cfg, t, carried):
+        frame = super().frame_config(cfg, t, carried)
+        frame = frame.replace(steps=max(1, round(frame.steps * min(1.0, (t + 1) / self.ramp))))
+        Path(self.trace, f"{t}.{os.getpid()}.json").write_text(json.dumps({"steps": frame.steps, "carried": carried}))
+        return frame
+
+
+def _traced(folder):
+    seen = [(int(p.name.split(".")[0]), int(p.name.split(".")[1]), json.loads(p.read_text())) for p in folder.iterdir()]
+    return sorted(seen, key=lambda s: s[0])
+
+
+def test_a_video_parameter_of_a_subclass_reaches_the_frames_here_and_on_the_cluster(cluster, model,
+                                                                                   panning_clip_with_sound, tmp_path):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test file
+    cfg = resolve_config(None, preset="classic", octaves=2, steps=8, seed=3)
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    dream_video(panning_clip_with_sound, tmp_path / "here.mp4", cfg, RampedVideo(ramp=4, trace=str(here), end=0.6),
+                model=model)
+    with dreamers(cluster.address) as pool:
+        dream_video_on(pool, panning_clip_with_sound, tmp_path / "there.mp4", cfg,
+                       RampedVideo(ramp=4, trace=str(there), end=1.2), segment_frames=6, segment_overlap=2)
+    local = _traced(here)
+    assert [t for t, _, _ in local] == list(range(6)) and {pid for _, pid, _ in local} == {os.getpid()}
+    # frame 0 dreamed whole: 8 * 1/4 steps; carried frames: half of 8, ramped, then the full 4
+    assert [s["steps"] for _, _, s in local] == [2, 2, 3, 4, 4, 4]
+    remote = _traced(there)
+    assert os.getpid() not in {pid for _, pid, _ in remote}  # every frame was dreamed by a worker
+    assert {t for t, _, _ in remote} == set(range(12))
+    by_frame = {t: s["steps"] for t, _, s in remote if s["carried"]}
+    assert by_frame[1] == 2 and by_frame[2] == 3 and all(by_frame[t] == 4 for t in by_frame if t >= 3)
 
 
 def test_gallery_on_the_cluster_equals_the_local_one(cluster, tmp_path, monkeypatch):
