@@ -33,7 +33,7 @@ else:
 from ray.cluster_utils import Cluster as LocalCluster  # noqa: E402
 
 from inceptionism.cluster import ClusterError, dreamers  # noqa: E402
-from inceptionism.cluster.jobs import batch_runner  # noqa: E402
+from inceptionism.cluster.runner import RayRunner  # noqa: E402
 from inceptionism.cluster.video import compose, dream_video_on  # noqa: E402
 from inceptionism.motion.video import plan_segments  # noqa: E402
 
@@ -153,7 +153,7 @@ def test_batch_survives_a_node_removed_midway(cluster, photos, tmp_path):
 
     with dreamers(cluster.address) as pool:
         assert pool.size == 3
-        summary = dream_folder(photos, tmp_path / "out", cfg, runner=batch_runner(pool), on_file=on_file)
+        summary = dream_folder(photos, tmp_path / "out", cfg, runner=RayRunner(pool), on_file=on_file)
     assert removed and len(summary.done) == 6 and [p.name for p, _ in summary.failed] == ["broken.jpg"]
     for path in (tmp_path / "out").glob("*.png"):
         assert _pixels(path).shape[0] == 80 and read_metadata(path)["score_end"] > read_metadata(path)["score_start"]

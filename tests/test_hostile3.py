@@ -659,7 +659,6 @@ def test_a_studio_does_not_offer_its_users_private_networks(tmp_path, monkeypatc
     private.mkdir(parents=True)
     monkeypatch.setenv("INCEPTIONISM_DATA", str(tmp_path / "home-data"))
     fake = private / "secret.safetensors"
-    from inceptionism.models.trained import TrainedInfo, encode_trained  # noqa: F401 - the real writer, below
     _train_a_tiny_network(fake)
     assert "trained/secret" in list_models()  # the user's own commands see it
     with make_client(tmp_path / "data") as client:

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 import inceptionism
 from inceptionism import precision
-from inceptionism.api import resolve_machine_choices
 from inceptionism.cli import app
 from inceptionism.config import DreamConfig
 from inceptionism.errors import ConfigError

@@ -13,7 +13,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .featurevis import FeatureVisConfig, visualize_features
 from .images import encode_image
@@ -92,14 +92,17 @@ def build_gallery(
     *,
     batch: int = 16,
     on_step: Callable[[int, object], None] | None = None,
-    runner: ChunkRunner | None = None,
+    runner: ChannelRunner | None = None,
+    network: Any = None,
 ) -> GalleryResult:
     """Render (or fetch from the cache) every channel of ``layer`` and write ``out_dir/index.html``;
-    ``runner`` renders the missing ones elsewhere (a cluster)."""
+    ``runner`` (:func:`inceptionism.runners.runner_for`: here or on a cluster) renders the
+    missing ones with ``network`` (the DreamConfig naming ``model``); default: here, with ``model``."""
     channels = layer_info(model, layer).channels
     make_output_dir(Path(out_dir))
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg)
-    missing = _render_missing(model, layer, range(channels), cfg, cache, batch=batch, on_step=on_step, runner=runner)
+    missing = _render_missing(model, layer, range(channels), cfg, cache, batch=batch, on_step=on_step, runner=runner,
+                              network=network)
     if missing:
         manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name, "cfg": asdict(cfg)})
         write_atomic(cache / "manifest.json", lambda fh: fh.write(manifest.encode()))
@@ -139,8 +142,12 @@ def channel_pictures(
         yield vis.target, encode_image(vis.image, ".png", vis.metadata)
 
 
-# Renders chunks of channels elsewhere (a cluster): (layer, chunks, cfg, batch) → each chunk's pictures.
-ChunkRunner = Callable[[str, list[list[int]], FeatureVisConfig, int], Iterator[list[tuple[int, bytes]]]]
+class ChannelRunner(Protocol):
+    """Who renders a gallery's channels (:class:`inceptionism.runners.Runner` has the whole seam)."""
+
+    def render_channels(self, network: Any, layer: str, chunks: list[list[int]], vis: FeatureVisConfig, batch: int,
+                        *, on_step: Callable[[int, object], None] | None = None) -> Iterator[list[tuple[int, bytes]]]:
+        """Each chunk's pictures, (channel, PNG bytes), as the chunk is done."""
 
 
 def _render_missing(
@@ -152,11 +159,12 @@ def _render_missing(
     *,
     batch: int,
     on_step: Callable[[int, object], None] | None = None,
-    runner: ChunkRunner | None = None,
+    runner: ChannelRunner | None = None,
+    network: Any = None,
 ) -> list[int]:
     """Render the pictures of ``channels`` not yet in ``cache``; returns the channels rendered.
     With ``runner``, chunks of ``batch`` channels (the passes a local render makes) are
-    rendered by it; each picture is the same as here."""
+    rendered by it, with ``network``; each picture is the same as here."""
     missing = [c for c in channels if not (cache / f"ch-{c:04d}.png").is_file()]
     if missing:
         cache.mkdir(parents=True, exist_ok=True)
@@ -164,7 +172,8 @@ def _render_missing(
             done: Iterable[list[tuple[int, bytes]]] = [channel_pictures(model, layer, missing, cfg, batch=batch,
                                                                         on_step=on_step)]  # fmt: skip
         else:
-            done = runner(layer, [missing[i : i + batch] for i in range(0, len(missing), batch)], cfg, batch)
+            chunks = [missing[i : i + batch] for i in range(0, len(missing), batch)]
+            done = runner.render_channels(network, layer, chunks, cfg, batch, on_step=on_step)
         for pictures in done:
             for channel, data in pictures:
                 write_atomic(cache / f"ch-{channel:04d}.png", lambda fh, data=data: fh.write(data))

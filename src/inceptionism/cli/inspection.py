@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
@@ -101,12 +100,13 @@ def gallery(
 ) -> None:
     """A thumbnail of every channel of a layer and an index.html grid of them (cached)."""
     with errors(debug):
-        from ..config import draw_seed
+        from ..config import DreamConfig, draw_seed
         from ..featurevis import FeatureVisConfig
         from ..gallery import build_gallery, cached_gallery, cached_seed
         from ..models import spec_for
         from ..models.weights import sha256_file
         from ..outputs import check_output_folder
+        from ..runners import runner_for
         from ..taps import layer_info
 
         started = time.perf_counter()
@@ -127,19 +127,13 @@ def gallery(
                 return
         loaded = load_network(net)
         channels = layer_info(loaded, layer).channels
-        with ExitStack() as stack:
-            runner = None
-            if gal.cluster is not None:  # connected before the progress bar starts
-                from ..cluster import dreamers
-                from ..cluster.jobs import gallery_runner
-                from ..config import DreamConfig
-
-                network = DreamConfig(model=net.model, device=net.device, weights=net.weights)
-                runner = gallery_runner(stack.enter_context(dreamers(gal.cluster, warm=network)), network)
-            progress = stack.enter_context(progress_bar(quiet))
-            task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
-            on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731
-            result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step, runner=runner)
+        network = DreamConfig(model=net.model, device=net.device, weights=net.weights)
+        with runner_for(gal.cluster, warm=network) as runner:  # connected before the progress bar starts
+            with progress_bar(quiet) as progress:
+                task = progress.add_task(f"{layer}: {channels} channels", total=None, step="-", score="-")
+                on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731
+                result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step, runner=runner,
+                                       network=network)
         took = time.perf_counter() - started
         out.print(
             f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
@@ -68,39 +67,26 @@ def video(
 ) -> None:
     """Dream a video frame by frame, coherent over time; keeps the sound; resumes after a stop."""
     with errors(debug):
-        from ..api import check_config, load_model_for
         from ..outputs import check_output_path
         from ..motion.videoio import VIDEO_FORMATS
-        from ..motion.video import dream_video
+        from ..runners import runner_for
 
         inputs = command_inputs(cfg, (input, *([config_file] if config_file else [])))
         check_output_path(output, inputs=inputs, formats=VIDEO_FORMATS, noun="video")
         began, counts = time.perf_counter(), {"dreamed": 0}
         try:
-            with ExitStack() as stack:
-                pool = model = None
-                if motion.cluster is not None:
-                    from ..cluster import dreamers
-                    from ..cluster.jobs import check_on
-                    from ..cluster.video import dream_video_on
+            with runner_for(motion.cluster, warm=cfg, threads=cfg.threads) as runner:
+                runner.check(cfg)  # names, channels, classes and tile size, before the first frame
+                with progress_bar(quiet) as progress:
+                    task = progress.add_task("video", total=None, step="-", score="-")
 
-                    pool = stack.enter_context(dreamers(motion.cluster, threads=cfg.threads, warm=cfg))
-                    check_on(pool, cfg)  # by a worker: this process loads no network
-                else:
-                    model = load_model_for(cfg)
-                    check_config(cfg, model)  # names, channels, classes and tile size, before the first frame
-                progress = stack.enter_context(progress_bar(quiet))
-                task = progress.add_task("video", total=None, step="-", score="-")
+                    def on_frame(done: int, total: int, resumed: bool) -> None:
+                        counts["dreamed"] += 0 if resumed else 1
+                        rate = counts["dreamed"] / max(time.perf_counter() - began, 1e-9)
+                        progress.update(task, completed=done, total=total, step=f"frame {done}/{total}",
+                                        score=f"{rate:.2f} fps")
 
-                def on_frame(done: int, total: int, resumed: bool) -> None:
-                    counts["dreamed"] += 0 if resumed else 1
-                    rate = counts["dreamed"] / max(time.perf_counter() - began, 1e-9)
-                    progress.update(task, completed=done, total=total, step=f"frame {done}/{total}", score=f"{rate:.2f} fps")
-
-                if pool is None:
-                    result = dream_video(input, output, cfg, motion, model=model, on_frame=on_frame)
-                else:
-                    result = dream_video_on(pool, input, output, cfg, motion, on_frame=on_frame)
+                    result = runner.dream_video(input, output, cfg, motion, on_frame=on_frame)
         except KeyboardInterrupt:
             err.print(f"interrupted; {counts['dreamed']} new frame(s) kept in .{output.name}.frames: run the same command again to resume")
             raise typer.Exit(130) from None
@@ -122,28 +108,18 @@ def batch(
 ) -> None:
     """Dream every image in a folder; skips finished ones; lists unreadable files at the end."""
     with errors(debug):
-        from ..api import check_config, load_model_for
         from ..motion.batch import dream_folder
         from ..outputs import check_output_folder
+        from ..runners import runner_for
 
         check_output_folder(output_dir)  # before the network is loaded or a cluster joined
-        with ExitStack() as stack:
-            runner = model = None
-            if folders.cluster is not None:
-                from ..cluster import dreamers
-                from ..cluster.jobs import batch_runner, check_on
-
-                pool = stack.enter_context(dreamers(folders.cluster, threads=cfg.threads, warm=cfg))
-                check_on(pool, cfg)  # by a worker: this process loads no network
-                runner = batch_runner(pool)
-            else:
-                model = load_model_for(cfg)
-                check_config(cfg, model)  # names, channels, classes and tile size, before the first file
+        with runner_for(folders.cluster, warm=cfg, threads=cfg.threads) as runner:
+            runner.check(cfg)  # names, channels, classes and tile size, before the first file
             with progress_bar(quiet) as progress:
                 task = progress.add_task("batch", total=None, step="-", score="-")
                 on_file = lambda i, n, path, status: progress.update(task, completed=i, total=n, step=f"{i}/{n}", score=status[:6])  # noqa: E731
-                summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, model=model,
-                                       on_file=on_file, runner=runner)  # fmt: skip
+                summary = dream_folder(input_dir, output_dir, cfg, recursive=folders.recursive, on_file=on_file,
+                                       runner=runner)  # fmt: skip
         out.print(f"done {len(summary.done)}, skipped {len(summary.skipped)} (already there), failed {len(summary.failed)}")
         if folders.cluster is not None and summary.per_worker:
             out.print("per node: " + ", ".join(f"{node} {n}" for node, n in sorted(summary.per_worker.items())))

@@ -148,41 +148,31 @@ class Dreamer:
 
     def dream_job(self, image: bytes | None, name: str, cfg: DreamConfig, files: dict[str, bytes],
                   preview_side: int, recorded: Callable[[dict], dict]) -> Iterator[tuple[str, Any]]:
-        """A studio job: yields ("step", StepInfo fields), ("preview", (octave, JPEG bytes)) as the
-        dream goes, then ("done", (PNG bytes, used config as a dict, score_start, score_end));
-        the metadata is passed through ``recorded`` (the server takes its folders out)."""
+        """A studio job (:func:`~inceptionism.jobs.dream_job`): yields ("step", StepInfo fields),
+        ("preview", (octave, JPEG bytes)) as the dream goes, then ("done", Dreamed); the metadata
+        is passed through ``recorded`` (the server takes its folders out)."""
         import queue as queues
 
-        from ..api import render
-        from ..engine import Callbacks, resize
-        from ..images import encode_image, picture_from_bytes, to_pil
+        from ..jobs import JobCancelled, JobEvents, dream_job
 
         here = land(cfg, files)
         events: queues.Queue = queues.Queue()
 
         def on_tile() -> None:  # a cancel takes effect within a step of many tiles
             if self._cancel.is_set():
-                raise _Cancelled
+                raise JobCancelled
 
         def on_step(info: Any) -> None:
             on_tile()
             events.put(("step", {k: getattr(info, k) for k in ("octave", "octaves", "step", "steps", "width", "height")}))
 
-        def on_octave(info: Any) -> None:
-            height, width = info.image.shape[-2:]
-            ratio = min(1.0, preview_side / max(height, width))
-            small = to_pil(resize(info.image, (max(1, round(height * ratio)), max(1, round(width * ratio)))).clamp(0, 1))
-            events.put(("preview", (info.octave, encode_image(small, ".jpg"))))
+        news = JobEvents(on_step=on_step, on_tile=on_tile, on_preview=lambda octave, jpeg: events.put(("preview", (octave, jpeg))),
+                         recorded=lambda metadata: recorded(_as_shipped(metadata, cfg, here)), preview_side=preview_side)
 
         def run() -> None:
             try:
-                start = picture_from_bytes(image, max_side=here.max_size, role="image") if image is not None else "noise"
-                callbacks = Callbacks(on_step=on_step, on_octave=on_octave, on_tile=on_tile)
-                result = render(start, here, model=self._model(here), callbacks=callbacks, source=name)
-                metadata = recorded(_as_shipped(result.metadata, cfg, here))
-                events.put(("done", (encode_image(result.image, ".png", metadata), metadata["config"],
-                                     result.score_start, result.score_end)))  # fmt: skip
-            except _Cancelled:
+                events.put(("done", dream_job(image, name, here, self._model(here), news)))
+            except JobCancelled:
                 events.put(("cancelled", None))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 events.put(("error", exc))
@@ -206,7 +196,3 @@ class Dreamer:
         finally:
             self._cancel.set()
             thread.join()
-
-
-class _Cancelled(Exception):
-    pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from ..config import DreamConfig
 from ..options import BatchConfig
@@ -14,7 +14,7 @@ from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS
 from ..outputs import make_output_dir, write_atomic
 from ..models.spec import LoadedModel
 
-__all__ = ["BatchSummary", "BatchItem", "dream_bytes", "dream_folder", "output_names"]
+__all__ = ["BatchSummary", "BatchItem", "Runner", "dream_bytes", "dream_here", "dream_folder", "output_names"]
 
 
 @dataclass
@@ -40,10 +40,11 @@ class BatchItem:
             raise ImageError(f"input {str(self.path)!r} cannot be read: {exc.strerror or exc}") from None
 
 
-# How a batch's files are dreamed: given the items and a function that dreams one (the file's
-# bytes → the output file's bytes), yield (item, output bytes or the error, who dreamed it) as
-# each finishes. Here it is a plain loop; the cluster's runs the same function on its workers.
-Runner = Callable[[list[BatchItem], DreamConfig], Iterator[tuple[BatchItem, Any, str]]]
+class Runner(Protocol):
+    """Who dreams a batch's files (:class:`inceptionism.runners.Runner` has the whole seam)."""
+
+    def dream_files(self, items: list[BatchItem], cfg: DreamConfig) -> Iterator[tuple[BatchItem, Any, str]]:
+        """(item, output bytes or its error, who dreamed it) as each file finishes."""
 
 
 def dream_bytes(data: bytes, name: str, suffix: str, cfg: DreamConfig, model: LoadedModel,
@@ -59,18 +60,14 @@ def dream_bytes(data: bytes, name: str, suffix: str, cfg: DreamConfig, model: Lo
     return encode_image(result.image, suffix, recorded(result.metadata) if recorded else result.metadata)
 
 
-def _here(model: LoadedModel | None) -> Runner:
-    def run(items: list[BatchItem], cfg: DreamConfig) -> Iterator[tuple[BatchItem, Any, str]]:
-        from ..api import load_model_for
-
-        network = model or load_model_for(cfg)
-        for item in items:
-            try:
-                yield item, dream_bytes(item.read(), item.name, item.out.suffix, cfg, network), "here"
-            except ImageError as exc:
-                yield item, exc, "here"
-
-    return run
+def dream_here(items: list[BatchItem], cfg: DreamConfig, model: LoadedModel) -> Iterator[tuple[BatchItem, Any, str]]:
+    """A batch's files dreamed one after another in this process, each with :func:`dream_bytes`;
+    an unreadable file is its error, and the batch goes on."""
+    for item in items:
+        try:
+            yield item, dream_bytes(item.read(), item.name, item.out.suffix, cfg, model), "here"
+        except ImageError as exc:
+            yield item, exc, "here"
 
 
 def _inputs(folder: Path, recursive: bool, output: Path) -> list[Path]:
@@ -144,38 +141,24 @@ def dream_folder(
     already exist are skipped, so re-running resumes. Unreadable inputs are recorded in
     the summary and the batch goes on. ``on_file(index, total, path, status)`` reports
     each file ("done", "skipped" or "failed: ...") as it finishes. ``runner`` dreams the
-    files elsewhere (see :mod:`inceptionism.cluster`); outputs are written here, atomically.
-    The machine's choices (``precision="auto"``) are made once, here, for every file.
+    files (:func:`inceptionism.runners.runner_for`: here or on a cluster; default: here,
+    with ``model``); outputs are written here, atomically. The machine's choices
+    (``precision="auto"``) are made once, here, for every file.
     """
-
-    from ..api import resolve_machine_choices
+    from ..api import load_model_for, resolve_machine_choices
 
     source, target = Path(input_dir), Path(output_dir)
-    if not source.is_dir():
-        raise ImageError(f"input folder {str(source)!r} does not exist or is not a folder")
-    if target.resolve() == source.resolve():
-        raise OutputError(f"output folder {str(target)!r} is the input folder; choose another so inputs are kept")
-    files = _inputs(source, recursive, target)
-    if not files:
-        raise ConfigError(f"no images ({', '.join(sorted(INPUT_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
+    files = _inputs_checked(source, target, recursive)
     make_output_dir(target)
     # Once, here: every file, wherever it is dreamed, gets the same arithmetic.
     cfg = resolve_machine_choices(cfg, model)
-    summary = BatchSummary()
-    names = output_names([path.relative_to(source) for path in files])
-    todo: list[BatchItem] = []
-    done = 0
-    for path in files:
-        relative = path.relative_to(source)
-        item = BatchItem(path, relative.as_posix(), target / names[relative])
-        if _finished(item.out):
-            summary.skipped.append(path)
-            done += 1
-            if on_file is not None:
-                on_file(done, len(files), path, "skipped")
-        else:
-            todo.append(item)
-    for item, outcome, worker in (runner or _here(model))(todo, cfg):
+    summary, count = BatchSummary(), len(files)
+    todo = _unfinished(source, target, files, summary, on_file)
+    if runner is not None:
+        outcomes = runner.dream_files(todo, cfg)
+    else:
+        outcomes = dream_here(todo, cfg, model or load_model_for(cfg))
+    for done, (item, outcome, worker) in enumerate(outcomes, start=count - len(todo) + 1):
         if isinstance(outcome, ImageError):
             summary.failed.append((item.path, str(outcome)))
             status = f"failed: {outcome}"
@@ -187,9 +170,37 @@ def dream_folder(
             summary.done.append(item.path)
             summary.per_worker[worker] += 1
             status = "done"
-        done += 1
         if on_file is not None:
-            on_file(done, len(files), item.path, status)
+            on_file(done, count, item.path, status)
     summary.done.sort()
     summary.failed.sort()
     return summary
+
+
+def _inputs_checked(source: Path, target: Path, recursive: bool) -> list[Path]:
+    """The batch's input pictures, after the checks of its two folders."""
+    if not source.is_dir():
+        raise ImageError(f"input folder {str(source)!r} does not exist or is not a folder")
+    if target.resolve() == source.resolve():
+        raise OutputError(f"output folder {str(target)!r} is the input folder; choose another so inputs are kept")
+    files = _inputs(source, recursive, target)
+    if not files:
+        raise ConfigError(f"no images ({', '.join(sorted(INPUT_SUFFIXES))}) in {str(source)!r}" + ("" if recursive else "; add -r for subfolders"))
+    return files
+
+
+def _unfinished(source: Path, target: Path, files: list[Path], summary: BatchSummary,
+                on_file: Callable[[int, int, Path, str], None] | None) -> list[BatchItem]:
+    """The files still to dream; those finished before are counted as skipped (and reported)."""
+    names = output_names([path.relative_to(source) for path in files])
+    todo: list[BatchItem] = []
+    for path in files:
+        relative = path.relative_to(source)
+        item = BatchItem(path, relative.as_posix(), target / names[relative])
+        if _finished(item.out):
+            summary.skipped.append(path)
+            if on_file is not None:
+                on_file(len(summary.skipped), len(files), path, "skipped")
+        else:
+            todo.append(item)
+    return todo

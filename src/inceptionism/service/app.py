@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..paths import __version__
 from ..config import DEFAULT_MODEL, PRESETS, DreamConfig, config_schema, dream_params
 from ..models import only_trained_from
+from ..runners import runner_for
 from ..options import ServeConfig
 from ..device import resolve_device
 from ..featurevis import FeatureVisConfig
@@ -73,15 +74,6 @@ def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> Servi
     )
 
 
-def _cluster(address: str | None) -> Any:
-    """The cluster's pool of dreamers for ``address``, or None to dream in this process."""
-    if address is None:
-        return None
-    from ..cluster import Cluster, DreamerPool
-
-    return DreamerPool(Cluster(address), warm=DreamConfig())
-
-
 def _lifespan(settings: ServiceSettings, data_dir: Path, device: str) -> Any:
     """The app's lifespan: the data directory's lock, then the store, the workers and the inspector."""
 
@@ -105,30 +97,27 @@ async def _serving(app: FastAPI, settings: ServiceSettings, data_dir: Path, devi
     (data_dir / "jobs").mkdir(mode=0o700, exist_ok=True)
     store = JobStore(data_dir / "jobs.sqlite3")
     requeued = store.recover()
-    cluster = _cluster(settings.cluster)
-    pool = WorkerPool(
-        store,
-        data_dir / "jobs",
-        settings.workers,
-        device=settings.device if cluster is not None else device,  # on a cluster, each node resolves it
-        preview_side=settings.preview_side,
-        ttl_s=settings.result_ttl_s,
-        cleanup_every_s=settings.cleanup_every_s,
-        cluster=cluster,
-    )
-    app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
-    app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
-    app.state.inspector.warm(DEFAULT_MODEL)
-    pool.start()
-    try:
-        yield
-    finally:
-        pool.stop()
-        app.state.inspector.close()
-        store.close()
-        if cluster is not None:
-            cluster.close()
-            cluster.cluster.close()
+    with runner_for(settings.cluster, warm=DreamConfig(), per_thread=True) as runner:
+        pool = WorkerPool(
+            store,
+            data_dir / "jobs",
+            settings.workers,
+            device=device if runner.where == "here" else settings.device,  # on a cluster, each node resolves it
+            preview_side=settings.preview_side,
+            ttl_s=settings.result_ttl_s,
+            cleanup_every_s=settings.cleanup_every_s,
+            runner=runner,
+        )
+        app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
+        app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
+        app.state.inspector.warm(DEFAULT_MODEL)
+        pool.start()
+        try:
+            yield
+        finally:
+            pool.stop()
+            app.state.inspector.close()
+            store.close()
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:

@@ -15,27 +15,21 @@ import time
 import traceback
 from dataclasses import dataclass
 from functools import partial
-from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
-from ..api import render, resolve_machine_choices
+from ..api import resolve_machine_choices
 from ..config import DreamConfig, layered
-from ..device import resolve_device
-from ..engine import Callbacks, OctaveInfo, StepInfo, resize
+from ..engine import StepInfo
 from ..errors import InceptionismError
-from ..images import load_image, save_image, to_pil
+from ..jobs import JobCancelled, JobEvents
 from ..outputs import write_atomic
-from ..models import LoadedModel, load_model
+from ..runners import Runner
 from .store import Job, JobStore
 
 __all__ = ["WorkerPool", "job_files", "purge_expired"]
 
 log = logging.getLogger("inceptionism.service")
-
-
-class JobCancelled(Exception):
-    """Raised from a progress callback when the job's cancel flag is set."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +77,11 @@ class WorkerPool:
         preview_side: int = 256,
         ttl_s: float,
         cleanup_every_s: float = 600.0,
-        cluster: Any = None,
+        runner: Runner,
     ) -> None:
         self.store, self.jobs_dir, self.count = store, jobs_dir, count
-        self.cluster = cluster  # a DreamerPool: the dreams run on its workers, each resolving the device
-        self.device = device if cluster is not None else str(resolve_device(device))
+        self.runner = runner  # here (a copy of each network per worker thread), or a cluster's dreamers
+        self.device = device  # as given: each dream's machine resolves "auto"
         self.preview_side, self.ttl_s, self.cleanup_every_s = preview_side, ttl_s, cleanup_every_s
         self._wake = threading.Condition()
         self._stop = threading.Event()
@@ -116,7 +110,6 @@ class WorkerPool:
     # --- threads ---------------------------------------------------------------------
 
     def _serve(self, index: int) -> None:
-        models: dict[tuple[str, str | None], LoadedModel] = {}
         while not self._stop.is_set():
             try:
                 job = self.store.claim()
@@ -124,7 +117,7 @@ class WorkerPool:
                     with self._wake:
                         self._wake.wait(timeout=1.0)
                     continue
-                self._run(job, models)
+                self._run(job)
             except Exception:  # noqa: BLE001 - the job store failed (a full disk): the worker must outlive it
                 log.exception("worker %d: the job store failed; trying again in a second", index)
                 self._stop.wait(1.0)
@@ -141,9 +134,9 @@ class WorkerPool:
 
     # --- one job ---------------------------------------------------------------------
 
-    def _run(self, job: Job, models: dict[tuple[str, str | None], LoadedModel]) -> None:
+    def _run(self, job: Job) -> None:
         files = job_files(self.jobs_dir, job.id)
-        end = self._dream(job, files, models)
+        end = self._dream(job, files)
         if end is None:
             return  # server shutting down: left "running", so the next start re-queues it
         while True:  # the end is recorded, however long the store refuses (a full disk): never left "running"
@@ -155,21 +148,15 @@ class WorkerPool:
                 if self._stop.wait(1.0):
                     return  # left "running": the next start re-queues it
 
-    def _dream(self, job: Job, files: "JobFiles", models: dict[tuple[str, str | None], LoadedModel]) -> Any:
+    def _dream(self, job: Job, files: "JobFiles") -> Any:
         """Dream ``job``; return what records its end (None: the server is stopping)."""
         try:
             cfg = self._config(job, files)
             progress = _Progress(self, job, files, cfg)
-            if self.cluster is not None:
-                result = self._on_cluster(job, files, cfg, progress)
-            else:
-                key = (cfg.model, cfg.weights)
-                if key not in models:
-                    models[key] = load_model(cfg.model, device=self.device, weights=cfg.weights, cache=False)
-                image_path = files.upload("image")
-                start: Any = load_image(image_path, max_side=cfg.max_size) if image_path else "noise"
-                result = render(start, cfg, model=models[key], callbacks=progress.callbacks(), source=job.source)
-                save_image(result.image, files.result, _private(result.metadata, files))
+            image_path = files.upload("image")
+            image = image_path.read_bytes() if image_path else None
+            result = self.runner.dream_job(image, job.source, cfg, progress.events())
+            write_atomic(files.result, lambda fh: fh.write(result.png))
         except JobCancelled:
             if self._stop.is_set() and not _asked_to_cancel(self.store, job.id):
                 return None
@@ -182,44 +169,9 @@ class WorkerPool:
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             return partial(self._end, job.id, "failed", files,
                            error=_private(f"internal error: {type(exc).__name__}: {exc}", files))
-        return partial(self.store.finish, job.id, "done", config=_private(result.config.to_dict(), files),
+        return partial(self.store.finish, job.id, "done", config=result.config,
                        score_start=_finite(result.score_start), score_end=_finite(result.score_end),
                        progress={**progress.state, "fraction": 1.0})
-
-    def _on_cluster(self, job: Job, files: JobFiles, cfg: DreamConfig, progress: "_Progress") -> Any:
-        """The job dreamed by a cluster worker, its progress and previews streamed back; a
-        worker lost mid-dream: the job starts again on another (see DreamerPool.call)."""
-        from ..cluster.worker import ship
-
-        image_path = files.upload("image")
-        image = image_path.read_bytes() if image_path else None
-        shipped = ship(cfg)
-
-        def attempt(actor: Any) -> Any:
-            stream = actor.dream_job.options(num_returns="streaming").remote(
-                image, job.source, cfg, shipped, self.preview_side, partial(_private, files=files))
-            for ref in stream:
-                kind, value = self.cluster.get(ref)
-                if kind == "step":
-                    try:
-                        progress.on_step(SimpleNamespace(**value))
-                    except JobCancelled:
-                        self.cluster.cancel(stream)  # the dream stops at its next step
-                        raise
-                elif kind == "preview":
-                    octave, jpeg = value
-                    progress.keep_preview(octave, lambda fh: fh.write(jpeg))
-                elif kind == "cancelled":
-                    raise JobCancelled
-                elif kind == "done":
-                    png, config, score_start, score_end = value
-                    write_atomic(files.result, lambda fh: fh.write(png))
-                    return SimpleNamespace(config=SimpleNamespace(to_dict=lambda: config), score_start=score_start,
-                                           score_end=score_end)  # fmt: skip
-            raise JobCancelled  # the stream ended without a result: the worker stopped
-
-        result, _node = self.cluster.call(attempt, what=f"dream {job.id}")
-        return result
 
     def _config(self, job: Job, files: JobFiles) -> DreamConfig:
         """The job's parameters, layered as everywhere, with the server's own settings on top:
@@ -251,8 +203,9 @@ class _Progress:
         self.state: dict[str, Any] = {}
         self.written = 0.0
 
-    def callbacks(self) -> Callbacks:
-        return Callbacks(on_step=self.on_step, on_octave=self.on_octave, on_tile=self.check_cancelled)
+    def events(self) -> JobEvents:
+        return JobEvents(on_step=self.on_step, on_tile=self.check_cancelled, on_preview=self.keep_preview,
+                         recorded=partial(_private, files=self.files), preview_side=self.pool.preview_side)
 
     def on_step(self, info: StepInfo) -> None:
         self.check_cancelled()
@@ -278,17 +231,10 @@ class _Progress:
         if self.pool._stop.is_set() or _asked_to_cancel(self.pool.store, self.job.id):
             raise JobCancelled
 
-    def on_octave(self, info: OctaveInfo) -> None:
-        height, width = info.image.shape[-2:]
-        ratio = min(1.0, self.pool.preview_side / max(height, width))
-        small = resize(info.image, (max(1, round(height * ratio)), max(1, round(width * ratio))))
-        picture = to_pil(small.clamp(0, 1))
-        self.keep_preview(info.octave, lambda fh: picture.save(fh, "JPEG", quality=85))
-
-    def keep_preview(self, octave: int, write: Any) -> None:
+    def keep_preview(self, octave: int, jpeg: bytes) -> None:
         """Write octave ``octave``'s preview and note it; a full disk only costs the preview."""
         try:
-            write_atomic(self.files.preview(octave), write)
+            write_atomic(self.files.preview(octave), lambda fh: fh.write(jpeg))
         except InceptionismError:
             log.warning("job %s: preview %d not written", self.job.id, octave)
             return
