@@ -20,7 +20,7 @@ from inceptionism.options import (
     VisualizeConfig,
     ZoomConfig,
 )
-from inceptionism.params import Param, declared
+from inceptionism.params import DOORS, Param, declared
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
 
@@ -58,7 +58,7 @@ def _allowed(p: Param) -> str:
 
 
 def _doors(p: Param) -> str:
-    return ", ".join(d for d in ("cli", "file", "api", "studio") if p.offered(d))
+    return ", ".join(d for d in DOORS if p.offered(d))
 
 
 def render() -> str:

@@ -222,7 +222,7 @@ def test_a_small_file_claiming_many_pixels_costs_the_request_handler_nothing(tmp
     bomb.write_bytes(png(7000, 7000))  # about 160 KB of a flat 49-megapixel picture
     code = f"""
 import resource
-from inceptionism.service.limits import Limits, check_upload
+from inceptionism.doors.limits import Limits, check_upload
 data = open({str(bomb)!r}, "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for _ in range(6):

@@ -484,7 +484,7 @@ def test_the_studio_bounds_a_requests_real_cost(tmp_path):
 
 def test_the_cost_counts_each_tiles_fixed_price():
     from inceptionism.config import DreamConfig
-    from inceptionism.service.limits import work
+    from inceptionism.doors.limits import work
 
     one_pass = DreamConfig(steps=1, octaves=1)
     assert work(one_pass.replace(tile_size=32), 2048, 2048) > 10 * work(one_pass.replace(tile_size=1024), 2048, 2048)

@@ -144,3 +144,19 @@ def test_studio_settings_carry_the_form(tmp_path):
     steps = next(row for row in form if row["name"] == "steps")
     assert steps["default"] == 12 and steps["min"] == 1 and steps["widget"]["control"] == "range"
     assert json.dumps(form)  # plain JSON
+
+
+def test_a_new_front_door_offers_the_parameters_declared_for_its_kind(monkeypatch):
+    from inceptionism import params
+    from inceptionism.doors import form
+
+    monkeypatch.setattr(params, "_DOORS", dict(params._DOORS))  # the registry as it was, after the test
+    params.add_door("notebook", local=True, about="a notebook helper")
+    params.add_door("chat", local=False, about="a bot answering strangers")
+    notebook, chat = {p.name for p in dream_params("notebook")}, {p.name for p in dream_params("chat")}
+    assert notebook == {p.name for p in dream_params("cli")}  # every local parameter: guide, mask, device, ...
+    assert {"guide", "mask", "device", "weights", "precision"} <= notebook
+    assert chat == {p.name for p in dream_params("studio")} and not {"guide", "mask", "device"} & chat
+    assert [row["name"] for row in form("chat")] == [p.name for p in dream_params("chat")]
+    with pytest.raises(ConfigError, match="no front door 'fax'.*cli, file, api, studio, notebook, chat"):
+        dream_params("fax")

@@ -42,6 +42,35 @@ def _cache_dir(
     return (root or gallery_cache_dir()) / model_name / layer / digest
 
 
+@dataclass(frozen=True)
+class GalleryPlan:
+    """What a gallery is made with, decided before any network is loaded."""
+
+    model: str  # the network's registry name
+    weights_sha256: str | None  # the weights the cache is kept under; None: random weights, never cached
+    cfg: FeatureVisConfig  # the pictures' settings, the seed decided
+
+
+def plan_gallery(model: str, weights: str | None, layer: str, *, size: int, steps: int, seed: int | None) -> GalleryPlan:
+    """A gallery's plan: the seed given, or that of a cached gallery made with the same other
+    settings, or a drawn one; the weights' hash read from their file (a door that offers
+    galleries calls this, then :func:`cached_gallery`, and loads the network only when that is None)."""
+    from .config import RANDOM_WEIGHTS, draw_seed
+    from .models import spec_for
+    from .models.weights import sha256_file
+
+    spec = spec_for(model, weights)
+    base = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else 0)
+    if seed is None:
+        seed = cached_seed(spec.name, layer, base)
+    cfg = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else draw_seed())
+    if weights is None:
+        file = spec.weights_file() if spec.weights_file is not None else None
+    else:  # random weights are never cached
+        file = Path(weights) if weights != RANDOM_WEIGHTS else None
+    return GalleryPlan(spec.name, sha256_file(file) if file is not None else None, cfg)
+
+
 def cached_gallery(
     model_name: str, weights_sha256: str, layer: str, out_dir: str | Path, cfg: FeatureVisConfig
 ) -> GalleryResult | None:

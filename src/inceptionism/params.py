@@ -34,13 +34,46 @@ from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
 
-__all__ = ["at", "Checked", "Param", "Studio", "param", "declared", "check_value", "json_schema", "DOORS", "ALL", "LOCAL"]
+__all__ = ["at", "Checked", "Door", "Param", "Studio", "param", "declared", "check_value", "json_schema", "add_door",
+           "door_named", "DOORS", "ALL", "LOCAL"]
 
-# The front doors: the command line, JSON config files (and embedded metadata), the
-# Python API, and the HTTP service with its studio page.
-DOORS = ("cli", "file", "api", "studio")
-ALL = frozenset(DOORS)
-LOCAL = frozenset({"cli", "file", "api"})  # names files or machines: never from a web request
+
+
+@dataclass(frozen=True)
+class Door:
+    """A front door: a way in that takes parameters. ``local``: it runs on the user's own
+    machine, so it may take the parameters that name files or machines (``doors=LOCAL``);
+    a door that takes requests from elsewhere (the studio) never offers those."""
+
+    name: str
+    local: bool
+    about: str = ""
+
+
+_DOORS: dict[str, Door] = {}
+
+
+def add_door(name: str, *, local: bool, about: str = "") -> Door:
+    """Register a front door; every parameter declared for all doors (or all local ones) is
+    offered by it at once. A new door (a notebook helper, a chat bot) starts here."""
+    door = _DOORS[name] = Door(name, local, about)
+    return door
+
+
+def door_named(name: str) -> Door:
+    if name not in _DOORS:
+        raise ConfigError(f"no front door {name!r}; the doors are {', '.join(_DOORS)}")
+    return _DOORS[name]
+
+
+add_door("cli", local=True, about="the command line")
+add_door("file", local=True, about="JSON config files and the metadata embedded in outputs")
+add_door("api", local=True, about="the Python library")
+add_door("studio", local=False, about="the HTTP API and its web page")
+
+DOORS = tuple(_DOORS)  # the doors built in; door_named() knows every one added since
+ALL = frozenset({"*"})  # a parameter every door offers, those added later included
+LOCAL = frozenset({"*local"})  # names files or machines: offered by local doors only, never from a web request
 
 
 @dataclass(frozen=True)
@@ -85,7 +118,9 @@ class Param:
         return self.flags[0] if self.flags else "--" + self.name.replace("_", "-")
 
     def offered(self, door: str) -> bool:
-        return door in self.doors
+        """Whether the front door ``door`` (see :func:`add_door`) offers this parameter."""
+        local = door_named(door).local
+        return door in self.doors or "*" in self.doors or ("*local" in self.doors and local)
 
 
 def param(default: Any, help: str, **spec: Any) -> Any:

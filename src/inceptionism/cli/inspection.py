@@ -11,7 +11,6 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..config import RANDOM_WEIGHTS
 from ..errors import ConfigError, ImageError
 from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
 from .common import DebugOpt, QuietOpt, app, errors, load_network, out, progress_bar, run_with_progress
@@ -100,27 +99,18 @@ def gallery(
 ) -> None:
     """A thumbnail of every channel of a layer and an index.html grid of them (cached)."""
     with errors(debug):
-        from ..config import DreamConfig, draw_seed
-        from ..featurevis import FeatureVisConfig
-        from ..gallery import build_gallery, cached_gallery, cached_seed
-        from ..models import spec_for
-        from ..models.weights import sha256_file
+        from ..config import DreamConfig
+        from ..gallery import build_gallery, cached_gallery, plan_gallery
         from ..outputs import check_output_folder
         from ..runners import runner_for
         from ..taps import layer_info
 
         started = time.perf_counter()
         check_output_folder(output)  # before any work
-        spec = spec_for(net.model, net.weights)
-        cfg = FeatureVisConfig(size=gal.size, steps=gal.steps, seed=gal.seed if gal.seed is not None else 0)
-        seed = gal.seed if gal.seed is not None else cached_seed(spec.name, layer, cfg)
-        cfg = FeatureVisConfig(size=gal.size, steps=gal.steps, seed=seed if seed is not None else draw_seed())
-        if net.weights is None:
-            weights = spec.weights_file() if spec.weights_file is not None else None
-        else:  # random weights are never cached
-            weights = Path(net.weights) if net.weights != RANDOM_WEIGHTS else None
-        if weights is not None:  # all cached: no need to load the network at all
-            result = cached_gallery(spec.name, sha256_file(weights), layer, output, cfg)
+        plan = plan_gallery(net.model, net.weights, layer, size=gal.size, steps=gal.steps, seed=gal.seed)
+        cfg = plan.cfg
+        if plan.weights_sha256 is not None:  # all cached: no need to load the network at all
+            result = cached_gallery(plan.model, plan.weights_sha256, layer, output, cfg)
             if result is not None:
                 took = time.perf_counter() - started
                 out.print(f"wrote {result.index} ({result.channels} channels from cache, seed {cfg.seed}) in {took:.1f} s")

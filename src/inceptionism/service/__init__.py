@@ -8,6 +8,6 @@ Example:
 from ..paths import default_data_dir
 from .app import ServiceSettings, create_app, settings_from
 from .background import serve_in_background
-from .limits import Limits
+from ..doors.limits import Limits
 
 __all__ = ["ServiceSettings", "Limits", "create_app", "default_data_dir", "serve_in_background", "settings_from"]

@@ -9,69 +9,32 @@ from __future__ import annotations
 import logging
 import sqlite3
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..paths import __version__
-from ..config import DEFAULT_MODEL, PRESETS, DreamConfig, config_schema, dream_params
-from ..models import only_trained_from
-from ..runners import runner_for
-from ..options import ServeConfig
+from ..config import DEFAULT_MODEL, DreamConfig
 from ..device import resolve_device
-from ..featurevis import FeatureVisConfig
-from .inspector import THUMBNAIL, Inspector
+from ..doors.limits import RETRY_AFTER_S, ApiError
+from ..models import only_trained_from
+from ..paths import __version__
+from ..runners import runner_for
+from .inspector import Inspector
 from .lock import hold, release
-from .security import LOOPBACK_NAMES, Access, Guard, is_loopback
-from .limits import RETRY_AFTER_S, ApiError, Limits
+from .routes import ROUTERS
+from .security import Guard
+from .settings import ServiceSettings, settings_from
 from .store import JobStore
 from .workers import WorkerPool
 
-__all__ = ["ServiceSettings", "create_app", "settings_from", "studio_form"]
+__all__ = ["ServiceSettings", "create_app", "settings_from"]
 
 STATIC = Path(__file__).parent / "static"
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """How the service runs. Everything it writes goes under ``data_dir``."""
-
-    data_dir: Path  # the job store, uploads, results and channel pictures
-    workers: int = ServeConfig.workers  # dreams run at once (each takes all CPU threads; 1 suits a CPU)
-    device: str = ServeConfig.device  # where the workers dream
-    limits: Limits = field(default_factory=Limits)
-    result_ttl_s: float = ServeConfig.keep_hours * 3600  # finished jobs are removed this long after they end
-    cleanup_every_s: float = 600.0  # how often expired jobs are looked for
-    preview_side: int = 256  # longer side of the per-octave previews
-    events_every_s: float = 0.25  # how often an event stream looks for news
-    thumbnail: FeatureVisConfig = THUMBNAIL  # how channel-picker pictures are drawn
-    access: Access = field(default_factory=Access)  # host names answered, and the token if one is needed
-    cluster: str | None = ServeConfig.cluster  # dream on this Ray cluster (the API node keeps the store)
-
-
-def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:
-    """The service's settings for ``inceptionism serve``'s options (``token`` as resolved)."""
-    if is_loopback(opts.host):
-        hosts = (*LOOPBACK_NAMES, *opts.allow_host)
-    elif opts.host in ("0.0.0.0", "::") and not opts.allow_host:
-        hosts = ("*",)  # every name of this machine; the token guards
-    else:
-        hosts = (opts.host.lower(), *LOOPBACK_NAMES, *opts.allow_host)
-    return ServiceSettings(
-        data_dir=data_dir,
-        workers=opts.workers,
-        device=opts.device,
-        result_ttl_s=opts.keep_hours * 3600,
-        limits=Limits(max_queued=opts.max_queued),
-        access=Access(hosts=hosts, token=token),
-        cluster=opts.cluster,
-    )
 
 
 def _lifespan(settings: ServiceSettings, data_dir: Path, device: str) -> Any:
@@ -121,10 +84,10 @@ async def _serving(app: FastAPI, settings: ServiceSettings, data_dir: Path, devi
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
-    """The app; its lifespan opens the store, re-queues interrupted jobs and starts the workers."""
+    """The app, wired: its lifespan (the data directory's lock, the store with interrupted jobs
+    re-queued, the workers), the guards, the error handlers and one router per resource."""
     data_dir = Path(settings.data_dir).resolve()
     device = str(resolve_device(settings.device))
-
     app = FastAPI(
         title="inceptionism",
         version=__version__,
@@ -133,54 +96,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         summary="DeepDream as a service: queue dreams, follow their progress, fetch the results.",
         lifespan=_lifespan(settings, data_dir, device),
     )
-    app.state.settings, app.state.data_dir, app.state.device = settings, data_dir, device
+    app.state.settings, app.state.data_dir, app.state.device = settings, data_dir, device  # read by deps.py alone
     app.add_middleware(BodyLimit, limit=settings.limits.max_upload_bytes + 1_000_000)
     app.add_middleware(Guard, access=settings.access)  # added last: the outermost layer
     _error_handlers(app)
-
-    from .routes import router
-
-    app.include_router(router)
-
-    @app.get("/api/settings", tags=["service"])
-    def service_settings() -> dict[str, Any]:
-        """Limits, presets and parameter defaults: what a client needs to build a form."""
-        return {
-            "version": __version__,
-            "device": device,
-            "workers": settings.workers,
-            "cluster": settings.cluster is not None,
-            "limits": settings.limits.public(),
-            "presets": PRESETS,
-            "defaults": DreamConfig().to_dict(),
-            "parameters": studio_form(),
-            "result_ttl_s": settings.result_ttl_s,
-        }
-
-    @app.get("/api/schema", tags=["service"])
-    def params_schema() -> dict[str, Any]:
-        """The JSON schema of a dream's ``params``: exactly the parameters this API takes."""
-        return config_schema("studio")
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-def studio_form() -> list[dict[str, Any]]:
-    """Every parameter the studio offers, as its form needs it: name, kind, default, bounds,
-    choices, help and where and how to show it. Generated from the declarations."""
-    rows = []
-    for p in dream_params("studio"):
-        widget = asdict(p.studio) if p.studio else None
-        kind = {int: "integer", float: "number", str: "string", bool: "boolean", tuple: "list"}[p.kind]
-        default = list(p.default) if isinstance(p.default, tuple) else p.default
-        rows.append({"name": p.name, "kind": kind, "nullable": p.nullable, "default": default, "help": p.help,
-                     "min": p.low, "max": p.high, "choices": list(p.choices) if p.choices else None, "widget": widget})
-    return rows
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from ..gallery import channel_thumbnail
 from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
 from ..runtime import on_passing_thread
 from ..taps import layer_info, list_layers
-from .limits import ApiError, check_served
+from ..doors.limits import ApiError, check_served
 
 __all__ = ["Inspector", "THUMBNAIL"]
 

@@ -81,7 +81,7 @@ class WorkerPool:
     ) -> None:
         self.store, self.jobs_dir, self.count = store, jobs_dir, count
         self.runner = runner  # here (a copy of each network per worker thread), or a cluster's dreamers
-        self.device = device  # as given: each dream's machine resolves "auto"
+        self.device = device  # as given: on a cluster each dream's machine resolves it
         self.preview_side, self.ttl_s, self.cleanup_every_s = preview_side, ttl_s, cleanup_every_s
         self._wake = threading.Condition()
         self._stop = threading.Event()

@@ -1,4 +1,4 @@
-"""The HTTP API's routes: dreams (queue, follow, fetch, cancel) and models (for pickers)."""
+"""The dreams resource: queue one, follow it, fetch its pictures, cancel or remove it."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import shutil
 import sqlite3
 from typing import Annotated, Any, AsyncIterator
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..config import DEFAULT_MODEL, NOISE_SIZE, DreamConfig
-from ..errors import InceptionismError
-from ..images import picture_from_bytes
-from ..labels import GROUPS, class_names
-from ..models import get_spec
-from ..steering import check_guide_size, check_mask
-from .limits import RETRY_AFTER_S, ApiError, Limits, as_given, check_params, check_served, check_upload, check_work
-from .store import FINISHED, Job, JobStore, new_id, valid_id
-from .workers import job_files
+from ...config import NOISE_SIZE, DreamConfig
+from ...doors.limits import RETRY_AFTER_S, ApiError, Limits, as_given, check_params, check_upload, check_work
+from ...errors import InceptionismError
+from ...images import picture_from_bytes
+from ...models import get_spec
+from ...steering import check_guide_size, check_mask
+from ..deps import FilesOf, FoundJob, Inspect, JobsDir, Settings, Store, Workers
+from ..store import FINISHED, JobStore, new_id
+from ..workers import JobFiles, job_files
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api/dreams", tags=["dreams"])
 log = logging.getLogger("inceptionism.service")
 
 _UPLOADS = ("image", "guide", "mask")
@@ -34,14 +34,7 @@ MASK_CHECK_SIDE = 256  # a mask is decoded at least this large to check it has n
 _JOB_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such dream (or it was removed)"}}
 
 
-def _job(request: Request, job_id: str) -> Job:
-    job = request.app.state.store.get(job_id) if valid_id(job_id) else None
-    if job is None:
-        raise ApiError(404, f"no dream with id {job_id!r} (finished dreams are removed after a while)", "id")
-    return job
-
-
-def _public(store: JobStore, job: Job) -> dict[str, Any]:
+def _public(store: JobStore, job: Any) -> dict[str, Any]:
     return job.public(store.position(job.id) if job.status == "queued" else None)
 
 
@@ -75,10 +68,14 @@ def _source_name(upload: UploadFile | None) -> str:
     return name[:100] or "upload"
 
 
-@router.post("/dreams", status_code=202, tags=["dreams"], responses={413: {}, 415: {}, 422: {}, 429: {}})
+@router.post("", status_code=202, responses={413: {}, 415: {}, 422: {}, 429: {}})
 def create_dream(
-    request: Request,
     response: Response,
+    settings: Settings,
+    store: Store,
+    workers: Workers,
+    inspector: Inspect,
+    jobs: JobsDir,
     image: Annotated[list[UploadFile] | None, File(description="The photo to dream on (exactly one, unless noise)")] = None,
     params: Annotated[str | None, Form(description="JSON object of the parameters /api/schema lists, flat")] = None,
     noise: Annotated[bool, Form(description="Dream from noise instead of a photo (then send no image)")] = False,
@@ -86,8 +83,7 @@ def create_dream(
     mask: Annotated[list[UploadFile] | None, File(description="Greyscale mask: white dreams, black stays")] = None,
 ) -> dict[str, Any]:
     """Queue a dream. Answers 202 with its id at once; follow it at ``/api/dreams/{id}``."""
-    state = request.app.state
-    limits: Limits = state.settings.limits
+    limits: Limits = settings.limits
     given, cfg = check_params(params, limits)
     uploads = {name: _read(parts, name, limits) for name, parts in zip(_UPLOADS, (image, guide, mask))}
     start = uploads["image"]
@@ -102,19 +98,27 @@ def create_dream(
     ratio = min(1.0, (fitted.max_size or max(width, height)) / max(width, height))
     size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
     try:
-        state.inspector.check(fitted, *size, guide=uploads["guide"] is not None)
+        inspector.check(fitted, *size, guide=uploads["guide"] is not None)
     except ApiError as exc:
         raise ApiError(exc.status, exc.message, as_given(exc.field, given)) from None
     _check_steering_uploads(uploads, fitted, *size)
-
     job_id = new_id()
-    files = job_files(state.data_dir / "jobs", job_id)
+    _queue(store, job_files(jobs, job_id), given, uploads, _source_name(image[0] if image else None), limits)
+    workers.wake()
+    response.headers["Location"] = f"/api/dreams/{job_id}"
+    return {"id": job_id, "status": "queued", "url": f"/api/dreams/{job_id}"}
+
+
+def _queue(store: JobStore, files: JobFiles, given: dict[str, Any], uploads: dict[str, Any], source: str,
+           limits: Limits) -> None:
+    """The job's uploads written and its row added; nothing of it is kept when either fails."""
+    job_id = files.root.name
     try:
         files.root.mkdir(mode=0o700, parents=True)
         for name, upload in uploads.items():
             if upload is not None:
                 (files.root / f"{name}{upload.extension}").write_bytes(upload.data)
-        job = state.store.add(job_id, given, _source_name(image[0] if image else None), max_queued=limits.max_queued)
+        job = store.add(job_id, given, source, max_queued=limits.max_queued)
     except (OSError, sqlite3.Error) as exc:  # the server's disk, not the request: nothing of the job is kept
         shutil.rmtree(files.root, ignore_errors=True)
         full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "full" in str(exc)
@@ -126,25 +130,20 @@ def create_dream(
         shutil.rmtree(files.root, ignore_errors=True)
         raise ApiError(429, f"the queue is full ({limits.max_queued} dreams waiting); try again in a while",
                        headers={"Retry-After": str(RETRY_AFTER_S)})
-    state.pool.wake()
-    response.headers["Location"] = f"/api/dreams/{job_id}"
-    return {"id": job_id, "status": "queued", "url": f"/api/dreams/{job_id}"}
 
 
-@router.get("/dreams/{job_id}", tags=["dreams"], responses=_JOB_RESPONSES)
-def get_dream(request: Request, job_id: str) -> dict[str, Any]:
+@router.get("/{job_id}", responses=_JOB_RESPONSES)
+def get_dream(job: FoundJob, store: Store) -> dict[str, Any]:
     """Status (queued, running, done, failed, cancelled), progress, timings, parameters, error."""
-    return _public(request.app.state.store, _job(request, job_id))
+    return _public(store, job)
 
 
-@router.get("/dreams/{job_id}/events", tags=["dreams"], responses=_JOB_RESPONSES)
-async def dream_events(request: Request, job_id: str) -> StreamingResponse:
+@router.get("/{job_id}/events", responses=_JOB_RESPONSES)
+async def dream_events(job: FoundJob, store: Store, files: FilesOf, settings: Settings) -> StreamingResponse:
     """Server-sent events: ``progress`` while it runs, ``preview`` (a small JPEG data URL) after
     each octave, then one of ``done``, ``failed``, ``cancelled`` (or ``removed``) and the end."""
-    await run_in_threadpool(_job, request, job_id)
-    state = request.app.state
     return StreamingResponse(
-        _events(state.store, job_files(state.data_dir / "jobs", job_id), job_id, state.settings.events_every_s),
+        _events(store, files, job.id, settings.events_every_s),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -186,79 +185,39 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-@router.get("/dreams/{job_id}/result", tags=["dreams"], response_class=FileResponse, responses={**_JOB_RESPONSES, 409: {}})
-def dream_result(request: Request, job_id: str) -> FileResponse:
+@router.get("/{job_id}/result", response_class=FileResponse, responses={**_JOB_RESPONSES, 409: {}})
+def dream_result(job: FoundJob, files: FilesOf) -> FileResponse:
     """The dreamed PNG, with its parameters embedded (``inceptionism`` iTXt chunk)."""
-    job = _job(request, job_id)
-    path = job_files(request.app.state.data_dir / "jobs", job.id).result
+    job_id, path = job.id, files.result
     if job.status != "done" or not path.is_file():
         raise ApiError(409, f"dream {job_id} is {job.status}; a result exists only when it is done", "id")
     return FileResponse(path, media_type="image/png", filename=f"dream-{job_id[:8]}.png", content_disposition_type="inline")
 
 
-@router.get("/dreams/{job_id}/input", tags=["dreams"], response_class=FileResponse, responses=_JOB_RESPONSES)
-def dream_input(request: Request, job_id: str) -> FileResponse:
+@router.get("/{job_id}/input", response_class=FileResponse, responses=_JOB_RESPONSES)
+def dream_input(job: FoundJob, files: FilesOf) -> FileResponse:
     """The uploaded photo the dream started from (404 for a dream from noise)."""
-    job = _job(request, job_id)
-    path = job_files(request.app.state.data_dir / "jobs", job.id).upload("image")
+    path = files.upload("image")
     if path is None:
-        raise ApiError(404, f"dream {job_id} started from noise; it has no input image", "id")
+        raise ApiError(404, f"dream {job.id} started from noise; it has no input image", "id")
     return FileResponse(path)
 
 
-@router.get("/dreams/{job_id}/previews/{octave}", tags=["dreams"], response_class=FileResponse, responses=_JOB_RESPONSES)
-def dream_preview(request: Request, job_id: str, octave: int) -> FileResponse:
+@router.get("/{job_id}/previews/{octave}", response_class=FileResponse, responses=_JOB_RESPONSES)
+def dream_preview(job: FoundJob, files: FilesOf, octave: int) -> FileResponse:
     """The small JPEG written after an octave (1-based), for clients that do not follow events."""
-    job = _job(request, job_id)
     if not 1 <= octave <= job.previews:
-        raise ApiError(404, f"dream {job_id} has previews 1 to {job.previews}, not {octave}", "octave")
-    return FileResponse(job_files(request.app.state.data_dir / "jobs", job.id).preview(octave), media_type="image/jpeg")
+        raise ApiError(404, f"dream {job.id} has previews 1 to {job.previews}, not {octave}", "octave")
+    return FileResponse(files.preview(octave), media_type="image/jpeg")
 
 
-@router.delete("/dreams/{job_id}", tags=["dreams"], status_code=204, responses={**_JOB_RESPONSES, 202: {}})
-def delete_dream(request: Request, job_id: str) -> Response:
+@router.delete("/{job_id}", status_code=204, responses={**_JOB_RESPONSES, 202: {}})
+def delete_dream(job: FoundJob, store: Store, files: FilesOf) -> Response:
     """Cancel a queued or running dream (202), or remove a finished one and its files (204)."""
-    state = request.app.state
-    job = _job(request, job_id)
     if job.status not in FINISHED:
-        status = state.store.request_cancel(job.id)
+        status = store.request_cancel(job.id)
         shown = status if status in FINISHED else "cancelling"  # a running dream stops at its next step
         return Response(json.dumps({"id": job.id, "status": shown}), 202, media_type="application/json")
-    state.store.delete(job.id)
-    shutil.rmtree(job_files(state.data_dir / "jobs", job.id).root, ignore_errors=True)
+    store.delete(job.id)
+    shutil.rmtree(files.root, ignore_errors=True)
     return Response(status_code=204)
-
-
-@router.get("/models", tags=["models"])
-def models(request: Request) -> list[dict[str, Any]]:
-    """The networks, whether their weights are on this server, and each preset's layers."""
-    return request.app.state.inspector.models()
-
-
-@router.get("/models/{name:path}/layers", tags=["models"], responses={404: {}})
-def layers(request: Request, name: str) -> dict[str, Any]:
-    """Every dreamable layer of a network with its channel count (for a 224 px input)."""
-    return {"model": name, "layers": request.app.state.inspector.layers(name)}
-
-
-@router.get(
-    "/models/{name:path}/layers/{layer}/channels/{channel}",
-    tags=["models"],
-    response_class=FileResponse,
-    responses={404: {}},
-)
-def channel_picture(request: Request, name: str, layer: str, channel: int) -> FileResponse:
-    """A small picture of what one channel responds to, grown from noise (cached)."""
-    path = request.app.state.inspector.thumbnail(name, layer, channel)
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
-
-
-@router.get("/classes", tags=["models"], responses={404: {}})
-def classes(model: Annotated[str, Query(description="Network whose classes to list")] = DEFAULT_MODEL) -> dict[str, Any]:
-    """Class names for the ``target_class``/``avoid_class`` parameters, and the groups."""
-    check_served(model, 404, weights=False)
-    spec = get_spec(model)
-    if spec.labels is None:
-        return {"model": model, "classes": [], "groups": []}
-    groups = sorted(GROUPS) if spec.labels == "imagenet-1k" else []  # group words are ImageNet's
-    return {"model": model, "classes": list(class_names(spec.labels)), "groups": groups}

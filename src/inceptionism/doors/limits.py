@@ -1,4 +1,6 @@
-"""What the service accepts: upload checks and the parameter ranges a request may ask for.
+"""What a front door that takes requests from others accepts (the studio's HTTP API today):
+upload checks, the parameters a request may name and their ranges, and a dream's cost bound.
+Nothing here knows HTTP but the status numbers in its refusals.
 
 Every refusal is an :class:`ApiError`: an HTTP status, one line saying what was wrong
 and what is allowed, and the name of the offending field.

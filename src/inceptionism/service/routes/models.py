@@ -1,0 +1,47 @@
+"""The models resource, for the studio's pickers: networks, their layers, a channel's
+picture, and the class names a dream may steer towards."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from ...config import DEFAULT_MODEL
+from ...doors.limits import check_served
+from ...labels import GROUPS, class_names
+from ...models import get_spec
+from ..deps import Inspect
+
+router = APIRouter(prefix="/api", tags=["models"])
+
+
+@router.get("/models")
+def models(inspector: Inspect) -> list[dict[str, Any]]:
+    """The networks, whether their weights are on this server, and each preset's layers."""
+    return inspector.models()
+
+
+@router.get("/models/{name:path}/layers", responses={404: {}})
+def layers(inspector: Inspect, name: str) -> dict[str, Any]:
+    """Every dreamable layer of a network with its channel count (for a 224 px input)."""
+    return {"model": name, "layers": inspector.layers(name)}
+
+
+@router.get("/models/{name:path}/layers/{layer}/channels/{channel}", response_class=FileResponse, responses={404: {}})
+def channel_picture(inspector: Inspect, name: str, layer: str, channel: int) -> FileResponse:
+    """A small picture of what one channel responds to, grown from noise (cached)."""
+    path = inspector.thumbnail(name, layer, channel)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/classes", responses={404: {}})
+def classes(model: Annotated[str, Query(description="Network whose classes to list")] = DEFAULT_MODEL) -> dict[str, Any]:
+    """Class names for the ``target_class``/``avoid_class`` parameters, and the groups."""
+    check_served(model, 404, weights=False)
+    spec = get_spec(model)
+    if spec.labels is None:
+        return {"model": model, "classes": [], "groups": []}
+    groups = sorted(GROUPS) if spec.labels == "imagenet-1k" else []  # group words are ImageNet's
+    return {"model": model, "classes": list(class_names(spec.labels)), "groups": groups}

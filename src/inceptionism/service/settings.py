@@ -1,0 +1,50 @@
+"""How a studio runs: its settings, and those ``inceptionism serve``'s options give."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..doors.limits import Limits
+from ..featurevis import FeatureVisConfig
+from ..options import ServeConfig
+from .inspector import THUMBNAIL
+from .security import LOOPBACK_NAMES, Access, is_loopback
+
+__all__ = ["ServiceSettings", "settings_from"]
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service runs. Everything it writes goes under ``data_dir``."""
+
+    data_dir: Path  # the job store, uploads, results and channel pictures
+    workers: int = ServeConfig.workers  # dreams run at once (each takes all CPU threads; 1 suits a CPU)
+    device: str = ServeConfig.device  # where the workers dream
+    limits: Limits = field(default_factory=Limits)
+    result_ttl_s: float = ServeConfig.keep_hours * 3600  # finished jobs are removed this long after they end
+    cleanup_every_s: float = 600.0  # how often expired jobs are looked for
+    preview_side: int = 256  # longer side of the per-octave previews
+    events_every_s: float = 0.25  # how often an event stream looks for news
+    thumbnail: FeatureVisConfig = THUMBNAIL  # how channel-picker pictures are drawn
+    access: Access = field(default_factory=Access)  # host names answered, and the token if one is needed
+    cluster: str | None = ServeConfig.cluster  # dream on this Ray cluster (the API node keeps the store)
+
+
+def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:
+    """The service's settings for ``inceptionism serve``'s options (``token`` as resolved)."""
+    if is_loopback(opts.host):
+        hosts = (*LOOPBACK_NAMES, *opts.allow_host)
+    elif opts.host in ("0.0.0.0", "::") and not opts.allow_host:
+        hosts = ("*",)  # every name of this machine; the token guards
+    else:
+        hosts = (opts.host.lower(), *LOOPBACK_NAMES, *opts.allow_host)
+    return ServiceSettings(
+        data_dir=data_dir,
+        workers=opts.workers,
+        device=opts.device,
+        result_ttl_s=opts.keep_hours * 3600,
+        limits=Limits(max_queued=opts.max_queued),
+        access=Access(hosts=hosts, token=token),
+        cluster=opts.cluster,
+    )
