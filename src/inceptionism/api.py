@@ -16,7 +16,7 @@ from .engine import Callbacks, DreamResult, OctaveInfo, StepInfo, auto_tile_size
 from .engine.filters import keep_colors
 from .errors import ConfigError, ImageError
 from . import images
-from .images import Picture, load_image, picture_from_pil, to_pil, to_tensor
+from .images import Picture, fit_longest_side, load_image, picture_from_pil, to_pil, to_tensor
 from .models import LoadedModel, load_model, spec_for
 from .paths import __version__
 from .precision import resolve_precision
@@ -235,10 +235,8 @@ def _array_values(image: np.ndarray) -> np.ndarray:
 
 def fit_max_size(x: torch.Tensor, max_size: int | None) -> torch.Tensor:
     height, width = x.shape[-2:]
-    if max_size is None or max(height, width) <= max_size:
-        return x
-    ratio = max_size / max(height, width)
-    return resize(x, (max(1, round(height * ratio)), max(1, round(width * ratio))))
+    fitted = fit_longest_side(width, height, max_size)
+    return x if fitted == (width, height) else resize(x, fitted[::-1])
 
 
 def render(

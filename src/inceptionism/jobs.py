@@ -48,14 +48,13 @@ def dream_job(image: bytes | None, name: str, cfg: DreamConfig, model: LoadedMod
     """Dream ``image`` (the bytes of an uploaded picture named ``name``; None: noise) as ``cfg`` says."""
     from .api import render
     from .engine import Callbacks, resize
-    from .images import encode_image, picture_from_bytes, to_pil
+    from .images import encode_image, fit_longest_side, picture_from_bytes, to_pil
 
     def on_octave(info: Any) -> None:
         if events.on_preview is None:
             return
         height, width = info.image.shape[-2:]
-        ratio = min(1.0, events.preview_side / max(height, width))
-        small = to_pil(resize(info.image, (max(1, round(height * ratio)), max(1, round(width * ratio)))).clamp(0, 1))
+        small = to_pil(resize(info.image, fit_longest_side(width, height, events.preview_side)[::-1]).clamp(0, 1))
         events.on_preview(info.octave, encode_image(small, ".jpg"))
 
     start: Any = picture_from_bytes(image, max_side=cfg.max_size, role="image") if image is not None else "noise"

@@ -18,6 +18,7 @@ from PIL import Image
 
 from .engine import StepInfo
 from .errors import OutputError
+from .formats import fit_longest_side
 from .outputs import write_atomic
 
 __all__ = ["StepRecorder", "Snapshots", "write_gif", "write_plot"]
@@ -66,8 +67,7 @@ def write_gif(pictures: list[Image.Image], path: str | Path, *, max_side: int = 
     """The pictures as one looping animation, at most ``max_side`` px, the last one held longer."""
     if not pictures:
         raise OutputError(f"no snapshots for {str(path)!r}: the dream took fewer steps than --save-every")
-    scale = min(1.0, max_side / max(pictures[0].size))
-    size = (max(1, round(pictures[0].width * scale)), max(1, round(pictures[0].height * scale)))
+    size = fit_longest_side(*pictures[0].size, max_side)
     frames = [p.convert("RGB").resize(size, Image.Resampling.LANCZOS) for p in pictures]
     durations = [frame_ms] * (len(frames) - 1) + [frame_ms * 10]
     return write_atomic(path, lambda fh: frames[0].save(fh, format="GIF", save_all=True, append_images=frames[1:],

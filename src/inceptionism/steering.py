@@ -16,7 +16,7 @@ from .config import SteeringConfig
 from .values import parse_channel_mode
 from .engine.filters import resize
 from .errors import ConfigError, ImageError, InceptionismError, LayerError
-from .images import load_image, to_tensor
+from .images import fit_longest_side, load_image, to_tensor
 from .labels import resolve_class, resolve_classes
 from .models.spec import LoadedModel
 from .taps import capture, layer_info, list_layers
@@ -198,8 +198,7 @@ def guide_features(model: LoadedModel, paths: tuple[str, ...], layers: list[str]
         x = to_tensor(load_image(path, role="guide"), model.device)
         height, width = x.shape[-2:]
         check_guide_size(repr(path), width, height, model.spec.min_size)
-        scale = min(1.0, GUIDE_MAX_SIDE / max(height, width))
-        x = resize(x, (max(1, round(height * scale)), max(1, round(width * scale))))
+        x = resize(x, fit_longest_side(width, height, GUIDE_MAX_SIDE)[::-1])
         with capture(model, layers) as run:
             acts = run(x)
         for name in layers:
@@ -234,6 +233,5 @@ def check_mask(rgb: np.ndarray, size: tuple[int, int], name: str, width: int, he
 
 def check_guide_size(name: str, width: int, height: int, min_size: int) -> None:
     """Refuse a guide that, shrunk to at most GUIDE_MAX_SIDE, is smaller than the network's minimum."""
-    scale = min(1.0, GUIDE_MAX_SIDE / max(width, height))
-    if min(round(height * scale), round(width * scale)) < min_size:
+    if min(fit_longest_side(width, height, GUIDE_MAX_SIDE)) < min_size:
         raise ImageError(f"guide {name} is {width}x{height}; it must be at least {min_size} px on each side", field="guide")

@@ -12,6 +12,7 @@ import typer
 from ..config import DreamConfig
 from ..errors import ConfigError, OutputError
 from ..options import DreamOutputs
+from ..formats import output_formats_help
 from .common import DebugOpt, QuietOpt, app, err, errors, out, run_with_progress
 from .options import dream_options, with_config
 
@@ -21,7 +22,7 @@ from .options import dream_options, with_config
 @with_config("extras", DreamOutputs)
 def dream(
     input: str = typer.Argument(..., help="Photo to dream on, or the word 'noise'."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file: .png, .jpg or .webp."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output picture: " + output_formats_help() + "."),
     save_config: Optional[Path] = typer.Option(None, help="Write the parameters used to this JSON file."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,

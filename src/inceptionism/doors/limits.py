@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..config import DreamConfig, dream_params, layered, parameters_named
 from ..errors import ConfigError, cause
-from ..images import FORMATS
+from ..formats import FORMATS, fit_longest_side
 from ..options import ServeConfig
 from ..models import get_spec, list_models, weights_path
 
@@ -238,7 +238,7 @@ def check_work(cfg: DreamConfig, width: int, height: int, limits: Limits) -> Dre
             f"{limits.max_octave_side} px are allowed (lower octave_range, octave_scale or max_size)",
             "octave_range",
         )
-    cost = work(cfg, round(width * side / max(width, height)), round(height * side / max(width, height)))
+    cost = work(cfg, *fit_longest_side(width, height, side))
     if cost > limits.max_work:
         raise ApiError(
             422,

@@ -33,7 +33,7 @@ from PIL import Image
 from ..config import DreamConfig, draw_seed
 from ..options import VideoConfig
 from ..errors import ConfigError
-from ..images import Picture
+from ..images import Picture, fit_longest_side
 from ..outputs import check_output_path, write_atomic
 from ..models.spec import LoadedModel
 from .videoio import VIDEO_FORMATS, VideoInfo, probe, read_frames, write_video
@@ -134,12 +134,11 @@ def hold_tint(dream: np.ndarray, source: np.ndarray, tint: np.ndarray) -> np.nda
 def fit_frame(frame: np.ndarray, max_size: int | None) -> np.ndarray:
     """``frame`` shrunk so its longer side is at most ``max_size`` (as a dream's input is)."""
     height, width = frame.shape[:2]
-    if max_size is None or max(height, width) <= max_size:
+    size = fit_longest_side(width, height, max_size)
+    if size == (width, height):
         return frame
     import cv2
 
-    ratio = max_size / max(height, width)
-    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
     return np.ascontiguousarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
 
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ...config import NOISE_SIZE, DreamConfig
 from ...doors.limits import RETRY_AFTER_S, ApiError, Limits, as_given, check_params, check_upload, check_work
 from ...errors import InceptionismError
-from ...images import picture_from_bytes
+from ...images import fit_longest_side, picture_from_bytes
 from ...models import get_spec
 from ...steering import check_guide_size, check_mask
 from ..deps import FilesOf, FoundJob, Inspect, JobsDir, Settings, Store, Workers
@@ -95,8 +95,7 @@ def create_dream(
     fitted = check_work(cfg, width, height, limits)
     if fitted.max_size != cfg.max_size:
         given = {**given, "max_size": fitted.max_size}  # recorded: the job shows what it ran with
-    ratio = min(1.0, (fitted.max_size or max(width, height)) / max(width, height))
-    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    size = fit_longest_side(width, height, fitted.max_size)
     try:
         inspector.check(fitted, *size, guide=uploads["guide"] is not None)
     except ApiError as exc:
