@@ -10,7 +10,7 @@ mean |g| (or std), step, clip to the valid pixel range [0, 1].
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -139,17 +139,7 @@ def run_dream(
     """
     callbacks = callbacks or Callbacks()
     height, width = image.shape[-2:]
-    plan, skipped = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, model.spec.min_size)
-    for octave in skipped:
-        callbacks.notice(
-            f"skipping octave {octave.k} ({octave.width}x{octave.height}): below {model.spec.name}'s "
-            f"minimum input size of {model.spec.min_size} px"
-        )
-    if not plan:
-        raise ImageError(
-            f"image {width}x{height} is too small for {model.spec.name}: every octave is below its minimum "
-            f"input size of {model.spec.min_size} px"
-        )
+    plan = _octaves(model, cfg, height, width, callbacks)
     gen = torch.Generator().manual_seed(cfg.seed)
     with capture(model, sorted(objective.layers)) as run:
         readable = score and min(height, width) >= model.spec.min_size
@@ -163,20 +153,8 @@ def run_dream(
             x = base if detail is None else _octave_start(now, base, detail, x, size)
             weight = resize(mask, size) if mask is not None else None
             for step in range(now.steps):
-                shift = _shift(gen, now.jitter, tile_size, *size)
-                score, grad = objective_gradient(
-                    run, objective, x, tile=tile_size, shift=shift, precision=now.precision, after_tile=callbacks.on_tile
-                )
-                raw = grad
-                if now.tv_weight > 0:  # descend the penalty as the objective is climbed, on an equal footing
-                    tv = tv_gradient(x)
-                    grad = grad - now.tv_weight * tv * (grad.abs().mean() / (tv.abs().mean() + 1e-12))
-                grad = normalize_gradient(grad, now, _sigma(now, step))
-                if weight is not None:
-                    grad = grad * weight
-                x = (x + now.step_size * grad).clamp(0, 1)
-                if callbacks.on_step is not None:
-                    callbacks.on_step(StepInfo(index, len(plan), octave.k, step + 1, now.steps, score, *size, raw, x))
+                x = _step(run, objective, x, now, step, gen, tile_size, weight, callbacks,
+                          lambda score, raw, x: StepInfo(index, len(plan), octave.k, step + 1, now.steps, score, *size, raw, x))
             detail = x - base
             if callbacks.on_octave is not None:
                 callbacks.on_octave(OctaveInfo(index, len(plan), octave.k, x))
@@ -190,3 +168,42 @@ def run_dream(
         score_start=float(score_start) if score_start is not None else float("nan"),
         score_end=float(score_end) if score_end is not None else float("nan"),
     )
+
+
+def _octaves(model: LoadedModel, cfg: AscentConfig, height: int, width: int, callbacks: Callbacks) -> list:
+    """The octave plan for a ``width`` x ``height`` picture; octaves below the network's minimum
+    input size are skipped with a notice, and a picture whose every octave is too small is refused."""
+    plan, skipped = plan_octaves(height, width, cfg.octave_indices(), cfg.octave_scale, model.spec.min_size)
+    for octave in skipped:
+        callbacks.notice(
+            f"skipping octave {octave.k} ({octave.width}x{octave.height}): below {model.spec.name}'s "
+            f"minimum input size of {model.spec.min_size} px"
+        )
+    if not plan:
+        raise ImageError(
+            f"image {width}x{height} is too small for {model.spec.name}: every octave is below its minimum "
+            f"input size of {model.spec.min_size} px"
+        )
+    return plan
+
+
+def _step(run: Any, objective: Objective, x: torch.Tensor, now: AscentConfig, step: int, gen: torch.Generator,
+          tile_size: int, weight: torch.Tensor | None, callbacks: Callbacks,
+          info: Callable[[Any, torch.Tensor, torch.Tensor], StepInfo]) -> torch.Tensor:
+    """One gradient step of an octave: jitter, the objective's gradient (tiled), the TV penalty,
+    normalization and smoothing, the mask; ``info(score, raw gradient, x)`` is what ``on_step`` gets."""
+    shift = _shift(gen, now.jitter, tile_size, *x.shape[-2:])
+    score, grad = objective_gradient(
+        run, objective, x, tile=tile_size, shift=shift, precision=now.precision, after_tile=callbacks.on_tile
+    )
+    raw = grad
+    if now.tv_weight > 0:  # descend the penalty as the objective is climbed, on an equal footing
+        tv = tv_gradient(x)
+        grad = grad - now.tv_weight * tv * (grad.abs().mean() / (tv.abs().mean() + 1e-12))
+    grad = normalize_gradient(grad, now, _sigma(now, step))
+    if weight is not None:
+        grad = grad * weight
+    x = (x + now.step_size * grad).clamp(0, 1)
+    if callbacks.on_step is not None:
+        callbacks.on_step(info(score, raw, x))
+    return x

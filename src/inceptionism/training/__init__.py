@@ -66,6 +66,18 @@ def check_output(output: str | Path) -> Path:
     return output
 
 
+def _start_state(cfg: TrainConfig, classes: tuple[str, ...], files: list[str], checkpoint: Path) -> dict:
+    """The training's state to start from: the checkpoint's (``cfg.resume``, checked against
+    this run), or a new one (the seed set)."""
+    if cfg.resume:
+        state = read_checkpoint(checkpoint)
+        _check_resumable(state, cfg, classes, files, checkpoint)
+        return state
+    torch.manual_seed(cfg.seed)
+    return {"settings": {k: getattr(cfg, k) for k in _SETTINGS}, "classes": list(classes), "files": files,
+            "history": [], "best": {"epoch": 0, "accuracy": -1.0, "loss": float("inf")}}
+
+
 def train(
     data_dir: str | Path,
     output: str | Path,
@@ -90,13 +102,7 @@ def train(
     train_items, val_items = datasets.split(folder, cfg.val_split, cfg.seed)
     files = [str(path.relative_to(folder.root)) for name in folder.classes for path, _ in folder.images[name]]
     checkpoint = checkpoint_path(output)
-    if cfg.resume:
-        state = read_checkpoint(checkpoint)
-        _check_resumable(state, cfg, folder.classes, files, checkpoint)
-    else:
-        torch.manual_seed(cfg.seed)
-        state = {"settings": {k: getattr(cfg, k) for k in _SETTINGS}, "classes": list(folder.classes), "files": files,
-                 "history": [], "best": {"epoch": 0, "accuracy": -1.0, "loss": float("inf")}}
+    state = _start_state(cfg, folder.classes, files, checkpoint)
     device = resolve_device(cfg.device)
     model = network(cfg, len(folder.classes))
     model.net.to(device=device, memory_format=torch.channels_last)

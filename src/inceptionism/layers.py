@@ -1,0 +1,102 @@
+"""The package's layers, top to bottom: the one declaration of which way imports run.
+
+A module imports only from its own layer and the layers below it, and no imports form a
+circle. ``tests/test_architecture.py`` holds the code to this (every import, those inside
+functions too), and the map in ``docs/architecture.md`` is generated from it
+(``scripts/make_architecture_map.py``; the same test keeps the map current). A new module
+gets its line here first.
+
+Nothing imports this module at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Layer", "LAYERS", "layer_of"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    modules: tuple[str, ...]  # module or package names under inceptionism/ ("cli" is cli/ and all in it)
+    lines: tuple[str, ...]  # what the map says of them
+
+
+LAYERS = (
+    Layer("front doors", ("cli", "service", "__init__", "__main__"), (
+        "cli/  (typer app: common, options, dream, inspection, motion, training, serve)",
+        "service/  (FastAPI studio: app wires; routes/ one router per resource; deps: the app's",
+        "          state as dependencies; settings, security guard, job store, workers, inspector,",
+        "          lock: one studio per data directory, background, static page)",
+        "__init__  (the Python door: lazy re-exports, no torch on import)",
+    )),
+    Layer("door kit", ("doors",), (
+        "doors/  what any front door shares, no web framework: form(door) (the parameters a door",
+        "        offers, for its widgets), limits (uploads, request checks, ranges, the cost bound)",
+    )),
+    Layer("runners", ("runners",), (
+        "runners.py  runner_for(address): LocalRunner (this process) or the cluster's RayRunner,",
+        "            one interface: check, dream_files, dream_video, render_channels, dream_job",
+    )),
+    Layer("cluster", ("cluster",), (
+        "cluster/  (only with --cluster; the only place that imports Ray)",
+        "pool.py (Cluster: connect or start Ray; DreamerPool: actors, lending, retries)",
+        "worker.py (the Dreamer actor) · runner.py (RayRunner) · video.py (segments)",
+    )),
+    Layer("workflows", ("motion", "visualization", "activations", "plots", "training", "jobs", "gallery"), (
+        "motion/ (zoom, video, batch)   visualization.py (channels/classes, pixels or Fourier)",
+        "gallery.py (channel thumbnails, cached)   jobs.py (a studio job's per-job function)",
+        "activations.py (activation grids)   plots.py (--plot figure, snapshots, progress GIF)",
+        "training/ (train: data.py the image folder, loop.py stages/epochs/checkpoint, report.py)",
+    )),
+    Layer("library door", ("api",), (
+        "api.py  render · dream · resolve_config · check_config · load_model_for · resolve_machine_choices",
+    )),
+    Layer("steering", ("steering",), (
+        "steering.py  the objective from a config: layers, neurons, classes, guides, mask",
+    )),
+    Layer("engine", ("engine", "featurevis", "precision"), (
+        "engine/  ascent (octaves × steps), octave plan, tiled gradients, filters",
+        "featurevis.py  Fourier-parameterized batches",
+        "precision.py  --precision auto: a fixed rule per hardware class, never a timing",
+    )),
+    Layer("network", ("taps", "models"), (
+        "taps.py  run to the deepest requested layer; hooks always removed",
+        "models/  registry, ModelSpec (preprocessing, layers, min size, download source, bf16_faster),",
+        "         efficientnet (the default Lite0/1/2, without timm), families (timm/…, torchvision/…),",
+        "         inception5h, weights, fetch, fold, same (TF \"same\" padding), trained (files of `train`)",
+    )),
+    Layer("parameters", ("options", "config", "values", "params"), (
+        "options.py  command options: zoom, video, batch, visualize, gallery, activations, serve",
+        "config.py  dream parameters by concern (Ascent, Steering, Run → DreamConfig), presets, layered()",
+        "values.py  written forms of values: LO:HI, WxH, MODE:K, lists; their JSON schemas",
+        "params.py  the declaration machinery: param(), declared(), check_value(), the front doors",
+    )),
+    Layer("ground", ("objectives", "images", "formats", "outputs", "labels", "device", "runtime", "errors", "paths",
+                     "layers"), (
+        "objectives.py · images.py (read, encode, metadata) · formats.py (the codec table,",
+        "fit_longest_side) · outputs.py (output checks, atomic writes) · labels.py · device.py ·",
+        "runtime.py · errors.py · paths.py · layers.py (this map's declaration)",
+    )),
+)
+
+
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` (0 is the top) of ``module`` ("inceptionism.cli.dream");
+    raises KeyError for a module no layer names."""
+    parts = module.split(".")
+    name = parts[1] if len(parts) > 1 else "__init__"
+    for index, layer in enumerate(LAYERS):
+        if name in layer.modules:
+            return index
+    raise KeyError(module)
+
+
+def render_map() -> str:
+    """The map of docs/architecture.md: each layer's name and lines, an arrow between layers."""
+    blocks = []
+    for layer in LAYERS:
+        lines = [f"{layer.name:<14}{layer.lines[0]}", *(" " * 14 + line for line in layer.lines[1:])]
+        blocks.append("\n".join(lines))
+    return ("\n" + " " * 17 + "│\n").join(blocks)
