@@ -14,6 +14,7 @@ import difflib
 import os
 from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 from torch import nn
 
@@ -93,11 +94,8 @@ def _timm_spec(arch: str) -> ModelSpec:
     if info.get("hf_hub_id"):
         candidates.extend(_hf_files(info["hf_hub_id"]))
     name = f"timm/{arch}"
-    return ModelSpec(
-        name=name,
-        build=partial(_timm_build, arch),
-        load_weights=partial(_load_found, name, candidates),
-        weights_file=partial(_find_weights, name, candidates),
+    return _library_spec(
+        name, partial(_timm_build, arch), candidates,
         weights_source=f"timm checkpoint ({info.get('hf_hub_id') or info.get('url') or 'no public weights'})",
         mean=tuple(info.get("mean", (0.485, 0.456, 0.406))),
         std=tuple(info.get("std", (0.229, 0.224, 0.225))),
@@ -105,8 +103,15 @@ def _timm_spec(arch: str) -> ModelSpec:
         description=f"timm {arch}",
         labels="imagenet-1k" if info.get("num_classes", 1000) == 1000 else None,
         download=_timm_source(name, info),
-        bf16_faster=BF16_FASTER.get(name, frozenset()),
     )
+
+
+def _library_spec(name: str, build: Callable[[], nn.Module], candidates: list[Path], **facts: Any) -> ModelSpec:
+    """The spec of a library's network ``name``: built by ``build``, its weights the first of
+    ``candidates`` found (the libraries' own caches), its bf16 rule from BF16_FASTER."""
+    return ModelSpec(name=name, build=build, load_weights=partial(_load_found, name, candidates),
+                     weights_file=partial(_find_weights, name, candidates),
+                     bf16_faster=BF16_FASTER.get(name, frozenset()), **facts)
 
 
 def _timm_build(arch: str) -> nn.Module:
@@ -140,11 +145,8 @@ def _torchvision_spec(arch: str) -> ModelSpec:
     transform = weights.transforms()
     name = f"torchvision/{arch}"
     candidates = [_hub_dir() / Path(weights.url).name]
-    return ModelSpec(
-        name=name,
-        build=partial(_torchvision_build, arch),
-        load_weights=partial(_load_found, name, candidates),
-        weights_file=partial(_find_weights, name, candidates),
+    return _library_spec(
+        name, partial(_torchvision_build, arch), candidates,
         weights_source=f"torchvision checkpoint {Path(weights.url).name}",
         mean=tuple(transform.mean),
         std=tuple(transform.std),
@@ -152,7 +154,6 @@ def _torchvision_spec(arch: str) -> ModelSpec:
         description=f"torchvision {arch}",
         labels="imagenet-1k",
         download=Source(weights.url, f"{name.replace('/', '--')}.pth", _checksum_prefix(weights.url)),
-        bf16_faster=BF16_FASTER.get(name, frozenset()),
     )
 
 
