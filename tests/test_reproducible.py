@@ -170,22 +170,24 @@ def test_a_batch_hands_its_runner_the_resolved_precision(small_photo, tmp_path, 
         (folder / name).write_bytes(small_photo.read_bytes())
     seen = []
 
-    def runner(items, cfg):  # what a cluster's runner receives, to ship to its workers
-        seen.append(cfg.precision)
-        return iter(())
+    class Runner:  # what a cluster's runner receives, to ship to its workers
+        def dream_files(self, items, cfg):
+            seen.append(cfg.precision)
+            return iter(())
 
-    dream_folder(folder, tmp_path / "out", DreamConfig(seed=1, steps=1, octaves=1), runner=runner)
+    dream_folder(folder, tmp_path / "out", DreamConfig(seed=1, steps=1, octaves=1), runner=Runner())
     assert seen == ["bf16"]
 
 
 def test_a_studio_job_reaches_its_worker_with_the_servers_precision(tmp_path, small_photo, monkeypatch, auto_is_bf16):
-    import inceptionism.service.workers as workers
+    from inceptionism.runners import LocalRunner
 
     from .test_service import TINY, make_client, submit, wait
 
     seen = []
-    real = workers.render
-    monkeypatch.setattr(workers, "render", lambda image, cfg, **kw: seen.append(cfg.precision) or real(image, cfg, **kw))
+    real = LocalRunner.dream_job
+    monkeypatch.setattr(LocalRunner, "dream_job", lambda self, image, name, cfg, events: seen.append(cfg.precision)
+                        or real(self, image, name, cfg, events))
     with make_client(tmp_path / "data") as client:
         job = wait(client, submit(client, small_photo.read_bytes(), **TINY).json()["id"])
     assert job["status"] == "done", job["error"]
