@@ -5,11 +5,21 @@ last of them has produced its output, the hook stops the forward pass by raising
 private exception, so layers after the deepest requested one never run: dreaming on
 an early layer costs only the early part of the network. Hooks are removed when the
 context exits, also on error.
+
+Every activation is handed on as a feature map (B, C, H, W), whatever the layer's own
+layout: a transformer's token sequence (B, N, C) becomes its grid of patches (its prefix
+tokens dropped; the grid's shape from the network's patch size and the input's, see
+``ModelSpec.tokens``), and a channels-last output (B, H, W, C), as in Swin, is turned
+round. Which layout a layer has is measured once per network, by running it at two
+sizes and seeing which dimensions follow the input (:func:`layouts`). Where the input
+was padded to a size the network takes (``ModelSpec.inputs``), the map is cropped back
+to the picture's own area.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,10 +30,10 @@ from torch import nn
 
 from .errors import LayerError
 from .models.fold import folded
-from .models.spec import LoadedModel
+from .models.spec import InputRule, LoadedModel
 from .objectives import OUTPUT
 
-__all__ = ["LayerInfo", "auto_layers", "capture", "list_layers", "layer_info"]
+__all__ = ["LayerInfo", "auto_layers", "capture", "list_layers", "layer_info", "layouts", "as_map"]
 
 _SKIP_TYPES = (nn.Identity, nn.Dropout, nn.Dropout2d)
 
@@ -48,11 +58,100 @@ class LayerInfo:
             raise LayerError(f"channel {channel} is out of range for layer {self.name!r}: 0 to {self.channels - 1}")
 
 
-class Capture:
-    """Runs the model and returns ``{layer: activation}`` for the captured layers."""
+def _probe_sizes(model: LoadedModel) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Two inputs of different heights, large enough that every stage's windows differ."""
+    side = max(model.spec.probe_size, model.spec.input_size)
+    side = -(-side // model.spec.inputs.multiple) * model.spec.inputs.multiple
+    return (side, side), (2 * side, side)
 
-    def __init__(self, model: LoadedModel, layers: Sequence[str]) -> None:
+
+def _outputs(model: LoadedModel, height: int, width: int) -> list[tuple[str, nn.Module, torch.Tensor]]:
+    """Every module's tensor output, in the order they ran, for a ``height`` x ``width`` input."""
+    records: list[tuple[str, nn.Module, torch.Tensor]] = []
+    handles = [module.register_forward_hook(lambda m, i, o, name=name: records.append((name, m, o))
+                                            if isinstance(o, torch.Tensor) else None)
+               for name, module in model.net.named_modules() if name and not isinstance(module, _SKIP_TYPES)]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, height, width, device=model.device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return records
+
+
+def layouts(model: LoadedModel) -> dict[str, str]:
+    """Each module's output layout: "nchw", "nhwc" (channels last) or "tokens:P" (B, N, C), its
+    first P tokens not patches;
+    modules whose output is none of these are left out. Measured, not guessed: the network
+    runs at two sizes, and the dimensions that follow the input's height are the spatial ones."""
+    return dict(_layouts_cached(model))
+
+
+@lru_cache(maxsize=16)
+def _layouts_cached(model: LoadedModel) -> tuple[tuple[str, str], ...]:
+    small, tall = _probe_sizes(model)
+    first = {name: out.shape for name, _, out in _outputs(model, *small)}
+    second = {name: out.shape for name, _, out in _outputs(model, *tall)}
+    found = []
+    for name, shape in first.items():
+        other = second.get(name, shape)
+        if shape[0] != 1 or len(other) != len(shape):  # not one map per picture (attention's windows, heads)
+            continue
+        if len(shape) == 4:
+            if shape == other and model.spec.inputs.fixed is not None:  # one size: (B, C, H, W), unless token by token
+                if model.spec.tokens is None or not _grid(model, shape[-1] - model.spec.tokens.prefix, *small) \
+                        and not _grid(model, shape[-1], *small):
+                    found.append((name, "nchw"))
+            elif shape[1] == other[1] and shape[2] != other[2]:  # the height follows the input's
+                found.append((name, "nchw"))
+            elif shape[3] == other[3] and shape[1] != other[1]:
+                found.append((name, "nhwc"))
+        elif len(shape) == 3 and model.spec.tokens is not None:
+            prefix = next((p for p in (model.spec.tokens.prefix, 0) if _grid(model, shape[1] - p, *small)), None)
+            if prefix is not None:  # one token a patch, after the prefix (CaiT's patch blocks carry none)
+                found.append((name, f"tokens:{prefix}"))
+    return tuple(found)
+
+
+def _grid(model: LoadedModel, count: int, height: int, width: int) -> tuple[int, int] | None:
+    """The patch grid of ``count`` tokens (the prefix taken off) for a ``height`` x ``width``
+    input, or None when they are not one token per patch."""
+    patch = model.spec.tokens.patch
+    place = model.spec.inputs.place(height, width)
+    rows, cols = place.height // patch, place.width // patch
+    return (rows, cols) if count == rows * cols else None
+
+
+def as_map(model: LoadedModel, layout: str, out: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``out``, a layer's output for a ``height`` x ``width`` input, as (B, C, H, W) over the
+    picture's own area (see the module's docstring)."""
+    if layout == "nhwc":
+        out = out.permute(0, 3, 1, 2)
+    elif layout.startswith("tokens:"):
+        prefix = int(layout.partition(":")[2])
+        grid = _grid(model, out.shape[1] - prefix, height, width)
+        if grid is None:
+            raise LayerError(f"a layer of {model.spec.name} gave {out.shape[1]} tokens, not one a patch")
+        out = out[:, prefix:].unflatten(1, grid).permute(0, 3, 1, 2)
+    place = model.spec.inputs.place(height, width)
+    if (place.height, place.width) == (height, width):
+        return out
+    rows, cols = out.shape[-2:]
+    r0, c0 = place.top * rows // place.height, place.left * cols // place.width
+    r1 = max(r0 + 1, math.ceil((place.top + place.inner_height) * rows / place.height))
+    c1 = max(c0 + 1, math.ceil((place.left + place.inner_width) * cols / place.width))
+    return out[:, :, r0:r1, c0:c1]
+
+
+class Capture:
+    """Runs the model and returns ``{layer: activation}`` for the captured layers, each a
+    feature map (B, C, H, W)."""
+
+    def __init__(self, model: LoadedModel, layers: Sequence[str], kinds: dict[str, str]) -> None:
         self._model = model
+        self.network = model.spec.name
+        self._kinds = kinds  # each layer's layout
         self._layers = list(dict.fromkeys(layers))
         self._store: dict[str, torch.Tensor] = {}
         self._remaining: set[str] = set()
@@ -82,7 +181,9 @@ class Capture:
         if self._remaining:
             missing = ", ".join(sorted(self._remaining))
             raise LayerError(f"layer(s) {missing} produced no output in the forward pass")
-        return self._store
+        height, width = x.shape[-2:]
+        return {name: as_map(self._model, self._kinds.get(name, "nchw"), out, height, width)
+                for name, out in self._store.items()}
 
 
 @contextmanager
@@ -100,7 +201,14 @@ def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
     for name in layers:
         if name not in modules or name == "":
             raise unknown_layer_error(model, name)
-    cap = Capture(model, layers)
+    plain = model.spec.tokens is None and model.spec.inputs.multiple == 1 and model.spec.inputs.fixed is None
+    kinds = {} if plain else layouts(model)  # a convolutional network's maps are all (B, C, H, W): no probe
+    if not plain:
+        for name in layers:
+            if name != OUTPUT and name not in kinds:
+                raise LayerError(f"layer {name!r} of {model.spec.name} outputs no feature map or token grid and "
+                                 "cannot be dreamed on")
+    cap = Capture(model, layers, kinds)
     handles = [modules[name].register_forward_hook(cap._hook(name)) for name in cap._layers]
     try:
         # Batch norms folded into their convolutions, except where a convolution is itself
@@ -133,31 +241,20 @@ def list_layers(model: LoadedModel, size: int = 224) -> list[LayerInfo]:
 
 @lru_cache(maxsize=16)
 def _list_layers_cached(model: LoadedModel, size: int) -> tuple[LayerInfo, ...]:
-    records: list[tuple[str, nn.Module, torch.Tensor]] = []
-    handles = []
-    for name, module in model.net.named_modules():
-        if name and not isinstance(module, _SKIP_TYPES):
-            handles.append(
-                module.register_forward_hook(
-                    lambda m, i, o, name=name: records.append((name, m, o)) if isinstance(o, torch.Tensor) else None
-                )
-            )
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, 3, size, size, device=model.device))
-    finally:
-        for handle in handles:
-            handle.remove()
+    records = _outputs(model, size, size)
+    kinds = layouts(model) if model.spec.tokens is not None or model.spec.inputs != InputRule() else None
     by_name = {name: out for name, _, out in records}
     infos = []
     for name, module, out in records:
-        if out.dim() != 4:
+        kind = kinds.get(name) if kinds is not None else ("nchw" if out.dim() == 4 else None)
+        if kind is None:
             continue
         parent = name.rpartition(".")[0]
         is_leaf = next(module.children(), None) is None
         if is_leaf and parent in by_name and by_name[parent] is out:
             continue
-        infos.append(LayerInfo(name, out.shape[1], out.shape[2], out.shape[3], type(module).__name__))
+        shape = as_map(model, kind, out, size, size).shape
+        infos.append(LayerInfo(name, shape[1], shape[2], shape[3], type(module).__name__))
     return tuple(infos)
 
 
@@ -174,7 +271,8 @@ def layer_info(model: LoadedModel, name: str, size: int = 224) -> LayerInfo:
             out = run(torch.zeros(1, 3, size, size, device=model.device))[name]
         if out.dim() == 4:
             return LayerInfo(name, out.shape[1], out.shape[2], out.shape[3], type(modules[name]).__name__)
-        raise LayerError(f"layer {name!r} outputs shape {tuple(out.shape)}; dreamable layers output (B, C, H, W)")
+        raise LayerError(f"layer {name!r} outputs shape {tuple(out.shape)}; dreamable layers output (B, C, H, W), "
+                         "(B, H, W, C) or a token grid (B, N, C)")
     raise unknown_layer_error(model, name)
 
 
@@ -187,9 +285,14 @@ def auto_layers(model: LoadedModel) -> str:
     """
     layers = list_layers(model, model.spec.probe_size)  # names and order: the same at any size
     modules = dict(model.net.named_modules())
-    blocks = [info for info in layers if next(modules[info.name].children(), None) is not None]
-    top = min((info.name.count(".") for info in blocks), default=0)
-    shallow = [info for info in blocks if info.name.count(".") == top]  # Mixed_6a, inception4c, layer3
-    pool = shallow if len(shallow) >= 4 else blocks if len(blocks) >= 4 else layers
+    blocks = [info for info in layers if next(modules[info.name].children(), None) is not None
+              and not isinstance(modules[info.name], (nn.Sequential, nn.ModuleList))]  # a Sequential only groups
+    levels: dict[int, list[LayerInfo]] = {}
+    for info in blocks:  # Mixed_6a and inception4c at depth 0; layer3.2, blocks.7 (a ViT's) at depth 1
+        levels.setdefault(info.name.count("."), []).append(info)
+    # The shallowest level of at least 6 blocks (a ViT's blocks, not its 2 top modules; a Swin's
+    # or a ConvNeXt's blocks, not its 3 downsamplings), else of at least 4.
+    pool = next((level for _, level in sorted(levels.items()) if len(level) >= 6), None) or next(
+        (level for _, level in sorted(levels.items()) if len(level) >= 4), None) or (blocks if len(blocks) >= 4 else layers)
     picks = dict.fromkeys(pool[min(len(pool) - 1, int(len(pool) * f))].name for f in (0.6, 0.75))
     return ",".join(picks)

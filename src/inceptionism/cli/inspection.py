@@ -28,21 +28,22 @@ def layers(
     """List every layer you can dream on, in data-flow order, with channels and size at 224 px."""
     with errors(debug):
         from ..models import get_spec, load_model
-        from ..taps import list_layers
+        from ..taps import auto_layers, list_layers
 
         spec = get_spec(net.model)
         loaded = load_model(net.model, device="cpu", pretrained=False)
         table = Table(title=f"{spec.name}: dreamable layers (224x224 input)", show_lines=False)
         for column in ("#", "layer", "channels", "size", "kind"):
             table.add_column(column, justify="right" if column in ("#", "channels", "size") else "left")
-        defaults = set(spec.default_layers.split(","))
+        chosen = spec.default_layers or auto_layers(loaded)
+        defaults = set(chosen.split(","))
         for index, info in enumerate(list_layers(loaded)):
             if filter and filter not in info.name:
                 continue
             name = f"{info.name} *" if info.name in defaults else info.name
             table.add_row(str(index), name, str(info.channels), f"{info.height}x{info.width}", info.kind)
         out.print(table)
-        out.print(f"* default dream layers; use them as --layers {spec.default_layers}; --layers also takes the numbers, "
+        out.print(f"* default dream layers; use them as --layers {chosen}; --layers also takes the numbers, "
                   "e.g. 12 or 40-44")
 
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from ..errors import ModelError
 from ..models.spec import LoadedModel
 from ..objectives import Objective
 from ..taps import Capture, capture
@@ -69,12 +70,22 @@ def objective_gradient(
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             acts = run(piece)
         value = objective({name: a.float() for name, a in acts.items()}).sum() * share
-        (g,) = torch.autograd.grad(value, piece)
+        g = _gradient(value, piece, run)
         grad[:, :, rows, cols] = g
         total = total + value.detach()
         if after_tile is not None:
             after_tile()
     return total, torch.roll(grad, shifts=(-shift[0], -shift[1]), dims=(2, 3))
+
+
+def _gradient(value: torch.Tensor, piece: torch.Tensor, run: Capture) -> torch.Tensor:
+    """d value / d piece; a network whose layers do not depend differentiably on the input
+    (a detached, rounded or quantized path) is one line naming it (exit 4)."""
+    g = torch.autograd.grad(value, piece, allow_unused=True)[0] if value.requires_grad else None
+    if g is None:
+        raise ModelError(f"{run.network}: the objective's layers do not depend differentiably on the picture "
+                         "(a detached, rounded or quantized forward pass); such a network cannot be dreamed on")
+    return g
 
 
 @torch.no_grad()
@@ -146,9 +157,11 @@ def auto_tile_size(model: LoadedModel, layers: frozenset[str], height: int, widt
     per_pixel = activation_bytes_per_pixel(model, layers) * 1.5
     budget = _memory_budget(model.device)
     cap = _CPU_TILE_CAP if model.device.type == "cpu" else None
+    if model.spec.inputs.fixed is not None:  # a network of one size: tiles of that size cover the picture
+        cap = min(cap or model.spec.inputs.fixed, model.spec.inputs.fixed)
     if height * width * per_pixel <= budget and (cap is None or max(height, width) <= cap):
         return max(height, width)
     side = int(math.sqrt(budget / per_pixel)) // 32 * 32
     if cap is not None:
         side = min(side, cap)
-    return max(side, 4 * model.spec.min_size)
+    return min(max(side, 4 * model.spec.min_size), model.spec.inputs.fixed or side)

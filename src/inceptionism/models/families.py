@@ -22,7 +22,7 @@ from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
 from ..runtime import import_timm
 from .same import without_pad_copies
-from .spec import ModelSpec, Source
+from .spec import InputRule, ModelSpec, Source, Tokens
 from .weights import load_file
 
 __all__ = ["family_spec", "FAMILIES"]
@@ -94,8 +94,10 @@ def _timm_spec(arch: str) -> ModelSpec:
     if info.get("hf_hub_id"):
         candidates.extend(_hf_files(info["hf_hub_id"]))
     name = f"timm/{arch}"
+    inputs, tokens, options = _timm_shape(timm, arch, info)
     return _library_spec(
-        name, partial(_timm_build, arch), candidates,
+        name, partial(_timm_build, arch, **options), candidates,
+        inputs=inputs, tokens=tokens,
         weights_source=f"timm checkpoint ({info.get('hf_hub_id') or info.get('url') or 'no public weights'})",
         mean=tuple(info.get("mean", (0.485, 0.456, 0.406))),
         std=tuple(info.get("std", (0.229, 0.224, 0.225))),
@@ -114,8 +116,69 @@ def _library_spec(name: str, build: Callable[[], nn.Module], candidates: list[Pa
                      bf16_faster=BF16_FASTER.get(name, frozenset()), **facts)
 
 
-def _timm_build(arch: str) -> nn.Module:
-    return without_pad_copies(import_timm().create_model(arch, pretrained=False))
+def _timm_build(arch: str, **options: Any) -> nn.Module:
+    return without_pad_copies(import_timm().create_model(arch, pretrained=False, **options))
+
+
+def _on_meta(build: Callable[[], nn.Module]) -> nn.Module:
+    """The architecture without memory for its weights (a tenth of a second): its class and
+    attributes say which input sizes it takes and how its tokens lie."""
+    import torch
+    import torch._meta_registrations  # noqa: F401 - the meta device's shape functions (deferred at start-up)
+
+    try:
+        with torch.device("meta"):
+            return build()
+    except (NotImplementedError, RuntimeError):  # an initializer with no meta kernel: built for real, once
+        return build()
+
+
+def _smallest_side(probe: nn.Module, documented: int) -> int:
+    """The smallest square side (at least 32) the network's forward pass takes, tried on the
+    meta device (shapes only, no arithmetic): torchvision documents 224 for its Swins, which
+    pad any size. ``documented`` where the network is not on the meta device, or none works."""
+    import torch
+
+    if next(probe.parameters()).device.type != "meta":
+        return documented
+    for side in sorted({32, 64, 96, 128, 160, 192, 224, documented}):
+        try:
+            with torch.no_grad():
+                probe.eval()(torch.zeros(1, 3, side, side, device="meta"))
+            return max(32, side)
+        except Exception:  # noqa: BLE001 - any refusal of that size: try the next
+            continue
+    return documented
+
+
+def _patch_tokens(net: nn.Module) -> Tokens | None:
+    """The token layout of a network with a patch embedding (timm's ``patch_embed``/``stem``,
+    torchvision's ``patch_size`` and ``class_token``), read from the network itself."""
+    embed = next((m for m in (getattr(net, "patch_embed", None), getattr(net, "stem", None))
+                  if m is not None and hasattr(m, "patch_size")), None)
+    patch = getattr(embed, "patch_size", None) if embed is not None else getattr(net, "patch_size", None)
+    if patch is None:
+        return None
+    side = patch[0] if isinstance(patch, (tuple, list)) else int(patch)
+    prefix = getattr(net, "num_prefix_tokens", 1 if getattr(net, "class_token", None) is not None else 0)
+    return Tokens(int(side), int(prefix))
+
+
+def _timm_shape(timm: Any, arch: str, info: dict) -> tuple[InputRule, Tokens | None, dict[str, Any]]:
+    """A timm network's input rule, its tokens and the options it is built with: one that can
+    take any size (``dynamic_img_size``, as ViT, DeiT, EVA and Swin can) is built so, and
+    fed multiples of its patch; one whose configuration says it takes a fixed size and that
+    cannot take others (BEiT, CaiT, MaxViT, CoAtNet) gets its one size."""
+    import inspect
+
+    probe = _on_meta(partial(timm.create_model, arch, pretrained=False))
+    dynamic = "dynamic_img_size" in inspect.signature(type(probe).__init__).parameters
+    tokens = _patch_tokens(probe)
+    if dynamic:
+        return InputRule(multiple=tokens.patch if tokens else 1), tokens, {"dynamic_img_size": True}
+    if info.get("fixed_input_size"):
+        return InputRule(fixed=int(info.get("input_size", (3, 224, 224))[-1])), tokens, {}
+    return InputRule(), tokens, {}
 
 
 def _timm_source(name: str, info: dict) -> Source | None:
@@ -145,12 +208,15 @@ def _torchvision_spec(arch: str) -> ModelSpec:
     transform = weights.transforms()
     name = f"torchvision/{arch}"
     candidates = [_hub_dir() / Path(weights.url).name]
+    probe = _on_meta(partial(_torchvision_build, arch))
+    fixed = getattr(probe, "image_size", None)  # its ViTs assert their one size
     return _library_spec(
         name, partial(_torchvision_build, arch), candidates,
+        inputs=InputRule(fixed=int(fixed)) if fixed else InputRule(), tokens=_patch_tokens(probe),
         weights_source=f"torchvision checkpoint {Path(weights.url).name}",
         mean=tuple(transform.mean),
         std=tuple(transform.std),
-        min_size=max(32, *weights.meta.get("min_size", (32, 32))),
+        min_size=32 if fixed else _smallest_side(probe, max(32, *weights.meta.get("min_size", (32, 32)))),
         description=f"torchvision {arch}",
         labels="imagenet-1k",
         download=Source(weights.url, f"{name.replace('/', '--')}.pth", _checksum_prefix(weights.url)),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
 
-__all__ = ["ModelSpec", "LoadedModel", "Source", "CROP"]
+__all__ = ["ModelSpec", "LoadedModel", "Source", "InputRule", "Tokens", "CROP"]
 
 CROP = 0.875  # classifying: the centre input_size square of the picture scaled to input_size / CROP (ImageNet's habit)
 
@@ -21,6 +21,69 @@ class Source:
     url: str
     filename: str  # name in the cache folder
     sha256: str | None  # full hex digest, or a prefix of it; None = not pinned
+
+
+class Placement(NamedTuple):
+    """A picture inside the input the network is given: the fitted size, the padding before
+    it, and the picture's own size there."""
+
+    height: int
+    width: int
+    top: int
+    left: int
+    inner_height: int
+    inner_width: int
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """The input sizes a network takes. Every picture, tile and octave is fitted to the rule
+    inside the forward pass (:meth:`LoadedModel.forward`), so the engine needs no case per
+    network: a side is padded up to a ``multiple`` (a patch size), or, for a network that
+    takes one size only (``fixed``), a piece smaller than it is padded to it; the engine's
+    tiles are never larger (``engine.tiles.auto_tile_size``), and anything larger (a whole
+    picture classified, a large visualization) is seen shrunk to it. The padding mirrors the picture
+    (or repeats its edge, for a pad wider than the picture); activations are cropped back to
+    the picture's own area (``taps``)."""
+
+    multiple: int = 1
+    fixed: int | None = None
+
+    def place(self, height: int, width: int) -> Placement:
+        """Where a ``height`` x ``width`` input goes in the fitted one (an input larger than a
+        ``fixed`` size is first shrunk to fit it)."""
+        if self.fixed is not None:
+            scale = min(1.0, self.fixed / max(height, width))
+            height, width = max(1, round(height * scale)), max(1, round(width * scale))
+            fitted = (self.fixed, self.fixed)
+        else:
+            fitted = (-(-height // self.multiple) * self.multiple, -(-width // self.multiple) * self.multiple)
+        return Placement(fitted[0], fitted[1], (fitted[0] - height) // 2, (fitted[1] - width) // 2, height, width)
+
+    def fit(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, 3, H, W) padded as :meth:`place` says (differentiable)."""
+        height, width = x.shape[-2:]
+        if self.fixed is not None and max(height, width) > self.fixed:  # not a dream's tile: seen smaller
+            scale = self.fixed / max(height, width)
+            size = (max(1, round(height * scale)), max(1, round(width * scale)))
+            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+            height, width = size
+        fitted_h, fitted_w, top, left, _, _ = self.place(height, width)
+        if (fitted_h, fitted_w) == (height, width):
+            return x
+        pads = (left, fitted_w - width - left, top, fitted_h - height - top)
+        mode = "reflect" if max(pads[:2]) < width and max(pads[2:]) < height else "replicate"
+        return torch.nn.functional.pad(x, pads, mode=mode)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A transformer's token sequences (B, N, C): N is ``prefix`` tokens (class, register,
+    distillation) then one token per ``patch`` x ``patch`` square of the input, row by row.
+    Read from the network itself (its patch embedding and prefix count)."""
+
+    patch: int
+    prefix: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +115,8 @@ class ModelSpec:
     # Hardware classes (precision.CLASSES) where bf16 was measured faster than fp32 and as good for
     # this network (benchmarks/bench_precision.py networks): precision "auto" picks bf16 there only.
     bf16_faster: frozenset[str] = frozenset()
+    inputs: InputRule = InputRule()  # the input sizes it takes (patch multiples, one fixed size)
+    tokens: Tokens | None = None  # how its token layers map onto the input (transformers)
 
     @property
     def probe_size(self) -> int:
@@ -93,6 +158,7 @@ class LoadedModel(nn.Module):
         self.folds: list = []  # conv/batch-norm pairs folded while dreaming (models.fold)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.spec.inputs.fit(x)  # a size the network takes (a no-op for most)
         return self.net(self.spec.preprocess(x.contiguous(memory_format=self.memory_format)))
 
     @property
