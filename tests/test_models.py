@@ -117,7 +117,7 @@ def test_skipping_initialization_on_one_thread_leaves_other_threads_random():
     """The studio builds networks on one thread while another dreams: only the builder's fills are skipped."""
     import threading
 
-    from inceptionism.models import _NoRandomFills
+    from inceptionism.models.uninit import NoRandomFills as _NoRandomFills
 
     inside, done, filled = threading.Event(), threading.Event(), {}
 

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, TypeVar
 T = TypeVar("T")
 
 __all__ = ["keep_freed_memory", "cpu_info", "cpu_flags", "cpu_model", "cpu_threads", "import_timm", "on_passing_thread",
-           "defer_torch_meta_kernels"]
+           "defer_torch_meta_kernels", "import_torchvision"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -160,22 +160,30 @@ def import_timm() -> types.ModuleType:
     without the saving). The stand-ins leave ``sys.modules`` as soon as timm is imported;
     a later ``import torch._dynamo`` gets the real module.
     """
-    with _TIMM_IMPORT:
-        if "timm" in sys.modules or any(name in sys.modules for name in _DYNAMO):
-            import timm
+    return _without_dynamo("timm")
 
-            return timm
+
+def import_torchvision() -> types.ModuleType:
+    """torchvision, imported without ``torch._dynamo`` (see :func:`import_timm`: its
+    ``roi_align`` line)."""
+    return _without_dynamo("torchvision")
+
+
+def _without_dynamo(package: str) -> types.ModuleType:
+    with _TIMM_IMPORT:
+        if package in sys.modules or any(name in sys.modules for name in _DYNAMO):
+            return importlib.import_module(package)
         import torch
 
         stand_ins = _dynamo_stand_ins()
         sys.modules.update(stand_ins)
         try:
-            import timm
+            module = importlib.import_module(package)
         finally:
             _drop(stand_ins)
             if vars(torch).get("_dynamo") is stand_ins["torch._dynamo"]:
                 delattr(torch, "_dynamo")
-        return timm
+        return module
 
 
 def _drop(stand_ins: dict[str, types.ModuleType]) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from ..config import DEFAULT_MODEL
 from ..errors import ModelError, WeightsMissingError
@@ -18,6 +17,7 @@ from .fold import find_folds
 from .families import FAMILIES, family_spec
 from .inception5h import INCEPTION5H
 from .weights import load_file
+from .uninit import NoRandomFills
 from .spec import LoadedModel, ModelSpec
 from .trained import PREFIX as TRAINED, TrainedInfo, read_info, trained_spec
 
@@ -238,25 +238,6 @@ def _build_with_weights(spec: ModelSpec, weights: str | None) -> tuple[torch.nn.
     return net, spec.load_weights(net)
 
 
-class _NoRandomFills(TorchFunctionMode):
-    """Random initialization does nothing: torch's initializers (which hand their tensor to
-    the mode whole, so their own fills are not seen) and in-place random fills (which
-    timm's initializers call directly)."""
-
-    FILLS = frozenset({
-        torch.nn.init.uniform_, torch.nn.init.normal_, torch.nn.init.trunc_normal_, torch.nn.init.xavier_uniform_,
-        torch.nn.init.xavier_normal_, torch.nn.init.kaiming_uniform_, torch.nn.init.kaiming_normal_,
-        torch.nn.init.orthogonal_, torch.nn.init.sparse_, torch.Tensor.uniform_, torch.Tensor.normal_,
-        torch.Tensor.erfinv_, torch.Tensor.bernoulli_, torch.Tensor.exponential_, torch.Tensor.geometric_,
-        torch.Tensor.log_normal_, torch.Tensor.cauchy_, torch.Tensor.random_,
-    })
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-        if func in self.FILLS:
-            return args[0] if args else kwargs["tensor"]
-        return func(*args, **(kwargs or {}))
-
-
 def _build_uninitialized(spec: ModelSpec) -> torch.nn.Module:
     """The network without its random initialization, for weights that replace every
     parameter and buffer of its state dict (the loaders load strictly). Initializing is
@@ -269,7 +250,7 @@ def _build_uninitialized(spec: ModelSpec) -> torch.nn.Module:
     """
     rng = torch.random.get_rng_state()  # the usual build, where it comes to that, draws as it would have
     try:
-        with _NoRandomFills():
+        with NoRandomFills():
             net = spec.build()
     except Exception:  # construction that computes with the values it did not get; a real error shows again
         torch.random.set_rng_state(rng)

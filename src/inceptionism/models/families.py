@@ -16,13 +16,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
-from ..runtime import import_timm
+from ..runtime import import_timm, import_torchvision
 from .same import without_pad_copies
 from .spec import InputRule, ModelSpec, Source, Tokens
+from .uninit import NoRandomFills
 from .weights import load_file
 
 __all__ = ["family_spec", "FAMILIES"]
@@ -120,31 +122,28 @@ def _timm_build(arch: str, **options: Any) -> nn.Module:
     return without_pad_copies(import_timm().create_model(arch, pretrained=False, **options))
 
 
-def _on_meta(build: Callable[[], nn.Module]) -> nn.Module:
-    """The architecture without memory for its weights (a tenth of a second): its class and
-    attributes say which input sizes it takes and how its tokens lie."""
-    import torch
-    import torch._meta_registrations  # noqa: F401 - the meta device's shape functions (deferred at start-up)
-
+def _read_only(build: Callable[[], nn.Module]) -> nn.Module:
+    """The architecture built without its random initialization (its tensors left as they
+    were allocated, a tenth of a second), only to be read: its class and attributes say which
+    input sizes it takes and how its tokens lie. (On the meta device its initializers' and
+    layer scales' arithmetic would import torch._dynamo, 1.7 s.)"""
     try:
-        with torch.device("meta"):
+        with NoRandomFills():
             return build()
-    except (NotImplementedError, RuntimeError):  # an initializer with no meta kernel: built for real, once
+    except Exception:  # noqa: BLE001 - construction that computes with the values it did not get
         return build()
 
 
 def _smallest_side(probe: nn.Module, documented: int) -> int:
-    """The smallest square side (at least 32) the network's forward pass takes, tried on the
-    meta device (shapes only, no arithmetic): torchvision documents 224 for its Swins, which
-    pad any size. ``documented`` where the network is not on the meta device, or none works."""
-    import torch
-
-    if next(probe.parameters()).device.type != "meta":
-        return documented
+    """The smallest square side (at least 32) the network's forward pass takes, tried from
+    32 px up (milliseconds at those sizes): torchvision documents 224 for its Swins, which pad
+    any size. ``documented`` when none smaller works."""
     for side in sorted({32, 64, 96, 128, 160, 192, 224, documented}):
+        if side >= documented:
+            return documented
         try:
             with torch.no_grad():
-                probe.eval()(torch.zeros(1, 3, side, side, device="meta"))
+                probe.eval()(torch.zeros(1, 3, side, side))
             return max(32, side)
         except Exception:  # noqa: BLE001 - any refusal of that size: try the next
             continue
@@ -171,7 +170,7 @@ def _timm_shape(timm: Any, arch: str, info: dict) -> tuple[InputRule, Tokens | N
     cannot take others (BEiT, CaiT, MaxViT, CoAtNet) gets its one size."""
     import inspect
 
-    probe = _on_meta(partial(timm.create_model, arch, pretrained=False))
+    probe = _read_only(partial(timm.create_model, arch, pretrained=False))
     dynamic = "dynamic_img_size" in inspect.signature(type(probe).__init__).parameters
     tokens = _patch_tokens(probe)
     if dynamic:
@@ -191,7 +190,7 @@ def _timm_source(name: str, info: dict) -> Source | None:
 
 
 def _torchvision_build(arch: str) -> nn.Module:
-    import torchvision
+    torchvision = import_torchvision()
 
     extra = {}
     if arch in ("googlenet", "inception_v3"):
@@ -201,14 +200,14 @@ def _torchvision_build(arch: str) -> nn.Module:
 
 
 def _torchvision_spec(arch: str) -> ModelSpec:
-    import torchvision
+    torchvision = import_torchvision()
 
     _check_arch("torchvision", arch, torchvision.models.list_models(module=torchvision.models))
     weights = torchvision.models.get_model_weights(arch).DEFAULT
     transform = weights.transforms()
     name = f"torchvision/{arch}"
     candidates = [_hub_dir() / Path(weights.url).name]
-    probe = _on_meta(partial(_torchvision_build, arch))
+    probe = _read_only(partial(_torchvision_build, arch))
     fixed = getattr(probe, "image_size", None)  # its ViTs assert their one size
     return _library_spec(
         name, partial(_torchvision_build, arch), candidates,
