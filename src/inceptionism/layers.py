@@ -62,10 +62,12 @@ LAYERS = (
         "precision.py  --precision auto: a fixed rule per hardware class, never a timing",
     )),
     Layer("network", ("taps", "models"), (
-        "taps.py  run to the deepest requested layer; hooks always removed",
-        "models/  registry, ModelSpec (preprocessing, layers, min size, download source, bf16_faster),",
-        "         efficientnet (the default Lite0/1/2, without timm), families (timm/…, torchvision/…),",
-        "         inception5h, weights, fetch, fold, same (TF \"same\" padding), trained (files of `train`)",
+        "taps.py  run to the deepest requested layer; hooks always removed; every activation a map",
+        "         (B, C, H, W): token grids and channels-last layers turned round (layouts measured)",
+        "models/  registry, ModelSpec (preprocessing, layers, min size, download source, bf16_faster,",
+        "         inputs: the sizes it takes, tokens: patch and prefix), efficientnet (the default",
+        "         Lite0/1/2, without timm), families (timm/…, torchvision/…: any architecture), inception5h,",
+        "         weights, fetch, fold, same (TF \"same\" padding), trained (files of `train`), uninit",
     )),
     Layer("parameters", ("options", "config", "values", "params"), (
         "options.py  command options: zoom, video, batch, visualize, gallery, activations, serve",
