@@ -140,3 +140,21 @@ def test_a_network_not_differentiable_in_its_input_is_one_line_exit_4(photo):
             capture(model, ["conv"]) as run:  # the engine's gradient, as every dream takes it
         objective_gradient(run, lambda acts: acts["conv"].pow(2).mean(), torch.rand(1, 3, 64, 64), tile=64, shift=(0, 0))
     assert err.value.exit_code == 4 and "\n" not in str(err.value)
+
+
+def test_guides_neurons_and_channels_read_token_grids(photo, examples, tmp_path):
+    runner, common = CliRunner(), ["--model", "timm/vit_tiny_patch16_224", "--weights", "random", "--seed", "1",
+                                   "--steps", "2", "--octaves", "1"]
+    guided = runner.invoke(app, ["dream", str(photo), "-o", str(tmp_path / "g.png"), "--guide",
+                                 str(examples / "coffee.jpg"), *common])
+    assert guided.exit_code == 0, guided.output
+    neuron = runner.invoke(app, ["dream", str(photo), "-o", str(tmp_path / "n.png"), "--layers", "blocks.5:3@4,6",
+                                 *common])
+    assert neuron.exit_code == 0, neuron.output
+    strong = runner.invoke(app, ["dream", str(photo), "-o", str(tmp_path / "c.png"), "--layers", "blocks.5",
+                                 "--channels", "strong:4", *common])
+    assert strong.exit_code == 0, strong.output
+    outside = runner.invoke(app, ["dream", str(photo), "-o", str(tmp_path / "o.png"), "--layers", "blocks.5:3@40,6",
+                                  *common])
+    assert outside.exit_code != 0  # the grid of a 192x128 picture: 8 rows of 16 px patches, 12 columns
+    assert "8x12 (rows x columns)" in " ".join(outside.output.split()), outside.output
