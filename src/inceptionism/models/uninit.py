@@ -1,5 +1,5 @@
-"""Building a network without drawing its random initialization (weights that replace it,
-or an architecture built on the meta device only to be read)."""
+"""Building a network without drawing its random initialization: for weights that replace
+it, or for an architecture built only to be read (models/families.py)."""
 
 from __future__ import annotations
 
