@@ -123,10 +123,10 @@ def _timm_build(arch: str, **options: Any) -> nn.Module:
 
 
 def _read_only(build: Callable[[], nn.Module]) -> nn.Module:
-    """The architecture built without its random initialization (its tensors left as they
-    were allocated, a tenth of a second), only to be read: its class and attributes say which
-    input sizes it takes and how its tokens lie. (On the meta device its initializers' and
-    layer scales' arithmetic would import torch._dynamo, 1.7 s.)"""
+    """The architecture built without its random initialization (:class:`NoRandomFills`; a
+    tenth of a second), only to be read: its class and attributes say which input sizes it
+    takes and how its tokens lie. (On the meta device its initializers' and layer scales'
+    arithmetic would import torch._dynamo, 1.7 s.)"""
     try:
         with NoRandomFills():
             return build()
