@@ -30,7 +30,7 @@ from torch import nn
 
 from .errors import LayerError
 from .models.fold import folded
-from .models.spec import InputRule, LoadedModel
+from .models.spec import LoadedModel
 from .objectives import OUTPUT
 
 __all__ = ["LayerInfo", "auto_layers", "capture", "list_layers", "layer_info", "layouts", "as_map"]
@@ -112,6 +112,12 @@ def _layouts_cached(model: LoadedModel) -> tuple[tuple[str, str], ...]:
             if prefix is not None:  # one token a patch, after the prefix (CaiT's patch blocks carry none)
                 found.append((name, f"tokens:{prefix}"))
     return tuple(found)
+
+
+def _known_layouts(model: LoadedModel) -> dict[str, str] | None:
+    """:func:`layouts`, or None for a network whose maps are all (B, C, H, W) at the sizes given
+    (no tokens, every size taken): it is not probed."""
+    return None if model.spec.tokens is None and model.spec.inputs.plain else layouts(model)
 
 
 def _grid(model: LoadedModel, count: int, height: int, width: int) -> tuple[int, int] | None:
@@ -201,14 +207,13 @@ def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
     for name in layers:
         if name not in modules or name == "":
             raise unknown_layer_error(model, name)
-    plain = model.spec.tokens is None and model.spec.inputs.multiple == 1 and model.spec.inputs.fixed is None
-    kinds = {} if plain else layouts(model)  # a convolutional network's maps are all (B, C, H, W): no probe
-    if not plain:
+    kinds = _known_layouts(model)
+    if kinds is not None:
         for name in layers:
             if name != OUTPUT and name not in kinds:
                 raise LayerError(f"layer {name!r} of {model.spec.name} outputs no feature map or token grid and "
                                  "cannot be dreamed on")
-    cap = Capture(model, layers, kinds)
+    cap = Capture(model, layers, kinds or {})
     handles = [modules[name].register_forward_hook(cap._hook(name)) for name in cap._layers]
     try:
         # Batch norms folded into their convolutions, except where a convolution is itself
@@ -242,7 +247,7 @@ def list_layers(model: LoadedModel, size: int = 224) -> list[LayerInfo]:
 @lru_cache(maxsize=16)
 def _list_layers_cached(model: LoadedModel, size: int) -> tuple[LayerInfo, ...]:
     records = _outputs(model, size, size)
-    kinds = layouts(model) if model.spec.tokens is not None or model.spec.inputs != InputRule() else None
+    kinds = _known_layouts(model)
     by_name = {name: out for name, _, out in records}
     infos = []
     for name, module, out in records:

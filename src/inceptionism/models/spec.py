@@ -61,19 +61,21 @@ class InputRule:
         return Placement(fitted[0], fitted[1], (fitted[0] - height) // 2, (fitted[1] - width) // 2, height, width)
 
     def fit(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` (B, 3, H, W) padded as :meth:`place` says (differentiable)."""
-        height, width = x.shape[-2:]
-        if self.fixed is not None and max(height, width) > self.fixed:  # not a dream's tile: seen smaller
-            scale = self.fixed / max(height, width)
-            size = (max(1, round(height * scale)), max(1, round(width * scale)))
-            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-            height, width = size
-        fitted_h, fitted_w, top, left, _, _ = self.place(height, width)
-        if (fitted_h, fitted_w) == (height, width):
+        """``x`` (B, 3, H, W) shrunk and padded as :meth:`place` says (differentiable)."""
+        place = self.place(*x.shape[-2:])
+        inner = (place.inner_height, place.inner_width)
+        if inner != tuple(x.shape[-2:]):  # larger than the one size: not a dream's tile, seen smaller
+            x = torch.nn.functional.interpolate(x, size=inner, mode="bilinear", align_corners=False, antialias=True)
+        if (place.height, place.width) == inner:
             return x
-        pads = (left, fitted_w - width - left, top, fitted_h - height - top)
-        mode = "reflect" if max(pads[:2]) < width and max(pads[2:]) < height else "replicate"
+        pads = (place.left, place.width - inner[1] - place.left, place.top, place.height - inner[0] - place.top)
+        mode = "reflect" if max(pads[:2]) < inner[1] and max(pads[2:]) < inner[0] else "replicate"
         return torch.nn.functional.pad(x, pads, mode=mode)
+
+    @property
+    def plain(self) -> bool:
+        """Whether every size is taken as it is (most convolutional networks)."""
+        return self == InputRule()
 
 
 @dataclass(frozen=True)
