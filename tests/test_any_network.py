@@ -66,8 +66,10 @@ def test_a_network_lists_dreams_visualizes_and_shows_activations(name, photo, tm
     assert chosen[0] in listed.output
     layer = _alive_layer(load_model(name, weights="random"), photo)
     out = tmp_path / "dream.png"
+    # fp32 pinned: precision auto would pick bf16 for three of these on a CPU with bf16 units only
     dreamed = runner.invoke(app, ["dream", str(photo), "-o", str(out), "--model", name, "--weights", "random",
-                                  "--layers", layer, "--steps", "2", "--jitter", "0", "--octaves", "1", "--seed", "1"])
+                                  "--layers", layer, "--steps", "2", "--jitter", "0", "--octaves", "1", "--seed", "1",
+                                  "--precision", "fp32"])
     assert dreamed.exit_code == 0, dreamed.output
     assert Image.open(out).size == (192, 128)
     recorded = read_metadata(out)

@@ -60,9 +60,8 @@ def plan_gallery(model: str, weights: str | None, layer: str, *, size: int, step
     from .models.weights import sha256_file
 
     spec = spec_for(model, weights)
-    base = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else 0)
     if seed is None:
-        seed = cached_seed(spec.name, layer, base)
+        seed = cached_seed(spec.name, layer, FeatureVisConfig(size=size, steps=steps, seed=0))
     cfg = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else draw_seed())
     if weights is None:
         file = spec.weights_file() if spec.weights_file is not None else None
