@@ -134,8 +134,8 @@ def test_imagenet_names_are_read_without_timm_and_equal_timms(tmp_path):
 def test_neuron_and_class_terms_parse():
     assert parse_terms("blocks.4.1.bn1:3@2,5*0.5, class:954, class:tiger_cat") == [
         LayerTerm("blocks.4.1.bn1", 3, 0.5, (2, 5)),
-        LayerTerm("class", 954),
-        LayerTerm("class", None, class_name="tiger cat"),
+        LayerTerm("class", 954, kind="class"),
+        LayerTerm("class", None, class_name="tiger cat", kind="class"),
     ]
     with pytest.raises(ConfigError, match="needs a channel"):
         parse_terms("blocks.4.1.bn1@2,5")

@@ -22,9 +22,9 @@ from .models.spec import LoadedModel
 from .paths import gallery_cache_dir
 from .taps import layer_info
 
-__all__ = ["cached_seed", "build_gallery", "cached_gallery", "channel_pictures", "channel_thumbnail", "GalleryResult"]
+__all__ = ["add_examples", "cached_seed", "build_gallery", "cached_gallery", "channel_pictures", "channel_thumbnail", "GalleryResult"]
 
-_ALGORITHM = "fft-v1"  # bump when the rendering changes, so old thumbnails are not reused
+_ALGORITHM = "render-v2"  # bump when the rendering changes, so old thumbnails are not reused
 
 
 @dataclass
@@ -95,6 +95,24 @@ def cached_seed(model_name: str, layer: str, cfg: FeatureVisConfig) -> int | Non
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return None
+
+
+def add_examples(model: LoadedModel, layer: str, out_dir: str | Path, photos: str | Path, cfg: FeatureVisConfig, *,
+                 top: int = 3, on_photo: Callable[[int, int], None] | None = None) -> int:
+    """Put beside each channel of a written gallery the ``top`` photos of ``photos`` that excite
+    it most (dataset examples, ``ex-NNNN.jpg``), and rewrite its page to show them; returns
+    how many photos were read."""
+    from .featurevis import examples_sheet, scan_photos
+
+    out_dir = Path(out_dir)
+    channels = layer_info(model, layer).channels
+    scan = scan_photos(model, layer, photos, list(range(channels)), top=top, on_photo=on_photo)
+    for c in range(channels):
+        sheet = examples_sheet(scan.examples[c], 96, columns=top)
+        write_atomic(out_dir / f"ex-{c:04d}.jpg", lambda fh, sheet=sheet: sheet.save(fh, format="JPEG", quality=88))
+    page = _page(model.spec.name, layer, channels, cfg, examples=True)
+    write_atomic(out_dir / "index.html", lambda fh: fh.write(page.encode()))
+    return len(scan.paths)
 
 
 def _write_gallery(
@@ -208,18 +226,19 @@ def _render_missing(
     return missing
 
 
-def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig) -> str:
+def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig, *, examples: bool = False) -> str:
     title = html.escape(f"{model} · {layer} · {channels} channels")
     cells, boxes = [], []
     for c in range(channels):
-        name = f"ch-{c:04d}.png"
+        name, shown = f"ch-{c:04d}.png", f"ex-{c:04d}.jpg"
+        strip = f'<img class="ex" src="{shown}" alt="photos that excite channel {c}" loading="lazy">' if examples else ""
         cells.append(
             f'<a class="cell" href="#c{c}" aria-label="channel {c}, enlarge">'
-            f'<img src="{name}" alt="channel {c}" loading="lazy"><span>{c}</span></a>'
+            f'<img src="{name}" alt="channel {c}" loading="lazy">{strip}<span>{c}</span></a>'
         )
         boxes.append(
             f'<div class="box" id="c{c}"><a href="#" aria-label="close"><img src="{name}" alt="channel {c}, enlarged">'
-            f"<span>{html.escape(layer)}:{c}</span></a></div>"
+            f"{strip}<span>{html.escape(layer)}:{c}</span></a></div>"
         )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -235,10 +254,13 @@ body {{ font: 14px system-ui, sans-serif; background: #111; color: #ddd; margin:
 .box:target {{ display: flex; }}
 .box a {{ color: inherit; text-align: center; text-decoration: none; }}
 .box img {{ width: min(80vw, 80vh); display: block; }}
+.cell img.ex {{ margin-top: 2px; border-radius: 2px; }}
+.box img.ex {{ width: min(80vw, 80vh); margin-top: 6px; }}
 </style></head><body>
 <h1>{title}</h1>
-<p>Each picture is grown from noise to excite one channel ({cfg.steps} steps, {cfg.size} px, Fourier
-parameterization). Use as <code>--layers {html.escape(layer)}:N</code>. Click to enlarge.</p>
+<p>Each picture is grown from noise to excite one channel ({cfg.steps} steps, {cfg.size} px, {html.escape(cfg.param)}
+parameterization{", with the three photos that excite it most beneath" if examples else ""}).
+Use as <code>--layers {html.escape(layer)}:N</code>. Click to enlarge.</p>
 <div class="grid">
 {chr(10).join(cells)}
 </div>

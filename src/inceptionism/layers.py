@@ -58,7 +58,9 @@ LAYERS = (
     )),
     Layer("engine", ("engine", "featurevis", "precision"), (
         "engine/  ascent (octaves × steps), octave plan, tiled gradients, filters",
-        "featurevis.py  Fourier-parameterized batches",
+        "featurevis/  render (parameterization x transforms x objective x optimizer x steps),",
+        "             param (pixels, fft, alpha, maco), transforms, units (channels, combinations,",
+        "             classes, diversity), photos (accentuate, caricature), examples, scores",
         "precision.py  --precision auto: a fixed rule per hardware class, never a timing",
     )),
     Layer("network", ("taps", "models"), (
@@ -77,7 +79,8 @@ LAYERS = (
     )),
     Layer("ground", ("objectives", "images", "formats", "outputs", "labels", "device", "runtime", "errors", "paths",
                      "layers"), (
-        "objectives.py · images.py (read, encode, metadata) · formats.py (the codec table,",
+        "objectives/ (terms, batch terms, the grammar and its registry of term kinds) ·",
+        "images.py (read, encode, metadata) · formats.py (the codec table,",
         "fit_longest_side) · outputs.py (output checks, atomic writes) · labels.py · device.py ·",
         "runtime.py · errors.py · paths.py · layers.py (this map's declaration)",
     )),

@@ -190,23 +190,33 @@ class BatchConfig(_OnCluster):
 
 @dataclass(frozen=True)
 class VisualizeConfig(_Command):
-    """What channels or classes respond to, grown from noise."""
+    """What channels or classes respond to, grown from noise (or from a photo)."""
 
     lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (pixel only)")
     size: int = param(224, "side of the square picture", low=16, high=4096)
     octaves: int = param(3, "octaves (pixel)", low=1, high=12)
-    steps: int | None = param(None, "steps per octave (pixel; none = 20) or in all (fft; none = 128)", low=1,
-                              high=100_000)
+    steps: int | None = param(None, "steps per octave (pixel; none = 20) or in all (fft, alpha, maco; none = 128)",
+                              low=1, high=100_000)
     step_size: float = param(0.01, "step size (pixel)", low=0.0, high=10.0, low_open=True)
-    batch: int = param(8, "targets per forward/backward pass (fft)", low=1, high=1024)
+    batch: int = param(8, "pictures per forward/backward pass (fft, alpha, maco)", low=1, high=1024)
+    transforms: str = param("crops", "what the network sees each step (fft, alpha, maco): standard (lucid's pad, "
+                            "jitter, scale, rotate), crops (random crops, 50-100% of the side), none, or a list "
+                            "such as pad:16,crops:2x0.4,noise:0.02")
+    diversity: int = param(1, "pictures per target, pushed apart so each shows another facet (fft, alpha, maco)",
+                           low=1, high=64)
+    photo: str | None = param(None, "grow each channel out of this photo instead of noise (feature accentuation; "
+                              "fft, maco)")
+    judge: str | None = param(None, "another network that classifies each class picture (honest score: "
+                              "the network that made a picture is a lenient judge of it)")
     seed: int | None = param(None, "random seed; none = one is drawn and recorded in the output", low=0,
                              high=2**63 - 1)
     # last: from here on the class body's ``param`` is this field, not the function
-    param: str = param("pixel", "pixel (octaves, optional --lapnorm) or fft (Fourier, decorrelated colour, "
-                       "transformation robustness)", choices=("pixel", "fft"))
+    param: str = param("pixel", "pixel (octaves, optional --lapnorm), fft (Fourier, decorrelated colour), alpha "
+                       "(fft with transparency), maco (Fourier phase only, natural photos' magnitude)",
+                       choices=("pixel", "fft", "alpha", "maco"))
 
     def steps_or_default(self) -> int:
-        return self.steps if self.steps is not None else (128 if self.param == "fft" else 20)
+        return self.steps if self.steps is not None else (20 if self.param == "pixel" else 128)
 
 
 @dataclass(frozen=True)
@@ -218,6 +228,8 @@ class GalleryConfig(_OnCluster):
     batch: int = param(16, "channels per forward/backward pass", low=1, high=1024)
     seed: int | None = param(None, "random seed; none = reuse a cached gallery of any seed, else one is drawn",
                              low=0, high=2**63 - 1)
+    examples: str | None = param(None, "a folder of photos: beside each channel, the 3 that excite it most "
+                                 "(dataset examples)")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import math
 import re
 from contextlib import contextmanager
 from functools import partial
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -32,9 +32,24 @@ def _class_resolver(model: LoadedModel):
     return partial(resolve_class, labels=model.spec.labels)
 
 
+def _context(model: LoadedModel, **fields: Any) -> objectives.TermContext:
+    """What a term of any kind is built with; class names resolve only when a term asks."""
+    return objectives.TermContext(classes=lambda name: _class_resolver(model)(name), **fields)
+
+
 def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int] | None) -> tuple[int, int] | None:
-    """Validate a layer term; return the layer's (h, w) at ``size`` for neuron terms
+    """Validate a term; return the layer's (h, w) at ``size`` for neuron terms
     (``size`` None: the picture is not known yet, positions are checked later)."""
+    if term.kind != "layer":
+        kind = objectives.TERM_KINDS[term.kind]
+        if not kind.in_dreams:
+            raise ConfigError(f"{kind.syntax} is for feature visualization (visualize), not dreams")
+        if kind.reads_layer:
+            info = layer_info(model, term.layer, model.spec.probe_size)
+            for index, _ in term.combination:
+                info.check_channel(index)
+        objectives.term_objective(term, _context(model))  # a class name or index is checked here
+        return None
     positioned = term.position is not None and size is not None
     # the layer and its channels are the same at any size; a neuron's position needs the 224 px sizes
     info = layer_info(model, term.layer, 224 if positioned else model.spec.probe_size)
@@ -109,10 +124,7 @@ def check_objective(
     with _about("layers"):
         terms = objectives.parse_terms(cfg.layers) if cfg.layers else []
         for index, term in enumerate(terms):
-            if term.layer == "class":
-                _class_resolver(model)(term.class_name if term.channel is None else term.channel)
-            else:
-                refs[index] = _check_term(model, term, size)
+            refs[index] = _check_term(model, term, size)
     if cfg.guide and not any(t.whole for t in terms):
         raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at",
                           field="guide")
@@ -153,8 +165,7 @@ def build_objective(model: LoadedModel, cfg: SteeringConfig, size: tuple[int, in
             ref = refs.get(next(positions))
             if term.whole and term.layer in features:
                 return objectives.guide(term.layer, features[term.layer]) * cfg.guide_weight
-            classes = _class_resolver(model) if term.layer == "class" else None
-            return objectives.term_objective(term, kind=cfg.objective, classes=classes, reference=ref)
+            return objectives.term_objective(term, _context(model, kind=cfg.objective, reference=ref))
 
         parts.append(objectives.parse(cfg.layers, make=make))
     if cfg.target_class is not None:

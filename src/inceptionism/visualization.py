@@ -1,5 +1,6 @@
-"""One path for every picture grown from noise: channels or classes, by pixels (with
-octaves, optionally Laplacian-normalized) or in the Fourier domain (``param="fft"``).
+"""One path for every picture of a unit: channels, channel combinations or classes, by
+pixels (the dream's octaves, optionally Laplacian-normalized) or through the feature
+visualization render loop (``param`` fft, alpha or maco), from noise or grown out of a photo.
 
 Example:
     >>> from inceptionism.models import load_model
@@ -11,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterator
 
 from PIL import Image
@@ -20,7 +22,7 @@ from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, draw_seed
 from .device import resolve_device
 from .engine import Callbacks, StepInfo
 from .errors import ConfigError
-from .featurevis import FeatureVisConfig, Visualization, visualize_features
+from .featurevis import FeatureVisConfig, Target, Visualization, visualize_features
 from .models import LoadedModel, load_model
 from .options import VisualizeConfig
 
@@ -35,7 +37,7 @@ _PIXEL_ASCENT: dict[str, dict[str, Any]] = {
 
 
 def visualize_targets(
-    model: LoadedModel, layer: str, targets: list[int], cfg: VisualizeConfig, *, callbacks: Callbacks | None = None
+    model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, *, callbacks: Callbacks | None = None
 ) -> Iterator[Visualization]:
     """Grow a picture for each target: a channel of ``layer``, or a class when ``layer`` is "class".
 
@@ -44,9 +46,14 @@ def visualize_targets(
     if cfg.lapnorm and cfg.param != "pixel":
         raise ConfigError("lapnorm works with param pixel only", field="lapnorm")
     seed = cfg.seed if cfg.seed is not None else draw_seed()
-    if cfg.param == "fft":
-        yield from _fourier(model, layer, targets, cfg, seed, callbacks)
+    if cfg.photo is not None:
+        yield from _accentuated(model, layer, targets, cfg, seed)
         return
+    if cfg.param != "pixel":
+        yield from _rendered(model, layer, targets, cfg, seed, callbacks)
+        return
+    if cfg.diversity > 1 or any(not isinstance(t, int) for t in targets):
+        raise ConfigError("diversity and channel combinations need --param fft, alpha or maco", field="param")
     kind = "class" if layer == "class" else "channel"
     for target in targets:
         objective = {"target_class": str(target)} if kind == "class" else {"layers": f"{layer}:{target}"}
@@ -59,11 +66,32 @@ def visualize_targets(
         yield Visualization(layer, target, result.image, result.score_end, result.metadata)
 
 
-def _fourier(
-    model: LoadedModel, layer: str, targets: list[int], cfg: VisualizeConfig, seed: int, callbacks: Callbacks | None
+def _feature_config(cfg: VisualizeConfig, seed: int) -> FeatureVisConfig:
+    return FeatureVisConfig(size=cfg.size, steps=cfg.steps_or_default(), seed=seed, param=cfg.param,
+                            transforms=cfg.transforms, pictures=cfg.diversity)
+
+
+def _accentuated(model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, seed: int
+                 ) -> Iterator[Visualization]:
+    from .featurevis import accentuate
+    from .images import load_image, to_tensor
+
+    if layer == "class" or not all(isinstance(t, int) for t in targets):
+        raise ConfigError("photo (feature accentuation) grows single channels of a layer, not classes or "
+                          "combinations", field="photo")
+    if cfg.param not in ("fft", "maco", "pixel"):
+        raise ConfigError(f"photo works with param fft or maco, not {cfg.param}", field="photo")
+    fv = dataclasses.replace(_feature_config(cfg, seed), param="fft" if cfg.param == "pixel" else cfg.param)
+    photo = to_tensor(load_image(cfg.photo, role="photo", max_side=4 * cfg.size), model.device)[0]  # type: ignore[arg-type]
+    for target in targets:
+        yield accentuate(model, photo, layer, int(target), fv)  # type: ignore[arg-type]
+
+
+def _rendered(
+    model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, seed: int, callbacks: Callbacks | None
 ) -> Iterator[Visualization]:
-    fv = FeatureVisConfig(size=cfg.size, steps=cfg.steps_or_default(), seed=seed)
-    batches = -(-len(targets) // cfg.batch)
+    fv = _feature_config(cfg, seed)
+    batches = -(-len(targets) // max(1, cfg.batch // cfg.diversity))
     done = {"batch": 1}
 
     def on_step(step: int, values: Any) -> None:
@@ -82,7 +110,9 @@ def visualize(layer: str, target: int, *, model: str | LoadedModel = DEFAULT_MOD
     Plain pixel ascent shows the channel's pattern with lots of high-frequency
     noise; ``lapnorm=True`` normalizes the gradient on a Laplacian pyramid, which
     lets broader structure grow and tames the noise; ``param="fft"`` climbs in the
-    Fourier domain with decorrelated colours.
+    Fourier domain with decorrelated colours, ``"alpha"`` adds transparency and ``"maco"``
+    keeps natural photos' spectrum. With ``photo``, the channel grows out of that photo
+    (feature accentuation). The full set of pieces is :mod:`inceptionism.featurevis`.
 
     Args:
         layer: module path, e.g. ``"blocks.4.1.bn1"``, or ``"class"``.
@@ -90,7 +120,8 @@ def visualize(layer: str, target: int, *, model: str | LoadedModel = DEFAULT_MOD
         model, device: the network (a name, or a model already loaded, as ``dream`` takes) and
             where it runs (``device`` is not used with a loaded model: it runs where it is).
         **params: any :class:`~inceptionism.options.VisualizeConfig` field: ``param``,
-            ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``, ``step_size``, ``seed``.
+            ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``, ``step_size``, ``seed``,
+            ``transforms``, ``photo``.
 
     Returns:
         The square picture; ``image.info["inceptionism"]`` holds parameters and scores.

@@ -63,27 +63,118 @@ def visualize(
     """Show what channels (or classes) respond to, grown from noise."""
     with errors(debug):
         from ..config import draw_seed
-        from ..featurevis import parse_targets
+        from ..featurevis import parse_targets, parse_transforms, target_text
         from ..images import OUTPUT_FORMATS, save_image
         from ..outputs import check_output_path
         from ..visualization import visualize_targets as grow
 
         check_output_path(output, formats=OUTPUT_FORMATS)
+        parse_transforms(vis.transforms)  # a bad list is an error before the network loads
         if vis.lapnorm and vis.param != "pixel":
             raise ConfigError("--lapnorm works with --param pixel only", field="lapnorm")
         loaded = load_network(net)
         chosen = parse_targets(targets, layer, loaded)
+        judge = _judge(vis.judge, layer, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
-        names = [output] if len(chosen) == 1 else [output.with_name(f"{output.stem}-{t}{output.suffix}") for t in chosen]
-        if vis.param == "pixel":  # one dream per target
+        names = _visualize_names(output, [target_text(t) for t in chosen], vis.diversity)
+        if vis.param == "pixel" and vis.photo is None:  # one dream per target
             total = vis.octaves * vis.steps_or_default() * len(chosen)
         else:  # the targets go through the network in batches
-            total = -(-len(chosen) // vis.batch) * vis.steps_or_default()
+            total = -(-len(chosen) // max(1, vis.batch // vis.diversity)) * vis.steps_or_default()
         shown = run_with_progress(lambda callbacks: list(grow(loaded, layer, chosen, vis, callbacks=callbacks)), total, quiet)
         for path, result in zip(names, shown):
             save_image(result.image, path, result.metadata)
             kind = "logit" if layer == "class" else "mean activation"
-            out.print(f"wrote {path}; {layer} {result.target}: {kind} {result.score:.3f}, seed {vis.seed}")
+            out.print(f"wrote {path}; {layer} {result.target}: {kind} {result.score:.3f}, seed {vis.seed}"
+                      + (_judged(judge, result) if judge is not None else ""))
+
+
+def _visualize_names(output: Path, targets: list, pictures: int) -> list[Path]:
+    """One output name per picture: OUTPUT for one, else OUTPUT-TARGET[-K] (K: the picture of its target)."""
+    if len(targets) == 1 and pictures == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{t}{f'-{k}' if pictures > 1 else ''}{output.suffix}")
+            for t in targets for k in range(pictures)]
+
+
+def _judge(name: str | None, layer: str, source):
+    """The judging network, loaded where the source runs; only for class pictures."""
+    if name is None:
+        return None
+    if layer != "class":
+        raise ConfigError("--judge grades class pictures; give 'class' as the layer", field="judge")
+    from ..models import load_model
+
+    judge = load_model(name, device=source.device)
+    if (judge.spec.name, judge.weights_sha256) == (source.spec.name, source.weights_sha256):
+        raise ConfigError(f"--judge {name} made the pictures and cannot judge them; choose another network",
+                          field="judge")
+    return judge
+
+
+def _judged(judge, result) -> str:
+    from torchvision.transforms.v2 import functional as tv
+
+    from ..featurevis import transferability
+    from ..labels import class_names
+
+    x = tv.to_dtype(tv.pil_to_tensor(result.image.convert("RGB")), scale=True)[None]
+    verdict = transferability(x, [int(result.target)], judge)
+    guess = class_names(judge.spec.labels)[verdict.guess[0]]
+    return (f"; {judge.spec.name} sees {guess!r} first, p({result.target}) {float(verdict.probability[0]):.2f}, "
+            f"top-5 {'yes' if bool(verdict.top5[0]) else 'no'}")
+
+
+@app.command()
+@with_config("net", InspectConfig)
+def examples(
+    layer: str = typer.Argument(..., help="Layer, e.g. blocks.4.1.bn1."),
+    channels: str = typer.Argument(..., help="Channel(s): 7 or 3,7,12."),
+    photos: Path = typer.Argument(..., help="Folder of photos (searched below too)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output sheet; several channels add -N to its name."),
+    top: int = typer.Option(9, "--top", min=1, max=100, help="Photos per channel."),
+    whole: bool = typer.Option(False, "--whole", help="Show whole photos, not the crop around the strongest place."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    net: InspectConfig,
+) -> None:
+    """The photos of a folder that excite channels most (dataset examples), as a sheet each."""
+    with errors(debug):
+        from ..featurevis import examples_sheet, photo_files, scan_photos
+        from ..images import OUTPUT_FORMATS, save_image
+        from ..outputs import check_output_path
+
+        check_output_path(output, formats=OUTPUT_FORMATS)
+        loaded = load_network(net)
+        chosen = parse_channel_list(channels, layer, loaded)
+        count = len(photo_files(photos))
+        with progress_bar(quiet) as progress:
+            task = progress.add_task("photos", total=count, step="-", score="-")
+            scan = scan_photos(loaded, layer, photos, chosen, top=top, on_photo=lambda done, total: progress.update(
+                task, completed=done, step=f"{done}/{total}"))
+        for line in scan.skipped:
+            out.print(f"skipped {line}")
+        for channel in chosen:
+            path = output if len(chosen) == 1 else output.with_name(f"{output.stem}-{channel}{output.suffix}")
+            found = scan.examples[channel]
+            save_image(examples_sheet(found, 160, crops=not whole), path,
+                       {"examples": {"layer": layer, "channel": channel, "photos": [str(e.path) for e in found],
+                                     "scores": [round(e.score, 4) for e in found]}})
+            best = ", ".join(f"{e.path.name} {e.score:.2f}" for e in found[:3])
+            out.print(f"wrote {path}; {layer}:{channel} over {len(scan.paths)} photos, strongest: {best}")
+
+
+def parse_channel_list(text: str, layer: str, model) -> list[int]:
+    """Plain channel numbers of ``layer`` (no combinations, no classes)."""
+    from ..featurevis import parse_targets
+
+    if layer == "class":
+        raise ConfigError("examples shows channels of a layer, not classes", field="layer")
+    chosen = parse_targets(text, layer, model)
+    if not all(isinstance(c, int) for c in chosen):
+        raise ConfigError(f"channels {text!r}: examples takes plain channel numbers, not combinations")
+    return [int(c) for c in chosen]  # type: ignore[arg-type]
 
 
 @app.command()
@@ -108,9 +199,13 @@ def gallery(
 
         started = time.perf_counter()
         check_output_folder(output)  # before any work
+        if gal.examples is not None:
+            from ..featurevis import photo_files
+
+            photo_files(gal.examples)
         plan = plan_gallery(net.model, net.weights, layer, size=gal.size, steps=gal.steps, seed=gal.seed)
         cfg = plan.cfg
-        if plan.weights_sha256 is not None:  # all cached: no need to load the network at all
+        if plan.weights_sha256 is not None and gal.examples is None:  # all cached: no need to load the network
             result = cached_gallery(plan.model, plan.weights_sha256, layer, output, cfg)
             if result is not None:
                 took = time.perf_counter() - started
@@ -125,6 +220,13 @@ def gallery(
                 on_step = lambda step, values: progress.update(task, step=f"{step}/{gal.steps}")  # noqa: E731
                 result = build_gallery(loaded, layer, output, cfg, batch=gal.batch, on_step=on_step, runner=runner,
                                        network=network)
+                if gal.examples is not None:
+                    from ..gallery import add_examples
+
+                    progress.update(task, description=f"{layer}: dataset examples")
+                    photos = add_examples(loaded, layer, output, gal.examples, cfg, on_photo=lambda done, total:
+                                          progress.update(task, step=f"photo {done}/{total}"))
+                    out.print(f"dataset examples from {photos} photos in {gal.examples}")
         took = time.perf_counter() - started
         out.print(
             f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "

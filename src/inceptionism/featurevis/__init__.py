@@ -1,0 +1,28 @@
+"""Feature visualization: pictures of what a network's units respond to.
+
+One render loop (:func:`render`) takes its pieces by name or as objects: a
+parameterization (:data:`PARAMS`: pixels, fft, alpha, maco), a list of transforms
+(:func:`parse_transforms`), an objective (:mod:`inceptionism.objectives`: channels,
+classes, directions, diversity, caricature, staying close to a photo), an optimizer and a
+step count. On top of it: pictures of units (:func:`visualize_features`), pictures grown
+from a photo (:func:`accentuate`, :func:`caricature`), dataset examples
+(:func:`scan_photos`) and honest scores (:func:`transferability`, :func:`sanity`,
+:func:`chroma`).
+"""
+
+from .examples import Example, PhotoScan, examples_sheet, photo_files, scan_photos
+from .param import PARAMS, Picture, alpha, fourier, maco, picture_for, pixels
+from .photos import accentuate, caricature, photo_features
+from .render import Rendered, render
+from .scores import Judged, Sanity, chroma, sanity, transferability
+from .transforms import TRANSFORM_SETS, Transform, affine, crops, jitter, noise, pad, parse_transforms
+from .units import FeatureVisConfig, Target, Visualization, parse_targets, target_text, visualize_features
+
+__all__ = [
+    "render", "Rendered", "Picture", "PARAMS", "picture_for", "pixels", "fourier", "alpha", "maco",
+    "Transform", "TRANSFORM_SETS", "parse_transforms", "pad", "jitter", "affine", "crops", "noise",
+    "FeatureVisConfig", "Visualization", "Target", "parse_targets", "target_text", "visualize_features",
+    "accentuate", "caricature", "photo_features",
+    "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet",
+    "chroma", "Judged", "transferability", "Sanity", "sanity",
+]  # fmt: skip

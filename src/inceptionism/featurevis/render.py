@@ -1,0 +1,110 @@
+"""The render loop: parameterization x transforms x objective x optimizer x steps.
+
+Each piece is swappable (lucent's ``render_vis``, ours)::
+
+    from inceptionism.featurevis import render, picture_for, parse_transforms
+    from inceptionism.objectives import channel, diversity
+
+    gen = torch.Generator().manual_seed(0)
+    picture = picture_for("fft", 4, 224, gen=gen, device=model.device)
+    objective = channel("blocks.4.1.bn1", 7) + 0.5 * diversity("blocks.4.1.bn1", 4)
+    out = render(model, objective, picture, transforms=parse_transforms("crops"), steps=128, gen=gen)
+    out.images  # (4, 3, 224, 224) in [0, 1]
+
+Item k of the batch is scored by ``objective(acts)[k]``; every item climbs its own value in
+one forward/backward pass. A picture with an alpha channel is laid over random
+backgrounds before the transforms, and its opaque area costs a share of its own score,
+so what does not matter turns transparent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..models.spec import LoadedModel
+from ..objectives import Objective
+from ..taps import capture
+from .param import Picture
+from .transforms import Transform
+
+__all__ = ["Rendered", "render", "ALPHA_COST"]
+
+ALPHA_COST = 0.5  # an alpha picture's score is cut by this share of itself times its mean opacity
+
+Optimizer = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
+
+
+@dataclass
+class Rendered:
+    """What :func:`render` grew."""
+
+    images: torch.Tensor  # (B, C, H, W) in [0, 1]; C = 4 with alpha
+    values: torch.Tensor  # (B,) the objective on the untransformed pictures (over grey, with alpha)
+    importance: torch.Tensor  # (B, H, W) in [0, 1]: where the objective's gradient was, over all steps
+
+
+def _over_background(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """RGBA pictures laid over a random smooth colour background each step."""
+    if img.shape[1] == 3:
+        return img
+    count = img.shape[0]
+    colour = torch.rand(count, 3, 2, 2, generator=gen).to(img.device, img.dtype)
+    background = torch.nn.functional.interpolate(colour, size=img.shape[-2:], mode="bilinear", align_corners=False)
+    opacity = img[:, 3:]
+    return img[:, :3] * opacity + background * (1 - opacity)
+
+
+def _shown(img: torch.Tensor) -> torch.Tensor:
+    """RGBA over mid grey (what is scored and saved without alpha), RGB as it is."""
+    return img if img.shape[1] == 3 else img[:, :3] * img[:, 3:] + 0.5 * (1 - img[:, 3:])
+
+
+def render(
+    model: LoadedModel,
+    objective: Objective,
+    picture: Picture,
+    *,
+    steps: int,
+    gen: torch.Generator,
+    transforms: list[Transform] = (),  # type: ignore[assignment]
+    optimizer: Optimizer | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> Rendered:
+    """Optimize ``picture`` so that item k maximizes ``objective(acts)[k]``.
+
+    Args:
+        objective: one value per item; if a transform stacks copies, it sees copies x B items
+            (per-item terms repeat their targets) and each item's value is its copies' mean.
+        optimizer: builds the optimizer from the picture's tensors (default: Adam at ``picture.lr``).
+        on_step: called with (step, values (B,)) after each step.
+    """
+    opt = optimizer(picture.tensors) if optimizer is not None else torch.optim.Adam(picture.tensors, lr=picture.lr)
+    importance: torch.Tensor | None = None
+    with capture(model, sorted(objective.layers)) as run:
+        for step in range(steps):
+            opt.zero_grad(set_to_none=True)
+            img = picture.draw()
+            img.retain_grad()
+            seen = _over_background(img, gen)
+            for transform in transforms:
+                seen = transform(seen, gen)
+            values = objective(run(seen)).view(-1, img.shape[0]).mean(0)
+            score = values
+            if img.shape[1] == 4:
+                score = values - ALPHA_COST * values.detach().abs() * img[:, 3].flatten(1).mean(1)
+            (-score.sum()).backward()
+            grad = img.grad.detach().abs().sum(1)  # type: ignore[union-attr]
+            importance = grad if importance is None else importance + grad
+            opt.step()
+            if on_step is not None:
+                on_step(step + 1, values.detach())
+        with torch.no_grad():
+            img = picture.draw()
+            final = objective(run(_shown(img)))
+    if importance is None:
+        importance = torch.zeros(img.shape[0], *img.shape[-2:], device=img.device)
+    peak = importance.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1)
+    return Rendered(img.detach(), final.detach(), (importance / peak).detach())

@@ -1,0 +1,130 @@
+"""Transformation robustness: what the network sees of a picture at each step.
+
+A transform maps a batch (B, C, H, W) and the render's random generator to what the
+network is shown. Only patterns that survive small shifts, scalings and rotations keep
+growing, which is most of what separates a readable visualization from adversarial
+noise. A list of transforms is applied in order; ``crops`` shows several random crops
+of every picture, stacked copy-major (copies x B), which per-item objectives expect.
+
+The written form (``--transforms``) is a named set or a comma list::
+
+    standard                  lucid's: pad:12,jitter:8,scale:0.9-1.1,rotate:10,jitter:4
+    crops                     pad:16,crops:1x0.5 (MACO's random crops, each 50-100% of the side)
+    pad:16,crops:2x0.4,noise:0.02
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+
+__all__ = ["Transform", "pad", "jitter", "affine", "crops", "noise", "TRANSFORM_SETS", "parse_transforms"]
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+TRANSFORM_SETS = {
+    "standard": "pad:12,jitter:8,scale:0.9-1.1,rotate:10,jitter:4",
+    "crops": "pad:16,crops:1x0.5",
+    "none": "",
+}
+
+
+def pad(px: int) -> Transform:
+    """Pad every side by ``px`` with mid grey, so the border is no special place."""
+    return lambda x, gen: F.pad(x, (px, px, px, px), mode="constant", value=0.5)
+
+
+def jitter(px: int) -> Transform:
+    """Shift the whole batch by up to ``px`` in each direction (wrapping round)."""
+
+    def fn(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        dy, dx = torch.randint(-px, px + 1, (2,), generator=gen).tolist()
+        return torch.roll(x, (dy, dx), (2, 3))
+
+    return fn
+
+
+def _warp(x: torch.Tensor, theta: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    out = [x.shape[0], x.shape[1], size or x.shape[2], size or x.shape[3]]
+    grid = F.affine_grid(theta.to(x.device, x.dtype), out, align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def affine(scale: tuple[float, float] = (1.0, 1.0), degrees: float = 0.0) -> Transform:
+    """Scale each picture by a random factor in ``scale`` and rotate it by up to ``degrees``."""
+
+    def fn(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        count = x.shape[0]
+        factor = scale[0] + (scale[1] - scale[0]) * torch.rand(count, generator=gen)
+        angle = (torch.rand(count, generator=gen) * 2 - 1) * math.radians(degrees)
+        cos, sin = angle.cos() / factor, angle.sin() / factor
+        theta = torch.stack([torch.stack([cos, -sin, torch.zeros(count)], 1),
+                             torch.stack([sin, cos, torch.zeros(count)], 1)], 1)  # fmt: skip
+        return _warp(x, theta)
+
+    return fn
+
+
+def crops(copies: int, low: float) -> Transform:
+    """``copies`` random square crops of every picture, each ``low``-1 of its side, placed
+    anywhere inside it and scaled back to the picture's size: (copies x B, C, H, W)."""
+
+    def fn(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        count = x.shape[0] * copies
+        side = low + (1 - low) * torch.rand(count, generator=gen)
+        centre = (torch.rand(count, 2, generator=gen) * 2 - 1) * (1 - side)[:, None]
+        theta = torch.zeros(count, 2, 3)
+        theta[:, 0, 0], theta[:, 1, 1], theta[:, :, 2] = side, side, centre
+        return _warp(x.repeat(copies, 1, 1, 1), theta)
+
+    return fn
+
+
+def noise(sd: float) -> Transform:
+    """Add Gaussian noise of standard deviation ``sd``."""
+    return lambda x, gen: x + sd * torch.randn(x.shape, generator=gen).to(x.device, x.dtype)
+
+
+_NUMBER = r"\d+(?:\.\d+)?"
+_FORMS: dict[str, tuple[str, Callable[[re.Match], Transform]]] = {
+    "pad": (r"(\d+)", lambda m: pad(int(m[1]))),
+    "jitter": (r"(\d+)", lambda m: jitter(int(m[1]))),
+    "scale": (rf"({_NUMBER})-({_NUMBER})", lambda m: affine(scale=(float(m[1]), float(m[2])))),
+    "rotate": (rf"({_NUMBER})", lambda m: affine(degrees=float(m[1]))),
+    "crops": (rf"(\d+)x({_NUMBER})", lambda m: crops(int(m[1]), float(m[2]))),
+    "noise": (rf"({_NUMBER})", lambda m: noise(float(m[1]))),
+}
+_LIMITS = {"pad": (0, 512), "jitter": (0, 512), "scale": (0.1, 10.0), "rotate": (0, 180), "crops": (0.05, 1.0),
+           "noise": (0, 1.0)}
+
+
+def parse_transforms(text: str) -> list[Transform]:
+    """The transforms a written form names: a set (``standard``, ``crops``, ``none``) or a
+    comma list of ``pad:PX``, ``jitter:PX``, ``scale:LO-HI``, ``rotate:DEG``, ``crops:NxLOW``, ``noise:SD``.
+
+    Example:
+        >>> len(parse_transforms("pad:16,crops:2x0.5"))
+        2
+    """
+    text = TRANSFORM_SETS.get(text.strip(), text)
+    found = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        name, _, value = item.partition(":")
+        form = _FORMS.get(name)
+        match = re.fullmatch(form[0], value) if form else None
+        if form is None or match is None:
+            raise ConfigError(f"transform {item!r} is not one of {', '.join(TRANSFORM_SETS)} or pad:PX, jitter:PX, "
+                              "scale:LO-HI, rotate:DEG, crops:NxLOW, noise:SD", field="transforms")
+        numbers = [float(g) for g in match.groups()]
+        low, high = _LIMITS[name]
+        if not all(low <= n <= high for n in numbers[-1:]) or (name == "crops" and not 1 <= numbers[0] <= 16):
+            raise ConfigError(f"transform {item!r} is out of range: {name} takes {low:g} to {high:g}"
+                              + (" and 1 to 16 crops" if name == "crops" else ""), field="transforms")
+        found.append(form[1](match))
+    return found

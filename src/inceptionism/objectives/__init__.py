@@ -1,0 +1,50 @@
+"""Objectives: small composable callables over captured activations.
+
+An objective maps ``{layer: activation}`` to one scalar per image and knows which
+layers it needs. Objectives add, scale and negate::
+
+    obj = layer("blocks.4.1.bn1") + 0.5 * channel("blocks.5.0.bn1", 12)
+
+The string form used by ``--layers`` parses into the same thing::
+
+    parse("blocks.4.1.bn1,blocks.5.0.bn1:12*0.5")
+
+``terms`` holds the one-picture terms, ``batch`` the feature-visualization terms (per-item
+targets, diversity, directions, caricature, staying close to a photo), ``grammar`` the
+written form and the registry of term kinds.
+"""
+
+from .batch import caricature, direction, diversity, per_item_channels, per_item_classes, stay_close
+from .grammar import (
+    TERM_KINDS,
+    LayerTerm,
+    TermContext,
+    TermKind,
+    parse,
+    parse_terms,
+    split_terms,
+    term_kinds_help,
+    term_objective,
+)
+from .terms import (
+    MAX_TERMS,
+    MAX_WEIGHT,
+    OUTPUT,
+    Activations,
+    Objective,
+    avoid_classes,
+    channel,
+    class_logit,
+    guide,
+    layer,
+    neuron,
+    total,
+)
+
+__all__ = [
+    "OUTPUT", "Activations", "Objective", "MAX_TERMS", "MAX_WEIGHT",
+    "layer", "channel", "neuron", "class_logit", "avoid_classes", "guide", "total",
+    "per_item_channels", "per_item_classes", "diversity", "direction", "caricature", "stay_close",
+    "LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse",
+    "term_objective", "term_kinds_help",
+]  # fmt: skip

@@ -1,0 +1,247 @@
+"""The written form of an objective, as ``--layers`` and ``visualize`` take it.
+
+A comma list of terms, each ``LAYER[:CHANNEL[@Y,X]][*WEIGHT]`` (a layer, a channel, a
+neuron) or ``KIND:...[*WEIGHT]`` for a registered kind of term. Each kind is registered
+once, here, with its syntax, how it parses and what it builds; nothing else tests for a
+kind's name:
+
+- ``class:CLASS``: a class logit, by index or name;
+- ``direction:LAYER:3+7-2``: a direction in the layer's channel space (channel interaction);
+- ``diversity:LAYER``: several pictures of one target differ at the layer (batches only);
+- ``caricature:LAYER``: exaggerate what the layer sees in a photo (needs the photo).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from ..errors import ConfigError, LayerError
+from . import batch as batched
+from .terms import MAX_TERMS, MAX_WEIGHT, Objective, channel, class_logit, layer, neuron, total
+
+__all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse",
+           "term_objective", "term_kinds_help"]
+
+_TERM = re.compile(
+    r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s]+))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
+)
+_COMBINATION = re.compile(r"^(?P<layer>[^:\s]+):(?P<combo>[-+]?\d+(?:[-+]\d+)*)$")
+
+
+@dataclass(frozen=True)
+class LayerTerm:
+    """One parsed term: a layer, channel or neuron (``kind`` "layer"), or a registered kind."""
+
+    layer: str  # module path, or "class" for a class logit
+    channel: int | None = None  # channel, or the class index for "class" terms
+    weight: float = 1.0
+    position: tuple[int, int] | None = None  # (y, x) of a single neuron
+    class_name: str | None = None  # a "class" term's class as typed, when given by name
+    kind: str = "layer"  # "layer", or a key of TERM_KINDS
+    combination: tuple[tuple[int, float], ...] = ()  # a direction's (channel, coefficient) pairs
+
+    @property
+    def whole(self) -> bool:
+        """A whole layer (no channel, not another kind): what guides match at and --channels picks from."""
+        return self.kind == "layer" and self.channel is None
+
+
+@dataclass(frozen=True)
+class TermContext:
+    """What building a term may need beyond its own text."""
+
+    kind: str = "l2"  # how a layer or channel is reduced: l2 or mean
+    classes: Callable[[Any], int] | None = None  # class name or index -> index, checked
+    reference: tuple[int, int] | None = None  # a neuron's layer (H, W) at the size its position was given
+    photo: Callable[[str], torch.Tensor] | None = None  # layer -> a photo's activations (C, H, W)
+    pictures: int = 1  # pictures per target in the batch (what diversity compares)
+
+
+@dataclass(frozen=True)
+class TermKind:
+    """A kind of term: its written form, where it is allowed, how it parses and builds."""
+
+    name: str
+    syntax: str  # e.g. "class:CLASS"
+    help: str
+    parse: Callable[[str, str, float], LayerTerm]  # (the term as written, after "KIND:", weight) -> term
+    build: Callable[[LayerTerm, TermContext], Objective]
+    in_dreams: bool = True  # a dream (one picture, no photo features) can use it
+    reads_layer: bool = True  # term.layer is a module path to check against the network
+
+
+TERM_KINDS: dict[str, TermKind] = {}
+
+
+def _register(kind: TermKind) -> TermKind:
+    if kind.name in TERM_KINDS:
+        raise ValueError(f"term kind {kind.name!r} is registered twice")
+    TERM_KINDS[kind.name] = kind
+    return kind
+
+
+def term_kinds_help() -> str:
+    """One line per registered kind: its syntax and what it does."""
+    return "\n".join(f"{k.syntax}: {k.help}" for k in TERM_KINDS.values())
+
+
+def _class_term(item: str, rest: str, weight: float) -> LayerTerm:
+    if not rest:
+        raise ConfigError(f"class term {item!r} needs a class: class:INDEX or class:NAME")
+    if rest.isdigit():
+        return LayerTerm("class", int(rest), weight, kind="class")
+    return LayerTerm("class", None, weight, class_name=rest.replace("_", " "), kind="class")
+
+
+def _build_class(term: LayerTerm, ctx: TermContext) -> Objective:
+    if ctx.classes is not None:  # checks an index's range too
+        return class_logit(ctx.classes(term.class_name if term.channel is None else term.channel))
+    if term.channel is None:
+        raise ConfigError(f"class name {term.class_name!r} needs a model with class names")
+    return class_logit(term.channel)
+
+
+def _layer_only(kind: str) -> Callable[[str, str, float], LayerTerm]:
+    def parse(item: str, rest: str, weight: float) -> LayerTerm:
+        if not rest or ":" in rest:
+            raise ConfigError(f"{kind} term {item!r} is not of the form {kind}:LAYER")
+        return LayerTerm(rest, None, weight, kind=kind)
+
+    return parse
+
+
+def _direction_term(item: str, rest: str, weight: float) -> LayerTerm:
+    match = _COMBINATION.match(rest or "")
+    if not match:
+        raise ConfigError(f"direction term {item!r} is not of the form direction:LAYER:3+7-2 (channels joined by + or -)")
+    pairs = re.findall(r"([-+]?)(\d+)", match["combo"])
+    combination = tuple((int(number), -1.0 if sign == "-" else 1.0) for sign, number in pairs)
+    if len({c for c, _ in combination}) != len(combination):
+        raise ConfigError(f"direction term {item!r} names a channel twice")
+    return LayerTerm(match["layer"], None, weight, kind="direction", combination=combination)
+
+
+def _build_caricature(term: LayerTerm, ctx: TermContext) -> Objective:
+    if ctx.photo is None:
+        raise ConfigError(f"caricature:{term.layer} needs a photo to exaggerate")
+    return batched.caricature(term.layer, ctx.photo(term.layer))
+
+
+_register(TermKind("class", "class:CLASS", "a class logit, by index or name (class:goldfinch)", _class_term,
+                   _build_class, reads_layer=False))
+_register(TermKind("direction", "direction:LAYER:3+7-2", "a direction in the layer's channel space: channels "
+                   "together (+) or one without another (-)", _direction_term,
+                   lambda t, ctx: batched.direction(t.layer, dict(t.combination))))
+_register(TermKind("diversity", "diversity:LAYER", "several pictures of one target differ in style at the layer "
+                   "(weight it, e.g. *0.5; visualize --diversity only)", _layer_only("diversity"),
+                   lambda t, ctx: batched.diversity(t.layer, ctx.pictures), in_dreams=False))
+_register(TermKind("caricature", "caricature:LAYER", "exaggerate what the layer sees in a photo "
+                   "(visualize --photo only)", _layer_only("caricature"), _build_caricature, in_dreams=False))
+
+
+def split_terms(text: str) -> list[str]:
+    """Split on commas, except the one inside a neuron position ``@Y,X``."""
+    items: list[str] = []
+    for piece in text.split(","):
+        if items and "@" in items[-1] and "," not in items[-1].split("@", 1)[1]:
+            items[-1] += "," + piece
+        else:
+            items.append(piece)
+    return items
+
+
+def parse_terms(text: str) -> list[LayerTerm]:
+    """Parse a comma list of ``LAYER[:CHANNEL[@Y,X]][*WEIGHT]`` and ``KIND:...[*WEIGHT]`` terms.
+
+    Example:
+        >>> parse_terms("blocks.5.0.bn1:12*0.5")
+        [LayerTerm(layer='blocks.5.0.bn1', channel=12, weight=0.5, position=None, class_name=None, kind='layer', combination=())]
+    """
+    terms = []
+    for raw in split_terms(text):
+        item = raw.strip()
+        match = _TERM.match(item)
+        if not match:
+            raise ConfigError(f"layer term {item!r} is not of the form LAYER[:CHANNEL[@Y,X]][*WEIGHT] or "
+                              f"{' or '.join(k.syntax for k in TERM_KINDS.values())}")
+        chan_text, weight_text, pos_text = match["channel"], match["weight"], match["pos"]
+        weight = _weight(item, weight_text)
+        kind = TERM_KINDS.get(match["layer"])
+        if kind is not None:
+            if pos_text is not None:
+                raise ConfigError(f"{kind.name} term {item!r} takes no position @Y,X")
+            terms.append(kind.parse(item, chan_text or "", weight))
+            continue
+        try:
+            chan = int(chan_text) if chan_text is not None else None
+        except ValueError:
+            raise ConfigError(f"channel {chan_text!r} in {item!r} is not a whole number") from None
+        if chan is not None and chan < 0:
+            raise LayerError(f"channel {chan} in {item!r} is negative; channels count from 0")
+        terms.append(LayerTerm(match["layer"], chan, weight, _position(item, pos_text, chan)))
+    if len(terms) > MAX_TERMS:
+        raise ConfigError(f"layers has {len(terms)} terms; at most {MAX_TERMS}", field="layers")
+    return terms
+
+
+def _weight(item: str, text: str | None) -> float:
+    if text is None:
+        return 1.0
+    try:
+        weight = float(text)
+    except ValueError:
+        raise ConfigError(f"weight {text!r} in {item!r} is not a number") from None
+    if not abs(weight) <= MAX_WEIGHT:  # NaN fails this too
+        raise ConfigError(f"weight {text!r} in {item!r} must be a finite number from {-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
+    return weight
+
+
+def _position(item: str, text: str | None, chan: int | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    if chan is None:
+        raise ConfigError(f"neuron {item!r} needs a channel: LAYER:CHANNEL@Y,X")
+    try:
+        y_text, x_text = text.split(",")
+        y, x = int(y_text), int(x_text)
+    except ValueError:
+        raise ConfigError(f"position {text!r} in {item!r} is not of the form Y,X with whole numbers") from None
+    if y < 0 or x < 0:
+        raise LayerError(f"position {y},{x} in {item!r} is outside the layer; positions count from 0")
+    return y, x
+
+
+def parse(
+    text: str,
+    *,
+    kind: str = "l2",
+    classes: Callable[[str], int] | None = None,
+    make: Callable[[LayerTerm], Objective] | None = None,
+) -> Objective:
+    """Turn a ``--layers`` string into one summed objective.
+
+    ``classes`` turns a class name into its index (needed only for ``class:NAME``);
+    ``make`` builds each term's unweighted objective instead of :func:`term_objective`
+    (the dream's steering uses it for guides and neuron positions).
+    """
+    make = make or (lambda term: term_objective(term, TermContext(kind=kind, classes=classes)))
+    parts = [make(term) * term.weight if term.weight != 1.0 else make(term) for term in parse_terms(text)]
+    if not parts:
+        raise ConfigError("no layers given; expected LAYER[:CHANNEL][*WEIGHT],...", field="layers")
+    return total(parts)
+
+
+def term_objective(term: LayerTerm, ctx: TermContext | None = None) -> Objective:
+    """The unweighted objective of one parsed term."""
+    ctx = ctx or TermContext()
+    if term.kind != "layer":
+        return TERM_KINDS[term.kind].build(term, ctx)
+    if term.channel is None:
+        return layer(term.layer, kind=ctx.kind)
+    if term.position is not None:
+        return neuron(term.layer, term.channel, *term.position, reference=ctx.reference)
+    return channel(term.layer, term.channel, kind=ctx.kind)

@@ -1,0 +1,311 @@
+"""Feature visualization: the composable render loop, its parameterizations and transforms,
+batch-coupled objectives, pictures grown from photos, dataset examples and honest scores."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from typer.testing import CliRunner
+
+from inceptionism import featurevis as fv
+from inceptionism import objectives as obj
+from inceptionism.cli import app
+from inceptionism.errors import ConfigError
+from inceptionism.images import load_image, read_metadata, to_tensor
+from inceptionism.labels import resolve_class
+from inceptionism.taps import capture
+
+LAYER = "blocks.4.1.bn1"
+runner = CliRunner()
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _acts(model, images: torch.Tensor, layer: str = LAYER) -> torch.Tensor:
+    with capture(model, [layer]) as run, torch.no_grad():
+        return run(images[:, :3])[layer]
+
+
+def _photo(examples, name: str = "chelsea") -> torch.Tensor:
+    return to_tensor(load_image(examples / f"{name}.jpg"))[0]
+
+
+# -- the render loop and its pieces --------------------------------------------------------
+
+
+@pytest.mark.parametrize("param", sorted(fv.PARAMS))
+def test_every_parameterization_climbs_its_channel(model, param):
+    gen = _gen()
+    picture = fv.picture_for(param, 2, 64, gen=gen, device=model.device)
+    before = obj.per_item_channels(LAYER, [7, 10])({LAYER: _acts(model, picture.draw().detach())})
+    out = fv.render(model, obj.per_item_channels(LAYER, [7, 10]), picture, steps=12, gen=gen,
+                    transforms=fv.parse_transforms("crops"))
+    assert out.images.shape == (2, 4 if param == "alpha" else 3, 64, 64)
+    assert bool((out.values > before + 0.3).all()), (param, before, out.values)
+
+
+def test_every_piece_swaps_optimizer_transforms_and_objective_included(model):
+    seen = []
+
+    def recorder(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        seen.append(tuple(x.shape))
+        return x
+
+    picture = fv.pixels(1, 48, gen=_gen(), device=model.device)
+    objective = obj.channel(LAYER, 7, kind="mean") - obj.channel(LAYER, 10, kind="mean")
+    out = fv.render(model, objective, picture, steps=5, gen=_gen(), transforms=[fv.crops(3, 0.5), recorder],
+                    optimizer=lambda tensors: torch.optim.SGD(tensors, lr=20.0))
+    assert seen == [(3, 3, 48, 48)] * 5  # the crops stacked three copies; the recorder saw every step
+    start = objective({LAYER: _acts(model, torch.full((1, 3, 48, 48), 0.5))})
+    assert float(out.values[0]) > float(start[0]) + 0.5
+
+
+def test_visualize_goes_through_the_one_render_loop(model, monkeypatch):
+    calls = []
+    real = fv.units.render
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["steps"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fv.units, "render", counted)
+    from inceptionism.options import VisualizeConfig
+    from inceptionism.visualization import visualize_targets
+
+    shown = list(visualize_targets(model, LAYER, [7, 10], VisualizeConfig(param="maco", size=48, steps=3, seed=0)))
+    assert calls == [3] and [s.target for s in shown] == [7, 10]
+
+
+def test_alpha_turns_what_does_not_matter_transparent(model):
+    gen = _gen()
+    picture = fv.alpha(1, 64, gen=gen, device=model.device)
+    start = float(picture.draw().detach()[:, 3].mean())
+    out = fv.render(model, obj.neuron(LAYER, 7, 1, 1), picture, steps=40, gen=gen,
+                    transforms=fv.parse_transforms("pad:4"))
+    opacity = out.images[0, 3]
+    corner, rest = float(opacity[:24, :24].mean()), float(opacity[32:, 32:].mean())
+    assert float(opacity.mean()) < start - 0.05  # the transparency cost took opacity away
+    assert corner > rest + 0.05, (corner, rest)  # and kept it where the neuron looks
+
+
+def test_importance_map_shows_where_a_neuron_looks(model):
+    picture = fv.fourier(1, 64, gen=_gen(), device=model.device)
+    out = fv.render(model, obj.neuron(LAYER, 7, 0, 0), picture, steps=6, gen=_gen())
+    importance = out.importance[0]
+    assert importance.shape == (64, 64) and float(importance.max()) == pytest.approx(1.0)
+    assert float(importance[:24, :24].mean()) > 4 * float(importance[40:, 40:].mean())
+
+
+def test_maco_keeps_the_magnitude_and_moves_only_the_phase(model):
+    gen = _gen()
+    picture = fv.maco(1, 64, gen=gen, device=model.device)
+    assert [t.shape for t in picture.tensors] == [(1, 3, 64, 33)]  # a phase per frequency, nothing else
+
+    def spectrum(img: torch.Tensor) -> torch.Tensor:
+        x = torch.logit(img.clamp(1e-4, 1 - 1e-4))
+        x = torch.einsum("bchw,dc->bdhw", x, torch.linalg.inv(fv.param.COLOR_SQRT))
+        return torch.fft.rfft2(x - x.mean((2, 3), keepdim=True)).abs().flatten()
+
+    before = spectrum(picture.draw().detach())
+    fv.render(model, obj.channel(LAYER, 7), picture, steps=10, gen=gen)
+    after = picture.draw().detach()
+    assert float(F.cosine_similarity(before, spectrum(after), dim=0)) > 0.99
+    assert float((after - fv.maco(1, 64, gen=_gen(), device=model.device).draw()).abs().mean()) > 0.02
+
+
+def test_transforms_parse_and_name_the_bad_item():
+    assert len(fv.parse_transforms("standard")) == 5 and fv.parse_transforms("none") == []
+    x = torch.rand(2, 3, 32, 32)
+    assert fv.parse_transforms("pad:4,crops:3x0.5")[1](x, _gen()).shape == (6, 3, 32, 32)
+    for bad, said in (("wobble:3", "'wobble:3'"), ("crops:0x0.5", "out of range"), ("rotate:400", "out of range")):
+        with pytest.raises(ConfigError, match=said):
+            fv.parse_transforms(bad)
+
+
+# -- objectives that couple the batch, and the grammar's kinds -----------------------------
+
+
+def _gram_similarity(model, images: torch.Tensor) -> float:
+    grams = obj.batch._gram(_acts(model, images).float())
+    return float(grams[0] @ grams[1])
+
+
+def test_diversity_makes_the_pictures_of_one_channel_differ(model):
+    base = dict(size=64, steps=24, seed=0, param="fft")
+    alike = fv.visualize_features(model, LAYER, [7], fv.FeatureVisConfig(**base, pictures=2, diversity=0.0))
+    apart = fv.visualize_features(model, LAYER, [7], fv.FeatureVisConfig(**base, pictures=2, diversity=8.0))
+    tensor = lambda shown: torch.stack([to_tensor(load_image_from(v.image))[0] for v in shown])  # noqa: E731
+    assert _gram_similarity(model, tensor(apart)) < _gram_similarity(model, tensor(alike)) - 0.02
+    assert [v.metadata["visualize"]["picture"] for v in apart] == [0, 1]
+
+
+def load_image_from(image: Image.Image):
+    from inceptionism.images import picture_from_pil
+
+    return picture_from_pil(image.convert("RGB"))
+
+
+def test_direction_is_the_projection_on_the_unit_vector(model):
+    x = torch.randn(2, 8, 3, 3)
+    value = obj.direction("a", {3: 1.0, 5: -1.0})({"a": x})
+    assert torch.allclose(value, ((x[:, 3] - x[:, 5]) / 2**0.5).flatten(1).mean(1))
+    with pytest.raises(Exception, match="channel 9 is out of range"):
+        obj.direction("a", {9: 1.0})({"a": x})
+
+
+def test_an_interaction_picture_raises_both_channels(model):
+    shown = fv.visualize_features(model, LAYER, [((7, 1.0), (10, 1.0))],
+                                  fv.FeatureVisConfig(size=64, steps=24, seed=0))
+    assert shown[0].target == "7+10"
+    acts = _acts(model, to_tensor(load_image_from(shown[0].image))).mean((2, 3))[0]
+    grey = _acts(model, torch.full((1, 3, 64, 64), 0.5)).mean((2, 3))[0]
+    assert float(acts[7]) > float(grey[7]) + 0.5 and float(acts[10]) > float(grey[10]) + 0.5
+
+
+def test_grammar_kinds_are_registered_once_and_parse():
+    direction, = obj.parse_terms("direction:blocks.4.1.bn1:3+7-2*0.5")
+    assert (direction.kind, direction.layer, direction.combination, direction.weight) == (
+        "direction", "blocks.4.1.bn1", ((3, 1.0), (7, 1.0), (2, -1.0)), 0.5)
+    assert obj.parse_terms("diversity:blocks.4.1.bn1")[0].kind == "diversity"
+    with pytest.raises(ValueError, match="registered twice"):
+        obj.grammar._register(obj.TERM_KINDS["class"])
+    with pytest.raises(ConfigError, match="direction:LAYER:3\\+7-2"):
+        obj.parse_terms("direction:blocks.4.1.bn1:three")
+    assert set(obj.TERM_KINDS) == {"class", "direction", "diversity", "caricature"}
+
+
+def test_a_dream_takes_a_direction_and_refuses_batch_only_kinds(model, small_photo):
+    import inceptionism
+
+    dreamed = inceptionism.dream(str(small_photo), model=model, layers=f"direction:{LAYER}:7+10", octaves=1, steps=2,
+                                 seed=0)
+    assert dreamed.size == (96, 64)
+    with pytest.raises(ConfigError, match="for feature visualization"):
+        inceptionism.dream(str(small_photo), model=model, layers=f"diversity:{LAYER}", octaves=1, steps=2)
+
+
+def test_caricature_grows_what_the_layer_saw_in_the_photo(model, examples):
+    photo = _photo(examples)
+    cfg = fv.FeatureVisConfig(size=64, steps=40, seed=0)
+    shown = fv.caricature(model, photo, LAYER, cfg)
+    target = fv.photo_features(model, fv.photos._square(photo, 64), [LAYER])[LAYER].flatten()
+    made = _acts(model, to_tensor(load_image_from(shown.image))).flatten()
+    noise = _acts(model, torch.rand(1, 3, 64, 64, generator=_gen())).flatten()
+    assert float(F.cosine_similarity(made, target, dim=0)) > float(F.cosine_similarity(noise, target, dim=0)) + 0.2
+
+
+def test_accentuation_grows_the_channel_and_keeps_the_photo(model, examples):
+    photo = _photo(examples)
+    start = fv.photos._square(photo, 96)
+    cfg = fv.FeatureVisConfig(size=96, steps=24, seed=0)
+    made = {"kept": fv.accentuate(model, photo, LAYER, 7, cfg, closeness=5.0),
+            "loose": fv.accentuate(model, photo, LAYER, 7, cfg, closeness=0.0),
+            "free": fv.visualize_features(model, LAYER, [7], cfg)[0]}
+    pictures = {name: to_tensor(load_image_from(v.image)) for name, v in made.items()}
+    acts = {name: _acts(model, x)[0] for name, x in pictures.items()}
+    photo_acts = _acts(model, start)[0]
+    assert float(acts["kept"][7].mean()) > float(photo_acts[7].mean()) + 0.5  # the channel grew in the photo
+    assert float((pictures["kept"] - start).abs().mean()) < float((pictures["free"] - start).abs().mean()) / 3
+    features = {name: float((a - photo_acts).norm()) for name, a in acts.items()}
+    assert features["kept"] < 0.9 * features["loose"], features  # the anchor held the layer near the photo's
+
+
+# -- honest scores -------------------------------------------------------------------------
+
+
+def test_chroma_is_zero_for_grey_and_large_for_red():
+    assert float(fv.chroma(torch.full((1, 3, 4, 4), 0.5))[0]) == pytest.approx(0.0, abs=1e-3)
+    red = torch.zeros(1, 3, 4, 4)
+    red[:, 0] = 1
+    assert float(fv.chroma(red)[0]) == pytest.approx(((0.168736 * 255) ** 2 + 127.5**2) ** 0.5, rel=1e-4)
+
+
+def test_a_network_may_not_judge_its_own_pictures(model):
+    with pytest.raises(ConfigError, match="cannot judge"):
+        fv.transferability(torch.rand(1, 3, 64, 64), [1], model, source=model)
+
+
+def test_transferability_counts_a_judges_top1_and_top5(model, examples):
+    from inceptionism.models import load_model
+
+    judge = load_model("efficientnet-lite1")
+    cat = F.interpolate(_photo(examples)[None], size=(224, 224), mode="bilinear", antialias=True)
+    verdict = fv.transferability(cat.repeat(2, 1, 1, 1), [resolve_class("tabby"), resolve_class("volcano")], judge,
+                                 source=model)
+    assert verdict.top5.tolist() == [True, False] and float(verdict.probability[1]) < 0.01
+
+
+def test_sanity_check_says_whose_activation_a_picture_is(model, examples):
+    scan = fv.scan_photos(model, LAYER, examples, [7])
+    cfg = fv.FeatureVisConfig(size=96, steps=48, seed=0)
+    picture = to_tensor(load_image_from(fv.visualize_features(model, LAYER, [7], cfg)[0].image))[0]
+    own = fv.sanity(model, LAYER, 7, picture, scan.means)
+    other = fv.sanity(model, LAYER, 10, picture, scan.means)
+    assert own.explained and own.rank == 1 and own.z > 3, own
+    assert not other.explained and other.rank > 1
+    # a unit that barely varied on the few photos cannot win on its near-zero spread
+    unit = 100
+    seen = float(_acts(model, picture[None])[0, unit].mean())
+    rigged = scan.means.clone()
+    rigged[:, unit] = seen - 0.05 + 1e-4 * torch.arange(len(rigged))
+    assert fv.sanity(model, LAYER, 7, picture, rigged, spread_floor=0.0).rank > 1
+    assert fv.sanity(model, LAYER, 7, picture, rigged).rank == 1
+
+
+# -- dataset examples ----------------------------------------------------------------------
+
+
+def test_examples_stream_a_folder_best_first_and_skip_what_is_not_a_picture(model, examples, tmp_path):
+    for name in ("chelsea", "coffee", "astronaut"):
+        shutil.copy(examples / f"{name}.jpg", tmp_path / f"{name}.jpg")
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    scan = fv.scan_photos(model, LAYER, tmp_path, [7, 10], top=2)
+    assert [p.name for p in scan.paths] == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"]
+    assert len(scan.skipped) == 1 and "broken.jpg" in scan.skipped[0]
+    for found in scan.examples.values():
+        assert len(found) == 2 and found[0].score >= found[1].score
+        assert all(0 <= v <= 1 for e in found for v in e.box)
+    assert scan.means.shape == (3, 672)
+
+
+def test_examples_command_writes_a_sheet_and_refuses_a_missing_folder(examples, tmp_path):
+    out = tmp_path / "ex.png"
+    result = runner.invoke(app, ["examples", LAYER, "7", str(examples), "-o", str(out), "--top", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (320, 160)
+    assert len(read_metadata(out)["examples"]["photos"]) == 2
+    result = runner.invoke(app, ["examples", LAYER, "7", str(tmp_path / "nowhere"), "-o", str(out)])
+    assert result.exit_code != 0 and "is not a folder" in result.output
+
+
+def test_visualize_command_names_diversity_pictures_and_judges_classes(tmp_path):
+    out = tmp_path / "v.png"
+    args = ["visualize", LAYER, "7,3+7", "--param", "maco", "--diversity", "2", "--size", "48", "--steps", "2",
+            "--seed", "1", "-o", str(out), "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v-3+7-0.png", "v-3+7-1.png", "v-7-0.png", "v-7-1.png"]
+    result = runner.invoke(app, ["visualize", "class", "goldfinch", "--param", "fft", "--size", "48", "--steps", "2",
+                                 "--judge", "efficientnet-lite2", "-o", str(tmp_path / "c.png"), "--quiet"])
+    assert result.exit_code == 0 and "efficientnet-lite2 sees" in result.output, result.output
+    result = runner.invoke(app, ["visualize", "class", "goldfinch", "--judge", "efficientnet-lite0",
+                                 "-o", str(tmp_path / "d.png")])
+    assert result.exit_code != 0 and "cannot judge" in result.output
+
+
+def test_gallery_shows_dataset_examples_beside_each_channel(model, examples, tmp_path):
+    from inceptionism.gallery import add_examples, build_gallery
+
+    layer = "blocks.0.0.bn1"  # 32 channels: a small gallery
+    cfg = fv.FeatureVisConfig(size=32, steps=2, seed=0)
+    build_gallery(model, layer, tmp_path, cfg, batch=32)
+    assert add_examples(model, layer, tmp_path, examples, cfg) == 4
+    page = (tmp_path / "index.html").read_text()
+    assert page.count('class="ex"') == 64 and (tmp_path / "ex-0031.jpg").is_file()
+    assert Image.open(tmp_path / "ex-0000.jpg").size == (288, 96)
