@@ -253,9 +253,9 @@ body {{ font: 14px system-ui, sans-serif; background: #111; color: #ddd; margin:
 .box {{ display: none; position: fixed; inset: 0; background: #000d; align-items: center; justify-content: center; }}
 .box:target {{ display: flex; }}
 .box a {{ color: inherit; text-align: center; text-decoration: none; }}
-.box img {{ width: min(80vw, 80vh); display: block; }}
+.box img {{ width: min(80vw, {"56vh" if examples else "80vh"}); display: block; }}
 .cell img.ex {{ margin-top: 2px; border-radius: 2px; }}
-.box img.ex {{ width: min(80vw, 80vh); margin-top: 6px; }}
+.box img.ex {{ margin-top: 6px; }}
 </style></head><body>
 <h1>{title}</h1>
 <p>Each picture is grown from noise to excite one channel ({cfg.steps} steps, {cfg.size} px, {html.escape(cfg.param)}
