@@ -6,9 +6,9 @@ own rule (patch multiples, one fixed size)."""
 
 from __future__ import annotations
 
-import re
+import json
 
-import numpy as np
+
 import pytest
 import torch
 from PIL import Image
@@ -60,10 +60,11 @@ def _alive_layer(model, photo) -> str:
 @pytest.mark.parametrize("name", NETWORKS)
 def test_a_network_lists_dreams_visualizes_and_shows_activations(name, photo, tmp_path):
     runner = CliRunner()
-    listed = runner.invoke(app, ["layers", "--model", name])
+    listed = runner.invoke(app, ["layers", "--model", name, "--json"])
     assert listed.exit_code == 0, listed.output
-    chosen = re.search(r"--layers (\S+);", listed.output.replace("\n", " ")).group(1).split(",")
-    assert chosen[0] in listed.output
+    rows = json.loads(listed.stdout)
+    chosen = [row["layer"] for row in rows if row["default"]]
+    assert chosen
     layer = _alive_layer(load_model(name, weights="random"), photo)
     out = tmp_path / "dream.png"
     # fp32 pinned: precision auto would pick bf16 for three of these on a CPU with bf16 units only

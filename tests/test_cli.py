@@ -113,7 +113,7 @@ def test_progress_shows_octave_step_and_score(small_photo, tmp_path):
 def test_layers_lists_names_channels_and_sizes():
     result = invoke("layers", "--filter", "blocks.4.1")
     assert result.exit_code == 0
-    assert "blocks.4.1.bn1" in result.output and "672" in result.output and "14x14" in result.output
+    assert "blocks.4.1.bn1\t672\t14\t14\t" in result.stdout  # in a pipe: tab-separated, whole
 
 
 def test_visualize_and_activations(small_photo, tmp_path):
@@ -226,7 +226,7 @@ def test_gallery_command_then_cache(tmp_path, monkeypatch):
 
 def test_classes_search():
     result = invoke("classes", "goldfish")
-    assert result.exit_code == 0 and "1  goldfish" in result.output
+    assert result.exit_code == 0 and "1\tgoldfish, Carassius auratus" in result.stdout.splitlines()
 
 
 def test_zoom_command_writes_an_animation(small_photo, tmp_path):

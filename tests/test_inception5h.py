@@ -178,7 +178,7 @@ def test_missing_graph_is_one_line_exit_5(small_photo, tmp_path, monkeypatch):
 
 def test_layer_listing_matches_the_notebooks():
     result = CliRunner().invoke(app, ["layers", "--model", "inception5h", "--filter", "pre_relu"])
-    rows = {line.split()[3]: int(line.split()[5]) for line in result.output.splitlines() if "pre_relu" in line and "│" in line}
+    rows = {line.split("\t")[1]: int(line.split("\t")[2]) for line in result.stdout.splitlines()[1:]}
     assert len(rows) == 59 and sum(rows.values()) == 7548  # "Number of layers 59, total feature channels 7548"
     assert rows["mixed4b_1x1_pre_relu"] == 160 and rows["mixed4d_3x3_bottleneck_pre_relu"] == 144
     assert rows["mixed3a_1x1_pre_relu"] == 64

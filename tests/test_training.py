@@ -191,7 +191,7 @@ def test_every_front_door_knows_the_new_classes(trained, tmp_path: Path):
     runner = CliRunner()
     weights = str(trained[0].output)
     listed = runner.invoke(app, ["classes", "--weights", weights])
-    assert listed.exit_code == 0 and listed.stdout.split() == ["0", "rings", "1", "stripes", "2", "triangles"]
+    assert listed.exit_code == 0 and listed.stdout.split() == ["index", "name", "0", "rings", "1", "stripes", "2", "triangles"]
     shown = runner.invoke(app, ["visualize", "class", "stripes", "-o", str(tmp_path / "v.png"), "--weights", weights,
                                 "--size", "64", "--octaves", "1", "--steps", "3", "-q"])
     assert shown.exit_code == 0, shown.output

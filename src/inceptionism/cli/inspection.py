@@ -15,36 +15,46 @@ from ..errors import ConfigError, ImageError
 from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
 from .common import DebugOpt, QuietOpt, app, errors, load_network, out, progress_bar, run_with_progress
 from .options import with_config
+from .tables import JsonOpt, folding_table, show_records
 
 
 @app.command()
 @with_config("net", InspectConfig, only=("model",))
 def layers(
     filter: Optional[str] = typer.Option(None, "--filter", help="Only layers whose name contains this."),
+    as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
     *,
     net: InspectConfig,
 ) -> None:
-    """List every layer you can dream on, in data-flow order, with channels and size at 224 px."""
+    """List every layer you can dream on, in data-flow order, with channels and size at 224 px.
+
+    In a pipe: tab-separated lines with a header; --json for programs."""
     with errors(debug):
         from ..models import get_spec, load_model
         from ..taps import auto_layers, list_layers
 
         spec = get_spec(net.model)
         loaded = load_model(net.model, device="cpu", pretrained=False)
-        table = Table(title=f"{spec.name}: dreamable layers (224x224 input)", show_lines=False)
-        for column in ("#", "layer", "channels", "size", "kind"):
-            table.add_column(column, justify="right" if column in ("#", "channels", "size") else "left")
         chosen = spec.default_layers or auto_layers(loaded)
         defaults = set(chosen.split(","))
-        for index, info in enumerate(list_layers(loaded)):
-            if filter and filter not in info.name:
-                continue
-            name = f"{info.name} *" if info.name in defaults else info.name
-            table.add_row(str(index), name, str(info.channels), f"{info.height}x{info.width}", info.kind)
-        out.print(table)
-        out.print(f"* default dream layers; use them as --layers {chosen}; --layers also takes the numbers, "
-                  "e.g. 12 or 40-44")
+        records = [{"index": index, "layer": info.name, "channels": info.channels, "height": info.height,
+                    "width": info.width, "kind": info.kind, "default": info.name in defaults}
+                   for index, info in enumerate(list_layers(loaded)) if not filter or filter in info.name]
+
+        def table() -> Table:
+            shown = folding_table(f"{spec.name}: dreamable layers (224x224 input)", [
+                ("#", "right"), ("layer", "left"), ("channels", "right"), ("size", "right"), ("kind", "left")])
+            for r in records:
+                name = f"{r['layer']} *" if r["default"] else r["layer"]
+                shown.add_row(str(r["index"]), name, str(r["channels"]), f"{r['height']}x{r['width']}", r["kind"])
+            return shown
+
+        show_records(_LAYER_KEYS, records, as_json=as_json, table=table, notes=[
+            f"* default dream layers; use them as --layers {chosen}; --layers also takes the numbers, e.g. 12 or 40-44"])
+
+
+_LAYER_KEYS = ("index", "layer", "channels", "height", "width", "kind", "default")
 
 
 @app.command()
@@ -265,33 +275,47 @@ def models_fetch(
 
 
 @models_app.callback(invoke_without_command=True)
-def models(ctx: typer.Context, debug: bool = DebugOpt) -> None:
-    """List the networks: source of their weights, whether the weights are here, default layers."""
+def models(ctx: typer.Context, as_json: bool = JsonOpt, debug: bool = DebugOpt) -> None:
+    """List the networks: source of their weights, whether the weights are here, default layers.
+
+    In a pipe: tab-separated lines with a header; --json for programs."""
     if ctx.invoked_subcommand is not None:
         return
     with errors(debug):
         from ..models import get_spec, list_models, weights_path
 
-        table = Table(title="networks (any timm/ARCH or torchvision/ARCH works too)")
-        for column in ("name", "weights", "here", "size", "dream layers"):
-            table.add_column(column)
+        records = []
         for name in list_models():
             spec = get_spec(name)
             path = weights_path(spec)
-            here, size = ("yes", f"{path.stat().st_size / 1e6:.0f} MB") if path is not None else ("no", "-")
-            table.add_row(name, spec.weights_source, here, size, spec.default_layers or "chosen by depth")
-        out.print(table)
+            records.append({"name": name, "weights": spec.weights_source, "here": path is not None,
+                            "megabytes": round(path.stat().st_size / 1e6) if path is not None else None,
+                            "dream_layers": spec.default_layers or None})
+
+        def table() -> Table:
+            shown = folding_table("networks (any timm/ARCH or torchvision/ARCH works too)", [
+                ("name", "left"), ("weights", "left"), ("here", "left"), ("size", "right"), ("dream layers", "left")])
+            for r in records:
+                size = f"{r['megabytes']} MB" if r["here"] else "-"
+                shown.add_row(r["name"], r["weights"], "yes" if r["here"] else "no", size,
+                              r["dream_layers"] or "chosen by depth")
+            return shown
+
+        show_records(("name", "weights", "here", "megabytes", "dream_layers"), records, as_json=as_json, table=table)
 
 
 @app.command()
 @with_config("net", InspectConfig, only=("model", "weights"))
 def classes(
     search: Optional[str] = typer.Argument(None, help="Only classes whose name contains this."),
+    as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
     *,
     net: InspectConfig,
 ) -> None:
-    """List the class names a model knows (for --class and --avoid-class)."""
+    """List the class names a model knows (for --class and --avoid-class).
+
+    In a pipe: tab-separated lines with a header; --json for programs."""
     with errors(debug):
         from ..labels import GROUPS, class_names
         from ..models import spec_for
@@ -299,11 +323,17 @@ def classes(
         spec = spec_for(net.model, net.weights)
         if spec.labels is None:
             raise ConfigError(f"model {net.model} has no class labels", field="model")
-        for index, name in enumerate(class_names(spec.labels)):
-            if not search or search.lower() in name.lower():
-                out.print(f"{index:4d}  {name}")
-        if not search and spec.labels == "imagenet-1k":
-            out.print(f"groups for --avoid-class: {', '.join(GROUPS)}")
+        records = [{"index": index, "name": name} for index, name in enumerate(class_names(spec.labels))
+                   if not search or search.lower() in name.lower()]
+
+        def table() -> Table:
+            shown = folding_table(f"{spec.name}: classes", [("#", "right"), ("name", "left")])
+            for r in records:
+                shown.add_row(str(r["index"]), r["name"])
+            return shown
+
+        groups = [f"groups for --avoid-class: {', '.join(GROUPS)}"] if not search and spec.labels == "imagenet-1k" else []
+        show_records(("index", "name"), records, as_json=as_json, table=table, notes=groups)
 
 
 @app.command()

@@ -1,0 +1,54 @@
+"""Listings for pipes and programs: layers, models and classes print whole names as
+tab-separated lines in a pipe, JSON with --json, and a table that folds, never cuts, in a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from inceptionism.cli import app, tables
+from inceptionism.models import load_model
+from inceptionism.taps import list_layers
+
+runner = CliRunner()
+
+
+def test_layers_through_a_real_pipe_lists_every_name_in_full():
+    listed = subprocess.run(f"{sys.executable} -m inceptionism layers --model inception5h | cat", shell=True,
+                            capture_output=True, text=True, timeout=120, check=True)
+    lines = listed.stdout.splitlines()
+    assert lines[0].split("\t") == ["index", "layer", "channels", "height", "width", "kind", "default"]
+    names = [line.split("\t")[1] for line in lines[1:]]
+    assert names == [info.name for info in list_layers(load_model("inception5h", weights="random"))]
+    assert "mixed4d_3x3_bottleneck_pre_relu" in names and not any("…" in line or "│" in line for line in lines)
+    assert "--layers mixed4c" in listed.stderr  # the note stays off the pipe
+
+
+@pytest.mark.parametrize("command", [["layers"], ["layers", "--model", "inception5h"], ["models"], ["classes"]])
+def test_json_parses_and_matches_the_lines(command):
+    lines = runner.invoke(app, command).stdout.splitlines()
+    data = json.loads(runner.invoke(app, [*command, "--json"]).stdout)
+    keys = lines[0].split("\t")
+    assert len(data) == len(lines) - 1 and list(data[0]) == keys
+    for record, line in zip(data, lines[1:]):
+        cells = line.split("\t")
+        for key, cell in zip(keys, cells):
+            value = record[key]
+            assert cell == ("yes" if value else "no") if isinstance(value, bool) else cell == ("" if value is None else str(value))
+
+
+def test_a_narrow_terminal_folds_long_names_instead_of_cutting_them(monkeypatch):
+    buffer = io.StringIO()
+    monkeypatch.setattr(tables, "out", Console(file=buffer, force_terminal=True, width=50, color_system=None))
+    result = runner.invoke(app, ["layers", "--model", "inception5h", "--filter", "mixed4d_3x3_bottleneck"])
+    assert result.exit_code == 0, result.output
+    shown = buffer.getvalue()
+    assert "…" not in shown and "│" in shown
+    column = "".join(line.split("│")[2].strip() for line in shown.splitlines() if line.count("│") >= 6)
+    assert "mixed4d_3x3_bottleneck_pre_relu" in column
