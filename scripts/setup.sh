@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Set-up: a virtual environment in .venv with inceptionism, its tests and the browser
-# the studio's tests drive (Debian's chromium, installed when this runs as root).
+# Set-up: a virtual environment in .venv with inceptionism.
+#   bash scripts/setup.sh          everything the tests need: the test tools, Lite1/Lite2,
+#                                  Ray, and the browser the studio's tests drive (Debian's
+#                                  chromium, installed when this runs as root)
+#   bash scripts/setup.sh dream    only what a dream needs (scripts/dream.sh)
 #
 # PyTorch comes first and pinned, because an unpinned "torch" lets pip pick a
 # multi-GB build; override with TORCH_SPEC (e.g. TORCH_SPEC="torch torchvision").
@@ -8,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
+KIND="${1:-test}"
+case "$KIND" in dream|test) ;; *) echo "usage: bash scripts/setup.sh [dream|test]" >&2; exit 2 ;; esac
 TORCH_SPEC="${TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}"
 
 if [ ! -x .venv/bin/python ]; then
@@ -16,9 +21,13 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # shellcheck disable=SC2086  # TORCH_SPEC is a list of requirements
 .venv/bin/python -m pip install --quiet $TORCH_SPEC
-.venv/bin/python -m pip install --quiet -e ".[test,lite1,lite2,cluster]"
+if [ "$KIND" = dream ]; then
+    .venv/bin/python -m pip install --quiet -e .
+else
+    .venv/bin/python -m pip install --quiet -e ".[test,lite1,lite2,cluster]"
+fi
 
-if ! command -v chromium >/dev/null 2>&1; then
+if [ "$KIND" = test ] && ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing Debian's chromium for the studio's browser tests" >&2
         apt-get update -qq >/dev/null
@@ -28,6 +37,7 @@ if ! command -v chromium >/dev/null 2>&1; then
              "(and fail under CI=true); install it with: sudo apt-get install chromium" >&2
     fi
 fi
-# A stamp of what this set-up installed, so scripts/dream.sh knows when to run it again.
+# A stamp of what this set-up installed, so scripts/dream.sh knows when to run it again
+# (either kind serves a dream).
 cat pyproject.toml scripts/setup.sh | sha256sum > .venv/.setup-stamp
 .venv/bin/inceptionism --version
