@@ -18,7 +18,9 @@ TORCH_SPEC="${TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+if [ "$KIND" = test ]; then  # a dream's set-up keeps the venv's own pip (2 s): it installs wheels alone
+    .venv/bin/python -m pip install --quiet --upgrade pip
+fi
 # shellcheck disable=SC2086  # TORCH_SPEC is a list of requirements
 .venv/bin/python -m pip install --quiet $TORCH_SPEC
 if [ "$KIND" = dream ]; then
