@@ -51,6 +51,18 @@ class Dream:
     metadata: dict[str, Any]  # what is embedded in saved files
     prepared: Image.Image | None = None  # the input as dreamed on: EXIF-rotated, shrunk to max_size, or the noise
 
+    def _repr_png_(self) -> bytes:
+        """The picture, for notebooks that show PNGs."""
+        from .images import encode_image
+
+        return encode_image(self.image, ".png", quick=True)
+
+    def _repr_html_(self) -> str:
+        """Before and after side by side, and the recipe: what a notebook cell shows."""
+        from .notebook import dream_html
+
+        return dream_html(self)
+
 
 def resolve_config(config: DreamConfig | None = None, *, draw: bool = True, **params: Any) -> DreamConfig:
     """``params`` layered over ``config`` (see :func:`inceptionism.config.layered`), then
@@ -247,14 +259,21 @@ def render(
     callbacks: Callbacks | None = None,
     source: str | None = None,
     score: bool = True,
+    progress: bool = False,
     **params: Any,
 ) -> Dream:
     """Dream on ``image`` and return the picture with everything about how it was made.
 
     See :func:`dream` for the arguments; ``source`` names the input in the metadata.
     ``score=False`` skips reading the objective on the input and the result (two network
-    passes; the scores are then NaN).
+    passes; the scores are then NaN). In a notebook the returned :class:`Dream` shows
+    itself: before and after, and the recipe.
     """
+    if progress:
+        from .notebook import shown_progress
+
+        with shown_progress("dream", callbacks) as shown:
+            return render(image, config, model=model, callbacks=shown, source=source, score=score, **params)
     if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
         params["model"] = model.spec.name  # layers must be resolved for the network actually used
     cfg = resolve_config(config, **params)
@@ -304,6 +323,7 @@ def dream(
     on_step: Callable[[StepInfo], None] | None = None,
     on_octave: Callable[[OctaveInfo], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    progress: bool = False,
     **params: Any,
 ) -> Image.Image:
     """Dream on an image: amplify what the network sees in it.
@@ -314,6 +334,9 @@ def dream(
         config: a :class:`DreamConfig`; ``params`` override its fields.
         model: an already loaded model to reuse (otherwise ``config.model`` is loaded).
         on_step, on_octave, on_notice: progress callbacks (see :mod:`inceptionism.engine`).
+        progress: show a progress bar (a widget in Jupyter, text in a terminal) and, in a
+            notebook, the picture as it grows, octave by octave. Off by default: library
+            calls are quiet.
         **params: any :class:`DreamConfig` field, e.g. ``preset="deep"``, ``steps=8``.
 
     Returns:
@@ -326,4 +349,4 @@ def dream(
         (451, 300)
     """
     callbacks = Callbacks(on_step=on_step, on_octave=on_octave, on_notice=on_notice)
-    return render(image, config, model=model, callbacks=callbacks, **params).image
+    return render(image, config, model=model, callbacks=callbacks, progress=progress, **params).image

@@ -50,8 +50,9 @@ LAYERS = (
         "activations.py (activation grids)   plots.py (--plot figure, snapshots, progress GIF)",
         "training/ (train: data.py the image folder, loop.py stages/epochs/checkpoint, report.py)",
     )),
-    Layer("library door", ("api",), (
+    Layer("library door", ("api", "notebook"), (
         "api.py  render · dream · resolve_config · check_config · load_model_for · resolve_machine_choices",
+        "notebook.py  progress=True: a tqdm.auto bar, a live preview in Jupyter; a Dream shows itself",
     )),
     Layer("steering", ("steering",), (
         "steering.py  the objective from a config: layers, neurons, classes, guides, mask",

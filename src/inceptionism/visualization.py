@@ -103,8 +103,8 @@ def _rendered(
     yield from visualize_features(model, layer, targets, fv, batch=cfg.batch, on_step=on_step)
 
 
-def visualize(layer: str, target: int, *, model: str | LoadedModel = DEFAULT_MODEL, device: str = DEFAULT_DEVICE,
-              **params: Any) -> Image.Image:
+def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAULT_MODEL, device: str = DEFAULT_DEVICE,
+              progress: bool = False, **params: Any) -> Image.Image:
     """Grow what one channel (or, with ``layer="class"``, one class) responds to, from noise.
 
     Plain pixel ascent shows the channel's pattern with lots of high-frequency
@@ -116,9 +116,10 @@ def visualize(layer: str, target: int, *, model: str | LoadedModel = DEFAULT_MOD
 
     Args:
         layer: module path, e.g. ``"blocks.4.1.bn1"``, or ``"class"``.
-        target: channel number (from 0) or class index.
+        target: channel number (from 0), or a class's index or name.
         model, device: the network (a name, or a model already loaded, as ``dream`` takes) and
             where it runs (``device`` is not used with a loaded model: it runs where it is).
+        progress: show a progress bar (a widget in Jupyter, text in a terminal).
         **params: any :class:`~inceptionism.options.VisualizeConfig` field: ``param``,
             ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``, ``step_size``, ``seed``,
             ``transforms``, ``photo``.
@@ -137,4 +138,14 @@ def visualize(layer: str, target: int, *, model: str | LoadedModel = DEFAULT_MOD
         loaded = load_model(model, device=resolve_device(device))
     else:
         raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
-    return next(iter(visualize_targets(loaded, layer, [target], VisualizeConfig(**params)))).image
+    cfg = VisualizeConfig(**params)
+    if layer == "class" and not isinstance(target, int):
+        from .featurevis import parse_targets
+
+        target = parse_targets(str(target), "class", loaded)[0]  # type: ignore[assignment]
+    if not progress:
+        return next(iter(visualize_targets(loaded, layer, [target], cfg))).image
+    from .notebook import shown_progress
+
+    with shown_progress("visualize", preview=False) as callbacks:
+        return next(iter(visualize_targets(loaded, layer, [target], cfg, callbacks=callbacks))).image

@@ -1,0 +1,117 @@
+"""What a person at a notebook (or a terminal) sees: progress, previews, results that show themselves.
+
+Library calls stay quiet by default (callbacks only); ``progress=True`` adds a
+``tqdm.auto`` bar (a widget in Jupyter, text in a terminal) with octave, step and score,
+and, in a notebook, a live preview of the picture that is replaced after every octave
+(``IPython.display``). Outside a notebook the preview is skipped. A :class:`~inceptionism.api.Dream`
+displays itself as its before and after and its recipe (:func:`dream_html`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .engine import Callbacks, OctaveInfo, StepInfo
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .api import Dream
+
+__all__ = ["shown_progress", "in_notebook", "dream_html"]
+
+RECIPE = ("model", "preset", "layers", "octaves", "octave_scale", "steps", "step_size", "jitter", "seed")
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (where a picture can be displayed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _chained(*functions: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+    present = [f for f in functions if f is not None]
+    if not present:
+        return None
+
+    def call(info: Any) -> None:
+        for function in present:
+            function(info)
+
+    return call
+
+
+@contextmanager
+def shown_progress(what: str, callbacks: Callbacks | None = None, *, preview: bool | None = None) -> Iterator[Callbacks]:
+    """Callbacks that drive a progress bar (and a preview), chained before ``callbacks``.
+
+    ``preview`` None: a preview where a notebook can show one.
+    """
+    from .images import to_pil
+
+    try:  # a widget in Jupyter where ipywidgets is installed; else text (tqdm.auto would warn)
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
+
+    bar = tqdm(total=None, desc=what, unit="step", leave=True)
+    shown: dict[str, Any] = {}
+    live = in_notebook() if preview is None else preview and in_notebook()
+
+    def on_step(info: StepInfo) -> None:
+        if bar.total is None:
+            bar.total = info.octaves * info.steps
+        bar.update(1)
+        readable = info.score.device.type == "cpu" or info.step == info.steps  # no GPU sync every step
+        score = {"score": f"{float(info.score):.3f}"} if readable else {}
+        bar.set_postfix(octave=f"{info.octave}/{info.octaves}", step=f"{info.step}/{info.steps}", **score,
+                        refresh=False)
+
+    def on_octave(info: OctaveInfo) -> None:
+        if not live:
+            return
+        from IPython.display import display
+
+        picture = to_pil(info.image)
+        if "handle" in shown:
+            shown["handle"].update(picture)
+        else:
+            shown["handle"] = display(picture, display_id=True)
+
+    given = callbacks or Callbacks()
+    try:
+        yield Callbacks(on_step=_chained(on_step, given.on_step), on_octave=_chained(on_octave, given.on_octave),
+                        on_notice=given.on_notice, on_tile=given.on_tile)
+    finally:
+        bar.close()
+
+
+def _inline(image: "Image.Image", side: int = 360) -> str:
+    from .images import encode_image
+
+    shown = image.convert("RGB")
+    shown.thumbnail((side, side))
+    data = base64.b64encode(encode_image(shown, ".jpg", quick=True)).decode()
+    return f'<img src="data:image/jpeg;base64,{data}" style="max-width:{side}px">'
+
+
+def dream_html(dream: "Dream") -> str:
+    """Before and after side by side, the scores and the recipe (the parameters that made it)."""
+    used = dream.config.to_dict()
+    recipe = "".join(f"<tr><td>{html.escape(key)}</td><td><code>{html.escape(str(used.get(key)))}</code></td></tr>"
+                     for key in RECIPE if used.get(key) is not None)
+    before = f"<figure>{_inline(dream.prepared)}<figcaption>before</figcaption></figure>" if dream.prepared else ""
+    return (
+        '<div style="display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap">'
+        f"{before}<figure>{_inline(dream.image)}<figcaption>after: objective {dream.score_start:.3f} &rarr; "
+        f"{dream.score_end:.3f}</figcaption></figure>"
+        f'<table style="font-size:12px">{recipe}</table></div>'
+    )

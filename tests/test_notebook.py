@@ -1,0 +1,71 @@
+"""Where users work: progress bars on request, a live preview in a notebook, results that
+show themselves, and the tutorial notebook run end to end."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from inceptionism import notebook
+from inceptionism.api import dream, render
+
+
+def test_library_calls_are_quiet_unless_progress_is_asked_for(small_photo, capfd):
+    dream(str(small_photo), octaves=2, steps=2, seed=0)
+    assert capfd.readouterr().err == ""
+    dream(str(small_photo), octaves=2, steps=3, seed=0, progress=True)
+    shown = capfd.readouterr().err
+    assert "dream" in shown and "6/6" in shown and "octave=2/2" in shown and "score=" in shown
+
+
+def test_a_notebook_sees_the_picture_replaced_after_every_octave(small_photo, monkeypatch):
+    calls: list[str] = []
+
+    class Handle:
+        def update(self, picture) -> None:
+            calls.append(f"update {picture.size}")
+
+    def display(picture, display_id=False):
+        calls.append(f"display {picture.size}")
+        return Handle()
+
+    fake = types.ModuleType("IPython.display")
+    fake.display = display  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython.display", fake)
+    monkeypatch.setattr(notebook, "in_notebook", lambda: True)
+    dream(str(small_photo), octaves=3, steps=1, seed=0, progress=True)
+    assert [c.split()[0] for c in calls] == ["display", "update", "update"]
+    assert calls[-1] == "update (96, 64)"  # the last octave is the picture's own size
+
+
+def test_outside_a_notebook_there_is_no_preview(small_photo, monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython.display", None)  # importing it would fail
+    dream(str(small_photo), octaves=2, steps=1, seed=0, progress=True)
+
+
+def test_a_dream_shows_itself_before_after_and_recipe(small_photo):
+    made = render(str(small_photo), octaves=1, steps=1, seed=7)
+    page = made._repr_html_()
+    assert page.count("<img") == 2 and "before" in page and "after" in page
+    assert "<td>seed</td><td><code>7</code></td>" in page and len(page) < 100_000
+    assert made._repr_png_().startswith(b"\x89PNG")
+
+
+def test_the_tutorial_notebook_runs_end_to_end_and_is_stored_without_outputs(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    stored = nbformat.read(examples / "tutorial.ipynb", as_version=4)
+    code = [cell for cell in stored.cells if cell.cell_type == "code"]
+    assert code and all(not cell.outputs and cell.execution_count is None for cell in code)  # outputs stripped
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        shutil.copy(examples / name, tmp_path / name)
+    NotebookClient(stored, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [o for cell in code for o in cell.outputs if o.get("output_type") in ("execute_result", "display_data")]
+    assert sum("image/png" in o.get("data", {}) for o in shown) >= 6  # every picture cell drew a picture
+    assert any("text/html" in o.get("data", {}) for o in shown)  # the Dream showed itself
+    assert not any(o.get("output_type") == "error" for cell in code for o in cell.outputs)
