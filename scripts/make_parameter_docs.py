@@ -77,7 +77,7 @@ def render() -> str:
         lines += ["| name | flag | default | allowed | doors | meaning |", "|---|---|---|---|---|---|"]
         for p in declared(cls):
             flags = " ".join(f"`{f}`" for f in (p.flags or (p.flag,)))
-            text = p.help.replace("|", "\\|")
+            text = p.help.replace("|", "\\|").replace("[", "\\[")  # not a link to mkdocs
             lines.append(f"| `{p.name}` | {flags} | `{_default(p)}` | {_allowed(p).replace('|', '/')} | {_doors(p)} | {text} |")
         lines.append("")
     return "\n".join(lines)

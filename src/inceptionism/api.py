@@ -333,7 +333,9 @@ def dream(
             or the word ``"noise"`` for a dream from random noise (size from ``size``).
         config: a :class:`DreamConfig`; ``params`` override its fields.
         model: an already loaded model to reuse (otherwise ``config.model`` is loaded).
-        on_step, on_octave, on_notice: progress callbacks (see :mod:`inceptionism.engine`).
+        on_step: called after every step with a :class:`~inceptionism.engine.StepInfo`.
+        on_octave: called after every octave with an :class:`~inceptionism.engine.OctaveInfo`.
+        on_notice: called with a one-line notice (a changed setting, a fallback).
         progress: show a progress bar (a widget in Jupyter, text in a terminal) and, in a
             notebook, the picture as it grows, octave by octave. Off by default: library
             calls are quiet.

@@ -117,8 +117,8 @@ def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAU
     Args:
         layer: module path, e.g. ``"blocks.4.1.bn1"``, or ``"class"``.
         target: channel number (from 0), or a class's index or name.
-        model, device: the network (a name, or a model already loaded, as ``dream`` takes) and
-            where it runs (``device`` is not used with a loaded model: it runs where it is).
+        model: the network: a name, or a model already loaded, as ``dream`` takes.
+        device: where it runs (not used with a loaded model: it runs where it is).
         progress: show a progress bar (a widget in Jupyter, text in a terminal).
         **params: any :class:`~inceptionism.options.VisualizeConfig` field: ``param``,
             ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``, ``step_size``, ``seed``,
