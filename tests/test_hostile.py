@@ -207,6 +207,23 @@ def test_serve_beyond_loopback_warns_and_prints_a_token(tmp_path):
     assert "?token=" in lines[0] and "warning" in lines[1], lines
 
 
+def test_ctrl_c_stops_a_studio_started_with_sigint_ignored(tmp_path):
+    from inceptionism.service.background import free_port
+
+    command = [sys.executable, "-m", "inceptionism", "serve", "--port", str(free_port()), "--workers", "1",
+               "--data-dir", str(tmp_path)]  # fmt: skip
+    ignoring = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731  (a shell's background job)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               preexec_fn=ignoring)
+    try:
+        assert "studio on" in process.stderr.readline()
+        process.send_signal(signal.SIGINT)  # at once: before the server has taken the signal over
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode is not None
+
+
 def test_a_full_queue_says_when_to_retry(tmp_path):
     with make_client(tmp_path / "data", limits=Limits(max_queued=1)) as c:
         assert post(c, {}, png(64, 64)).status_code == 202

@@ -17,7 +17,14 @@ from .options import with_config
 def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
     """Serve the web studio at http://HOST:PORT/ and the HTTP API under /api (schema at /openapi.json)."""
     with errors(debug):
+        import signal
+
         import uvicorn
+
+        # Ctrl-C stops the studio even where it was started with SIGINT ignored (a background
+        # job of a non-interactive shell, a test runner): a SIGINT that came before the
+        # server took the signal over was lost, and the studio ran on.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
         from ..outputs import check_writable_dir
         from ..paths import default_data_dir
