@@ -69,3 +69,24 @@ def test_the_tutorial_notebook_runs_end_to_end_and_is_stored_without_outputs(tmp
     assert sum("image/png" in o.get("data", {}) for o in shown) >= 6  # every picture cell drew a picture
     assert any("text/html" in o.get("data", {}) for o in shown)  # the Dream showed itself
     assert not any(o.get("output_type") == "error" for cell in code for o in cell.outputs)
+
+
+def test_zoom_and_batch_show_bars_over_frames_and_files_when_asked(small_photo, tmp_path, capfd):
+    import shutil
+
+    from inceptionism.api import resolve_config
+    from inceptionism.images import load_image
+    from inceptionism.motion.batch import dream_folder
+    from inceptionism.motion.zoom import zoom_frames
+
+    cfg = resolve_config(octaves=1, steps=1, seed=0)
+    assert len(list(zoom_frames(load_image(small_photo), cfg, frames=3, interpolate=1, progress=True))) == 3
+    shown = capfd.readouterr().err
+    assert "zoom" in shown and "3/3" in shown
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name in ("a.png", "b.png"):
+        shutil.copy(small_photo, photos / name)
+    summary = dream_folder(photos, tmp_path / "out", cfg, progress=True)
+    shown = capfd.readouterr().err
+    assert len(summary.done) == 2 and "batch" in shown and "2/2" in shown

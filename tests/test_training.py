@@ -220,3 +220,11 @@ def test_the_studio_offers_trained_networks_from_its_data_folder(trained, tmp_pa
         assert done["status"] == "done", done
         bad = submit(client, small_photo.read_bytes(), model="trained/my-motifs", target_class="tabby", steps=2)
         assert bad.status_code == 422 and "unknown class 'tabby'" in bad.text
+
+
+def test_training_shows_a_progress_bar_only_when_asked(motifs: Path, tmp_path: Path, capfd):
+    epochs: list = []
+    train(motifs, tmp_path / "m.safetensors", TrainConfig(image_size=64, epochs=1, seed=0), on_epoch=epochs.append,
+          progress=True)
+    shown = capfd.readouterr().err
+    assert len(epochs) == 1 and "train" in shown and "1/1" in shown and "val_accuracy=" in shown

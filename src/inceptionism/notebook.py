@@ -19,9 +19,7 @@ from .engine import Callbacks, OctaveInfo, StepInfo
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .api import Dream
-
-__all__ = ["shown_progress", "in_notebook", "dream_html"]
+__all__ = ["shown_progress", "epoch_progress", "counted_progress", "in_notebook", "dream_html"]
 
 RECIPE = ("model", "preset", "layers", "octaves", "octave_scale", "steps", "step_size", "jitter", "seed")
 
@@ -48,6 +46,41 @@ def _chained(*functions: Callable[[Any], None] | None) -> Callable[[Any], None] 
     return call
 
 
+def _bar(what: str, total: int | None, unit: str) -> Any:
+    try:  # a widget in Jupyter where ipywidgets is installed; else text (tqdm.auto would warn)
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
+    return tqdm(total=total, desc=what, unit=unit, leave=True)
+
+
+@contextmanager
+def counted_progress(what: str, total: int, unit: str) -> Iterator[Callable[[int], None]]:
+    """A ``done(count)`` that moves a bar over ``total`` ``unit``s to ``count`` (frames, files)."""
+    bar = _bar(what, total, unit)
+    try:
+        yield lambda count: bar.update(count - bar.n)
+    finally:
+        bar.close()
+
+
+@contextmanager
+def epoch_progress(epochs: int, on_epoch: Callable[[Any], None] | None = None) -> Iterator[Callable[[Any], None]]:
+    """An ``on_epoch`` that drives a bar over ``epochs`` (loss and validation accuracy
+    beside it), chained before ``on_epoch``."""
+    bar = _bar("train", epochs, "epoch")
+
+    def tick(epoch: Any) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{epoch.loss:.3f}", val_accuracy=f"{epoch.val_accuracy:.2f}")
+
+    try:
+        yield _chained(tick, on_epoch)  # type: ignore[misc]
+    finally:
+        bar.close()
+
+
 @contextmanager
 def shown_progress(what: str, callbacks: Callbacks | None = None, *, preview: bool | None = None) -> Iterator[Callbacks]:
     """Callbacks that drive a progress bar (and a preview), chained before ``callbacks``.
@@ -56,13 +89,7 @@ def shown_progress(what: str, callbacks: Callbacks | None = None, *, preview: bo
     """
     from .images import to_pil
 
-    try:  # a widget in Jupyter where ipywidgets is installed; else text (tqdm.auto would warn)
-        import ipywidgets  # noqa: F401
-        from tqdm.auto import tqdm
-    except ImportError:
-        from tqdm import tqdm
-
-    bar = tqdm(total=None, desc=what, unit="step", leave=True)
+    bar = _bar(what, None, "step")
     shown: dict[str, Any] = {}
     live = in_notebook() if preview is None else preview and in_notebook()
 
@@ -103,8 +130,9 @@ def _inline(image: "Image.Image", side: int = 360) -> str:
     return f'<img src="data:image/jpeg;base64,{data}" style="max-width:{side}px">'
 
 
-def dream_html(dream: "Dream") -> str:
-    """Before and after side by side, the scores and the recipe (the parameters that made it)."""
+def dream_html(dream: Any) -> str:
+    """Before and after side by side, the scores and the recipe (the parameters that made it),
+    for an :class:`~inceptionism.api.Dream` (``image``, ``prepared``, ``config``, the scores)."""
     used = dream.config.to_dict()
     recipe = "".join(f"<tr><td>{html.escape(key)}</td><td><code>{html.escape(str(used.get(key)))}</code></td></tr>"
                      for key in RECIPE if used.get(key) is not None)

@@ -133,6 +133,7 @@ def dream_folder(
     model: LoadedModel | None = None,
     on_file: Callable[[int, int, Path, str], None] | None = None,
     runner: Runner | None = None,
+    progress: bool = False,
 ) -> BatchSummary:
     """Dream each image of ``input_dir`` into the same relative path under ``output_dir``.
 
@@ -143,9 +144,17 @@ def dream_folder(
     each file ("done", "skipped" or "failed: ...") as it finishes. ``runner`` dreams the
     files (:func:`inceptionism.runners.runner_for`: here or on a cluster; default: here,
     with ``model``); outputs are written here, atomically. The machine's choices
-    (``precision="auto"``) are made once, here, for every file.
+    (``precision="auto"``) are made once, here, for every file. ``progress`` shows a bar
+    over the files.
     """
     from ..api import load_model_for, resolve_machine_choices
+
+    if progress:
+        from ..notebook import counted_progress
+
+        with counted_progress("batch", len(_inputs_checked(Path(input_dir), Path(output_dir), recursive)), "file") as done:
+            return dream_folder(input_dir, output_dir, cfg, recursive=recursive, model=model, runner=runner,
+                                on_file=lambda k, n, path, status: (done(k), on_file and on_file(k, n, path, status)))
 
     source, target = Path(input_dir), Path(output_dir)
     files = _inputs_checked(source, target, recursive)

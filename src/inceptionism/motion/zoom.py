@@ -47,15 +47,25 @@ def zoom_frames(
     interpolate: int = ZoomConfig.interpolate,
     model: LoadedModel | None = None,
     on_frame: Callable[[int, int], None] | None = None,
+    progress: bool = False,
 ) -> Iterator[np.ndarray]:
     """Yield ``frames`` RGB frames (H, W, 3) uint8 of an endless zoom into a dream.
 
     Every (``interpolate`` + 1)-th frame is dreamed; the ``interpolate`` frames between
     apply a fraction of the zoom/rotation/pan to the last dreamed one, which is smooth
     and costs no dreaming. ``cfg`` must be resolved; frame k is dreamed with seed
-    ``cfg.seed + k``.
+    ``cfg.seed + k``. ``progress`` shows a bar over the frames.
     """
     from ..api import render, resolve_machine_choices
+
+    if progress:
+        from ..notebook import counted_progress
+
+        with counted_progress("zoom", frames, "frame") as done:
+            yield from zoom_frames(start, cfg, frames=frames, zoom=zoom, rotate=rotate, pan=pan,
+                                   interpolate=interpolate, model=model,
+                                   on_frame=lambda k, n: (done(k), on_frame and on_frame(k, n)))
+        return
 
     cfg = resolve_machine_choices(cfg, model)  # once, for every frame
     current = start.rgb

@@ -85,10 +85,12 @@ def train(
     *,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_file: Callable[[Path], None] | None = None,
+    progress: bool = False,
 ) -> Trained:
     """Fine-tune ``cfg.model`` on the images of ``data_dir`` (one subfolder per class) and write ``output``.
 
-    ``on_file`` is called for each file read, ``on_epoch`` after each epoch. An interrupted
+    ``on_file`` is called for each file read, ``on_epoch`` after each epoch; ``progress``
+    shows a bar over the epochs (a widget in Jupyter, text in a terminal). An interrupted
     training keeps its last checkpoint; nothing is written at ``output`` until the end.
 
     Raises:
@@ -97,6 +99,11 @@ def train(
         OutputError: ``output`` cannot be written.
     """
     cfg = cfg or TrainConfig()
+    if progress:
+        from ..notebook import epoch_progress
+
+        with epoch_progress(cfg.epochs, on_epoch) as shown:
+            return train(data_dir, output, cfg, on_epoch=shown, on_file=on_file)
     output = check_output(output)
     folder = datasets.scan(data_dir, keep_side=datasets.keep_side(cfg.image_size), on_file=on_file)
     train_items, val_items = datasets.split(folder, cfg.val_split, cfg.seed)
