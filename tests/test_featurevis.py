@@ -116,7 +116,7 @@ def test_maco_keeps_the_magnitude_and_moves_only_the_phase(model):
     fv.render(model, obj.channel(LAYER, 7), picture, steps=10, gen=gen)
     after = picture.draw().detach()
     assert float(F.cosine_similarity(before, spectrum(after), dim=0)) > 0.99
-    assert float((after - fv.maco(1, 64, gen=_gen(), device=model.device).draw()).abs().mean()) > 0.02
+    assert float((after - fv.maco(1, 64, gen=_gen(), device=model.device).draw().detach()).abs().mean()) > 0.02
 
 
 def test_transforms_parse_and_name_the_bad_item():
