@@ -531,3 +531,13 @@ def test_one_file_named_for_two_outputs_is_refused_before_any_work(small_photo, 
     assert result.exit_code == 6, result.output
     assert result.output.strip().startswith(f"error: output {str(tmp_path / clash)!r} ") and words in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.png"]  # nothing was written
+
+
+def test_serve_refuses_a_photo_folder_that_is_not_one_before_serving(tmp_path):
+    from typer.testing import CliRunner
+
+    from inceptionism.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--examples", str(tmp_path / "nowhere"), "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "is not a folder" in result.output
+    assert not (tmp_path / "d").exists()  # nothing was made

@@ -452,3 +452,19 @@ def test_a_full_disk_at_submit_is_507_with_retry_after_and_keeps_nothing(tmp_pat
         monkeypatch.undo()
         assert list((tmp_path / "data" / "jobs").iterdir()) == []
         assert submit(client, photo, **TINY).status_code == 202  # room again: accepted
+
+
+def test_the_channel_picker_shows_dataset_examples_from_the_studios_photo_folder(tmp_path: Path, examples) -> None:
+    tiny = FeatureVisConfig(size=32, steps=2, seed=0)
+    url = "/api/models/efficientnet-lite0/layers/blocks.4.1.bn1/channels/7/examples"
+    with make_client(tmp_path / "plain", workers=0, thumbnail=tiny) as client:
+        missing = client.get(url)
+        assert missing.status_code == 404 and "--examples" in missing.json()["error"]
+    with make_client(tmp_path / "data", workers=0, thumbnail=tiny, examples=examples) as client:
+        shown = client.get(url)
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(shown.content)).size == (288, 96)
+        other = client.get(url.replace("/7/", "/8/"))  # the whole layer was scanned at once: from the cache
+        assert other.status_code == 200
+        assert client.get(url.replace("/7/", "/9999/")).status_code == 404
+        assert client.get(url.replace("blocks.4.1.bn1", "nope")).status_code == 404

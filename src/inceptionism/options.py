@@ -254,6 +254,8 @@ class ServeConfig(_OnCluster):
     keep_hours: float = param(168.0, "finished dreams are removed this many hours after they end", low=0.0,
                               high=1e6, low_open=True)
     max_queued: int = param(32, "dreams that may wait in the queue; more are refused (429)", low=1, high=100_000)
+    examples: Path | None = param(None, "a folder of photos: the channel picker shows the 3 that excite the chosen "
+                                  "channel most (dataset examples)")
     token: str | None = param(None, "the token every API request must carry; none = $INCEPTIONISM_TOKEN, else one is "
                               "generated and printed when HOST is not loopback (on loopback none is needed)")
     allow_host: tuple[str, ...] = param((), "another host name this server answers to, e.g. a reverse proxy's "

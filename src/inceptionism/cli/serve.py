@@ -33,6 +33,10 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
         from ..service.security import is_loopback
         from ..service.store import JobStore
 
+        if opts.examples is not None:  # a bad folder is one line now, not a 404 in the picker later
+            from ..featurevis import photo_files
+
+            photo_files(opts.examples)
         if opts.workers == 0 and opts.cluster is None:
             raise ConfigError("workers 0 would leave every dream queued: give at least 1, or --cluster", field="workers")
         token = opts.token or os.environ.get("INCEPTIONISM_TOKEN") or None

@@ -72,7 +72,7 @@ async def _serving(app: FastAPI, settings: ServiceSettings, data_dir: Path, devi
             runner=runner,
         )
         app.state.store, app.state.pool, app.state.requeued = store, pool, requeued
-        app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail)
+        app.state.inspector = Inspector(data_dir / "thumbnails", device, settings.thumbnail, examples=settings.examples)
         app.state.inspector.warm(DEFAULT_MODEL)
         pool.start()
         try:

@@ -17,6 +17,7 @@ from ..errors import InceptionismError
 from ..featurevis import FeatureVisConfig
 from ..gallery import channel_thumbnail
 from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
+from ..outputs import write_atomic
 from ..runtime import on_passing_thread
 from ..taps import layer_info, list_layers
 from ..doors.limits import ApiError, check_served
@@ -31,8 +32,10 @@ MAX_THUMBNAILS = 3000  # pictures kept (about 10 KB each); beyond, the least rec
 
 
 class Inspector:
-    def __init__(self, thumbnails_dir: Path, device: str, drawing: FeatureVisConfig = THUMBNAIL) -> None:
+    def __init__(self, thumbnails_dir: Path, device: str, drawing: FeatureVisConfig = THUMBNAIL, *,
+                 examples: Path | None = None) -> None:
         self.thumbnails_dir, self.device, self.drawing = thumbnails_dir, device, drawing
+        self.examples_dir = examples  # photos to find dataset examples in; None: the studio shows none
         # Checks and listings are quick; channel pictures take seconds. Each has its own
         # copies and lock, so a picture being drawn never holds up a new dream.
         self._lock, self._models = threading.Lock(), {}
@@ -117,14 +120,46 @@ class Inspector:
                     self._pending.pop(key).set()
         return _used(path)
 
+    def examples(self, name: str, layer: str, channel: int) -> Path:
+        """The photos of the studio's photo folder that excite one channel most, as a strip
+        (``gallery`` draws them the same way): every channel of the layer in one pass over the
+        photos, the first time any of them is asked for; from the cache after."""
+        if self.examples_dir is None:
+            raise ApiError(404, "this studio has no photo folder for dataset examples; start it with "
+                           "inceptionism serve --examples PHOTOS", "channel")
+        folder = self.thumbnails_dir / "examples" / name.replace("/", "--") / layer
+        path = folder / f"ex-{channel:04d}.jpg"
+        if path.is_file():
+            return _used(path)
+
+        def scan() -> Path:
+            from ..featurevis import examples_sheet, scan_photos
+
+            channels = self._checked_channels(self._model(name, self._draw_models), name, layer, channel)
+            found = scan_photos(self._draw_models[name], layer, self.examples_dir, list(range(channels)), top=3)
+            folder.mkdir(parents=True, exist_ok=True)
+            for c, shown in found.examples.items():
+                sheet = examples_sheet(shown, 96, columns=3)
+                write_atomic(folder / f"ex-{c:04d}.jpg", lambda fh, sheet=sheet: sheet.save(fh, format="JPEG", quality=88))
+            return path
+
+        with self._draw_lock:
+            return path if path.is_file() else on_passing_thread(scan)
+
+    @staticmethod
+    def _checked_channels(model: LoadedModel, name: str, layer: str, channel: int) -> int:
+        """The layer's channel count; 404 for a layer the network lacks or a channel out of range."""
+        if layer not in {info.name for info in list_layers(model)}:
+            raise ApiError(404, f"no layer {layer!r} in {name}; see /api/models/{name}/layers", "layer")
+        channels = layer_info(model, layer).channels
+        if not 0 <= channel < channels:
+            raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
+        return channels
+
     def _thumbnail(self, name: str, layer: str, channel: int) -> Path:
         def draw() -> Path:
             model = self._model(name, self._draw_models)
-            if layer not in {info.name for info in list_layers(model)}:
-                raise ApiError(404, f"no layer {layer!r} in {name}; see /api/models/{name}/layers", "layer")
-            channels = layer_info(model, layer).channels
-            if not 0 <= channel < channels:
-                raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
+            self._checked_channels(model, name, layer, channel)
             path = channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir, batch=BATCH)
             self._folders[(name, layer)] = path.parent
             return path

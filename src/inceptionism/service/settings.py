@@ -29,6 +29,7 @@ class ServiceSettings:
     thumbnail: FeatureVisConfig = THUMBNAIL  # how channel-picker pictures are drawn
     access: Access = field(default_factory=Access)  # host names answered, and the token if one is needed
     cluster: str | None = ServeConfig.cluster  # dream on this Ray cluster (the API node keeps the store)
+    examples: Path | None = None  # photos the channel picker finds each channel's dataset examples in
 
 
 def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:
@@ -47,4 +48,5 @@ def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> Servi
         limits=Limits(max_queued=opts.max_queued),
         access=Access(hosts=hosts, token=token),
         cluster=opts.cluster,
+        examples=opts.examples,
     )

@@ -36,6 +36,15 @@ def channel_picture(inspector: Inspect, name: str, layer: str, channel: int) -> 
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
+@router.get("/models/{name:path}/layers/{layer}/channels/{channel}/examples", response_class=FileResponse,
+            responses={404: {}})
+def channel_examples(inspector: Inspect, name: str, layer: str, channel: int) -> FileResponse:
+    """The three photos of the studio's photo folder (``serve --examples``) that excite one
+    channel most, as one strip (dataset examples; 404 when the studio has no photo folder)."""
+    path = inspector.examples(name, layer, channel)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
+
+
 @router.get("/classes", responses={404: {}})
 def classes(model: Annotated[str, Query(description="Network whose classes to list")] = DEFAULT_MODEL) -> dict[str, Any]:
     """Class names for the ``target_class``/``avoid_class`` parameters, and the groups."""

@@ -176,6 +176,7 @@ function layerChanged(reset) {
   $("pick-channel").disabled = !$("layers").value;
   if (reset) $("channel").value = "";
   $("channel-picker").hidden = true;
+  $("channel-examples").hidden = true;
   $("channel-grid").textContent = "";
   state.shownChannels = 0;
 }
@@ -195,11 +196,21 @@ function moreChannels() {
     button.addEventListener("click", () => {
       $("channel").value = c;
       for (const b of $("channel-grid").children) b.setAttribute("aria-selected", String(b === button));
+      showExamples(model, layer, c);
     });
     $("channel-grid").append(button);
   }
   state.shownChannels = stop;
   $("more-channels").hidden = stop >= total;
+}
+
+// Dataset examples of the chosen channel, where the studio has a photo folder (else a 404: none shown).
+function showExamples(model, layer, channel) {
+  const figure = $("channel-examples"), img = figure.querySelector("img");
+  figure.hidden = true;
+  img.onload = () => { figure.hidden = false; };
+  img.onerror = () => { figure.hidden = true; };
+  img.src = `/api/models/${model}/layers/${layer}/channels/${channel}/examples`;
 }
 
 // The server draws a few batches of pictures at a time and answers 503 to more: try again later.
