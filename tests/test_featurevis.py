@@ -309,3 +309,15 @@ def test_gallery_shows_dataset_examples_beside_each_channel(model, examples, tmp
     page = (tmp_path / "index.html").read_text()
     assert page.count('class="ex"') == 64 and (tmp_path / "ex-0031.jpg").is_file()
     assert Image.open(tmp_path / "ex-0000.jpg").size == (288, 96)
+
+
+def test_pictures_grown_from_a_photo_report_every_step(model, examples):
+    from inceptionism.engine import Callbacks
+    from inceptionism.options import VisualizeConfig
+    from inceptionism.visualization import visualize_targets
+
+    seen = []
+    cfg = VisualizeConfig(photo=str(examples / "chelsea.jpg"), size=48, steps=3, seed=0)
+    shown = list(visualize_targets(model, LAYER, [7, 10], cfg, callbacks=Callbacks(on_step=seen.append)))
+    assert [v.target for v in shown] == [7, 10]
+    assert [(s.octave, s.octaves, s.step) for s in seen] == [(k, 2, step) for k in (1, 2) for step in (1, 2, 3)]

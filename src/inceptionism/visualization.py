@@ -47,7 +47,7 @@ def visualize_targets(
         raise ConfigError("lapnorm works with param pixel only", field="lapnorm")
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     if cfg.photo is not None:
-        yield from _accentuated(model, layer, targets, cfg, seed)
+        yield from _accentuated(model, layer, targets, cfg, seed, callbacks)
         return
     if cfg.param != "pixel":
         yield from _rendered(model, layer, targets, cfg, seed, callbacks)
@@ -71,8 +71,8 @@ def _feature_config(cfg: VisualizeConfig, seed: int) -> FeatureVisConfig:
                             transforms=cfg.transforms, pictures=cfg.diversity)
 
 
-def _accentuated(model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, seed: int
-                 ) -> Iterator[Visualization]:
+def _accentuated(model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, seed: int,
+                 callbacks: Callbacks | None) -> Iterator[Visualization]:
     from .featurevis import accentuate
     from .images import load_image, to_tensor
 
@@ -83,8 +83,12 @@ def _accentuated(model: LoadedModel, layer: str, targets: list[Target], cfg: Vis
         raise ConfigError(f"photo works with param fft or maco, not {cfg.param}", field="photo")
     fv = dataclasses.replace(_feature_config(cfg, seed), param="fft" if cfg.param == "pixel" else cfg.param)
     photo = to_tensor(load_image(cfg.photo, role="photo", max_side=4 * cfg.size), model.device)[0]  # type: ignore[arg-type]
-    for target in targets:
-        yield accentuate(model, photo, layer, int(target), fv)  # type: ignore[arg-type]
+    for k, target in enumerate(targets, 1):
+        def on_step(step: int, values: Any, k: int = k) -> None:
+            if callbacks is not None and callbacks.on_step is not None:
+                callbacks.on_step(StepInfo(k, len(targets), 0, step, fv.steps, values.mean(), cfg.size, cfg.size))
+
+        yield accentuate(model, photo, layer, int(target), fv, on_step=on_step)  # type: ignore[arg-type]
 
 
 def _rendered(

@@ -87,7 +87,9 @@ def visualize(
         judge = _judge(vis.judge, layer, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
         names = _visualize_names(output, [target_text(t) for t in chosen], vis.diversity)
-        if vis.param == "pixel" and vis.photo is None:  # one dream per target
+        if vis.photo is not None:  # one picture per target, grown from the photo
+            total = vis.steps_or_default() * len(chosen)
+        elif vis.param == "pixel":  # one dream per target
             total = vis.octaves * vis.steps_or_default() * len(chosen)
         else:  # the targets go through the network in batches
             total = -(-len(chosen) // max(1, vis.batch // vis.diversity)) * vis.steps_or_default()

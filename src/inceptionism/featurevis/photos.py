@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,14 +50,15 @@ def photo_features(model: LoadedModel, photo: torch.Tensor, layers: list[str]) -
 
 
 def _grown(model: LoadedModel, start: torch.Tensor, objective: Objective, cfg: FeatureVisConfig, what: dict,
-           layer: str, target: int | str, lr: float | None = None) -> Visualization:
+           layer: str, target: int | str, lr: float | None = None,
+           on_step: Callable[[int, torch.Tensor], None] | None = None) -> Visualization:
     from ..images import to_pil
 
     gen = torch.Generator().manual_seed(cfg.seed)
     picture = picture_for(cfg.param, 1, cfg.size, gen=gen, device=model.device, init=start)
     optimizer = (lambda tensors: torch.optim.Adam(tensors, lr=lr)) if lr is not None else None
     out = render(model, objective, picture, steps=cfg.steps, gen=gen, transforms=parse_transforms(cfg.transforms),
-                 optimizer=optimizer)
+                 optimizer=optimizer, on_step=on_step)
     meta = {"inceptionism": __version__, "model": model.spec.name, "weights_sha256": model.weights_sha256,
             "visualize": {**what, "layer": layer, "target": target, **asdict(cfg)}, "score": float(out.values[0])}
     image = to_pil(out.images[0, :3])
@@ -65,7 +67,8 @@ def _grown(model: LoadedModel, start: torch.Tensor, objective: Objective, cfg: F
 
 
 def accentuate(model: LoadedModel, photo: torch.Tensor, layer: str, target: int, cfg: FeatureVisConfig, *,
-               keep: str | None = None, closeness: float = ACCENT_CLOSENESS, lr: float = ACCENT_LR) -> Visualization:
+               keep: str | None = None, closeness: float = ACCENT_CLOSENESS, lr: float = ACCENT_LR,
+               on_step: Callable[[int, torch.Tensor], None] | None = None) -> Visualization:
     """Grow channel ``target`` of ``layer`` out of ``photo`` (3, H, W) in [0, 1].
 
     The picture starts as the photo's centre square and climbs the channel's mean while
@@ -83,7 +86,7 @@ def accentuate(model: LoadedModel, photo: torch.Tensor, layer: str, target: int,
 
     objective = Objective(fn, unit.layers | near.layers, f"accentuate:{layer}:{target}")
     what = {"accentuate": {"keep": keep, "closeness": closeness, "lr": lr}}
-    return _grown(model, start, objective, cfg, what, layer, target, lr)
+    return _grown(model, start, objective, cfg, what, layer, target, lr, on_step)
 
 
 def caricature(model: LoadedModel, photo: torch.Tensor, layer: str, cfg: FeatureVisConfig) -> Visualization:
