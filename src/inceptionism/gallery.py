@@ -102,15 +102,11 @@ def add_examples(model: LoadedModel, layer: str, out_dir: str | Path, photos: st
     """Put beside each channel of a written gallery the ``top`` photos of ``photos`` that excite
     it most (dataset examples, ``ex-NNNN.jpg``), and rewrite its page to show them; returns
     how many photos were read."""
-    from .featurevis import examples_sheet, scan_photos
+    from .featurevis import write_layer_examples
 
     out_dir = Path(out_dir)
-    channels = layer_info(model, layer).channels
-    scan = scan_photos(model, layer, photos, list(range(channels)), top=top, on_photo=on_photo)
-    for c in range(channels):
-        sheet = examples_sheet(scan.examples[c], 96, columns=top)
-        write_atomic(out_dir / f"ex-{c:04d}.jpg", lambda fh, sheet=sheet: sheet.save(fh, format="JPEG", quality=88))
-    page = _page(model.spec.name, layer, channels, cfg, examples=True)
+    scan = write_layer_examples(model, layer, photos, out_dir, top=top, on_photo=on_photo)
+    page = _page(model.spec.name, layer, len(scan.examples), cfg, examples=True)
     write_atomic(out_dir / "index.html", lambda fh: fh.write(page.encode()))
     return len(scan.paths)
 

@@ -10,7 +10,7 @@ from a photo (:func:`accentuate`, :func:`caricature`), dataset examples
 :func:`chroma`).
 """
 
-from .examples import Example, PhotoScan, examples_sheet, photo_files, scan_photos
+from .examples import Example, PhotoScan, examples_sheet, photo_files, scan_photos, write_layer_examples
 from .param import PARAMS, Picture, alpha, fourier, maco, picture_for, pixels
 from .photos import accentuate, caricature, photo_features
 from .render import Rendered, render
@@ -23,6 +23,6 @@ __all__ = [
     "Transform", "TRANSFORM_SETS", "parse_transforms", "pad", "jitter", "affine", "crops", "noise",
     "FeatureVisConfig", "Visualization", "Target", "parse_targets", "target_text", "visualize_features",
     "accentuate", "caricature", "photo_features",
-    "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet",
+    "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples",
     "chroma", "Judged", "transferability", "Sanity", "sanity",
 ]  # fmt: skip

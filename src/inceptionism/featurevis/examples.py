@@ -21,7 +21,7 @@ from ..models.spec import LoadedModel
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet"]
+__all__ = ["Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples"]
 
 
 @dataclass(order=True)
@@ -142,3 +142,20 @@ def examples_sheet(examples: list[Example], side: int, *, crops: bool = True, co
                                 round(right * photo.width), round(bottom * photo.height)))
         sheet.paste(ImageOps.fit(photo, (side, side)), ((k % columns) * side, (k // columns) * side))
     return sheet
+
+
+def write_layer_examples(model: LoadedModel, layer: str, photos: str | Path, folder: Path, *, top: int = 3,
+                         side: int = 96, on_photo: Callable[[int, int], None] | None = None) -> PhotoScan:
+    """One pass over ``photos`` for every channel of ``layer``, and each channel's strip of
+    its ``top`` photos written to ``folder/ex-NNNN.jpg`` (``side`` px a photo, atomically):
+    the gallery's and the studio's dataset examples."""
+    from ..outputs import write_atomic
+    from ..taps import layer_info
+
+    scan = scan_photos(model, layer, photos, list(range(layer_info(model, layer).channels)), top=top,
+                       on_photo=on_photo)
+    folder.mkdir(parents=True, exist_ok=True)
+    for channel, found in scan.examples.items():
+        sheet = examples_sheet(found, side, columns=top)
+        write_atomic(folder / f"ex-{channel:04d}.jpg", lambda fh, sheet=sheet: sheet.save(fh, format="JPEG", quality=88))
+    return scan

@@ -17,7 +17,6 @@ from ..errors import InceptionismError
 from ..featurevis import FeatureVisConfig
 from ..gallery import channel_thumbnail
 from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
-from ..outputs import write_atomic
 from ..runtime import on_passing_thread
 from ..taps import layer_info, list_layers
 from ..doors.limits import ApiError, check_served
@@ -133,14 +132,11 @@ class Inspector:
             return _used(path)
 
         def scan() -> Path:
-            from ..featurevis import examples_sheet, scan_photos
+            from ..featurevis import write_layer_examples
 
-            channels = self._checked_channels(self._model(name, self._draw_models), name, layer, channel)
-            found = scan_photos(self._draw_models[name], layer, self.examples_dir, list(range(channels)), top=3)
-            folder.mkdir(parents=True, exist_ok=True)
-            for c, shown in found.examples.items():
-                sheet = examples_sheet(shown, 96, columns=3)
-                write_atomic(folder / f"ex-{c:04d}.jpg", lambda fh, sheet=sheet: sheet.save(fh, format="JPEG", quality=88))
+            model = self._model(name, self._draw_models)
+            self._checked_channels(model, name, layer, channel)
+            write_layer_examples(model, layer, self.examples_dir, folder)  # type: ignore[arg-type]
             return path
 
         with self._draw_lock:
