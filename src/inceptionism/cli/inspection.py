@@ -102,7 +102,8 @@ def visualize(
 
 
 def _visualize_names(output: Path, targets: list, pictures: int) -> list[Path]:
-    """One output name per picture: OUTPUT for one, else OUTPUT-TARGET[-K] (K: the picture of its target)."""
+    """One output name per picture: OUTPUT for one, else OUTPUT-TARGET[-K] (K: the picture of
+    its target, with several pictures per target)."""
     if len(targets) == 1 and pictures == 1:
         return [output]
     return [output.with_name(f"{output.stem}-{t}{f'-{k}' if pictures > 1 else ''}{output.suffix}")
@@ -115,22 +116,20 @@ def _judge(name: str | None, layer: str, source):
         return None
     if layer != "class":
         raise ConfigError("--judge grades class pictures; give 'class' as the layer", field="judge")
+    from ..featurevis import check_judge
     from ..models import load_model
 
     judge = load_model(name, device=source.device)
-    if (judge.spec.name, judge.weights_sha256) == (source.spec.name, source.weights_sha256):
-        raise ConfigError(f"--judge {name} made the pictures and cannot judge them; choose another network",
-                          field="judge")
+    check_judge(judge, source)  # before any picture is grown
     return judge
 
 
 def _judged(judge, result) -> str:
-    from torchvision.transforms.v2 import functional as tv
-
     from ..featurevis import transferability
+    from ..images import picture_from_pil, to_tensor
     from ..labels import class_names
 
-    x = tv.to_dtype(tv.pil_to_tensor(result.image.convert("RGB")), scale=True)[None]
+    x = to_tensor(picture_from_pil(result.image.convert("RGB")), judge.device)
     verdict = transferability(x, [int(result.target)], judge)
     guess = class_names(judge.spec.labels)[verdict.guess[0]]
     return (f"; {judge.spec.name} sees {guess!r} first, p({result.target}) {float(verdict.probability[0]):.2f}, "
@@ -153,22 +152,20 @@ def examples(
 ) -> None:
     """The photos of a folder that excite channels most (dataset examples), as a sheet each."""
     with errors(debug):
-        from ..featurevis import examples_sheet, photo_files, scan_photos
+        from ..featurevis import examples_sheet, scan_photos
         from ..images import OUTPUT_FORMATS, save_image
         from ..outputs import check_output_path
 
         check_output_path(output, formats=OUTPUT_FORMATS)
         loaded = load_network(net)
         chosen = parse_channel_list(channels, layer, loaded)
-        count = len(photo_files(photos))
         with progress_bar(quiet) as progress:
-            task = progress.add_task("photos", total=count, step="-", score="-")
+            task = progress.add_task("photos", total=None, step="-", score="-")
             scan = scan_photos(loaded, layer, photos, chosen, top=top, on_photo=lambda done, total: progress.update(
-                task, completed=done, step=f"{done}/{total}"))
+                task, completed=done, total=total, step=f"{done}/{total}"))
         for line in scan.skipped:
             out.print(f"skipped {line}")
-        for channel in chosen:
-            path = output if len(chosen) == 1 else output.with_name(f"{output.stem}-{channel}{output.suffix}")
+        for channel, path in zip(chosen, _visualize_names(output, chosen, 1)):
             found = scan.examples[channel]
             save_image(examples_sheet(found, 160, crops=not whole), path,
                        {"examples": {"layer": layer, "channel": channel, "photos": [str(e.path) for e in found],

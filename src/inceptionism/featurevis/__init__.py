@@ -14,7 +14,7 @@ from .examples import Example, PhotoScan, examples_sheet, photo_files, scan_phot
 from .param import PARAMS, Picture, alpha, fourier, maco, picture_for, pixels
 from .photos import accentuate, caricature, photo_features
 from .render import Rendered, render
-from .scores import Judged, Sanity, chroma, sanity, transferability
+from .scores import Judged, Sanity, check_judge, chroma, sanity, transferability
 from .transforms import TRANSFORM_SETS, Transform, affine, crops, jitter, noise, pad, parse_transforms
 from .units import FeatureVisConfig, Target, Visualization, parse_targets, target_text, visualize_features
 
@@ -24,5 +24,5 @@ __all__ = [
     "FeatureVisConfig", "Visualization", "Target", "parse_targets", "target_text", "visualize_features",
     "accentuate", "caricature", "photo_features",
     "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples",
-    "chroma", "Judged", "transferability", "Sanity", "sanity",
+    "chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity",
 ]  # fmt: skip

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..models.spec import LoadedModel
 
-__all__ = ["chroma", "Judged", "transferability", "Sanity", "sanity", "SPREAD_FLOOR"]
+__all__ = ["chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity", "SPREAD_FLOOR"]
 
 SPREAD_FLOOR = 0.25  # sanity: a unit's spread over the photos is at least this share of the layer's median
 
@@ -43,6 +43,19 @@ class Judged:
     guess: list[int]  # (B,) the judge's first class
 
 
+def check_judge(judge: LoadedModel, source: LoadedModel | None) -> None:
+    """Refuse a judge that made the pictures itself (the same weights) or classifies nothing.
+
+    Raises:
+        ConfigError: naming the judge and why.
+    """
+    if source is not None and (source.spec.name, source.weights_sha256) == (judge.spec.name, judge.weights_sha256):
+        raise ConfigError(f"{judge.spec.name} made these pictures and cannot judge them; choose another network",
+                          field="judge")
+    if judge.spec.labels is None:
+        raise ConfigError(f"model {judge.spec.name} has no class labels and cannot judge class pictures", field="judge")
+
+
 @torch.no_grad()
 def transferability(images: torch.Tensor, targets: list[int], judge: LoadedModel, *, source: LoadedModel | None = None) -> Judged:
     """How a *different* network classifies class pictures (B, 3, H, W) in [0, 1], each
@@ -51,10 +64,7 @@ def transferability(images: torch.Tensor, targets: list[int], judge: LoadedModel
     Raises:
         ConfigError: the judge is the network that made the pictures, or classifies nothing.
     """
-    if source is not None and (source.spec.name, source.weights_sha256) == (judge.spec.name, judge.weights_sha256):
-        raise ConfigError(f"{judge.spec.name} made these pictures and cannot judge them; choose another network")
-    if judge.spec.labels is None:
-        raise ConfigError(f"model {judge.spec.name} has no class labels and cannot judge class pictures")
+    check_judge(judge, source)
     size = judge.spec.input_size
     x = F.interpolate(images[:, :3].to(judge.device).float(), size=(size, size), mode="bilinear", antialias=True)
     probabilities = judge(x.clamp(0, 1)).float().softmax(-1)
