@@ -83,11 +83,8 @@ def _accentuated(model: LoadedModel, layer: str, targets: list[Target], cfg: Vis
         raise ConfigError(f"photo works with param fft or maco, not {cfg.param}", field="photo")
     fv = dataclasses.replace(_feature_config(cfg, seed), param="fft" if cfg.param == "pixel" else cfg.param)
     photo = to_tensor(load_image(cfg.photo, role="photo", max_side=4 * cfg.size), model.device)[0]  # type: ignore[arg-type]
-    for k, target in enumerate(targets, 1):
-        def on_step(step: int, values: Any, k: int = k) -> None:
-            if callbacks is not None and callbacks.on_step is not None:
-                callbacks.on_step(StepInfo(k, len(targets), 0, step, fv.steps, values.mean(), cfg.size, cfg.size))
-
+    on_step = _passes_reported(callbacks, len(targets), fv.steps, cfg.size)
+    for target in targets:
         yield accentuate(model, photo, layer, int(target), fv, on_step=on_step)  # type: ignore[arg-type]
 
 
@@ -96,15 +93,23 @@ def _rendered(
 ) -> Iterator[Visualization]:
     fv = _feature_config(cfg, seed)
     batches = -(-len(targets) // max(1, cfg.batch // cfg.diversity))
-    done = {"batch": 1}
+    on_step = _passes_reported(callbacks, batches, fv.steps, cfg.size)
+    yield from visualize_features(model, layer, targets, fv, batch=cfg.batch, on_step=on_step)
+
+
+def _passes_reported(callbacks: Callbacks | None, passes: int, steps: int, size: int) -> Any:
+    """The render loop's ``on_step`` for ``callbacks``: each pass of ``steps`` steps (a batch of
+    targets, or one picture grown from a photo) reported as one octave of ``passes``."""
+    if callbacks is None or callbacks.on_step is None:
+        return None
+    report, done = callbacks.on_step, {"pass": 1}
 
     def on_step(step: int, values: Any) -> None:
-        if callbacks is not None and callbacks.on_step is not None:
-            callbacks.on_step(StepInfo(done["batch"], batches, 0, step, fv.steps, values.mean(), cfg.size, cfg.size))
-        if step == fv.steps:
-            done["batch"] += 1
+        report(StepInfo(done["pass"], passes, 0, step, steps, values.mean(), size, size))
+        if step == steps:
+            done["pass"] += 1
 
-    yield from visualize_features(model, layer, targets, fv, batch=cfg.batch, on_step=on_step)
+    return on_step
 
 
 def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAULT_MODEL, device: str = DEFAULT_DEVICE,

@@ -20,7 +20,7 @@ so what does not matter turns transparent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -69,7 +69,7 @@ def render(
     *,
     steps: int,
     gen: torch.Generator,
-    transforms: list[Transform] = (),  # type: ignore[assignment]
+    transforms: Sequence[Transform] = (),
     optimizer: Optimizer | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> Rendered:

@@ -23,7 +23,6 @@ from .grammar import (
     parse,
     parse_terms,
     split_terms,
-    term_kinds_help,
     term_objective,
 )
 from .terms import (
@@ -46,5 +45,5 @@ __all__ = [
     "layer", "channel", "neuron", "class_logit", "avoid_classes", "guide", "total",
     "per_item_channels", "per_item_classes", "diversity", "direction", "caricature", "stay_close",
     "LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse",
-    "term_objective", "term_kinds_help",
+    "term_objective",
 ]  # fmt: skip

@@ -24,7 +24,7 @@ from . import batch as batched
 from .terms import MAX_TERMS, MAX_WEIGHT, Objective, channel, class_logit, layer, neuron, total
 
 __all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse",
-           "term_objective", "term_kinds_help"]
+           "term_objective"]
 
 _TERM = re.compile(
     r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s]+))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
@@ -82,11 +82,6 @@ def _register(kind: TermKind) -> TermKind:
         raise ValueError(f"term kind {kind.name!r} is registered twice")
     TERM_KINDS[kind.name] = kind
     return kind
-
-
-def term_kinds_help() -> str:
-    """One line per registered kind: its syntax and what it does."""
-    return "\n".join(f"{k.syntax}: {k.help}" for k in TERM_KINDS.values())
 
 
 def _class_term(item: str, rest: str, weight: float) -> LayerTerm:
