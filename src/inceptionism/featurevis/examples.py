@@ -95,8 +95,9 @@ def scan_photos(model: LoadedModel, layer: str, folder: str | Path, channels: li
             a = run(x)[layer][0].float()  # (C, h, w)
             means.append(a.mean((1, 2)).cpu())
             read.append(path)
-            for c in channels:
-                _keep(heaps[c], top, _example(a[c], path, x.shape[-2:]))
+            peaks, where = a[channels].flatten(1).max(1)  # every chosen channel's strongest place at once
+            for c, score, flat in zip(channels, peaks.tolist(), where.tolist()):
+                _keep(heaps[c], top, _example(score, flat, a.shape[-2:], path, x.shape[-2:]))
             if on_photo is not None:
                 on_photo(done, len(paths))
     if not read:
@@ -105,15 +106,16 @@ def scan_photos(model: LoadedModel, layer: str, folder: str | Path, channels: li
     return PhotoScan(examples, torch.stack(means), read, skipped)
 
 
-def _example(amap: torch.Tensor, path: Path, size: torch.Size) -> Example:
+def _example(score: float, flat: int, grid: torch.Size, path: Path, size: torch.Size) -> Example:
+    """The example of a channel whose strongest activation ``score`` is at ``flat`` in its
+    ``grid`` (h, w) map, for a photo seen at ``size`` (H, W)."""
     height, width = int(size[0]), int(size[1])
-    flat = int(amap.argmax())
-    y = (flat // amap.shape[1] + 0.5) * height / amap.shape[0]
-    x = (flat % amap.shape[1] + 0.5) * width / amap.shape[1]
+    y = (flat // grid[1] + 0.5) * height / grid[0]
+    x = (flat % grid[1] + 0.5) * width / grid[1]
     half = min(height, width) / 6
     left, top = min(max(0.0, x - half), width - 2 * half), min(max(0.0, y - half), height - 2 * half)
     box = (left / width, top / height, (left + 2 * half) / width, (top + 2 * half) / height)
-    return Example(float(amap.max()), path, box)
+    return Example(score, path, box)
 
 
 def _keep(heap: list[Example], top: int, example: Example) -> None:
