@@ -56,11 +56,16 @@ def _bar(what: str, total: int | None, unit: str) -> Any:
 
 
 @contextmanager
-def counted_progress(what: str, total: int, unit: str) -> Iterator[Callable[[int], None]]:
-    """A ``done(count)`` that moves a bar over ``total`` ``unit``s to ``count`` (frames, files)."""
-    bar = _bar(what, total, unit)
+def counted_progress(what: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``done(count, total)`` that moves a bar to ``count`` of ``total`` ``unit``s (frames, files)."""
+    bar = _bar(what, None, unit)
+
+    def done(count: int, total: int) -> None:
+        bar.total = total
+        bar.update(count - bar.n)
+
     try:
-        yield lambda count: bar.update(count - bar.n)
+        yield done
     finally:
         bar.close()
 

@@ -152,9 +152,9 @@ def dream_folder(
     if progress:
         from ..notebook import counted_progress
 
-        with counted_progress("batch", len(_inputs_checked(Path(input_dir), Path(output_dir), recursive)), "file") as done:
+        with counted_progress("batch", "file") as done:
             return dream_folder(input_dir, output_dir, cfg, recursive=recursive, model=model, runner=runner,
-                                on_file=lambda k, n, path, status: (done(k), on_file and on_file(k, n, path, status)))
+                                on_file=lambda k, n, path, status: (done(k, n), on_file and on_file(k, n, path, status)))
 
     source, target = Path(input_dir), Path(output_dir)
     files = _inputs_checked(source, target, recursive)

@@ -61,10 +61,10 @@ def zoom_frames(
     if progress:
         from ..notebook import counted_progress
 
-        with counted_progress("zoom", frames, "frame") as done:
+        with counted_progress("zoom", "frame") as done:
             yield from zoom_frames(start, cfg, frames=frames, zoom=zoom, rotate=rotate, pan=pan,
                                    interpolate=interpolate, model=model,
-                                   on_frame=lambda k, n: (done(k), on_frame and on_frame(k, n)))
+                                   on_frame=lambda k, n: (done(k, n), on_frame and on_frame(k, n)))
         return
 
     cfg = resolve_machine_choices(cfg, model)  # once, for every frame
