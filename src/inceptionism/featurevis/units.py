@@ -3,7 +3,6 @@ target when asked (diversity), batched through :func:`~inceptionism.featurevis.r
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Callable, Union
 
@@ -11,7 +10,7 @@ import torch
 
 from ..errors import ConfigError
 from ..models.spec import LoadedModel
-from ..objectives import Objective, direction, diversity, per_item_channels, per_item_classes
+from ..objectives import Objective, channel_combination, direction, diversity, per_item_channels, per_item_classes
 from ..paths import __version__
 from ..taps import auto_layers
 from .param import picture_for
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["FeatureVisConfig", "Visualization", "Target", "parse_targets", "visualize_features", "target_text"]
 
 Target = Union[int, tuple[tuple[int, float], ...]]  # a channel or class, or (channel, coefficient) pairs
-_COMBO = re.compile(r"^[-+]?\d+(?:[-+]\d+)+$")
 
 
 @dataclass(frozen=True)
@@ -75,8 +73,8 @@ def parse_targets(text: str, layer: str, model: LoadedModel) -> list[Target]:
         return list(range(info.channels))
     targets: list[Target] = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        if _COMBO.match(part):
-            pairs = tuple((int(n), -1.0 if s == "-" else 1.0) for s, n in re.findall(r"([-+]?)(\d+)", part))
+        pairs = channel_combination(part)
+        if pairs is not None and len(pairs) > 1:  # one channel alone is a plain target
             for channel, _ in pairs:
                 info.check_channel(channel)
             targets.append(pairs)

@@ -20,6 +20,7 @@ from .grammar import (
     LayerTerm,
     TermContext,
     TermKind,
+    channel_combination,
     parse,
     parse_terms,
     split_terms,
@@ -44,6 +45,6 @@ __all__ = [
     "OUTPUT", "Activations", "Objective", "MAX_TERMS", "MAX_WEIGHT",
     "layer", "channel", "neuron", "class_logit", "avoid_classes", "guide", "total",
     "per_item_channels", "per_item_classes", "diversity", "direction", "caricature", "stay_close",
-    "LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse",
+    "LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse", "channel_combination",
     "term_objective",
 ]  # fmt: skip

@@ -23,13 +23,14 @@ from ..errors import ConfigError, LayerError
 from . import batch as batched
 from .terms import MAX_TERMS, MAX_WEIGHT, Objective, channel, class_logit, layer, neuron, total
 
-__all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse",
+__all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse", "channel_combination",
            "term_objective"]
 
 _TERM = re.compile(
     r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s]+))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
 )
-_COMBINATION = re.compile(r"^(?P<layer>[^:\s]+):(?P<combo>[-+]?\d+(?:[-+]\d+)*)$")
+_COMBINATION = re.compile(r"^(?P<layer>[^:\s]+):(?P<combo>\S+)$")
+_CHANNELS = re.compile(r"^[-+]?\d+(?:[-+]\d+)*$")
 
 
 @dataclass(frozen=True)
@@ -109,15 +110,26 @@ def _layer_only(kind: str) -> Callable[[str, str, float], LayerTerm]:
     return parse
 
 
+def channel_combination(text: str) -> tuple[tuple[int, float], ...] | None:
+    """``3+7-2`` as ((3, 1.0), (7, 1.0), (2, -1.0)); None for text not of that form.
+
+    Raises:
+        ConfigError: a channel named twice.
+    """
+    if not _CHANNELS.match(text):
+        return None
+    pairs = tuple((int(number), -1.0 if sign == "-" else 1.0) for sign, number in re.findall(r"([-+]?)(\d+)", text))
+    if len({channel for channel, _ in pairs}) != len(pairs):
+        raise ConfigError(f"channel combination {text!r} names a channel twice")
+    return pairs
+
+
 def _direction_term(item: str, rest: str, weight: float) -> LayerTerm:
     match = _COMBINATION.match(rest or "")
-    if not match:
+    combination = channel_combination(match["combo"]) if match else None
+    if combination is None:
         raise ConfigError(f"direction term {item!r} is not of the form direction:LAYER:3+7-2 (channels joined by + or -)")
-    pairs = re.findall(r"([-+]?)(\d+)", match["combo"])
-    combination = tuple((int(number), -1.0 if sign == "-" else 1.0) for sign, number in pairs)
-    if len({c for c, _ in combination}) != len(combination):
-        raise ConfigError(f"direction term {item!r} names a channel twice")
-    return LayerTerm(match["layer"], None, weight, kind="direction", combination=combination)
+    return LayerTerm(match["layer"], None, weight, kind="direction", combination=combination)  # type: ignore[index]
 
 
 def _build_caricature(term: LayerTerm, ctx: TermContext) -> Objective:
