@@ -90,3 +90,11 @@ def test_zoom_and_batch_show_bars_over_frames_and_files_when_asked(small_photo, 
     summary = dream_folder(photos, tmp_path / "out", cfg, progress=True)
     shown = capfd.readouterr().err
     assert len(summary.done) == 2 and "batch" in shown and "2/2" in shown
+
+
+def test_a_progress_bar_leaves_no_thread_behind(small_photo):
+    import threading
+
+    before = {t.ident for t in threading.enumerate()}
+    dream(str(small_photo), octaves=1, steps=2, seed=0, progress=True)
+    assert [t.name for t in threading.enumerate() if t.ident not in before] == []

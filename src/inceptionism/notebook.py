@@ -52,7 +52,9 @@ def _bar(what: str, total: int | None, unit: str) -> Any:
         from tqdm.auto import tqdm
     except ImportError:
         from tqdm import tqdm
-    return tqdm(total=total, desc=what, unit=unit, leave=True)
+    # No monitor: tqdm's starts a thread that outlives the call (a library leaves none behind)
+    quiet = type("Bar", (tqdm,), {"monitor_interval": 0})
+    return quiet(total=total, desc=what, unit=unit, leave=True)
 
 
 @contextmanager
