@@ -76,16 +76,18 @@ def test_a_passing_thread_leaves_no_pool_of_helper_threads_behind():
         x = torch.rand(1, 32, 160, 160)
         return float(torch.nn.functional.conv2d(x, torch.rand(32, 32, 3, 3), padding=1).relu().sum())
 
-    def tasks() -> int:
-        return len(os.listdir("/proc/self/task"))
+    def tasks() -> set[str]:
+        return set(os.listdir("/proc/self/task"))
 
     seen = {}
 
-    def settled(before: int) -> int:  # helpers of an ended thread exit a moment after it
+    # Threads are told apart by id, not counted: another test's background thread that ends
+    # meanwhile would otherwise cancel out a helper that stayed (CI saw 0 helpers that way).
+    def settled(before: set[str]) -> int:  # helpers of an ended thread exit a moment after it
         deadline = time.monotonic() + 2.0
-        while tasks() > before and time.monotonic() < deadline:
+        while tasks() - before and time.monotonic() < deadline:
             time.sleep(0.01)
-        return tasks() - before
+        return len(tasks() - before)
 
     def request(passing: bool) -> None:  # as a server's request thread, which lives on
         before = tasks()
