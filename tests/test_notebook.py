@@ -6,6 +6,9 @@ from __future__ import annotations
 import sys
 import types
 
+import numpy as np
+from PIL import Image
+
 from inceptionism import notebook
 from inceptionism.api import dream, render
 
@@ -90,6 +93,21 @@ def test_zoom_and_batch_show_bars_over_frames_and_files_when_asked(small_photo, 
     summary = dream_folder(photos, tmp_path / "out", cfg, progress=True)
     shown = capfd.readouterr().err
     assert len(summary.done) == 2 and "batch" in shown and "2/2" in shown
+
+
+def test_a_video_shows_a_bar_over_its_frames_when_asked(examples, tmp_path, capfd):
+    from inceptionism.api import resolve_config
+    from inceptionism.motion.video import dream_video
+    from inceptionism.motion.videoio import write_video
+
+    cat = np.asarray(Image.open(examples / "chelsea.jpg").convert("RGB").resize((64, 48)))
+    clip = write_video(tmp_path / "clip.mp4", [np.roll(cat, 4 * t, axis=1) for t in range(4)], 12)
+    cfg = resolve_config(octaves=1, steps=1, seed=0, max_size=64)
+    seen = []
+    result = dream_video(clip, tmp_path / "out.mp4", cfg, on_frame=lambda *a: seen.append(a), progress=True)
+    shown = capfd.readouterr().err
+    assert result.frames == 4 and "video" in shown and "4/4" in shown
+    assert seen[-1] == (4, 4, False)  # the caller's own callback still hears every frame
 
 
 def test_a_progress_bar_leaves_no_thread_behind(small_photo):

@@ -319,6 +319,7 @@ def dream_video(
     *,
     model: LoadedModel | None = None,
     on_frame: Callable[[int, int, bool], None] | None = None,
+    progress: bool = False,
     **options: Any,
 ) -> VideoResult:
     """Dream every frame of ``source`` (``video.start``..``video.end`` seconds) into ``output``.
@@ -330,13 +331,21 @@ def dream_video(
     each frame's dreamer; ``options`` are its fields, for a call from Python
     (``coherence="off"``). ``on_frame(done, total, resumed)`` is called after each frame.
     The frames folder is removed after the video is written unless ``video.keep_frames``;
-    after an interruption it stays for the resume.
+    after an interruption it stays for the resume. ``progress`` shows a bar over the frames
+    (those kept from an interrupted run count as done).
 
     Example:
         >>> dream_video("clip.mp4", "dream.mp4", resolve_config(None, seed=1), end=2.0)  # doctest: +SKIP
     """
     from ..api import resolve_machine_choices
     from ..images import save_image
+
+    if progress:
+        from ..notebook import counted_progress
+
+        with counted_progress("video", "frame") as done:
+            return dream_video(source, output, cfg, video, model=model, **options,
+                               on_frame=lambda k, n, resumed: (done(k, n), on_frame and on_frame(k, n, resumed)))
 
     video = dataclasses.replace(video or VideoConfig(), **options)
     cfg = resolve_machine_choices(cfg, model)  # once, for every frame
