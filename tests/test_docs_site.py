@@ -3,6 +3,7 @@ every name ``import inceptionism`` offers."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,3 +27,32 @@ def test_the_site_builds_strictly_and_references_every_public_name(tmp_path):
     for page in ("featurevis", "steering", "parameters", "architecture"):
         assert (site / page / "index.html").is_file()
     assert 'src="../gallery/' in (site / "steering" / "index.html").read_text()  # the pictures came along
+    # The docstrings' Sphinx roles became links (or code where the site has no entry), never
+    # the role itself printed beside the name
+    pages = "".join(page.read_text() for page in site.rglob("*.html"))
+    assert not re.search(r":(func|class|meth|mod|data|attr|exc):<code>", pages)
+    assert 'href="#inceptionism.config.DreamConfig"><code>DreamConfig</code></a>' in reference
+    assert 'href="#inceptionism.featurevis.render.render"><code>render</code></a>' in reference
+
+
+def test_a_role_is_resolved_where_its_docstring_stands():
+    import sys
+
+    import griffe
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from docs_roles import linked
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    package = griffe.load("inceptionism", search_paths=[ROOT / "src"])
+    featurevis, doors, batch = package["featurevis"], package["doors"], package["motion.batch"]
+    # a name the package imports; the module that shares its function's name; modules relative
+    # to a package and to a module beside them
+    assert 'identifier="inceptionism.featurevis.scores.chroma"' in linked(featurevis, ":func:`chroma`")
+    assert 'identifier="inceptionism.featurevis.render.render"' in linked(featurevis, ":func:`render`")
+    assert 'identifier="inceptionism.featurevis.render"' in linked(featurevis, ":mod:`render`")
+    assert 'identifier="inceptionism.doors.form"' in linked(doors, ":mod:`.form`")
+    assert 'identifier="inceptionism.motion.zoom"' in linked(batch, ":mod:`.zoom`")
+    shown = linked(batch, "see :class:`~inceptionism.api.Dream`, then")
+    assert shown == 'see <autoref identifier="inceptionism.api.Dream" optional><code>Dream</code></autoref>, then'
