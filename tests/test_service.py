@@ -468,3 +468,19 @@ def test_the_channel_picker_shows_dataset_examples_from_the_studios_photo_folder
         assert other.status_code == 200
         assert client.get(url.replace("/7/", "/9999/")).status_code == 404
         assert client.get(url.replace("blocks.4.1.bn1", "nope")).status_code == 404
+
+
+def test_the_channel_picker_draws_several_different_pictures_of_a_channel_on_request(tmp_path: Path) -> None:
+    url = "/api/models/efficientnet-lite0/layers/blocks.4.1.bn1/channels/7/variants"
+    with make_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=40, steps=12, seed=0)) as client:
+        shown = client.get(url)
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+        strip = np.asarray(Image.open(io.BytesIO(shown.content)).convert("RGB"), np.float32)
+        assert strip.shape == (40, 160, 3)  # four pictures of 40 px side by side
+        pictures = [strip[:, 40 * k : 40 * (k + 1)] for k in range(4)]
+        apart = min(np.abs(a - b).mean() for i, a in enumerate(pictures) for b in pictures[i + 1 :])
+        assert apart > 8, apart  # different pictures, not one picture four times
+        again = client.get(url)  # from the cache: the same strip
+        assert again.status_code == 200 and again.content == shown.content
+        assert client.get(url.replace("/7/", "/9999/")).status_code == 404
+        assert client.get(url.replace("blocks.4.1.bn1", "nope")).status_code == 404

@@ -115,6 +115,11 @@ def test_channel_picker_and_keyboard_reach(server: str, browser) -> None:
     )
     page.click("#channel-grid button:nth-child(3)")
     assert page.input_value("#channel") == "2"
+    page.click("#channel-variants-button")  # several pictures of the chosen channel, on request
+    wait_until(page, "!document.getElementById('channel-variants').hidden", timeout=120)
+    assert page.evaluate("document.querySelector('#channel-variants img').naturalWidth") == 4 * 48
+    assert "/channels/2/variants" in page.evaluate("document.querySelector('#channel-variants img').src")
+    assert page.locator("#channel-variants-button").is_hidden()
 
     page.goto(server)
     page.wait_for_selector("body[data-ready]")

@@ -169,6 +169,25 @@ def channel_thumbnail(
     return path
 
 
+def channel_variants(model: LoadedModel, layer: str, channel: int, cfg: FeatureVisConfig, *,
+                     root: Path | None = None) -> Path:
+    """The cached strip of ``cfg.pictures`` different pictures of one channel, side by side,
+    rendered together and pushed apart by the diversity term when missing (``layer`` and
+    ``channel`` must be valid; the cache is :func:`channel_thumbnail`'s)."""
+    from PIL import Image
+
+    cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg, root)
+    path = cache / f"ch-{channel:04d}.png"
+    if not path.is_file():
+        found = list(visualize_features(model, layer, [channel], cfg, batch=cfg.pictures))
+        strip = Image.new("RGB", (cfg.size * len(found), cfg.size))
+        for k, vis in enumerate(found):
+            strip.paste(vis.image.convert("RGB"), (k * cfg.size, 0))
+        cache.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, lambda fh: strip.save(fh, format="PNG"))
+    return path
+
+
 def channel_pictures(
     model: LoadedModel,
     layer: str,

@@ -7,24 +7,26 @@ that a request thread kept alive after computing slowed every dream on the worke
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..api import check_config, resolve_config
 from ..config import DreamConfig
 from ..errors import InceptionismError
 from ..featurevis import FeatureVisConfig
-from ..gallery import channel_thumbnail
+from ..gallery import channel_thumbnail, channel_variants
 from ..models import LoadedModel, get_spec, list_models, load_model, weights_path
 from ..runtime import on_passing_thread
 from ..taps import layer_info, list_layers
 from ..doors.limits import ApiError, check_served
 
-__all__ = ["Inspector", "THUMBNAIL"]
+__all__ = ["Inspector", "THUMBNAIL", "VARIANTS"]
 
 # Channel-picker pictures: small and quick, still recognisable.
 THUMBNAIL = FeatureVisConfig(size=96, steps=48, seed=0)  # one fixed seed: every picker shows the same pictures
+VARIANTS = 4  # different pictures of one channel, on request (about as long to draw as a batch of thumbnails)
 MAX_DRAWING = 4  # batches of pictures being drawn or waiting to be; a request for another is told to come back (503)
 BATCH = 16  # pictures drawn together (gallery.channel_thumbnail's neighbours)
 MAX_THUMBNAILS = 3000  # pictures kept (about 10 KB each); beyond, the least recently used are removed
@@ -39,9 +41,9 @@ class Inspector:
         # copies and lock, so a picture being drawn never holds up a new dream.
         self._lock, self._models = threading.Lock(), {}
         self._draw_lock, self._draw_models = threading.Lock(), {}
-        self._pending: dict[tuple[str, str, int], threading.Event] = {}  # batches being drawn, set when done
+        self._pending: dict[tuple[Any, ...], threading.Event] = {}  # drawings under way, set when done
         self._pending_lock = threading.Lock()
-        self._folders: dict[tuple[str, str], Path] = {}  # where each layer's pictures are cached
+        self._folders: dict[tuple[str, ...], Path] = {}  # where each layer's pictures (and variants) are cached
         self._warming: threading.Thread | None = None
 
     def warm(self, name: str) -> None:
@@ -97,11 +99,42 @@ class Inspector:
         """The picture of one channel: from the cache (its time of use renewed); or drawn with its
         batch of neighbours, where fewer than ``MAX_DRAWING`` batches are being drawn (else 503
         with Retry-After); a request for a batch being drawn waits for it."""
-        folder = self._folders.get((name, layer))
-        cached = folder / f"ch-{channel:04d}.png" if folder is not None else None
-        if cached is not None and cached.is_file():  # no drawing, no waiting, no count
-            return _used(cached)
-        key = (name, layer, channel // BATCH)
+        cached = self._cached((name, layer), channel)
+        if cached is not None:  # no drawing, no waiting, no count
+            return cached
+        return _used(self._drawn((name, layer, channel // BATCH), lambda: self._thumbnail(name, layer, channel)))
+
+    def variants(self, name: str, layer: str, channel: int) -> Path:
+        """``VARIANTS`` different pictures of one channel side by side (the diversity term pushes
+        them apart): drawn on request, counted with the thumbnails' batches, cached after."""
+        cached = self._cached((name, layer, "variants"), channel)
+        if cached is not None:
+            return cached
+
+        def draw() -> Path:
+            model = self._model(name, self._draw_models)
+            self._checked_channels(model, name, layer, channel)
+            cfg = dataclasses.replace(self.drawing, pictures=VARIANTS)
+            path = channel_variants(model, layer, channel, cfg, root=self.thumbnails_dir)
+            self._folders[(name, layer, "variants")] = path.parent
+            return path
+
+        def drawn() -> Path:
+            with self._draw_lock:
+                path = on_passing_thread(draw)
+                prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
+                return path
+
+        return _used(self._drawn((name, layer, "variants", channel), drawn))
+
+    def _cached(self, folder_key: tuple[str, ...], channel: int) -> Path | None:
+        folder = self._folders.get(folder_key)
+        path = folder / f"ch-{channel:04d}.png" if folder is not None else None
+        return _used(path) if path is not None and path.is_file() else None
+
+    def _drawn(self, key: tuple[Any, ...], draw: Callable[[], Path]) -> Path:
+        """``draw()``, where fewer than ``MAX_DRAWING`` drawings are under way (else 503 with
+        Retry-After); a request for what is being drawn waits for it, then draws (from the cache)."""
         with self._pending_lock:
             drawing = self._pending.get(key)
             if drawing is None:
@@ -109,15 +142,14 @@ class Inspector:
                     raise ApiError(503, f"{MAX_DRAWING} batches of channel pictures are being drawn; try again in a "
                                    "few seconds", headers={"Retry-After": "5"})
                 self._pending[key] = threading.Event()
-        if drawing is not None:  # its batch is being drawn: it is cached once that is done
+        if drawing is not None:  # being drawn: it is cached once that is done
             drawing.wait(300)
         try:
-            path = self._thumbnail(name, layer, channel)
+            return draw()
         finally:
             if drawing is None:
                 with self._pending_lock:
                     self._pending.pop(key).set()
-        return _used(path)
 
     def examples(self, name: str, layer: str, channel: int) -> Path:
         """The photos of the studio's photo folder that excite one channel most, as a strip

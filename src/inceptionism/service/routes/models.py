@@ -36,6 +36,16 @@ def channel_picture(inspector: Inspect, name: str, layer: str, channel: int) -> 
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
+@router.get("/models/{name:path}/layers/{layer}/channels/{channel}/variants", response_class=FileResponse,
+            responses={404: {}, 503: {}})
+def channel_variants(inspector: Inspect, name: str, layer: str, channel: int) -> FileResponse:
+    """Four different pictures of what one channel responds to, side by side: grown together
+    from noise and pushed apart from each other (the diversity term), a few seconds on
+    request, cached after."""
+    path = inspector.variants(name, layer, channel)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+
+
 @router.get("/models/{name:path}/layers/{layer}/channels/{channel}/examples", response_class=FileResponse,
             responses={404: {}})
 def channel_examples(inspector: Inspect, name: str, layer: str, channel: int) -> FileResponse:

@@ -177,6 +177,7 @@ function layerChanged(reset) {
   if (reset) $("channel").value = "";
   $("channel-picker").hidden = true;
   $("channel-examples").hidden = true;
+  $("channel-variants").hidden = $("channel-variants-button").hidden = true;
   $("channel-grid").textContent = "";
   state.shownChannels = 0;
 }
@@ -197,6 +198,7 @@ function moreChannels() {
       $("channel").value = c;
       for (const b of $("channel-grid").children) b.setAttribute("aria-selected", String(b === button));
       showExamples(model, layer, c);
+      offerVariants(model, layer, c);
     });
     $("channel-grid").append(button);
   }
@@ -211,6 +213,31 @@ function showExamples(model, layer, channel) {
   img.onload = () => { figure.hidden = false; };
   img.onerror = () => { figure.hidden = true; };
   img.src = `/api/models/${model}/layers/${layer}/channels/${channel}/examples`;
+}
+
+// Several pictures of the chosen channel, on request: they take the server a few seconds.
+function offerVariants(model, layer, channel) {
+  const button = $("channel-variants-button"), figure = $("channel-variants"), img = figure.querySelector("img");
+  figure.hidden = true;
+  button.hidden = false;
+  button.disabled = false;
+  button.textContent = "Other pictures of this channel";
+  button.onclick = () => {
+    const url = `/api/models/${model}/layers/${layer}/channels/${channel}/variants`;
+    let tries = 8;  // the server answers 503 while it draws other pictures: ask again
+    button.disabled = true;
+    button.textContent = "Drawing four pictures…";
+    img.onload = () => { figure.hidden = false; button.hidden = true; };
+    img.onerror = () => {
+      if (tries-- > 0 && img.src.includes(url)) {
+        setTimeout(() => { img.src = `${url}?retry=${tries}`; }, 3000 + Math.random() * 2000);
+      } else {
+        button.disabled = false;
+        button.textContent = "Could not draw them: try again";
+      }
+    };
+    img.src = url;
+  };
 }
 
 // The server draws a few batches of pictures at a time and answers 503 to more: try again later.
