@@ -7,8 +7,8 @@ The class grids and the blind panel come from benchmarks/bench_featurevis.py --o
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -46,7 +46,9 @@ def _importance(vis: fv.Visualization) -> Image.Image:
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "featurevis"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "featurevis", help="folder for the pictures")
+    out = parser.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
     model = load_model("efficientnet-lite0")
     cfg = fv.FeatureVisConfig(size=224, steps=128, seed=0)

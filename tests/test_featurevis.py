@@ -108,14 +108,16 @@ def test_maco_keeps_the_magnitude_and_moves_only_the_phase(model):
     assert [t.shape for t in picture.tensors] == [(1, 3, 64, 33)]  # a phase per frequency, nothing else
 
     def spectrum(img: torch.Tensor) -> torch.Tensor:
-        x = torch.logit(img.clamp(1e-4, 1 - 1e-4))
-        x = torch.einsum("bchw,dc->bdhw", x, torch.linalg.inv(fv.param.COLOR_SQRT))
-        return torch.fft.rfft2(x - x.mean((2, 3), keepdim=True)).abs().flatten()
+        x = torch.logit(img.double().clamp(1e-7, 1 - 1e-7))
+        x = torch.einsum("bchw,dc->bdhw", x, torch.linalg.inv(fv.param.COLOR_SQRT.double()))
+        # Columns 0 and 64/2 of a real picture's half spectrum are their own mirror images: a
+        # picture is real only if the phases there pair up, so there the magnitude moves too
+        return torch.fft.rfft2(x - x.mean((2, 3), keepdim=True)).abs()[..., 1:-1].flatten()
 
     before = spectrum(picture.draw().detach())
     fv.render(model, obj.channel(LAYER, 7), picture, steps=10, gen=gen)
     after = picture.draw().detach()
-    assert float(F.cosine_similarity(before, spectrum(after), dim=0)) > 0.99
+    assert float(F.cosine_similarity(before, spectrum(after), dim=0)) > 0.9999
     assert float((after - fv.maco(1, 64, gen=_gen(), device=model.device).draw().detach()).abs().mean()) > 0.02
 
 
