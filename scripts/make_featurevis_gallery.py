@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import random
+import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -73,10 +75,28 @@ def main() -> None:
 
     scan = fv.scan_photos(model, LAYER, ROOT / "examples", [CHANNEL], top=4)
     fv.examples_sheet(scan.examples[CHANNEL], 160, columns=4).save(out / "examples.jpg", quality=90)
-    own = to_tensor(_pil_tensor(methods[1].image))[0]
-    for channel in (CHANNEL, 10):
-        print(f"sanity of the fft picture of {LAYER}:{CHANNEL} for channel {channel}:",
-              fv.sanity(model, LAYER, channel, own, scan.means))
+    # The sanity table: each channel's own fft picture against the four photos, and against
+    # 48 random crops of each (a larger, if correlated, natural sample)
+    with tempfile.TemporaryDirectory() as folder:
+        crops = fv.scan_photos(model, LAYER, _crops(ROOT / "examples", Path(folder), 48), [CHANNEL], top=1).means
+    for channel in (CHANNEL, 10, 24):
+        own = methods[1] if channel == CHANNEL else fv.visualize_features(model, LAYER, [channel], cfg)[0]
+        picture = to_tensor(_pil_tensor(own.image))[0]
+        for sample, means in (("4 photos", scan.means), (f"{len(crops)} crops", crops)):
+            print(f"sanity of the fft picture of {LAYER}:{channel} on {sample}:", fv.sanity(model, LAYER, channel, picture, means))
+
+
+def _crops(photos: Path, folder: Path, per_photo: int) -> Path:
+    """``per_photo`` random crops (a third of the side to the whole) of each photo, 224 px."""
+    rng = random.Random(0)
+    for photo in sorted(photos.glob("*.jpg")):
+        image = Image.open(photo).convert("RGB")
+        for k in range(per_photo):
+            scale = rng.uniform(0.3, 1.0)
+            w, h = int(image.width * scale), int(image.height * scale)
+            x, y = rng.randint(0, image.width - w), rng.randint(0, image.height - h)
+            image.crop((x, y, x + w, y + h)).resize((224, 224)).save(folder / f"{photo.stem}-{k:02d}.png")
+    return folder
 
 
 def _pil_tensor(image: Image.Image):
