@@ -24,6 +24,8 @@ def test_the_site_builds_strictly_and_references_every_public_name(tmp_path):
             continue
         anchor = f'id="inceptionism.{inceptionism._EXPORTS[name]}.{name}"'
         assert anchor in reference, f"{name} has no entry in the API reference"
+    for entry in ("motion.zoom.zoom_frames", "motion.video.dream_video", "motion.batch.dream_folder"):
+        assert f'id="inceptionism.{entry}"' in reference, f"{entry} (it takes progress=True) has no entry"
     for page in ("featurevis", "steering", "parameters", "architecture"):
         assert (site / page / "index.html").is_file()
     assert 'src="../gallery/' in (site / "steering" / "index.html").read_text()  # the pictures came along
