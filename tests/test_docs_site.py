@@ -35,6 +35,9 @@ def test_the_site_builds_strictly_and_references_every_public_name(tmp_path):
     assert not re.search(r":(func|class|meth|mod|data|attr|exc):<code>", pages)
     assert 'href="#inceptionism.config.DreamConfig"><code>DreamConfig</code></a>' in reference
     assert 'href="#inceptionism.featurevis.render.render"><code>render</code></a>' in reference
+    # Docstrings' examples are code, not ">>>" read as three nested quotes ("Examples:", the
+    # Google-style title; "Example:" is taken for an admonition)
+    assert "<blockquote>" not in reference and 'id="inceptionism.api.dream"' in reference
 
 
 def test_a_role_is_resolved_where_its_docstring_stands():

@@ -1,6 +1,6 @@
 """inceptionism: DeepDream for Python.
 
-Example:
+Examples:
     >>> import inceptionism
     >>> out = inceptionism.dream("examples/chelsea.png", preset="deep", seed=0)
     >>> out.save("dream.png")

@@ -92,7 +92,7 @@ def resolve_machine_choices(cfg: DreamConfig, model: LoadedModel | None = None) 
     local or on a cluster, so every item of a run uses the same arithmetic whatever machine
     dreams it, and the outputs record it.
 
-    Example:
+    Examples:
         >>> DreamConfig().precision, resolve_machine_choices(DreamConfig()).precision  # Lite0: fp32 everywhere
         ('auto', 'fp32')
     """
@@ -345,7 +345,7 @@ def dream(
         The dreamed image, the input's size (after ``max_size``), RGBA if the input
         had alpha. ``image.info["inceptionism"]`` holds the parameters and scores.
 
-    Example:
+    Examples:
         >>> out = dream("examples/chelsea.png", preset="subtle", seed=1)
         >>> out.size
         (451, 300)

@@ -71,7 +71,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 class AscentConfig(Checked):
     """How the picture is climbed: octaves, steps and gradient filters. All the engine reads.
 
-    Example:
+    Examples:
         >>> AscentConfig(steps=6).octave_indices()
         [-3, -2, -1, 0]
     """
@@ -203,7 +203,7 @@ class RunConfig(Checked):
 class DreamConfig(RunConfig, SteeringConfig, AscentConfig):
     """Parameters of one dream, flat: the three concerns together. Defaults are the ``classic`` preset on the default model.
 
-    Example:
+    Examples:
         >>> cfg = DreamConfig.from_preset("deep", steps=6)
         >>> cfg.steps, cfg.octaves
         (6, 4)
@@ -317,7 +317,7 @@ def layered(
     The preset is the first one named by ``explicit``, ``file``, ``base``, ``command``, else
     "classic"; ``None`` means no preset (field defaults only).
 
-    Example:
+    Examples:
         >>> layered(explicit={"steps": 3}, file={"preset": "deep", "octaves": 2}).step_size
         0.012
     """

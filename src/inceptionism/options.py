@@ -2,7 +2,7 @@
 activations and serve. Declared once here (see :mod:`inceptionism.params`); the command
 line's options and the library's keyword defaults both come from these fields.
 
-Example:
+Examples:
     >>> ZoomConfig().zoom
     1.05
 """

@@ -13,7 +13,7 @@ the front doors that offer it. Everything else is generated from that:
 
 This module imports nothing from the package but ``errors``.
 
-Example:
+Examples:
     >>> from dataclasses import dataclass
     >>> @dataclass(frozen=True)
     ... class Example:

@@ -77,7 +77,7 @@ def resolve_precision(wanted: str, device: torch.device, spec: ModelSpec) -> str
     with: "auto" is bf16 where ``spec.bf16_faster`` lists the hardware class of the
     device it runs on, else fp32.
 
-    Example:
+    Examples:
         >>> from inceptionism.models import get_spec
         >>> cpu, lite0 = torch.device("cpu"), get_spec("efficientnet-lite0")
         >>> resolve_precision("auto", cpu, lite0)

@@ -76,7 +76,7 @@ def resolve_layer_indices(model: LoadedModel, text: str) -> str:
     ``inceptionism layers``) replaced by the layers' names; the rest of each term
     (``:CHANNEL``, ``*WEIGHT``) applies to every layer of a range.
 
-    Example:
+    Examples:
         >>> resolve_layer_indices(load_model(), "3-4*0.5,blocks.5.0.bn1")  # doctest: +SKIP
         'blocks.0.0.bn1*0.5,blocks.0.0.aa*0.5,blocks.5.0.bn1'
     """

@@ -196,7 +196,7 @@ class Capture:
 def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
     """Hook ``layers`` (module paths inside ``model.net``) for the duration of the block.
 
-    Example:
+    Examples:
         >>> with capture(model, ["blocks.4.1.bn1"]) as run:
         ...     acts = run(torch.rand(1, 3, 64, 64))
         >>> acts["blocks.4.1.bn1"].shape[1]

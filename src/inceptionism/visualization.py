@@ -2,7 +2,7 @@
 pixels (the dream's octaves, optionally Laplacian-normalized) or through the feature
 visualization render loop (``param`` fft, alpha or maco), from noise or grown out of a photo.
 
-Example:
+Examples:
     >>> from inceptionism.models import load_model
     >>> from inceptionism.options import VisualizeConfig
     >>> shown = list(visualize_targets(load_model(), "blocks.4.1.bn1", [7], VisualizeConfig(size=64, steps=2)))
@@ -136,7 +136,7 @@ def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAU
     Returns:
         The square picture; ``image.info["inceptionism"]`` holds parameters and scores.
 
-    Example:
+    Examples:
         >>> pic = visualize("blocks.4.1.bn1", 7, lapnorm=True, seed=0)
         >>> pic.size
         (224, 224)

@@ -18,7 +18,7 @@ def form(door: str = "studio") -> list[dict[str, Any]]:
     choices, help and where and how to show it (``widget``: the declaration's ``studio``
     placement, or None). Generated from the declarations.
 
-    Example:
+    Examples:
         >>> next(row for row in form() if row["name"] == "steps")["kind"]
         'integer'
     """

@@ -108,7 +108,7 @@ def parse_transforms(text: str) -> list[Transform]:
     """The transforms a written form names: a set (``standard``, ``crops``, ``none``) or a
     comma list of ``pad:PX``, ``jitter:PX``, ``scale:LO-HI``, ``rotate:DEG``, ``crops:NxLOW``, ``noise:SD``.
 
-    Example:
+    Examples:
         >>> len(parse_transforms("pad:16,crops:2x0.5"))
         2
     """

@@ -191,7 +191,7 @@ def load_model(
             file made by ``inceptionism train`` brings its classes (see :func:`spec_for`).
         cache: reuse a model already loaded in this process with the same arguments.
 
-    Example:
+    Examples:
         >>> model = load_model("efficientnet-lite0")
         >>> model.spec.min_size
         32

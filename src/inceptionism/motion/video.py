@@ -334,7 +334,7 @@ def dream_video(
     after an interruption it stays for the resume. ``progress`` shows a bar over the frames
     (those kept from an interrupted run count as done).
 
-    Example:
+    Examples:
         >>> dream_video("clip.mp4", "dream.mp4", resolve_config(None, seed=1), end=2.0)  # doctest: +SKIP
     """
     from ..api import resolve_machine_choices

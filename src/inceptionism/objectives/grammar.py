@@ -164,7 +164,7 @@ def split_terms(text: str) -> list[str]:
 def parse_terms(text: str) -> list[LayerTerm]:
     """Parse a comma list of ``LAYER[:CHANNEL[@Y,X]][*WEIGHT]`` and ``KIND:...[*WEIGHT]`` terms.
 
-    Example:
+    Examples:
         >>> parse_terms("blocks.5.0.bn1:12*0.5")
         [LayerTerm(layer='blocks.5.0.bn1', channel=12, weight=0.5, position=None, class_name=None, kind='layer', combination=())]
     """

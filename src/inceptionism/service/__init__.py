@@ -1,6 +1,6 @@
 """The studio: a FastAPI app with a job queue, workers and a web page.
 
-Example:
+Examples:
     >>> from inceptionism.service import ServiceSettings, create_app
     >>> app = create_app(ServiceSettings(data_dir=Path("/tmp/dreams")))  # doctest: +SKIP
 """

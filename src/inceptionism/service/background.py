@@ -24,7 +24,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def serve_in_background(settings: ServiceSettings, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve on ``host:port`` (0 = a free port) while the block runs; yields the base URL.
 
-    Example:
+    Examples:
         >>> with serve_in_background(ServiceSettings(data_dir=Path("/tmp/d"))) as url:  # doctest: +SKIP
         ...     print(url)
         http://127.0.0.1:40123

@@ -5,7 +5,7 @@ network and its preprocessing (:mod:`inceptionism.models.trained`); everything t
 takes ``--weights`` then knows the new classes. Beside it go a checkpoint (each epoch;
 ``resume`` continues from it) and a report (per-class accuracy, confusion matrix).
 
-Example:
+Examples:
     >>> result = train("motifs/", "motifs.safetensors", TrainConfig(epochs=5))  # doctest: +SKIP
     >>> result.val_accuracy  # doctest: +SKIP
     1.0
