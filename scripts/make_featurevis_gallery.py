@@ -42,11 +42,6 @@ def _strip(pictures: list[Image.Image], labels: list[str], side: int = 192) -> I
     return strip
 
 
-def _importance(vis: fv.Visualization) -> Image.Image:
-    heat = (vis.importance.clamp(0, 1) ** 0.5 * 255).byte().numpy()
-    return Image.fromarray(heat, "L").convert("RGB")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "featurevis", help="folder for the pictures")
@@ -56,7 +51,7 @@ def main() -> None:
     cfg = fv.FeatureVisConfig(size=224, steps=128, seed=0)
     methods = [fv.visualize_features(model, LAYER, [CHANNEL], dataclasses.replace(cfg, param=p))[0]
                for p in ("pixels", "fft", "alpha", "maco")]
-    pictures = [m.image for m in methods] + [_importance(methods[3])]
+    pictures = [m.image for m in methods] + [fv.importance_image(methods[3].importance).convert("RGB")]
     _strip(pictures, ["pixels", "fft", "alpha", "maco", "maco importance"]).save(out / "methods.jpg", quality=90)
 
     several = fv.visualize_features(model, LAYER, [CHANNEL], dataclasses.replace(cfg, pictures=4))

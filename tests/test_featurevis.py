@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -299,6 +300,22 @@ def test_visualize_command_names_diversity_pictures_and_judges_classes(tmp_path)
     result = runner.invoke(app, ["visualize", "class", "goldfinch", "--judge", "efficientnet-lite0",
                                  "-o", str(tmp_path / "d.png")])
     assert result.exit_code != 0 and "cannot judge" in result.output
+
+
+def test_visualize_command_writes_where_the_objective_looked_beside_each_picture(tmp_path):
+    """The importance map (MACO's) goes beside the picture with its parameters; the pixel path,
+    which keeps none, refuses the flag before anything is written."""
+    out = tmp_path / "m.png"
+    args = ["visualize", LAYER, "7", "--param", "maco", "--transforms", "none", "--size", "64", "--steps", "4",
+            "--seed", "0", "--importance", "-o", str(out), "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    heat = np.asarray(Image.open(tmp_path / "m-importance.png"), np.float32)
+    assert heat.shape == (64, 64) and heat.max() == 255 and heat.std() > 5
+    assert read_metadata(tmp_path / "m-importance.png")["visualize"]["param"] == "maco"
+    result = runner.invoke(app, ["visualize", LAYER, "7", "--importance", "-o", str(tmp_path / "p.png")])
+    assert result.exit_code == 2 and "--importance works with --param fft, alpha or maco" in result.output
+    assert not (tmp_path / "p.png").exists()
 
 
 def test_gallery_shows_dataset_examples_beside_each_channel(model, examples, tmp_path):

@@ -208,6 +208,8 @@ class VisualizeConfig(_Command):
                               "fft, maco)")
     judge: str | None = param(None, "another network that classifies each class picture (honest score: "
                               "the network that made a picture is a lenient judge of it)")
+    importance: bool = param(False, "also write each picture's importance map, where the objective's gradient "
+                             "was over all steps (MACO's), as NAME-importance.png (fft, alpha, maco)")
     seed: int | None = param(None, "random seed; none = one is drawn and recorded in the output", low=0,
                              high=2**63 - 1)
     # last: from here on the class body's ``param`` is this field, not the function

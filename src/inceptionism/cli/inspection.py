@@ -82,6 +82,9 @@ def visualize(
         parse_transforms(vis.transforms)  # a bad list is an error before the network loads
         if vis.lapnorm and vis.param != "pixel":
             raise ConfigError("--lapnorm works with --param pixel only", field="lapnorm")
+        if vis.importance and vis.param == "pixel":
+            raise ConfigError("--importance works with --param fft, alpha or maco (the pixel path dreams octave "
+                              "by octave and keeps no map)", field="importance")
         loaded = load_network(net)
         chosen = parse_targets(targets, layer, loaded)
         judge = _judge(vis.judge, layer, loaded)
@@ -99,6 +102,12 @@ def visualize(
             kind = "logit" if layer == "class" else "mean activation"
             out.print(f"wrote {path}; {layer} {result.target}: {kind} {result.score:.3f}, seed {vis.seed}"
                       + (_judged(judge, result) if judge is not None else ""))
+            if vis.importance and result.importance is not None:
+                from ..featurevis import importance_image
+
+                beside = path.with_name(f"{path.stem}-importance.png")
+                save_image(importance_image(result.importance), beside, result.metadata)
+                out.print(f"wrote {beside}: where the objective looked (brighter: more)")
 
 
 def _visualize_names(output: Path, targets: list, pictures: int) -> list[Path]:

@@ -51,6 +51,15 @@ class Visualization:
     importance: torch.Tensor | None = None  # (H, W) in [0, 1]: where the objective looked
 
 
+def importance_image(importance: torch.Tensor) -> "Image.Image":
+    """An importance map (H, W) in [0, 1] as a grey picture, on a square-root scale so that
+    the places the objective looked at less still show."""
+    from PIL import Image
+
+    heat = (importance.detach().float().clamp(0, 1).sqrt() * 255).round().to(torch.uint8).cpu().numpy()
+    return Image.fromarray(heat, "L")
+
+
 def target_text(target: Target) -> int | str:
     """A target as it is written: ``7``, or ``3+7-2`` for a combination."""
     if isinstance(target, int):
