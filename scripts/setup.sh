@@ -21,13 +21,15 @@ fi
 if [ "$KIND" = test ]; then  # a dream's set-up keeps the venv's own pip (2 s): it installs wheels alone
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-# shellcheck disable=SC2086  # TORCH_SPEC is a list of requirements
-.venv/bin/python -m pip install --quiet $TORCH_SPEC
-if [ "$KIND" = dream ]; then
-    .venv/bin/python -m pip install --quiet -e .
-else
-    .venv/bin/python -m pip install --quiet -e ".[test,lite1,lite2,cluster]"
+extras=""
+if [ "$KIND" = test ]; then
+    extras="[test,lite1,lite2,cluster]"
 fi
+# One pip run (PyTorch pinned in it), without byte-compiling every installed module: Python
+# compiles what it imports when it first imports it. On a fresh clone that took the dream's
+# set-up from 98 s (two runs, compiled) to 67 s.
+# shellcheck disable=SC2086  # TORCH_SPEC is a list of requirements
+.venv/bin/python -m pip install --quiet --no-compile $TORCH_SPEC -e ".$extras"
 
 if [ "$KIND" = test ] && ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
