@@ -21,22 +21,20 @@ fi
 if [ "$KIND" = test ]; then  # a dream's set-up keeps the venv's own pip (2 s): it installs wheels alone
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-extras=""
+extras="" compile=""
 if [ "$KIND" = test ]; then
     extras="[test,lite1,lite2,cluster]"
+else
+    # No byte-compiling of every installed module by pip (uv does not either): Python
+    # compiles what a dream imports when it first imports it (and caches it unless
+    # PYTHONDONTWRITEBYTECODE is set). With one pip run instead of two, that took the
+    # dream's set-up on a fresh clone from 98 s to 66-73 s. The tests' set-up compiles:
+    # the suite starts many processes, and without the cache it ran 146 s longer here.
+    compile="--no-compile"
 fi
-# One pip run (PyTorch pinned in it), without pip's byte-compiling of every installed module
-# (uv does not compile either): for a dream Python compiles what it imports, when it first
-# imports it, and caches it unless PYTHONDONTWRITEBYTECODE is set. On a fresh clone that
-# took the dream's set-up from 98 s (two pip runs, compiling) to 66-73 s.
+# One pip run, PyTorch pinned in it
 # shellcheck disable=SC2086  # TORCH_SPEC is a list of requirements
-.venv/bin/python -m pip install --quiet --no-compile $TORCH_SPEC -e ".$extras"
-if [ "$KIND" = test ]; then
-    # The tests start many processes, and CI may forbid the cache (PYTHONDONTWRITEBYTECODE):
-    # compile it all now, on every core (20-30 s here; pip compiles on one).
-    .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
-        >/dev/null || echo "note: some installed files did not byte-compile (they still run)" >&2
-fi
+.venv/bin/python -m pip install --quiet $compile $TORCH_SPEC -e ".$extras"
 
 if [ "$KIND" = test ] && ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
