@@ -22,7 +22,8 @@ from .units import (FeatureVisConfig, Target, Visualization, importance_image, p
 __all__ = [
     "render", "Rendered", "Picture", "PARAMS", "picture_for", "pixels", "fourier", "alpha", "maco",
     "Transform", "TRANSFORM_SETS", "parse_transforms", "pad", "jitter", "affine", "crops", "noise",
-    "FeatureVisConfig", "Visualization", "importance_image", "Target", "parse_targets", "target_text", "visualize_features",
+    "FeatureVisConfig", "Visualization", "importance_image", "Target", "parse_targets", "target_text",
+    "visualize_features",
     "accentuate", "caricature", "photo_features",
     "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples",
     "chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity",
