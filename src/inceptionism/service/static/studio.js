@@ -218,6 +218,8 @@ function showExamples(model, layer, channel) {
 // Several pictures of the chosen channel, on request: they take the server a few seconds.
 function offerVariants(model, layer, channel) {
   const button = $("channel-variants-button"), figure = $("channel-variants"), img = figure.querySelector("img");
+  img.onload = img.onerror = null;  // another channel's pictures still on their way are not shown for this one
+  img.removeAttribute("src");
   figure.hidden = true;
   button.hidden = false;
   button.disabled = false;
