@@ -58,13 +58,21 @@ def _bar(what: str, total: int | None, unit: str) -> Any:
 
 
 @contextmanager
-def counted_progress(what: str, unit: str) -> Iterator[Callable[[int, int], None]]:
-    """A ``done(count, total)`` that moves a bar to ``count`` of ``total`` ``unit``s (frames, files)."""
+def counted_progress(what: str, unit: str, then: Callable[..., None] | None = None, *,
+                     shown: bool = True) -> Iterator[Callable[..., None] | None]:
+    """A callback ``(count, total, ...)`` that moves a bar to ``count`` of ``total``
+    ``unit``s (frames, files), then calls ``then`` with the same arguments; with ``shown``
+    False no bar, and ``then`` itself."""
+    if not shown:
+        yield then
+        return
     bar = _bar(what, None, unit)
 
-    def done(count: int, total: int) -> None:
+    def done(count: int, total: int, *rest: Any) -> None:
         bar.total = total
         bar.update(count - bar.n)
+        if then is not None:
+            then(count, total, *rest)
 
     try:
         yield done

@@ -148,13 +148,7 @@ def dream_folder(
     over the files.
     """
     from ..api import load_model_for, resolve_machine_choices
-
-    if progress:
-        from ..notebook import counted_progress
-
-        with counted_progress("batch", "file") as done:
-            return dream_folder(input_dir, output_dir, cfg, recursive=recursive, model=model, runner=runner,
-                                on_file=lambda k, n, path, status: (done(k, n), on_file and on_file(k, n, path, status)))
+    from ..notebook import counted_progress
 
     source, target = Path(input_dir), Path(output_dir)
     files = _inputs_checked(source, target, recursive)
@@ -162,25 +156,26 @@ def dream_folder(
     # Once, here: every file, wherever it is dreamed, gets the same arithmetic.
     cfg = resolve_machine_choices(cfg, model)
     summary, count = BatchSummary(), len(files)
-    todo = _unfinished(source, target, files, summary, on_file)
-    if runner is not None:
-        outcomes = runner.dream_files(todo, cfg)
-    else:
-        outcomes = dream_here(todo, cfg, model or load_model_for(cfg))
-    for done, (item, outcome, worker) in enumerate(outcomes, start=count - len(todo) + 1):
-        if isinstance(outcome, ImageError):
-            summary.failed.append((item.path, str(outcome)))
-            status = f"failed: {outcome}"
-        elif isinstance(outcome, BaseException):
-            raise outcome  # not about this file (the network, the disk, the cluster): the batch stops
+    with counted_progress("batch", "file", on_file, shown=progress) as on_file:
+        todo = _unfinished(source, target, files, summary, on_file)
+        if runner is not None:
+            outcomes = runner.dream_files(todo, cfg)
         else:
-            item.out.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(item.out, lambda fh, data=outcome: fh.write(data))
-            summary.done.append(item.path)
-            summary.per_worker[worker] += 1
-            status = "done"
-        if on_file is not None:
-            on_file(done, count, item.path, status)
+            outcomes = dream_here(todo, cfg, model or load_model_for(cfg))
+        for done, (item, outcome, worker) in enumerate(outcomes, start=count - len(todo) + 1):
+            if isinstance(outcome, ImageError):
+                summary.failed.append((item.path, str(outcome)))
+                status = f"failed: {outcome}"
+            elif isinstance(outcome, BaseException):
+                raise outcome  # not about this file (the network, the disk, the cluster): the batch stops
+            else:
+                item.out.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(item.out, lambda fh, data=outcome: fh.write(data))
+                summary.done.append(item.path)
+                summary.per_worker[worker] += 1
+                status = "done"
+            if on_file is not None:
+                on_file(done, count, item.path, status)
     summary.done.sort()
     summary.failed.sort()
     return summary

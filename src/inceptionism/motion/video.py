@@ -339,13 +339,7 @@ def dream_video(
     """
     from ..api import resolve_machine_choices
     from ..images import save_image
-
-    if progress:
-        from ..notebook import counted_progress
-
-        with counted_progress("video", "frame") as done:
-            return dream_video(source, output, cfg, video, model=model, **options,
-                               on_frame=lambda k, n, resumed: (done(k, n), on_frame and on_frame(k, n, resumed)))
+    from ..notebook import counted_progress
 
     video = dataclasses.replace(video or VideoConfig(), **options)
     cfg = resolve_machine_choices(cfg, model)  # once, for every frame
@@ -353,7 +347,7 @@ def dream_video(
     cfg = cfg.replace(seed=job.kept["seed"])
     stepper = FrameDreamer(cfg, video, model=model)
     count = dreamed = 0
-    with dropped_if_unstarted(job.work):
+    with counted_progress("video", "frame", on_frame, shown=progress) as on_frame, dropped_if_unstarted(job.work):
         for t, frame in enumerate(read_frames(job.source, video.start, video.end)):
             frame = fit_frame(frame, cfg.max_size)  # the video is dreamed (and written) at max_size
             path = job.work / f"{t:06d}.png"

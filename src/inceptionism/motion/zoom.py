@@ -57,30 +57,24 @@ def zoom_frames(
     ``cfg.seed + k``. ``progress`` shows a bar over the frames.
     """
     from ..api import render, resolve_machine_choices
-
-    if progress:
-        from ..notebook import counted_progress
-
-        with counted_progress("zoom", "frame") as done:
-            yield from zoom_frames(start, cfg, frames=frames, zoom=zoom, rotate=rotate, pan=pan,
-                                   interpolate=interpolate, model=model,
-                                   on_frame=lambda k, n: (done(k, n), on_frame and on_frame(k, n)))
-        return
+    from ..notebook import counted_progress
 
     cfg = resolve_machine_choices(cfg, model)  # once, for every frame
     current = start.rgb
     produced, dreamed = 0, 0
-    while produced < frames:
-        result = render(Picture(current), cfg.replace(seed=cfg.seed + dreamed), model=model)
-        dream = np.asarray(result.image.convert("RGB"), np.float32) / 255.0
-        dreamed += 1
-        for j in range(interpolate + 1):
-            if produced >= frames:
-                break
-            part = j / (interpolate + 1)
-            frame = dream if j == 0 else transform_frame(dream, zoom**part, rotate * part, (pan[0] * part, pan[1] * part))
-            yield (frame * 255 + 0.5).astype(np.uint8)
-            produced += 1
-            if on_frame is not None:
-                on_frame(produced, frames)
-        current = transform_frame(dream, zoom, rotate, pan)
+    with counted_progress("zoom", "frame", on_frame, shown=progress) as on_frame:
+        while produced < frames:
+            result = render(Picture(current), cfg.replace(seed=cfg.seed + dreamed), model=model)
+            dream = np.asarray(result.image.convert("RGB"), np.float32) / 255.0
+            dreamed += 1
+            for j in range(interpolate + 1):
+                if produced >= frames:
+                    break
+                part = j / (interpolate + 1)
+                frame = dream if j == 0 else transform_frame(dream, zoom**part, rotate * part,
+                                                             (pan[0] * part, pan[1] * part))
+                yield (frame * 255 + 0.5).astype(np.uint8)
+                produced += 1
+                if on_frame is not None:
+                    on_frame(produced, frames)
+            current = transform_frame(dream, zoom, rotate, pan)
