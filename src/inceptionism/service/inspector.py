@@ -99,24 +99,32 @@ class Inspector:
         """The picture of one channel: from the cache (its time of use renewed); or drawn with its
         batch of neighbours, where fewer than ``MAX_DRAWING`` batches are being drawn (else 503
         with Retry-After); a request for a batch being drawn waits for it."""
-        cached = self._cached((name, layer), channel)
-        if cached is not None:  # no drawing, no waiting, no count
-            return cached
-        return _used(self._drawn((name, layer, channel // BATCH), lambda: self._thumbnail(name, layer, channel)))
+        return self._picture((name, layer), (name, layer, channel // BATCH), channel, lambda model: channel_thumbnail(
+            model, layer, channel, self.drawing, root=self.thumbnails_dir, batch=BATCH))
 
     def variants(self, name: str, layer: str, channel: int) -> Path:
         """``VARIANTS`` different pictures of one channel side by side (the diversity term pushes
         them apart): drawn on request, counted with the thumbnails' batches, cached after."""
-        cached = self._cached((name, layer, "variants"), channel)
-        if cached is not None:
-            return cached
+        cfg = dataclasses.replace(self.drawing, pictures=VARIANTS)
+        return self._picture((name, layer, "variants"), (name, layer, "variants", channel), channel,
+                             lambda model: channel_variants(model, layer, channel, cfg, root=self.thumbnails_dir))
+
+    def _picture(self, folder: tuple[str, ...], drawing: tuple[Any, ...], channel: int,
+                 make: Callable[[LoadedModel], Path]) -> Path:
+        """A channel's picture from the cache (``folder``: network, layer and kind), or ``make``
+        with the drawing copy of the network (``drawing`` names what is drawn, for the throttle):
+        on a passing thread, one drawing at a time; the cache is pruned after."""
+        name, layer = folder[0], folder[1]
+        known = self._folders.get(folder)
+        cached = known / f"ch-{channel:04d}.png" if known is not None else None
+        if cached is not None and cached.is_file():  # no drawing, no waiting, no count
+            return _used(cached)
 
         def draw() -> Path:
             model = self._model(name, self._draw_models)
             self._checked_channels(model, name, layer, channel)
-            cfg = dataclasses.replace(self.drawing, pictures=VARIANTS)
-            path = channel_variants(model, layer, channel, cfg, root=self.thumbnails_dir)
-            self._folders[(name, layer, "variants")] = path.parent
+            path = make(model)
+            self._folders[folder] = path.parent
             return path
 
         def drawn() -> Path:
@@ -125,12 +133,7 @@ class Inspector:
                 prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
                 return path
 
-        return _used(self._drawn((name, layer, "variants", channel), drawn))
-
-    def _cached(self, folder_key: tuple[str, ...], channel: int) -> Path | None:
-        folder = self._folders.get(folder_key)
-        path = folder / f"ch-{channel:04d}.png" if folder is not None else None
-        return _used(path) if path is not None and path.is_file() else None
+        return _used(self._drawn(drawing, drawn))
 
     def _drawn(self, key: tuple[Any, ...], draw: Callable[[], Path]) -> Path:
         """``draw()``, where fewer than ``MAX_DRAWING`` drawings are under way (else 503 with
@@ -183,19 +186,6 @@ class Inspector:
         if not 0 <= channel < channels:
             raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
         return channels
-
-    def _thumbnail(self, name: str, layer: str, channel: int) -> Path:
-        def draw() -> Path:
-            model = self._model(name, self._draw_models)
-            self._checked_channels(model, name, layer, channel)
-            path = channel_thumbnail(model, layer, channel, self.drawing, root=self.thumbnails_dir, batch=BATCH)
-            self._folders[(name, layer)] = path.parent
-            return path
-
-        with self._draw_lock:
-            path = on_passing_thread(draw)
-            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
-            return path
 
     def check(self, cfg: DreamConfig, width: int, height: int, *, guide: bool = False) -> None:
         """The library's one validation against the network (layers, channels, classes, tile
