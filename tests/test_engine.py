@@ -17,7 +17,7 @@ from inceptionism.errors import ConfigError, ImageError, LayerError
 from inceptionism.objectives import parse
 from inceptionism.taps import capture
 
-from .conftest import hf_fraction
+from .support import hf_fraction
 
 
 def test_defaults_at_least_double_the_objective_on_a_sample_photo(model, examples):
@@ -256,8 +256,9 @@ def test_a_bf16_network_step_raises_the_objective_as_an_fp32_step_does(model, ex
         cosine = torch.nn.functional.cosine_similarity(g16.flatten(), g32.flatten(), dim=0)
         assert 0.8 < cosine < 0.9999  # the same direction, and really computed in bf16
 
-        def gain(g):  # the fp32 objective after one normalized step along g
-            return tiles.objective_value(run, objective, x + 0.02 * g / g.abs().mean(), tile=128) - v32
+        def gain(g):  # the fp32 objective after one small normalized step along g: a step of 0.02 went past
+            # the objective's peak along g, where the two gains' ratio was 0.86 on one CPU and above 0.9 on others
+            return tiles.objective_value(run, objective, x + 0.005 * g / g.abs().mean(), tile=128) - v32
 
         assert gain(g16) > 0.9 * gain(g32) > 0
 
