@@ -210,7 +210,7 @@ def test_visualize_several_channels_and_classes_with_fft(tmp_path):
 
 def test_visualize_rejects_lapnorm_with_fft_and_bad_channels(tmp_path):
     result = invoke("visualize", "blocks.3.1.bn1", "1", "-o", tmp_path / "v.png", "--param", "fft", "--lapnorm")
-    assert result.exit_code == 2 and "--lapnorm works with --param pixel only" in result.output
+    assert result.exit_code == 2 and "lapnorm works with param pixel only" in result.output
     result = invoke("visualize", "blocks.3.1.bn1", "1,999", "-o", tmp_path / "v.png", "-q")
     assert result.exit_code == 4 and "channel 999 is out of range for layer 'blocks.3.1.bn1'" in result.output
 

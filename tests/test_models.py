@@ -12,7 +12,7 @@ from inceptionism.images import load_image, to_tensor
 from inceptionism.models import get_spec, list_models, load_model, register
 from inceptionism.models.weights import load_by_order
 
-from .conftest import modules_a_dream_imports
+from .support import modules_a_dream_imports
 
 
 def _top1(model, path) -> tuple[int, float]:

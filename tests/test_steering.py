@@ -17,7 +17,7 @@ from inceptionism.labels import GROUPS, resolve_class, resolve_classes
 from inceptionism.objectives import LayerTerm, parse_terms
 from inceptionism.taps import capture
 
-from .conftest import hf_fraction, modules_a_dream_imports
+from .support import hf_fraction, modules_a_dream_imports
 
 
 def _photo(examples, name: str, size: tuple[int, int]) -> Image.Image:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .runtime import import_timm
+from .written import is_whole
 
 __all__ = ["class_names", "resolve_class", "resolve_classes", "GROUPS"]
 
@@ -81,8 +82,8 @@ def resolve_class(text: str | int, labels: str | tuple[str, ...] = "imagenet-1k"
         ConfigError: out of range, or no such name (with the nearest names).
     """
     names = class_names(labels)
-    if isinstance(text, int) or str(text).strip().lstrip("-").isdigit():
-        index = int(text)
+    if isinstance(text, int) or is_whole(str(text).strip()):
+        index = int(text) if isinstance(text, int) else int(str(text).strip())
         if not 0 <= index < len(names):
             raise ConfigError(f"class {index} is out of range: 0 to {len(names) - 1}")
         return index

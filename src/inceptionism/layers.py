@@ -79,11 +79,12 @@ LAYERS = (
         "params.py  the declaration machinery: param(), declared(), check_value(), the front doors",
     )),
     Layer("ground", ("objectives", "images", "formats", "outputs", "labels", "device", "runtime", "errors", "paths",
-                     "layers"), (
+                     "layers", "written"), (
         "objectives/ (terms, batch terms, the grammar and its registry of term kinds) ·",
         "images.py (read, encode, metadata) · formats.py (the codec table,",
         "fit_longest_side) · outputs.py (output checks, atomic writes) · labels.py · device.py ·",
-        "runtime.py · errors.py · paths.py · layers.py (this map's declaration)",
+        "runtime.py · errors.py · paths.py · written.py (numbers in text: digits 0-9 only) ·",
+        "layers.py (this map's declaration)",
     )),
 )
 

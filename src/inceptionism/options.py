@@ -217,6 +217,17 @@ class VisualizeConfig(_Command):
                        "(fft with transparency), maco (Fourier phase only, natural photos' magnitude)",
                        choices=("pixel", "fft", "alpha", "maco"))
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.lapnorm and self.param != "pixel":
+            raise ConfigError(f"lapnorm works with param pixel only, not {self.param}", field="lapnorm")
+        if self.importance and self.param == "pixel":
+            raise ConfigError("importance works with param fft, alpha or maco (the pixel path dreams octave by "
+                              "octave and keeps no map)", field="importance")
+        if self.photo is not None and self.param not in ("fft", "maco"):
+            raise ConfigError(f"photo (feature accentuation) works with param fft or maco, not {self.param}; "
+                              "e.g. --param fft", field="photo")
+
     def steps_or_default(self) -> int:
         return self.steps if self.steps is not None else (20 if self.param == "pixel" else 128)
 

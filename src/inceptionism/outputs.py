@@ -21,8 +21,8 @@ from typing import BinaryIO, Callable, Iterable
 
 from .errors import OutputError
 
-__all__ = ["check_output_path", "check_output_folder", "check_writable_dir", "check_replaceable", "make_output_dir",
-           "write_atomic", "temporary_beside", "install"]
+__all__ = ["check_output_path", "check_outputs", "check_outside", "check_output_folder", "check_writable_dir",
+           "check_replaceable", "make_output_dir", "write_atomic", "temporary_beside", "install"]
 
 _TEMP_PREFIX = ".inceptionism-"
 
@@ -58,6 +58,25 @@ def check_output_path(
         raise OutputError(f"output {str(output)!r} is a directory; give a file name such as dream.png")
     check_replaceable(output)
     return output
+
+
+def check_outputs(paths: Iterable[str | Path], *, inputs: tuple[str | Path, ...] = (),
+                  formats: Iterable[str] | None = None, noun: str = "file") -> list[Path]:
+    """:func:`check_output_path` for every one of a command's outputs, each also against the
+    ones before it (one file named for two outputs)."""
+    checked: list[Path] = []
+    for path in paths:
+        checked.append(check_output_path(path, inputs=inputs, formats=formats, noun=noun, outputs=tuple(checked)))
+    return checked
+
+
+def check_outside(output: str | Path, folder: str | Path, *, noun: str = "photo folder") -> None:
+    """Fail if ``output`` lies in ``folder`` or below, which the command reads whole: it could
+    replace a file read there, and a later run would read the output as one of its inputs."""
+    where, inside = Path(output).resolve(), Path(folder).resolve()
+    if where == inside or inside in where.parents:
+        raise OutputError(f"output {str(output)!r} is inside the {noun} {str(folder)!r}, which is read whole; "
+                          "write it elsewhere so no input is replaced and no output is read as an input")
 
 
 def check_name_length(path: Path) -> None:

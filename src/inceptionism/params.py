@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
+from .written import decimal
 
 __all__ = ["at", "Checked", "Door", "Param", "Studio", "param", "declared", "check_value", "json_schema", "add_door",
            "door_named", "DOORS", "ALL", "LOCAL"]
@@ -219,7 +220,7 @@ def _check_schedule(p: Param, value: Any) -> Any:
         try:
             if len(pieces) > 2:
                 raise ValueError
-            numbers = [float(piece) for piece in pieces]
+            numbers = [decimal(piece.strip()) for piece in pieces]
         except ValueError:
             raise ConfigError(f"{p.name} {value[:40]!r} is not a number or START:END, e.g. 0.012:0.004", field=p.name) from None
         numbers = [int(v) if p.kind is int and v.is_integer() else v for v in numbers]

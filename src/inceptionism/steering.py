@@ -68,7 +68,7 @@ def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int,
     return ref
 
 
-_INDEXED = re.compile(r"^(?P<lo>\d+)(?:-(?P<hi>\d+))?(?P<rest>[:*@].*)?$")
+_INDEXED = re.compile(r"^(?P<lo>[0-9]+)(?:-(?P<hi>[0-9]+))?(?P<rest>[:*@].*)?$")
 
 
 def resolve_layer_indices(model: LoadedModel, text: str) -> str:

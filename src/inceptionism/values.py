@@ -1,7 +1,7 @@
 """The written forms of parameter values and their checks: ``LO:HI`` octave ranges, ``WxH``
 sizes, ``MODE:K`` channel choices, lists of paths and layers, and the JSON schema of each.
 
-Used by the declarations in ``config.py``; imports nothing from the package but ``errors``.
+Used by the declarations in ``config.py``; imports nothing from the package but ``errors`` and ``written``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numbers
 from typing import Any
 
 from .errors import ConfigError
+from .written import is_whole, whole
 
 __all__ = ["parse_octave_range", "parse_size", "parse_channel_mode", "CHANNEL_MODES"]
 
@@ -29,7 +30,7 @@ def parse_octave_range(text: str | list | tuple) -> tuple[int, int]:
     try:
         if isinstance(text, str):
             lo_text, hi_text = text.split(":")
-            lo, hi = int(lo_text), int(hi_text)
+            lo, hi = whole(lo_text.strip()), whole(hi_text.strip())
         else:
             lo, hi = (_whole(v) for v in text)
     except (ValueError, TypeError, OverflowError):
@@ -50,7 +51,7 @@ def parse_size(text: str | list | tuple) -> tuple[int, int]:
     try:
         if isinstance(text, str):
             w_text, h_text = text.lower().split("x")
-            w, h = int(w_text), int(h_text)
+            w, h = whole(w_text.strip()), whole(h_text.strip())
         else:
             w, h = (_whole(v) for v in text)
     except (ValueError, TypeError, OverflowError):
@@ -75,7 +76,7 @@ CHANNEL_MODES = ("strong", "weak", "avg")
 def parse_channel_mode(text: str) -> tuple[str, int]:
     """``"strong:4"`` into ``("strong", 4)``; the mode is strong, weak or avg, K at least 1."""
     mode, _, count = text.partition(":")
-    if mode not in CHANNEL_MODES or not count.isdigit() or not 1 <= int(count) <= 100_000:
+    if mode not in CHANNEL_MODES or not is_whole(count, signed=False) or not 1 <= int(count) <= 100_000:
         raise ConfigError(f"channels {text!r} is not MODE:K with MODE one of {', '.join(CHANNEL_MODES)} and K at least 1, "
                           "e.g. strong:4", field="channels")  # fmt: skip
     return mode, int(count)

@@ -75,21 +75,20 @@ def visualize(
         from ..config import draw_seed
         from ..featurevis import parse_targets, parse_transforms, target_text
         from ..images import OUTPUT_FORMATS, save_image
-        from ..outputs import check_output_path
+        from ..outputs import check_output_path, check_outputs
         from ..visualization import visualize_targets as grow
 
-        check_output_path(output, formats=OUTPUT_FORMATS)
+        inputs = tuple(f for f in (vis.photo, net.weights) if f not in (None, "random"))
+        check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)
         parse_transforms(vis.transforms)  # a bad list is an error before the network loads
-        if vis.lapnorm and vis.param != "pixel":
-            raise ConfigError("--lapnorm works with --param pixel only", field="lapnorm")
-        if vis.importance and vis.param == "pixel":
-            raise ConfigError("--importance works with --param fft, alpha or maco (the pixel path dreams octave "
-                              "by octave and keeps no map)", field="importance")
         loaded = load_network(net)
         chosen = parse_targets(targets, layer, loaded)
         judge = _judge(vis.judge, layer, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
         names = _visualize_names(output, [target_text(t) for t in chosen], vis.diversity)
+        # every file it will write (the -N names, the importance maps), checked before any picture grows
+        check_outputs([p for name in names for p in (name, *([_importance_name(name)] if vis.importance else []))],
+                      inputs=inputs, formats=OUTPUT_FORMATS)
         if vis.photo is not None:  # one picture per target, grown from the photo
             total = vis.steps_or_default() * len(chosen)
         elif vis.param == "pixel":  # one dream per target
@@ -105,7 +104,7 @@ def visualize(
             if vis.importance and result.importance is not None:
                 from ..featurevis import importance_image
 
-                beside = path.with_name(f"{path.stem}-importance.png")
+                beside = _importance_name(path)
                 save_image(importance_image(result.importance), beside, result.metadata)
                 out.print(f"wrote {beside}: where the objective looked (brighter: more)")
 
@@ -117,6 +116,10 @@ def _visualize_names(output: Path, targets: list, pictures: int) -> list[Path]:
         return [output]
     return [output.with_name(f"{output.stem}-{t}{f'-{k}' if pictures > 1 else ''}{output.suffix}")
             for t in targets for k in range(pictures)]
+
+
+def _importance_name(picture: Path) -> Path:
+    return picture.with_name(f"{picture.stem}-importance.png")
 
 
 def _judge(name: str | None, layer: str, source):
@@ -161,20 +164,26 @@ def examples(
 ) -> None:
     """The photos of a folder that excite channels most (dataset examples), as a sheet each."""
     with errors(debug):
-        from ..featurevis import examples_sheet, scan_photos
+        from ..featurevis import examples_sheet, photo_files, scan_photos
         from ..images import OUTPUT_FORMATS, save_image
-        from ..outputs import check_output_path
+        from ..outputs import check_output_path, check_outputs, check_outside
 
-        check_output_path(output, formats=OUTPUT_FORMATS)
+        inputs = tuple(f for f in (net.weights,) if f not in (None, "random"))
+        check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)
+        photo_files(photos)  # a folder of pictures, before the network loads
+        check_outside(output, photos)
         loaded = load_network(net)
         chosen = parse_channel_list(channels, layer, loaded)
+        names = check_outputs(_visualize_names(output, chosen, 1), inputs=inputs, formats=OUTPUT_FORMATS)
+        for name in names:  # the -N names of several channels too
+            check_outside(name, photos)
         with progress_bar(quiet) as progress:
             task = progress.add_task("photos", total=None, step="-", score="-")
             scan = scan_photos(loaded, layer, photos, chosen, top=top, on_photo=lambda done, total: progress.update(
                 task, completed=done, total=total, step=f"{done}/{total}"))
         for line in scan.skipped:
             out.print(f"skipped {line}")
-        for channel, path in zip(chosen, _visualize_names(output, chosen, 1)):
+        for channel, path in zip(chosen, names):
             found = scan.examples[channel]
             save_image(examples_sheet(found, 160, crops=not whole), path,
                        {"examples": {"layer": layer, "channel": channel, "photos": [str(e.path) for e in found],
@@ -219,8 +228,10 @@ def gallery(
         check_output_folder(output)  # before any work
         if gal.examples is not None:
             from ..featurevis import photo_files
+            from ..outputs import check_outside
 
             photo_files(gal.examples)
+            check_outside(output, gal.examples)  # its pictures would be read as photos next time
         plan = plan_gallery(net.model, net.weights, layer, size=gal.size, steps=gal.steps, seed=gal.seed)
         cfg = plan.cfg
         if plan.weights_sha256 is not None and gal.examples is None:  # all cached: no need to load the network
@@ -376,8 +387,10 @@ def activations(
 def _parse_channels(text: Optional[str]) -> Optional[list[int]]:
     if not text:
         return None
+    from ..written import whole
+
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        return [whole(part.strip()) for part in text.split(",") if part.strip()]
     except ValueError:
         raise ConfigError(f"channels {text!r} must be a comma list of whole numbers, e.g. 3,7,12", field="channels") from None
 

@@ -18,9 +18,26 @@ import typer
 from ..config import DreamConfig, dream_params, layered, load_config_mapping
 from ..params import Param, declared
 from ..errors import ConfigError
+from ..written import decimal, whole
 from .common import err, errors
 
 __all__ = ["with_config", "dream_options", "option_for"]
+
+
+def _written(kind: type) -> Callable[[Any], Any]:
+    """A typer parser for ``kind`` (int or float) that reads numbers written with the digits 0-9
+    alone: click's own ``int()`` and ``float()`` also take other scripts' digits (``--size ٣٢``
+    was 32) and underscores (``1_0`` was 10)."""
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return whole(value.strip()) if kind is int else decimal(value.strip())
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return parse
 
 
 def _annotation(p: Param) -> Any:
@@ -52,7 +69,10 @@ def option_for(p: Param, *, layered_default: bool) -> Any:
         default, text = None, text + f" Default: {_shown(p.default)}."
     else:
         default = _shown(p.default) if isinstance(p.default, tuple) else p.default
-    return typer.Option(default, *names, help=text, metavar=p.metavar, show_default=default is not None)
+    number = p.kind if _annotation(p) in (Optional[int], Optional[float]) else None
+    return typer.Option(default, *names, help=text, show_default=default is not None,
+                        metavar=p.metavar or (("INTEGER" if number is int else "FLOAT") if number else None),
+                        parser=_written(number) if number is not None else None)
 
 
 def _signature(command: Callable, supplied: Sequence[str], params: Sequence[Param], *, layered_default: bool,

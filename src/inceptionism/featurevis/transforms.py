@@ -91,40 +91,73 @@ def noise(sd: float) -> Transform:
     return lambda x, gen: x + sd * torch.randn(x.shape, generator=gen).to(x.device, x.dtype)
 
 
-_NUMBER = r"\d+(?:\.\d+)?"
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"  # the digits 0-9 only: \\d and float() take other scripts' digits too
 _FORMS: dict[str, tuple[str, Callable[[re.Match], Transform]]] = {
-    "pad": (r"(\d+)", lambda m: pad(int(m[1]))),
-    "jitter": (r"(\d+)", lambda m: jitter(int(m[1]))),
+    "pad": (r"([0-9]+)", lambda m: pad(int(m[1]))),
+    "jitter": (r"([0-9]+)", lambda m: jitter(int(m[1]))),
     "scale": (rf"({_NUMBER})-({_NUMBER})", lambda m: affine(scale=(float(m[1]), float(m[2])))),
     "rotate": (rf"({_NUMBER})", lambda m: affine(degrees=float(m[1]))),
-    "crops": (rf"(\d+)x({_NUMBER})", lambda m: crops(int(m[1]), float(m[2]))),
+    "crops": (rf"([0-9]+)x({_NUMBER})", lambda m: crops(int(m[1]), float(m[2]))),
     "noise": (rf"({_NUMBER})", lambda m: noise(float(m[1]))),
 }
 _LIMITS = {"pad": (0, 512), "jitter": (0, 512), "scale": (0.1, 10.0), "rotate": (0, 180), "crops": (0.05, 1.0),
            "noise": (0, 1.0)}
+# What a whole list may do: the network sees each picture grown by the pads on each side and
+# repeated by the crops' copies, every step. 200 x pad:16 at 64 px grew the picture to about
+# 6,464 px a side and took 22 GB; so the pads together get one pad's limit, the copies one
+# crops' limit, and the list a length that covers every written set many times over.
+MAX_TRANSFORMS = 32
+MAX_PAD = _LIMITS["pad"][1]  # px added on each side, all pads together
+MAX_COPIES = 16  # pictures the network sees per picture, all crops together
 
 
 def parse_transforms(text: str) -> list[Transform]:
     """The transforms a written form names: a set (``standard``, ``crops``, ``none``) or a
     comma list of ``pad:PX``, ``jitter:PX``, ``scale:LO-HI``, ``rotate:DEG``, ``crops:NxLOW``, ``noise:SD``.
 
+    Raises:
+        ConfigError: (field ``transforms``) an unknown or malformed step, a value out of its
+            range, more than :data:`MAX_TRANSFORMS` steps, pads adding more than
+            :data:`MAX_PAD` px a side together, or crops making more than :data:`MAX_COPIES` copies.
+
     Examples:
         >>> len(parse_transforms("pad:16,crops:2x0.5"))
         2
     """
+    if not isinstance(text, str):
+        raise ConfigError(f"transforms must be text such as 'crops' or 'pad:16,jitter:8', not {type(text).__name__}",
+                          field="transforms")
     text = TRANSFORM_SETS.get(text.strip(), text)
-    found = []
-    for item in (part.strip() for part in text.split(",") if part.strip()):
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if len(items) > MAX_TRANSFORMS:
+        raise ConfigError(f"transforms has {len(items)} steps; at most {MAX_TRANSFORMS}", field="transforms")
+    found, padded, copies = [], 0, 1
+    for item in items:
         name, _, value = item.partition(":")
         form = _FORMS.get(name)
         match = re.fullmatch(form[0], value) if form else None
         if form is None or match is None:
             raise ConfigError(f"transform {item!r} is not one of {', '.join(TRANSFORM_SETS)} or pad:PX, jitter:PX, "
-                              "scale:LO-HI, rotate:DEG, crops:NxLOW, noise:SD", field="transforms")
-        numbers = [float(g) for g in match.groups()]
-        low, high = _LIMITS[name]
-        if not all(low <= n <= high for n in numbers[-1:]) or (name == "crops" and not 1 <= numbers[0] <= 16):
-            raise ConfigError(f"transform {item!r} is out of range: {name} takes {low:g} to {high:g}"
-                              + (" and 1 to 16 crops" if name == "crops" else ""), field="transforms")
+                              "scale:LO-HI, rotate:DEG, crops:NxLOW, noise:SD (digits 0-9)", field="transforms")
+        _check_step(item, name, [float(g) for g in match.groups()])
+        padded += int(match[1]) if name == "pad" else 0
+        copies *= int(match[1]) if name == "crops" else 1
         found.append(form[1](match))
+    if padded > MAX_PAD:
+        raise ConfigError(f"transforms pad the picture by {padded} px a side together; at most {MAX_PAD}",
+                          field="transforms")
+    if copies > MAX_COPIES:
+        raise ConfigError(f"transforms' crops make {copies} copies of each picture together; at most {MAX_COPIES}",
+                          field="transforms")
     return found
+
+
+def _check_step(item: str, name: str, numbers: list[float]) -> None:
+    low, high = _LIMITS[name]
+    checked = numbers if name == "scale" else numbers[-1:]
+    if not all(low <= n <= high for n in checked) or (name == "crops" and not 1 <= numbers[0] <= 16):
+        raise ConfigError(f"transform {item!r} is out of range: {name} takes {low:g} to {high:g}"
+                          + (" and 1 to 16 crops" if name == "crops" else ""), field="transforms")
+    if name == "scale" and numbers[0] > numbers[1]:
+        raise ConfigError(f"transform {item!r} is an empty range: write the lower scale first, e.g. "
+                          f"scale:{numbers[1]:g}-{numbers[0]:g}", field="transforms")

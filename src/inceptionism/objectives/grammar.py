@@ -20,6 +20,7 @@ from typing import Any, Callable
 import torch
 
 from ..errors import ConfigError, LayerError
+from ..written import decimal, is_whole, whole
 from . import batch as batched
 from .terms import MAX_TERMS, MAX_WEIGHT, Objective, channel, class_logit, layer, neuron, total
 
@@ -30,7 +31,7 @@ _TERM = re.compile(
     r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s]+))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
 )
 _COMBINATION = re.compile(r"^(?P<layer>[^:\s]+):(?P<combo>\S+)$")
-_CHANNELS = re.compile(r"^[-+]?\d+(?:[-+]\d+)*$")
+_CHANNELS = re.compile(r"^[-+]?[0-9]+(?:[-+][0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def _register(kind: TermKind) -> TermKind:
 def _class_term(item: str, rest: str, weight: float) -> LayerTerm:
     if not rest:
         raise ConfigError(f"class term {item!r} needs a class: class:INDEX or class:NAME")
-    if rest.isdigit():
+    if is_whole(rest, signed=False):
         return LayerTerm("class", int(rest), weight, kind="class")
     return LayerTerm("class", None, weight, class_name=rest.replace("_", " "), kind="class")
 
@@ -118,7 +119,7 @@ def channel_combination(text: str) -> tuple[tuple[int, float], ...] | None:
     """
     if not _CHANNELS.match(text):
         return None
-    pairs = tuple((int(number), -1.0 if sign == "-" else 1.0) for sign, number in re.findall(r"([-+]?)(\d+)", text))
+    pairs = tuple((int(number), -1.0 if sign == "-" else 1.0) for sign, number in re.findall(r"([-+]?)([0-9]+)", text))
     if len({channel for channel, _ in pairs}) != len(pairs):
         raise ConfigError(f"channel combination {text!r} names a channel twice")
     return pairs
@@ -184,7 +185,7 @@ def parse_terms(text: str) -> list[LayerTerm]:
             terms.append(kind.parse(item, chan_text or "", weight))
             continue
         try:
-            chan = int(chan_text) if chan_text is not None else None
+            chan = whole(chan_text) if chan_text is not None else None
         except ValueError:
             raise ConfigError(f"channel {chan_text!r} in {item!r} is not a whole number") from None
         if chan is not None and chan < 0:
@@ -199,7 +200,7 @@ def _weight(item: str, text: str | None) -> float:
     if text is None:
         return 1.0
     try:
-        weight = float(text)
+        weight = decimal(text)
     except ValueError:
         raise ConfigError(f"weight {text!r} in {item!r} is not a number") from None
     if not abs(weight) <= MAX_WEIGHT:  # NaN fails this too
@@ -214,7 +215,7 @@ def _position(item: str, text: str | None, chan: int | None) -> tuple[int, int] 
         raise ConfigError(f"neuron {item!r} needs a channel: LAYER:CHANNEL@Y,X")
     try:
         y_text, x_text = text.split(",")
-        y, x = int(y_text), int(x_text)
+        y, x = whole(y_text.strip()), whole(x_text.strip())
     except ValueError:
         raise ConfigError(f"position {text!r} in {item!r} is not of the form Y,X with whole numbers") from None
     if y < 0 or x < 0:

@@ -1,0 +1,129 @@
+"""Helpers the tests share: running a command in-process, a studio's test client, small
+pictures, files that are not files. Fixtures live in ``conftest.py``; a test module imports
+helpers from here and from no other test module."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+FAST = ["--octaves", "1", "--steps", "1", "--max-size", "64", "-q"]  # a dream's quickest flags
+
+
+def invoke(*args: object):
+    """``inceptionism ARGS`` in this process (typer's runner): the result's exit code and output."""
+    from typer.testing import CliRunner
+
+    from inceptionism.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def one_line(result, code: int, words: str) -> None:
+    """The command failed with exit ``code`` and one line that says ``words``, no traceback."""
+    assert result.exit_code == code, result.output
+    assert words in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert "Traceback" not in result.output
+
+
+def plain(output: str) -> str:
+    """A command's output as one line of words: rich's error box and line breaks taken out."""
+    return " ".join(output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
+
+
+def nodes(folder: Path, name: str) -> list[Path]:
+    """A FIFO named ``fifo-NAME``, and where this runs as root (containers, CI) a character
+    device like /dev/null named ``dev-NAME``."""
+    made = [folder / f"fifo-{name}"]
+    os.mkfifo(made[0])
+    if os.geteuid() == 0:
+        made.append(folder / f"dev-{name}")
+        os.mknod(made[1], 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return made
+
+
+def still_nodes(paths: list[Path]) -> bool:
+    return all(stat.S_ISFIFO(p.lstat().st_mode) or stat.S_ISCHR(p.lstat().st_mode) for p in paths)
+
+
+# --- the studio ------------------------------------------------------------------------------------
+
+
+def studio_client(data_dir: Path, *, workers: int, **settings: Any):
+    """A test client of a studio on ``data_dir``. ``workers=0`` keeps accepted dreams queued
+    (for tests of requests alone); events come every 0.05 s."""
+    from fastapi.testclient import TestClient
+
+    from inceptionism.service import ServiceSettings, create_app
+
+    settings.setdefault("events_every_s", 0.05)
+    return TestClient(create_app(ServiceSettings(data_dir=data_dir, workers=workers, **settings)),
+                      base_url="http://127.0.0.1")
+
+
+def png(width: int, height: int, colour=(128, 128, 128)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def post(client, params: object = None, image: bytes | None = None, **form):
+    """POST /api/dreams with ``params`` (JSON, or raw text) and an optional picture."""
+    data = {"params": params if isinstance(params, str) else json.dumps(params or {}), **form}
+    files = {"image": ("in.png", image, "image/png")} if image is not None else None
+    return client.post("/api/dreams", data=data, files=files)
+
+
+def submit(client, image: bytes | None = None, name: str = "photo.png", **params):
+    """A dream of ``image`` (or of noise) with ``params``."""
+    files = {"image": (name, image, "application/octet-stream")} if image is not None else None
+    form = {"params": json.dumps(params), **({"noise": "true"} if image is None else {})}
+    return client.post("/api/dreams", files=files, data=form)
+
+
+def wait(client, job_id: str, timeout: float = 120.0) -> dict:
+    """The job once it has ended; fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/dreams/{job_id}").json()
+        if job["status"] in ("done", "failed", "cancelled"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
+
+
+# --- measurements ---------------------------------------------------------------------------------
+
+
+def hf_fraction(image: Image.Image) -> float:
+    """Share of an image's variance above a Gaussian blur at sigma 1 (high frequencies)."""
+    import torch
+
+    from inceptionism.engine.filters import gaussian_blur
+
+    x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    high = x - gaussian_blur(x, 1.0)
+    return float(high.square().mean() / (x - x.mean((2, 3), keepdim=True)).square().mean())
+
+
+def modules_a_dream_imports(output: Path, *flags: str) -> set[str]:
+    """Every module a 64 px, one-step ``inceptionism dream`` of the chelsea photo imports
+    (``python -X importtime``), with ``flags`` added; the command must succeed."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "inceptionism", "dream", str(EXAMPLES / "chelsea.jpg"),
+                           "-o", str(output), "--max-size", "64", "--steps", "1", "--quiet", *flags],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" in imported and output.exists()  # the listing is real
+    return imported
