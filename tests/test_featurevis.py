@@ -131,6 +131,54 @@ def test_transforms_parse_and_name_the_bad_item():
             fv.parse_transforms(bad)
 
 
+def _grey(batch: int = 1, size: int = 32):
+    return fv.picture_for("fft", batch, size, gen=_gen(), device=torch.device("cpu"))
+
+
+@pytest.mark.parametrize(("call", "field", "words"), [
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=1.5, gen=_gen()), "steps", "from 1 to 100000"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=float("nan"), gen=_gen()), "steps", "not nan"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=0, gen=_gen()), "steps", "not 0"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=-1, gen=_gen()), "steps", "not -1"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=True, gen=_gen()), "steps", "not True"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=1, gen=_gen(), transforms=[3]), "transforms",
+     "a list of functions"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=1, gen=_gen(), transforms=[lambda x, g: None]),
+     "transforms", "returned NoneType"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(2), steps=1, gen=_gen(),
+                         transforms=[lambda x, g: x[:1]]), "transforms", "returned (1, 3, 32, 32)"),
+    (lambda m: fv.render(m, obj.per_item_channels(LAYER, [1, 2, 3]), _grey(2), steps=1, gen=_gen()), "objective",
+     "a batch of 2 pictures cannot hold 3 targets"),
+    (lambda m: fv.render(m, obj.Objective(lambda a: a[LAYER].mean(), frozenset([LAYER]), "x"), _grey(2), steps=1,
+                         gen=_gen()), "objective", "gave values of shape () for 2 pictures seen"),
+    (lambda m: fv.render(m, "blocks.4.1.bn1:7", _grey(), steps=1, gen=_gen()), "objective", "must be an Objective"),
+    (lambda m: fv.render(m, obj.per_item_channels(LAYER, [9999]), _grey(), steps=1, gen=_gen()), "channels",
+     "channel 9999 is out of range for layer 'blocks.4.1.bn1'"),
+    (lambda m: obj.per_item_channels(LAYER, [-1]), "channels", "whole numbers from 0"),
+    (lambda m: fv.picture_for("fft", 1, -4, gen=_gen(), device=m.device), "size", "from 16 to 4096, not -4"),
+    (lambda m: fv.picture_for("fft", 1, 10**9, gen=_gen(), device=m.device), "size", "not 1000000000"),
+    (lambda m: fv.picture_for("fft", 0, 32, gen=_gen(), device=m.device), "batch", "from 1 to 1024, not 0"),
+    (lambda m: fv.picture_for("wavelet", 1, 32, gen=_gen(), device=m.device), "param", "is not one of"),
+    (lambda m: fv.picture_for("fft", 1, 32, gen=_gen(), device=m.device, init=torch.rand(1, 3, 16, 16)), "init",
+     "(B, 3, 32, 32)"),
+    (lambda m: obj.direction(LAYER, [1.0, float("nan")]), "vector", "finite entries"),
+    (lambda m: obj.direction(LAYER, {3: float("nan")}), "vector", "to finite numbers"),
+    (lambda m: obj.direction(LAYER, {-3: 1.0}), "vector", "whole numbers from 0"),
+])  # fmt: skip
+def test_odd_arguments_to_the_render_loop_and_its_pieces_are_errors_naming_them(model, call, field, words):
+    from inceptionism.errors import InceptionismError
+
+    with pytest.raises(InceptionismError) as caught:
+        call(model)
+    assert caught.value.field == field and words in str(caught.value), caught.value
+
+
+def test_render_takes_transforms_in_their_written_form_or_none(model):
+    for transforms in ("pad:4,jitter:2", None, ()):
+        out = fv.render(model, obj.channel(LAYER, 7), _grey(), steps=2, gen=_gen(), transforms=transforms)
+        assert out.images.shape == (1, 3, 32, 32)
+
+
 # -- objectives that couple the batch, and the grammar's kinds -----------------------------
 
 
@@ -287,6 +335,14 @@ def test_examples_command_writes_a_sheet_and_refuses_a_missing_folder(examples, 
     assert result.exit_code != 0 and "is not a folder" in result.output
 
 
+def test_a_channel_named_twice_is_refused_not_drawn_twice(examples, tmp_path, monkeypatch):
+    monkeypatch.setattr(fv, "scan_photos", lambda *a, **k: pytest.fail("scanned for a refused command"))
+    for command in (["examples", LAYER, "7,7,7", str(examples)], ["visualize", LAYER, "7,8,7"]):
+        result = runner.invoke(app, [*command, "-o", str(tmp_path / "ex.png"), "-q"])
+        assert result.exit_code == 2 and "names 7 twice; give each once" in result.output, result.output
+    assert not any(tmp_path.iterdir())
+
+
 def test_visualize_command_names_diversity_pictures_and_judges_classes(tmp_path):
     out = tmp_path / "v.png"
     args = ["visualize", LAYER, "7,3+7", "--param", "maco", "--diversity", "2", "--size", "48", "--steps", "2",
@@ -314,7 +370,7 @@ def test_visualize_command_writes_where_the_objective_looked_beside_each_picture
     assert heat.shape == (64, 64) and heat.max() == 255 and heat.std() > 5
     assert read_metadata(tmp_path / "m-importance.png")["visualize"]["param"] == "maco"
     result = runner.invoke(app, ["visualize", LAYER, "7", "--importance", "-o", str(tmp_path / "p.png")])
-    assert result.exit_code == 2 and "--importance works with --param fft, alpha or maco" in result.output
+    assert result.exit_code == 2 and "importance works with param fft, alpha or maco" in result.output
     assert not (tmp_path / "p.png").exists()
 
 
@@ -336,7 +392,7 @@ def test_pictures_grown_from_a_photo_report_every_step(model, examples):
     from inceptionism.visualization import visualize_targets
 
     seen = []
-    cfg = VisualizeConfig(photo=str(examples / "chelsea.jpg"), size=48, steps=3, seed=0)
+    cfg = VisualizeConfig(photo=str(examples / "chelsea.jpg"), param="fft", size=48, steps=3, seed=0)
     shown = list(visualize_targets(model, LAYER, [7, 10], cfg, callbacks=Callbacks(on_step=seen.append)))
     assert [v.target for v in shown] == [7, 10]
     assert [(s.octave, s.octaves, s.step) for s in seen] == [(k, 2, step) for k in (1, 2) for step in (1, 2, 3)]

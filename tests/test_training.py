@@ -23,7 +23,7 @@ from inceptionism.models.trained import read_info
 from inceptionism.options import TrainConfig
 from inceptionism.training import train
 
-from .conftest import EXAMPLES
+from .support import EXAMPLES
 
 FAST = TrainConfig(image_size=160, epochs=6, seed=0)  # the defaults are 224 px and 12 epochs: slower, stronger
 
@@ -228,3 +228,16 @@ def test_training_shows_a_progress_bar_only_when_asked(motifs: Path, tmp_path: P
           progress=True)
     shown = capfd.readouterr().err
     assert len(epochs) == 1 and "train" in shown and "1/1" in shown and "val_accuracy=" in shown
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_training_learns_whatever_grad_mode_the_caller_set(tmp_path, mode):
+    import torch
+
+    data = _make_motifs().make_set(tmp_path / "data", count=12, size=64)
+    seen = []
+    with getattr(torch, mode)():
+        result = train(data, tmp_path / "m.safetensors", TrainConfig(image_size=64, epochs=3, patience=3, seed=0),
+                       on_epoch=seen.append)
+    assert result.output.is_file()
+    assert seen[-1].loss < seen[0].loss  # the optimizer moved the weights: the training loss fell

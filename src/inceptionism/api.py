@@ -20,7 +20,7 @@ from .images import Picture, fit_longest_side, load_image, picture_from_pil, to_
 from .models import LoadedModel, load_model, spec_for
 from .paths import __version__
 from .precision import resolve_precision
-from .runtime import cpu_threads
+from .runtime import cpu_threads, with_gradients
 from .steering import build_objective, check_objective, choose_channels, load_mask, resolve_layer_indices
 from .taps import auto_layers
 
@@ -251,6 +251,7 @@ def fit_max_size(x: torch.Tensor, max_size: int | None) -> torch.Tensor:
     return x if fitted == (width, height) else resize(x, fitted[::-1])
 
 
+@with_gradients
 def render(
     image: ImageInput,
     config: DreamConfig | None = None,

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, TypeVar
 T = TypeVar("T")
 
 __all__ = ["keep_freed_memory", "cpu_info", "cpu_flags", "cpu_model", "cpu_threads", "import_timm", "on_passing_thread",
-           "defer_torch_meta_kernels", "import_torchvision"]
+           "defer_torch_meta_kernels", "import_torchvision", "with_gradients"]
 
 # mallopt parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -139,6 +139,19 @@ def on_passing_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="passing") as pool:
         return pool.submit(fn, *args, **kwargs).result()
+
+
+def with_gradients(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` (a generator function too) run with autograd on and outside inference mode,
+    whatever its caller has set: for every library entry that climbs a gradient.
+
+    Host programs and notebooks often call with autograd off (``torch.no_grad()``) or under
+    ``torch.inference_mode()`` (ComfyUI runs every node so); a dream there failed as if its
+    network were not differentiable. Applied where ``fn`` is defined (its module has torch).
+    """
+    import torch
+
+    return torch.enable_grad()(torch.inference_mode(False)(fn))
 
 
 _TIMM_IMPORT = threading.Lock()

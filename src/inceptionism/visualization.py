@@ -12,8 +12,8 @@ Examples:
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Iterator
+import numbers
+from typing import Any, Iterator, Sequence
 
 from PIL import Image
 
@@ -25,6 +25,7 @@ from .errors import ConfigError
 from .featurevis import FeatureVisConfig, Target, Visualization, visualize_features
 from .models import LoadedModel, load_model
 from .options import VisualizeConfig
+from .runtime import with_gradients
 
 __all__ = ["visualize", "visualize_targets"]
 
@@ -36,6 +37,7 @@ _PIXEL_ASCENT: dict[str, dict[str, Any]] = {
 }
 
 
+@with_gradients
 def visualize_targets(
     model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, *, callbacks: Callbacks | None = None
 ) -> Iterator[Visualization]:
@@ -43,8 +45,6 @@ def visualize_targets(
 
     A missing ``cfg.seed`` is drawn once and recorded in every picture's metadata.
     """
-    if cfg.lapnorm and cfg.param != "pixel":
-        raise ConfigError("lapnorm works with param pixel only", field="lapnorm")
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     if cfg.photo is not None:
         yield from _accentuated(model, layer, targets, cfg, seed, callbacks)
@@ -79,9 +79,7 @@ def _accentuated(model: LoadedModel, layer: str, targets: list[Target], cfg: Vis
     if layer == "class" or not all(isinstance(t, int) for t in targets):
         raise ConfigError("photo (feature accentuation) grows single channels of a layer, not classes or "
                           "combinations", field="photo")
-    if cfg.param not in ("fft", "maco", "pixel"):
-        raise ConfigError(f"photo works with param fft or maco, not {cfg.param}", field="photo")
-    fv = dataclasses.replace(_feature_config(cfg, seed), param="fft" if cfg.param == "pixel" else cfg.param)
+    fv = _feature_config(cfg, seed)  # VisualizeConfig allows a photo with fft or maco alone
     photo = to_tensor(load_image(cfg.photo, role="photo", max_side=4 * cfg.size), model.device)[0]  # type: ignore[arg-type]
     on_step = _passes_reported(callbacks, len(targets), fv.steps, cfg.size)
     for target in targets:
@@ -112,8 +110,9 @@ def _passes_reported(callbacks: Callbacks | None, passes: int, steps: int, size:
     return on_step
 
 
-def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAULT_MODEL, device: str = DEFAULT_DEVICE,
-              progress: bool = False, **params: Any) -> Image.Image:
+def visualize(layer: str, target: int | str | Sequence[int | str], *, model: str | LoadedModel = DEFAULT_MODEL,
+              device: str = DEFAULT_DEVICE, progress: bool = False,
+              **params: Any) -> Image.Image | list[Image.Image]:
     """Grow what one channel (or, with ``layer="class"``, one class) responds to, from noise.
 
     Plain pixel ascent shows the channel's pattern with lots of high-frequency
@@ -125,7 +124,9 @@ def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAU
 
     Args:
         layer: module path, e.g. ``"blocks.4.1.bn1"``, or ``"class"``.
-        target: channel number (from 0), or a class's index or name.
+        target: what the command line's TARGETS take: a channel number (from 0; numpy's
+            integers too), a combination ``"3+7"`` or ``"3-7"``, several ``"3,7"`` or ``[3, 7]``,
+            ``"all"``; with ``"class"``, class indices or names.
         model: the network: a name, or a model already loaded, as ``dream`` takes.
         device: where it runs (not used with a loaded model: it runs where it is).
         progress: show a progress bar (a widget in Jupyter, text in a terminal).
@@ -134,7 +135,12 @@ def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAU
             ``transforms``, ``photo``.
 
     Returns:
-        The square picture; ``image.info["inceptionism"]`` holds parameters and scores.
+        The square picture; ``image.info["inceptionism"]`` holds parameters and scores. Several
+        targets, or ``diversity`` above 1, give a list of pictures (target by target).
+
+    Raises:
+        ConfigError: (field ``target``) a negative channel, a boolean, a target the layer or
+            network lacks, or a form the command line does not take either.
 
     Examples:
         >>> pic = visualize("blocks.4.1.bn1", 7, lapnorm=True, seed=0)
@@ -148,13 +154,29 @@ def visualize(layer: str, target: int | str, *, model: str | LoadedModel = DEFAU
     else:
         raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
     cfg = VisualizeConfig(**params)
-    if layer == "class" and not isinstance(target, int):
-        from .featurevis import parse_targets
+    from .featurevis import parse_targets
 
-        target = parse_targets(str(target), "class", loaded)[0]  # type: ignore[assignment]
+    targets = parse_targets(_written_targets(target), layer, loaded, field="target")
     if not progress:
-        return next(iter(visualize_targets(loaded, layer, [target], cfg))).image
-    from .notebook import shown_progress
+        pictures = [shown.image for shown in visualize_targets(loaded, layer, targets, cfg)]
+    else:
+        from .notebook import shown_progress
 
-    with shown_progress("visualize", preview=False) as callbacks:
-        return next(iter(visualize_targets(loaded, layer, [target], cfg, callbacks=callbacks))).image
+        with shown_progress("visualize", preview=False) as callbacks:
+            pictures = [shown.image for shown in visualize_targets(loaded, layer, targets, cfg, callbacks=callbacks)]
+    return pictures[0] if len(pictures) == 1 else pictures
+
+
+def _written_targets(target: Any) -> str:
+    """A Python target (a number, numpy's integers too, text, or a list of them) as the command
+    line writes it, for the one parser; booleans and other kinds are refused."""
+    items = list(target) if isinstance(target, (list, tuple)) else [target]
+    written = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (numbers.Integral, str)):
+            raise ConfigError(f"target {item!r} is not a channel number, a class or their written form such as "
+                              "'3+7' or '3,7'", field="target")
+        written.append(str(int(item)) if isinstance(item, numbers.Integral) else item)
+    if not written:
+        raise ConfigError("target is an empty list; give a channel or class", field="target")
+    return ",".join(written)

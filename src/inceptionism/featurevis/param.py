@@ -20,12 +20,14 @@ Every one can start from a photo (``init``) instead of noise, which feature acce
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from ..errors import ConfigError
+from ..runtime import with_gradients
 
 __all__ = ["Picture", "PARAMS", "pixels", "fourier", "alpha", "maco", "picture_for", "COLOR_SQRT"]
 
@@ -138,9 +140,35 @@ def maco(batch: int, size: int, *, gen: torch.Generator, device: torch.device,
 PARAMS: dict[str, Callable[..., Picture]] = {"pixels": pixels, "fft": fourier, "alpha": alpha, "maco": maco}
 
 
+# What one call may ask for: VisualizeConfig's bounds (``picture_for("fft", 1, 10**9)`` asked
+# for 2e18 bytes before anything said no).
+MAX_SIDE, MAX_BATCH = 4096, 1024
+
+
+@with_gradients  # its tensors are leaves an optimizer climbs, whatever the caller's mode
 def picture_for(name: str, batch: int, size: int, *, gen: torch.Generator, device: torch.device,
                 init: torch.Tensor | None = None) -> Picture:
-    """The parameterization ``name`` (a key of :data:`PARAMS`) for ``batch`` pictures."""
-    if name not in PARAMS:
+    """The parameterization ``name`` (a key of :data:`PARAMS`) for ``batch`` pictures of
+    ``size`` px a side (16 to :data:`MAX_SIDE`; ``batch`` 1 to :data:`MAX_BATCH`), started from
+    ``init`` (B, 3, H, W) in [0, 1] when given.
+
+    Raises:
+        ConfigError: naming ``param``, ``batch``, ``size`` or ``init``.
+    """
+    if not isinstance(name, str) or name not in PARAMS:
         raise ConfigError(f"parameterization {name!r} is not one of {', '.join(PARAMS)}", field="param")
+    batch, size = _whole(batch, "batch", 1, MAX_BATCH), _whole(size, "size", 16, MAX_SIDE)
+    if init is not None:
+        if not isinstance(init, torch.Tensor) or init.dim() != 4 or init.shape[1] != 3 or init.shape[0] < 1 \
+                or tuple(init.shape[-2:]) != (size, size):
+            shown = tuple(init.shape) if isinstance(init, torch.Tensor) else type(init).__name__
+            raise ConfigError(f"init must be pictures (B, 3, {size}, {size}) in [0, 1], not {shown}", field="init")
+        if not bool(torch.isfinite(init).all()):
+            raise ConfigError("init has values that are not finite; pictures lie in [0, 1]", field="init")
     return PARAMS[name](batch, size, gen=gen, device=device, init=init)
+
+
+def _whole(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ConfigError(f"{field} must be a whole number from {low} to {high}, not {value!r}", field=field)
+    return int(value)

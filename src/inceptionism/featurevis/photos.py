@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from ..models.spec import LoadedModel
 from ..objectives import Objective, caricature as caricature_term, channel, stay_close
 from ..paths import __version__
+from ..runtime import with_gradients
 from ..taps import capture
 from .param import picture_for
 from .render import render
@@ -66,6 +67,7 @@ def _grown(model: LoadedModel, start: torch.Tensor, objective: Objective, cfg: F
     return Visualization(layer, target, image, float(out.values[0]), meta, out.importance[0].cpu())
 
 
+@with_gradients
 def accentuate(model: LoadedModel, photo: torch.Tensor, layer: str, target: int, cfg: FeatureVisConfig, *,
                keep: str | None = None, closeness: float = ACCENT_CLOSENESS, lr: float = ACCENT_LR,
                on_step: Callable[[int, torch.Tensor], None] | None = None) -> Visualization:
@@ -89,6 +91,7 @@ def accentuate(model: LoadedModel, photo: torch.Tensor, layer: str, target: int,
     return _grown(model, start, objective, cfg, what, layer, target, lr, on_step)
 
 
+@with_gradients
 def caricature(model: LoadedModel, photo: torch.Tensor, layer: str, cfg: FeatureVisConfig) -> Visualization:
     """Exaggerate what ``layer`` sees in ``photo`` (3, H, W) in [0, 1], grown from noise."""
     start = _square(photo, cfg.size).to(model.device)

@@ -19,20 +19,24 @@ so what does not matter turns transparent.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 
+from ..errors import ConfigError
 from ..models.spec import LoadedModel
 from ..objectives import Objective
+from ..runtime import with_gradients
 from ..taps import capture
 from .param import Picture
-from .transforms import Transform
+from .transforms import Transform, parse_transforms
 
 __all__ = ["Rendered", "render", "ALPHA_COST"]
 
 ALPHA_COST = 0.5  # an alpha picture's score is cut by this share of itself times its mean opacity
+MAX_STEPS = 100_000  # VisualizeConfig's bound
 
 Optimizer = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 
@@ -62,6 +66,49 @@ def _shown(img: torch.Tensor) -> torch.Tensor:
     return img if img.shape[1] == 3 else img[:, :3] * img[:, 3:] + 0.5 * (1 - img[:, 3:])
 
 
+def _checked(model: LoadedModel, objective: Objective, picture: Picture, steps: int,
+             transforms: Sequence[Transform] | str | None) -> Sequence[Transform]:
+    """render's arguments checked before any work; written transforms parsed."""
+    if not isinstance(model, LoadedModel):
+        raise ConfigError(f"model must be a loaded network (inceptionism.load_model), not {type(model).__name__}",
+                          field="model")
+    if not isinstance(picture, Picture):
+        raise ConfigError(f"picture must be a Picture (featurevis.picture_for), not {type(picture).__name__}",
+                          field="picture")
+    if not callable(objective) or not isinstance(getattr(objective, "layers", None), frozenset):
+        raise ConfigError(f"objective must be an Objective (inceptionism.objectives), not {type(objective).__name__}",
+                          field="objective")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or not 1 <= steps <= MAX_STEPS:
+        raise ConfigError(f"steps must be a whole number from 1 to {MAX_STEPS}, not {steps!r}", field="steps")
+    if transforms is None:
+        return ()
+    if isinstance(transforms, str):
+        return parse_transforms(transforms)
+    if not isinstance(transforms, (list, tuple)) or not all(callable(t) for t in transforms):
+        raise ConfigError("transforms must be a list of functions f(x, generator) -> x, or their written form "
+                          "such as 'pad:16,crops:2x0.5'", field="transforms")
+    return transforms
+
+
+def _transformed(transform: Transform, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    seen = transform(x, gen)
+    if not isinstance(seen, torch.Tensor) or seen.dim() != 4 or seen.shape[1] != 3 or seen.shape[0] % x.shape[0]:
+        shown = tuple(seen.shape) if isinstance(seen, torch.Tensor) else type(seen).__name__
+        raise ConfigError(f"transform {getattr(transform, '__name__', transform)!r} returned {shown}; a transform "
+                          f"returns the pictures (copies x {x.shape[0]}, 3, H, W)", field="transforms")
+    return seen
+
+
+def _per_picture(values: torch.Tensor, seen: int, pictures: int) -> torch.Tensor:
+    """The objective's values (one per picture seen: copies x B) as each picture's mean (B,)."""
+    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.shape[0] != seen:
+        shown = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise ConfigError(f"the objective gave values of shape {shown} for {seen} pictures seen; it must give one "
+                          "value per picture the network sees", field="objective")
+    return values.view(-1, pictures).mean(0)
+
+
+@with_gradients
 def render(
     model: LoadedModel,
     objective: Objective,
@@ -69,18 +116,26 @@ def render(
     *,
     steps: int,
     gen: torch.Generator,
-    transforms: Sequence[Transform] = (),
+    transforms: Sequence[Transform] | str | None = (),
     optimizer: Optimizer | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> Rendered:
     """Optimize ``picture`` so that item k maximizes ``objective(acts)[k]``.
 
     Args:
+        steps: optimizer steps, 1 to :data:`MAX_STEPS`.
         objective: one value per item; if a transform stacks copies, it sees copies x B items
             (per-item terms repeat their targets) and each item's value is its copies' mean.
+        transforms: functions ``f(x, generator) -> x``, or their written form (``"pad:16,crops:2x0.5"``,
+            see :func:`~inceptionism.featurevis.parse_transforms`).
         optimizer: builds the optimizer from the picture's tensors (default: Adam at ``picture.lr``).
         on_step: called with (step, values (B,)) after each step.
+
+    Raises:
+        ConfigError: an argument of the wrong kind or out of range, a transform that returns
+            no batch of pictures, or an objective whose values do not match the pictures seen.
     """
+    transforms = _checked(model, objective, picture, steps, transforms)
     opt = optimizer(picture.tensors) if optimizer is not None else torch.optim.Adam(picture.tensors, lr=picture.lr)
     importance: torch.Tensor | None = None
     with capture(model, sorted(objective.layers)) as run:
@@ -90,8 +145,8 @@ def render(
             img.retain_grad()
             seen = _over_background(img, gen)
             for transform in transforms:
-                seen = transform(seen, gen)
-            values = objective(run(seen)).view(-1, img.shape[0]).mean(0)
+                seen = _transformed(transform, seen, gen)
+            values = _per_picture(objective(run(seen)), seen.shape[0], img.shape[0])
             score = values
             if img.shape[1] == 4:
                 score = values - ALPHA_COST * values.detach().abs() * img[:, 3].flatten(1).mean(1)

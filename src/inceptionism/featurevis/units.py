@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InceptionismError, LayerError
 from ..models.spec import LoadedModel
 from ..objectives import Objective, channel_combination, direction, diversity, per_item_channels, per_item_classes
 from ..paths import __version__
@@ -67,36 +67,51 @@ def target_text(target: Target) -> int | str:
     return "".join(f"{'-' if c < 0 else '+'}{k}" for k, c in target).lstrip("+")
 
 
-def parse_targets(text: str, layer: str, model: LoadedModel) -> list[Target]:
+def parse_targets(text: str, layer: str, model: LoadedModel, *, field: str = "targets") -> list[Target]:
     """Channels ("3,7,12", "all", combinations "3+7,3-7") of a layer, or classes (names or
-    indices) when layer is "class"."""
+    indices) when layer is "class". ``field`` names the argument in errors.
+
+    Raises:
+        ConfigError, LayerError: no targets, one given twice, a channel or class that the
+            network lacks, or a form other than these (digits 0-9 only).
+    """
     from ..labels import resolve_class
     from ..taps import layer_info
 
-    if layer == "class":
-        if model.spec.labels is None:
-            raise ConfigError(f"model {model.spec.name} has no class labels")
-        return [resolve_class(part.strip(), model.spec.labels) for part in text.split(",") if part.strip()]
-    info = layer_info(model, layer)
-    if text.strip() == "all":
-        return list(range(info.channels))
-    targets: list[Target] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        pairs = channel_combination(part)
-        if pairs is not None and len(pairs) > 1:  # one channel alone is a plain target
-            for channel, _ in pairs:
-                info.check_channel(channel)
-            targets.append(pairs)
-            continue
-        try:
-            targets.append(int(part))
-        except ValueError:
-            raise ConfigError(f"channels {text!r} must be a comma list of whole numbers, combinations "
-                              "such as 3+7 or 3-7, or 'all'") from None
-        info.check_channel(int(part))
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    try:
+        if layer == "class":
+            if model.spec.labels is None:
+                raise ConfigError(f"model {model.spec.name} has no class labels")
+            targets: list[Target] = [resolve_class(part, model.spec.labels) for part in parts]
+        else:
+            info = layer_info(model, layer)
+            targets = list(range(info.channels)) if str(text).strip() == "all" else [_channel(p, info) for p in parts]
+    except InceptionismError as exc:
+        exc.field = exc.field or field
+        raise
     if not targets:
-        raise ConfigError("no channels given")
+        raise ConfigError(f"no {'classes' if layer == 'class' else 'channels'} given in {field} {text!r}", field=field)
+    twice = next((t for k, t in enumerate(targets) if t in targets[:k]), None)
+    if twice is not None:
+        raise ConfigError(f"{field} {text!r} names {target_text(twice)} twice; give each once", field=field)
     return targets
+
+
+def _channel(part: str, info) -> Target:
+    """One written channel or combination, checked against the layer ``info``."""
+    pairs = channel_combination(part)
+    if pairs is None:
+        raise ConfigError(f"channel {part!r} is not a whole number (digits 0-9), a combination such as 3+7 or 3-7, "
+                          "or 'all'")
+    for channel, _ in pairs:
+        info.check_channel(channel)
+    if len(pairs) > 1:
+        return pairs
+    channel, sign = pairs[0]
+    if sign < 0:  # "-7": a combination of one negated channel is no channel
+        raise ConfigError(f"channel {part} is negative; channels count from 0")
+    return channel
 
 
 def _per_target(layer: str, chunk: list[Target], pictures: int) -> Objective:

@@ -169,6 +169,9 @@ def weights_path(spec: ModelSpec) -> Path | None:
         return None
 
 
+# Built outside inference mode whatever the caller's mode: parameters made under
+# torch.inference_mode() are inference tensors, which no gradient can pass through later.
+@torch.inference_mode(False)
 def load_model(
     name: str = DEFAULT_MODEL,
     *,

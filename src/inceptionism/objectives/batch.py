@@ -11,6 +11,9 @@ objective serves one copy or many.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 import torch.nn.functional as F
 
@@ -23,16 +26,34 @@ __all__ = ["per_item_channels", "per_item_classes", "diversity", "direction", "c
 def _tiled(idx: torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
     """``idx`` (T,) repeated to cover a batch of ``batch`` items (a multiple of T)."""
     if batch % len(idx):
-        raise ConfigError(f"a batch of {batch} pictures cannot hold {len(idx)} targets evenly")
+        raise ConfigError(f"a batch of {batch} pictures cannot hold {len(idx)} targets evenly; the objective's "
+                          "targets must match the pictures", field="objective")
     return idx.to(device).repeat(batch // len(idx))
+
+
+def _indices(values: list[int], what: str, pictures: int) -> torch.Tensor:
+    """``values`` (whole numbers from 0, numpy's too) each repeated ``pictures`` times."""
+    if isinstance(pictures, bool) or not isinstance(pictures, numbers.Integral) or pictures < 1:
+        raise ConfigError(f"pictures must be a whole number of at least 1, not {pictures!r}", field="pictures")
+    items = list(values) if isinstance(values, (list, tuple)) else None
+    if not items or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in items):
+        raise ConfigError(f"{what} must be a non-empty list of whole numbers from 0, not {values!r}", field=what)
+    return torch.tensor([int(v) for v in items]).repeat_interleave(int(pictures))
+
+
+def _check_range(idx: torch.Tensor, count: int, what: str, name: str) -> None:
+    highest = int(idx.max())  # a CPU tensor: no wait for a device
+    if highest >= count:
+        raise LayerError(f"{what[:-1]} {highest} is out of range for {name}: 0 to {count - 1}", field=what)
 
 
 def per_item_channels(name: str, channels: list[int], *, pictures: int = 1) -> Objective:
     """Item k of each copy maximizes the mean of channel ``channels[k // pictures]``."""
-    idx = torch.tensor(channels).repeat_interleave(pictures)
+    idx = _indices(channels, "channels", pictures)
 
     def fn(acts: Activations) -> torch.Tensor:
         a = acts[name]
+        _check_range(idx, a.shape[1], "channels", f"layer {name!r}")
         rows = torch.arange(a.shape[0], device=a.device)
         return a[rows, _tiled(idx, a.shape[0], a.device)].flatten(1).mean(1)
 
@@ -41,10 +62,11 @@ def per_item_channels(name: str, channels: list[int], *, pictures: int = 1) -> O
 
 def per_item_classes(indices: list[int], *, pictures: int = 1) -> Objective:
     """Item k of each copy maximizes the logit of class ``indices[k // pictures]``."""
-    idx = torch.tensor(indices).repeat_interleave(pictures)
+    idx = _indices(indices, "classes", pictures)
 
     def fn(acts: Activations) -> torch.Tensor:
         logits = acts[OUTPUT]
+        _check_range(idx, logits.shape[1], "classes", "the network's output")
         rows = torch.arange(logits.shape[0], device=logits.device)
         return logits[rows, _tiled(idx, logits.shape[0], logits.device)]
 
@@ -91,9 +113,19 @@ def direction(name: str, vector: torch.Tensor | list[float] | dict[int, float], 
     is the interaction of channels 3 and 7, ``{3: 1, 7: -1}`` is 3 without 7.
     """
     sparse = dict(vector) if isinstance(vector, dict) else None
-    dense = None if sparse is not None else torch.as_tensor(vector, dtype=torch.float32).flatten()
-    if dense is not None and not bool(dense.norm() > 0):
-        raise ConfigError("a direction needs a vector with some non-zero, finite entries")
+    if sparse is not None:
+        if any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0 for k in sparse) or not all(
+                isinstance(v, numbers.Real) and math.isfinite(v) for v in sparse.values()):
+            raise ConfigError(f"direction {sparse!r} must map channels (whole numbers from 0) to finite numbers",
+                              field="vector")
+        sparse = {int(k): float(v) for k, v in sparse.items()}
+    try:
+        dense = None if sparse is not None else torch.as_tensor(vector, dtype=torch.float32).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise ConfigError(f"a direction is a vector of numbers or {{channel: coefficient}}, not {type(vector).__name__}",
+                          field="vector") from None
+    if dense is not None and not (bool(torch.isfinite(dense).all()) and bool(dense.norm() > 0)):
+        raise ConfigError("a direction needs a vector of finite entries, some of them non-zero", field="vector")
 
     def fn(acts: Activations) -> torch.Tensor:
         x = acts[name]

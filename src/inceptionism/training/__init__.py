@@ -24,6 +24,7 @@ from ..errors import ConfigError, OutputError
 from ..outputs import check_output_path, write_atomic
 from ..models.trained import TrainedInfo, encode_trained
 from ..options import TrainConfig
+from ..runtime import with_gradients
 from . import data as datasets
 from .loop import Epoch, checkpoint_path, run_pass, fit, network, read_checkpoint, write_checkpoint
 from .report import confusion, per_class, report_paths, write_report
@@ -78,6 +79,7 @@ def _start_state(cfg: TrainConfig, classes: tuple[str, ...], files: list[str], c
             "history": [], "best": {"epoch": 0, "accuracy": -1.0, "loss": float("inf")}}
 
 
+@with_gradients
 def train(
     data_dir: str | Path,
     output: str | Path,

@@ -1,0 +1,105 @@
+"""The Python door under a host program's habits and odd arguments: autograd off or inference
+mode (notebooks, ComfyUI), numpy numbers, the command line's written forms, pictures of every
+kind a caller may hand over."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+import inceptionism
+from inceptionism.errors import ConfigError, InceptionismError
+from inceptionism.featurevis import FeatureVisConfig, accentuate, picture_for, render
+from inceptionism.motion import dream_folder, dream_video, zoom_frames
+from inceptionism.motion.videoio import write_video
+from inceptionism.objectives import channel
+
+LAYER = "blocks.4.1.bn1"
+MODES = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}
+
+
+# --- a host's grad mode ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_dream_climbs_its_objective_whatever_grad_mode_the_caller_set(model, small_photo, mode):
+    with MODES[mode]():
+        result = inceptionism.render(small_photo, model=model, steps=6, octaves=1, seed=0)
+    assert result.score_end > 1.05 * result.score_start  # it climbed, not just ran
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_feature_visualization_climbs_whatever_grad_mode_the_caller_set(model, examples, mode):
+    gen = torch.Generator().manual_seed(0)
+    seen: list[float] = []
+    with MODES[mode]():
+        picture = picture_for("fft", 1, 64, gen=gen, device=model.device)
+        render(model, channel(LAYER, 7, kind="mean"), picture, steps=6, gen=gen,
+               on_step=lambda step, values: seen.append(float(values[0])))
+        photo = torch.rand(3, 80, 80, generator=gen)
+        grown = accentuate(model, photo, LAYER, 7, FeatureVisConfig(size=64, steps=4, seed=0))
+        pixel = inceptionism.visualize(LAYER, 7, model=model, size=64, octaves=1, steps=3, seed=0)
+    assert seen[-1] > seen[0] + 0.1
+    assert grown.score > 0 and pixel.info["inceptionism"]["score_end"] > pixel.info["inceptionism"]["score_start"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zoom_video_and_batch_dream_whatever_grad_mode_the_caller_set(model, small_photo, tmp_path, mode):
+    cfg = inceptionism.api.resolve_config(None, steps=1, octaves=1, seed=0, max_size=64)
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, (np.full((48, 64, 3), 40 * k, np.uint8) for k in range(3)), 8.0)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(small_photo.read_bytes())
+    with MODES[mode]():
+        start = inceptionism.images.load_image(small_photo)
+        frames = list(zoom_frames(start, cfg, frames=2, model=model))
+        video = dream_video(clip, tmp_path / "out.mp4", cfg, model=model)
+        batch = dream_folder(tmp_path / "in", tmp_path / "out", cfg, model=model)
+    assert len(frames) == 2 and video.frames == video.dreamed == 3 and len(batch.done) == 1 and not batch.failed, batch
+
+
+def test_a_network_loaded_under_inference_mode_still_dreams(small_photo):
+    with torch.inference_mode():
+        loaded = inceptionism.load_model("efficientnet-lite0", cache=False)
+    assert not any(p.is_inference() for p in loaded.net.parameters())
+    for mode in (contextlib.nullcontext, torch.inference_mode):
+        with mode():
+            result = inceptionism.render(small_photo, model=loaded, steps=6, octaves=1, seed=0)
+        assert result.score_end > 1.05 * result.score_start
+
+
+# --- visualize's targets: the command line's forms -----------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "pictures"), [("7+12", 1), ("7-12", 1), ("7,8", 2), (np.int64(7), 1), ([7], 1),
+                                                  ([7, np.int32(8)], 2), ("all", None)])
+def test_visualize_takes_every_target_form_the_command_line_takes(model, target, pictures):
+    kwargs = dict(model=model, size=32, steps=1, seed=0, param="fft")
+    layer = LAYER if target != "all" else "blocks.0.0.bn1"  # its 32 channels
+    shown = inceptionism.visualize(layer, target, **kwargs)
+    shown = shown if isinstance(shown, list) else [shown]
+    assert len(shown) == (pictures or 32)
+    written = ",".join(str(int(t)) for t in target) if isinstance(target, list) else str(target)
+    if written != "all":
+        assert ",".join(str(s.info["inceptionism"]["visualize"]["target"]) for s in shown) == written
+
+
+@pytest.mark.parametrize(("target", "words"), [
+    (-1, "channel -1 is negative"), (True, "target True is not a channel number"), (7.0, "target 7.0 is not"),
+    ("٣", r"is not a whole number \(digits 0-9\)"), ([], "target is an empty list"), ("7,7", "names 7 twice"),
+    (99999, "channel 99999 is out of range"),
+])  # fmt: skip
+def test_visualize_refuses_a_target_no_door_takes_naming_it(model, target, words):
+    with pytest.raises(InceptionismError, match=words) as caught:
+        inceptionism.visualize(LAYER, target, model=model, size=32, steps=1, seed=0)
+    assert caught.value.field == "target"
+    assert isinstance(caught.value, ConfigError) or target == 99999  # out of range is the layer's LayerError
+
+
+def test_several_pictures_of_one_target_are_all_returned(model):
+    shown = inceptionism.visualize(LAYER, 7, model=model, size=32, steps=2, seed=0, param="fft", diversity=3)
+    assert isinstance(shown, list) and len(shown) == 3
+    assert [s.info["inceptionism"]["visualize"]["picture"] for s in shown] == [0, 1, 2]
