@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -52,3 +53,25 @@ def test_a_narrow_terminal_folds_long_names_instead_of_cutting_them(monkeypatch)
     assert "…" not in shown and "│" in shown
     column = "".join(line.split("│")[2].strip() for line in shown.splitlines() if line.count("│") >= 6)
     assert "mixed4d_3x3_bottleneck_pre_relu" in column
+
+
+@pytest.mark.parametrize("command", [["layers", "--json"], ["layers"], ["models", "--json"], ["classes"], ["schema"],
+                                     ["info", "{dream}"], ["--version"]])
+def test_a_listing_onto_a_full_disk_is_one_line_and_exit_6(command, tmp_path):
+    dream = tmp_path / "d.png"
+    if "{dream}" in command:
+        assert runner.invoke(app, ["dream", "noise", "--size", "32x32", "--steps", "1", "-o", str(dream), "-q"]).exit_code == 0
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "inceptionism", *(str(dream) if c == "{dream}" else c for c in command)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 6, done.stderr
+    assert done.stderr.strip() == "error: cannot write to standard output: No space left on device", done.stderr
+
+
+def test_a_listing_whose_reader_has_gone_ends_quietly():
+    read, write = os.pipe()
+    os.close(read)  # like `| head` once it has what it wanted
+    with open(write, "w") as pipe:
+        done = subprocess.run([sys.executable, "-m", "inceptionism", "classes"], stdout=pipe, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert done.returncode == 141 and done.stderr == "", done.stderr

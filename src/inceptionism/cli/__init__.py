@@ -14,7 +14,8 @@ import sys
 import typer
 
 from . import dream, inspection, motion, serve, training  # noqa: F401  (they register their commands)
-from .common import app, out
+from ..errors import InceptionismError
+from .common import GuardedStdout, app, err, out
 
 __all__ = ["app", "main"]
 
@@ -44,11 +45,16 @@ def main() -> None:
     keep_freed_memory()  # freed activation buffers are reused, not faulted in afresh each step
     defer_torch_meta_kernels()  # torch's meta kernels (0.3 s of its import) wait until compiling needs them
     signal.signal(signal.SIGTERM, _interrupt)
+    sys.stdout = GuardedStdout(sys.stdout)  # a full disk or a closed pipe is one line, not a traceback
     try:
         app()
     except SystemExit as stop:
         _leave(stop.code)
         raise
+    except InceptionismError as exc:  # outside a command's own mapping: --version's output
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        _leave(exc.exit_code)
+        raise SystemExit(exc.exit_code) from None
     _leave(0)
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..options import InspectConfig
 
 __all__ = ["app", "err", "out", "DebugOpt", "QuietOpt", "errors", "progress_bar", "run_with_progress", "ScoreReader",
-           "load_network"]
+           "load_network", "GuardedStdout"]
 
 app = typer.Typer(
     add_completion=False,
@@ -36,6 +36,49 @@ out = Console(highlight=False, soft_wrap=True)
 
 DebugOpt = typer.Option(False, "--debug", help="Show the full traceback on errors.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar or notices.")
+
+
+class GuardedStdout:
+    """Standard output whose failure is one of ours: a listing sent to a full disk
+    (``layers --json > /dev/full``) printed an OSError's traceback. A failed write or flush
+    raises :class:`~inceptionism.errors.OutputError` (one line, exit 6; :func:`errors`), or,
+    where the reader went away (``| head``), ends the command quietly with 141, as a shell
+    reports a program stopped by SIGPIPE. Either way what is left unwritten goes to
+    /dev/null, so the exit's own flush raises nothing more. ``main`` puts it in place; rich's
+    consoles write through it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _failed(self, exc: OSError) -> BaseException:
+        import os
+
+        try:
+            nowhere = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(nowhere, self._stream.fileno())
+            os.close(nowhere)
+        except (OSError, ValueError):
+            pass
+        if isinstance(exc, BrokenPipeError):
+            return typer.Exit(141)
+        from ..errors import OutputError
+
+        return OutputError(f"cannot write to standard output: {exc.strerror or exc}")
 
 
 @contextmanager
