@@ -37,6 +37,8 @@ from inceptionism.cluster.runner import RayRunner  # noqa: E402
 from inceptionism.cluster.video import compose, dream_video_on  # noqa: E402
 from inceptionism.motion.video import plan_segments  # noqa: E402
 
+from .support import EXAMPLES  # noqa: E402
+
 FAST = ["--preset", "classic", "--octaves", "2", "--steps", "3", "--seed", "5"]
 
 
@@ -166,7 +168,7 @@ def panning_clip_with_sound(tmp_path_factory):
     """30 frames, 128x80, 10 fps: the coffee photo sliding left 2 px a frame, with a tone."""
     import imageio_ffmpeg
 
-    big = np.asarray(Image.open("examples/coffee.jpg").convert("RGB").resize((240, 120)))
+    big = np.asarray(Image.open(EXAMPLES / "coffee.jpg").convert("RGB").resize((240, 120)))
     frames = [np.ascontiguousarray(big[20:100, 2 * t : 2 * t + 128]) for t in range(30)]
     folder = tmp_path_factory.mktemp("clip")
     silent, path = folder / "silent.mp4", folder / "pan.mp4"

@@ -16,6 +16,8 @@ from inceptionism.motion import dream_folder, dream_video, transform_frame, zoom
 from inceptionism.motion.video import coherent_start
 from inceptionism.motion.videoio import probe, read_frames, write_video
 
+from .support import EXAMPLES
+
 FAST = dict(preset="classic", octaves=2, steps=4, seed=3)
 
 
@@ -28,7 +30,7 @@ def _ffmpeg() -> str:
 @pytest.fixture(scope="module")
 def panning_clip(tmp_path_factory):
     """8 frames, 128x80, 8 fps: the coffee photo sliding left by 3 px a frame (camera pan)."""
-    big = np.asarray(Image.open("examples/coffee.jpg").convert("RGB").resize((180, 120)))
+    big = np.asarray(Image.open(EXAMPLES / "coffee.jpg").convert("RGB").resize((180, 120)))
     frames = [np.ascontiguousarray(big[20:100, 3 * t : 3 * t + 128]) for t in range(8)]
     path = tmp_path_factory.mktemp("clip") / "pan.mp4"
     write_video(path, iter(frames), 8.0)
@@ -122,8 +124,12 @@ def test_bad_video_outputs(model, panning_clip, tmp_path):
         dream_video(panning_clip, tmp_path / "out.avi", cfg, model=model)
     with pytest.raises(OutputError, match="not writable"):
         dream_video(panning_clip, "/sys/out.mp4", cfg, model=model)
-    with pytest.raises(ConfigError, match="no frames between 5.0 s"):
+    with pytest.raises(ConfigError, match=r"no frames from 5 s to the end of '.*pan.mp4', which lasts 1.00 s; give a "
+                                          r"start below 1.00"):
         dream_video(panning_clip, tmp_path / "late.mp4", cfg, start=5.0, model=model)
+    with pytest.raises(ConfigError, match=r"no frames between 5 s and 6.5 s of"):
+        dream_video(panning_clip, tmp_path / "late.mp4", cfg, start=5.0, end=6.5, model=model)
+    assert not (tmp_path / ".late.mp4.frames").exists()  # refused before a folder of frames was made
     with pytest.raises(ConfigError, match="blend = 1.5 is out of range"):
         dream_video(panning_clip, tmp_path / "b.mp4", cfg, blend=1.5, model=model)
 

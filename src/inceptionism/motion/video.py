@@ -292,6 +292,8 @@ def prepare_job(source: Path, output: Path, cfg: DreamConfig, video: VideoConfig
     info = probe(source)
     check_output_path(output, inputs=(source,), formats=VIDEO_FORMATS, noun="video")
     start, end = video.start, video.end
+    if start >= info.duration:  # before a folder of frames is made
+        raise _no_frames(source, info, video)
     total = max(1, round(((min(end, info.duration) if end else info.duration) - start) * info.fps))
     plan = {"segment_overlap": video.segment_overlap, "segment_frames": video.segment_frames} if segmented else {}
     key = _job_key(source, cfg, video, **({"segments": True} if segmented else {}))
@@ -299,12 +301,17 @@ def prepare_job(source: Path, output: Path, cfg: DreamConfig, video: VideoConfig
     return VideoJob(source, output, info, total, work, kept)
 
 
+def _no_frames(source: Path, info: VideoInfo, video: VideoConfig) -> ConfigError:
+    span = f"from {video.start:g} s to the end" if video.end is None else f"between {video.start:g} s and {video.end:g} s"
+    return ConfigError(f"no frames {span} of {str(source)!r}, which lasts {info.duration:.2f} s; give a start below "
+                       f"{info.duration:.2f}", field="start")
+
+
 def finish_job(job: VideoJob, video: VideoConfig, frames: Iterator[np.ndarray], count: int) -> None:
     """Write the video of ``count`` finished ``frames`` (with the clip's sound) and, unless
     ``video.keep_frames``, remove the folder of frames."""
     if count == 0:
-        raise ConfigError(f"no frames between {video.start} s and {video.end} s in {str(job.source)!r} (it lasts "
-                          f"{job.info.duration:.2f} s)", field="start")
+        raise _no_frames(job.source, job.info, video)
     write_video(job.output, frames, job.info.fps, audio_from=job.source if job.info.has_audio else None,
                 audio_start=video.start, audio_end=video.end)
     if not video.keep_frames:
