@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -69,11 +70,20 @@ class Access:
         return "*" in self.hosts or name.lower() in self.hosts
 
 
-def _host_name(value: str) -> str:
-    """The host part of a Host header or origin netloc: "[::1]:8000" -> "::1", "a.b:80" -> "a.b"."""
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]{1,5})?")
+
+
+def _host_name(value: str) -> str | None:
+    """The host part of a Host header (RFC 9110: a name, an IPv4 address or a bracketed IPv6
+    address, then an optional port): "[::1]:8000" -> "::1", "a.b:80" -> "a.b"; None for
+    anything else, such as "127.0.0.1:80@evil.example", which is no host a browser sends."""
+    match = _HOST.fullmatch(value)
+    if match is not None:
+        return match["v6"] or match["name"]
+    try:
+        return str(ipaddress.IPv6Address(value))  # a bare IPv6 address, as some clients write it
+    except ValueError:
+        return None
 
 
 class Guard:
@@ -106,7 +116,8 @@ class Guard:
         await self.app(scope, receive, send_with_headers)
 
     def _refusal(self, scope: dict, headers: dict[str, str], host: str) -> tuple[int, str] | None:
-        if not host or not self.access.allows_host(_host_name(host)):
+        name = _host_name(host)
+        if name is None or not self.access.allows_host(name):
             return 400, f"this server does not answer to the host {host[:100]!r}"
         origin = headers.get("origin")  # a browser's; "null" from sandboxed pages and files
         foreign = origin is not None and urlsplit(origin).netloc.lower() != host.lower()
