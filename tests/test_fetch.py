@@ -114,3 +114,19 @@ def test_fetch_command(server, tmp_path, monkeypatch):
     assert (tmp_path / "weights" / "inception5h.zip").read_bytes() == PAYLOAD
     listing = CliRunner().invoke(app, ["models"])
     assert listing.exit_code == 0 and "inception5h" in listing.output
+
+
+@pytest.mark.parametrize(("name", "fetch_words"), [
+    ("torchvision/googlenet", "get them with 'inceptionism models fetch torchvision/googlenet' (a download verified"),
+    ("timm/vit_small_patch16_224", "download them with 'inceptionism models fetch timm/vit_small_patch16_224 --sha256 HEX'"),
+    ("inception5h", "download them with 'inceptionism models fetch inception5h --sha256 HEX'"),
+])  # fmt: skip
+def test_missing_weights_name_the_fetch_command_first(tmp_path, monkeypatch, name, fetch_words):
+    for variable in ("INCEPTIONISM_HOME", "TORCH_HOME", "HF_HOME"):  # nothing cached anywhere
+        monkeypatch.setenv(variable, str(tmp_path / variable))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["dream", "noise", "-o", str(tmp_path / "d.png"), "--model", name, "-q"])
+    assert result.exit_code == 5, result.output
+    said = result.output.split("are missing: ", 1)[1]
+    assert said.startswith(fetch_words) and said.index("models fetch") < said.index("put "), said
+    assert "--weights random" in said

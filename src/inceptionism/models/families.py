@@ -62,20 +62,21 @@ def _hf_files(repo: str) -> list[Path]:
     return sorted(snapshots.glob("*/model.safetensors")) + sorted(snapshots.glob("*/pytorch_model.bin"))
 
 
-def _find_weights(name: str, candidates: list[Path]) -> Path:
+def _find_weights(name: str, candidates: list[Path], source: Source | None = None) -> Path:
     own = weights_cache_dir() / name.replace("/", "--")
     cached = [p for p in sorted(own.parent.glob(own.name + ".*")) if p.suffix != ".part"]  # not half-downloaded files
     for path in [*cached, *candidates]:
         if path.is_file():
             return path
+    fetch = f"{source.hint(name)}; or " if source is not None else ""
     raise WeightsMissingError(
-        f"weights for {name!r} are missing: put the checkpoint at {own}.pth (or .safetensors) "
+        f"weights for {name!r} are missing: {fetch}put the checkpoint at {own}.pth (or .safetensors) "
         f"or in {_hub_dir()}, or pass --weights PATH (--weights random to use random weights)"
     )
 
 
-def _load_found(name: str, candidates: list[Path], net: nn.Module) -> str:
-    return load_file(net, _find_weights(name, candidates), name)
+def _load_found(name: str, candidates: list[Path], source: Source | None, net: nn.Module) -> str:
+    return load_file(net, _find_weights(name, candidates, source), name)
 
 
 def _check_arch(family: str, arch: str, names: list[str]) -> None:
@@ -113,8 +114,9 @@ def _timm_spec(arch: str) -> ModelSpec:
 def _library_spec(name: str, build: Callable[[], nn.Module], candidates: list[Path], **facts: Any) -> ModelSpec:
     """The spec of a library's network ``name``: built by ``build``, its weights the first of
     ``candidates`` found (the libraries' own caches), its bf16 rule from BF16_FASTER."""
-    return ModelSpec(name=name, build=build, load_weights=partial(_load_found, name, candidates),
-                     weights_file=partial(_find_weights, name, candidates),
+    source = facts.get("download")
+    return ModelSpec(name=name, build=build, load_weights=partial(_load_found, name, candidates, source),
+                     weights_file=partial(_find_weights, name, candidates, source),
                      bf16_faster=BF16_FASTER.get(name, frozenset()), **facts)
 
 

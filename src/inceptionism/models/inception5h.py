@@ -193,8 +193,9 @@ def _source_file() -> Path:
         if candidate.is_file():
             return candidate
     raise WeightsMissingError(
-        f"weights for 'inception5h' are missing: put {GRAPH_NAME} or inception5h.zip in {folder} "
-        "(or the current folder), or pass --weights PATH (--weights random to use random weights)"
+        f"weights for 'inception5h' are missing: {INCEPTION5H.download.hint('inception5h')}; or put "  # type: ignore[union-attr]
+        f"{GRAPH_NAME} or inception5h.zip in {folder} (or the current folder), or pass --weights PATH (--weights "
+        "random to use random weights)"
     )
 
 

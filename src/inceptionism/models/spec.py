@@ -22,6 +22,13 @@ class Source:
     filename: str  # name in the cache folder
     sha256: str | None  # full hex digest, or a prefix of it; None = not pinned
 
+    def hint(self, name: str) -> str:
+        """The first thing a missing-weights error offers: the one command that gets them."""
+        if self.sha256:
+            return f"get them with 'inceptionism models fetch {name}' (a download verified against a pinned SHA-256)"
+        return (f"download them with 'inceptionism models fetch {name} --sha256 HEX' (no checksum is pinned for it: "
+                "give the one you trust)")
+
 
 class Placement(NamedTuple):
     """A picture inside the input the network is given: the fitted size, the padding before
