@@ -54,7 +54,8 @@ def _alive_layer(model, photo) -> str:
         name = listing[len(listing) // fraction]
         with capture(model, [name]) as run, torch.no_grad():
             act = run(x)[name]
-        pinned = float(act.square().mean(1).std()) < 1e-3  # the same L2 at every position: a bare norm's output
+        power = act.square().mean(1)  # each position's L2
+        pinned = power.numel() > 1 and float(power.std()) < 1e-3 * float(power.mean())  # a bare norm's output
         if float(act.abs().mean()) > 1e-3 and float(act.std()) > 1e-4 and not pinned:
             return name
     raise AssertionError(f"no live layer in the first third of {model.spec.name}")

@@ -203,3 +203,21 @@ def test_packaged_weights_are_read_through_a_safetensors_copy_kept_whole(tmp_pat
     monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "a-file" / "home"))  # a cache that cannot be made
     load()
     assert len(reads) == 3
+
+
+def test_listing_the_networks_builds_none_and_their_size_facts_are_measured_once_on_first_use(monkeypatch):
+    import inceptionism.models as models
+    from inceptionism.models import families
+
+    monkeypatch.setattr(models, "_FAMILY_SPECS", {})
+    built = []
+    real = families._read_only
+    monkeypatch.setattr(families, "_read_only", lambda build: built.append(build) or real(build))
+    specs = [models.get_spec(name) for name in models.list_models()]
+    [models.weights_path(spec) for spec in specs]  # what `inceptionism models` shows
+    assert built == [] and not any(spec.shape.measured for spec in specs if "/" in spec.name)
+    inception = models.get_spec("timm/inception_v3")
+    assert (inception.min_size, inception.inputs.plain, inception.tokens) == (75, True, None)
+    vit = models.get_spec("torchvision/vit_b_16")
+    assert (vit.inputs.fixed, vit.tokens.patch, vit.min_size) == (224, 16, 32)
+    assert len(built) == 2 and vit.min_size == 32 and len(built) == 2  # each measured once

