@@ -9,9 +9,9 @@ import os
 import subprocess
 import sys
 import time
+import socket
+import threading
 from pathlib import Path
-
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported: loopback only
 
 import numpy as np
 import pytest
@@ -26,25 +26,34 @@ from inceptionism.motion.videoio import probe, read_frames, write_video
 from inceptionism.options import VideoConfig
 from inceptionism.params import param
 
-if os.environ.get("CI"):
-    import ray  # the set-up installs the cluster extra: under CI a missing Ray is a failure, not a skip
-else:
-    ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster as LocalCluster  # noqa: E402
+from inceptionism.cluster import ClusterError, dreamers
+from inceptionism.cluster.runner import RayRunner
+from inceptionism.cluster.video import compose, dream_video_on
+from inceptionism.motion.video import plan_segments
 
-from inceptionism.cluster import ClusterError, dreamers  # noqa: E402
-from inceptionism.cluster.runner import RayRunner  # noqa: E402
-from inceptionism.cluster.video import compose, dream_video_on  # noqa: E402
-from inceptionism.motion.video import plan_segments  # noqa: E402
-
-from .support import EXAMPLES  # noqa: E402
+from .support import EXAMPLES, invoke, one_line
 
 FAST = ["--preset", "classic", "--octaves", "2", "--steps", "3", "--seed", "5"]
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def ray():
+    """Ray, with every node on 127.0.0.1 while this module's clusters run (Ray reads its switch
+    as it starts nodes); under CI a missing Ray fails instead of skipping (the set-up installs it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        if os.environ.get("CI"):
+            import ray as module
+        else:
+            module = pytest.importorskip("ray")
+        yield module
+
+
+@pytest.fixture(scope="module")
+def cluster(ray):
     """A head and one more node, one CPU each; tests that remove nodes add their own."""
+    from ray.cluster_utils import Cluster as LocalCluster
+
     started = time.perf_counter()
     local = LocalCluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     local.add_node(num_cpus=1)
@@ -138,8 +147,8 @@ def test_a_bad_layer_on_the_cluster_is_the_local_one_line_error(cluster, photos,
     monkeypatch.setattr(inceptionism.api, "load_model_for", lambda cfg: pytest.fail("the driver loaded a network"))
     result = CliRunner().invoke(app, ["batch", str(photos), "-o", str(tmp_path / "o"), "--cluster", cluster.address,
                                       "--layers", "blocks.99", *FAST])
-    assert result.exit_code == 4 and "blocks.99" in result.output, result.output
-    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    one_line(result, 4, "blocks.99")
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
 def test_batch_survives_a_node_removed_midway(cluster, photos, tmp_path):
@@ -205,7 +214,7 @@ def test_video_in_segments_keeps_frames_sound_and_joins_smooth(cluster, panning_
     assert at_joins <= 1.5 * inside
 
 
-def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, panning_clip_with_sound, tmp_path):
+def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, ray, panning_clip_with_sound, tmp_path):
     cfg = resolve_config(None, preset="classic", octaves=2, steps=3, seed=9)
     out = tmp_path / "v.mp4"
     with dreamers(cluster.address) as pool:
@@ -218,8 +227,8 @@ def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, p
             dream_video_on(pool, panning_clip_with_sound, out, cfg, segment_frames=10, segment_overlap=3,
                            on_frame=stop_after_four)
         work = tmp_path / ".v.mp4.frames"
-        kept = {p: p.stat().st_mtime_ns for p in work.rglob("*.png")}
-        kept_frames = sum(1 for p in kept if int(p.stem) >= int(p.parent.name[4:]) * 10)
+        finished = {p: p.stat().st_mtime_ns for p in work.rglob("*.png") if int(p.stem) >= int(p.parent.name[4:]) * 10}
+        kept_frames = len(finished)  # each segment's frames from its own first one (its lead-in overlaps are not kept)
         assert kept_frames >= 4 and not out.exists()
 
         killed = []
@@ -230,10 +239,10 @@ def test_video_resumes_after_the_driver_stops_and_after_a_worker_dies(cluster, p
                 killed.append(done)
 
         result = dream_video_on(pool, panning_clip_with_sound, out, cfg, segment_frames=10, segment_overlap=3,
-                                on_frame=kill_one)
+                                on_frame=kill_one, keep_frames=True)  # the folder stays, to be looked at
     assert killed and result.frames == 30
     assert result.dreamed == 30 - kept_frames  # nothing finished was dreamed again
-    assert all(p.stat().st_mtime_ns == t for p, t in kept.items() if p.exists()) or not work.exists()
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # nor written again
     assert len(list(read_frames(out))) == 30
 
 
@@ -258,7 +267,7 @@ def _traced(folder):
     return sorted(seen, key=lambda s: s[0])
 
 
-def test_a_video_parameter_of_a_subclass_reaches_the_frames_here_and_on_the_cluster(cluster, model,
+def test_a_video_parameter_of_a_subclass_reaches_the_frames_here_and_on_the_cluster(cluster, ray, model,
                                                                                    panning_clip_with_sound, tmp_path):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test file
     cfg = resolve_config(None, preset="classic", octaves=2, steps=8, seed=3)
@@ -352,12 +361,65 @@ def test_without_cluster_ray_is_never_imported(photos, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_pool_reports_a_lost_cluster(cluster):
+def test_pool_reports_a_lost_cluster(cluster, ray):
     with dreamers(cluster.address) as pool:
         pool.call(lambda actor: ray.get(actor.ready.remote()))  # started
         for worker in list(pool._live):
             ray.kill(worker.actor)
-        time.sleep(2)  # ray.kill returns before the process is gone
+        for worker in list(pool._live):  # ray.kill returns before the process is gone: wait until it answers no more
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    ray.get(worker.actor.ready.remote(), timeout=5)
+                except ray.exceptions.RayActorError:
+                    break
+                except ray.exceptions.GetTimeoutError:
+                    continue
+            else:
+                pytest.fail("a killed actor still answered after 60 s")
         pool.retries = 0
         with pytest.raises(ClusterError, match="lost"):
             pool.call(lambda actor: ray.get(actor.ready.remote()), what="a probe")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_address_where_nothing_listens_is_one_line_in_seconds_without_rays_chatter(photos, tmp_path, scheme):
+    address = f"{scheme}127.0.0.1:{_free_port()}"  # a typo in the port: nothing listens there
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "inceptionism", "batch", str(photos), "-o", str(tmp_path / "o"),
+                           "--cluster", address, "-q"], capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - started
+    assert done.returncode == 1 and took < 15, (took, done.stderr)
+    assert done.stderr.strip().splitlines() == [f"error: nothing answers at {address!r} (Connection refused); check "
+                                                 "the address, and that a Ray head node runs there (ray start --head "
+                                                 "--port PORT)"], done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_address_where_something_else_listens_is_told_apart(photos, tmp_path):
+    server = socket.create_server(("127.0.0.1", 0))
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+
+    def answer_once() -> None:  # a web server, say: no gRPC
+        with server, server.accept()[0] as conn:
+            conn.recv(64)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer_once, daemon=True)
+    thread.start()
+    one_line(invoke("batch", photos, "-o", tmp_path / "o", "--cluster", address), 1,
+             f"{address!r} answers, but not as a Ray cluster does (no gRPC); check the port")
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_a_ray_head_passes_the_check(cluster):
+    from inceptionism.cluster.pool import check_reachable
+
+    check_reachable(cluster.address)  # the real GCS answers the HTTP/2 preface with its settings

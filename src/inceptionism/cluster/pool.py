@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from ..errors import ConfigError, InceptionismError, cause
 
-__all__ = ["Cluster", "ClusterError", "DreamerPool", "INSTALL_HINT"]
+__all__ = ["Cluster", "ClusterError", "DreamerPool", "INSTALL_HINT", "check_reachable"]
 
 INSTALL_HINT = 'pip install "inceptionism[cluster]"'
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's switch that keeps every address on 127.0.0.1
@@ -44,6 +45,35 @@ def import_ray() -> Any:
     return ray
 
 
+# What a gRPC server (a Ray head node's GCS, a Ray Client server) answers the HTTP/2 preface
+# with: its own SETTINGS frame, at once.
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_SETTINGS = 0x04
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, in one line, unless a gRPC server (as a Ray head node is) answers at
+    ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``). Ray's own connect retries for ever
+    where nothing listens (a typo in the port), printing a warning every few seconds.
+
+    Raises:
+        ClusterError: nothing answers there in ``timeout`` s, or what answers speaks no gRPC.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(_PREFACE)
+            answer = conn.recv(9)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise ClusterError(f"nothing answers at {address!r} ({reason}); check the address, and that a Ray head node "
+                           "runs there (ray start --head --port PORT)") from None
+    if len(answer) < 9 or answer[3] != _SETTINGS:
+        raise ClusterError(f"{address!r} answers, but not as a Ray cluster does (no gRPC); check the port") from None
+
+
 class Cluster:
     """A connection to a Ray cluster: ``local`` starts a Ray runtime on this machine (all its
     cores and GPUs, listening on loopback only), ``auto`` joins the cluster this machine
@@ -54,6 +84,8 @@ class Cluster:
     def __init__(self, address: str) -> None:
         if address == "local":
             os.environ.setdefault(LOOPBACK_ONLY, "0")  # read when Ray is imported
+        if address not in ("local", "auto"):
+            check_reachable(address)
         self.ray = ray = import_ray()
         self.address = address
         self._owned = not ray.is_initialized()
