@@ -31,7 +31,7 @@ from inceptionism.cluster.runner import RayRunner
 from inceptionism.cluster.video import compose, dream_video_on
 from inceptionism.motion.video import plan_segments
 
-from .support import EXAMPLES, invoke, one_line
+from .support import EXAMPLES, one_line
 
 FAST = ["--preset", "classic", "--octaves", "2", "--steps", "3", "--seed", "5"]
 
@@ -413,8 +413,10 @@ def test_an_address_where_something_else_listens_is_told_apart(photos, tmp_path)
 
     thread = threading.Thread(target=answer_once, daemon=True)
     thread.start()
-    one_line(invoke("batch", photos, "-o", tmp_path / "o", "--cluster", address), 1,
-             f"{address!r} answers, but not as a Ray cluster does (no gRPC); check the port")
+    done = subprocess.run([sys.executable, "-m", "inceptionism", "batch", str(photos), "-o", str(tmp_path / "o"),
+                           "--cluster", address, "-q"], capture_output=True, text=True, timeout=60)  # Ray waited for ever
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        f"error: {address!r} answers, but not as a Ray cluster does (no gRPC); check the port"], done.stderr
     thread.join(30)
     assert not thread.is_alive()
 
