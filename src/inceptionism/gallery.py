@@ -152,34 +152,35 @@ def build_gallery(
 
 
 def channel_thumbnail(
-    model: LoadedModel, layer: str, channel: int, cfg: FeatureVisConfig, *, root: Path | None = None, batch: int = 16
+    model: LoadedModel, layer: str, channel: int, cfg: FeatureVisConfig, *, root: Path | None = None, batch: int = 16,
+    on_step: Callable[[int, object], None] | None = None,
 ) -> Path:
     """The cached picture of one channel, rendering it (with its ``batch`` neighbours) when missing.
 
     ``layer`` and ``channel`` must be valid (see :func:`~inceptionism.taps.layer_info`);
     pictures go under ``root`` (default: the gallery cache), so a gallery and a
-    channel picker share them.
+    channel picker share them. ``on_step`` hears every step (and may stop the render by raising).
     """
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg, root)
     path = cache / f"ch-{channel:04d}.png"
     if not path.is_file():
         start = channel - channel % batch
         neighbours = range(start, min(start + batch, layer_info(model, layer).channels))
-        _render_missing(model, layer, neighbours, cfg, cache, batch=batch)
+        _render_missing(model, layer, neighbours, cfg, cache, batch=batch, on_step=on_step)
     return path
 
 
 def channel_variants(model: LoadedModel, layer: str, channel: int, cfg: FeatureVisConfig, *,
-                     root: Path | None = None) -> Path:
+                     root: Path | None = None, on_step: Callable[[int, object], None] | None = None) -> Path:
     """The cached strip of ``cfg.pictures`` different pictures of one channel, side by side,
     rendered together and pushed apart by the diversity term when missing (``layer`` and
-    ``channel`` must be valid; the cache is :func:`channel_thumbnail`'s)."""
+    ``channel`` must be valid; the cache is :func:`channel_thumbnail`'s; ``on_step`` as there)."""
     from PIL import Image
 
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg, root)
     path = cache / f"ch-{channel:04d}.png"
     if not path.is_file():
-        found = list(visualize_features(model, layer, [channel], cfg, batch=cfg.pictures))
+        found = list(visualize_features(model, layer, [channel], cfg, batch=cfg.pictures, on_step=on_step))
         strip = Image.new("RGB", (cfg.size * len(found), cfg.size))
         for k, vis in enumerate(found):
             strip.paste(vis.image.convert("RGB"), (k * cfg.size, 0))

@@ -28,7 +28,8 @@ LAYERS = (
         "cli/  (typer app: common, options, dream, inspection, motion, training, serve)",
         "service/  (FastAPI studio: app wires; routes/ one router per resource; deps: the app's",
         "          state as dependencies; settings, security guard, job store, workers, inspector,",
-        "          lock: one studio per data directory, background, static page)",
+        "          drawings: pictures drawn off the request threads, bounded, cancelled; lock: one",
+        "          studio per data directory, background, static page)",
         "__init__  (the Python door: lazy re-exports, no torch on import)",
     )),
     Layer("door kit", ("doors",), (

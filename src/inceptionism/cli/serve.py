@@ -29,6 +29,7 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
         from ..outputs import check_writable_dir
         from ..paths import default_data_dir
         from ..service import create_app, settings_from
+        from ..service.background import studio_server
         from ..service.lock import hold
         from ..service.security import is_loopback
         from ..service.store import JobStore
@@ -60,7 +61,7 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
                       "(see docs/security.md)", soft_wrap=True)
         config = uvicorn.Config(application, host=opts.host, port=opts.port, log_level="warning" if not debug else "info")
         try:
-            uvicorn.Server(config).run(sockets=[listening])
+            studio_server(config).run(sockets=[listening])
         except KeyboardInterrupt:  # uvicorn raises the stopping signal again once it has shut down
             pass
 

@@ -1,16 +1,17 @@
-"""Networks loaded for the service's own questions: layer lists, channel pictures and
-early checks of a request's layers. Separate from the workers' copies, behind a lock,
-because listing and checking run hooks on the modules. They compute on a thread of their
-own that ends with the call (``runtime.on_passing_thread``): the pool of OpenMP helpers
-that a request thread kept alive after computing slowed every dream on the workers by
-1.6x."""
+"""Networks loaded for the service's own questions: layer lists, channel pictures, dataset
+examples and early checks of a request's layers. Separate from the workers' copies, behind a
+lock, because listing and checking run hooks on the modules. They compute on a thread of their
+own that ends with the call (``runtime.on_passing_thread``): the pool of OpenMP helpers that a
+request thread kept alive after computing slowed every dream on the workers by 1.6x. Pictures
+and example scans are :class:`~inceptionism.service.drawings.Drawings`: awaited, not waited
+for on a request thread, bounded, and cancelled when nobody waits for them."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from ..api import check_config, resolve_config
 from ..config import DreamConfig
@@ -21,15 +22,21 @@ from ..models import LoadedModel, get_spec, list_models, load_model, weights_pat
 from ..runtime import on_passing_thread
 from ..taps import layer_info, list_layers
 from ..doors.limits import ApiError, check_served
+from .drawings import DrawingCancelled, Drawings
 
 __all__ = ["Inspector", "THUMBNAIL", "VARIANTS"]
 
 # Channel-picker pictures: small and quick, still recognisable.
 THUMBNAIL = FeatureVisConfig(size=96, steps=48, seed=0)  # one fixed seed: every picker shows the same pictures
 VARIANTS = 4  # different pictures of one channel, on request (about as long to draw as a batch of thumbnails)
-MAX_DRAWING = 4  # batches of pictures being drawn or waiting to be; a request for another is told to come back (503)
+MAX_DRAWING = 4  # drawings (a batch of pictures, a layer's example scan) under way or queued; beyond, 503
+MAX_WAITING = 32  # requests waiting for drawings, all together; beyond, 503
 BATCH = 16  # pictures drawn together (gallery.channel_thumbnail's neighbours)
-MAX_THUMBNAILS = 3000  # pictures kept (about 10 KB each); beyond, the least recently used are removed
+# Pictures kept, thumbnails, variants and example strips together (10-15 KB each); beyond, the
+# least recently used go: a picture alone, or a layer's strips all together (they are made in one scan).
+MAX_THUMBNAILS = 3000
+
+Gone = Callable[[], Awaitable[Any]]  # returns when the request's client has left
 
 
 class Inspector:
@@ -40,9 +47,8 @@ class Inspector:
         # Checks and listings are quick; channel pictures take seconds. Each has its own
         # copies and lock, so a picture being drawn never holds up a new dream.
         self._lock, self._models = threading.Lock(), {}
-        self._draw_lock, self._draw_models = threading.Lock(), {}
-        self._pending: dict[tuple[Any, ...], threading.Event] = {}  # drawings under way, set when done
-        self._pending_lock = threading.Lock()
+        self._draw_models: dict[str, LoadedModel] = {}  # used by the drawings' one thread alone
+        self._drawings = Drawings(MAX_DRAWING, MAX_WAITING)
         self._folders: dict[tuple[str, ...], Path] = {}  # where each layer's pictures (and variants) are cached
         self._warming: threading.Thread | None = None
 
@@ -60,10 +66,16 @@ class Inspector:
         self._warming = threading.Thread(target=load, name="studio-warm-up", daemon=True)  # ends when loaded
         self._warming.start()
 
+    def stop_drawings(self) -> None:
+        """Cancel every drawing now, and refuse new ones (503): the studio is stopping."""
+        self._drawings.close(timeout=0)
+
     def close(self, timeout: float = 60.0) -> None:
-        """Wait for the warm-up load. A process that exits while a thread is still inside torch
+        """Cancel the drawings (the one under way stops at its next step or photo) and wait for
+        it and the warm-up load. A process that exits while a thread is still inside torch
         aborts ("terminate called without an active exception", exit status 134) instead of
         ending cleanly, as a studio stopped in its first second did."""
+        self._drawings.close(timeout)
         if self._warming is not None:
             self._warming.join(timeout)
 
@@ -95,69 +107,54 @@ class Inspector:
         with self._lock:
             return on_passing_thread(listing)
 
-    def thumbnail(self, name: str, layer: str, channel: int) -> Path:
-        """The picture of one channel: from the cache (its time of use renewed); or drawn with its
-        batch of neighbours, where fewer than ``MAX_DRAWING`` batches are being drawn (else 503
-        with Retry-After); a request for a batch being drawn waits for it."""
-        return self._picture((name, layer), (name, layer, channel // BATCH), channel, lambda model: channel_thumbnail(
-            model, layer, channel, self.drawing, root=self.thumbnails_dir, batch=BATCH))
+    async def thumbnail(self, name: str, layer: str, channel: int, gone: Gone) -> Path:
+        """The picture of one channel: from the cache (its time of use renewed), or drawn with its
+        batch of neighbours (:class:`~inceptionism.service.drawings.Drawings`: off the request
+        threads, bounded, 503 with Retry-After beyond); ``gone()`` returns when the client leaves."""
+        return await self._picture((name, layer), (name, layer, channel // BATCH), channel, gone,
+                                   lambda model, on_step: channel_thumbnail(model, layer, channel, self.drawing,
+                                                                            root=self.thumbnails_dir, batch=BATCH,
+                                                                            on_step=on_step))
 
-    def variants(self, name: str, layer: str, channel: int) -> Path:
+    async def variants(self, name: str, layer: str, channel: int, gone: Gone) -> Path:
         """``VARIANTS`` different pictures of one channel side by side (the diversity term pushes
-        them apart): drawn on request, counted with the thumbnails' batches, cached after."""
+        them apart): drawn on request, counted with the other drawings, cached after."""
         cfg = dataclasses.replace(self.drawing, pictures=VARIANTS)
-        return self._picture((name, layer, "variants"), (name, layer, "variants", channel), channel,
-                             lambda model: channel_variants(model, layer, channel, cfg, root=self.thumbnails_dir))
+        return await self._picture((name, layer, "variants"), (name, layer, "variants", channel), channel, gone,
+                                   lambda model, on_step: channel_variants(model, layer, channel, cfg,
+                                                                           root=self.thumbnails_dir, on_step=on_step))
 
-    def _picture(self, folder: tuple[str, ...], drawing: tuple[Any, ...], channel: int,
-                 make: Callable[[LoadedModel], Path]) -> Path:
+    async def _picture(self, folder: tuple[str, ...], drawing: tuple[Any, ...], channel: int, gone: Gone,
+                       make: Callable[[LoadedModel, Callable[[int, Any], None]], Path]) -> Path:
         """A channel's picture from the cache (``folder``: network, layer and kind), or ``make``
-        with the drawing copy of the network (``drawing`` names what is drawn, for the throttle):
-        on a passing thread, one drawing at a time; the cache is pruned after."""
+        with the drawing copy of the network (``drawing`` names what is drawn: requests for the
+        same one wait for it together); the cache is pruned after."""
         name, layer = folder[0], folder[1]
-        known = self._folders.get(folder)
-        cached = known / f"ch-{channel:04d}.png" if known is not None else None
-        if cached is not None and cached.is_file():  # no drawing, no waiting, no count
+        cached = self._cached(folder, channel)
+        if cached is not None:  # no drawing, no waiting, no count
             return _used(cached)
 
-        def draw() -> Path:
+        def draw(cancelled: threading.Event) -> Path:
             model = self._model(name, self._draw_models)
             self._checked_channels(model, name, layer, channel)
-            path = make(model)
+            path = make(model, lambda step, values: _check(cancelled))
             self._folders[folder] = path.parent
+            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
             return path
 
-        def drawn() -> Path:
-            with self._draw_lock:
-                path = on_passing_thread(draw)
-                prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
-                return path
+        path = await self._drawings.get(drawing, draw, gone)
+        return _used(self._cached(folder, channel) or path)  # a neighbour's request drew this channel's batch too
 
-        return _used(self._drawn(drawing, drawn))
+    def _cached(self, folder: tuple[str, ...], channel: int) -> Path | None:
+        known = self._folders.get(folder)
+        path = known / f"ch-{channel:04d}.png" if known is not None else None
+        return path if path is not None and path.is_file() else None
 
-    def _drawn(self, key: tuple[Any, ...], draw: Callable[[], Path]) -> Path:
-        """``draw()``, where fewer than ``MAX_DRAWING`` drawings are under way (else 503 with
-        Retry-After); a request for what is being drawn waits for it, then draws (from the cache)."""
-        with self._pending_lock:
-            drawing = self._pending.get(key)
-            if drawing is None:
-                if len(self._pending) >= MAX_DRAWING:
-                    raise ApiError(503, f"{MAX_DRAWING} batches of channel pictures are being drawn; try again in a "
-                                   "few seconds", headers={"Retry-After": "5"})
-                self._pending[key] = threading.Event()
-        if drawing is not None:  # being drawn: it is cached once that is done
-            drawing.wait(300)
-        try:
-            return draw()
-        finally:
-            if drawing is None:
-                with self._pending_lock:
-                    self._pending.pop(key).set()
-
-    def examples(self, name: str, layer: str, channel: int) -> Path:
+    async def examples(self, name: str, layer: str, channel: int, gone: Gone) -> Path:
         """The photos of the studio's photo folder that excite one channel most, as a strip
         (``gallery`` draws them the same way): every channel of the layer in one pass over the
-        photos, the first time any of them is asked for; from the cache after."""
+        photos, the first time any of them is asked for, counted with the drawings (and
+        stopped at the next photo when nobody waits for it any more); from the cache after."""
         if self.examples_dir is None:
             raise ApiError(404, "this studio has no photo folder for dataset examples; start it with "
                            "inceptionism serve --examples PHOTOS", "channel")
@@ -166,16 +163,20 @@ class Inspector:
         if path.is_file():
             return _used(path)
 
-        def scan() -> Path:
+        def scan(cancelled: threading.Event) -> Path:
             from ..featurevis import write_layer_examples
 
             model = self._model(name, self._draw_models)
             self._checked_channels(model, name, layer, channel)
-            write_layer_examples(model, layer, self.examples_dir, folder)  # type: ignore[arg-type]
+            write_layer_examples(model, layer, self.examples_dir, folder,  # type: ignore[arg-type]
+                                 on_photo=lambda done, total: _check(cancelled))
+            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
             return path
 
-        with self._draw_lock:
-            return path if path.is_file() else on_passing_thread(scan)
+        await self._drawings.get((name, layer, "examples"), scan, gone)
+        if not path.is_file():  # pruned at once: the cache is full of newer pictures
+            raise ApiError(503, "the picture cache is full; try again", headers={"Retry-After": "5"})
+        return _used(path)
 
     @staticmethod
     def _checked_channels(model: LoadedModel, name: str, layer: str, channel: int) -> int:
@@ -218,21 +219,36 @@ def _used(path: Path) -> Path:
     return path
 
 
+def _check(cancelled: threading.Event) -> None:
+    """A drawing's step or photo: stop here when nobody waits for it any more."""
+    if cancelled.is_set():
+        raise DrawingCancelled
+
+
 def prune(folder: Path, most: int, *, keep: Path | None = None) -> int:
-    """Remove the least recently used pictures under ``folder`` until at most ``most`` are left
-    (``keep`` is never removed); returns how many went."""
-    pictures = []
-    for path in folder.rglob("ch-*.png"):
-        try:
-            pictures.append((path.stat().st_mtime, path))
-        except OSError:
-            pass  # removed meanwhile
-    if len(pictures) <= most:
-        return 0
-    pictures.sort()
+    """Remove the least recently used pictures under ``folder`` until at most ``most`` are left;
+    returns how many went. Channel pictures (``ch-*.png``) go one by one, a layer's example
+    strips (``ex-*.jpg``, made together by one scan) all together, by their latest use: a layer
+    missing some strips would be scanned again for them. ``keep``, and the strips beside it, stay."""
+    units: dict[Path, list] = {}  # a picture, or a folder of strips -> [latest use, files]
+    for pattern in ("ch-*.png", "ex-*.jpg"):
+        for path in folder.rglob(pattern):
+            try:
+                used = path.stat().st_mtime
+            except OSError:
+                continue  # removed meanwhile
+            unit = units.setdefault(path if pattern.startswith("ch") else path.parent, [used, []])
+            unit[0] = max(unit[0], used)
+            unit[1].append(path)
+    count = sum(len(files) for _, files in units.values())
     gone = 0
-    for _, path in pictures[: len(pictures) - most]:
-        if path != keep:
+    for key, (_, files) in sorted(units.items(), key=lambda item: item[1][0]):
+        if count <= most:
+            break
+        if keep is not None and (key == keep or keep in files):
+            continue
+        for path in files:
             path.unlink(missing_ok=True)
-            gone += 1
+        count -= len(files)
+        gone += len(files)
     return gone

@@ -3,9 +3,9 @@ picture, and the class names a dream may steer towards."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Awaitable, Callable
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from ...config import DEFAULT_MODEL
@@ -29,29 +29,45 @@ def layers(inspector: Inspect, name: str) -> dict[str, Any]:
     return {"model": name, "layers": inspector.layers(name)}
 
 
-@router.get("/models/{name:path}/layers/{layer}/channels/{channel}", response_class=FileResponse, responses={404: {}})
-def channel_picture(inspector: Inspect, name: str, layer: str, channel: int) -> FileResponse:
+def _gone(request: Request) -> Callable[[], Awaitable[None]]:
+    """What returns once the request's client has left (the server's ``http.disconnect``)."""
+
+    async def gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    return gone
+
+
+# The three pictures below are drawn off the request threads and awaited (service/drawings.py):
+# these routes are async, so a request that waits for a drawing holds no thread.
+
+
+@router.get("/models/{name:path}/layers/{layer}/channels/{channel}", response_class=FileResponse,
+            responses={404: {}, 503: {}})
+async def channel_picture(inspector: Inspect, name: str, layer: str, channel: int, request: Request) -> FileResponse:
     """A small picture of what one channel responds to, grown from noise (cached)."""
-    path = inspector.thumbnail(name, layer, channel)
+    path = await inspector.thumbnail(name, layer, channel, _gone(request))
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/models/{name:path}/layers/{layer}/channels/{channel}/variants", response_class=FileResponse,
             responses={404: {}, 503: {}})
-def channel_variants(inspector: Inspect, name: str, layer: str, channel: int) -> FileResponse:
+async def channel_variants(inspector: Inspect, name: str, layer: str, channel: int, request: Request) -> FileResponse:
     """Four different pictures of what one channel responds to, side by side: grown together
     from noise and pushed apart from each other (the diversity term), a few seconds on
     request, cached after."""
-    path = inspector.variants(name, layer, channel)
+    path = await inspector.variants(name, layer, channel, _gone(request))
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/models/{name:path}/layers/{layer}/channels/{channel}/examples", response_class=FileResponse,
-            responses={404: {}})
-def channel_examples(inspector: Inspect, name: str, layer: str, channel: int) -> FileResponse:
+            responses={404: {}, 503: {}})
+async def channel_examples(inspector: Inspect, name: str, layer: str, channel: int, request: Request) -> FileResponse:
     """The three photos of the studio's photo folder (``serve --examples``) that excite one
-    channel most, as one strip (dataset examples; 404 when the studio has no photo folder)."""
-    path = inspector.examples(name, layer, channel)
+    channel most, as one strip (dataset examples; 404 when the studio has no photo folder;
+    503 with Retry-After while too many drawings are under way)."""
+    path = await inspector.examples(name, layer, channel, _gone(request))
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 
