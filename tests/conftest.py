@@ -38,3 +38,14 @@ def small_photo(tmp_path: Path) -> Path:
     path = tmp_path / "small.png"
     im.save(path)
     return path
+
+
+@pytest.fixture()
+def clip(tmp_path: Path) -> Path:
+    """A 6-frame 96x64 clip at 12 fps: the chelsea photo sliding right by 3 px a frame."""
+    import numpy as np
+
+    from inceptionism.motion.videoio import write_video
+
+    cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("RGB").resize((96, 64)))
+    return write_video(tmp_path / "clip.mp4", [np.ascontiguousarray(np.roll(cat, 3 * t, axis=1)) for t in range(6)], 12)

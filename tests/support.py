@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-FAST = ["--octaves", "1", "--steps", "1", "--max-size", "64", "-q"]  # a dream's quickest flags
+FAST_FLAGS = ["--octaves", "1", "--steps", "1", "--max-size", "64", "-q"]  # a dream's quickest flags
+TINY = {"steps": 2, "octaves": 2, "max_size": 96, "seed": 3}  # a studio dream's quickest parameters
 
 
 def invoke(*args: object):
@@ -55,6 +56,19 @@ def nodes(folder: Path, name: str) -> list[Path]:
 
 def still_nodes(paths: list[Path]) -> bool:
     return all(stat.S_ISFIFO(p.lstat().st_mode) or stat.S_ISCHR(p.lstat().st_mode) for p in paths)
+
+
+def line_within(stream, timeout: float = 60.0) -> str:
+    """The next line of ``stream`` (a child process's pipe); fails after ``timeout`` s instead of
+    waiting for ever on a process that never writes it."""
+    import threading
+
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert got, f"no line came in {timeout:.0f} s"
+    return got[0]
 
 
 # --- the studio ------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def panning_clip_with_sound(tmp_path_factory):
     write_video(silent, iter(frames), 10.0)
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(silent), "-f", "lavfi",
                     "-i", "sine=frequency=440:sample_rate=16000", "-t", "3", "-c:v", "copy", "-c:a", "aac",
-                    "-shortest", str(path)], check=True)  # fmt: skip
+                    "-shortest", str(path)], check=True, timeout=300)  # fmt: skip
     return path
 
 
@@ -357,7 +357,7 @@ def test_without_cluster_ray_is_never_imported(photos, tmp_path):
     code = ("import sys; from typer.testing import CliRunner; from inceptionism.cli import app; "
             f"r = CliRunner().invoke(app, ['batch', {str(photos)!r}, '-o', {str(tmp_path / 'o')!r}, '--steps', '1', "
             "'--octaves', '1']); print(r.output); assert 'ray' not in sys.modules, 'ray imported'")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

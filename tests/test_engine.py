@@ -308,3 +308,19 @@ def test_schedules_go_from_the_first_octave_to_the_last(model, small_photo):
         DreamConfig(step_size="0.01:-0.1")
     with pytest.raises(ConfigError, match="steps 'a:b' is not a number or START:END"):
         DreamConfig(steps="a:b")
+
+
+def test_a_cancel_takes_effect_within_a_step_of_many_tiles(model, small_photo):
+    from inceptionism.engine import Callbacks
+
+    tiles = []
+
+    def cancel_at_the_third_tile() -> None:
+        tiles.append(1)
+        if len(tiles) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        inceptionism.render(small_photo, model=model, steps=1, octaves=1, tile_size=32, seed=0,
+                            callbacks=Callbacks(on_tile=cancel_at_the_third_tile))
+    assert len(tiles) == 3  # a 96x64 picture in 32 px tiles is 6 tiles a step: it stopped inside the step

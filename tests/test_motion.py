@@ -16,7 +16,7 @@ from inceptionism.motion import dream_folder, dream_video, transform_frame, zoom
 from inceptionism.motion.video import coherent_start
 from inceptionism.motion.videoio import probe, read_frames, write_video
 
-from .support import EXAMPLES
+from .support import EXAMPLES, FAST_FLAGS, invoke, one_line
 
 FAST = dict(preset="classic", octaves=2, steps=4, seed=3)
 
@@ -42,13 +42,14 @@ def clip_with_sound(tmp_path_factory):
     path = tmp_path_factory.mktemp("clip") / "sound.mp4"
     subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=8",
                     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "1.5", "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)], check=True)  # fmt: skip
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)], check=True, timeout=300)  # fmt: skip
     return path
 
 
 def _audio_seconds(path, tmp_path) -> float:
     wav = tmp_path / "audio.wav"
-    subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-i", str(path), "-vn", "-ac", "1", str(wav)], check=True)
+    subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-i", str(path), "-vn", "-ac", "1", str(wav)], check=True,
+                   timeout=300)
     with wave.open(str(wav)) as w:
         return w.getnframes() / w.getframerate()
 
@@ -305,3 +306,49 @@ def test_frames_of_another_size_are_refused(tmp_path):
     with pytest.raises(OutputError, match="video frames must all be 64x48; one is 64x40"):
         write_video(tmp_path / "v.mp4", iter(frames), 8.0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_video_without_a_seed_resumes_with_the_seed_it_kept(model, clip, tmp_path):
+    cfg = resolve_config(None, draw=False, preset="classic", octaves=2, steps=2, max_size=64)
+    assert cfg.seed is None
+
+    def stop_after_two(done, total, resumed):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dream_video(clip, tmp_path / "v.mp4", cfg, model=model, on_frame=stop_after_two)
+    again = dream_video(clip, tmp_path / "v.mp4", cfg, model=model)
+    assert again.dreamed == again.frames - 2  # the two finished frames were kept, not dreamed again
+    dream_video(clip, tmp_path / "whole.mp4", cfg.replace(seed=again.seed), model=model)
+    a, b = list(read_frames(tmp_path / "v.mp4")), list(read_frames(tmp_path / "whole.mp4"))
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_frame_rates_outside_what_can_be_written_are_refused_before_any_work(tmp_path, small_photo):
+    for fps in ("0.001", "1e-9"):
+        one_line(invoke("zoom", small_photo, "-o", tmp_path / "z.gif", "--fps", fps, "--frames", "2", *FAST_FLAGS), 2,
+                 "fps = ")
+    assert not list(tmp_path.glob("*.gif"))
+
+
+def test_a_video_file_with_a_colon_in_its_name_is_read(tmp_path, clip, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as typed: a relative name, which ffmpeg took for protocol "take"
+    (tmp_path / "take:1.mp4").write_bytes(clip.read_bytes())
+    result = invoke("video", "take:1.mp4", "-o", "out:1.mp4", *FAST_FLAGS)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out:1.mp4").stat().st_size > 0
+
+
+def test_a_video_named_like_an_option_is_read_after_a_double_dash(tmp_path, clip, monkeypatch):
+    """Options go before ``--``: after it every word is a file name, as in any POSIX command."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-dash.mp4").write_bytes(clip.read_bytes())
+    result = invoke("video", "-o", "out.mp4", *FAST_FLAGS, "--", "-dash.mp4")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_video_refused_before_its_first_frame_leaves_no_folder(tmp_path, clip):
+    result = invoke("video", clip, "-o", tmp_path / "v.mp4", "--start", "50", *FAST_FLAGS)  # no frames after 50 s
+    assert result.exit_code == 2, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

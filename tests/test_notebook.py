@@ -41,9 +41,12 @@ def test_a_notebook_sees_the_picture_replaced_after_every_octave(small_photo, mo
     assert calls[-1] == "update (96, 64)"  # the last octave is the picture's own size
 
 
-def test_outside_a_notebook_there_is_no_preview(small_photo, monkeypatch):
-    monkeypatch.setitem(sys.modules, "IPython.display", None)  # importing it would fail
-    dream(str(small_photo), octaves=2, steps=1, seed=0, progress=True)
+def test_outside_a_notebook_there_is_no_preview(small_photo, monkeypatch, capfd):
+    monkeypatch.setitem(sys.modules, "IPython.display", None)  # a preview imports it: here that fails
+    monkeypatch.setattr(notebook, "in_notebook", lambda: False)
+    picture = dream(str(small_photo), octaves=2, steps=1, seed=0, progress=True)
+    assert picture.size == (96, 64)
+    assert "octave=2/2" in capfd.readouterr().err  # the bar was shown; no picture was
 
 
 def test_a_dream_shows_itself_before_after_and_recipe(small_photo):

@@ -5,13 +5,16 @@ kind a caller may hand over."""
 from __future__ import annotations
 
 import contextlib
+import io
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import inceptionism
-from inceptionism.errors import ConfigError, InceptionismError
+from inceptionism.api import resolve_config
+from inceptionism.errors import ConfigError, ImageError, InceptionismError
 from inceptionism.featurevis import FeatureVisConfig, accentuate, picture_for, render
 from inceptionism.motion import dream_folder, dream_video, zoom_frames
 from inceptionism.motion.videoio import write_video
@@ -103,3 +106,82 @@ def test_several_pictures_of_one_target_are_all_returned(model):
     shown = inceptionism.visualize(LAYER, 7, model=model, size=32, steps=2, seed=0, param="fft", diversity=3)
     assert isinstance(shown, list) and len(shown) == 3
     assert [s.info["inceptionism"]["visualize"]["picture"] for s in shown] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("array", "words"),
+    [
+        (np.full((64, 64, 3), np.nan, np.float32), "not finite (NaN or infinity)"),
+        (np.full((64, 64, 3), np.inf, np.float64), "not finite (NaN or infinity)"),
+        (np.full((64, 64, 3), 200.0, np.float32), "float values from 200 to 200; floats must lie in 0..1; divide a 0..255"),
+        (np.full((64, 64, 3), -0.5, np.float32), "float values from -0.5 to -0.5; floats must lie in 0..1"),
+        (np.full((64, 64), 128, np.int64), "dtype int64 is not allowed: use uint8 (0..255), uint16 (0..65535) or floats"),
+        (np.zeros((64, 64, 3), np.complex64), "dtype complex64 is not allowed"),
+    ],
+)
+def test_array_images_outside_the_contract_are_refused(array, words):
+    # Before, NaN dreamed on NaN, and 0..255 floats or int64 arrays were clipped to a white picture.
+    from inceptionism.api import _as_picture
+    from inceptionism.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _as_picture(array, resolve_config(None))
+    assert words in str(caught.value), str(caught.value)
+
+
+def test_array_images_of_every_allowed_kind_mean_the_same_picture():
+    from inceptionism.api import _as_picture
+
+    grey8 = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) % 256
+    kinds = [grey8.astype(np.uint8), (grey8 * 257).astype(np.uint16), (grey8 / 255).astype(np.float64),
+             (grey8 / 255 + 5e-4).astype(np.float32).clip(None, 1.0005)]  # a little rounding above 1 is clipped
+    pictures = [_as_picture(kind, resolve_config(None))[0].rgb for kind in kinds]
+    for picture in pictures[1:]:
+        assert np.abs(picture - pictures[0]).max() < 1e-3
+    assert _as_picture(np.eye(64, dtype=bool), resolve_config(None))[0].rgb[0, 0].tolist() == [1.0, 1.0, 1.0]
+
+
+def _truncated_lazy() -> Image.Image:
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), (9, 9, 9)).save(buffer, "PNG")
+    return Image.open(io.BytesIO(buffer.getvalue()[:200]))
+
+
+def _closed() -> Image.Image:
+    image = Image.new("RGB", (64, 64))
+    image.close()
+    return image
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (_truncated_lazy, "image cannot be read: image file is truncated"),
+    (_closed, "image cannot be read: Operation on closed image"),
+    (lambda: np.ma.masked_array(np.zeros((64, 64, 3), np.uint8), mask=np.ones((64, 64, 3), bool)), "masked values"),
+])  # fmt: skip
+def test_pictures_that_cannot_be_read_are_clear_errors(model, make, words):
+    with pytest.raises((ImageError, ConfigError), match=words):
+        inceptionism.dream(make(), model=model, steps=1, octaves=1, seed=0)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")  # np.matrix is what is tried
+@pytest.mark.parametrize("make", [
+    lambda: Image.new("RGBa", (64, 64), (200, 100, 50, 128)),
+    lambda: Image.new("La", (64, 64), (100, 128)),
+    lambda: np.ma.masked_array(np.full((64, 64, 3), 128, np.uint8), mask=False),
+    lambda: np.matrix(np.full((64, 64), 0.5)),
+])  # fmt: skip
+def test_premultiplied_modes_masked_arrays_and_matrices_are_dreamed(model, make):
+    out = inceptionism.dream(make(), model=model, steps=1, octaves=1, seed=0)
+    assert out.size == (64, 64)
+
+
+def test_numpy_numbers_are_numbers_and_fractional_sizes_are_refused(model):
+    out = inceptionism.dream("noise", model=model, steps=np.int64(1), octaves=np.int32(1), seed=np.int64(1),
+                             size=(64, 64), step_size=np.float32(0.01))
+    assert out.size == (64, 64) and out.info["inceptionism"]["config"]["seed"] == 1
+    with pytest.raises(ConfigError, match=r"size \(64.5, 64\) is not of the form WxH"):
+        inceptionism.dream("noise", model=model, steps=1, octaves=1, seed=0, size=(64.5, 64))
+
+
+def test_visualize_takes_a_loaded_model_as_dream_does(model):
+    assert inceptionism.visualize("blocks.3.0.bn1", 2, model=model, size=64, octaves=1, steps=1, seed=0).size == (64, 64)

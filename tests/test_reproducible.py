@@ -182,13 +182,13 @@ def test_a_batch_hands_its_runner_the_resolved_precision(small_photo, tmp_path, 
 def test_a_studio_job_reaches_its_worker_with_the_servers_precision(tmp_path, small_photo, monkeypatch, auto_is_bf16):
     from inceptionism.runners import LocalRunner
 
-    from .test_service import TINY, make_client, submit, wait
+    from .support import TINY, studio_client, submit, wait
 
     seen = []
     real = LocalRunner.dream_job
     monkeypatch.setattr(LocalRunner, "dream_job", lambda self, image, name, cfg, events: seen.append(cfg.precision)
                         or real(self, image, name, cfg, events))
-    with make_client(tmp_path / "data") as client:
+    with studio_client(tmp_path / "data", workers=1) as client:
         job = wait(client, submit(client, small_photo.read_bytes(), **TINY).json()["id"])
     assert job["status"] == "done", job["error"]
     assert seen == ["bf16"] and job["config"]["precision"] == "bf16"  # resolved by the server, before the worker

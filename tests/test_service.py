@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import struct
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -16,39 +17,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from inceptionism.images import read_metadata
-from inceptionism.service import Limits, ServiceSettings, create_app
+from inceptionism.service import Limits
 from inceptionism.featurevis import FeatureVisConfig
 
-TINY = {"steps": 2, "octaves": 2, "max_size": 96, "seed": 3}
-
-
-def make_client(data_dir: Path, **settings) -> TestClient:
-    settings.setdefault("workers", 1)
-    settings.setdefault("events_every_s", 0.05)
-    return TestClient(create_app(ServiceSettings(data_dir=data_dir, **settings)), base_url="http://127.0.0.1")
-
-
-def submit(client: TestClient, image: bytes | None = None, name: str = "photo.png", **params):
-    files = {"image": (name, image, "application/octet-stream")} if image is not None else None
-    form = {"params": json.dumps(params), **({"noise": "true"} if image is None else {})}
-    return client.post("/api/dreams", files=files, data=form)
-
-
-def wait(client: TestClient, job_id: str, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/dreams/{job_id}").json()
-        if job["status"] in ("done", "failed", "cancelled"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
-
-
-def png_bytes(path: Path) -> bytes:
-    buffer = io.BytesIO()
-    Image.open(path).save(buffer, "PNG")
-    return buffer.getvalue()
-
+from .support import TINY, studio_client, submit, wait
 
 @pytest.fixture()
 def photo(small_photo: Path) -> bytes:
@@ -57,7 +29,7 @@ def photo(small_photo: Path) -> bytes:
 
 @pytest.fixture()
 def client(tmp_path: Path):
-    with make_client(tmp_path / "data") as c:
+    with studio_client(tmp_path / "data", workers=1) as c:
         yield c
 
 
@@ -181,7 +153,7 @@ def bomb_png(width: int, height: int) -> bytes:
 
 
 def test_pixel_bombs_and_big_bodies_are_refused_before_decoding(tmp_path: Path, photo: bytes) -> None:
-    with make_client(tmp_path / "data", limits=Limits(max_upload_bytes=200_000)) as client:
+    with studio_client(tmp_path / "data", workers=1, limits=Limits(max_upload_bytes=200_000)) as client:
         bomb = submit(client, bomb_png(30_000, 30_000))
         assert bomb.status_code == 413 and "900 MP" in bomb.json()["error"]
         big = submit(client, photo + b"\0" * 1_500_000)
@@ -192,14 +164,14 @@ def test_pixel_bombs_and_big_bodies_are_refused_before_decoding(tmp_path: Path, 
 
 
 def test_large_uploads_are_scaled_to_the_servers_largest_side(tmp_path: Path, examples: Path) -> None:
-    with make_client(tmp_path / "data", workers=0, limits=Limits(max_side=200)) as client:
+    with studio_client(tmp_path / "data", workers=0, limits=Limits(max_side=200)) as client:
         response = submit(client, (examples / "chelsea.jpg").read_bytes(), name="chelsea.jpg", steps=1)
         job = client.get(f"/api/dreams/{response.json()['id']}").json()
         assert job["params"]["max_size"] == 200  # recorded with the job: it shows what it ran with
 
 
 def test_a_full_queue_refuses_with_429(tmp_path: Path) -> None:
-    with make_client(tmp_path / "data", workers=0, limits=Limits(max_queued=2)) as client:
+    with studio_client(tmp_path / "data", workers=0, limits=Limits(max_queued=2)) as client:
         first, second = submit(client, size=[64, 64], steps=1), submit(client, size=[64, 64], steps=1)
         assert first.status_code == second.status_code == 202
         assert client.get(f"/api/dreams/{second.json()['id']}").json()["queue_position"] == 2
@@ -209,7 +181,7 @@ def test_a_full_queue_refuses_with_429(tmp_path: Path) -> None:
 
 
 def test_cancel_a_queued_dream_then_remove_it(tmp_path: Path) -> None:
-    with make_client(tmp_path / "data", workers=0) as client:
+    with studio_client(tmp_path / "data", workers=0) as client:
         job_id = submit(client, size=[64, 64], steps=1).json()["id"]
         cancel = client.delete(f"/api/dreams/{job_id}")
         assert cancel.status_code == 202 and cancel.json()["status"] == "cancelled"
@@ -235,23 +207,23 @@ def test_cancel_a_running_dream_stops_it_at_its_next_step(client: TestClient) ->
 
 def test_a_restart_requeues_interrupted_dreams_and_keeps_finished_ones(tmp_path: Path, photo: bytes) -> None:
     data = tmp_path / "data"
-    with make_client(data, workers=0) as client:
+    with studio_client(data, workers=0) as client:
         interrupted = submit(client, photo, **TINY).json()["id"]
         waiting = submit(client, size=[64, 64], steps=1, seed=2).json()["id"]
         claimed = client.app.state.store.claim()  # a worker took it; then the server died
         assert claimed.id == interrupted
-    with make_client(data, workers=1) as client:  # a new app instance on the same store
+    with studio_client(data, workers=1) as client:  # a new app instance on the same store
         assert client.app.state.requeued == [interrupted]
         first, second = wait(client, interrupted), wait(client, waiting)
         assert first["status"] == second["status"] == "done"
         assert "interrupted" in first["note"] and second["note"] is None
-    with make_client(data, workers=0) as client:  # results survive restarts
+    with studio_client(data, workers=0) as client:  # results survive restarts
         result = client.get(f"/api/dreams/{interrupted}/result")
         assert result.status_code == 200 and json.loads(Image.open(io.BytesIO(result.content)).info["inceptionism"])
 
 
 def test_finished_dreams_are_removed_after_their_time(tmp_path: Path) -> None:
-    with make_client(tmp_path / "data", result_ttl_s=0.5, cleanup_every_s=0.2) as client:
+    with studio_client(tmp_path / "data", workers=1, result_ttl_s=0.5, cleanup_every_s=0.2) as client:
         job_id = submit(client, size=[64, 64], steps=1, octaves=1).json()["id"]
         assert wait(client, job_id)["status"] == "done"
         deadline = time.monotonic() + 10
@@ -262,7 +234,7 @@ def test_finished_dreams_are_removed_after_their_time(tmp_path: Path) -> None:
 
 
 def test_many_dreams_with_busy_workers_are_all_accounted_for(tmp_path: Path, photo: bytes) -> None:
-    with make_client(tmp_path / "data", workers=2, limits=Limits(max_queued=16)) as client:
+    with studio_client(tmp_path / "data", workers=2, limits=Limits(max_queued=16)) as client:
         ids = [submit(client, photo, **{**TINY, "seed": n}).json()["id"] for n in range(6)]
         refused = submit(client, photo, **{**TINY, "tile_size": 8})  # refused before it reaches a worker
         assert refused.status_code == 422 and refused.json()["field"] == "tile_size"
@@ -286,13 +258,13 @@ def test_ids_that_are_not_ids_touch_nothing(client: TestClient, job_id: str) -> 
 
 
 def test_job_ids_are_long_and_random(tmp_path: Path) -> None:
-    with make_client(tmp_path / "data", workers=0) as client:
+    with studio_client(tmp_path / "data", workers=0) as client:
         ids = [submit(client, size=[64, 64], steps=1).json()["id"] for _ in range(5)]
     assert len(set(ids)) == 5 and all(len(i) == 22 for i in ids)  # 128 random bits each
 
 
 def test_models_layers_and_channel_pictures(tmp_path: Path) -> None:
-    with make_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=48, steps=4, seed=0)) as client:
+    with studio_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=48, steps=4, seed=0)) as client:
         _check_models_layers_and_pictures(client)
 
 
@@ -409,7 +381,7 @@ def test_a_worker_outlives_a_job_store_failure(tmp_path: Path, monkeypatch) -> N
     # there, and the studio went on accepting dreams that nothing would ever run.
     import sqlite3
 
-    from inceptionism.service.store import JobStore
+    from inceptionism.service.store import FINISHED, JobStore
 
     real_claim, failures = JobStore.claim, []
 
@@ -420,7 +392,7 @@ def test_a_worker_outlives_a_job_store_failure(tmp_path: Path, monkeypatch) -> N
         return real_claim(self)
 
     monkeypatch.setattr(JobStore, "claim", claim)
-    with make_client(tmp_path / "data") as client:
+    with studio_client(tmp_path / "data", workers=1) as client:
         job = wait(client, submit(client, **TINY).json()["id"])
     assert len(failures) == 2 and job["status"] == "done", job
 
@@ -432,7 +404,7 @@ def test_a_full_disk_at_submit_is_507_with_retry_after_and_keeps_nothing(tmp_pat
     import errno
     import sqlite3
 
-    from inceptionism.service.store import JobStore
+    from inceptionism.service.store import FINISHED, JobStore
 
     if where == "upload":
         def full(self, data):  # noqa: ANN001
@@ -444,7 +416,7 @@ def test_a_full_disk_at_submit_is_507_with_retry_after_and_keeps_nothing(tmp_pat
             raise sqlite3.OperationalError("database or disk is full")
 
         monkeypatch.setattr(JobStore, "add", full)
-    with make_client(tmp_path / "data", workers=0) as client:
+    with studio_client(tmp_path / "data", workers=0) as client:
         answer = submit(client, photo, **TINY)
         assert answer.status_code == 507 and answer.headers["Retry-After"] == "30", answer.text
         assert answer.json() == {"error": "the server has no room to store this dream (its disk is full); try again later",
@@ -457,10 +429,10 @@ def test_a_full_disk_at_submit_is_507_with_retry_after_and_keeps_nothing(tmp_pat
 def test_the_channel_picker_shows_dataset_examples_from_the_studios_photo_folder(tmp_path: Path, examples) -> None:
     tiny = FeatureVisConfig(size=32, steps=2, seed=0)
     url = "/api/models/efficientnet-lite0/layers/blocks.4.1.bn1/channels/7/examples"
-    with make_client(tmp_path / "plain", workers=0, thumbnail=tiny) as client:
+    with studio_client(tmp_path / "plain", workers=0, thumbnail=tiny) as client:
         missing = client.get(url)
         assert missing.status_code == 404 and "--examples" in missing.json()["error"]
-    with make_client(tmp_path / "data", workers=0, thumbnail=tiny, examples=examples) as client:
+    with studio_client(tmp_path / "data", workers=0, thumbnail=tiny, examples=examples) as client:
         shown = client.get(url)
         assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
         assert Image.open(io.BytesIO(shown.content)).size == (288, 96)
@@ -472,7 +444,7 @@ def test_the_channel_picker_shows_dataset_examples_from_the_studios_photo_folder
 
 def test_the_channel_picker_draws_several_different_pictures_of_a_channel_on_request(tmp_path: Path) -> None:
     url = "/api/models/efficientnet-lite0/layers/blocks.4.1.bn1/channels/7/variants"
-    with make_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=40, steps=12, seed=0)) as client:
+    with studio_client(tmp_path / "data", workers=0, thumbnail=FeatureVisConfig(size=40, steps=12, seed=0)) as client:
         shown = client.get(url)
         assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
         strip = np.asarray(Image.open(io.BytesIO(shown.content)).convert("RGB"), np.float32)
@@ -484,3 +456,46 @@ def test_the_channel_picker_draws_several_different_pictures_of_a_channel_on_req
         assert again.status_code == 200 and again.content == shown.content
         assert client.get(url.replace("/7/", "/9999/")).status_code == 404
         assert client.get(url.replace("blocks.4.1.bn1", "nope")).status_code == 404
+
+
+def test_a_store_that_fails_mid_dream_does_not_leave_the_job_running(tmp_path, small_photo, monkeypatch):
+    """The disk fills: progress and the end cannot be written. The dream goes on, its end is
+    recorded once the store works again, its event stream ends, and no request gets a 5xx."""
+    import sqlite3
+
+    from inceptionism.service.store import FINISHED, JobStore
+
+    full = {"on": False}
+    end_refused = threading.Event()  # the worker tried to record the dream's end, and the store said no
+    real_update, real_cancel = JobStore.update, JobStore.request_cancel
+
+    def update(self, job_id, **values):
+        if full["on"]:
+            if values.get("status") in FINISHED:
+                end_refused.set()
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_update(self, job_id, **values)
+
+    def request_cancel(self, job_id):
+        if full["on"]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_cancel(self, job_id)
+
+    monkeypatch.setattr(JobStore, "update", update)
+    monkeypatch.setattr(JobStore, "request_cancel", request_cancel)
+    with studio_client(tmp_path / "data", workers=1) as client:
+        job_id = submit(client, small_photo.read_bytes(), **{**TINY, "steps": 6}).json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/dreams/{job_id}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        full["on"] = True
+        refused = client.delete(f"/api/dreams/{job_id}")
+        assert refused.status_code == 507 and refused.headers["retry-after"], refused.text
+        assert end_refused.wait(120), "the dream's end was never tried"  # it ends; its end cannot be recorded
+        assert client.get(f"/api/dreams/{job_id}").json()["status"] == "running"
+        full["on"] = False  # space again
+        job = wait(client, job_id)
+        assert job["status"] == "done", job
+        events = client.get(f"/api/dreams/{job_id}/events").text
+        assert "event: done" in events  # the stream ends

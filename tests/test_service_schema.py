@@ -6,9 +6,12 @@ dreams themselves are tested in test_service.py.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -17,16 +20,23 @@ from inceptionism.featurevis import FeatureVisConfig
 from inceptionism.service import Limits, ServiceSettings, create_app
 from inceptionism.service.security import Access
 
-_DATA = Path(tempfile.mkdtemp(prefix="inceptionism-schema-"))
-_SETTINGS = ServiceSettings(
+# schemathesis reads the schema when the module is collected, so the app is made then; its data
+# directory is only named here, made when the studio starts (the first request) and removed after.
+_DATA = Path(tempfile.gettempdir()) / f"inceptionism-schema-{os.getpid()}"
+_APP = create_app(ServiceSettings(
     data_dir=_DATA,
     workers=0,
     limits=Limits(max_queued=8),
     thumbnail=FeatureVisConfig(size=32, steps=2, seed=0),  # channel pictures are not what is tested here
     access=Access(hosts=("testserver",)),  # the name schemathesis's in-process client sends
-)
-_APP = create_app(_SETTINGS)
+))
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _data_removed():
+    yield
+    shutil.rmtree(_DATA, ignore_errors=True)
 
 
 @schema.parametrize()

@@ -20,7 +20,7 @@ from inceptionism.service import ServiceSettings
 from inceptionism.service import inspector as inspection
 from inceptionism.service.background import serve_in_background
 
-from .support import studio_client
+from .support import studio_client, submit, wait
 
 BASE = "/api/models/efficientnet-lite0/layers"
 LAYERS = ["blocks.0.0.bn1", "blocks.1.0.bn1", "blocks.1.0.bn2", "blocks.2.0.bn1", "blocks.2.0.bn2", "blocks.3.0.bn1"]
@@ -198,3 +198,62 @@ def test_the_picture_cache_counts_example_strips_and_drops_a_layers_strips_toget
     kept_new = root / "examples" / "lite0" / "new" / "ex-0002.jpg"
     assert inspection.prune(root, 3, keep=kept_new) == 6  # the six pictures, oldest first; the kept layer stays
     assert len([p for p in root.rglob("*") if p.is_file()]) == 5
+
+
+def test_channel_pictures_are_bounded_and_their_cache_too(tmp_path, monkeypatch):
+    import threading
+
+    from inceptionism.service import inspector as inspection
+
+    monkeypatch.setattr(inspection, "MAX_DRAWING", 1)
+    monkeypatch.setattr(inspection, "MAX_THUMBNAILS", 20)
+    with studio_client(tmp_path / "data", workers=0) as client:
+        base = "/api/models/efficientnet-lite0/layers/blocks.3.0.bn1/channels"
+        gate, release = threading.Event(), threading.Event()
+        real = inspection.channel_thumbnail
+
+        def slow(*args, **kwargs):
+            gate.set()
+            release.wait(30)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(inspection, "channel_thumbnail", slow)
+        first = threading.Thread(target=lambda: client.get(f"{base}/0"))
+        first.start()
+        assert gate.wait(30)
+        busy = client.get(f"{base}/40")  # one is being drawn: the next waits nowhere
+        assert busy.status_code == 503 and busy.headers["retry-after"], busy.text
+        started = time.monotonic()
+        assert client.get("/api/settings").status_code == 200 and time.monotonic() - started < 2
+        release.set()
+        first.join(60)
+        monkeypatch.setattr(inspection, "channel_thumbnail", real)
+        for channel in (16, 32):  # two more batches of 16 pictures each: 48 drawn, 20 kept
+            assert client.get(f"{base}/{channel}").status_code == 200
+    kept = list((tmp_path / "data" / "thumbnails").rglob("ch-*.png"))
+    assert len(kept) == 20 and any(p.name == "ch-0032.png" for p in kept)
+
+
+def test_a_studio_dream_cancelled_mid_step_stops_within_a_tile(tmp_path, monkeypatch):
+    """Counted in tiles, not seconds (a loaded machine is slow either way): once the cancel is
+    answered, at most the tile under way and one more are computed, and no step finishes."""
+    from inceptionism.engine import tiles
+
+    counted, third = [], threading.Event()
+    real = tiles._gradient
+
+    def gradient(*args, **kwargs):
+        counted.append(1)
+        if len(counted) == 3:
+            third.set()  # inside the first step, of 256 tiles of 128 px
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tiles, "_gradient", gradient)
+    with studio_client(tmp_path / "data", workers=1) as client:
+        job = submit(client, None, size=[2048, 2048], tile_size=128, steps=2, octaves=1, seed=1).json()
+        assert third.wait(120), "the dream did not start"
+        assert client.delete(f"/api/dreams/{job['id']}").status_code == 202
+        asked = len(counted)
+        ended = wait(client, job["id"])
+    assert ended["status"] == "cancelled" and not ended["progress"].get("step")  # no step finished
+    assert len(counted) - asked <= 2, f"{len(counted) - asked} tiles were computed after the cancel"

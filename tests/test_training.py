@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -23,7 +24,7 @@ from inceptionism.models.trained import read_info
 from inceptionism.options import TrainConfig
 from inceptionism.training import train
 
-from .support import EXAMPLES
+from .support import EXAMPLES, invoke, one_line
 
 FAST = TrainConfig(image_size=160, epochs=6, seed=0)  # the defaults are 224 px and 12 epochs: slower, stronger
 
@@ -204,12 +205,12 @@ def test_every_front_door_knows_the_new_classes(trained, tmp_path: Path):
 
 
 def test_the_studio_offers_trained_networks_from_its_data_folder(trained, tmp_path: Path, small_photo: Path):
-    from .test_service import make_client, submit, wait
+    from .support import studio_client, submit, wait
 
     data = tmp_path / "data"
     (data / "networks").mkdir(parents=True)
     shutil.copy(trained[0].output, data / "networks" / "my-motifs.safetensors")
-    with make_client(data) as client:
+    with studio_client(data, workers=1) as client:
         rows = {row["name"]: row for row in client.get("/api/models").json()}
         assert rows["trained/my-motifs"]["available"] and rows["trained/my-motifs"]["classes"]
         listed = client.get("/api/classes", params={"model": "trained/my-motifs"}).json()
@@ -241,3 +242,18 @@ def test_training_learns_whatever_grad_mode_the_caller_set(tmp_path, mode):
                        on_epoch=seen.append)
     assert result.output.is_file()
     assert seen[-1].loss < seen[0].loss  # the optimizer moved the weights: the training loss fell
+
+
+def test_train_refuses_a_class_folder_whose_name_is_not_utf8(tmp_path, small_photo):
+    data = tmp_path / "data"
+    for name in (b"good", b"bad-\xff"):
+        folder = data / os.fsdecode(name)
+        folder.mkdir(parents=True)
+        (folder / "a.png").write_bytes(small_photo.read_bytes())
+    one_line(invoke("train", data, "-o", tmp_path / "net.safetensors", "--epochs", "1", "-q"), 2, "is not valid UTF-8")
+    assert list(tmp_path.glob("net*")) == []
+
+
+def test_train_refuses_an_output_that_is_a_folder_before_training(tmp_path):
+    (tmp_path / "net.safetensors").mkdir()
+    one_line(invoke("train", tmp_path, "-o", tmp_path / "net.safetensors"), 6, "is a directory")
