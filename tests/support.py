@@ -141,3 +141,29 @@ def modules_a_dream_imports(output: Path, *flags: str) -> set[str]:
     imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "torch" in imported and output.exists()  # the listing is real
     return imported
+
+
+def alive_layer(model, picture) -> str:
+    """A layer a third of the way into ``model``, or shallower, whose activations of ``picture``
+    (a path, or a (1, 3, H, W) tensor) carry it: with random weights some layers are zero (timm
+    zero-initializes each residual block's last norm), some networks' deep activations fade to
+    1e-10 (Inception-v4; the default EfficientNet-Lite's dream layers reach 3e-12), too small for
+    a step to move in float32, and a freshly made LayerNorm's output has a mean square of exactly
+    1 at every position, so the dream's L2 cannot rise there (torchvision's ViT ``ln_1``: its
+    score stayed at 0.9999993). Real weights have none of these."""
+    import torch
+
+    from inceptionism.images import load_image, to_tensor
+    from inceptionism.taps import capture, list_layers
+
+    listing = [info.name for info in list_layers(model)]
+    x = picture if isinstance(picture, torch.Tensor) else to_tensor(load_image(picture))
+    for fraction in (3, 4, 6, 8, 12):
+        name = listing[len(listing) // fraction]
+        with capture(model, [name]) as run, torch.no_grad():
+            act = run(x)[name]
+        power = act.square().mean(1)  # each position's L2
+        pinned = power.numel() > 1 and float(power.std()) < 1e-3 * float(power.mean())  # a bare norm's output
+        if float(act.abs().mean()) > 1e-3 and float(act.std()) > 1e-4 and not pinned:
+            return name
+    raise AssertionError(f"no live layer in the first third of {model.spec.name}")

@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from inceptionism.cli import app
-from inceptionism.images import read_metadata
+from inceptionism.images import load_image, read_metadata, to_tensor
 from inceptionism.models import get_spec, load_model
 from inceptionism.models.spec import InputRule, Tokens
 from inceptionism.taps import capture, layouts, list_layers
+
+from .support import alive_layer
 
 # One or more of each family a user might pick, in their smallest sizes.
 NETWORKS = [
@@ -39,28 +42,6 @@ def photo(tmp_path_factory, examples):
     return path
 
 
-def _alive_layer(model, photo) -> str:
-    """A layer a third of the way in, or shallower, whose activations carry the picture: with
-    random weights some layers are zero (timm zero-initializes each residual block's last
-    norm), some networks' deep activations fade to 1e-10 (Inception-v4), too small for a
-    step to move in float32, and a freshly made LayerNorm's output has a mean square of
-    exactly 1 at every position, so the dream's L2 cannot rise there (torchvision's ViT
-    ``ln_1``: its score stayed at 0.9999993). Real weights have none of these."""
-    from inceptionism.images import load_image, to_tensor
-
-    listing = [info.name for info in list_layers(model)]
-    x = to_tensor(load_image(photo))
-    for fraction in (3, 4, 6, 8, 12):
-        name = listing[len(listing) // fraction]
-        with capture(model, [name]) as run, torch.no_grad():
-            act = run(x)[name]
-        power = act.square().mean(1)  # each position's L2
-        pinned = power.numel() > 1 and float(power.std()) < 1e-3 * float(power.mean())  # a bare norm's output
-        if float(act.abs().mean()) > 1e-3 and float(act.std()) > 1e-4 and not pinned:
-            return name
-    raise AssertionError(f"no live layer in the first third of {model.spec.name}")
-
-
 @pytest.mark.parametrize("name", NETWORKS)
 def test_a_network_lists_dreams_visualizes_and_shows_activations(name, photo, tmp_path):
     runner = CliRunner()
@@ -69,7 +50,7 @@ def test_a_network_lists_dreams_visualizes_and_shows_activations(name, photo, tm
     rows = json.loads(listed.stdout)
     chosen = [row["layer"] for row in rows if row["default"]]
     assert chosen
-    layer = _alive_layer(load_model(name, weights="random"), photo)
+    layer = alive_layer(load_model(name, weights="random"), photo)
     out = tmp_path / "dream.png"
     # fp32 pinned: precision auto would pick bf16 for three of these on a CPU with bf16 units only
     dreamed = runner.invoke(app, ["dream", str(photo), "-o", str(out), "--model", name, "--weights", "random",
@@ -79,12 +60,34 @@ def test_a_network_lists_dreams_visualizes_and_shows_activations(name, photo, tm
     assert Image.open(out).size == (192, 128)
     recorded = read_metadata(out)
     assert recorded["score_end"] > recorded["score_start"], recorded  # the step climbed the objective
-    shown = runner.invoke(app, ["visualize", layer, "3", "-o", str(tmp_path / "ch.png"), "--model", name, "--weights",
-                                "random", "--size", "96", "--steps", "2", "--octaves", "1", "--seed", "1", "-q"])
+    model = load_model(name, weights="random")
+    channel = _strongest_channel(model, layer, photo)  # random weights leave some channels dead
+    shown = runner.invoke(app, ["visualize", layer, str(channel), "-o", str(tmp_path / "ch.png"), "--model", name,
+                                "--weights", "random", "--param", "fft", "--size", "96", "--steps", "6", "--seed", "1",
+                                "-q"])
     assert shown.exit_code == 0, shown.output
+    drawn = read_metadata(tmp_path / "ch.png")
+    assert drawn["visualize"]["target"] == channel and drawn["visualize"]["layer"] == layer
+    # its recorded score is this network's response to the picture written: the picture is this channel's
+    # (that pictures climb their channel is tested on real weights, in test_featurevis; random ones need not)
+    grown = to_tensor(load_image(tmp_path / "ch.png"))
+    assert _channel_mean(model, layer, channel, grown) == pytest.approx(drawn["score"], rel=0.1, abs=1e-3)
     grid = runner.invoke(app, ["activations", str(photo), "--layer", layer, "-o", str(tmp_path / "acts.png"),
                                "--model", name, "--weights", "random", "--top", "4"])
     assert grid.exit_code == 0, grid.output
+    maps = np.asarray(Image.open(tmp_path / "acts.png").convert("L"), np.float32)
+    assert read_metadata(tmp_path / "acts.png")["inceptionism_activations"]["layer"] == layer
+    assert maps.std() > 5  # maps of the photo, not a blank sheet
+
+
+def _channel_mean(model, layer: str, channel: int, x: torch.Tensor) -> float:
+    with capture(model, [layer]) as run, torch.no_grad():
+        return float(run(x)[layer][0, channel].mean())
+
+
+def _strongest_channel(model, layer: str, photo) -> int:
+    with capture(model, [layer]) as run, torch.no_grad():
+        return int(run(to_tensor(load_image(photo)))[layer][0].flatten(1).abs().mean(1).argmax())
 
 
 def test_token_layers_are_patch_grids_and_swin_stages_are_turned_round():

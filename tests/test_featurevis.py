@@ -234,9 +234,10 @@ def test_grammar_kinds_are_registered_once_and_parse():
 def test_a_dream_takes_a_direction_and_refuses_batch_only_kinds(model, small_photo):
     import inceptionism
 
-    dreamed = inceptionism.dream(str(small_photo), model=model, layers=f"direction:{LAYER}:7+10", octaves=1, steps=2,
-                                 seed=0)
-    assert dreamed.size == (96, 64)
+    dreamed = inceptionism.render(str(small_photo), model=model, layers=f"direction:{LAYER}:7+10", octaves=1, steps=2,
+                                  seed=0)
+    assert dreamed.image.size == (96, 64)
+    assert dreamed.score_end > 1.1 * dreamed.score_start  # the projection on channels 7 and 10 grew
     with pytest.raises(ConfigError, match="for feature visualization"):
         inceptionism.dream(str(small_photo), model=model, layers=f"diversity:{LAYER}", octaves=1, steps=2)
 

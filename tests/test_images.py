@@ -72,6 +72,9 @@ def test_exif_rotation_is_applied(tmp_path):
     im.save(path, exif=exif.tobytes(), quality=95)
     pic = images.load_image(path)
     assert pic.size == (30, 40)
+    clockwise = np.rot90(np.asarray(im, np.float32) / 255, k=-1)  # what orientation 6 displays
+    assert np.abs(pic.rgb - clockwise).mean() < 0.02  # the right way round: the other way is far off
+    assert np.abs(pic.rgb - np.rot90(np.asarray(im, np.float32) / 255, k=1)).mean() > 0.2
 
 
 def test_not_an_image(tmp_path):

@@ -21,6 +21,7 @@ from inceptionism.cli import app
 from inceptionism.config import DreamConfig
 from inceptionism.errors import ConfigError
 from inceptionism.images import read_metadata
+from inceptionism.models import load_model
 
 CPU = torch.device("cpu")
 FAST = ["--octaves", "2", "--steps", "2", "--quiet"]
@@ -134,15 +135,22 @@ def test_auto_with_bf16_units_computes_nothing_in_bf16_to_decide(model, small_ph
     assert result.config.precision == "fp32" and entered and not any(entered)
 
 
-def test_a_dream_is_the_same_on_every_cpu_class(model, small_photo, monkeypatch):
-    pixels, recorded = {}, {}
+def test_each_cpu_class_dreams_in_its_rules_precision_and_nothing_else(small_photo, monkeypatch):
+    """A network with a bf16 rule (ResNet-18: bf16 on AVX512-BF16 only) dreamed under each CPU
+    class: the class changes the bytes only through the precision its rule gives, which is
+    recorded; the same precision asked for by name gives the same bytes. (The default network
+    is fp32 on every class, so it could not tell the classes apart.)"""
+    net = load_model("torchvision/resnet18", weights="random")
+    args = dict(model=net, layers="layer2", octaves=1, steps=2, seed=5)
+    by_name = {p: np.asarray(inceptionism.render(small_photo, precision=p, **args).image) for p in ("fp32", "bf16")}
+    assert not np.array_equal(by_name["fp32"], by_name["bf16"])  # the two precisions are told apart
     for name in (n for n in precision.CLASSES if n.startswith("cpu")):
         monkeypatch.setenv(precision.ENV, name)
-        result = inceptionism.render(small_photo, model=model, octaves=2, steps=2, seed=5)
-        pixels[name], recorded[name] = np.asarray(result.image), result.metadata["config"]["precision"]
-    first = next(iter(pixels.values()))
-    assert all(np.array_equal(first, p) for p in pixels.values())
-    assert set(recorded.values()) == {"fp32"}  # the resolved choice, not "auto", is recorded
+        result = inceptionism.render(small_photo, **args)
+        expected = "bf16" if name in net.spec.bf16_faster else "fp32"
+        assert result.metadata["config"]["precision"] == expected, name  # the resolved choice, not "auto"
+        assert np.array_equal(np.asarray(result.image), by_name[expected]), name
+    assert net.spec.bf16_faster == {"cpu-avx512-bf16"}  # the rule this test was written against
 
 
 def test_config_from_an_output_reuses_its_resolved_precision(small_photo, tmp_path, monkeypatch):

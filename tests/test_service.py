@@ -381,7 +381,7 @@ def test_a_worker_outlives_a_job_store_failure(tmp_path: Path, monkeypatch) -> N
     # there, and the studio went on accepting dreams that nothing would ever run.
     import sqlite3
 
-    from inceptionism.service.store import FINISHED, JobStore
+    from inceptionism.service.store import JobStore
 
     real_claim, failures = JobStore.claim, []
 
@@ -404,7 +404,7 @@ def test_a_full_disk_at_submit_is_507_with_retry_after_and_keeps_nothing(tmp_pat
     import errno
     import sqlite3
 
-    from inceptionism.service.store import FINISHED, JobStore
+    from inceptionism.service.store import JobStore
 
     if where == "upload":
         def full(self, data):  # noqa: ANN001

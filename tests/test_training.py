@@ -199,9 +199,16 @@ def test_every_front_door_knows_the_new_classes(trained, tmp_path: Path):
     unknown = runner.invoke(app, ["dream", str(EXAMPLES / "chelsea.jpg"), "-o", str(tmp_path / "d.png"), "--weights",
                                   weights, "--class", "tabby"])
     assert unknown.exit_code == 2 and "unknown class 'tabby'" in unknown.output
-    avoided = runner.invoke(app, ["dream", str(EXAMPLES / "chelsea.jpg"), "-o", str(tmp_path / "d.png"), "--weights",
-                                  weights, "--avoid-class", "stripes", "--max-size", "64", "--steps", "2", "-q"])
+    common = [str(EXAMPLES / "chelsea.jpg"), "--weights", weights, "--max-size", "64", "--steps", "2", "--seed", "1", "-q"]
+    avoided = runner.invoke(app, ["dream", *common, "-o", str(tmp_path / "d.png"), "--avoid-class", "stripes"])
     assert avoided.exit_code == 0, avoided.output
+    assert runner.invoke(app, ["dream", *common, "-o", str(tmp_path / "plain.png")]).exit_code == 0
+    net = load_model(weights=weights)
+
+    def stripes(path: Path) -> float:
+        return next(p for _, name, p in top_classes(net, path, k=3, crop=False) if name == "stripes")  # seen whole
+
+    assert stripes(tmp_path / "d.png") < stripes(tmp_path / "plain.png")  # the avoided class lost ground
 
 
 def test_the_studio_offers_trained_networks_from_its_data_folder(trained, tmp_path: Path, small_photo: Path):
