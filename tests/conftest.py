@@ -18,7 +18,7 @@ from PIL import Image  # noqa: E402
 import inceptionism  # noqa: E402
 from inceptionism.models import LoadedModel  # noqa: E402
 
-from .support import EXAMPLES  # noqa: E402
+from .support import EXAMPLES, report_unchecked  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +49,7 @@ def clip(tmp_path: Path) -> Path:
 
     cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("RGB").resize((96, 64)))
     return write_video(tmp_path / "clip.mp4", [np.ascontiguousarray(np.roll(cat, 3 * t, axis=1)) for t in range(6)], 12)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    report_unchecked(terminalreporter)

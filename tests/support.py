@@ -22,6 +22,12 @@ FAST_FLAGS = ["--octaves", "1", "--steps", "1", "--max-size", "64", "-q"]  # a d
 TINY = {"steps": 2, "octaves": 2, "max_size": 96, "seed": 3}  # a studio dream's quickest parameters
 
 
+def in_ci() -> bool:
+    """Whether this run is CI's (``CI`` set to true, 1 or yes, as CI services set it): there a test
+    that cannot run is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def invoke(*args: object):
     """``inceptionism ARGS`` in this process (typer's runner): the result's exit code and output."""
     from typer.testing import CliRunner
@@ -167,3 +173,16 @@ def alive_layer(model, picture) -> str:
         if float(act.abs().mean()) > 1e-3 and float(act.std()) > 1e-4 and not pinned:
             return name
     raise AssertionError(f"no live layer in the first third of {model.spec.name}")
+
+
+def report_unchecked(terminal) -> None:
+    """The test run's last lines: how many guarantees were not checked on this machine, and which
+    (a skipped test guards nothing, so it is never left to one line among hundreds)."""
+    skipped = terminal.stats.get("skipped", [])
+    if not skipped:
+        terminal.write_line("every test ran on this machine: no guarantee went unchecked", bold=True)
+        return
+    terminal.section(f"NOT CHECKED ON THIS MACHINE: {len(skipped)} test(s)", sep="!", red=True, bold=True)
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        terminal.write_line(f"{report.nodeid}: {reason.removeprefix('Skipped: ')}", red=True)

@@ -31,7 +31,7 @@ from inceptionism.cluster.runner import RayRunner
 from inceptionism.cluster.video import compose, dream_video_on
 from inceptionism.motion.video import plan_segments
 
-from .support import EXAMPLES, one_line
+from .support import EXAMPLES, in_ci, one_line
 
 FAST = ["--preset", "classic", "--octaves", "2", "--steps", "3", "--seed", "5"]
 
@@ -42,7 +42,7 @@ def ray():
     as it starts nodes); under CI a missing Ray fails instead of skipping (the set-up installs it)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        if os.environ.get("CI"):
+        if in_ci():
             import ray as module
         else:
             module = pytest.importorskip("ray")

@@ -61,3 +61,16 @@ def test_a_role_is_resolved_where_its_docstring_stands():
     assert 'identifier="inceptionism.motion.zoom"' in linked(batch, ":mod:`.zoom`")
     shown = linked(batch, "see :class:`~inceptionism.api.Dream`, then")
     assert shown == 'see <autoref identifier="inceptionism.api.Dream" optional><code>Dream</code></autoref>, then'
+
+
+def test_the_readme_says_where_bf16_is_used_as_the_code_has_it():
+    """--precision auto's rule, as the README states it: the networks listed for a bf16 class
+    (their number), and that the default network stays fp32 everywhere."""
+    from inceptionism.models import get_spec
+    from inceptionism.models.families import BF16_FASTER
+
+    readme = (ROOT / "README.md").read_text()
+    said = re.search(r"bf16 only where it was measured faster and as good, which is (\d+) dense", readme)
+    assert said and int(said[1]) == len(BF16_FASTER), said
+    assert all(classes == {"cpu-avx512-bf16"} for classes in BF16_FASTER.values())  # "on CPUs with AVX512-BF16"
+    assert not get_spec("efficientnet-lite0").bf16_faster and "the default network included" in readme

@@ -9,9 +9,10 @@ numbers, torch version, threads), because float results differ between CPUs.
 On a machine with a record, every output must match it pixel for pixel and every
 recorded parameter must be unchanged (a parameter added later may appear beside them).
 On a machine without one the commands still run and must reproduce themselves from
-their own outputs; add a record there with::
+their own outputs, the comparison with a record is reported as not checked in the test
+run's last lines, and a record for this machine kind is added with::
 
-    .venv/bin/python tests/test_recorded.py --record
+    bash scripts/record.sh
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def test_configs_read_back_reproduce_the_pixels(outputs: dict[str, dict]) -> Non
 def test_outputs_match_the_record_for_this_machine(outputs: dict[str, dict]) -> None:
     record = _recorded().get(fingerprint())
     if record is None:
-        pytest.skip(f"no record for {fingerprint()!r}; add one with: python tests/test_recorded.py --record")
+        pytest.skip(f"recorded pixels: no record for {fingerprint()!r}; record this machine kind with: "
+                    "bash scripts/record.sh")
     assert set(record) <= set(outputs), f"outputs no longer written: {set(record) - set(outputs)}"
     for name, want in record.items():
         got = outputs[name]

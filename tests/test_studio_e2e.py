@@ -14,10 +14,13 @@ from inceptionism.featurevis import FeatureVisConfig
 from inceptionism.images import read_metadata
 from inceptionism.service import ServiceSettings, serve_in_background
 
+from .support import in_ci
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if os.environ.get("CI") == "true" and not Path(CHROMIUM).is_file():  # in CI a skipped browser test guards nothing
+if in_ci() and not Path(CHROMIUM).is_file():  # in CI a skipped browser test guards nothing
     raise RuntimeError("CI needs Debian's chromium for the browser tests; scripts/setup.sh installs it as root")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt install chromium)")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="the studio's page in a browser: needs Debian's "
+                                "chromium (scripts/setup.sh installs it as root, or: sudo apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")

@@ -114,7 +114,8 @@ class AscentConfig(Checked):
                                 studio=Studio("advanced", "Pyramid levels", "number"))
     precision: str = param("auto", "the network's arithmetic: fp32; bf16 (autocast; image and gradient stay fp32); "
                            "auto: a fixed rule per hardware class, from measurements (bf16 only where it was measured "
-                           "faster and as good; fp32 on every class measured so far), decided once per run; the "
+                           "faster and as good: 11 dense timm and torchvision networks on CPUs with AVX512-BF16; fp32 "
+                           "for every other network and class, the default one included), decided once per run; the "
                            "output records which", choices=("auto", "fp32", "bf16"), doors=LOCAL)
     seed: int | None = param(None, "random seed (jitter, tiles, noise); none = one is drawn and recorded in the output",
                              low=0, high=2**63 - 1, studio=Studio("advanced", "Seed", "number", placeholder="random"))
