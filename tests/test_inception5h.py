@@ -1,9 +1,12 @@
 """inception5h: a GraphDef with the real graph's ops and naming, converted and checked
-against an independent NumPy interpreter of TensorFlow's semantics."""
+against a NumPy interpreter of TensorFlow's semantics; that interpreter, the GraphDef reader and
+the network's own ops are in turn held against a small graph TensorFlow itself wrote and ran
+(``tf_graph/``: its bytes, and TensorFlow's output of every node)."""
 
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +16,7 @@ from typer.testing import CliRunner
 from inceptionism.cli import app
 from inceptionism.models import load_model
 from inceptionism.models.graphdef import Node, encode_graph, parse_graph
-from inceptionism.models.inception5h import MIXED
+from inceptionism.models.inception5h import LRN, MIXED, ConvSame, MaxPoolSame, graph_weights
 from inceptionism.taps import capture
 
 
@@ -118,6 +121,73 @@ class NumpyTF:
             raise NotImplementedError(node.op)
         self.memo[name] = out
         return out
+
+
+TF_GRAPH = Path(__file__).resolve().parent / "tf_graph"  # written by TensorFlow 2.21: tf_graph/make_graph.py
+
+
+@pytest.fixture(scope="module")
+def tf_graph() -> tuple[bytes, dict[str, np.ndarray]]:
+    with np.load(TF_GRAPH / "graph.npz") as ref:
+        return (TF_GRAPH / "graph.pb").read_bytes(), dict(ref)
+
+
+def test_the_graph_reader_reads_what_tensorflow_wrote(tf_graph):
+    data, ref = tf_graph
+    nodes = {n.name: n for n in parse_graph(data)}
+    consts = {k.removeprefix("const/"): v for k, v in ref.items() if k.startswith("const/")}
+    found = graph_weights(data)
+    assert set(consts) <= set(found) and all(np.array_equal(found[k], v) for k, v in consts.items())
+    assert found["softmax2_w"].shape == (32, 10) and nodes["mixed3a/concat_dim"].attr["value"].tolist() == [3]  # int32
+    conv = nodes["conv2d0_pre_relu/conv"]
+    assert (conv.op, conv.inputs, conv.attr["strides"], conv.attr["padding"]) == (
+        "Conv2D", ["input", "conv2d0_w"], [1, 2, 2, 1], b"SAME")
+    lrn = nodes["localresponsenorm0"].attr
+    assert (lrn["depth_radius"], lrn["bias"], lrn["beta"]) == (5, 1.0, 0.75) and lrn["alpha"] == pytest.approx(1e-4)
+    assert nodes["head0_pool"].attr["padding"] == b"VALID" and nodes["head0_pool"].attr["ksize"] == [1, 5, 5, 1]
+    assert nodes["mixed3a"].op == "Concat" and nodes["mixed3a"].inputs[0] == "mixed3a/concat_dim"
+
+
+def test_the_numpy_reference_computes_what_tensorflow_computed(tf_graph):
+    data, ref = tf_graph
+    reference = NumpyTF(data, ref["input"].astype(np.float64))
+    for key in (k for k in ref if k.startswith("out/")):
+        ours, theirs = reference(key.removeprefix("out/")), ref[key]
+        assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1e-4 * max(1.0, np.abs(theirs).max()), key
+
+
+def test_the_networks_ops_compute_what_tensorflow_computed(tf_graph):
+    """Each op as the network runs it (SAME convolutions and max pools, TF's LRN, a VALID average
+    pool, the concatenation), on TensorFlow's own inputs to it, gives TensorFlow's output."""
+    data, ref = tf_graph
+    found = graph_weights(data)
+
+    def tf_in(name: str) -> torch.Tensor:  # a node's TF output as the network's (B, C, H, W)
+        value = ref["input"] if name == "input" else ref[f"out/{name}"]
+        return torch.from_numpy(value).permute(0, 3, 1, 2)
+
+    with torch.no_grad():
+        for node in parse_graph(data):
+            if node.op in ("Placeholder", "Const", "BiasAdd", "Relu"):
+                continue
+            if node.op == "Conv2D":
+                w = found[node.inputs[1]]
+                layer = ConvSame(w.shape[2], w.shape[3], w.shape[0], node.attr["strides"][1])
+                layer.weight.copy_(torch.from_numpy(w.transpose(3, 2, 0, 1)))
+                layer.bias.zero_()  # the bias is the next node's (BiasAdd)
+                out = layer(tf_in(node.inputs[0]))
+            elif node.op == "MaxPool":
+                out = MaxPoolSame(node.attr["ksize"][1], node.attr["strides"][1])(tf_in(node.inputs[0]))
+            elif node.op == "AvgPool":
+                out = torch.nn.AvgPool2d(node.attr["ksize"][1], node.attr["strides"][1])(tf_in(node.inputs[0]))
+            elif node.op == "LRN":
+                out = LRN()(tf_in(node.inputs[0]))
+            elif node.op == "Concat":
+                out = torch.cat([tf_in(i) for i in node.inputs[1:]], 1)
+            else:
+                raise AssertionError(f"an op the test does not know: {node.op}")
+            theirs = tf_in(node.name)
+            assert torch.allclose(out, theirs, rtol=1e-4, atol=1e-4 * float(theirs.abs().max())), node.name
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 
 The wire format is decoded by hand, so TensorFlow and protobuf are not needed. Only
 the fields a frozen inference graph uses are read: each node's name, op, inputs and
-attributes (ints, floats, strings, lists of them, and constant float tensors).
+attributes (ints, floats, strings, lists of them, and constant float32 and int32 tensors;
+a tensor of another type reads as an empty array). tests/test_inception5h.py holds the reader
+to a graph TensorFlow itself wrote.
 
     GraphDef    { repeated NodeDef node = 1; }
     NodeDef     { string name = 1; string op = 2; repeated string input = 3; map<string, AttrValue> attr = 5; }
@@ -10,7 +12,7 @@ attributes (ints, floats, strings, lists of them, and constant float tensors).
                   TensorShapeProto shape = 7; TensorProto tensor = 8; }
     ListValue   { repeated bytes s = 2; repeated int64 i = 3; repeated float f = 4; }
     TensorProto { int32 dtype = 1; TensorShapeProto tensor_shape = 2; bytes tensor_content = 4;
-                  repeated float float_val = 5; }
+                  repeated float float_val = 5; repeated int32 int_val = 7; }
     TensorShapeProto { repeated Dim dim = 2; }   Dim { int64 size = 1; }
 """
 
@@ -24,7 +26,8 @@ import numpy as np
 
 __all__ = ["Node", "parse_graph", "encode_graph"]
 
-DT_FLOAT = 1
+DT_FLOAT, DT_INT32 = 1, 3
+_KINDS = {DT_FLOAT: "<f4", DT_INT32: "<i4"}  # the tensors read: their types as laid out in tensor_content
 
 
 @dataclass
@@ -71,7 +74,7 @@ def _signed(value: int) -> int:
 
 
 def _tensor(data: bytes) -> np.ndarray:
-    dtype, shape, content, floats = DT_FLOAT, [], b"", []
+    dtype, shape, content, values = DT_FLOAT, [], b"", []
     for number, wire, value in _fields(data):
         if number == 1:
             dtype = value
@@ -80,14 +83,26 @@ def _tensor(data: bytes) -> np.ndarray:
         elif number == 4:
             content = value
         elif number == 5:
-            floats.extend(struct.unpack(f"<{len(value) // 4}f", value) if wire == 2 else struct.unpack("<f", value))
-    if dtype != DT_FLOAT:
-        return np.zeros(0, np.float32)  # only float weights matter here
-    array = np.frombuffer(content, "<f4").copy() if content else np.array(floats, np.float32)
+            values.extend(struct.unpack(f"<{len(value) // 4}f", value) if wire == 2 else struct.unpack("<f", value))
+        elif number == 7:
+            values.extend(_varints(value) if wire == 2 else [_signed(value)])
+    if dtype not in _KINDS:
+        return np.zeros(0, np.float32)  # neither float32 weights nor int32 settings
+    kind = np.dtype(_KINDS[dtype])
+    array = np.frombuffer(content, kind).copy() if content else np.array(values, kind)
     count = int(np.prod(shape)) if shape else array.size
     if array.size == 1 and count > 1:
-        array = np.full(count, array[0], np.float32)
-    return array.reshape(shape) if shape else array
+        array = np.full(count, array[0], kind)
+    return (array.reshape(shape) if shape else array).astype(kind.newbyteorder("="))
+
+
+def _varints(data: bytes) -> list[int]:
+    """A packed run of varints (signed 64-bit)."""
+    items, pos = [], 0
+    while pos < len(data):
+        value, pos = _varint(data, pos)
+        items.append(_signed(value))
+    return items
 
 
 def _list(data: bytes) -> list:
@@ -96,13 +111,7 @@ def _list(data: bytes) -> list:
         if number == 2:
             items.append(value)
         elif number == 3:
-            if wire == 2:  # packed
-                pos = 0
-                while pos < len(value):
-                    v, pos = _varint(value, pos)
-                    items.append(_signed(v))
-            else:
-                items.append(_signed(value))
+            items.extend(_varints(value) if wire == 2 else [_signed(value)])  # packed, or one
         elif number == 4:
             items.extend(struct.unpack(f"<{len(value) // 4}f", value) if wire == 2 else struct.unpack("<f", value))
     return items

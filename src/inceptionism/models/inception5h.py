@@ -157,7 +157,8 @@ class Inception5h(nn.Module):
 
 def graph_weights(data: bytes) -> dict[str, np.ndarray]:
     """The float constants of a serialized graph, by node name."""
-    return {n.name: n.attr["value"] for n in parse_graph(data) if n.op == "Const" and isinstance(n.attr.get("value"), np.ndarray)}
+    return {n.name: value for n in parse_graph(data) if n.op == "Const"
+            and isinstance(value := n.attr.get("value"), np.ndarray) and value.dtype == np.float32 and value.size}
 
 
 def convert_graph(data: bytes, net: Inception5h) -> dict[str, torch.Tensor]:
