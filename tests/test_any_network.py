@@ -134,7 +134,8 @@ def test_a_network_not_differentiable_in_its_input_is_one_line_exit_4(photo):
 
     from inceptionism.engine.tiles import objective_gradient
     from inceptionism.errors import ModelError
-    from inceptionism.models.spec import LoadedModel, ModelSpec
+    from inceptionism.models.loaded import LoadedModel
+    from inceptionism.models.spec import ModelSpec
 
     class Detached(nn.Module):  # its features do not depend differentiably on the picture
         def __init__(self) -> None:

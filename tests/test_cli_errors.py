@@ -186,7 +186,7 @@ def _foreign_file(folder: Path, name: str) -> Path:
         ("garbage.pt", "(Unsupported operand"),
         ("broken-zip.pt", "(PytorchStreamReader failed reading zip archive: not a ZIP archive)"),
         ("text.pth", "not a state dict saved by torch.save, nor a .safetensors file"),
-        ("bad.safetensors", "it is not a .safetensors file (Error while deserializing header"),
+        ("bad.safetensors", "it is not a .safetensors file (file cut short in its header)"),
         ("whole-module.pt", "(Unsupported global: GLOBAL torch.nn.modules.linear.Linear"),
     ],
 )

@@ -122,8 +122,11 @@ def test_fetch_command(server, tmp_path, monkeypatch):
     ("inception5h", "download them with 'inceptionism models fetch inception5h --sha256 HEX'"),
 ])  # fmt: skip
 def test_missing_weights_name_the_fetch_command_first(tmp_path, monkeypatch, name, fetch_words):
+    import inceptionism.models.loading
+
     for variable in ("INCEPTIONISM_HOME", "TORCH_HOME", "HF_HOME"):  # nothing cached anywhere
         monkeypatch.setenv(variable, str(tmp_path / variable))
+    monkeypatch.setattr(inceptionism.models.loading, "_CACHE", {})  # nor loaded by an earlier test
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["dream", "noise", "-o", str(tmp_path / "d.png"), "--model", name, "-q"])
     assert result.exit_code == 5, result.output

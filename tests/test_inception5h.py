@@ -238,7 +238,7 @@ def test_dream_with_notebook_layer_and_no_other_flag(graph_file, small_photo, tm
 def test_missing_graph_is_one_line_exit_5(small_photo, tmp_path, monkeypatch):
     import inceptionism.models as models
 
-    monkeypatch.setattr(models, "_CACHE", {})  # no model loaded by an earlier test
+    monkeypatch.setattr(models.loading, "_CACHE", {})  # no model loaded by an earlier test
     monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "empty"))
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["dream", str(small_photo), "-o", str(tmp_path / "o.png"), "--model", "inception5h", "-q"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -80,7 +82,7 @@ def test_a_network_whose_weights_are_loaded_skips_its_random_initialization():
     """Initializing is wasted where the weights replace every parameter (1.3 s for VGG-16)."""
     from dataclasses import replace
 
-    from inceptionism.models import _build_uninitialized
+    from inceptionism.models.loading import _build_uninitialized
 
     spec = get_spec("efficientnet-lite0")
     before = torch.random.get_rng_state()
@@ -173,11 +175,12 @@ def test_load_by_order_copies_values(tmp_path):
 def test_packaged_weights_are_read_through_a_safetensors_copy_kept_whole(tmp_path, monkeypatch):
     """The legacy .pth's safe reader is slow (0.033 s of every command); a copy in the cache
     is read instead, gives the same weights, and a damaged or unwritable one costs nothing."""
-    from inceptionism.models import _build_uninitialized, weights
-    from inceptionism.models.efficientnet import _file
+    from inceptionism.models import weights
+    from inceptionism.models.loading import _build_uninitialized
+    from inceptionism.models.registered import lite_file
 
     monkeypatch.setenv("INCEPTIONISM_HOME", str(tmp_path / "home"))
-    spec, path = get_spec("efficientnet-lite0"), _file(0)
+    spec, path = get_spec("efficientnet-lite0"), lite_file(0)
     reference = _build_uninitialized(spec)
     load_by_order(reference, path, "lite0")
     reads = []
@@ -209,7 +212,7 @@ def test_listing_the_networks_builds_none_and_their_size_facts_are_measured_once
     import inceptionism.models as models
     from inceptionism.models import families
 
-    monkeypatch.setattr(models, "_FAMILY_SPECS", {})
+    monkeypatch.setattr(models.registry, "_FAMILY_SPECS", {})
     built = []
     real = families._read_only
     monkeypatch.setattr(families, "_read_only", lambda build: built.append(build) or real(build))
@@ -221,3 +224,33 @@ def test_listing_the_networks_builds_none_and_their_size_facts_are_measured_once
     vit = models.get_spec("torchvision/vit_b_16")
     assert (vit.inputs.fixed, vit.tokens.patch, vit.min_size) == (224, 16, 32)
     assert len(built) == 2 and vit.min_size == 32 and len(built) == 2  # each measured once
+
+
+def test_the_classics_listed_without_their_libraries_are_what_the_libraries_say(monkeypatch):
+    """``inceptionism models`` describes the classic networks from a table (no timm, torchvision
+    or torch imported): each row's weights source and checkpoint names are their spec's."""
+    import inceptionism.models as models
+    from inceptionism.models import families
+
+    monkeypatch.setattr(models.registry, "_FAMILY_SPECS", {})
+    for name, (source, hub_file, repo) in families.CLASSICS.items():
+        spec = families.family_spec(name)
+        assert spec.weights_source == source, name
+        candidates = [p.name for p in spec.weights_file.args[1]]  # partial(_find_weights, name, candidates, ...)
+        assert candidates[:1] == ([hub_file] if hub_file else []), name
+        if name.startswith("timm/"):
+            from inceptionism.runtime import import_timm
+
+            assert import_timm().models.get_pretrained_cfg(name.split("/")[1]).hf_hub_id == repo, name
+
+
+def test_listing_the_networks_imports_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "inceptionism", "models", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "inceptionism.models" in imported and not {"torch", "timm", "torchvision"} & imported
+    assert len(json.loads(done.stdout)) >= 12  # every network listed

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 from .featurevis import FeatureVisConfig, visualize_features
 from .images import encode_image
 from .outputs import make_output_dir, write_atomic
-from .models.spec import LoadedModel
+from .models.loaded import LoadedModel
 from .paths import gallery_cache_dir
 from .taps import layer_info
 

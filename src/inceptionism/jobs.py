@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import DreamConfig
-from .models.spec import LoadedModel
+from .models.loaded import LoadedModel
 
 __all__ = ["Dreamed", "JobCancelled", "JobEvents", "dream_job"]
 

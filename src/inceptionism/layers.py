@@ -68,9 +68,11 @@ LAYERS = (
     Layer("network", ("taps", "models"), (
         "taps.py  run to the deepest requested layer; hooks always removed; every activation a map",
         "         (B, C, H, W): token grids and channels-last layers turned round (layouts measured)",
-        "models/  registry, ModelSpec (preprocessing, layers, min size, download source, bf16_faster,",
-        "         inputs: the sizes it takes, tokens: patch and prefix), efficientnet (the default",
-        "         Lite0/1/2, without timm), families (timm/…, torchvision/…: any architecture), inception5h,",
+        "models/  registry and spec (ModelSpec: preprocessing, layers, download source, bf16_faster; its",
+        "         Shape: input sizes, tokens, min size, measured on first use), registered (Lite0/1/2 and",
+        "         inception5h by name): no torch, so listings import none; loading (load_model), loaded",
+        "         (LoadedModel), efficientnet (the default Lite0/1/2, without timm), families (timm/…,",
+        "         torchvision/…: any architecture; the classics' listing table), inception5h, graphdef,",
         "         weights, fetch, fold, same (TF \"same\" padding), trained (files of `train`), uninit",
     )),
     Layer("parameters", ("options", "config", "values", "params"), (

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Protocol
 from .config import DreamConfig
 from .featurevis import FeatureVisConfig
 from .jobs import Dreamed, JobEvents, dream_job
-from .models.spec import LoadedModel
+from .models.loaded import LoadedModel
 from .motion.batch import BatchItem, dream_here
 from .motion.video import VideoResult, dream_video
 from .options import VideoConfig

@@ -18,7 +18,7 @@ from .engine.filters import resize
 from .errors import ConfigError, ImageError, InceptionismError, LayerError
 from .images import fit_longest_side, load_image, to_tensor
 from .labels import resolve_class, resolve_classes
-from .models.spec import LoadedModel
+from .models.loaded import LoadedModel
 from .taps import capture, layer_info, list_layers
 
 __all__ = ["build_objective", "resolve_layer_indices", "choose_channels", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]

@@ -30,7 +30,7 @@ from torch import nn
 
 from .errors import LayerError
 from .models.fold import folded
-from .models.spec import LoadedModel
+from .models.loaded import LoadedModel
 from .objectives import OUTPUT
 
 __all__ = ["LayerInfo", "auto_layers", "capture", "list_layers", "layer_info", "layouts", "as_map"]

@@ -301,15 +301,15 @@ def models(ctx: typer.Context, as_json: bool = JsonOpt, debug: bool = DebugOpt) 
     if ctx.invoked_subcommand is not None:
         return
     with errors(debug):
-        from ..models import get_spec, list_models, weights_path
+        from ..models import describe, list_models
 
         records = []
-        for name in list_models():
-            spec = get_spec(name)
-            path = weights_path(spec)
-            records.append({"name": name, "weights": spec.weights_source, "here": path is not None,
+        for name in list_models():  # described without building a network or importing torch
+            listed = describe(name)
+            path = listed.weights
+            records.append({"name": name, "weights": listed.weights_source, "here": path is not None,
                             "megabytes": round(path.stat().st_size / 1e6) if path is not None else None,
-                            "dream_layers": spec.default_layers or None})
+                            "dream_layers": listed.dream_layers or None})
 
         def table() -> Table:
             shown = folding_table("networks (any timm/ARCH or torchvision/ARCH works too)", [

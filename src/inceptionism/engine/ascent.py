@@ -16,7 +16,7 @@ import torch
 
 from ..config import AscentConfig
 from ..errors import ImageError
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 from ..objectives import Objective
 from ..taps import capture
 from .filters import cascade_smooth, lap_normalize, resize

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from ..errors import ModelError
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 from ..objectives import Objective
 from ..taps import Capture, capture
 

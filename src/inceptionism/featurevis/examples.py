@@ -16,7 +16,7 @@ import torch
 
 from ..errors import ConfigError, ImageError
 from ..formats import INPUT_SUFFIXES
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 from ..objectives import Objective, caricature as caricature_term, channel, stay_close
 from ..paths import __version__
 from ..runtime import with_gradients

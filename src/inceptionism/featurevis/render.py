@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..errors import ConfigError
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 from ..objectives import Objective
 from ..runtime import with_gradients
 from ..taps import capture

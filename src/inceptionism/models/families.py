@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
 
 from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
 from ..runtime import import_timm, import_torchvision
-from .same import without_pad_copies
 from .spec import InputRule, Measured, ModelSpec, Shape, Source, Tokens
-from .uninit import NoRandomFills
 from .weights import load_file
 
-__all__ = ["family_spec", "FAMILIES"]
+__all__ = ["family_spec", "FAMILIES", "CLASSICS", "classic_weights"]
 
 FAMILIES = ("timm", "torchvision")
 
@@ -50,10 +51,45 @@ BF16_FASTER = {
 }
 
 
-def _hub_dir() -> Path:
-    import torch
+# The networks of the classic tutorials, listed by name (any other timm/NAME or torchvision/NAME
+# works too), with what ``inceptionism models`` shows of them, read without importing timm or
+# torchvision, and with them torch: where their weights come from, the checkpoint file torch
+# hub keeps them as, and the Hugging Face repository timm fetches them from.
+# tests/test_models.py holds each row to what the libraries say.
+CLASSICS: dict[str, tuple[str, str | None, str | None]] = {
+    "timm/inception_v3": ("timm checkpoint (timm/inception_v3.tv_in1k)", "inception_v3_google-1a9a5a14.pth",
+                          "timm/inception_v3.tv_in1k"),
+    "timm/inception_resnet_v2": ("timm checkpoint (timm/inception_resnet_v2.tf_in1k)", None,
+                                 "timm/inception_resnet_v2.tf_in1k"),
+    "timm/vgg16": ("timm checkpoint (timm/vgg16.tv_in1k)", None, "timm/vgg16.tv_in1k"),
+    "torchvision/googlenet": ("torchvision checkpoint googlenet-1378be20.pth", "googlenet-1378be20.pth", None),
+    "torchvision/vgg16": ("torchvision checkpoint vgg16-397923af.pth", "vgg16-397923af.pth", None),
+    "torchvision/vgg19": ("torchvision checkpoint vgg19-dcbb9e9d.pth", "vgg19-dcbb9e9d.pth", None),
+    "torchvision/inception_v3": ("torchvision checkpoint inception_v3_google-0cc3c7bd.pth",
+                                 "inception_v3_google-0cc3c7bd.pth", None),
+    "torchvision/resnet50": ("torchvision checkpoint resnet50-11ad3fa6.pth", "resnet50-11ad3fa6.pth", None),
+}
 
-    return Path(torch.hub.get_dir()) / "checkpoints"
+
+def classic_weights(name: str) -> tuple[str, Path | None]:
+    """A classic network's weights source and file (None when absent), from :data:`CLASSICS`
+    alone: the same search as its spec's, without importing timm, torchvision or torch."""
+    source, hub_file, repo = CLASSICS[name]
+    candidates = ([_hub_dir() / hub_file] if hub_file else []) + (_hf_files(repo) if repo else [])
+    try:
+        return source, _find_weights(name, candidates)
+    except WeightsMissingError:
+        return source, None
+
+
+def _hub_dir() -> Path:
+    """torch hub's checkpoints folder, as ``torch.hub.get_dir`` has it ($TORCH_HOME, else
+    $XDG_CACHE_HOME/torch, else ~/.cache/torch; ``hub.set_dir`` too once torch is imported)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return Path(torch.hub.get_dir()) / "checkpoints"
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    return Path(os.path.expanduser(os.environ.get("TORCH_HOME", os.path.join(cache, "torch")))) / "hub" / "checkpoints"
 
 
 def _hf_files(repo: str) -> list[Path]:
@@ -120,6 +156,8 @@ def _library_spec(name: str, build: Callable[[], nn.Module], candidates: list[Pa
 
 
 def _timm_build(arch: str, shape: Shape) -> nn.Module:
+    from .same import without_pad_copies
+
     return without_pad_copies(import_timm().create_model(arch, pretrained=False, **shape.facts.options))
 
 
@@ -128,6 +166,8 @@ def _read_only(build: Callable[[], nn.Module]) -> nn.Module:
     tenth of a second), only to be read: its class and attributes say which input sizes it
     takes and how its tokens lie. (On the meta device its initializers' and layer scales'
     arithmetic would import torch._dynamo, 1.7 s.)"""
+    from .uninit import NoRandomFills
+
     try:
         with NoRandomFills():
             return build()
@@ -143,6 +183,8 @@ def _smallest_side(probe: nn.Module, documented: int) -> int:
         if side >= documented:
             return documented
         try:
+            import torch
+
             with torch.no_grad():
                 probe.eval()(torch.zeros(1, 3, side, side))
             return max(32, side)

@@ -24,8 +24,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["Node", "parse_graph", "encode_graph"]
+__all__ = ["Node", "parse_graph", "encode_graph", "GRAPH_NAME"]
 
+GRAPH_NAME = "tensorflow_inception_graph.pb"  # the classic notebooks' frozen graph (inside inception5h.zip)
 DT_FLOAT, DT_INT32 = 1, 3
 _KINDS = {DT_FLOAT: "<f4", DT_INT32: "<i4"}  # the tensors read: their types as laid out in tensor_content
 

@@ -20,15 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ModelError, WeightsMissingError
+from ..errors import ModelError
 from ..paths import weights_cache_dir
-from .graphdef import parse_graph
-from .spec import ModelSpec, Source
+from .graphdef import GRAPH_NAME, parse_graph
 from .weights import sha256_file, write_cache_file
 
-__all__ = ["Inception5h", "INCEPTION5H", "MIXED", "convert_graph", "graph_weights"]
+__all__ = ["Inception5h", "MIXED", "convert_graph", "graph_weights", "load_graph_file"]
 
-GRAPH_NAME = "tensorflow_inception_graph.pb"
 # (1x1, 3x3 bottleneck, 3x3, 5x5 bottleneck, 5x5, pool reduce) channels, as in the graph.
 MIXED = {
     "mixed3a": (64, 96, 128, 16, 32, 32),
@@ -188,18 +186,6 @@ def _read_graph_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _source_file() -> Path:
-    folder = weights_cache_dir()
-    for candidate in (folder / GRAPH_NAME, folder / "inception5h.zip", Path.cwd() / GRAPH_NAME, Path.cwd() / "inception5h.zip"):
-        if candidate.is_file():
-            return candidate
-    raise WeightsMissingError(
-        f"weights for 'inception5h' are missing: {INCEPTION5H.download.hint('inception5h')}; or put "  # type: ignore[union-attr]
-        f"{GRAPH_NAME} or inception5h.zip in {folder} (or the current folder), or pass --weights PATH (--weights "
-        "random to use random weights)"
-    )
-
-
 def load_graph_file(net: nn.Module, path: Path) -> str:
     """Load weights from a .pb/.zip (converted once, cached as safetensors) or a converted file."""
     from safetensors.torch import load_file, save
@@ -217,23 +203,3 @@ def load_graph_file(net: nn.Module, path: Path) -> str:
     net.load_state_dict(state)
     write_cache_file(cached, save(state))  # whole or not at all; a read-only cache costs a conversion next time
     return sha
-
-
-INCEPTION5H = ModelSpec(
-    name="inception5h",
-    build=Inception5h,
-    load_weights=lambda net: load_graph_file(net, _source_file()),
-    load_file=lambda net, path: load_graph_file(net, Path(path)),
-    weights_file=_source_file,
-    weights_source=f"{GRAPH_NAME} / inception5h.zip of the classic DeepDream notebooks (converted without TensorFlow)",
-    mean=(117.0, 117.0, 117.0),
-    std=(1.0, 1.0, 1.0),
-    value_scale=255.0,
-    default_layers="mixed4c",
-    preset_layers={"subtle": "mixed3b", "classic": "mixed4c", "deep": "mixed4d_3x3_bottleneck_pre_relu,mixed4c"},
-    description="GoogLeNet (TensorFlow inception5h) of the classic notebooks, original layer names",
-    bf16_faster=frozenset(),  # bf16 measured 0.81-0.92x fp32's time on AVX512-BF16: not past the 0.8 bar
-    download=Source(
-        "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip", "inception5h.zip", None
-    ),
-)

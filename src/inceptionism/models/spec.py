@@ -1,16 +1,21 @@
-"""The spec of a dreamable network and the loaded model the engine works with."""
+"""The spec of a dreamable network: everything model-specific the generic engine needs.
+
+Importing this module does not import torch (``inceptionism models`` lists the networks
+without it); the loaded model the engine works with is :class:`~inceptionism.models.loaded.LoadedModel`."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
-__all__ = ["ModelSpec", "LoadedModel", "Source", "InputRule", "Tokens", "Shape", "Measured", "CROP"]
+
+__all__ = ["ModelSpec", "Source", "InputRule", "Tokens", "Shape", "Measured", "CROP"]
 
 CROP = 0.875  # classifying: the centre input_size square of the picture scaled to input_size / CROP (ImageNet's habit)
 
@@ -70,6 +75,8 @@ class InputRule:
 
     def fit(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, 3, H, W) shrunk and padded as :meth:`place` says (differentiable)."""
+        import torch
+
         place = self.place(*x.shape[-2:])
         inner = (place.inner_height, place.inner_width)
         if inner != tuple(x.shape[-2:]):  # larger than the one size: not a dream's tile, seen smaller
@@ -191,36 +198,11 @@ class ModelSpec:
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """Map RGB in [0, 1], shape (B, 3, H, W), into the network's input space."""
+        import torch
+
         if self.bgr:
             x = x.flip(1)
         mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
         return (x * self.value_scale - mean) / std
 
-
-class LoadedModel(nn.Module):
-    """A network with its spec: takes RGB in [0, 1] and runs the network on it.
-
-    Attributes:
-        spec: the model's :class:`ModelSpec`.
-        net: the underlying ``nn.Module`` (layer names are module paths inside it).
-        weights_sha256: checksum of the weights that were loaded, or ``"random"``.
-    """
-
-    def __init__(
-        self, spec: ModelSpec, net: nn.Module, weights_sha256: str, memory_format: torch.memory_format = torch.contiguous_format
-    ) -> None:
-        super().__init__()
-        self.spec = spec
-        self.net = net
-        self.weights_sha256 = weights_sha256
-        self.memory_format = memory_format  # inputs are laid out like this before the forward pass
-        self.folds: list = []  # conv/batch-norm pairs folded while dreaming (models.fold)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.spec.inputs.fit(x)  # a size the network takes (a no-op for most)
-        return self.net(self.spec.preprocess(x.contiguous(memory_format=self.memory_format)))
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.net.parameters()).device

@@ -16,9 +16,10 @@ import json
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 from ..errors import ModelError, cause
 from .spec import ModelSpec
@@ -54,11 +55,8 @@ def read_info(path: str | Path) -> TrainedInfo | None:
     path = Path(path)
     if path.suffix != ".safetensors" or not path.is_file():
         return None
-    from safetensors import safe_open
-
     try:
-        with safe_open(str(path), "pt") as fh:
-            text = (fh.metadata() or {}).get(META_KEY)
+        text = _safetensors_metadata(path).get(META_KEY)
     except Exception as exc:  # not a safetensors file at all: say which one
         raise ModelError(f"cannot read weights file {str(path)!r}: it is not a .safetensors file ({cause(exc)})") from None
     if text is None:
@@ -70,6 +68,32 @@ def read_info(path: str | Path) -> TrainedInfo | None:
                               "std": tuple(data["std"])})
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelError(f"weights file {str(path)!r} has a damaged description of its training: {cause(exc)}") from None
+
+
+MAX_HEADER = 100_000_000  # safetensors' own bound on its JSON header
+
+
+def _safetensors_metadata(path: Path) -> dict[str, str]:
+    """A .safetensors file's ``__metadata__`` (its header: 8 bytes of length, then JSON), read
+    without torch or the tensors, as listing the trained networks needs.
+
+    Raises:
+        ValueError: the file is not a safetensors file.
+    """
+    with open(path, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        if not 2 <= size <= MAX_HEADER:
+            raise ValueError(f"header of {size} bytes")
+        text = fh.read(size)
+    if len(text) != size:
+        raise ValueError("file cut short in its header")
+    header = json.loads(text)
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError("metadata is not text")
+    return metadata
 
 
 def replace_head(net: nn.Module, classes: int) -> str:
@@ -85,6 +109,8 @@ def replace_head(net: nn.Module, classes: int) -> str:
         net.reset_classifier(classes)
         head = net.get_classifier()
         return next(name for name, module in net.named_modules() if module is head)
+    from torch import nn
+
     linears = [(name, m) for name, m in net.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ModelError(f"{type(net).__name__} has no classifier layer (nn.Linear) to train")

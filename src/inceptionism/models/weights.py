@@ -7,9 +7,10 @@ import importlib
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 from ..errors import ModelError, OutputError, WeightsMissingError, cause
 from ..outputs import write_atomic
@@ -120,6 +121,8 @@ def _read_state_dict(path: Path, model_name: str) -> dict:
 
             state = load_safetensors(str(path))
         else:
+            import torch  # here: finding and checking weights files needs no torch
+
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file: say which one
         raise ModelError(f"cannot read weights file {str(path)!r} for {model_name!r}: it is not a state dict saved by "

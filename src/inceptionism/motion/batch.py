@@ -12,7 +12,7 @@ from ..options import BatchConfig
 from ..errors import ConfigError, ImageError, OutputError
 from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS
 from ..outputs import make_output_dir, write_atomic
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 
 __all__ = ["BatchSummary", "BatchItem", "Runner", "dream_bytes", "dream_here", "dream_folder", "output_names"]
 

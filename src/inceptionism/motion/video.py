@@ -35,7 +35,7 @@ from ..options import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, fit_longest_side
 from ..outputs import check_output_path, write_atomic
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 from .videoio import VIDEO_FORMATS, VideoInfo, probe, read_frames, write_video
 
 __all__ = ["VideoResult", "VideoJob", "FrameDreamer", "Segment", "coherent_start", "dream_video", "plan_segments",

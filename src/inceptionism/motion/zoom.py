@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..config import DreamConfig
 from ..options import ZoomConfig
 from ..images import Picture
-from ..models.spec import LoadedModel
+from ..models.loaded import LoadedModel
 
 __all__ = ["transform_frame", "zoom_frames"]
 
