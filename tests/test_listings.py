@@ -75,3 +75,13 @@ def test_a_listing_whose_reader_has_gone_ends_quietly():
         done = subprocess.run([sys.executable, "-m", "inceptionism", "classes"], stdout=pipe, stderr=subprocess.PIPE,
                               text=True, timeout=120)
     assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
+def test_a_command_started_with_its_standard_output_closed_runs_without_a_traceback(tmp_path):
+    for command in (["classes"], ["dream", "noise", "--size", "32x32", "--steps", "1", "-o", str(tmp_path / "d.png"),
+                                  "-q"]):
+        done = subprocess.run([sys.executable, "-m", "inceptionism", *command], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, timeout=120,
+                              preexec_fn=lambda: os.close(1))  # `inceptionism ... >&-`
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert (tmp_path / "d.png").is_file()

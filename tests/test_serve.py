@@ -154,3 +154,16 @@ def test_a_studio_writes_only_under_its_data_dir_and_the_documented_cache(tmp_pa
     allowed = (data, home / ".cache" / "inceptionism")
     assert written and not [p for p in written if not any(p.is_relative_to(a) for a in allowed)], written
     assert any(p.is_relative_to(data / "jobs" / job_id) for p in written)  # it did write its job
+
+
+def test_serve_refuses_a_photo_folder_and_a_data_directory_that_hold_each_other(tmp_path, small_photo):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(small_photo.read_bytes())
+    inside = invoke("serve", "--examples", photos, "--data-dir", photos / "studio")
+    one_line(inside, 2, "is inside the photo folder")
+    (tmp_path / "d" / "jobs").mkdir(parents=True)
+    (tmp_path / "d" / "jobs" / "a.png").write_bytes(small_photo.read_bytes())
+    one_line(invoke("serve", "--examples", tmp_path / "d" / "jobs", "--data-dir", tmp_path / "d"), 2,
+             "is inside the data directory")
+    assert not (photos / "studio").exists()  # refused before anything was made

@@ -30,7 +30,8 @@ def test_a_host_header_that_is_no_plain_host_and_port_is_refused(client, host):
     assert answer.status_code == 400 and "does not answer to the host" in answer.json()["error"]
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000", "::1"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000", "::1",
+                                  "[0:0::1]:8000", "0:0::1"])
 def test_the_loopback_names_with_or_without_a_port_are_answered(client, host):
     assert client.get("/api/settings", headers={"host": host}).status_code == 200
 
@@ -117,3 +118,17 @@ def test_the_studios_data_is_private_to_its_user(tmp_path, small_photo):
     for path in (data, data / "jobs", data / "jobs" / job["id"]):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     assert stat.S_IMODE((data / "jobs.sqlite3").stat().st_mode) == 0o600
+
+
+def test_a_path_that_climbs_out_of_the_picture_cache_is_no_layer(tmp_path, small_photo):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(small_photo.read_bytes())
+    data = tmp_path / "data"
+    for planted in (data / "thumbnails" / "examples" / "ex-0000.jpg", data / "ex-0000.jpg"):  # where ".." leads
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        planted.write_bytes(b"not for the web")
+    with studio_client(data, workers=0, examples=photos) as client:
+        for name, layer in (("..", ".."), ("efficientnet-lite0", "%2e%2e"), ("%2e%2e", "%2e%2e")):
+            answer = client.get(f"/api/models/{name}/layers/{layer}/channels/0/examples")
+            assert answer.status_code == 404 and answer.content != b"not for the web", (name, layer, answer.text)

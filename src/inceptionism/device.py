@@ -10,7 +10,7 @@ from .errors import ConfigError
 
 __all__ = ["resolve_device"]
 
-_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_PATTERN = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")  # digits 0-9 only: int() took "cuda:٣" too
 
 
 def resolve_device(name: str) -> torch.device:
@@ -18,7 +18,7 @@ def resolve_device(name: str) -> torch.device:
 
     ``auto`` picks CUDA, then Apple's MPS, then the CPU.
     """
-    if not isinstance(name, str) or not _PATTERN.match(name):
+    if not isinstance(name, str) or not _PATTERN.fullmatch(name):
         raise ConfigError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
     if name == "auto":
         if torch.cuda.is_available():

@@ -45,6 +45,8 @@ def main() -> None:
     keep_freed_memory()  # freed activation buffers are reused, not faulted in afresh each step
     defer_torch_meta_kernels()  # torch's meta kernels (0.3 s of its import) wait until compiling needs them
     signal.signal(signal.SIGTERM, _interrupt)
+    if sys.stdout is None:  # started with its standard output closed: what it prints goes nowhere, as rich's would
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     sys.stdout = GuardedStdout(sys.stdout)  # a full disk or a closed pipe is one line, not a traceback
     try:
         app()
@@ -76,8 +78,9 @@ def _leave(code: int | str | None) -> None:
         print(code, file=sys.stderr)
         code = 1
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return  # a closed or broken stream: let the interpreter report it as it would
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except Exception:  # noqa: BLE001 - a closed or broken stream (OutputError, Exit from GuardedStdout)
+        return  # let the interpreter end as it would
     os._exit(code or 0)

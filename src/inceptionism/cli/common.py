@@ -62,6 +62,10 @@ class GuardedStdout:
         except OSError as exc:
             raise self._failed(exc) from None
 
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from ..errors import ConfigError, ImageError
 from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
 from .common import DebugOpt, QuietOpt, app, errors, load_network, out, progress_bar, run_with_progress
-from .options import with_config
+from .options import with_config, written_number
 from .tables import JsonOpt, folding_table, show_records
 
 
@@ -155,7 +155,8 @@ def examples(
     channels: str = typer.Argument(..., help="Channel(s): 7 or 3,7,12."),
     photos: Path = typer.Argument(..., help="Folder of photos (searched below too)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output sheet; several channels add -N to its name."),
-    top: int = typer.Option(9, "--top", min=1, max=100, help="Photos per channel."),
+    top: int = typer.Option(9, "--top", parser=written_number(int), metavar="INTEGER",
+                            help="Photos per channel, 1 to 100."),
     whole: bool = typer.Option(False, "--whole", help="Show whole photos, not the crop around the strongest place."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
@@ -169,6 +170,8 @@ def examples(
         from ..outputs import check_output_path, check_outputs, check_outside
 
         inputs = tuple(f for f in (net.weights,) if f not in (None, "random"))
+        if not 1 <= top <= 100:
+            raise ConfigError(f"top must be from 1 to 100, not {top}", field="top")
         check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)
         photo_files(photos)  # a folder of pictures, before the network loads
         check_outside(output, photos)

@@ -21,10 +21,10 @@ from ..errors import ConfigError
 from ..written import decimal, whole
 from .common import err, errors
 
-__all__ = ["with_config", "dream_options", "option_for"]
+__all__ = ["with_config", "dream_options", "option_for", "written_number"]
 
 
-def _written(kind: type) -> Callable[[Any], Any]:
+def written_number(kind: type) -> Callable[[Any], Any]:
     """A typer parser for ``kind`` (int or float) that reads numbers written with the digits 0-9
     alone: click's own ``int()`` and ``float()`` also take other scripts' digits (``--size ٣٢``
     was 32) and underscores (``1_0`` was 10)."""
@@ -72,7 +72,7 @@ def option_for(p: Param, *, layered_default: bool) -> Any:
     number = p.kind if _annotation(p) in (Optional[int], Optional[float]) else None
     return typer.Option(default, *names, help=text, show_default=default is not None,
                         metavar=p.metavar or (("INTEGER" if number is int else "FLOAT") if number else None),
-                        parser=_written(number) if number is not None else None)
+                        parser=written_number(number) if number is not None else None)
 
 
 def _signature(command: Callable, supplied: Sequence[str], params: Sequence[Param], *, layered_default: bool,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from pathlib import Path
 
 from ..errors import ConfigError, OutputError, ServiceError
 from ..options import ServeConfig
@@ -44,6 +45,8 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
         if token is None and not is_loopback(opts.host):
             token = secrets.token_urlsafe(24)  # beyond loopback, never open
         directory = opts.data_dir or default_data_dir()
+        if opts.examples is not None:
+            _check_apart(directory, opts.examples)
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # the studio's data is its user's alone
         except OSError as exc:
@@ -64,6 +67,19 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
             studio_server(config).run(sockets=[listening])
         except KeyboardInterrupt:  # uvicorn raises the stopping signal again once it has shut down
             pass
+
+
+def _check_apart(data: Path, photos: Path) -> None:
+    """The photo folder (scanned whole, below too) and the data directory must not hold each other:
+    the studio would show its own pictures, or other people's uploads, as dataset examples."""
+    data_at, photos_at = data.resolve(), photos.resolve()
+    if data_at == photos_at or photos_at in data_at.parents:
+        raise ConfigError(f"the data directory {str(data)!r} is inside the photo folder {str(photos)!r}, which is "
+                          "scanned whole: the studio would show its own pictures and uploads as dataset examples; "
+                          "give --examples a folder without it", field="examples")
+    if data_at in photos_at.parents:
+        raise ConfigError(f"the photo folder {str(photos)!r} is inside the data directory {str(data)!r}, where the "
+                          "studio keeps uploads and results; give a folder outside it", field="examples")
 
 
 def _listen(host: str, port: int) -> socket.socket:

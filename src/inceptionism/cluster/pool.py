@@ -61,11 +61,16 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
     """
     host, _, port = address.removeprefix("ray://").rpartition(":")
     host = host.strip("[]")
+    tls = os.environ.get("RAY_USE_TLS", "").strip().lower() in ("1", "true")  # no cleartext preface to answer then
     try:
         with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            if tls:
+                return
             conn.settimeout(timeout)
             conn.sendall(_PREFACE)
-            answer = conn.recv(9)
+            answer = b""
+            while len(answer) < 9 and (part := conn.recv(9 - len(answer))):  # a frame's header may come in pieces
+                answer += part
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise ClusterError(f"nothing answers at {address!r} ({reason}); check the address, and that a Ray head node "

@@ -14,7 +14,7 @@ from ..errors import ModelError, WeightsMissingError
 from .families import CLASSICS, FAMILIES, classic_weights, family_spec
 from .registered import INCEPTION5H, LITE0, LITE1, LITE2
 from .spec import ModelSpec
-from .trained import PREFIX as TRAINED, TrainedInfo, read_info, trained_spec
+from .trained import PREFIX as TRAINED, TrainedInfo, read_info, trained_source, trained_spec
 
 __all__ = ["register", "add_trained_folder", "only_trained_from", "list_models", "get_spec", "spec_for",
            "weights_path", "Listing", "describe", "CACHE_LOCK"]
@@ -157,6 +157,10 @@ def describe(name: str) -> Listing:
     if name in CLASSICS and name not in _FAMILY_SPECS:
         source, found = classic_weights(name)
         return Listing(name, source, found, "")
+    trained = _trained_files().get(name) if name.startswith(TRAINED) else None
+    if trained is not None and "/" in trained[1].base:  # trained from a timm or torchvision network: no spec of it
+        path, info = trained
+        return Listing(name, trained_source(info, path), path, "")  # its layers are chosen by depth, as its base's
     spec = get_spec(name)
     return Listing(name, spec.weights_source, weights_path(spec), spec.default_layers)
 

@@ -25,7 +25,8 @@ from ..errors import ModelError, cause
 from .spec import ModelSpec
 from .weights import load_file
 
-__all__ = ["META_KEY", "TrainedInfo", "read_info", "trained_spec", "replace_head", "encode_trained", "PREFIX"]
+__all__ = ["META_KEY", "TrainedInfo", "read_info", "trained_spec", "trained_source", "replace_head", "encode_trained",
+           "PREFIX"]
 
 META_KEY = "inceptionism.trained"  # safetensors metadata key of the JSON description
 PREFIX = "trained/"  # model names of trained files found in a trained-networks folder
@@ -126,6 +127,11 @@ def _build(base_build: Callable[[], nn.Module], classes: int) -> nn.Module:
     return net
 
 
+def trained_source(info: TrainedInfo, path: Path) -> str:
+    """A trained network's weights source, as listings show it."""
+    return f"trained from {info.base} on {len(info.classes)} classes ({Path(path).name})"
+
+
 def trained_spec(base: ModelSpec, path: Path, info: TrainedInfo, name: str | None = None) -> ModelSpec:
     """The spec of the network in ``path``: ``base``'s layers and sizes, the file's weights,
     classes and preprocessing. ``name`` defaults to the base's (``--model`` stays valid)."""
@@ -136,7 +142,7 @@ def trained_spec(base: ModelSpec, path: Path, info: TrainedInfo, name: str | Non
         build=partial(_build, base.build, len(info.classes)),
         load_weights=lambda net: load_file(net, path, name or base.name),
         weights_file=lambda: path,
-        weights_source=f"trained from {info.base} on {len(info.classes)} classes ({path.name})",
+        weights_source=trained_source(info, path),
         mean=info.mean,
         std=info.std,
         value_scale=info.value_scale,

@@ -27,11 +27,14 @@ def studio_server(config: "uvicorn.Config") -> "uvicorn.Server":
 
     class StudioServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
-            self.stop_drawings()
+            # A signal handler runs on the event loop's thread, maybe inside a section that holds
+            # the drawings' lock: the stop takes that lock on a thread of its own.
+            threading.Thread(target=self.stop_drawings, name="studio-stop-drawings", daemon=True).start()
             super().handle_exit(sig, frame)
 
         def stop_drawings(self) -> None:
-            inspector = getattr(self.config.app.state, "inspector", None)
+            state = getattr(self.config.app, "state", None)  # the app itself (not an import string)
+            inspector = getattr(state, "inspector", None)
             if inspector is not None:
                 inspector.stop_drawings()
 

@@ -40,6 +40,7 @@ def _retrieved(future: asyncio.Future) -> None:
 
 @dataclass
 class _Drawing:
+    key: Hashable
     future: Future
     cancelled: threading.Event = field(default_factory=threading.Event)
     waiters: int = 0
@@ -66,6 +67,7 @@ class Drawings:
         """
         job = self._join(key, draw)
         watch = asyncio.ensure_future(gone())
+        watch.add_done_callback(_retrieved)  # a request whose body could not be read is gone too
         drawn = asyncio.wrap_future(job.future)
         drawn.add_done_callback(_retrieved)  # also when this waiter left before it was done
         result = asyncio.ensure_future(asyncio.shield(drawn))
@@ -97,8 +99,8 @@ class Drawings:
                 raise ApiError(503, f"{self.waiting} requests are waiting for pictures; try again in a few seconds",
                                headers={"Retry-After": RETRY_S})
             if job is None:
-                job = self._under_way[key] = _Drawing(Future())  # listed first: _run removes it under this lock
-                job.future = self._pool.submit(self._run, key, job, draw)
+                job = self._under_way[key] = _Drawing(key, Future())  # listed first: _run removes it under this lock
+                job.future = self._pool.submit(self._run, job, draw)
             job.waiters += 1
             self._waiters += 1
             return job
@@ -109,17 +111,22 @@ class Drawings:
             self._waiters -= 1
             if job.waiters == 0 and not job.future.done():  # nobody waits: do not draw it, or stop drawing it
                 job.cancelled.set()
-                job.future.cancel()
+                if job.future.cancel():  # it had not started: _run never comes to take it off the list
+                    self._forget(job)
 
-    def _run(self, key: Hashable, job: _Drawing, draw: Callable[[threading.Event], T]) -> T:
+    def _forget(self, job: _Drawing) -> None:
+        """Take ``job`` off the list (under the lock), unless a newer drawing of its key replaced it."""
+        if self._under_way.get(job.key) is job:
+            del self._under_way[job.key]
+
+    def _run(self, job: _Drawing, draw: Callable[[threading.Event], T]) -> T:
         try:
             if job.cancelled.is_set():
                 raise DrawingCancelled
             return on_passing_thread(draw, job.cancelled)
         finally:
             with self._lock:
-                if self._under_way.get(key) is job:
-                    del self._under_way[key]
+                self._forget(job)
 
     def under_way(self) -> int:
         """Drawings under way or queued now."""
@@ -131,9 +138,10 @@ class Drawings:
         next step or photo; True if it did."""
         with self._lock:
             self._closed = True
-            for job in self._under_way.values():
+            for job in list(self._under_way.values()):
                 job.cancelled.set()
-                job.future.cancel()
+                if job.future.cancel():
+                    self._forget(job)
             running = [job.future for job in self._under_way.values()]
         self._pool.shutdown(wait=False, cancel_futures=True)
         return not wait(running, timeout).not_done

@@ -50,6 +50,7 @@ class Inspector:
         self._draw_models: dict[str, LoadedModel] = {}  # used by the drawings' one thread alone
         self._drawings = Drawings(MAX_DRAWING, MAX_WAITING)
         self._folders: dict[tuple[str, ...], Path] = {}  # where each layer's pictures (and variants) are cached
+        self._channels: dict[tuple[str, str], int] = {}  # (network, layer) -> its channel count, once drawn
         self._warming: threading.Thread | None = None
 
     def warm(self, name: str) -> None:
@@ -114,7 +115,7 @@ class Inspector:
         return await self._picture((name, layer), (name, layer, channel // BATCH), channel, gone,
                                    lambda model, on_step: channel_thumbnail(model, layer, channel, self.drawing,
                                                                             root=self.thumbnails_dir, batch=BATCH,
-                                                                            on_step=on_step))
+                                                                            on_step=on_step), shared=True)
 
     async def variants(self, name: str, layer: str, channel: int, gone: Gone) -> Path:
         """``VARIANTS`` different pictures of one channel side by side (the diversity term pushes
@@ -125,25 +126,30 @@ class Inspector:
                                                                            root=self.thumbnails_dir, on_step=on_step))
 
     async def _picture(self, folder: tuple[str, ...], drawing: tuple[Any, ...], channel: int, gone: Gone,
-                       make: Callable[[LoadedModel, Callable[[int, Any], None]], Path]) -> Path:
+                       make: Callable[[LoadedModel, Callable[[int, Any], None]], Path], *, shared: bool = False) -> Path:
         """A channel's picture from the cache (``folder``: network, layer and kind), or ``make``
         with the drawing copy of the network (``drawing`` names what is drawn: requests for the
-        same one wait for it together); the cache is pruned after."""
+        same one wait for it together; ``shared``: other channels' requests too, a batch of
+        neighbours, so each request's own channel is checked, not the first one's); the cache
+        is pruned after."""
         name, layer = folder[0], folder[1]
+        self._known_channel(name, layer, channel)
         cached = self._cached(folder, channel)
         if cached is not None:  # no drawing, no waiting, no count
             return _used(cached)
 
         def draw(cancelled: threading.Event) -> Path:
             model = self._model(name, self._draw_models)
-            self._checked_channels(model, name, layer, channel)
+            self._channels_of(model, name, layer)
+            if not shared:
+                self._known_channel(name, layer, channel)
             path = make(model, lambda step, values: _check(cancelled))
             self._folders[folder] = path.parent
             prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
             return path
 
-        path = await self._drawings.get(drawing, draw, gone)
-        return _used(self._cached(folder, channel) or path)  # a neighbour's request drew this channel's batch too
+        await self._drawings.get(drawing, draw, gone)
+        return self._drawn_for(name, layer, channel, self._cached(folder, channel))
 
     def _cached(self, folder: tuple[str, ...], channel: int) -> Path | None:
         known = self._folders.get(folder)
@@ -158,6 +164,9 @@ class Inspector:
         if self.examples_dir is None:
             raise ApiError(404, "this studio has no photo folder for dataset examples; start it with "
                            "inceptionism serve --examples PHOTOS", "channel")
+        if any(part in (".", "..") or "\\" in part for part in (name, layer)) or "/" in layer:
+            raise ApiError(404, f"no layer {layer!r} in {name}; see /api/models/{name}/layers", "layer")
+        self._known_channel(name, layer, channel)
         folder = self.thumbnails_dir / "examples" / name.replace("/", "--") / layer
         path = folder / f"ex-{channel:04d}.jpg"
         if path.is_file():
@@ -167,25 +176,34 @@ class Inspector:
             from ..featurevis import write_layer_examples
 
             model = self._model(name, self._draw_models)
-            self._checked_channels(model, name, layer, channel)
+            self._channels_of(model, name, layer)
             write_layer_examples(model, layer, self.examples_dir, folder,  # type: ignore[arg-type]
                                  on_photo=lambda done, total: _check(cancelled))
-            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
-            return path
+            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=folder)  # the layer's strips just made stay
+            return folder
 
-        await self._drawings.get((name, layer, "examples"), scan, gone)
-        if not path.is_file():  # pruned at once: the cache is full of newer pictures
+        await self._drawings.get((name, layer, "examples"), scan, gone)  # every channel of the layer at once
+        return self._drawn_for(name, layer, channel, path if path.is_file() else None)
+
+    def _drawn_for(self, name: str, layer: str, channel: int, found: Path | None) -> Path:
+        """After a drawing: this request's own picture, its channel checked (a shared drawing was
+        asked for by another channel's request first, maybe one the layer does not have)."""
+        self._known_channel(name, layer, channel)
+        if found is None:  # drawn, and pruned at once: the cache is full of newer pictures
             raise ApiError(503, "the picture cache is full; try again", headers={"Retry-After": "5"})
-        return _used(path)
+        return _used(found)
 
-    @staticmethod
-    def _checked_channels(model: LoadedModel, name: str, layer: str, channel: int) -> int:
-        """The layer's channel count; 404 for a layer the network lacks or a channel out of range."""
+    def _known_channel(self, name: str, layer: str, channel: int) -> None:
+        """404 for a channel out of range, where the layer's channel count is known (drawn before)."""
+        channels = self._channels.get((name, layer))
+        if channels is not None and not 0 <= channel < channels:
+            raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
+
+    def _channels_of(self, model: LoadedModel, name: str, layer: str) -> int:
+        """The layer's channel count, kept for later requests; 404 for a layer the network lacks."""
         if layer not in {info.name for info in list_layers(model)}:
             raise ApiError(404, f"no layer {layer!r} in {name}; see /api/models/{name}/layers", "layer")
-        channels = layer_info(model, layer).channels
-        if not 0 <= channel < channels:
-            raise ApiError(404, f"channel {channel} is out of range for {layer}: 0 to {channels - 1}", "channel")
+        channels = self._channels[(name, layer)] = layer_info(model, layer).channels
         return channels
 
     def check(self, cfg: DreamConfig, width: int, height: int, *, guide: bool = False) -> None:

@@ -78,8 +78,10 @@ def _host_name(value: str) -> str | None:
     address, then an optional port): "[::1]:8000" -> "::1", "a.b:80" -> "a.b"; None for
     anything else, such as "127.0.0.1:80@evil.example", which is no host a browser sends."""
     match = _HOST.fullmatch(value)
-    if match is not None:
-        return match["v6"] or match["name"]
+    if match is not None and match["v6"] is None:
+        return match["name"]
+    if match is not None:  # [IPv6]: written as the bare address is, so [0:0::1] is ::1 too
+        value = match["v6"]
     try:
         return str(ipaddress.IPv6Address(value))  # a bare IPv6 address, as some clients write it
     except ValueError:

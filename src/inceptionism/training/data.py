@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ..written import is_whole
 from ..errors import ConfigError, ImageError
 from ..images import load_image, to_pil, to_tensor
 from ..models.spec import CROP
@@ -48,7 +49,7 @@ def _check_names(root: Path, names: list[str]) -> None:
             shown = os.fsencode(name).decode("utf-8", "replace")
             raise ConfigError(f"class folder {shown!r} in {str(root)!r}: its name is not valid UTF-8, so it cannot be "
                               "a class name; rename the folder", field="data") from None
-        if "," in name or name.strip().isdigit() or name != name.strip():
+        if "," in name or is_whole(name.strip()) or name != name.strip():  # "3" or "+3" would be read as an index
             raise ConfigError(f"class folder {name!r} in {str(root)!r}: a class name may not hold a comma, be a number "
                               "or start or end with a space (--class NAME must find it); rename the folder",
                               field="data")

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from ...config import DEFAULT_MODEL
-from ...doors.limits import check_served
+from ...doors.limits import ApiError, check_served
 from ...labels import GROUPS, class_names
 from ...models import get_spec
+from ...written import is_whole
 from ..deps import Inspect
 
 router = APIRouter(prefix="/api", tags=["models"])
@@ -27,6 +28,13 @@ def models(inspector: Inspect) -> list[dict[str, Any]]:
 def layers(inspector: Inspect, name: str) -> dict[str, Any]:
     """Every dreamable layer of a network with its channel count (for a 224 px input)."""
     return {"model": name, "layers": inspector.layers(name)}
+
+
+def _channel(text: str) -> int:
+    """A channel number as written in the path: the digits 0-9 alone (pydantic's int took ``1_0``)."""
+    if not is_whole(text, signed=False) or len(text) > 9:
+        raise ApiError(422, f"channel {text[:20]!r} is not a channel number (digits 0-9)", "channel")
+    return int(text)
 
 
 def _gone(request: Request) -> Callable[[], Awaitable[None]]:
@@ -45,29 +53,29 @@ def _gone(request: Request) -> Callable[[], Awaitable[None]]:
 
 @router.get("/models/{name:path}/layers/{layer}/channels/{channel}", response_class=FileResponse,
             responses={404: {}, 503: {}})
-async def channel_picture(inspector: Inspect, name: str, layer: str, channel: int, request: Request) -> FileResponse:
+async def channel_picture(inspector: Inspect, name: str, layer: str, channel: str, request: Request) -> FileResponse:
     """A small picture of what one channel responds to, grown from noise (cached)."""
-    path = await inspector.thumbnail(name, layer, channel, _gone(request))
+    path = await inspector.thumbnail(name, layer, _channel(channel), _gone(request))
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/models/{name:path}/layers/{layer}/channels/{channel}/variants", response_class=FileResponse,
             responses={404: {}, 503: {}})
-async def channel_variants(inspector: Inspect, name: str, layer: str, channel: int, request: Request) -> FileResponse:
+async def channel_variants(inspector: Inspect, name: str, layer: str, channel: str, request: Request) -> FileResponse:
     """Four different pictures of what one channel responds to, side by side: grown together
     from noise and pushed apart from each other (the diversity term), a few seconds on
     request, cached after."""
-    path = await inspector.variants(name, layer, channel, _gone(request))
+    path = await inspector.variants(name, layer, _channel(channel), _gone(request))
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/models/{name:path}/layers/{layer}/channels/{channel}/examples", response_class=FileResponse,
             responses={404: {}, 503: {}})
-async def channel_examples(inspector: Inspect, name: str, layer: str, channel: int, request: Request) -> FileResponse:
+async def channel_examples(inspector: Inspect, name: str, layer: str, channel: str, request: Request) -> FileResponse:
     """The three photos of the studio's photo folder (``serve --examples``) that excite one
     channel most, as one strip (dataset examples; 404 when the studio has no photo folder;
     503 with Retry-After while too many drawings are under way)."""
-    path = await inspector.examples(name, layer, channel, _gone(request))
+    path = await inspector.examples(name, layer, _channel(channel), _gone(request))
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 
