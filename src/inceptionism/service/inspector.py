@@ -111,50 +111,25 @@ class Inspector:
     async def thumbnail(self, name: str, layer: str, channel: int, gone: Gone) -> Path:
         """The picture of one channel: from the cache (its time of use renewed), or drawn with its
         batch of neighbours (:class:`~inceptionism.service.drawings.Drawings`: off the request
-        threads, bounded, 503 with Retry-After beyond); ``gone()`` returns when the client leaves."""
-        return await self._picture((name, layer), (name, layer, channel // BATCH), channel, gone,
-                                   lambda model, on_step: channel_thumbnail(model, layer, channel, self.drawing,
-                                                                            root=self.thumbnails_dir, batch=BATCH,
-                                                                            on_step=on_step), shared=True)
+        threads, bounded, 503 with Retry-After beyond); ``gone()`` returns when the client leaves.
+        Requests for channels of one batch share its drawing."""
+        folder = (name, layer)
+        return await self._channel_picture(
+            name, layer, channel, gone, key=(name, layer, channel // BATCH), shared=True,
+            find=lambda: self._cached(folder, channel),
+            make=lambda model, on_step: self._remember(folder, channel_thumbnail(
+                model, layer, channel, self.drawing, root=self.thumbnails_dir, batch=BATCH, on_step=on_step)))
 
     async def variants(self, name: str, layer: str, channel: int, gone: Gone) -> Path:
         """``VARIANTS`` different pictures of one channel side by side (the diversity term pushes
         them apart): drawn on request, counted with the other drawings, cached after."""
         cfg = dataclasses.replace(self.drawing, pictures=VARIANTS)
-        return await self._picture((name, layer, "variants"), (name, layer, "variants", channel), channel, gone,
-                                   lambda model, on_step: channel_variants(model, layer, channel, cfg,
-                                                                           root=self.thumbnails_dir, on_step=on_step))
-
-    async def _picture(self, folder: tuple[str, ...], drawing: tuple[Any, ...], channel: int, gone: Gone,
-                       make: Callable[[LoadedModel, Callable[[int, Any], None]], Path], *, shared: bool = False) -> Path:
-        """A channel's picture from the cache (``folder``: network, layer and kind), or ``make``
-        with the drawing copy of the network (``drawing`` names what is drawn: requests for the
-        same one wait for it together; ``shared``: other channels' requests too, a batch of
-        neighbours, so each request's own channel is checked, not the first one's); the cache
-        is pruned after."""
-        name, layer = folder[0], folder[1]
-        self._known_channel(name, layer, channel)
-        cached = self._cached(folder, channel)
-        if cached is not None:  # no drawing, no waiting, no count
-            return _used(cached)
-
-        def draw(cancelled: threading.Event) -> Path:
-            model = self._model(name, self._draw_models)
-            self._channels_of(model, name, layer)
-            if not shared:
-                self._known_channel(name, layer, channel)
-            path = make(model, lambda step, values: _check(cancelled))
-            self._folders[folder] = path.parent
-            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=path)
-            return path
-
-        await self._drawings.get(drawing, draw, gone)
-        return self._drawn_for(name, layer, channel, self._cached(folder, channel))
-
-    def _cached(self, folder: tuple[str, ...], channel: int) -> Path | None:
-        known = self._folders.get(folder)
-        path = known / f"ch-{channel:04d}.png" if known is not None else None
-        return path if path is not None and path.is_file() else None
+        folder = (name, layer, "variants")
+        return await self._channel_picture(
+            name, layer, channel, gone, key=(name, layer, "variants", channel), shared=False,
+            find=lambda: self._cached(folder, channel),
+            make=lambda model, on_step: self._remember(folder, channel_variants(
+                model, layer, channel, cfg, root=self.thumbnails_dir, on_step=on_step)))
 
     async def examples(self, name: str, layer: str, channel: int, gone: Gone) -> Path:
         """The photos of the studio's photo folder that excite one channel most, as a strip
@@ -166,32 +141,56 @@ class Inspector:
                            "inceptionism serve --examples PHOTOS", "channel")
         if any(part in (".", "..") or "\\" in part for part in (name, layer)) or "/" in layer:
             raise ApiError(404, f"no layer {layer!r} in {name}; see /api/models/{name}/layers", "layer")
-        self._known_channel(name, layer, channel)
         folder = self.thumbnails_dir / "examples" / name.replace("/", "--") / layer
         path = folder / f"ex-{channel:04d}.jpg"
-        if path.is_file():
-            return _used(path)
 
-        def scan(cancelled: threading.Event) -> Path:
+        def scan(model: LoadedModel, on_photo: Callable[[int, int], None]) -> Path:
             from ..featurevis import write_layer_examples
 
+            write_layer_examples(model, layer, self.examples_dir, folder, on_photo=on_photo)  # type: ignore[arg-type]
+            return folder  # the layer's strips, kept together by the prune after
+
+        return await self._channel_picture(name, layer, channel, gone, key=(name, layer, "examples"), shared=True,
+                                           find=lambda: path if path.is_file() else None, make=scan)
+
+    async def _channel_picture(self, name: str, layer: str, channel: int, gone: Gone, *, key: tuple[Any, ...],
+                               shared: bool, find: Callable[[], Path | None],
+                               make: Callable[[LoadedModel, Callable[..., None]], Path]) -> Path:
+        """A channel's picture: ``find()`` in the cache, or ``make`` it with the drawing copy of the
+        network (``key`` names the drawing: requests for the same one wait for it together;
+        ``shared``: requests for other channels too, a batch of neighbours or a whole layer, so
+        each request's own channel is checked once it is drawn, not the first one's). ``make``
+        returns what the prune after must keep; it is handed a callback for each step or photo,
+        where a drawing nobody waits for any more stops."""
+        self._known_channel(name, layer, channel)
+        found = find()
+        if found is not None:  # no drawing, no waiting, no count
+            return _used(found)
+
+        def draw(cancelled: threading.Event) -> None:
             model = self._model(name, self._draw_models)
             self._channels_of(model, name, layer)
-            write_layer_examples(model, layer, self.examples_dir, folder,  # type: ignore[arg-type]
-                                 on_photo=lambda done, total: _check(cancelled))
-            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=folder)  # the layer's strips just made stay
-            return folder
+            if not shared:
+                self._known_channel(name, layer, channel)
+            kept = make(model, lambda *step: _check(cancelled))
+            prune(self.thumbnails_dir, MAX_THUMBNAILS, keep=kept)
 
-        await self._drawings.get((name, layer, "examples"), scan, gone)  # every channel of the layer at once
-        return self._drawn_for(name, layer, channel, path if path.is_file() else None)
-
-    def _drawn_for(self, name: str, layer: str, channel: int, found: Path | None) -> Path:
-        """After a drawing: this request's own picture, its channel checked (a shared drawing was
-        asked for by another channel's request first, maybe one the layer does not have)."""
-        self._known_channel(name, layer, channel)
+        await self._drawings.get(key, draw, gone)
+        self._known_channel(name, layer, channel)  # a shared drawing may have been asked for by another channel
+        found = find()
         if found is None:  # drawn, and pruned at once: the cache is full of newer pictures
             raise ApiError(503, "the picture cache is full; try again", headers={"Retry-After": "5"})
         return _used(found)
+
+    def _remember(self, folder: tuple[str, ...], path: Path) -> Path:
+        """Where ``folder``'s pictures (network, layer and kind) are cached, learnt from one drawn."""
+        self._folders[folder] = path.parent
+        return path
+
+    def _cached(self, folder: tuple[str, ...], channel: int) -> Path | None:
+        known = self._folders.get(folder)
+        path = known / f"ch-{channel:04d}.png" if known is not None else None
+        return path if path is not None and path.is_file() else None
 
     def _known_channel(self, name: str, layer: str, channel: int) -> None:
         """404 for a channel out of range, where the layer's channel count is known (drawn before)."""
