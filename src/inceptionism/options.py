@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig
+from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, weights_file
 from .errors import ConfigError
 from .params import Checked, declared, param
 
@@ -91,6 +91,10 @@ class InspectConfig(_Command):
     device: str = param(DEFAULT_DEVICE, "auto, cpu, cuda, cuda:N or mps")
     weights: str | None = param(None, "random, or a checkpoint file (one made by `inceptionism train` brings its own "
                                 "classes); none = the model's own", metavar="FILE")
+
+    def weights_file(self) -> str | None:
+        """The weights file this names; None for the model's own weights or random ones."""
+        return weights_file(self.weights)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import BinaryIO, Callable, Iterable
 
 from .errors import OutputError
 
-__all__ = ["check_output_path", "check_outputs", "check_outside", "check_output_folder", "check_writable_dir",
+__all__ = ["check_output_path", "check_outputs", "check_outside", "within", "check_output_folder", "check_writable_dir",
            "check_replaceable", "make_output_dir", "write_atomic", "temporary_beside", "install"]
 
 _TEMP_PREFIX = ".inceptionism-"
@@ -70,11 +70,16 @@ def check_outputs(paths: Iterable[str | Path], *, inputs: tuple[str | Path, ...]
     return checked
 
 
+def within(path: str | Path, folder: str | Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it, links resolved."""
+    where, inside = Path(path).resolve(), Path(folder).resolve()
+    return where == inside or inside in where.parents
+
+
 def check_outside(output: str | Path, folder: str | Path, *, noun: str = "photo folder") -> None:
     """Fail if ``output`` lies in ``folder`` or below, which the command reads whole: it could
     replace a file read there, and a later run would read the output as one of its inputs."""
-    where, inside = Path(output).resolve(), Path(folder).resolve()
-    if where == inside or inside in where.parents:
+    if within(output, folder):
         raise OutputError(f"output {str(output)!r} is inside the {noun} {str(folder)!r}, which is read whole; "
                           "write it elsewhere so no input is replaced and no output is read as an input")
 

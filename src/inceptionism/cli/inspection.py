@@ -78,7 +78,7 @@ def visualize(
         from ..outputs import check_output_path, check_outputs
         from ..visualization import visualize_targets as grow
 
-        inputs = tuple(f for f in (vis.photo, net.weights) if f not in (None, "random"))
+        inputs = tuple(f for f in (vis.photo, net.weights_file()) if f is not None)
         check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)
         parse_transforms(vis.transforms)  # a bad list is an error before the network loads
         loaded = load_network(net)
@@ -169,7 +169,7 @@ def examples(
         from ..images import OUTPUT_FORMATS, save_image
         from ..outputs import check_output_path, check_outputs, check_outside
 
-        inputs = tuple(f for f in (net.weights,) if f not in (None, "random"))
+        inputs = tuple(f for f in (net.weights_file(),) if f is not None)
         if not 1 <= top <= 100:
             raise ConfigError(f"top must be from 1 to 100, not {top}", field="top")
         check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)

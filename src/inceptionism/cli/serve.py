@@ -72,12 +72,13 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
 def _check_apart(data: Path, photos: Path) -> None:
     """The photo folder (scanned whole, below too) and the data directory must not hold each other:
     the studio would show its own pictures, or other people's uploads, as dataset examples."""
-    data_at, photos_at = data.resolve(), photos.resolve()
-    if data_at == photos_at or photos_at in data_at.parents:
+    from ..outputs import within
+
+    if within(data, photos):
         raise ConfigError(f"the data directory {str(data)!r} is inside the photo folder {str(photos)!r}, which is "
                           "scanned whole: the studio would show its own pictures and uploads as dataset examples; "
                           "give --examples a folder without it", field="examples")
-    if data_at in photos_at.parents:
+    if within(photos, data):
         raise ConfigError(f"the photo folder {str(photos)!r} is inside the data directory {str(data)!r}, where the "
                           "studio keeps uploads and results; give a folder outside it", field="examples")
 

@@ -29,7 +29,7 @@ import torch
 from ..errors import ConfigError
 from ..runtime import with_gradients
 
-__all__ = ["Picture", "PARAMS", "pixels", "fourier", "alpha", "maco", "picture_for", "COLOR_SQRT"]
+__all__ = ["Picture", "PARAMS", "pixels", "fourier", "alpha", "maco", "picture_for", "checked_whole", "COLOR_SQRT"]
 
 # Square root of ImageNet's colour correlation (from lucid), columns normalized.
 COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -157,7 +157,7 @@ def picture_for(name: str, batch: int, size: int, *, gen: torch.Generator, devic
     """
     if not isinstance(name, str) or name not in PARAMS:
         raise ConfigError(f"parameterization {name!r} is not one of {', '.join(PARAMS)}", field="param")
-    batch, size = _whole(batch, "batch", 1, MAX_BATCH), _whole(size, "size", 16, MAX_SIDE)
+    batch, size = checked_whole(batch, "batch", 1, MAX_BATCH), checked_whole(size, "size", 16, MAX_SIDE)
     if init is not None:
         if not isinstance(init, torch.Tensor) or init.dim() != 4 or init.shape[1] != 3 or init.shape[0] < 1 \
                 or tuple(init.shape[-2:]) != (size, size):
@@ -168,7 +168,9 @@ def picture_for(name: str, batch: int, size: int, *, gen: torch.Generator, devic
     return PARAMS[name](batch, size, gen=gen, device=device, init=init)
 
 
-def _whole(value: object, field: str, low: int, high: int) -> int:
+def checked_whole(value: object, field: str, low: int, high: int) -> int:
+    """``value`` as an int from ``low`` to ``high`` (numpy's integers too; not a bool), or a
+    ConfigError naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
         raise ConfigError(f"{field} must be a whole number from {low} to {high}, not {value!r}", field=field)
     return int(value)

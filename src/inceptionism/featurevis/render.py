@@ -19,7 +19,6 @@ so what does not matter turns transparent.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -30,7 +29,7 @@ from ..models.loaded import LoadedModel
 from ..objectives import Objective
 from ..runtime import with_gradients
 from ..taps import capture
-from .param import Picture
+from .param import Picture, checked_whole
 from .transforms import Transform, parse_transforms
 
 __all__ = ["Rendered", "render", "ALPHA_COST"]
@@ -78,8 +77,7 @@ def _checked(model: LoadedModel, objective: Objective, picture: Picture, steps: 
     if not callable(objective) or not isinstance(getattr(objective, "layers", None), frozenset):
         raise ConfigError(f"objective must be an Objective (inceptionism.objectives), not {type(objective).__name__}",
                           field="objective")
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or not 1 <= steps <= MAX_STEPS:
-        raise ConfigError(f"steps must be a whole number from 1 to {MAX_STEPS}, not {steps!r}", field="steps")
+    checked_whole(steps, "steps", 1, MAX_STEPS)
     if transforms is None:
         return ()
     if isinstance(transforms, str):
