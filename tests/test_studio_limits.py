@@ -61,6 +61,19 @@ class Gate:
             raise
 
 
+@pytest.fixture()
+def gated_scan(monkeypatch) -> Gate:
+    """The studio's scans of dataset examples held until released (a long scan of many photos)."""
+    gate, real = Gate(), inceptionism.featurevis.write_layer_examples
+
+    def slow(model, layer, folder, out, *, on_photo=None, **kwargs):
+        gate.hold(on_photo)
+        return real(model, layer, folder, out, on_photo=on_photo, **kwargs)
+
+    monkeypatch.setattr(inceptionism.featurevis, "write_layer_examples", slow)
+    return gate
+
+
 def answered_by(asked: list, count: int, timeout: float = 60.0) -> list:
     """The answers of the first ``count`` of ``asked`` (futures) to be answered; the rest wait on."""
     done: set = set()
@@ -80,14 +93,8 @@ def quick(client, path: str = "/api/settings") -> float:
     return time.monotonic() - started
 
 
-def test_dataset_examples_are_bounded_and_hold_no_request_thread(photos, tmp_path, monkeypatch):
-    gate, real = Gate(), inceptionism.featurevis.write_layer_examples
-
-    def slow(model, layer, folder, out, *, on_photo=None, **kwargs):
-        gate.hold(on_photo)
-        return real(model, layer, folder, out, on_photo=on_photo, **kwargs)
-
-    monkeypatch.setattr(inceptionism.featurevis, "write_layer_examples", slow)
+def test_dataset_examples_are_bounded_and_hold_no_request_thread(photos, tmp_path, gated_scan):
+    gate = gated_scan
     with studio_client(tmp_path / "data", workers=0, examples=photos) as client, ThreadPoolExecutor(8) as pool, gate:
         asked = [pool.submit(client.get, f"{BASE}/{layer}/channels/0/examples") for layer in LAYERS]
         assert gate.started.wait(60)
@@ -124,11 +131,8 @@ def test_requests_for_one_picture_wait_together_without_threads_and_beyond_a_bou
     assert len({a.content for a in answers if a.status_code == 200}) == 1 and gate.calls == 1  # drawn once
 
 
-def test_a_drawing_nobody_waits_for_any_more_stops_at_its_next_step(photos, tmp_path, monkeypatch):
-    gate, real = Gate(), inceptionism.featurevis.write_layer_examples
-    monkeypatch.setattr(inceptionism.featurevis, "write_layer_examples",
-                        lambda model, layer, folder, out, *, on_photo=None, **kw: (gate.hold(on_photo), real(
-                            model, layer, folder, out, on_photo=on_photo, **kw))[1])
+def test_a_drawing_nobody_waits_for_any_more_stops_at_its_next_step(photos, tmp_path, gated_scan):
+    gate = gated_scan
     settings = ServiceSettings(data_dir=tmp_path / "data", workers=0, examples=photos)
     with serve_in_background(settings) as url, gate:
         host, port = url.removeprefix("http://").split(":")
@@ -140,11 +144,8 @@ def test_a_drawing_nobody_waits_for_any_more_stops_at_its_next_step(photos, tmp_
         assert not gate.release.is_set()
 
 
-def test_a_studio_asked_to_stop_ends_its_drawings_and_stops_promptly(photos, tmp_path, monkeypatch):
-    gate, real = Gate(), inceptionism.featurevis.write_layer_examples
-    monkeypatch.setattr(inceptionism.featurevis, "write_layer_examples",
-                        lambda model, layer, folder, out, *, on_photo=None, **kw: (gate.hold(on_photo), real(
-                            model, layer, folder, out, on_photo=on_photo, **kw))[1])
+def test_a_studio_asked_to_stop_ends_its_drawings_and_stops_promptly(photos, tmp_path, gated_scan):
+    gate = gated_scan
     import uvicorn
 
     from inceptionism.service import create_app
