@@ -140,3 +140,39 @@ def test_fits_a_phone_screen(server: str, browser) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
     form, stage = page.locator("#dream-form").bounding_box(), page.locator("#stage").bounding_box()
     assert stage["y"] >= form["y"] + form["height"] - 1  # stacked, not side by side
+
+
+def test_the_picker_shows_a_channels_dataset_examples_after_being_told_to_wait(tmp_path, browser, examples,
+                                                                              monkeypatch):
+    """The scan of the photos is counted with the pictures being drawn, so the first answer may
+    be 503: the page asks again when told, and shows the strip."""
+    from inceptionism.doors.limits import ApiError
+    from inceptionism.service.inspector import Inspector
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea", "coffee", "rocket"):
+        (photos / f"{name}.jpg").write_bytes((examples / f"{name}.jpg").read_bytes())
+    real, refused = Inspector.examples, []
+
+    async def busy_once(self, *args, **kwargs):
+        if not refused:
+            refused.append(args)
+            raise ApiError(503, "busy", headers={"Retry-After": "1"})
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Inspector, "examples", busy_once)
+    settings = ServiceSettings(data_dir=tmp_path / "studio", workers=1, examples=photos,
+                               thumbnail=FeatureVisConfig(size=48, steps=8, seed=0))
+    with serve_in_background(settings) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = watch(page)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready]")
+        page.select_option("#layers", "blocks.1")
+        page.click("#pick-channel")
+        wait_until(page, "document.querySelectorAll('#channel-grid button').length > 3", timeout=60)
+        page.click("#channel-grid button:nth-child(4)")
+        wait_until(page, "!document.getElementById('channel-examples').hidden", timeout=120)
+        assert page.evaluate("document.querySelector('#channel-examples img').naturalWidth") == 3 * 96
+        assert refused and not errors, errors

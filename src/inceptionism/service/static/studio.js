@@ -177,6 +177,7 @@ function layerChanged(reset) {
   if (reset) $("channel").value = "";
   $("channel-picker").hidden = true;
   $("channel-examples").hidden = true;
+  state.examplesAsked = (state.examplesAsked || 0) + 1;  // examples still on their way are for the old layer
   $("channel-variants").hidden = $("channel-variants-button").hidden = true;
   $("channel-grid").textContent = "";
   state.shownChannels = 0;
@@ -206,13 +207,29 @@ function moreChannels() {
   $("more-channels").hidden = stop >= total;
 }
 
-// Dataset examples of the chosen channel, where the studio has a photo folder (else a 404: none shown).
-function showExamples(model, layer, channel) {
+// Dataset examples of the chosen channel, where the studio has a photo folder (else a 404: none
+// shown). Their scan is counted with the pictures being drawn: a 503 says to ask again later.
+async function showExamples(model, layer, channel) {
   const figure = $("channel-examples"), img = figure.querySelector("img");
+  const asked = state.examplesAsked = (state.examplesAsked || 0) + 1;  // a later choice wins
   figure.hidden = true;
-  img.onload = () => { figure.hidden = false; };
-  img.onerror = () => { figure.hidden = true; };
-  img.src = `/api/models/${model}/layers/${layer}/channels/${channel}/examples`;
+  img.removeAttribute("src");
+  const url = `/api/models/${model}/layers/${layer}/channels/${channel}/examples`;
+  for (let tries = 8; tries > 0; tries--) {
+    let response;
+    try { response = await fetch(url); } catch (_) { return; }
+    if (asked !== state.examplesAsked) return;
+    if (response.status === 503) {
+      const wait = 1000 * (parseInt(response.headers.get("Retry-After"), 10) || 5);
+      await new Promise((done) => setTimeout(done, wait));
+      if (asked !== state.examplesAsked) return;
+      continue;
+    }
+    if (!response.ok) return;  // no photo folder, or no such channel: none shown
+    img.src = URL.createObjectURL(await response.blob());
+    img.onload = () => { URL.revokeObjectURL(img.src); figure.hidden = asked !== state.examplesAsked; };
+    return;
+  }
 }
 
 // Several pictures of the chosen channel, on request: they take the server a few seconds.
