@@ -109,6 +109,17 @@ class ZoomConfig(_Command):
     fps: float = param(12.0, "frames per second (a frame per 100 s at least: GIF and H.264 hold no slower rate)",
                        low=MIN_FPS, high=MAX_FPS)
     interpolate: int = param(0, "in-between frames per dreamed frame (smooth, cheap)", low=0, high=100)
+    loop: bool = param(False, "a zoom that loops: the last frame continues into the first like any frame into the "
+                       "next (the dream holds itself at its centre, at the scale the loop zooms through); zooms "
+                       "about the centre, so pan must be 0,0")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.loop and self.zoom == 1:
+            raise ConfigError("loop needs a zoom other than 1: a loop closes by zooming into itself", field="zoom")
+        if self.loop and self.pan != (0.0, 0.0):
+            raise ConfigError(f"loop zooms about the centre; pan must be 0,0, got {self.pan[0]:g},{self.pan[1]:g}",
+                              field="pan")
 
 
 # Each zoom frame builds on the last, so a light touch per frame is enough.

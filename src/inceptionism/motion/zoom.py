@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from ..config import DreamConfig
+from ..engine import Callbacks
 from ..options import ZoomConfig
 from ..images import Picture
 from ..models.loaded import LoadedModel
+from .loop import loop_frames, loop_plan
 
 __all__ = ["transform_frame", "zoom_frames"]
 
@@ -45,7 +47,9 @@ def zoom_frames(
     rotate: float = ZoomConfig.rotate,
     pan: tuple[float, float] = ZoomConfig.pan,
     interpolate: int = ZoomConfig.interpolate,
+    loop: bool = ZoomConfig.loop,
     model: LoadedModel | None = None,
+    callbacks: Callbacks | None = None,
     on_frame: Callable[[int, int], None] | None = None,
     progress: bool = False,
 ) -> Iterator[np.ndarray]:
@@ -55,16 +59,26 @@ def zoom_frames(
     apply a fraction of the zoom/rotation/pan to the last dreamed one, which is smooth
     and costs no dreaming. ``cfg`` must be resolved; frame k is dreamed with seed
     ``cfg.seed + k``. ``progress`` shows a bar over the frames.
+
+    ``loop``: the last frame continues into the first (see :mod:`.loop`; ``on_frame``
+    then counts the levels' dreams and the frames in one total). ``callbacks`` go to every
+    dream (a host's progress and cancel within a step).
     """
     from ..api import render, resolve_machine_choices
     from ..notebook import counted_progress
 
     cfg = resolve_machine_choices(cfg, model)  # once, for every frame
+    if loop:
+        ZoomConfig(frames=frames, zoom=zoom, rotate=rotate, pan=pan, interpolate=interpolate, loop=loop)  # checked
+        with counted_progress("zoom", "frame", on_frame, shown=progress) as on_frame:
+            yield from loop_frames(start, cfg, loop_plan(frames, zoom, rotate, interpolate), model=model,
+                                   callbacks=callbacks, on_frame=on_frame)
+        return
     current = start.rgb
     produced, dreamed = 0, 0
     with counted_progress("zoom", "frame", on_frame, shown=progress) as on_frame:
         while produced < frames:
-            result = render(Picture(current), cfg.replace(seed=cfg.seed + dreamed), model=model)
+            result = render(Picture(current), cfg.replace(seed=cfg.seed + dreamed), model=model, callbacks=callbacks)
             dream = np.asarray(result.image.convert("RGB"), np.float32) / 255.0
             dreamed += 1
             for j in range(interpolate + 1):
