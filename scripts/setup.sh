@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set-up: a virtual environment in .venv with inceptionism.
 #   bash scripts/setup.sh          everything the tests need: the test tools, Lite1/Lite2,
-#                                  Ray, and the browser the studio's tests drive (Debian's
-#                                  chromium, installed when this runs as root)
+#                                  Ray, ComfyUI with inceptionism in its own Python
+#                                  (scripts/setup_comfyui.sh), and the browser the studio's
+#                                  tests drive (Debian's chromium, installed when this runs as root)
 #   bash scripts/setup.sh dream    only what a dream needs (scripts/dream.sh)
 #
 # PyTorch comes first and pinned, because an unpinned "torch" lets pip pick a
@@ -45,6 +46,9 @@ if [ "$KIND" = test ] && ! command -v chromium >/dev/null 2>&1; then
         echo "note: chromium is missing and this is not root with apt-get: the browser tests will be skipped" \
              "(and fail under CI=true); install it with: sudo apt-get install chromium" >&2
     fi
+fi
+if [ "$KIND" = test ]; then  # ComfyUI, for the node pack's tests against the real server
+    bash scripts/setup_comfyui.sh
 fi
 # A stamp of what this set-up installed, so scripts/dream.sh knows when to run it again
 # (either kind serves a dream).

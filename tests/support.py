@@ -186,3 +186,113 @@ def report_unchecked(terminal) -> None:
     for report in skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         terminal.write_line(f"{report.nodeid}: {reason.removeprefix('Skipped: ')}", red=True)
+
+
+ROOT = EXAMPLES.parent
+COMFYUI = ROOT / ".comfyui"  # scripts/setup_comfyui.sh: ComfyUI/ its source, venv/ its Python with inceptionism
+
+
+class ComfyUI:
+    """A real ComfyUI server on 127.0.0.1, started headless from .comfyui/ with the node pack
+    linked into its custom_nodes/ as a user links it; ``log`` is its output."""
+
+    def __init__(self, base: Path, *, timeout: float = 240.0) -> None:
+        import socket
+        import uuid
+
+        (base / "custom_nodes").mkdir(parents=True)
+        (base / "custom_nodes" / "inceptionism").symlink_to(ROOT / "integrations" / "comfyui")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url, self.base, self.client = f"http://127.0.0.1:{self.port}", base, uuid.uuid4().hex
+        self.log = base / "server.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(COMFYUI / "venv" / "bin" / "python"), "main.py", "--cpu", "--listen", "127.0.0.1", "--port",
+                 str(self.port), "--disable-auto-launch", "--base-directory", str(base)],
+                cwd=COMFYUI / "ComfyUI", stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not self._answers():  # up once its nodes are listed (about 40 s on two cores the first time)
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"ComfyUI did not start; its log ends: {self.log.read_text()[-2000:]}")
+            time.sleep(0.5)
+
+    def _answers(self) -> bool:
+        import httpx
+
+        try:
+            return httpx.get(self.url + "/object_info/InceptionismDream", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def get(self, path: str) -> Any:
+        import httpx
+
+        answer = httpx.get(self.url + path, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def upload(self, path: Path, name: str | None = None) -> str:
+        """Put a picture in ComfyUI's input folder, as the LoadImage widget's upload does."""
+        import httpx
+
+        answer = httpx.post(self.url + "/upload/image", files={"image": (name or path.name, path.read_bytes())},
+                            data={"overwrite": "true"}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["name"]
+
+    def queue(self, prompt: dict) -> str:
+        import httpx
+
+        answer = httpx.post(self.url + "/prompt", json={"prompt": prompt, "client_id": self.client}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["prompt_id"]
+
+    def messages(self):
+        """ComfyUI's event stream for this client (its websocket), as (type, data) pairs."""
+        from websockets.sync.client import connect
+
+        return connect(f"ws://127.0.0.1:{self.port}/ws?clientId={self.client}", max_size=None)
+
+    def run(self, prompt: dict, timeout: float = 300.0) -> dict:
+        """Queue ``prompt`` and wait for its end (its events, bounded); its history entry."""
+        with self.messages() as events:
+            prompt_id = self.queue(prompt)
+            wait_for(events, prompt_id, ("execution_success", "execution_error", "execution_interrupted"), timeout)
+        return self.get(f"/history/{prompt_id}")[prompt_id]
+
+    def view(self, item: dict) -> bytes:
+        import httpx
+
+        answer = httpx.get(self.url + "/view", params={"filename": item["filename"], "subfolder": item["subfolder"],
+                                                       "type": item["type"]}, timeout=30)
+        answer.raise_for_status()
+        return answer.content
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(15)
+
+
+def wait_for(events, prompt_id: str, kinds: tuple[str, ...], timeout: float) -> tuple[str, dict]:
+    """The first event of one of ``kinds`` for ``prompt_id`` on ComfyUI's stream, within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {' or '.join(kinds)} for prompt {prompt_id} within {timeout:g} s"
+        try:
+            raw = events.recv(timeout=left)
+        except TimeoutError:
+            continue
+        if isinstance(raw, bytes):  # a preview picture
+            continue
+        message = json.loads(raw)
+        data = message.get("data") or {}
+        if message.get("type") in kinds and data.get("prompt_id") == prompt_id:
+            return message["type"], data

@@ -158,5 +158,5 @@ def test_a_new_front_door_offers_the_parameters_declared_for_its_kind(monkeypatc
     assert {"guide", "mask", "device", "weights", "precision"} <= notebook
     assert chat == {p.name for p in dream_params("studio")} and not {"guide", "mask", "device"} & chat
     assert [row["name"] for row in form("chat")] == [p.name for p in dream_params("chat")]
-    with pytest.raises(ConfigError, match="no front door 'fax'.*cli, file, api, studio, notebook, chat"):
+    with pytest.raises(ConfigError, match="no front door 'fax'.*cli, file, api, studio, comfyui, notebook, chat"):
         dream_params("fax")

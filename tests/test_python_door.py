@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -74,6 +76,23 @@ def test_a_network_loaded_under_inference_mode_still_dreams(small_photo):
         with mode():
             result = inceptionism.render(small_photo, model=loaded, steps=6, octaves=1, seed=0)
         assert result.score_end > 1.05 * result.score_start
+
+
+def test_modules_first_imported_under_inference_mode_still_climb(small_photo):
+    """A host that imports the library lazily inside torch.inference_mode() (ComfyUI runs and
+    imports its nodes so) makes every tensor built at import an inference tensor."""
+    code = (
+        "import sys, torch\n"
+        "with torch.inference_mode():\n"
+        "    import inceptionism\n"
+        "    from inceptionism.visualization import visualize\n"
+        "    picture = visualize('blocks.4.1.bn1', 7, size=48, steps=4, param='alpha', seed=0)\n"
+        "    dream = inceptionism.render(sys.argv[1], steps=2, octaves=2, lapnorm=True, seed=0)\n"
+        "print(picture.mode, dream.score_end > dream.score_start)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(small_photo)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.split() == ["RGBA", "True"]
 
 
 # --- visualize's targets: the command line's forms -----------------------------------------------

@@ -168,11 +168,12 @@ class SteeringConfig(Checked):
                                 studio=Studio("classes", "Avoid weight", "range", max=10, step=0.1))
     guide: tuple[str, ...] = param((), "guide image (repeatable): grow, at every position, what it best matches in it",
                                    doors=LOCAL, parse=values.paths, check=values.check_paths, repeat=True, metavar="PATH",
+                                   picture="image",
                                    schema={"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
     guide_weight: float = param(1.0, "weight of the guide objective", low=0.0, high=1000.0,
                                 studio=Studio("guide", "Guide weight", "range", max=10, step=0.1))
     mask: str | None = param(None, "greyscale image: white = dream fully, black = leave untouched", doors=LOCAL,
-                             metavar="PATH")
+                             metavar="PATH", picture="mask")
 
 
 @dataclass(frozen=True)

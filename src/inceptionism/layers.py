@@ -24,12 +24,15 @@ class Layer:
 
 
 LAYERS = (
-    Layer("front doors", ("cli", "service", "__init__", "__main__"), (
+    Layer("front doors", ("cli", "service", "comfyui", "__init__", "__main__"), (
         "cli/  (typer app: common, options, dream, inspection, motion, training, serve)",
         "service/  (FastAPI studio: app wires; routes/ one router per resource; deps: the app's",
         "          state as dependencies; settings, security guard, job store, workers, inspector,",
         "          drawings: pictures drawn off the request threads, bounded, cancelled; lock: one",
         "          studio per data directory, background, static page)",
+        "comfyui/  (ComfyUI's nodes: widgets from form(\"comfyui\"), host: ComfyUI's progress bar and",
+        "          Cancel through the callbacks, nodes: network loader, dream, visualize, zoom, video,",
+        "          layers; integrations/comfyui/ is the pack that imports them)",
         "__init__  (the Python door: lazy re-exports, no torch on import)",
     )),
     Layer("door kit", ("doors",), (

@@ -74,17 +74,27 @@ class _Command(Checked):
     DOORS = frozenset({"cli", "api"})
 
 
+NOT_NODES = frozenset({"cli", "api"})  # a node command's field that is about files, not pictures
+
+
+class _Node(_Command):
+    """Options of a command that ComfyUI has as a node too (frames and pictures in, frames and
+    pictures out): fields about files, clusters or times in a clip say ``doors=NOT_NODES``."""
+
+    DOORS = frozenset({"cli", "api", "comfyui"})
+
+
 @dataclass(frozen=True)
 class _OnCluster(_Command):
     """A command whose work can be spread over a Ray cluster."""
 
     cluster: str | None = param(None, "run on a Ray cluster: local (a Ray runtime on this machine), auto (the cluster "
                                 "this machine belongs to), HOST:PORT or ray://HOST:PORT; none = in this process, "
-                                "without Ray (docs/cluster.md)", parse=parse_cluster, metavar="ADDRESS")
+                                "without Ray (docs/cluster.md)", parse=parse_cluster, metavar="ADDRESS", doors=NOT_NODES)
 
 
 @dataclass(frozen=True)
-class InspectConfig(_Command):
+class InspectConfig(_Node):
     """The network and device of the inspection commands (layers, visualize, activations, ...)."""
 
     model: str = param(DEFAULT_MODEL, "network (see `inceptionism models`)")
@@ -98,7 +108,7 @@ class InspectConfig(_Command):
 
 
 @dataclass(frozen=True)
-class ZoomConfig(_Command):
+class ZoomConfig(_Node):
     """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
 
     frames: int = param(48, "frames in the animation", low=1, high=100_000)
@@ -107,7 +117,7 @@ class ZoomConfig(_Command):
     pan: tuple[float, float] = param((0.0, 0.0), "DX,DY pixels per frame", parse=parse_pan, metavar="DX,DY",
                                      schema={"type": "string"})
     fps: float = param(12.0, "frames per second (a frame per 100 s at least: GIF and H.264 hold no slower rate)",
-                       low=MIN_FPS, high=MAX_FPS)
+                       low=MIN_FPS, high=MAX_FPS, doors=NOT_NODES)
     interpolate: int = param(0, "in-between frames per dreamed frame (smooth, cheap)", low=0, high=100)
     loop: bool = param(False, "a zoom that loops: the last frame continues into the first like any frame into the "
                        "next (the dream holds itself at its centre, at the scale the loop zooms through); zooms "
@@ -130,22 +140,24 @@ ZOOM_DREAM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
 class VideoConfig(_OnCluster):
     """A dreamed video, coherent over time."""
 
+    DOORS = _Node.DOORS  # a node too: frames in, frames out
+
     blend: float = param(0.85, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
     coherence: str = param("on", "on: carry the dream along the optical flow; off: every frame anew",
                            choices=("on", "off"))
     carried_steps: int | None = param(None, "gradient steps of a frame carried along the flow (its coarse octaves "
                                       "came with it); none = half the finest octave's steps", low=1, high=10000,
                                       metavar="N")
-    start: float = param(0.0, "start time in seconds", low=0.0, high=1e7)
+    start: float = param(0.0, "start time in seconds", low=0.0, high=1e7, doors=NOT_NODES)
     end: float | None = param(None, "end time in seconds; none = the end of the clip", low=0.0, high=1e7,
-                              low_open=True)
-    keep_frames: bool = param(False, "keep the folder of dreamed frames after writing")
+                              low_open=True, doors=NOT_NODES)
+    keep_frames: bool = param(False, "keep the folder of dreamed frames after writing", doors=NOT_NODES)
     segment_frames: int | None = param(None, "with --cluster: frames per segment, each dreamed by one worker; none = "
                                        "the clip shared evenly among the workers (at least 24 frames each)", low=2,
-                                       high=1_000_000, metavar="N")
+                                       high=1_000_000, metavar="N", doors=NOT_NODES)
     segment_overlap: int = param(6, "with --cluster: frames a segment is dreamed ahead of its first kept frame, so "
                                  "the carried detail has settled; the joins are cross-faded over them", low=1,
-                                 high=1000, metavar="N")
+                                 high=1000, metavar="N", doors=NOT_NODES)
 
     # Fields that say where and how the work is done and kept, not what the frames are.
     NOT_IN_FRAMES: ClassVar[tuple[str, ...]] = ("keep_frames", "cluster", "segment_frames", "segment_overlap")
@@ -204,7 +216,7 @@ class BatchConfig(_OnCluster):
 
 
 @dataclass(frozen=True)
-class VisualizeConfig(_Command):
+class VisualizeConfig(_Node):
     """What channels or classes respond to, grown from noise (or from a photo)."""
 
     lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (pixel only)")
@@ -220,11 +232,11 @@ class VisualizeConfig(_Command):
     diversity: int = param(1, "pictures per target, pushed apart so each shows another facet (fft, alpha, maco)",
                            low=1, high=64)
     photo: str | None = param(None, "grow each channel out of this photo instead of noise (feature accentuation; "
-                              "fft, maco)")
+                              "fft, maco)", picture="image")
     judge: str | None = param(None, "another network that classifies each class picture (honest score: "
                               "the network that made a picture is a lenient judge of it)")
     importance: bool = param(False, "also write each picture's importance map, where the objective's gradient "
-                             "was over all steps (MACO's), as NAME-importance.png (fft, alpha, maco)")
+                             "was over all steps (MACO's), as NAME-importance.png (fft, alpha, maco)", doors=NOT_NODES)
     seed: int | None = param(None, "random seed; none = one is drawn and recorded in the output", low=0,
                              high=2**63 - 1)
     # last: from here on the class body's ``param`` is this field, not the function

@@ -71,6 +71,7 @@ add_door("cli", local=True, about="the command line")
 add_door("file", local=True, about="JSON config files and the metadata embedded in outputs")
 add_door("api", local=True, about="the Python library")
 add_door("studio", local=False, about="the HTTP API and its web page")
+add_door("comfyui", local=True, about="ComfyUI's nodes (integrations/comfyui): pictures come as IMAGE and MASK values")
 
 DOORS = tuple(_DOORS)  # the doors built in; door_named() knows every one added since
 ALL = frozenset({"*"})  # a parameter every door offers, those added later included
@@ -113,6 +114,8 @@ class Param:
     repeat: bool = False  # the flag may be given several times (a tuple of strings)
     schedule: bool = False  # a number, or START:END interpolated from the first octave to the last
     studio: Studio | None = None  # None: not on the studio's form
+    picture: str | None = None  # "image" or "mask": the value names a picture file; a door that carries pictures
+    # as values (ComfyUI's IMAGE and MASK) takes the picture itself instead (a repeat parameter: a batch of them)
 
     @property
     def flag(self) -> str:

@@ -107,7 +107,7 @@ _LAP_K = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 
 def _lap_down(x: torch.Tensor) -> torch.Tensor:
     c = x.shape[1]
-    k = _LAP_K.to(x.device, x.dtype)
+    k = _LAP_K.to(x.device, x.dtype).clone()  # a normal tensor even if this module was imported under inference mode
     k2 = (k[:, None] * k[None, :]).expand(c, 1, 5, 5)
     xp = F.pad(x, (2, 2, 2, 2), mode="replicate")
     return F.conv2d(xp, k2, stride=2, groups=c)

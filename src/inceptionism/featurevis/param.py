@@ -59,7 +59,9 @@ def _logit(init: torch.Tensor) -> torch.Tensor:
 
 
 def _decorrelate(x: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-    matrix = COLOR_SQRT.to(x.device, x.dtype)
+    # A copy: the constant is an inference tensor when this module was first imported under
+    # torch.inference_mode() (ComfyUI imports a node's modules so), and autograd cannot save one.
+    matrix = COLOR_SQRT.to(x.device, x.dtype).clone()
     return torch.einsum("bchw,dc->bdhw", x, torch.linalg.inv(matrix) if inverse else matrix)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from ..config import DreamConfig, draw_seed
+from ..engine import Callbacks
 from ..options import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, fit_longest_side
@@ -205,8 +206,9 @@ class FrameDreamer:
     dreamed at the finest octave only, and keeps the first frame's colour cast
     (:func:`hold_tint`). No frame reads the objective (nothing reports it)."""
 
-    def __init__(self, cfg: DreamConfig, video: VideoConfig, *, model: LoadedModel | None) -> None:
-        self.cfg, self.video, self.model = cfg, video, model
+    def __init__(self, cfg: DreamConfig, video: VideoConfig, *, model: LoadedModel | None,
+                 callbacks: Callbacks | None = None) -> None:
+        self.cfg, self.video, self.model, self.callbacks = cfg, video, model, callbacks
         self.prev_source: np.ndarray | None = None
         self.prev_dream: np.ndarray | None = None
         self.tint: np.ndarray | None = None
@@ -226,7 +228,8 @@ class FrameDreamer:
         if self.video.coherence == "on" and self.prev_source is not None and self.prev_dream is not None:
             begin, weight = coherent_start(self.prev_source, source, self.prev_dream, blend)
             carried = bool(weight.mean() >= 0.5 * blend)  # not a scene cut: the coarse octaves came along the flow
-        result = render(Picture(begin), self.video.frame_config(self.cfg, t, carried), model=self.model, score=False)
+        result = render(Picture(begin), self.video.frame_config(self.cfg, t, carried), model=self.model, score=False,
+                        callbacks=self.callbacks)
         dream = np.asarray(result.image.convert("RGB"))
         if carried and self.tint is not None:
             dream = hold_tint(dream, source, self.tint)

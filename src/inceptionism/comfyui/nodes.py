@@ -1,0 +1,286 @@
+"""The nodes. Each takes a loaded network from the loader (kept loaded across queue runs:
+ComfyUI reuses the loader's output while its widgets are unchanged, and ``load_model``
+caches by name and weights besides) and its widgets from the declarations (:mod:`.widgets`).
+
+IMAGE is (B, H, W, 3) floats in 0..1, MASK (B, H, W); every node that dreams returns the
+recipe (the parameters, as the command line's ``--config`` takes them) as a STRING too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..api import load_model_for, noise_picture, render
+from ..config import DEFAULT_MODEL, NOISE_SIZE, DreamConfig, draw_seed, layered
+from ..errors import InceptionismError
+from ..images import Picture
+from ..models.loaded import LoadedModel
+from ..options import ZOOM_DREAM_DEFAULTS, InspectConfig, VideoConfig, VisualizeConfig, ZoomConfig
+from .host import Progress
+from .widgets import NETWORK, Widgets, from_images, picture_files, recipe, to_images
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+
+log = logging.getLogger("inceptionism")
+CATEGORY = "inceptionism"
+NETWORK_FIELDS = frozenset(w["name"] for w in Widgets(InspectConfig).rows)  # the loader's widgets; no other node has them
+LOADS = {"count": 0}  # networks loaded by Network nodes in this process (the log says each)
+
+
+class _Node:
+    CATEGORY = CATEGORY
+    FUNCTION = "run"
+
+
+def _network_config(network: LoadedModel, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> DreamConfig:
+    """A dream's parameters: the widgets' ``values`` over a node's ``defaults``, on ``network``
+    (a seed drawn where none is given, as everywhere)."""
+    cfg = layered(explicit={**values, "model": network.spec.name, "device": str(network.device)}, command=defaults)
+    return cfg if cfg.seed is not None else cfg.replace(seed=draw_seed())
+
+
+def _one_line(exc: InceptionismError, folder: Path | None = None) -> InceptionismError:
+    """The library's error for ComfyUI's error panel: one line that starts with the widget at
+    fault, the pictures' temporary files named as the sockets they came from."""
+    text = str(exc)
+    if folder is not None:
+        text = text.replace(str(folder) + "/", "input:")
+    if exc.field and not text.startswith(exc.field):
+        text = f"{exc.field}: {text}"
+    return type(exc)(text, field=exc.field)
+
+
+class Network(_Node):
+    """A network of the zoo, or any timm/ or torchvision/ architecture, with its weights."""
+
+    DESCRIPTION = __doc__
+    RETURN_TYPES = (NETWORK,)
+    RETURN_NAMES = ("network",)
+    WIDGETS = Widgets(InspectConfig)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802  (ComfyUI's name)
+        required, optional = cls.WIDGETS.inputs()
+        return {"required": required, "optional": optional}
+
+    def run(self, **given: Any) -> tuple[LoadedModel]:
+        values = self.WIDGETS.values(given)
+        cfg = DreamConfig(**{"model": DEFAULT_MODEL, **{k: v for k, v in values.items() if k in NETWORK_FIELDS}})
+        began = time.perf_counter()
+        network = load_model_for(cfg)
+        LOADS["count"] += 1
+        log.warning("inceptionism: network %s ready on %s in %.2f s (load %d in this process)", network.spec.name,
+                    network.device, time.perf_counter() - began, LOADS["count"])
+        return (network,)
+
+
+class Layers(_Node):
+    """Every layer of a network you can dream on, with its number, channels and size at 224 px
+    (* marks the default layers): names for the layers widgets."""
+
+    DESCRIPTION = __doc__
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("layers",)
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+        return {"required": {"network": (NETWORK,)}}
+
+    def run(self, network: LoadedModel) -> dict[str, Any]:
+        from ..taps import auto_layers, list_layers
+
+        defaults = set((network.spec.default_layers or auto_layers(network)).split(","))
+        lines = [f"{i:>4}  {info.name}{' *' if info.name in defaults else ''}  {info.channels} channels  "
+                 f"{info.height}x{info.width}  {info.kind}" for i, info in enumerate(list_layers(network))]
+        text = f"{network.spec.name}: dreamable layers (* the default ones)\n" + "\n".join(lines)
+        return {"ui": {"text": [text]}, "result": (text,)}
+
+
+class Dream(_Node):
+    """Dream on each image of a batch (or, without one, on noise of the given size): every
+    dream parameter is a widget; the mask and the guide are sockets."""
+
+    DESCRIPTION = __doc__
+    RETURN_TYPES = ("IMAGE", "STRING")
+    RETURN_NAMES = ("image", "recipe")
+    DEFAULTS: dict[str, Any] = {}  # a node's own defaults under the widgets (the zoom's lighter preset)
+
+    @classmethod
+    def widgets(cls) -> Widgets:
+        defaults = layered(command=cls.DEFAULTS).to_dict() if cls.DEFAULTS else None
+        return Widgets(leave=NETWORK_FIELDS, defaults=defaults)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+        required, optional = cls.widgets().inputs()
+        return {"required": {"network": (NETWORK,), **required}, "optional": {"image": ("IMAGE",), **optional}}
+
+    def run(self, network: LoadedModel, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
+        widgets = self.widgets()
+        starts = from_images(image) if image is not None else [None]
+        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
+            folder = Path(name)
+            try:
+                dreams, recipes = [], []
+                cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)), self.DEFAULTS)
+                progress = Progress(len(starts) * cfg.total_steps())
+                for i, start in enumerate(starts):
+                    if i:  # a mask batch gives each image its own mask
+                        values = widgets.values(given, picture_files(widgets, given, folder, i))
+                        cfg = _network_config(network, values, self.DEFAULTS).replace(seed=cfg.seed)
+                    picture = start if start is not None else "noise"
+                    result = render(picture, cfg, model=network, callbacks=progress.callbacks, score=False)
+                    dreams.append(result.image.convert("RGB"))
+                    recipes.append(result.metadata)
+            except InceptionismError as exc:
+                raise _one_line(exc, folder) from None
+            import numpy as np
+
+            return to_images([np.asarray(d) for d in dreams]), recipe(recipes[0] if len(recipes) == 1 else recipes, folder)
+
+
+class Zoom(Dream):
+    """An endless zoom into a dream from the first image (or noise): a batch of frames for a
+    save node (an animated WebP or PNG). With loop, the last frame continues into the first
+    like any frame into the next; the recipe then says how the seam measures."""
+
+    DESCRIPTION = __doc__
+    DEFAULTS = ZOOM_DREAM_DEFAULTS
+    ZOOM = Widgets(ZoomConfig)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+        types = super().INPUT_TYPES()
+        zoom_required, _ = cls.ZOOM.inputs()
+        types["required"] = {"network": types["required"].pop("network"), **zoom_required, **types["required"]}
+        return types
+
+    def run(self, network: LoadedModel, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
+        from ..motion.loop import loop_plan, measure_seam
+        from ..motion.zoom import zoom_frames
+
+        widgets = self.widgets()
+        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
+            folder = Path(name)
+            try:
+                cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)), self.DEFAULTS)
+                motion = ZoomConfig(**self.ZOOM.values(given))
+                start = Picture(from_images(image)[0]) if image is not None else noise_picture(*(cfg.size or NOISE_SIZE), cfg.seed)
+                dreams = (loop_plan(motion.frames, motion.zoom, motion.rotate, motion.interpolate).dreams if motion.loop
+                          else math.ceil(motion.frames / (motion.interpolate + 1)))
+                progress = Progress(dreams * cfg.total_steps())
+                frames = measure_seam(zoom_frames(start, cfg, frames=motion.frames, zoom=motion.zoom, rotate=motion.rotate,
+                                                  pan=motion.pan, interpolate=motion.interpolate, loop=motion.loop,
+                                                  model=network, callbacks=progress.callbacks))
+                shown = list(frames)
+            except InceptionismError as exc:
+                raise _one_line(exc, folder) from None
+            made = {"config": cfg.to_dict(), "zoom": {p: getattr(motion, p) for p in ZoomConfig.__dataclass_fields__}}
+            if motion.loop and frames.result is not None:
+                made["loop_seam"] = {"seam": frames.result.seam, "median_step": frames.result.median_step,
+                                     "ratio": frames.result.ratio}
+                log.warning("inceptionism: %s", frames.result)
+            return to_images(shown), recipe(made, folder)
+
+
+class Video(Dream):
+    """Dream a batch of frames (a clip) frame by frame, coherent over time: the detail dreamed
+    into each frame is carried to the next along the optical flow, as `inceptionism video` does."""
+
+    DESCRIPTION = __doc__
+    VIDEO = Widgets(VideoConfig)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+        types = super().INPUT_TYPES()
+        video_required, _ = cls.VIDEO.inputs()
+        optional = types["optional"]
+        return {"required": {"network": types["required"].pop("network"), "frames": ("IMAGE",), **video_required,
+                             **types["required"]}, "optional": {k: v for k, v in optional.items() if k != "image"}}
+
+    def run(self, network: LoadedModel, frames: torch.Tensor, **given: Any) -> tuple[torch.Tensor, str]:
+        import numpy as np
+
+        from ..motion.video import FrameDreamer, fit_frame
+
+        widgets = self.widgets()
+        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
+            folder = Path(name)
+            try:
+                cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)))
+                video = VideoConfig(**self.VIDEO.values(given))
+                progress = Progress(len(frames) * cfg.total_steps())
+                dreamer = FrameDreamer(cfg, video, model=network, callbacks=progress.callbacks)
+                sources = [fit_frame((f * 255 + 0.5).astype(np.uint8), cfg.max_size) for f in from_images(frames)]
+                dreamed = [dreamer.dream(t, source) for t, source in enumerate(sources)]
+            except InceptionismError as exc:
+                raise _one_line(exc, folder) from None
+            made = {"config": cfg.to_dict(), "video": video.shaping()}
+            return to_images(dreamed), recipe(made, folder)
+
+
+class Visualize(_Node):
+    """What a channel, a channel combination (3+7, 3-7) or a class responds to, grown from noise
+    (or out of a photo): layer "class" for classes. With param alpha, the picture's
+    transparency comes out as a MASK (1 = transparent, as ComfyUI's masks of alpha are)."""
+
+    DESCRIPTION = __doc__
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("image", "transparency", "recipe")
+    WIDGETS = Widgets(VisualizeConfig, leave=NETWORK_FIELDS)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+        required, optional = cls.WIDGETS.inputs()
+        return {"required": {
+            "network": (NETWORK,),
+            "layer": ("STRING", {"default": "blocks.4.1.bn1", "tooltip": "module path (see the Layers node), or class"}),
+            "target": ("STRING", {"default": "7", "tooltip": "channel(s): 7, 3,7, 3+7, 3-7 or all; with layer class: "
+                                                             "class names or indices"}),
+            **required}, "optional": optional}
+
+    def run(self, network: LoadedModel, layer: str, target: str, **given: Any) -> tuple[torch.Tensor, torch.Tensor, str]:
+        import numpy as np
+
+        from ..featurevis import parse_targets
+        from ..visualization import visualize_targets
+
+        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
+            folder = Path(name)
+            try:
+                cfg = VisualizeConfig(**self.WIDGETS.values(given, picture_files(self.WIDGETS, given, folder)))
+                targets = parse_targets(target, layer.strip(), network, field="target")
+                progress = Progress(len(targets) * cfg.diversity * cfg.steps_or_default() * max(1, cfg.octaves))
+                shown = list(visualize_targets(network, layer.strip(), targets, cfg, callbacks=progress.callbacks))
+            except InceptionismError as exc:
+                raise _one_line(exc, folder) from None
+            pictures = [np.asarray(s.image.convert("RGBA"), np.float32) / 255.0 for s in shown]
+            images = to_images([p[..., :3] for p in pictures])
+            transparency = torch.stack([1 - torch.from_numpy(np.ascontiguousarray(p[..., 3])) for p in pictures])
+            return images, transparency, recipe([s.metadata for s in shown], folder)
+
+
+NODE_CLASS_MAPPINGS = {
+    "InceptionismNetwork": Network,
+    "InceptionismDream": Dream,
+    "InceptionismVisualize": Visualize,
+    "InceptionismZoom": Zoom,
+    "InceptionismVideo": Video,
+    "InceptionismLayers": Layers,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "InceptionismNetwork": "Inceptionism network",
+    "InceptionismDream": "Inceptionism dream",
+    "InceptionismVisualize": "Inceptionism visualize",
+    "InceptionismZoom": "Inceptionism zoom",
+    "InceptionismVideo": "Inceptionism video",
+    "InceptionismLayers": "Inceptionism layers",
+}
