@@ -15,6 +15,7 @@ import inceptionism
 from inceptionism.api import resolve_config
 from inceptionism.images import picture_from_pil
 from inceptionism.motion import dream_video, zoom_frames
+from inceptionism.motion.loop import measure_seam
 from inceptionism.motion.videoio import write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,11 @@ def main() -> None:
     frames = list(zoom_frames(start, cfg, frames=30, zoom=1.04, rotate=0.5, interpolate=1, model=model))
     write_video(OUT / "zoom-chelsea.gif", iter(frames), 12.0)
     print("wrote", OUT / "zoom-chelsea.gif")
+
+    start = picture_from_pil(Image.open(ROOT / "examples" / "chelsea.jpg").convert("RGB").resize((240, 160)))
+    looped = measure_seam(zoom_frames(start, cfg, frames=36, zoom=1.06, rotate=1.0, loop=True, model=model))
+    write_video(OUT / "loop-chelsea.webp", iter(looped), 12.0)
+    print("wrote", OUT / "loop-chelsea.webp", "-", looped.result)
 
     big = np.asarray(Image.open(ROOT / "examples" / "coffee.jpg").convert("RGB").resize((300, 200)))
     clip_frames = [np.ascontiguousarray(big[20:180, 4 * t : 4 * t + 240]) for t in range(12)]

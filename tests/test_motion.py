@@ -121,7 +121,7 @@ def test_bad_video_outputs(model, panning_clip, tmp_path):
     cfg = resolve_config(None, **FAST)
     with pytest.raises(OutputError, match="is the input video"):
         dream_video(panning_clip, panning_clip, cfg, model=model)
-    with pytest.raises(OutputError, match=r"unknown extension '.avi'; use one of .mp4, .webm, .gif"):
+    with pytest.raises(OutputError, match=r"unknown extension '.avi'; use one of .mp4, .webm, .gif, .webp"):
         dream_video(panning_clip, tmp_path / "out.avi", cfg, model=model)
     with pytest.raises(OutputError, match="not writable"):
         dream_video(panning_clip, "/sys/out.mp4", cfg, model=model)
@@ -271,6 +271,19 @@ def test_written_videos_hold_every_frame_at_their_rate(tmp_path):
         assert (info.width, info.height) == (64, 48)  # 63x47 is padded by one pixel on each odd side
         assert oct(path.stat().st_mode & 0o777) == "0o644"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "a.webm", "odd.mp4"]  # no temporary left
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_animated_pictures_hold_every_frame_and_play_on_repeat(tmp_path, suffix):
+    frames = [np.full((48, 64, 3), (40 * k, 200 - 30 * k, 90), np.uint8) for k in range(5)]
+    path = write_video(tmp_path / f"a{suffix}", iter(frames), 8.0)
+    with Image.open(path) as shown:
+        assert shown.n_frames == 5 and shown.info.get("loop") == 0
+        shown.seek(3)
+        if suffix == ".gif":  # Pillow reads a WebP's frame times into no field
+            assert abs(shown.info["duration"] - 125) <= 5  # 8 fps (a GIF keeps 10 ms steps)
+        assert np.abs(np.asarray(shown.convert("RGB"), np.int16) - frames[3]).mean() < 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"a{suffix}"]
 
 
 def test_a_video_ffmpeg_could_not_finish_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ from .options import dream_options, with_config
 @with_config("motion", ZoomConfig)
 def zoom(
     input: str = typer.Argument(..., help="Photo to start from, or 'noise'."),
-    output: Path = typer.Option(..., "--output", "-o", help="Animation: .mp4, .webm or .gif."),
+    output: Path = typer.Option(..., "--output", "-o", help="Animation: .mp4, .webm, .gif or .webp (animated pictures play on repeat)."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
     *,
@@ -61,7 +61,7 @@ def zoom(
 @with_config("motion", VideoConfig)
 def video(
     input: Path = typer.Argument(..., help="Video to dream on."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output video: .mp4, .webm or .gif."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output video: .mp4, .webm, .gif or .webp."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
     *,

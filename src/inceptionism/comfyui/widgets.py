@@ -9,7 +9,9 @@ becomes an optional IMAGE or MASK socket instead. ComfyUI's widgets always hold 
 - an empty text, or 0 in a number that can be unset and is otherwise at least 1, means unset
   (none), as the help of such a widget says;
 - a parameter a preset sets (steps, step size, ...) left at its default takes the preset's
-  value, so choosing the preset "deep" means what it means on the command line.
+  value, so choosing the preset "deep" means what it means on the command line; the preset
+  left at the node's default is not chosen either, so a node's own defaults (the zoom's
+  lighter touch) stand as a command's do.
 """
 
 from __future__ import annotations
@@ -99,7 +101,9 @@ class Widgets:
         self.rows = sorted(rows, key=lambda r: order.get((r["widget"] or {}).get("section"), len(SECTIONS)))
         self.defaults = {row["name"]: row["default"] for row in self.rows} | (defaults or {})
         # With a preset among the widgets, those it sets follow it unless changed (see above).
-        self.follow = PRESET_SET if any(row["name"] == "preset" for row in self.rows) else frozenset()
+        # The preset itself left at the node's default is not chosen either: a node's own lighter
+        # defaults (a zoom's) then stand, as a command's do when no --preset is given.
+        self.follow = PRESET_SET | {"preset"} if any(row["name"] == "preset" for row in self.rows) else frozenset()
 
     def inputs(self) -> tuple[dict[str, tuple], dict[str, tuple]]:
         """(required, optional): the widgets, then the picture sockets."""

@@ -25,7 +25,7 @@ from ..outputs import install, temporary_beside
 
 __all__ = ["VideoInfo", "probe", "read_frames", "write_video", "VIDEO_FORMATS"]
 
-VIDEO_FORMATS = (".mp4", ".webm", ".gif")
+VIDEO_FORMATS = (".mp4", ".webm", ".gif", ".webp")  # .gif and .webp: animated pictures, no sound
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def write_video(
     audio_start: float = 0.0,
     audio_end: float | None = None,
 ) -> Path:
-    """Encode RGB frames to ``path`` (.mp4 H.264, .webm VP9 or .gif), atomically.
+    """Encode RGB frames to ``path`` (.mp4 H.264, .webm VP9, or an animated .gif or .webp), atomically.
 
     ``audio_from``: copy the sound of this file (``audio_start``..``audio_end`` seconds)
     into the result, cut to the video's length.
@@ -115,8 +115,8 @@ def write_video(
         raise OutputError(f"frame rate {fps:g} for {str(path)!r} is outside {MIN_FPS:g} to {MAX_FPS:g}")
     tmp = temporary_beside(path, suffix)  # ffmpeg chooses the container by the suffix
     try:
-        if suffix == ".gif":
-            _write_gif(tmp, frames, fps)
+        if suffix in (".gif", ".webp"):
+            _write_animated(tmp, frames, fps, suffix[1:].upper())
         else:
             _write_ffmpeg(tmp, frames, fps, suffix)
             if audio_from is not None:
@@ -138,12 +138,15 @@ class _CannotWrite(Exception):
     """Writing the video failed (the file system or ffmpeg said no); the text says why."""
 
 
-def _write_gif(tmp: str, frames: Iterable[np.ndarray], fps: float) -> None:
+def _write_animated(tmp: str, frames: Iterable[np.ndarray], fps: float, kind: str) -> None:
+    """An animated GIF or WebP, played on repeat (a WebP keeps every colour: lossy at quality 90)."""
     images = [Image.fromarray(f) for f in frames]
     if not images:
         raise OutputError("no frames to write")
+    more = {"quality": 90, "method": 4} if kind == "WEBP" else {}
     try:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        images[0].save(tmp, format=kind, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0,
+                       **more)
     except OSError as exc:
         raise _CannotWrite(exc.strerror or str(exc)) from None
 
