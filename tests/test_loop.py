@@ -118,3 +118,17 @@ def test_the_measure_sees_a_jump_and_a_fade():
     palindrome = measure_seam(iter(back))
     list(palindrome)
     assert palindrome.result.ratio == 1.0
+
+
+def test_the_library_door_zooms_and_loops(model, small_photo):
+    import inceptionism
+    from inceptionism.errors import ConfigError
+
+    frames = inceptionism.zoom(small_photo, frames=8, zoom=1.1, loop=True, model=model, seed=1, steps=2)
+    assert len(frames) == 8 and frames[0].size == (96, 64) and frames[0].mode == "RGB"
+    seam = measure_seam(np.asarray(frame) for frame in frames)
+    list(seam)
+    assert seam.result.seam <= 1.2 * seam.result.median_step, seam.result
+    with pytest.raises(ConfigError, match="pan must be 0,0") as refused:
+        inceptionism.zoom(small_photo, frames=8, loop=True, pan=(1, 0), model=model)
+    assert refused.value.field == "pan"

@@ -57,7 +57,7 @@ def test_a_dream_shows_itself_before_after_and_recipe(small_photo):
     assert made._repr_png_().startswith(b"\x89PNG")
 
 
-def test_the_tutorial_notebook_runs_end_to_end_and_is_stored_without_outputs(tmp_path):
+def test_the_tutorial_notebook_runs_end_to_end_and_is_stored_without_outputs(tmp_path, monkeypatch):
     import shutil
     from pathlib import Path
 
@@ -68,13 +68,21 @@ def test_the_tutorial_notebook_runs_end_to_end_and_is_stored_without_outputs(tmp
     stored = nbformat.read(examples / "tutorial.ipynb", as_version=4)
     code = [cell for cell in stored.cells if cell.cell_type == "code"]
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)  # outputs stripped
+    source = "\n".join(cell.source for cell in code)
+    assert "from inceptionism" not in source and "inceptionism.api" not in source  # the public API only
+    assert "SIZE = 160 if FAST else 512" in source  # a reader sees the real look; the tests ask for speed
     for name in ("chelsea.jpg", "coffee.jpg"):
         shutil.copy(examples / name, tmp_path / name)
+    monkeypatch.setenv("INCEPTIONISM_TUTORIAL_FAST", "1")  # small pictures, two steps (the kernel inherits it)
     NotebookClient(stored, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     shown = [o for cell in code for o in cell.outputs if o.get("output_type") in ("execute_result", "display_data")]
     assert sum("image/png" in o.get("data", {}) for o in shown) >= 6  # every picture cell drew a picture
     assert any("text/html" in o.get("data", {}) for o in shown)  # the Dream showed itself
     assert not any(o.get("output_type") == "error" for cell in code for o in cell.outputs)
+    from PIL import Image
+
+    with Image.open(tmp_path / "loop.webp") as loop:  # the zoom cell saved its loop
+        assert loop.n_frames == 24 and loop.info.get("loop") == 0
 
 
 def test_zoom_and_batch_show_bars_over_frames_and_files_when_asked(small_photo, tmp_path, capfd):

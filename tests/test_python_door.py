@@ -142,24 +142,24 @@ def test_several_pictures_of_one_target_are_all_returned(model):
 )
 def test_array_images_outside_the_contract_are_refused(array, words):
     # Before, NaN dreamed on NaN, and 0..255 floats or int64 arrays were clipped to a white picture.
-    from inceptionism.api import _as_picture
+    from inceptionism.api import as_picture
     from inceptionism.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
-        _as_picture(array, resolve_config(None))
+        as_picture(array, resolve_config(None))
     assert words in str(caught.value), str(caught.value)
 
 
 def test_array_images_of_every_allowed_kind_mean_the_same_picture():
-    from inceptionism.api import _as_picture
+    from inceptionism.api import as_picture
 
     grey8 = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) % 256
     kinds = [grey8.astype(np.uint8), (grey8 * 257).astype(np.uint16), (grey8 / 255).astype(np.float64),
              (grey8 / 255 + 5e-4).astype(np.float32).clip(None, 1.0005)]  # a little rounding above 1 is clipped
-    pictures = [_as_picture(kind, resolve_config(None))[0].rgb for kind in kinds]
+    pictures = [as_picture(kind, resolve_config(None))[0].rgb for kind in kinds]
     for picture in pictures[1:]:
         assert np.abs(picture - pictures[0]).max() < 1e-3
-    assert _as_picture(np.eye(64, dtype=bool), resolve_config(None))[0].rgb[0, 0].tolist() == [1.0, 1.0, 1.0]
+    assert as_picture(np.eye(64, dtype=bool), resolve_config(None))[0].rgb[0, 0].tolist() == [1.0, 1.0, 1.0]
 
 
 def _truncated_lazy() -> Image.Image:

@@ -21,6 +21,7 @@ _EXPORTS = {
     "dream": "api",
     "render": "api",
     "visualize": "visualization",
+    "zoom": "motion.zoom",
     "DreamConfig": "config",
     "InceptionismError": "errors",
     "list_models": "models",
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from .options import TrainConfig
     from .training import train
     from .visualization import visualize
+    from .motion.zoom import zoom
     from .config import DreamConfig
     from .errors import InceptionismError
     from .models import list_models, load_model

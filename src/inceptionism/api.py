@@ -172,7 +172,7 @@ def top_classes(model: LoadedModel, image: ImageInput, k: int = 5, *, crop: bool
 
     from .models.spec import CROP
 
-    picture, _ = _as_picture(image, DreamConfig(seed=0))
+    picture, _ = as_picture(image, DreamConfig(seed=0))
     x, size = to_tensor(picture, model.device), model.spec.input_size
     if crop:  # the centre square first: scaling a 1x100000 strip's short side to 256 px would ask for 100 GB
         x = tv.center_crop(x, [min(x.shape[-2:])] * 2)
@@ -195,7 +195,9 @@ def noise_picture(width: int, height: int, seed: int) -> Picture:
     return Picture(rgb.numpy())
 
 
-def _as_picture(image: ImageInput, cfg: DreamConfig) -> tuple[Picture, str]:
+def as_picture(image: ImageInput, cfg: DreamConfig) -> tuple[Picture, str]:
+    """Any image input (a path, ``"noise"`` at ``cfg.size``, a PIL image, an array, a
+    :class:`Picture`) as a :class:`Picture`, with the name the metadata gives its source."""
     if isinstance(image, str) and image == "noise":
         width, height = cfg.size or NOISE_SIZE
         return noise_picture(width, height, cfg.seed or 0), "noise"
@@ -282,7 +284,7 @@ def render(
         model = load_model_for(cfg)
     elif model.spec.name != cfg.model:
         cfg = cfg.replace(model=model.spec.name)
-    picture, default_source = _as_picture(image, cfg)
+    picture, default_source = as_picture(image, cfg)
     source = source or default_source
     x = fit_max_size(to_tensor(picture, model.device), cfg.max_size)
     height, width = x.shape[-2:]

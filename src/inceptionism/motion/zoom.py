@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from ..config import DreamConfig
 from ..engine import Callbacks
-from ..options import ZoomConfig
+from ..options import ZOOM_DREAM_DEFAULTS, ZoomConfig
 from ..images import Picture
 from ..models.loaded import LoadedModel
 from .loop import loop_frames, loop_plan
 
-__all__ = ["transform_frame", "zoom_frames"]
+if TYPE_CHECKING:
+    from ..api import ImageInput
+
+__all__ = ["transform_frame", "zoom_frames", "zoom"]
 
 
 def transform_frame(frame: np.ndarray, zoom: float, rotate: float, pan: tuple[float, float]) -> np.ndarray:
@@ -92,3 +96,53 @@ def zoom_frames(
                 if on_frame is not None:
                     on_frame(produced, frames)
             current = transform_frame(dream, zoom, rotate, pan)
+
+
+def zoom(
+    image: ImageInput,
+    config: DreamConfig | None = None,
+    *,
+    frames: int = ZoomConfig.frames,
+    zoom: float = ZoomConfig.zoom,
+    rotate: float = ZoomConfig.rotate,
+    pan: tuple[float, float] = ZoomConfig.pan,
+    interpolate: int = ZoomConfig.interpolate,
+    loop: bool = ZoomConfig.loop,
+    model: LoadedModel | None = None,
+    progress: bool = False,
+    **params: Any,
+) -> list[Image.Image]:
+    """A zoom into a dream, as the frames ``inceptionism zoom`` writes: the library's door to it.
+
+    Args:
+        image: what :func:`inceptionism.dream` takes (a path, ``"noise"``, a PIL image, an array).
+        config: a :class:`~inceptionism.DreamConfig`; ``params`` override its fields. Without
+            one, the zoom's light touch (preset subtle, 2 octaves of 5 steps) is the start, as on
+            the command line.
+        frames, zoom, rotate, pan, interpolate, loop: as ``inceptionism zoom`` takes them
+            (:class:`~inceptionism.options.ZoomConfig`); ``loop=True`` makes the last frame
+            continue into the first.
+        model: a loaded network to reuse.
+        progress: a bar over the frames.
+        **params: any dream parameter, e.g. ``max_size=320``, ``seed=1``.
+
+    Returns:
+        The frames as RGB pictures; save them with ``frames[0].save("zoom.webp", save_all=True,
+        append_images=frames[1:], duration=80, loop=0)``.
+
+    Examples:
+        >>> frames = zoom("examples/chelsea.jpg", frames=3, max_size=64, seed=0)
+        >>> len(frames), frames[0].size
+        (3, (64, 43))
+    """
+    from ..api import as_picture, load_model_for, resolve_config
+    from ..config import layered
+
+    motion = ZoomConfig(frames=frames, zoom=zoom, rotate=rotate, pan=pan, interpolate=interpolate, loop=loop)
+    cfg = resolve_config(layered(explicit=params, command=ZOOM_DREAM_DEFAULTS) if config is None else config,
+                         **({} if config is None else params))
+    model = model if model is not None else load_model_for(cfg)
+    start, _ = as_picture(image, cfg)
+    shown = zoom_frames(start, cfg, frames=motion.frames, zoom=motion.zoom, rotate=motion.rotate, pan=motion.pan,
+                        interpolate=motion.interpolate, loop=motion.loop, model=model, progress=progress)
+    return [Image.fromarray(frame) for frame in shown]
