@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! cat pyproject.toml scripts/setup.sh | sha256sum | cmp -s - .venv/.setup-stamp 2>/dev/null; then
+if ! cat pyproject.toml scripts/setup.sh scripts/setup_comfyui.sh | sha256sum | cmp -s - .venv/.setup-stamp 2>/dev/null; then
     bash scripts/setup.sh dream  # only what a dream needs; the tests' set-up adds the rest
 fi
 photo="${1:-examples/chelsea.jpg}"

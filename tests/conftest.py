@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from inceptionism.runtime import defer_torch_meta_kernels
@@ -27,8 +28,13 @@ def model() -> LoadedModel:
 
 
 @pytest.fixture(scope="session")
-def examples() -> Path:
-    return EXAMPLES
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example photos (examples/*.jpg) alone in a folder: tests scan it as a folder of photos,
+    and the repository's examples/ holds more pictures than photos (the ComfyUI mask)."""
+    folder = tmp_path_factory.mktemp("examples")
+    for photo in EXAMPLES.glob("*.jpg"):
+        shutil.copy(photo, folder / photo.name)
+    return folder
 
 
 @pytest.fixture()

@@ -17,6 +17,16 @@ from inceptionism.params import Param, declared
 from .support import EXAMPLES
 
 
+def _script():
+    import importlib.util
+
+    path = EXAMPLES.parent / "scripts" / "make_comfyui_examples.py"
+    spec = importlib.util.spec_from_file_location("make_comfyui_examples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _defaults(node: str) -> dict:
     required = NODES[node].INPUT_TYPES()["required"]
     return {name: spec[1]["default"] for name, spec in required.items() if len(spec) > 1 and "default" in spec[1]}
@@ -124,3 +134,41 @@ def test_a_zoom_left_at_its_defaults_dreams_as_the_zoom_command_does(network):
     made = json.loads(NODES["InceptionismZoom"]().run(network, None, **given)[1])["config"]
     command = layered(command=ZOOM_DREAM_DEFAULTS)
     assert (made["preset"], made["octaves"], made["steps"]) == (command.preset, command.octaves, command.steps)
+
+
+def test_the_example_workflows_are_current():
+    """Made from the nodes' defaults: a parameter added to the library needs them made again."""
+    for name, build in _script().EXAMPLES.items():
+        prompt = build()
+        stored = json.loads((EXAMPLES / "comfyui" / f"{name}.api.json").read_text())
+        assert stored == prompt, f"{name}: run scripts/make_comfyui_examples.py --ui URL"
+        ui = json.loads((EXAMPLES / "comfyui" / f"{name}.json").read_text())
+        assert sorted(n["type"] for n in ui["nodes"]) == sorted(n["class_type"] for n in prompt.values())
+        for node in ui["nodes"]:
+            if node["type"].startswith("Inceptionism"):
+                widgets = [k for k, v in prompt[str(node["id"])]["inputs"].items() if not isinstance(v, list)]
+                assert len(node["widgets_values"]) == len(widgets) + ("seed" in widgets), node["type"]
+
+
+def test_a_recipe_is_a_config_the_command_line_reads_weights_and_batches_included(network, tmp_path):
+    from inceptionism.config import layered, load_config_mapping
+
+    (random,) = NODES["InceptionismNetwork"]().run(**{**_defaults("InceptionismNetwork"), "weights": "random"})
+    _, recipe = _dream(random, torch.cat([_photo(), _photo()]))
+    path = tmp_path / "recipe.json"
+    path.write_text(recipe)
+    again = layered(file=load_config_mapping(path))
+    assert again.weights == "random" and again.seed == 3 and again.steps == 2
+    assert len(json.loads(recipe)["images"]) == 2
+
+
+def test_each_frame_of_a_clip_takes_its_own_mask(network):
+    frames = torch.cat([_photo(), _photo()])
+    masks = torch.zeros(2, 64, 96)
+    masks[0, :, :48] = 1
+    masks[1, :, 48:] = 1
+    given = {**_defaults("InceptionismVideo"), "octaves": 1, "steps": 4, "seed": 2, "coherence": "off"}
+    dreamed, _ = NODES["InceptionismVideo"]().run(network, frames, mask=masks, **given)
+    change = (dreamed - frames).abs().mean(-1)
+    assert change[0, :, :40].mean() > 10 * change[0, :, 56:].mean()
+    assert change[1, :, 56:].mean() > 10 * change[1, :, :40].mean()

@@ -132,3 +132,32 @@ def test_the_library_door_zooms_and_loops(model, small_photo):
     with pytest.raises(ConfigError, match="pan must be 0,0") as refused:
         inceptionism.zoom(small_photo, frames=8, loop=True, pan=(1, 0), model=model)
     assert refused.value.field == "pan"
+
+
+def test_the_library_door_dreams_on_the_network_it_is_given(small_photo):
+    """Another network's layer names: the zoom resolves its layers for the network it is handed."""
+    import inceptionism
+
+    other = inceptionism.load_model("timm/resnet18", weights="random")
+    frames = inceptionism.zoom(small_photo, frames=2, model=other, seed=1, steps=1, octaves=1)
+    assert len(frames) == 2
+
+
+@pytest.mark.parametrize("frames, zoom, words", [
+    (2, 1.05, "a loop must zoom at least 1.2x in all"),
+    (3, 0.97, "(1/zoom)**frames = 1.1"),
+    (200, 100.0, "is deeper than 64 levels of 4x can hold"),
+])
+def test_a_loop_too_shallow_or_too_deep_is_refused_before_any_work(small_photo, tmp_path, frames, zoom, words):
+    out = tmp_path / "loop.gif"
+    one_line(invoke("zoom", small_photo, "-o", out, "--loop", "--frames", frames, "--zoom", zoom), 2, words)
+    assert not out.exists()
+
+
+def test_a_wide_frame_turning_fast_has_no_level_popping_in(model):
+    plan = loop_plan(8, 1.2, rotate=12.0)  # 3 levels, about 30 degrees each
+    levels = dream_levels(noise_picture(96, 32, 2), resolve_config(None, **LIGHT), plan, model=model)
+    for k in range(plan.levels):
+        before = compose(levels, plan, k - 1e-4 if k else plan.levels - 1e-4)
+        after = compose(levels, plan, k + 1e-4)
+        assert (before - after).abs().max() < 0.05, k

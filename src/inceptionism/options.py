@@ -107,6 +107,31 @@ class InspectConfig(_Node):
         return weights_file(self.weights)
 
 
+# How deep a zoom that loops may go (see inceptionism.motion.loop): at least this much in all, or
+# its centre copies would be pasted by the hundred; at most this many levels of at most this zoom.
+LOOP_MIN_DEPTH = 1.2
+LOOP_MAX_LEVELS = 64  # each a whole frame in memory
+LOOP_MAX_RATIO = 4.0  # a view enlarges a level by at most this
+
+
+def check_loop(frames: int, zoom: float) -> None:
+    """Refuse a loop that cannot be laid out: one that zooms too little in all to hold itself
+    at its centre, or so deep that its levels would not fit (``LOOP_MAX_LEVELS`` of at most
+    ``LOOP_MAX_RATIO`` each; see :mod:`inceptionism.motion.loop`).
+
+    Raises:
+        ConfigError: naming ``frames`` or ``zoom``, with the loop's whole zoom and the fix.
+    """
+    depth = abs(frames * math.log(zoom))
+    whole = f"{'(1/zoom)' if zoom < 1 else 'zoom'}**frames = {math.exp(min(depth, 700)):.3g}"
+    if depth < math.log(LOOP_MIN_DEPTH):
+        raise ConfigError(f"a loop must zoom at least {LOOP_MIN_DEPTH:g}x in all to hold itself at its centre, but "
+                          f"{whole}; give more frames or a stronger zoom", field="frames")
+    if depth > LOOP_MAX_LEVELS * math.log(LOOP_MAX_RATIO):
+        raise ConfigError(f"a loop of {whole} is deeper than {LOOP_MAX_LEVELS} levels of {LOOP_MAX_RATIO:g}x can hold; "
+                          "give fewer frames or a gentler zoom", field="zoom")
+
+
 @dataclass(frozen=True)
 class ZoomConfig(_Node):
     """An endless zoom: dream, zoom/rotate/pan about the centre, repeat."""
@@ -130,6 +155,8 @@ class ZoomConfig(_Node):
         if self.loop and self.pan != (0.0, 0.0):
             raise ConfigError(f"loop zooms about the centre; pan must be 0,0, got {self.pan[0]:g},{self.pan[1]:g}",
                               field="pan")
+        if self.loop:
+            check_loop(self.frames, self.zoom)
 
 
 # Each zoom frame builds on the last, so a light touch per frame is enough.

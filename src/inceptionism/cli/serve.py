@@ -19,13 +19,17 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
     """Serve the web studio at http://HOST:PORT/ and the HTTP API under /api (schema at /openapi.json)."""
     with errors(debug):
         import signal
+        import threading
 
         import uvicorn
 
         # Ctrl-C stops the studio even where it was started with SIGINT ignored (a background
         # job of a non-interactive shell, a test runner): a SIGINT that came before the
-        # server took the signal over was lost, and the studio ran on.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # server took the signal over was lost, and the studio ran on. Until then it is noted,
+        # not raised: a KeyboardInterrupt raised anywhere (inside logging's lock, once) ended
+        # the command with a traceback; the server stops as soon as it has started.
+        interrupted = threading.Event()
+        signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
 
         from ..outputs import check_writable_dir
         from ..paths import default_data_dir
@@ -64,7 +68,7 @@ def serve(debug: bool = DebugOpt, *, opts: ServeConfig) -> None:
                       "(see docs/security.md)", soft_wrap=True)
         config = uvicorn.Config(application, host=opts.host, port=opts.port, log_level="warning" if not debug else "info")
         try:
-            studio_server(config).run(sockets=[listening])
+            studio_server(config, interrupted=interrupted).run(sockets=[listening])
         except KeyboardInterrupt:  # uvicorn raises the stopping signal again once it has shut down
             pass
 

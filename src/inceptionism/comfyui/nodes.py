@@ -12,15 +12,18 @@ import logging
 import math
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..api import load_model_for, noise_picture, render
 from ..config import DEFAULT_MODEL, NOISE_SIZE, DreamConfig, draw_seed, layered
 from ..errors import InceptionismError
 from ..images import Picture
+from ..models import get_spec
 from ..models.loaded import LoadedModel
 from ..options import ZOOM_DREAM_DEFAULTS, InspectConfig, VideoConfig, VisualizeConfig, ZoomConfig
 from .host import Progress
@@ -32,6 +35,7 @@ log = logging.getLogger("inceptionism")
 CATEGORY = "inceptionism"
 NETWORK_FIELDS = frozenset(w["name"] for w in Widgets(InspectConfig).rows)  # the loader's widgets; no other node has them
 LOADS = {"count": 0}  # networks loaded by Network nodes in this process (the log says each)
+FIRST_LAYER = get_spec(DEFAULT_MODEL).default_layers.split(",")[0]  # the Visualize node's layer to start from
 
 
 class _Node:
@@ -39,10 +43,20 @@ class _Node:
     FUNCTION = "run"
 
 
-def _network_config(network: LoadedModel, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> DreamConfig:
+@dataclass(frozen=True)
+class Loaded:
+    """What a network socket carries: the loaded network, and the weights that were asked for
+    (so a recipe names them and repeats the dream on the same network)."""
+
+    model: LoadedModel
+    weights: str | None
+
+
+def _network_config(network: Loaded, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> DreamConfig:
     """A dream's parameters: the widgets' ``values`` over a node's ``defaults``, on ``network``
     (a seed drawn where none is given, as everywhere)."""
-    cfg = layered(explicit={**values, "model": network.spec.name, "device": str(network.device)}, command=defaults)
+    chosen = {"model": network.model.spec.name, "device": str(network.model.device), "weights": network.weights}
+    cfg = layered(explicit={**values, **chosen}, command=defaults)
     return cfg if cfg.seed is not None else cfg.replace(seed=draw_seed())
 
 
@@ -70,15 +84,18 @@ class Network(_Node):
         required, optional = cls.WIDGETS.inputs()
         return {"required": required, "optional": optional}
 
-    def run(self, **given: Any) -> tuple[LoadedModel]:
+    def run(self, **given: Any) -> tuple[Loaded]:
         values = self.WIDGETS.values(given)
-        cfg = DreamConfig(**{"model": DEFAULT_MODEL, **{k: v for k, v in values.items() if k in NETWORK_FIELDS}})
-        began = time.perf_counter()
-        network = load_model_for(cfg)
+        try:
+            cfg = DreamConfig(**{"model": DEFAULT_MODEL, **{k: v for k, v in values.items() if k in NETWORK_FIELDS}})
+            began = time.perf_counter()
+            network = load_model_for(cfg)
+        except InceptionismError as exc:
+            raise _one_line(exc) from None
         LOADS["count"] += 1
-        log.warning("inceptionism: network %s ready on %s in %.2f s (load %d in this process)", network.spec.name,
-                    network.device, time.perf_counter() - began, LOADS["count"])
-        return (network,)
+        log.info("inceptionism: network %s ready on %s in %.2f s (load %d in this process)", network.spec.name,
+                 network.device, time.perf_counter() - began, LOADS["count"])
+        return (Loaded(network, cfg.weights),)
 
 
 class Layers(_Node):
@@ -94,9 +111,10 @@ class Layers(_Node):
     def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
         return {"required": {"network": (NETWORK,)}}
 
-    def run(self, network: LoadedModel) -> dict[str, Any]:
+    def run(self, network: Loaded) -> dict[str, Any]:
         from ..taps import auto_layers, list_layers
 
+        network = network.model
         defaults = set((network.spec.default_layers or auto_layers(network)).split(","))
         lines = [f"{i:>4}  {info.name}{' *' if info.name in defaults else ''}  {info.channels} channels  "
                  f"{info.height}x{info.width}  {info.kind}" for i, info in enumerate(list_layers(network))]
@@ -123,7 +141,7 @@ class Dream(_Node):
         required, optional = cls.widgets().inputs()
         return {"required": {"network": (NETWORK,), **required}, "optional": {"image": ("IMAGE",), **optional}}
 
-    def run(self, network: LoadedModel, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
+    def run(self, network: Loaded, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
         widgets = self.widgets()
         starts = from_images(image) if image is not None else [None]
         with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
@@ -137,14 +155,13 @@ class Dream(_Node):
                         values = widgets.values(given, picture_files(widgets, given, folder, i))
                         cfg = _network_config(network, values, self.DEFAULTS).replace(seed=cfg.seed)
                     picture = start if start is not None else "noise"
-                    result = render(picture, cfg, model=network, callbacks=progress.callbacks, score=False)
+                    result = render(picture, cfg, model=network.model, callbacks=progress.callbacks, score=False)
                     dreams.append(result.image.convert("RGB"))
                     recipes.append(result.metadata)
             except InceptionismError as exc:
                 raise _one_line(exc, folder) from None
-            import numpy as np
-
-            return to_images([np.asarray(d) for d in dreams]), recipe(recipes[0] if len(recipes) == 1 else recipes, folder)
+            made = recipes[0] if len(recipes) == 1 else {"config": recipes[0]["config"], "images": recipes}
+            return to_images([np.asarray(d) for d in dreams]), recipe(made, folder)
 
 
 class Zoom(Dream):
@@ -163,7 +180,7 @@ class Zoom(Dream):
         types["required"] = {"network": types["required"].pop("network"), **zoom_required, **types["required"]}
         return types
 
-    def run(self, network: LoadedModel, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
+    def run(self, network: Loaded, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
         from ..motion.loop import loop_plan, measure_seam
         from ..motion.zoom import zoom_frames
 
@@ -174,16 +191,16 @@ class Zoom(Dream):
                 cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)), self.DEFAULTS)
                 motion = ZoomConfig(**self.ZOOM.values(given))
                 start = Picture(from_images(image)[0]) if image is not None else noise_picture(*(cfg.size or NOISE_SIZE), cfg.seed)
-                dreams = (loop_plan(motion.frames, motion.zoom, motion.rotate, motion.interpolate).dreams if motion.loop
+                dreams = (loop_plan(motion.frames, motion.zoom, rotate=motion.rotate, interpolate=motion.interpolate).dreams if motion.loop
                           else math.ceil(motion.frames / (motion.interpolate + 1)))
                 progress = Progress(dreams * cfg.total_steps())
                 frames = measure_seam(zoom_frames(start, cfg, frames=motion.frames, zoom=motion.zoom, rotate=motion.rotate,
                                                   pan=motion.pan, interpolate=motion.interpolate, loop=motion.loop,
-                                                  model=network, callbacks=progress.callbacks))
+                                                  model=network.model, callbacks=progress.callbacks))
                 shown = list(frames)
             except InceptionismError as exc:
                 raise _one_line(exc, folder) from None
-            made = {"config": cfg.to_dict(), "zoom": {p: getattr(motion, p) for p in ZoomConfig.__dataclass_fields__}}
+            made = {"config": cfg.to_dict(), "zoom": {row["name"]: getattr(motion, row["name"]) for row in self.ZOOM.rows}}
             if motion.loop and frames.result is not None:
                 made["loop_seam"] = {"seam": frames.result.seam, "median_step": frames.result.median_step,
                                      "ratio": frames.result.ratio}
@@ -206,9 +223,7 @@ class Video(Dream):
         return {"required": {"network": types["required"].pop("network"), "frames": ("IMAGE",), **video_required,
                              **types["required"]}, "optional": {k: v for k, v in optional.items() if k != "image"}}
 
-    def run(self, network: LoadedModel, frames: torch.Tensor, **given: Any) -> tuple[torch.Tensor, str]:
-        import numpy as np
-
+    def run(self, network: Loaded, frames: torch.Tensor, **given: Any) -> tuple[torch.Tensor, str]:
         from ..motion.video import FrameDreamer, fit_frame
 
         widgets = self.widgets()
@@ -218,9 +233,15 @@ class Video(Dream):
                 cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)))
                 video = VideoConfig(**self.VIDEO.values(given))
                 progress = Progress(len(frames) * cfg.total_steps())
-                dreamer = FrameDreamer(cfg, video, model=network, callbacks=progress.callbacks)
+                dreamer = FrameDreamer(cfg, video, model=network.model, callbacks=progress.callbacks)
                 sources = [fit_frame((f * 255 + 0.5).astype(np.uint8), cfg.max_size) for f in from_images(frames)]
-                dreamed = [dreamer.dream(t, source) for t, source in enumerate(sources)]
+                per_frame = given.get("mask") is not None and len(given["mask"]) > 1  # a mask for each frame
+                dreamed = []
+                for t, source in enumerate(sources):
+                    if per_frame:
+                        values = widgets.values(given, picture_files(widgets, given, folder, t))
+                        dreamer.cfg = _network_config(network, values).replace(seed=cfg.seed)
+                    dreamed.append(dreamer.dream(t, source))
             except InceptionismError as exc:
                 raise _one_line(exc, folder) from None
             made = {"config": cfg.to_dict(), "video": video.shaping()}
@@ -242,23 +263,27 @@ class Visualize(_Node):
         required, optional = cls.WIDGETS.inputs()
         return {"required": {
             "network": (NETWORK,),
-            "layer": ("STRING", {"default": "blocks.4.1.bn1", "tooltip": "module path (see the Layers node), or class"}),
+            "layer": ("STRING", {"default": FIRST_LAYER, "tooltip": "module path (see the Layers node), or class"}),
             "target": ("STRING", {"default": "7", "tooltip": "channel(s): 7, 3,7, 3+7, 3-7 or all; with layer class: "
                                                              "class names or indices"}),
             **required}, "optional": optional}
 
-    def run(self, network: LoadedModel, layer: str, target: str, **given: Any) -> tuple[torch.Tensor, torch.Tensor, str]:
-        import numpy as np
-
+    def run(self, network: Loaded, layer: str, target: str, **given: Any) -> tuple[torch.Tensor, torch.Tensor, str]:
         from ..featurevis import parse_targets
         from ..visualization import visualize_targets
 
+        network = network.model
         with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
             folder = Path(name)
             try:
                 cfg = VisualizeConfig(**self.WIDGETS.values(given, picture_files(self.WIDGETS, given, folder)))
                 targets = parse_targets(target, layer.strip(), network, field="target")
-                progress = Progress(len(targets) * cfg.diversity * cfg.steps_or_default() * max(1, cfg.octaves))
+                if cfg.param == "pixel":  # a dream per target, octave by octave
+                    steps = len(targets) * cfg.octaves * cfg.steps_or_default()
+                else:  # passes of a batch of targets (or one photo each), each its steps
+                    per_pass = max(1, cfg.batch // cfg.diversity) if cfg.photo is None else 1
+                    steps = -(-len(targets) // per_pass) * cfg.steps_or_default()
+                progress = Progress(steps)
                 shown = list(visualize_targets(network, layer.strip(), targets, cfg, callbacks=progress.callbacks))
             except InceptionismError as exc:
                 raise _one_line(exc, folder) from None

@@ -61,7 +61,7 @@ def _tooltip(row: dict[str, Any]) -> str:
 
 
 def _written(value: Any) -> str:
-    """A default as its widget's text: a list as the command line writes it ("0,0", "-2:2")."""
+    """A default as its widget's text: a pair as the command line writes a pan ("0,0")."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
@@ -153,6 +153,10 @@ def picture_files(widgets: Widgets, given: dict[str, Any], folder: Path, index: 
         if value is None:
             continue
         batch = value.detach().float().cpu().clamp(0, 1).numpy()
+        if row["picture"] == "mask" and batch.ndim == 2:  # some nodes hand out one mask (H, W)
+            batch = batch[None]
+        if row["picture"] == "image":
+            batch = batch[..., :3]  # an image with alpha: its colours
         pick = lambda: batch[min(index, len(batch) - 1)]  # noqa: E731
         if row["picture"] == "mask":
             paths = [_save(folder / f"{row['name']}.png", pick(), "L")]

@@ -33,10 +33,11 @@ from ..engine.filters import resize
 from ..formats import fit_longest_side
 from ..images import Picture
 from ..models.loaded import LoadedModel
+from ..options import LOOP_MAX_LEVELS as MAX_LEVELS, LOOP_MAX_RATIO as MAX_RATIO, check_loop
 
 __all__ = ["LoopPlan", "loop_plan", "compose", "dream_levels", "loop_frames", "Seam", "measure_seam"]
 
-LEVEL_RATIO = 1.5  # the zoom between dreamed levels, about: a view shows a level enlarged by at most this
+LEVEL_RATIO = 1.5  # the zoom between dreamed levels, about (more with --interpolate): a view enlarges a level so much
 FEATHER = 0.15  # a pasted level's edge blends over this share of its half-size
 SMALLEST = 1.0  # a level pasted smaller than this many pixels (half-size) is left out
 PASSES = 2  # dreams of each level: the second sees what the first made of its neighbours
@@ -56,19 +57,21 @@ class LoopPlan:
     reverse: bool  # a zoom out: the zoom in of 1/zoom, played backwards
 
 
-def loop_plan(frames: int, zoom: float, rotate: float = 0.0, interpolate: int = 0) -> LoopPlan:
-    """The levels of a looping zoom of ``frames`` frames at ``zoom`` per frame (not 1).
+def loop_plan(frames: int, zoom: float, *, rotate: float = 0.0, interpolate: int = 0) -> LoopPlan:
+    """The levels of a looping zoom of ``frames`` frames at ``zoom`` per frame (checked by
+    :func:`~inceptionism.options.check_loop`).
 
     Examples:
         >>> plan = loop_plan(48, 1.05)
         >>> plan.levels, round(plan.ratio ** plan.levels, 2), plan.dreams
         (6, 10.4, 12)
     """
+    check_loop(frames, zoom)
     reverse = zoom < 1
     per_frame = 1 / zoom if reverse else zoom
     depth = frames * math.log(per_frame)  # log of the whole loop's zoom
-    step = max(math.log(LEVEL_RATIO), (interpolate + 1) * math.log(per_frame))
-    levels = max(1, round(depth / step))
+    step = min(max(math.log(LEVEL_RATIO), (interpolate + 1) * math.log(per_frame)), math.log(MAX_RATIO))
+    levels = min(MAX_LEVELS, max(1, round(depth / step), math.ceil(depth / math.log(MAX_RATIO))))
     dreams = levels * PASSES
     turn = (-rotate if reverse else rotate) * frames / levels
     return LoopPlan(frames, levels, math.exp(depth / levels), turn, dreams, reverse)
@@ -115,11 +118,14 @@ def compose(levels: list[torch.Tensor], plan: LoopPlan, position: float) -> torc
     feather = _feather(height, width)
     k = math.floor(position)
     part = position - k
-    # From two levels out: the one before is drawn too, so a frame changes smoothly as a
-    # level's feathered edge leaves it (the step onto a level is a step like any other).
-    canvas = _place(levels[(k - 2) % plan.levels], plan.ratio ** (part + 2), (part + 2) * plan.turn, height, width,
-                    padding="reflection")
-    depth = -1
+    # From far enough out that the outermost level drawn is hidden under the next one's
+    # feathered paste at any turn and shape: the level a frame leaves fades out of it smoothly,
+    # and the step onto a level is a step like any other.
+    out = math.ceil(math.log(math.hypot(height, width) / (min(height, width) * (1 - FEATHER))) / math.log(plan.ratio))
+    out = max(1, out) + 1
+    canvas = _place(levels[(k - out) % plan.levels], plan.ratio ** (part + out), (part + out) * plan.turn, height,
+                    width, padding="reflection")
+    depth = 1 - out
     while (scale := plan.ratio ** (part - depth)) * min(height, width) / 2 >= SMALLEST:
         top, bottom, left, right = box = _box(scale, height, width)
         if bottom > top and right > left:
@@ -139,7 +145,7 @@ def _carry(levels: list[torch.Tensor], plan: LoopPlan, k: int, change: torch.Ten
     for depth in range(1, plan.levels):
         if plan.ratio**-depth * min(height, width) / 2 < CARRY_SMALLEST:
             break
-        zoomed = _place(change, plan.ratio**depth, depth * plan.turn, height, width, padding="reflection")
+        zoomed = _place(change, plan.ratio**depth, depth * plan.turn, height, width)  # outside the view nothing changed
         target = (k + depth) % plan.levels
         levels[target] = (levels[target] + zoomed).clamp(0, 1)
 

@@ -75,7 +75,7 @@ def zoom_frames(
     if loop:
         ZoomConfig(frames=frames, zoom=zoom, rotate=rotate, pan=pan, interpolate=interpolate, loop=loop)  # checked
         with counted_progress("zoom", "frame", on_frame, shown=progress) as on_frame:
-            yield from loop_frames(start, cfg, loop_plan(frames, zoom, rotate, interpolate), model=model,
+            yield from loop_frames(start, cfg, loop_plan(frames, zoom, rotate=rotate, interpolate=interpolate), model=model,
                                    callbacks=callbacks, on_frame=on_frame)
         return
     current = start.rgb
@@ -139,6 +139,8 @@ def zoom(
     from ..config import layered
 
     motion = ZoomConfig(frames=frames, zoom=zoom, rotate=rotate, pan=pan, interpolate=interpolate, loop=loop)
+    if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
+        params["model"] = model.spec.name  # layers must be resolved for the network actually used
     cfg = resolve_config(layered(explicit=params, command=ZOOM_DREAM_DEFAULTS) if config is None else config,
                          **({} if config is None else params))
     model = model if model is not None else load_model_for(cfg)

@@ -18,14 +18,21 @@ __all__ = ["free_port", "serve_in_background", "studio_server", "GRACE_S"]
 GRACE_S = 5  # after being asked to stop, requests still open (event streams, say) get this long to end
 
 
-def studio_server(config: "uvicorn.Config") -> "uvicorn.Server":
+def studio_server(config: "uvicorn.Config", *, interrupted: threading.Event | None = None) -> "uvicorn.Server":
     """uvicorn's server for the studio ``config.app``: asked to exit (SIGTERM, Ctrl-C, or
     ``should_exit``), it first stops the studio's drawings, so requests waiting for a picture
     or a scan of dataset examples end at once (503) instead of holding the shutdown for as long
-    as the scan takes (over 30 s seen); whatever is still open after :data:`GRACE_S` s is closed."""
+    as the scan takes (over 30 s seen); whatever is still open after :data:`GRACE_S` s is closed.
+    ``interrupted``: set by a Ctrl-C that came before the server took the signal over; the
+    server then stops as soon as it has started."""
     import uvicorn
 
     class StudioServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if interrupted is not None and interrupted.is_set():
+                self.should_exit = True
+
         def handle_exit(self, sig: int, frame: Any) -> None:
             # A signal handler runs on the event loop's thread, maybe inside a section that holds
             # the drawings' lock: the stop takes that lock on a thread of its own.
