@@ -14,9 +14,9 @@ import argparse
 import json
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,17 +87,28 @@ def make_mask(path: Path) -> None:
     mask.filter(ImageFilter.GaussianBlur(12)).save(path)
 
 
-def to_ui(url: str, prompts: dict[str, dict]) -> dict[str, dict]:
-    """Each API-format prompt as the UI-format workflow ComfyUI's own page makes of it."""
+@contextmanager
+def comfyui_page(url: str, width: int = 1600, height: int = 1000):
+    """ComfyUI's own page at ``url`` in headless Chromium (Debian's), once its graph is ready."""
     from playwright.sync_api import sync_playwright
 
-    made = {}
     with sync_playwright() as playwright:
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(url)
-        page.wait_for_function("window.app && window.app.graph && window.app.graph.nodes !== undefined", timeout=120_000)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            page.wait_for_function("window.app && window.app.graph && window.app.graph.nodes !== undefined",
+                                   timeout=120_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def to_ui(url: str, prompts: dict[str, dict]) -> dict[str, dict]:
+    """Each API-format prompt as the UI-format workflow ComfyUI's own page makes of it."""
+    made = {}
+    with comfyui_page(url) as page:
         for name, prompt in prompts.items():
             page.evaluate("async (p) => { await window.app.loadApiJson(p, 'example'); }", prompt)
             page.evaluate("""(layout) => {
@@ -108,7 +119,6 @@ def to_ui(url: str, prompts: dict[str, dict]) -> dict[str, dict]:
                 }
             }""", LAYOUT[name])
             made[name] = json.loads(page.evaluate("() => JSON.stringify(window.app.graph.serialize())"))
-        browser.close()
     return made
 
 

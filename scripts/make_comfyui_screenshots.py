@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
 IMAGES = ROOT / "docs" / "gallery"
 EXAMPLES = ROOT / "examples"
 # The node whose output each workflow's page keeps, and where (None: the screenshot only; the
@@ -45,15 +45,10 @@ def wait_idle(url: str, timeout: float = 600) -> None:
 
 
 def main(url: str) -> int:
-    from playwright.sync_api import sync_playwright
+    from make_comfyui_examples import comfyui_page  # scripts/ beside this one
 
     upload(url)
-    with sync_playwright() as playwright:
-        chromium = shutil.which("chromium") or "/usr/bin/chromium"
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.wait_for_function("window.app && window.app.graph", timeout=120_000)
+    with comfyui_page(url, 1400, 1000) as page:
         for name, (node, keep) in OUTPUTS.items():
             workflow = json.loads((EXAMPLES / "comfyui" / f"{name}.json").read_text())
             page.evaluate("async (w) => { await window.app.loadGraphData(w); }", workflow)
@@ -74,7 +69,6 @@ def main(url: str) -> int:
             shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
             shot.save(IMAGES / f"comfyui-{name}.jpg", quality=85)
             print(f"wrote docs/gallery/comfyui-{name}.jpg" + (f" and docs/gallery/{keep}" if keep else ""), file=sys.stderr)
-        browser.close()
     return 0
 
 

@@ -37,7 +37,7 @@ def zoom(
         from ..outputs import check_output_path
         from ..motion.videoio import VIDEO_FORMATS, write_video
         from ..motion.loop import measure_seam
-        from ..motion.zoom import zoom_frames
+        from ..motion.zoom import FRAME_FIELDS, zoom_frames
 
         inputs = command_inputs(cfg, (*(() if input == "noise" else (input,)), *([config_file] if config_file else [])))
         check_output_path(output, inputs=inputs, formats=VIDEO_FORMATS, noun="photo")
@@ -47,9 +47,8 @@ def zoom(
         with progress_bar(quiet) as progress:
             task = progress.add_task("zoom", total=motion.frames, step="-", score="-")
             on_frame = lambda done, total: progress.update(task, completed=done, total=total, step=f"{done}/{total}")  # noqa: E731
-            stream = measure_seam(zoom_frames(start, cfg, frames=motion.frames, zoom=motion.zoom, rotate=motion.rotate,
-                                              pan=motion.pan, interpolate=motion.interpolate, loop=motion.loop,
-                                              model=model, on_frame=on_frame))  # fmt: skip
+            shaping = {name: getattr(motion, name) for name in FRAME_FIELDS}
+            stream = measure_seam(zoom_frames(start, cfg, model=model, on_frame=on_frame, **shaping))
             write_video(output, stream, motion.fps)
         out.print(f"wrote {output}: {motion.frames} frames at {motion.fps:g} fps, seed {cfg.seed}")
         if motion.loop and stream.result is not None:

@@ -141,6 +141,16 @@ class Dream(_Node):
         required, optional = cls.widgets().inputs()
         return {"required": {"network": (NETWORK,), **required}, "optional": {"image": ("IMAGE",), **optional}}
 
+    @classmethod
+    def command_inputs(cls, command: Widgets, *, sockets: dict[str, tuple] | None = None,
+                       instead_of: str | None = None) -> dict[str, Any]:
+        """A command's node (zoom, video): the network, its ``sockets``, the command's widgets, then
+        the dream's; ``sockets`` take the place of the optional input ``instead_of``."""
+        dream, pictures = cls.widgets().inputs()
+        own, _ = command.inputs()
+        optional = {k: v for k, v in {"image": ("IMAGE",), **pictures}.items() if k != instead_of}
+        return {"required": {"network": (NETWORK,), **(sockets or {}), **own, **dream}, "optional": optional}
+
     def run(self, network: Loaded, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
         widgets = self.widgets()
         starts = from_images(image) if image is not None else [None]
@@ -175,14 +185,11 @@ class Zoom(Dream):
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
-        types = super().INPUT_TYPES()
-        zoom_required, _ = cls.ZOOM.inputs()
-        types["required"] = {"network": types["required"].pop("network"), **zoom_required, **types["required"]}
-        return types
+        return cls.command_inputs(cls.ZOOM)
 
     def run(self, network: Loaded, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
         from ..motion.loop import loop_plan, measure_seam
-        from ..motion.zoom import zoom_frames
+        from ..motion.zoom import FRAME_FIELDS, zoom_frames
 
         widgets = self.widgets()
         with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
@@ -194,9 +201,8 @@ class Zoom(Dream):
                 dreams = (loop_plan(motion.frames, motion.zoom, rotate=motion.rotate, interpolate=motion.interpolate).dreams if motion.loop
                           else math.ceil(motion.frames / (motion.interpolate + 1)))
                 progress = Progress(dreams * cfg.total_steps())
-                frames = measure_seam(zoom_frames(start, cfg, frames=motion.frames, zoom=motion.zoom, rotate=motion.rotate,
-                                                  pan=motion.pan, interpolate=motion.interpolate, loop=motion.loop,
-                                                  model=network.model, callbacks=progress.callbacks))
+                shaping = {name: getattr(motion, name) for name in FRAME_FIELDS}
+                frames = measure_seam(zoom_frames(start, cfg, model=network.model, callbacks=progress.callbacks, **shaping))
                 shown = list(frames)
             except InceptionismError as exc:
                 raise _one_line(exc, folder) from None
@@ -217,11 +223,7 @@ class Video(Dream):
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
-        types = super().INPUT_TYPES()
-        video_required, _ = cls.VIDEO.inputs()
-        optional = types["optional"]
-        return {"required": {"network": types["required"].pop("network"), "frames": ("IMAGE",), **video_required,
-                             **types["required"]}, "optional": {k: v for k, v in optional.items() if k != "image"}}
+        return cls.command_inputs(cls.VIDEO, sockets={"frames": ("IMAGE",)}, instead_of="image")
 
     def run(self, network: Loaded, frames: torch.Tensor, **given: Any) -> tuple[torch.Tensor, str]:
         from ..motion.video import FrameDreamer, fit_frame

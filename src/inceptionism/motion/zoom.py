@@ -15,12 +15,15 @@ from ..engine import Callbacks
 from ..options import ZOOM_DREAM_DEFAULTS, ZoomConfig
 from ..images import Picture
 from ..models.loaded import LoadedModel
+from ..params import declared
 from .loop import loop_frames, loop_plan
 
 if TYPE_CHECKING:
     from ..api import ImageInput
 
 __all__ = ["transform_frame", "zoom_frames", "zoom"]
+
+FRAME_FIELDS = ("frames", "zoom", "rotate", "pan", "interpolate", "loop")  # what of ZoomConfig shapes the frames
 
 
 def transform_frame(frame: np.ndarray, zoom: float, rotate: float, pan: tuple[float, float]) -> np.ndarray:
@@ -102,12 +105,6 @@ def zoom(
     image: ImageInput,
     config: DreamConfig | None = None,
     *,
-    frames: int = ZoomConfig.frames,
-    zoom: float = ZoomConfig.zoom,
-    rotate: float = ZoomConfig.rotate,
-    pan: tuple[float, float] = ZoomConfig.pan,
-    interpolate: int = ZoomConfig.interpolate,
-    loop: bool = ZoomConfig.loop,
     model: LoadedModel | None = None,
     progress: bool = False,
     **params: Any,
@@ -116,15 +113,14 @@ def zoom(
 
     Args:
         image: what :func:`inceptionism.dream` takes (a path, ``"noise"``, a PIL image, an array).
-        config: a :class:`~inceptionism.DreamConfig`; ``params`` override its fields. Without
-            one, the zoom's light touch (preset subtle, 2 octaves of 5 steps) is the start, as on
-            the command line.
-        frames, zoom, rotate, pan, interpolate, loop: as ``inceptionism zoom`` takes them
-            (:class:`~inceptionism.options.ZoomConfig`); ``loop=True`` makes the last frame
-            continue into the first.
+        config: a :class:`~inceptionism.DreamConfig`; dream ``params`` override its fields.
+            Without one, the zoom's light touch (preset subtle, 2 octaves of 5 steps) is the
+            start, as on the command line.
         model: a loaded network to reuse.
         progress: a bar over the frames.
-        **params: any dream parameter, e.g. ``max_size=320``, ``seed=1``.
+        **params: the zoom's own (``frames``, ``zoom``, ``rotate``, ``pan``, ``interpolate``,
+            ``loop``: :class:`~inceptionism.options.ZoomConfig`; ``loop=True`` makes the last
+            frame continue into the first) and any dream parameter, e.g. ``max_size=320``.
 
     Returns:
         The frames as RGB pictures; save them with ``frames[0].save("zoom.webp", save_all=True,
@@ -138,13 +134,14 @@ def zoom(
     from ..api import as_picture, load_model_for, resolve_config
     from ..config import layered
 
-    motion = ZoomConfig(frames=frames, zoom=zoom, rotate=rotate, pan=pan, interpolate=interpolate, loop=loop)
+    own = [p.name for p in declared(ZoomConfig) if p.name in params]
+    motion = ZoomConfig(**{name: params.pop(name) for name in own})
     if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
         params["model"] = model.spec.name  # layers must be resolved for the network actually used
     cfg = resolve_config(layered(explicit=params, command=ZOOM_DREAM_DEFAULTS) if config is None else config,
                          **({} if config is None else params))
     model = model if model is not None else load_model_for(cfg)
     start, _ = as_picture(image, cfg)
-    shown = zoom_frames(start, cfg, frames=motion.frames, zoom=motion.zoom, rotate=motion.rotate, pan=motion.pan,
-                        interpolate=motion.interpolate, loop=motion.loop, model=model, progress=progress)
+    shown = zoom_frames(start, cfg, model=model, progress=progress,
+                        **{name: getattr(motion, name) for name in FRAME_FIELDS})
     return [Image.fromarray(frame) for frame in shown]
