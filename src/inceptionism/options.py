@@ -26,6 +26,7 @@ MIN_FPS, MAX_FPS = 0.01, 1000.0
 
 __all__ = [
     "ZoomConfig",
+    "LiveConfig",
     "VideoConfig",
     "BatchConfig",
     "DreamOutputs",
@@ -161,6 +162,25 @@ class ZoomConfig(_Node):
 
 # Each zoom frame builds on the last, so a light touch per frame is enough.
 ZOOM_DREAM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
+
+
+@dataclass(frozen=True)
+class LiveConfig(_Node):
+    """Live dreaming: frames dreamed as they come (a camera, a stream, a clip played in real
+    time), each from the previous dream carried along the optical flow, with a few steps."""
+
+    frame_steps: int = param(1, "gradient steps on each frame; where the scene is still, the dream deepens frame by "
+                             "frame", low=1, high=100)
+    blend: float = param(0.9, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
+    target_fps: float | None = param(None, "a frame rate to keep: a frame that takes longer than its share lowers the "
+                                     "steps of the next ones (down to 1), a quick one raises them again (up to "
+                                     "frame_steps); none = always frame_steps", low=0.1, high=1000.0)
+
+
+# A live frame is small and dreamed at its own size only, a step or two: the carried dream brings
+# the coarse structure (as a video's carried frames do), and a larger step than a still's lets a
+# still scene's dream grow within a second or two (looked at: 0.008, the classic step, stays faint).
+LIVE_DREAM_DEFAULTS = {"preset": "classic", "max_size": 320, "step_size": 0.03}
 
 
 @dataclass(frozen=True)

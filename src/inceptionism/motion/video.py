@@ -62,7 +62,7 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 FLOW_SIDE = 360  # the flow is measured with the shorter side at most this, then scaled up
 
 
-def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _flow(a: np.ndarray, b: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
     """Dense flow from frame a to frame b: a pixel p of a is at p + flow[p] in b.
 
     Frames with a shorter side above ``FLOW_SIDE`` are measured shrunk to it and the flow
@@ -71,7 +71,7 @@ def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import cv2
 
     height, width = a.shape[:2]
-    scale = min(1.0, FLOW_SIDE / min(height, width))
+    scale = min(1.0, side / min(height, width))
     if scale == 1.0:
         return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -95,18 +95,19 @@ OCCLUSION_MISMATCH = 24.0  # mean |difference| (0..255) above which a moved pixe
 
 
 def coherent_start(
-    prev_source: np.ndarray, source: np.ndarray, prev_dream: np.ndarray, blend: float
+    prev_source: np.ndarray, source: np.ndarray, prev_dream: np.ndarray, blend: float, *, flow_side: int = FLOW_SIDE
 ) -> tuple[np.ndarray, np.ndarray]:
     """The frame to dream on: ``source`` plus the previous frame's detail carried along the flow.
 
     All frames are (H, W, 3) uint8. Returns (start frame as floats in [0, 1], the weight
-    map (H, W) used, 0 where the flow was judged unreliable).
+    map (H, W) used, 0 where the flow was judged unreliable). ``flow_side``: the flow is
+    measured with the shorter side at most this (a live frame measures it smaller, for speed).
     """
     import cv2
 
     g_prev, g_cur = _gray(prev_source), _gray(source)
-    back = _flow(g_cur, g_prev)  # where each current pixel was in the previous frame
-    fwd = _flow(g_prev, g_cur)
+    back = _flow(g_cur, g_prev, flow_side)  # where each current pixel was in the previous frame
+    fwd = _flow(g_prev, g_cur, flow_side)
     detail = prev_dream.astype(np.float32) - prev_source.astype(np.float32)
     carried = _sample(detail, back)
     # Forward-backward check: following back then forward should return to the start.

@@ -1,0 +1,92 @@
+"""Live dreaming: a still scene's dream deepens frame by frame, a moving one's follows the
+motion, a slow dreamer takes the latest frame, a missed frame rate lowers the work per frame."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism.api import resolve_config
+from inceptionism.errors import ConfigError
+from inceptionism.motion.live import Latest, LiveDreamer, live_frames
+from inceptionism.options import LiveConfig
+
+from .support import EXAMPLES
+
+
+def _cat(size=(160, 120)) -> np.ndarray:
+    return np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("RGB").resize(size))
+
+
+def _strength(frame: np.ndarray, dream: np.ndarray) -> float:
+    return float(np.abs(dream.astype(np.float32) - frame).mean())
+
+
+def test_a_still_scene_deepens_frame_by_frame(model):
+    shown = list(live_frames([_cat()] * 8, model=model, seed=1))
+    strengths = [_strength(frame, dream) for frame, dream in shown]
+    assert len(shown) == 8 and shown[0][1].shape == (120, 160, 3)
+    assert strengths[-1] > 2 * strengths[0], strengths
+    assert all(b > a - 0.3 for a, b in zip(strengths, strengths[1:])), strengths  # no frame throws the dream away
+
+
+def test_a_moving_scene_is_followed_by_its_dream(model):
+    wide = np.asarray(Image.open(EXAMPLES / "coffee.jpg").convert("RGB").resize((220, 120)))
+    pan = [np.ascontiguousarray(wide[:, 4 * t:4 * t + 160]) for t in range(12)]
+    shown = list(live_frames(pan, model=model, seed=1))
+    detail = [dream.astype(np.float32) - frame for frame, dream in shown]
+    followed = np.mean([np.abs(detail[t + 1][:, :-4] - detail[t][:, 4:]).mean() for t in range(6, 11)])
+    left_behind = np.mean([np.abs(detail[t + 1][:, :-4] - detail[t][:, :-4]).mean() for t in range(6, 11)])
+    assert followed < 0.6 * left_behind, (followed, left_behind)  # the dream moved with the cup
+
+
+def test_the_same_frames_and_seed_dream_the_same(model):
+    frames = [_cat(), _cat()]
+    first = [dream for _, dream in live_frames(frames, model=model, seed=3)]
+    again = [dream for _, dream in live_frames(frames, model=model, seed=3)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
+def test_a_slow_dreamer_takes_the_latest_frame():
+    latest = Latest()
+    for k in range(5):
+        latest.put(k)
+    assert latest.take(timeout=1) == 4 and latest.dropped == 4
+    taken: list = []
+    reader = threading.Thread(target=lambda: taken.append(latest.take(timeout=10)))
+    reader.start()
+    latest.put("next")
+    reader.join(10)
+    assert taken == ["next"]
+    latest.close()
+    assert latest.take(timeout=1) is None
+
+
+def test_a_clip_is_read_in_real_time_and_frames_that_came_meanwhile_are_dropped(model, tmp_path):
+    from inceptionism.motion.videoio import write_video
+
+    clip = write_video(tmp_path / "clip.mp4", [np.roll(_cat(), 3 * t, axis=1) for t in range(30)], 60.0)
+    shown = list(live_frames(clip, model=model, seed=1, frame_steps=3))  # 0.5 s of clip; slower dreams
+    assert 2 <= len(shown) < 30, len(shown)
+
+
+def test_a_missed_frame_rate_lowers_the_steps_and_a_met_one_raises_them(model):
+    cfg = resolve_config(None, seed=0, max_size=64)
+    dreamer = LiveDreamer(cfg, LiveConfig(frame_steps=4, target_fps=1000.0), model=model)
+    dreamer.dream(_cat())
+    dreamer.dream(_cat())
+    assert dreamer.steps == 2  # 1 ms a frame cannot be met: a step less each frame
+    dreamer.live = LiveConfig(frame_steps=4, target_fps=0.1)  # 10 s a frame: always met
+    for _ in range(3):
+        dreamer.dream(_cat())
+    assert dreamer.steps == 4
+
+
+def test_live_parameters_are_checked_by_their_declaration(model):
+    with pytest.raises(ConfigError, match="frame_steps = 0 is out of range"):
+        next(live_frames([_cat()], model=model, frame_steps=0))
+    with pytest.raises(ConfigError, match="unknown parameter 'frame_step'"):
+        next(live_frames([_cat()], model=model, frame_step=2))
