@@ -3,7 +3,7 @@ for POST /prompt and scripts) and, with --ui URL (a running ComfyUI with the pac
 format ComfyUI's page saves and loads (NAME.json, drag it into the page), converted by that
 page itself in headless Chromium. The widgets' values are the nodes' defaults (generated from
 the parameter declarations) with each example's few changes, so a parameter added to the
-library reaches the examples when this runs again (tests/test_comfyui.py checks they are current).
+library reaches the examples when this runs again (tests/test_comfyui_nodes.py checks they are current).
 
     .venv/bin/python scripts/make_comfyui_examples.py [--ui http://127.0.0.1:8188]
 """

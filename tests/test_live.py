@@ -90,3 +90,57 @@ def test_live_parameters_are_checked_by_their_declaration(model):
         next(live_frames([_cat()], model=model, frame_steps=0))
     with pytest.raises(ConfigError, match="unknown parameter 'frame_step'"):
         next(live_frames([_cat()], model=model, frame_step=2))
+
+
+def _clip(tmp_path, frames: int, fps: float = 24.0):
+    from inceptionism.motion.videoio import write_video
+
+    return write_video(tmp_path / "clip.mp4", [np.roll(_cat(), 2 * t, axis=1) for t in range(frames)], fps)
+
+
+def test_the_command_records_a_clip_live_in_real_time_with_its_recipe(tmp_path):
+    from inceptionism.motion.videoio import probe, read_frames, read_recipe
+
+    from .support import invoke
+
+    clip = _clip(tmp_path, 24)  # one second
+    out = tmp_path / "live.mp4"
+    result = invoke("live", clip, "-o", out, "--frame-steps", "1", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    info = probe(out)
+    count = len(list(read_frames(out)))
+    assert info.fps == 24.0 and 24 <= count <= 24 + 12, count  # real time: about the clip's frames (and the start)
+    recipe = read_recipe(out)
+    assert recipe["config"]["seed"] == 5 and recipe["live"]["frame_steps"] == 1 and recipe["config"]["max_size"] == 320
+    assert "dreamed frames per second" in result.output
+
+
+def test_ctrl_c_ends_a_live_recording_and_leaves_a_playable_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from inceptionism.motion.videoio import read_frames
+
+    from .support import line_within
+
+    clip = _clip(tmp_path, 240)  # ten seconds
+    out = tmp_path / "live.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "inceptionism", "live", str(clip), "-o", str(out), "-q"],
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "dreaming at 160x120" in line_within(process.stderr, 120)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr
+    assert "wrote" in stdout and 1 <= len(list(read_frames(out))) < 240
+
+
+def test_with_no_window_and_no_recording_there_is_nowhere_to_show_it(tmp_path, monkeypatch):
+    from .support import invoke, one_line
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    one_line(invoke("live", _clip(tmp_path, 2)), 2, "nowhere to show the dream")

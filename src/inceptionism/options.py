@@ -124,7 +124,8 @@ def check_loop(frames: int, zoom: float) -> None:
         ConfigError: naming ``frames`` or ``zoom``, with the loop's whole zoom and the fix.
     """
     depth = abs(frames * math.log(zoom))
-    whole = f"{'(1/zoom)' if zoom < 1 else 'zoom'}**frames = {math.exp(min(depth, 700)):.3g}"
+    value = f"10**{depth / math.log(10):.0f}" if depth > 50 else f"{math.exp(depth):.4g}"
+    whole = f"{'(1/zoom)' if zoom < 1 else 'zoom'}**frames = {value}"
     if depth < math.log(LOOP_MIN_DEPTH):
         raise ConfigError(f"a loop must zoom at least {LOOP_MIN_DEPTH:g}x in all to hold itself at its centre, but "
                           f"{whole}; give more frames or a stronger zoom", field="frames")
@@ -165,7 +166,7 @@ ZOOM_DREAM_DEFAULTS = {"preset": "subtle", "octaves": 2, "steps": 5}
 
 
 @dataclass(frozen=True)
-class LiveConfig(_Node):
+class LiveConfig(_Command):
     """Live dreaming: frames dreamed as they come (a camera, a stream, a clip played in real
     time), each from the previous dream carried along the optical flow, with a few steps."""
 
@@ -175,6 +176,8 @@ class LiveConfig(_Node):
     target_fps: float | None = param(None, "a frame rate to keep: a frame that takes longer than its share lowers the "
                                      "steps of the next ones (down to 1), a quick one raises them again (up to "
                                      "frame_steps); none = always frame_steps", low=0.1, high=1000.0)
+    seconds: float | None = param(None, "stop after this long; none = at the end of the source, or Ctrl-C", low=0.0,
+                                  high=1e7, low_open=True)
 
 
 # A live frame is small and dreamed at its own size only, a step or two: the carried dream brings

@@ -399,14 +399,19 @@ def _parse_channels(text: Optional[str]) -> Optional[list[int]]:
 
 
 @app.command()
-def info(file: Path = typer.Argument(..., help="An image written by inceptionism."), debug: bool = DebugOpt) -> None:
-    """Print the parameters embedded in an output image."""
+def info(file: Path = typer.Argument(..., help="An image or animation written by inceptionism."),
+         debug: bool = DebugOpt) -> None:
+    """Print the parameters embedded in an output image or animation."""
     with errors(debug):
         from ..images import read_metadata
+        from ..motion.videoio import VIDEO_FORMATS, read_recipe
 
         if not file.is_file():
             raise ImageError(f"{str(file)!r} does not exist or is not a file")
-        data = read_metadata(file)
+        video = file.suffix.lower() in VIDEO_FORMATS
+        data = read_metadata(file) if file.suffix.lower() not in (".mp4", ".webm") else None
+        if data is None and video:
+            data = read_recipe(file)
         if data is None:
             raise ImageError(f"{str(file)!r} holds no inceptionism parameters")
         out.print_json(json.dumps(data))

@@ -1,4 +1,4 @@
-"""The motion commands: zoom, video, batch."""
+"""The motion commands: zoom, video, batch, live."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from ..config import DreamConfig
-from ..errors import ImageError
-from ..options import ZOOM_DREAM_DEFAULTS, BatchConfig, VideoConfig, ZoomConfig
+from ..errors import ConfigError, ImageError
+from ..options import LIVE_DREAM_DEFAULTS, ZOOM_DREAM_DEFAULTS, BatchConfig, LiveConfig, VideoConfig, ZoomConfig
 from .common import DebugOpt, QuietOpt, app, err, errors, out, progress_bar
 from .dream import command_inputs
 from .options import dream_options, with_config
@@ -49,7 +49,7 @@ def zoom(
             on_frame = lambda done, total: progress.update(task, completed=done, total=total, step=f"{done}/{total}")  # noqa: E731
             shaping = {name: getattr(motion, name) for name in FRAME_FIELDS}
             stream = measure_seam(zoom_frames(start, cfg, model=model, on_frame=on_frame, **shaping))
-            write_video(output, stream, motion.fps)
+            write_video(output, stream, motion.fps, recipe={"config": cfg.to_dict(), "zoom": shaping})
         out.print(f"wrote {output}: {motion.frames} frames at {motion.fps:g} fps, seed {cfg.seed}")
         if motion.loop and stream.result is not None:
             out.print(str(stream.result))
@@ -130,3 +130,116 @@ def batch(
             out.print(f"  failed: {path}: {reason}")
         if summary.failed:
             raise ImageError(f"{len(summary.failed)} file(s) could not be dreamed; see the list above")
+
+
+@app.command()
+@dream_options(LIVE_DREAM_DEFAULTS)
+@with_config("live", LiveConfig)
+def live(
+    source: str = typer.Argument("0", help="A camera's index (0: the first), a video file or a stream URL."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Record what is shown, in real time, with its "
+                                          "recipe: .mp4, .webm, .gif or .webp."),
+    quiet: bool = QuietOpt,
+    debug: bool = DebugOpt,
+    *,
+    live: LiveConfig,
+    cfg: DreamConfig,
+    config_file: Optional[Path] = None,
+) -> None:
+    """Dream a camera, a stream or a clip live: each frame from the last dream carried along the
+    flow. Shown in a window where there is a display; -o records it; Ctrl-C ends it (a recording
+    is finished, not lost). In a browser: the studio's Live page (inceptionism serve)."""
+    with errors(debug):
+        from ..api import check_config, load_model_for
+        from ..motion.live import live_frames
+        from ..motion.videoio import VIDEO_FORMATS, probe, write_video
+        from ..outputs import check_output_path
+        from ..params import declared
+
+        camera = source.isdigit()
+        if not camera and "://" not in source:
+            probe(source)  # a missing or unreadable file: one line now
+        if output is not None:
+            check_output_path(output, inputs=() if camera else (source,), formats=VIDEO_FORMATS, noun="source")
+        window = _window()
+        if window is None and output is None:
+            raise ConfigError("nowhere to show the dream: no window here (no display, or an OpenCV without windows); "
+                              "record it with -o clip.mp4, or dream in a browser: inceptionism serve", field="output")
+        model = load_model_for(cfg)
+        check_config(cfg, model)
+        rate = live.target_fps or (probe(source).fps if not camera and "://" not in source else 30.0)
+        stop = _stop_on_signals()
+        began = time.monotonic()
+        counts = {"dreamed": 0, "written": 0}
+
+        def shown():  # each dream held until the next, so a recording keeps real time
+            held = None
+            params = {p.name: getattr(live, p.name) for p in declared(LiveConfig)}
+            for _, dream in live_frames(int(source) if camera else source, cfg, model=model, **params):
+                now = time.monotonic() - began
+                if held is not None:
+                    for _ in range(max(1, round(now * rate) - counts["written"])):
+                        counts["written"] += 1
+                        yield held
+                held = dream
+                counts["dreamed"] += 1
+                if counts["dreamed"] == 1:
+                    err.print(f"live from {source}: dreaming at {dream.shape[1]}x{dream.shape[0]}; Ctrl-C ends it",
+                              soft_wrap=True)
+                if window is not None:
+                    window.imshow("inceptionism live", window.cvtColor(dream, window.COLOR_RGB2BGR))
+                    window.waitKey(1)
+                if stop.is_set() or (live.seconds is not None and now >= live.seconds):
+                    break
+            if held is not None:
+                counts["written"] += 1
+                yield held
+
+        try:
+            if output is not None:
+                recipe = {"config": cfg.to_dict(), "live": {p.name: getattr(live, p.name) for p in declared(LiveConfig)}}
+                write_video(output, shown(), rate, recipe=recipe)
+            else:
+                for _ in shown():
+                    pass
+        finally:
+            _stop_on_signals(restore=True)
+        took = time.monotonic() - began
+        what = f"wrote {output}: {counts['written']} frames at {rate:g} fps, " if output is not None else ""
+        out.print(f"{what}{counts['dreamed']} dreamed in {took:.1f} s ({counts['dreamed'] / max(took, 1e-9):.1f} "
+                  f"dreamed frames per second), seed {cfg.seed}")
+
+
+def _window():
+    """OpenCV's highgui where there is a display and the build has windows, else None."""
+    import os
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return None
+    import cv2
+
+    try:
+        cv2.namedWindow("inceptionism live")
+    except cv2.error:
+        return None
+    return cv2
+
+
+_SAVED: dict = {}
+
+
+def _stop_on_signals(restore: bool = False):
+    """Ctrl-C and SIGTERM set an event instead of raising anywhere, so a recording is finished;
+    ``restore`` puts the handlers back."""
+    import signal
+    import threading
+
+    if restore:
+        for signum, handler in _SAVED.items():
+            signal.signal(signum, handler)
+        _SAVED.clear()
+        return None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        _SAVED[signum] = signal.signal(signum, lambda *_: stop.set())
+    return stop

@@ -7,6 +7,7 @@ disk: "Error writing trailer") was renamed into place and reported as written.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,7 +24,7 @@ from ..errors import ImageError, OutputError, cause
 from ..options import MAX_FPS, MIN_FPS
 from ..outputs import install, temporary_beside
 
-__all__ = ["VideoInfo", "probe", "read_frames", "write_video", "VIDEO_FORMATS"]
+__all__ = ["VideoInfo", "probe", "read_frames", "read_recipe", "write_video", "VIDEO_FORMATS"]
 
 VIDEO_FORMATS = (".mp4", ".webm", ".gif", ".webp")  # .gif and .webp: animated pictures, no sound
 
@@ -101,11 +102,13 @@ def write_video(
     audio_from: str | Path | None = None,
     audio_start: float = 0.0,
     audio_end: float | None = None,
+    recipe: dict | None = None,
 ) -> Path:
     """Encode RGB frames to ``path`` (.mp4 H.264, .webm VP9, or an animated .gif or .webp), atomically.
 
     ``audio_from``: copy the sound of this file (``audio_start``..``audio_end`` seconds)
-    into the result, cut to the video's length.
+    into the result, cut to the video's length. ``recipe``: the parameters, kept in the file
+    (an MP4's or WebM's comment tag, a GIF's or WebP's comment; :func:`read_recipe` reads it).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -115,10 +118,11 @@ def write_video(
         raise OutputError(f"frame rate {fps:g} for {str(path)!r} is outside {MIN_FPS:g} to {MAX_FPS:g}")
     tmp = temporary_beside(path, suffix)  # ffmpeg chooses the container by the suffix
     try:
+        comment = json.dumps(recipe, separators=(",", ":"), default=str) if recipe is not None else None
         if suffix in (".gif", ".webp"):
-            _write_animated(tmp, frames, fps, suffix[1:].upper())
+            _write_animated(tmp, frames, fps, suffix[1:].upper(), comment)
         else:
-            _write_ffmpeg(tmp, frames, fps, suffix)
+            _write_ffmpeg(tmp, frames, fps, suffix, comment)
             if audio_from is not None:
                 _mux_audio(tmp, audio_from, audio_start, audio_end, suffix)
         try:
@@ -138,12 +142,14 @@ class _CannotWrite(Exception):
     """Writing the video failed (the file system or ffmpeg said no); the text says why."""
 
 
-def _write_animated(tmp: str, frames: Iterable[np.ndarray], fps: float, kind: str) -> None:
+def _write_animated(tmp: str, frames: Iterable[np.ndarray], fps: float, kind: str, comment: str | None = None) -> None:
     """An animated GIF or WebP, played on repeat (a WebP keeps every colour: lossy at quality 90)."""
     images = [Image.fromarray(f) for f in frames]
     if not images:
         raise OutputError("no frames to write")
-    more = {"quality": 90, "method": 4} if kind == "WEBP" else {}
+    more: dict = {"quality": 90, "method": 4} if kind == "WEBP" else {}
+    if comment is not None:
+        more["comment" if kind == "GIF" else "exif"] = comment.encode() if kind == "GIF" else _exif_comment(comment)
     try:
         images[0].save(tmp, format=kind, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0,
                        **more)
@@ -151,7 +157,37 @@ def _write_animated(tmp: str, frames: Iterable[np.ndarray], fps: float, kind: st
         raise _CannotWrite(exc.strerror or str(exc)) from None
 
 
-def _write_ffmpeg(tmp: str, frames: Iterable[np.ndarray], fps: float, suffix: str) -> None:
+def _exif_comment(text: str) -> bytes:
+    """EXIF holding ``text`` as its user comment: where a WebP keeps words."""
+    exif = Image.Exif()
+    exif[0x9286] = text  # UserComment
+    return exif.tobytes()
+
+
+def read_recipe(path: str | Path) -> dict | None:
+    """The parameters :func:`write_video` kept in ``path``, or None."""
+    path = Path(path)
+    text = None
+    if path.suffix.lower() in (".gif", ".webp"):
+        with Image.open(path) as shown:
+            if "comment" in shown.info:
+                text = shown.info["comment"].decode(errors="replace")
+            elif 0x9286 in shown.getexif():
+                text = str(shown.getexif()[0x9286])
+    else:
+        done = subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", _file(path), "-f", "ffmetadata", "-"],
+                              capture_output=True, text=True)
+        for line in done.stdout.splitlines():
+            if line.lower().startswith("comment="):  # WebM keeps it as COMMENT
+                text = re.sub(r"\\(.)", r"\1", line[len("comment="):])  # ffmetadata escapes = ; # \ with a backslash
+    try:
+        found = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _write_ffmpeg(tmp: str, frames: Iterable[np.ndarray], fps: float, suffix: str, comment: str | None = None) -> None:
     proc, shape = None, None
     with tempfile.TemporaryFile() as log:  # ffmpeg's messages, for the error; a file never fills up as a pipe can
         try:
@@ -166,7 +202,8 @@ def _write_ffmpeg(tmp: str, frames: Iterable[np.ndarray], fps: float, suffix: st
                     rate = str(Fraction(fps).limit_denominator(1001))  # a probed 29.97002997 is 30000/1001
                     cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                            "-s", f"{width}x{height}", "-r", rate, "-i", "-", "-an", *pad, "-c:v", codec,
-                           "-pix_fmt", "yuv420p", *quality, _file(tmp)]  # fmt: skip
+                           "-pix_fmt", "yuv420p", *quality,
+                           *(["-metadata", f"comment={comment}"] if comment is not None else []), _file(tmp)]  # fmt: skip
                     try:
                         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
                     except OSError as exc:

@@ -15,7 +15,6 @@ from ..engine import Callbacks
 from ..options import ZOOM_DREAM_DEFAULTS, ZoomConfig
 from ..images import Picture
 from ..models.loaded import LoadedModel
-from ..params import declared
 from .loop import loop_frames, loop_plan
 
 if TYPE_CHECKING:
@@ -134,8 +133,7 @@ def zoom(
     from ..api import as_picture, load_model_for, resolve_config
     from ..config import layered
 
-    own = [p.name for p in declared(ZoomConfig) if p.name in params]
-    motion = ZoomConfig(**{name: params.pop(name) for name in own})
+    motion = ZoomConfig(**{name: params.pop(name) for name in FRAME_FIELDS if name in params})
     if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
         params["model"] = model.spec.name  # layers must be resolved for the network actually used
     cfg = resolve_config(layered(explicit=params, command=ZOOM_DREAM_DEFAULTS) if config is None else config,

@@ -28,10 +28,10 @@ def studio_server(config: "uvicorn.Config", *, interrupted: threading.Event | No
     import uvicorn
 
     class StudioServer(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if interrupted is not None and interrupted.is_set():
-                self.should_exit = True
+        async def on_tick(self, counter: int) -> bool:
+            # Checked on the main loop's every tick, so the stop takes uvicorn's usual way out
+            # (shutdown included) on every version.
+            return (interrupted is not None and interrupted.is_set()) or await super().on_tick(counter)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             # A signal handler runs on the event loop's thread, maybe inside a section that holds
