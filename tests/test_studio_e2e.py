@@ -176,3 +176,44 @@ def test_the_picker_shows_a_channels_dataset_examples_after_being_told_to_wait(t
         wait_until(page, "!document.getElementById('channel-examples').hidden", timeout=120)
         assert page.evaluate("document.querySelector('#channel-examples img').naturalWidth") == 3 * 96
         assert refused and not errors, errors
+
+
+def test_the_live_page_dreams_a_camera_and_saves_a_snapshot_with_its_recipe(server: str, browser,
+                                                                            tmp_path: Path) -> None:
+    """Chromium's fake camera (a moving test pattern) dreamed live: dreams arrive, differ from
+    the camera's frames, the rate is shown, and a snapshot comes down with its recipe."""
+    with_camera = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        page = with_camera.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        errors = watch(page)
+        page.goto(server)
+        page.wait_for_selector("body[data-ready]")
+        assert page.is_visible("#welcome img")  # a newcomer sees a dream before choosing anything
+        page.click("#tab-live")
+        page.click("#cam-start")
+        wait_until(page, "Number(document.getElementById('cam-stats').dataset.fps || 0) > 0.5", timeout=60)
+        page.fill("#cam-steps", "2")
+        page.dispatch_event("#cam-steps", "input")  # a change while it runs
+        wait_until(page, "document.getElementById('cam-error').textContent === ''", timeout=10)
+        difference = page.evaluate("""() => {
+            const video = document.getElementById('cam-video'), dream = document.getElementById('cam-dream');
+            const c = document.createElement('canvas'); c.width = dream.naturalWidth; c.height = dream.naturalHeight;
+            const g = c.getContext('2d');
+            g.drawImage(video, 0, 0, c.width, c.height); const a = g.getImageData(0, 0, c.width, c.height).data;
+            g.drawImage(dream, 0, 0, c.width, c.height); const b = g.getImageData(0, 0, c.width, c.height).data;
+            let sum = 0; for (let i = 0; i < a.length; i += 4) sum += Math.abs(a[i] - b[i]);
+            return sum / (a.length / 4);
+        }""")
+        assert difference > 5, difference  # dreamed, not the camera's frame
+        page.screenshot(path=str(tmp_path / "live.png"))
+        with page.expect_download() as download:
+            page.click("#cam-snapshot")
+        saved = tmp_path / "snapshot.png"
+        download.value.save_as(saved)
+        page.click("#cam-stop")
+        assert not errors, errors
+    finally:
+        with_camera.close()
+    config = read_metadata(saved)["config"]
+    assert config["max_size"] == 320 and config["step_size"] == 0.03

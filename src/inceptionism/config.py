@@ -70,6 +70,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Strong: eyes and dog faces everywhere.
     "deep": {"octaves": 4, "octave_scale": 1.4, "steps": 14, "step_size": 0.012, "smooth": 2.5},
 }
+PRESET_KEYS = frozenset(key for values in PRESETS.values() for key in values)  # the parameters a preset sets
 
 
 @dataclass(frozen=True)
@@ -318,8 +319,8 @@ def layered(
     """The one way parameters from several places are combined. Lowest first:
 
     field defaults < preset < ``command`` (a command's own defaults, e.g. a lighter preset
-    for zoom animations; only when no preset is named above it) < ``file`` (a config file's
-    keys, or all of ``base``) < ``explicit``.
+    for zoom animations; those a preset sets only when no preset is named above it) < ``file``
+    (a config file's keys, or all of ``base``) < ``explicit``.
 
     The preset is the first one named by ``explicit``, ``file``, ``base``, ``command``, else
     "classic"; ``None`` means no preset (field defaults only).
@@ -332,8 +333,9 @@ def layered(
     file = _known(file or {}) if base is None else base.to_dict()
     command = _known(command or {})
     named = [m for m in (explicit, file) if "preset" in m]
-    if named:
-        preset, command = named[0]["preset"], {}
+    if named:  # the preset named decides what presets set; a command's other defaults stand
+        preset = named[0]["preset"]
+        command = {key: value for key, value in command.items() if key != "preset" and key not in PRESET_KEYS}
     else:
         preset = command.get("preset", "classic")
     if preset is not None and preset not in PRESETS:

@@ -29,7 +29,8 @@ LAYERS = (
         "service/  (FastAPI studio: app wires; routes/ one router per resource; deps: the app's",
         "          state as dependencies; settings, security guard, job store, workers, inspector,",
         "          drawings: pictures drawn off the request threads, bounded, cancelled; lock: one",
-        "          studio per data directory, background, static page)",
+        "          studio per data directory; live: /api/live sessions, frames in and dreams out",
+        "          over a WebSocket; background, static page with its Live view)",
         "comfyui/  (ComfyUI's nodes: widgets from form(\"comfyui\"), host: ComfyUI's progress bar and",
         "          Cancel through the callbacks, nodes: network loader, dream, visualize, zoom, video,",
         "          layers; integrations/comfyui/ is the pack that imports them)",
@@ -49,7 +50,7 @@ LAYERS = (
         "worker.py (the Dreamer actor) · runner.py (RayRunner) · video.py (segments)",
     )),
     Layer("workflows", ("motion", "visualization", "activations", "plots", "training", "jobs", "gallery"), (
-        "motion/ (zoom, video, batch)   visualization.py (channels/classes, pixels or Fourier)",
+        "motion/ (zoom and loop, video, live, batch)   visualization.py (channels/classes, pixels or Fourier)",
         "gallery.py (channel thumbnails, cached)   jobs.py (a studio job's per-job function)",
         "activations.py (activation grids)   plots.py (--plot figure, snapshots, progress GIF)",
         "training/ (train: data.py the image folder, loop.py stages/epochs/checkpoint, report.py)",

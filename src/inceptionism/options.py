@@ -170,6 +170,8 @@ class LiveConfig(_Command):
     """Live dreaming: frames dreamed as they come (a camera, a stream, a clip played in real
     time), each from the previous dream carried along the optical flow, with a few steps."""
 
+    DOORS = frozenset({"cli", "api", "studio"})  # the studio's Live page sends them too
+
     frame_steps: int = param(1, "gradient steps on each frame; where the scene is still, the dream deepens frame by "
                              "frame", low=1, high=100)
     blend: float = param(0.9, "how much of the previous frame's dream to carry (0..1)", low=0.0, high=1.0)
@@ -177,7 +179,7 @@ class LiveConfig(_Command):
                                      "steps of the next ones (down to 1), a quick one raises them again (up to "
                                      "frame_steps); none = always frame_steps", low=0.1, high=1000.0)
     seconds: float | None = param(None, "stop after this long; none = at the end of the source, or Ctrl-C", low=0.0,
-                                  high=1e7, low_open=True)
+                                  high=1e7, low_open=True, doors=frozenset({"cli", "api"}))
 
 
 # A live frame is small and dreamed at its own size only, a step or two: the carried dream brings

@@ -25,14 +25,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..config import PRESETS
+from ..config import PRESET_KEYS
 from ..doors import form
 
 __all__ = ["DOOR", "Widgets", "NETWORK"]
 
 DOOR = "comfyui"
 NETWORK = "INCEPTIONISM_NETWORK"  # the socket type of a loaded network
-PRESET_SET = frozenset(key for values in PRESETS.values() for key in values)
 SECTIONS = ("basic", "strength", "classes", "guide", "advanced")  # the studio's order: what an artist sets first
 SOCKETS = {"image": "IMAGE", "mask": "MASK"}
 
@@ -103,7 +102,7 @@ class Widgets:
         # With a preset among the widgets, those it sets follow it unless changed (see above).
         # The preset itself left at the node's default is not chosen either: a node's own lighter
         # defaults (a zoom's) then stand, as a command's do when no --preset is given.
-        self.follow = PRESET_SET | {"preset"} if any(row["name"] == "preset" for row in self.rows) else frozenset()
+        self.follow = PRESET_KEYS | {"preset"} if any(row["name"] == "preset" for row in self.rows) else frozenset()
 
     def inputs(self) -> tuple[dict[str, tuple], dict[str, tuple]]:
         """(required, optional): the widgets, then the picture sockets."""

@@ -27,6 +27,7 @@ from ..runners import runner_for
 from .inspector import Inspector
 from .lock import hold, release
 from .routes import ROUTERS
+from .live import Sessions
 from .security import Guard
 from .settings import ServiceSettings, settings_from
 from .store import JobStore
@@ -97,6 +98,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         lifespan=_lifespan(settings, data_dir, device),
     )
     app.state.settings, app.state.data_dir, app.state.device = settings, data_dir, device  # read by deps.py alone
+    app.state.live_sessions = Sessions(settings.live)
     app.add_middleware(BodyLimit, limit=settings.limits.max_upload_bytes + 1_000_000)
     app.add_middleware(Guard, access=settings.access)  # added last: the outermost layer
     _error_handlers(app)

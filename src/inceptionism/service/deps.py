@@ -6,42 +6,49 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from ..doors.limits import ApiError
 from .inspector import Inspector
+from .live import Sessions
 from .settings import ServiceSettings
 from .store import Job, JobStore, valid_id
 from .workers import JobFiles, WorkerPool, job_files
 
-__all__ = ["Settings", "Store", "Workers", "Inspect", "Device", "JobsDir", "FoundJob", "FilesOf"]
+__all__ = ["Settings", "Store", "Workers", "Inspect", "Device", "JobsDir", "FoundJob", "FilesOf", "LiveSessions"]
 
 
-def _settings(request: Request) -> ServiceSettings:
+def _settings(request: HTTPConnection) -> ServiceSettings:
     return request.app.state.settings
 
 
-def _store(request: Request) -> JobStore:
+def _store(request: HTTPConnection) -> JobStore:
     return request.app.state.store
 
 
-def _workers(request: Request) -> WorkerPool:
+def _workers(request: HTTPConnection) -> WorkerPool:
     return request.app.state.pool
 
 
-def _inspector(request: Request) -> Inspector:
+def _inspector(request: HTTPConnection) -> Inspector:
     return request.app.state.inspector
 
 
-def _device(request: Request) -> str:
+def _device(request: HTTPConnection) -> str:
     return request.app.state.device
 
 
-def _jobs_dir(request: Request) -> Path:
+def _jobs_dir(request: HTTPConnection) -> Path:
     return request.app.state.data_dir / "jobs"
 
 
+def _live_sessions(request: HTTPConnection) -> Sessions:
+    return request.app.state.live_sessions
+
+
 Settings = Annotated[ServiceSettings, Depends(_settings)]
+LiveSessions = Annotated[Sessions, Depends(_live_sessions)]
 Store = Annotated[JobStore, Depends(_store)]
 Workers = Annotated[WorkerPool, Depends(_workers)]
 Inspect = Annotated[Inspector, Depends(_inspector)]

@@ -37,7 +37,7 @@ COOKIE = "inceptionism_token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; script-src 'self'; style-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HEADERS = [
@@ -95,11 +95,15 @@ class Guard:
         self.app, self.access = app, access
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
         refusal = self._refusal(scope, headers, host)
+        if scope["type"] == "websocket":  # the same checks before the handshake; a refusal is a 403
+            if refusal is not None:
+                return await send({"type": "websocket.close", "code": 1008, "reason": refusal[1][:120]})
+            return await self.app(scope, receive, send)
         if refusal is not None:
             status, message = refusal
             answer = JSONResponse({"error": message, "field": None}, status, {k.decode(): v.decode() for k, v in HEADERS})
@@ -124,7 +128,7 @@ class Guard:
         origin = headers.get("origin")  # a browser's; "null" from sandboxed pages and files
         foreign = origin is not None and urlsplit(origin).netloc.lower() != host.lower()
         api = scope["path"].startswith("/api")
-        if (scope["method"] in UNSAFE_METHODS or api) and foreign:
+        if (scope.get("method", "GET") in UNSAFE_METHODS or api) and foreign:
             return 403, "requests from other web sites are refused"
         if api and headers.get("sec-fetch-site") in ("cross-site", "same-site"):  # an <img> or script elsewhere
             return 403, "requests from other web sites are refused"

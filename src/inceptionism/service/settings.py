@@ -9,6 +9,7 @@ from ..doors.limits import Limits
 from ..featurevis import FeatureVisConfig
 from ..options import ServeConfig
 from .inspector import THUMBNAIL
+from .live import LiveLimits
 from .security import LOOPBACK_NAMES, Access, is_loopback
 
 __all__ = ["ServiceSettings", "settings_from"]
@@ -30,6 +31,7 @@ class ServiceSettings:
     access: Access = field(default_factory=Access)  # host names answered, and the token if one is needed
     cluster: str | None = ServeConfig.cluster  # dream on this Ray cluster (the API node keeps the store)
     examples: Path | None = None  # photos the channel picker finds each channel's dataset examples in
+    live: LiveLimits = field(default_factory=LiveLimits)  # live sessions at once, frame and message sizes
 
 
 def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:

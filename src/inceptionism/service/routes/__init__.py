@@ -1,9 +1,9 @@
-"""The HTTP API, one router per resource: dreams, models, and the service itself."""
+"""The HTTP API, one router per resource: dreams, models, the service itself, live sessions."""
 
 from __future__ import annotations
 
-from . import dreams, info, models
+from . import dreams, info, live, models
 
-ROUTERS = (dreams.router, models.router, info.router)
+ROUTERS = (dreams.router, models.router, info.router, live.router)
 
 __all__ = ["ROUTERS"]
