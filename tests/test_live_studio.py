@@ -49,7 +49,7 @@ def test_frames_come_back_dreamed_with_the_parameters_given(client, tmp_path):
         ws.send_bytes(_jpeg())
         message, dream = _dream(ws)
         assert message["dreamed"] == 1 and dream.format == "JPEG" and dream.size == (96, 72)
-        assert set(message["ms"]) == {"waited", "decode", "dream", "encode"}
+        assert set(message["ms"]) == {"waited", "decode", "dream", "flow", "steps", "encode"}
         sent = Image.open(io.BytesIO(_jpeg())).resize((96, 72))
         change = np.abs(np.asarray(dream.convert("L"), np.float32) - np.asarray(sent.convert("L"), np.float32)).mean()
         assert change > 2  # dreamed, not sent back

@@ -84,6 +84,7 @@ class LiveDreamer:
         self.count = 0
         self._sizes: dict[tuple[int, int], tuple[DreamConfig, Any, int, torch.Tensor | None]] = {}
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # (source, dream) of the last frame
+        self.timings: dict[str, float] = {}  # the last frame's: ms carrying the dream along the flow, ms of steps
 
     def _prepared(self, height: int, width: int) -> tuple[DreamConfig, Any, int, torch.Tensor | None]:
         """The checked config, objective, tile size and mask for frames of this size (once each)."""
@@ -110,6 +111,7 @@ class LiveDreamer:
             start, _ = coherent_start(self._prev[0], source, self._prev[1], self.live.blend, flow_side=LIVE_FLOW_SIDE)
         else:  # the first frame, or the source changed size
             start = source.astype(np.float32) / 255.0
+        carried = time.perf_counter()
         height, width = source.shape[:2]
         cfg, objective, tile, mask = self._prepared(height, width)
         ascent = dataclasses.replace(cfg.ascent, steps=self.steps, seed=cfg.seed + self.count)
@@ -120,7 +122,9 @@ class LiveDreamer:
         dream = (result.image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         self._prev = (source, dream)
         self.count += 1
-        self._pace(time.perf_counter() - began)
+        done = time.perf_counter()
+        self.timings = {"flow": round((carried - began) * 1000, 1), "steps": round((done - carried) * 1000, 1)}
+        self._pace(done - began)
         return dream
 
     def _pace(self, seconds: float) -> None:

@@ -172,7 +172,8 @@ class LiveSession:
         Image.fromarray(dream).save(buffer, format="JPEG", quality=85)
         self._last = (dream, dreamer.cfg.replace(steps=dreamer.steps))
         ms = {"waited": round((began - came) * 1000, 1), "decode": round((decoded - began) * 1000, 1),
-              "dream": round((dreamt - decoded) * 1000, 1), "encode": round((time.perf_counter() - dreamt) * 1000, 1)}
+              "dream": round((dreamt - decoded) * 1000, 1), **dreamer.timings,
+              "encode": round((time.perf_counter() - dreamt) * 1000, 1)}
         self.send({"dreamed": index, "ms": ms, "size": [dream.shape[1], dream.shape[0]]})
         self.send(buffer.getvalue())
 
