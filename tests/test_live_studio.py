@@ -87,6 +87,26 @@ def test_bad_messages_are_answered_and_the_session_goes_on(client):
         assert _dream(ws)[0]["dreamed"] == 3  # frames 1 and 2 were bad (not a picture, a GIF); this one dreams
 
 
+def test_a_frame_that_fails_inside_is_answered_and_the_session_goes_on(client, monkeypatch):
+    from inceptionism.motion.live import LiveDreamer
+
+    real = LiveDreamer.dream
+    calls = {"n": 0}
+
+    def once_broken(self, frame):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("out of memory, say")
+        return real(self, frame)
+
+    monkeypatch.setattr(LiveDreamer, "dream", once_broken)
+    with client.websocket_connect(URL) as ws:
+        ws.send_bytes(_jpeg())
+        assert json.loads(ws.receive_text())["error"].startswith("frame 1 could not be dreamed (RuntimeError)")
+        ws.send_bytes(_jpeg())
+        assert _dream(ws)[0]["dreamed"] == 2
+
+
 def test_frames_and_parameters_too_large_are_refused(tmp_path):
     from inceptionism.service.live import LiveLimits
 

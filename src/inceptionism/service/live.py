@@ -21,6 +21,7 @@ import asyncio
 import base64
 import io
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -157,6 +158,10 @@ class LiveSession:
                 self.send({"error": exc.message, "field": exc.field})
             except InceptionismError as exc:
                 self.send({"error": str(exc), "field": exc.field})
+            except Exception as exc:  # noqa: BLE001 - the session answers and goes on; the server logs it
+                logging.getLogger("inceptionism.service").error("live frame %d failed", index, exc_info=exc)
+                self.send({"error": f"frame {index} could not be dreamed ({type(exc).__name__}); it is logged on the "
+                           "server", "field": None})
 
     def close(self) -> None:
         self.latest.close()
@@ -186,7 +191,7 @@ class LiveSession:
                     raise ApiError(413, f"frame {index} is {image.width}x{image.height}; at most "
                                    f"{self.live_limits.frame_pixels:,} pixels", "frame")
                 return np.asarray(image.convert("RGB"))
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise ApiError(422, f"frame {index} is not a JPEG or PNG picture ({type(exc).__name__})", "frame") from None
 
     def _current(self) -> Any:
