@@ -138,6 +138,13 @@ def test_ctrl_c_ends_a_live_recording_and_leaves_a_playable_file(tmp_path):
     assert "wrote" in stdout and 1 <= len(list(read_frames(out))) < 240
 
 
+def test_a_camera_that_cannot_be_opened_is_one_line(tmp_path):
+    from .support import invoke, one_line
+
+    one_line(invoke("live", "97", "-o", tmp_path / "cam.mp4"), 3, "camera 97 cannot be opened")
+    assert not (tmp_path / "cam.mp4").exists()
+
+
 def test_with_no_window_and_no_recording_there_is_nowhere_to_show_it(tmp_path, monkeypatch):
     from .support import invoke, one_line
 

@@ -26,6 +26,7 @@ import torch
 
 from ..config import DreamConfig
 from ..engine import Callbacks
+from ..errors import ImageError
 from ..models.loaded import LoadedModel
 from ..options import LIVE_DREAM_DEFAULTS, LiveConfig
 from ..params import declared
@@ -138,14 +139,31 @@ class LiveDreamer:
             self.steps += 1
 
 
-def _source_frames(source: int | str | Path, into: Latest, stop: threading.Event) -> None:
-    """Read ``source`` in real time into ``into``: a camera (its index) or stream as it delivers,
+def _open_camera(index: int) -> Any:
+    """OpenCV's capture of camera ``index``, opened.
+
+    Raises:
+        ImageError: there is no such camera, or it cannot be opened.
+    """
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its warnings would stand before our one line
+    camera = cv2.VideoCapture(index)
+    if not camera.isOpened():
+        camera.release()
+        raise ImageError(f"camera {index} cannot be opened (is there one, and may this user use it?); a video file "
+                         "or a stream URL works too", field="source")
+    return camera
+
+
+def _source_frames(source: Any, into: Latest, stop: threading.Event) -> None:
+    """Read ``source`` in real time into ``into``: an opened camera or stream as it delivers,
     a file at its own frame rate (a camera's stand-in), then close the mailbox."""
     try:
-        if isinstance(source, int):
+        if not isinstance(source, (str, Path)):  # an opened camera
             import cv2
 
-            camera = cv2.VideoCapture(source)
+            camera = source
             try:
                 while not stop.is_set():
                     ok, frame = camera.read()
@@ -206,7 +224,8 @@ def live_frames(
             yield fit_frame(np.ascontiguousarray(frame[..., :3]), cfg.max_size), dreamer.dream(frame)
         return
     latest, stop = Latest(), threading.Event()
-    reader = threading.Thread(target=_source_frames, args=(source, latest, stop), name="live-source", daemon=True)
+    opened = _open_camera(source) if isinstance(source, int) else source
+    reader = threading.Thread(target=_source_frames, args=(opened, latest, stop), name="live-source", daemon=True)
     reader.start()
     try:
         while (frame := latest.take()) is not None:
