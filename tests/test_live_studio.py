@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -147,9 +148,17 @@ def test_sessions_beyond_the_bound_are_refused_clearly(tmp_path):
                 assert closed.value.code == 1013
             first.send_bytes(_jpeg())
             assert _dream(first)[0]["dreamed"] == 1
-        with client.websocket_connect(URL) as again:  # the first has ended: room again
-            again.send_bytes(_jpeg())
-            assert _dream(again)[0]["dreamed"] == 1
+        # The first has ended: room again once its dreaming thread has finished its frame (bounded).
+        deadline = time.monotonic() + 30
+        while True:
+            with client.websocket_connect(URL) as again:
+                again.send_bytes(_jpeg())
+                first = json.loads(again.receive_text())
+                if "error" not in first:
+                    assert first["dreamed"] == 1
+                    break
+                assert "live session(s) already" in first["error"] and time.monotonic() < deadline, first
+            time.sleep(0.1)
 
 
 @pytest.mark.parametrize("headers, words", [

@@ -248,5 +248,7 @@ async def serve_session(socket: Any, sessions: Sessions, device: str, limits: Li
                 await socket.send_text(json.dumps({"error": exc.message, "field": exc.field}))
     finally:
         session.close()
-        await asyncio.to_thread(dreaming.join, 30)
-        sessions.leave()
+        try:
+            await asyncio.to_thread(dreaming.join, 30)  # its frame in hand, at most
+        finally:
+            sessions.leave()  # even when the wait is cancelled (the server stopping, the task cancelled)
