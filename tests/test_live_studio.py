@@ -79,7 +79,8 @@ def test_bad_messages_are_answered_and_the_session_goes_on(client):
         ws.send_bytes(gif.getvalue())
         assert json.loads(ws.receive_text())["field"] == "frame"
         for text, field in (('{"frame_steps": 0}', "frame_steps"), ('{"steps": 9999}', "steps"), ("[1]", "params"),
-                            ('{"weights": "x.pt"}', "weights"), ('{"max_size": 4000}', "max_size")):
+                            ('{"weights": "x.pt"}', "weights"), ('{"max_size": 1500}', "max_size"),
+                            ('{"max_size": null}', "max_size"), ('{"frame_steps": 9}', "frame_steps")):
             ws.send_text(text)
             assert json.loads(ws.receive_text())["field"] == field, text
         ws.send_text('{"snapshot": true}')

@@ -138,7 +138,7 @@ def batch(
 def live(
     source: str = typer.Argument("0", help="A camera's index (0: the first), a video file or a stream URL."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Record what is shown, in real time, with its "
-                                          "recipe: .mp4, .webm, .gif or .webp."),
+                                          "recipe: .mp4 or .webm."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
     *,
@@ -151,45 +151,49 @@ def live(
     is finished, not lost). In a browser: the studio's Live page (inceptionism serve)."""
     with errors(debug):
         from ..api import check_config, load_model_for
-        from ..motion.live import live_frames
-        from ..motion.videoio import VIDEO_FORMATS, probe, write_video
+        from ..motion.live import is_stream, live_frames, source_rate
+        from ..motion.videoio import probe, write_video
         from ..outputs import check_output_path
         from ..params import declared
 
         camera = source.isdigit()
-        if not camera and "://" not in source:
+        where: int | str = int(source) if camera else source
+        if not is_stream(where):
             probe(source)  # a missing or unreadable file: one line now
-        if output is not None:
-            check_output_path(output, inputs=() if camera else (source,), formats=VIDEO_FORMATS, noun="source")
+        if output is not None:  # a recording is streamed to ffmpeg: an animated picture would pile up in memory
+            check_output_path(output, inputs=() if is_stream(where) else (source,), formats=(".mp4", ".webm"),
+                              noun="source")
         window = _window()
         if window is None and output is None:
             raise ConfigError("nowhere to show the dream: no window here (no display, or an OpenCV without windows); "
                               "record it with -o clip.mp4, or dream in a browser: inceptionism serve", field="output")
         model = load_model_for(cfg)
         check_config(cfg, model)
-        rate = live.target_fps or (probe(source).fps if not camera and "://" not in source else 30.0)
+        rate = source_rate(where)  # the recording's: the source's own, so it plays in real time
         stop = _stop_on_signals()
-        began = time.monotonic()
         counts = {"dreamed": 0, "written": 0}
+        clock = {"began": None}
 
-        def shown():  # each dream held until the next, so a recording keeps real time
+        def shown():  # each dream held until the next: the recording keeps the time it took
             held = None
             params = {p.name: getattr(live, p.name) for p in declared(LiveConfig)}
-            for _, dream in live_frames(int(source) if camera else source, cfg, model=model, **params):
-                now = time.monotonic() - began
+            for _, dream in live_frames(where, cfg, model=model, stop=stop, **params):
+                now = time.monotonic()
+                if clock["began"] is None:
+                    clock["began"] = now
+                    err.print(f"live from {source}: dreaming at {dream.shape[1]}x{dream.shape[0]}; Ctrl-C ends it",
+                              soft_wrap=True)
+                elapsed = now - clock["began"]
                 if held is not None:
-                    for _ in range(max(1, round(now * rate) - counts["written"])):
+                    for _ in range(round(elapsed * rate) - counts["written"]):  # none while dreams come faster
                         counts["written"] += 1
                         yield held
                 held = dream
                 counts["dreamed"] += 1
-                if counts["dreamed"] == 1:
-                    err.print(f"live from {source}: dreaming at {dream.shape[1]}x{dream.shape[0]}; Ctrl-C ends it",
-                              soft_wrap=True)
                 if window is not None:
                     window.imshow("inceptionism live", window.cvtColor(dream, window.COLOR_RGB2BGR))
                     window.waitKey(1)
-                if stop.is_set() or (live.seconds is not None and now >= live.seconds):
+                if stop.is_set() or (live.seconds is not None and elapsed >= live.seconds):
                     break
             if held is not None:
                 counts["written"] += 1
@@ -204,7 +208,7 @@ def live(
                     pass
         finally:
             _stop_on_signals(restore=True)
-        took = time.monotonic() - began
+        took = time.monotonic() - (clock["began"] or time.monotonic())
         what = f"wrote {output}: {counts['written']} frames at {rate:g} fps, " if output is not None else ""
         out.print(f"{what}{counts['dreamed']} dreamed in {took:.1f} s ({counts['dreamed'] / max(took, 1e-9):.1f} "
                   f"dreamed frames per second), seed {cfg.seed}")

@@ -26,13 +26,13 @@ import torch
 
 from ..config import DreamConfig
 from ..engine import Callbacks
-from ..errors import ImageError
+from ..errors import ImageError, InceptionismError, cause
 from ..models.loaded import LoadedModel
 from ..options import LIVE_DREAM_DEFAULTS, LiveConfig
 from ..params import declared
 from .video import coherent_start, fit_frame
 
-__all__ = ["Latest", "LiveDreamer", "live_frames", "LIVE_FLOW_SIDE"]
+__all__ = ["Latest", "LiveDreamer", "live_frames", "is_stream", "source_rate", "LIVE_FLOW_SIDE"]
 
 LIVE_FLOW_SIDE = 120  # px: a live frame's flow is measured this small (47 ms at 320x240 full size, 2 CPUs)
 
@@ -54,11 +54,20 @@ class Latest:
             self._item = item
             self._ready.notify()
 
-    def close(self) -> None:
-        """No more frames: :meth:`take` returns None once the last one is taken."""
+    def close(self, *, drop: bool = False) -> None:
+        """No more frames: :meth:`take` returns None once the last one is taken (at once with
+        ``drop``: a frame waiting is dropped, as when the client has gone)."""
         with self._ready:
             self._closed = True
+            if drop:
+                self._item = None
             self._ready.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """Closed, and nothing left to take."""
+        with self._ready:
+            return self._closed and self._item is None
 
     def take(self, timeout: float | None = None) -> Any:
         """The latest frame, waiting up to ``timeout`` s for one; None when closed and empty (or
@@ -90,6 +99,8 @@ class LiveDreamer:
     def _prepared(self, height: int, width: int) -> tuple[DreamConfig, Any, int, torch.Tensor | None]:
         """The checked config, objective, tile size and mask for frames of this size (once each)."""
         if (height, width) not in self._sizes:
+            if len(self._sizes) >= 2:  # a source that changes size keeps only its last sizes
+                self._sizes.pop(next(iter(self._sizes)))
             from ..api import check_config
             from ..engine import auto_tile_size
             from ..steering import build_objective, load_mask
@@ -139,26 +150,50 @@ class LiveDreamer:
             self.steps += 1
 
 
-def _open_camera(index: int) -> Any:
-    """OpenCV's capture of camera ``index``, opened.
+def _open_capture(source: int | str) -> Any:
+    """OpenCV's capture of a camera (its index) or a stream (its URL), opened.
 
     Raises:
-        ImageError: there is no such camera, or it cannot be opened.
+        ImageError: there is no such camera or stream, or it cannot be opened.
     """
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its warnings would stand before our one line
-    camera = cv2.VideoCapture(index)
-    if not camera.isOpened():
-        camera.release()
-        raise ImageError(f"camera {index} cannot be opened (is there one, and may this user use it?); a video file "
-                         "or a stream URL works too", field="source")
-    return camera
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        capture.release()
+        what = f"camera {source} cannot be opened (is there one, and may this user use it?)" if isinstance(source, int) \
+            else f"stream {str(source)[:200]!r} cannot be opened"
+        raise ImageError(f"{what}; a video file works too", field="source")
+    return capture
 
 
-def _source_frames(source: Any, into: Latest, stop: threading.Event) -> None:
+def source_rate(source: int | str | Path) -> float:
+    """Frames per second ``source`` delivers: a file's own rate, a camera's or stream's as it
+    says (30 where it says nothing)."""
+    if not is_stream(source):
+        from .videoio import probe
+
+        return probe(source).fps
+    import cv2
+
+    capture = _open_capture(source)  # type: ignore[arg-type]
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0)
+    finally:
+        capture.release()
+    return fps if 1 <= fps <= 240 else 30.0
+
+
+def is_stream(source: Any) -> bool:
+    """A camera's index or a URL: read as it delivers, not at a file's own rate."""
+    return isinstance(source, int) or (isinstance(source, str) and "://" in source)
+
+
+def _source_frames(source: Any, into: Latest, stop: threading.Event, failed: list) -> None:
     """Read ``source`` in real time into ``into``: an opened camera or stream as it delivers,
-    a file at its own frame rate (a camera's stand-in), then close the mailbox."""
+    a file at its own frame rate (a camera's stand-in), then close the mailbox; what went wrong
+    goes into ``failed`` for the dreamer to raise."""
     try:
         if not isinstance(source, (str, Path)):  # an opened camera
             import cv2
@@ -184,6 +219,8 @@ def _source_frames(source: Any, into: Latest, stop: threading.Event) -> None:
             if wait > 0 and stop.wait(wait):
                 break
             into.put(frame)
+    except Exception as exc:  # noqa: BLE001 - handed to the dreamer, which raises it
+        failed.append(exc)
     finally:
         into.close()
 
@@ -194,6 +231,7 @@ def live_frames(
     *,
     model: LoadedModel | None = None,
     callbacks: Callbacks | None = None,
+    stop: threading.Event | None = None,
     **params: Any,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Dream ``source`` live: yields (frame, dream), both (h, w, 3) uint8 at the dream's size.
@@ -206,6 +244,8 @@ def live_frames(
             one, live's start: the classic preset at ``max_size=320`` with ``step_size=0.03``.
         model: a loaded network to reuse.
         callbacks: the engine's, for every frame's steps.
+        stop: set it (from a signal handler, another thread) to end a camera or stream, even
+            one that has stopped delivering.
         **params: the live ones (``frame_steps``, ``blend``, ``target_fps``:
             :class:`~inceptionism.options.LiveConfig`) and any dream parameter.
     """
@@ -223,13 +263,21 @@ def live_frames(
         for frame in source:
             yield fit_frame(np.ascontiguousarray(frame[..., :3]), cfg.max_size), dreamer.dream(frame)
         return
-    latest, stop = Latest(), threading.Event()
-    opened = _open_camera(source) if isinstance(source, int) else source
-    reader = threading.Thread(target=_source_frames, args=(opened, latest, stop), name="live-source", daemon=True)
+    latest, stop, failed = Latest(), stop or threading.Event(), []
+    opened = _open_capture(source) if is_stream(source) else source
+    reader = threading.Thread(target=_source_frames, args=(opened, latest, stop, failed), name="live-source",
+                              daemon=True)
     reader.start()
     try:
-        while (frame := latest.take()) is not None:
-            yield fit_frame(frame, cfg.max_size), dreamer.dream(frame)
+        while not stop.is_set():
+            frame = latest.take(timeout=0.25)  # a stalled source still lets a stop through
+            if frame is None and (latest.closed or stop.is_set()):
+                break
+            if frame is not None:
+                yield fit_frame(frame, cfg.max_size), dreamer.dream(frame)
     finally:
         stop.set()
         reader.join(10)
+    if failed:
+        exc = failed[0]
+        raise exc if isinstance(exc, InceptionismError) else ImageError(f"{source}: {cause(exc)}", field="source")

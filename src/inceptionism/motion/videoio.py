@@ -205,7 +205,10 @@ def _write_ffmpeg(tmp: str, frames: Iterable[np.ndarray], fps: float, suffix: st
                            "-pix_fmt", "yuv420p", *quality,
                            *(["-metadata", f"comment={comment}"] if comment is not None else []), _file(tmp)]  # fmt: skip
                     try:
-                        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+                        # Its own session: a terminal's Ctrl-C reaches this process alone, which
+                        # then finishes the file; ffmpeg would have stopped half-way (exit 255).
+                        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
+                                                start_new_session=True)
                     except OSError as exc:
                         raise _CannotWrite(f"ffmpeg could not start: {exc.strerror or exc}") from None
                 if frame.shape != shape:

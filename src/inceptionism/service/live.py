@@ -48,6 +48,8 @@ class LiveLimits:
     frame_pixels: int = 4_000_000  # one frame's pixels, once decoded (a 4K frame is 8.3 M: shrink it first)
     params_bytes: int = 64_000  # one parameters message
     max_size: int = 1280  # the longest side a live frame is dreamed at
+    frame_steps: int = 8  # gradient steps on one frame
+    send_timeout_s: float = 30.0  # a client that reads nothing for this long is let go
 
 
 @dataclass
@@ -94,10 +96,13 @@ def live_params(text: str, limits: Limits, live_limits: LiveLimits) -> tuple[dic
         live = LiveConfig(**own)
     except InceptionismError as exc:
         raise ApiError(422, str(exc), exc.field) from None
+    if live.frame_steps > live_limits.frame_steps:
+        raise ApiError(422, f"frame_steps = {live.frame_steps} is more than a live frame may take "
+                       f"({live_limits.frame_steps})", "frame_steps")
     _, checked = check_params(json.dumps(dream), limits)
     cfg = layered(explicit={k: getattr(checked, k) for k in _named(dream, checked)}, command=LIVE_DREAM_DEFAULTS)
-    if cfg.max_size is not None and cfg.max_size > live_limits.max_size:
-        raise ApiError(422, f"max_size = {cfg.max_size} is more than a live frame may be ({live_limits.max_size})",
+    if cfg.max_size is None or cfg.max_size > live_limits.max_size:
+        raise ApiError(422, f"max_size = {cfg.max_size} is not a live frame's size: at most {live_limits.max_size}",
                        "max_size")
     return given, cfg, live
 
@@ -124,7 +129,11 @@ class LiveSession:
         self._last: tuple[np.ndarray, Any] | None = None  # the last dream and its config, for a snapshot
 
     def params(self, text: str) -> None:
-        if text.strip().replace(" ", "") == '{"snapshot":true}':
+        try:
+            asked = json.loads(text) if len(text) <= self.live_limits.params_bytes else None
+        except (ValueError, RecursionError):
+            asked = None
+        if asked == {"snapshot": True}:
             return self.snapshot()
         given, cfg, live = live_params(text, self.limits, self.live_limits)
         with self._lock:
@@ -164,7 +173,7 @@ class LiveSession:
                            "server", "field": None})
 
     def close(self) -> None:
-        self.latest.close()
+        self.latest.close(drop=True)  # the client has gone: no frame of its is dreamed after this
 
     def _dream(self, index: int, data: bytes, came: float) -> None:
         began = time.perf_counter()
@@ -179,8 +188,7 @@ class LiveSession:
         ms = {"waited": round((began - came) * 1000, 1), "decode": round((decoded - began) * 1000, 1),
               "dream": round((dreamt - decoded) * 1000, 1), **dreamer.timings,
               "encode": round((time.perf_counter() - dreamt) * 1000, 1)}
-        self.send({"dreamed": index, "ms": ms, "size": [dream.shape[1], dream.shape[0]]})
-        self.send(buffer.getvalue())
+        self.send({"dreamed": index, "ms": ms, "size": [dream.shape[1], dream.shape[0]]}, buffer.getvalue())
 
     def _decode(self, index: int, data: bytes) -> np.ndarray:
         try:
@@ -208,15 +216,20 @@ class LiveSession:
             setting = live_params("{}", self.limits, self.live_limits)[1:]
         cfg, live = setting
         cfg = resolve_config(cfg.replace(device=self.device))
-        model = load_model(cfg.model, device=self.device)
-        previous, self._dreamer = self._dreamer, LiveDreamer(cfg, live, model=model)
+        previous = self._dreamer
+        if previous is not None and previous.cfg.model == cfg.model:
+            model = previous.model
+        else:  # a copy of its own: hooks and folded weights of one session must never meet another's
+            model = load_model(cfg.model, device=self.device, cache=False)
+        self._dreamer = LiveDreamer(cfg, live, model=model)
         if previous is not None:  # the dream goes on from where it was, in the new style
             self._dreamer._prev, self._dreamer.count = previous._prev, previous.count
         return self._dreamer
 
 
 async def serve_session(socket: Any, sessions: Sessions, device: str, limits: Limits) -> None:
-    """Run one client's session on ``socket`` (accepted here) until it leaves."""
+    """Run one client's session on ``socket`` (accepted here) until it leaves. Its slot is given
+    back when its dreaming thread has ended, not before: a frame still being dreamed counts."""
     await socket.accept()
     if not sessions.enter():
         await socket.send_text(json.dumps({"error": f"the studio runs {sessions.limits.sessions} live session(s) "
@@ -224,18 +237,35 @@ async def serve_session(socket: Any, sessions: Sessions, device: str, limits: Li
         await socket.close(code=1013)
         return
     loop = asyncio.get_running_loop()
+    gone = threading.Event()
 
-    def send(message: Any) -> None:  # from the dreaming thread
-        if isinstance(message, bytes):
-            asyncio.run_coroutine_threadsafe(socket.send_bytes(message), loop)
-        else:
-            asyncio.run_coroutine_threadsafe(socket.send_text(json.dumps(message)), loop)
+    async def deliver(message: Any, picture: bytes | None) -> None:
+        await socket.send_text(json.dumps(message))
+        if picture is not None:
+            await socket.send_bytes(picture)
+
+    def send(message: Any, picture: bytes | None = None) -> None:  # from the dreaming thread, in order
+        if gone.is_set():
+            return
+        sent = asyncio.run_coroutine_threadsafe(deliver(message, picture), loop)
+        try:
+            sent.result(timeout=sessions.limits.send_timeout_s)  # a client that does not read holds the dreamer back
+        except Exception:  # noqa: BLE001 - closed, or not reading: the session ends
+            gone.set()
+            session.close()
 
     session = LiveSession(send, device, limits, sessions.limits)
-    dreaming = threading.Thread(target=session.run, name="live-session", daemon=True)
+
+    def dream_then_leave() -> None:
+        try:
+            session.run()
+        finally:
+            sessions.leave()
+
+    dreaming = threading.Thread(target=dream_then_leave, name="live-session", daemon=True)
     dreaming.start()
     try:
-        while True:
+        while not gone.is_set():
             message = await socket.receive()
             if message["type"] == "websocket.disconnect":
                 break
@@ -243,12 +273,9 @@ async def serve_session(socket: Any, sessions: Sessions, device: str, limits: Li
                 if message.get("bytes") is not None:
                     session.frame(message["bytes"])
                 elif message.get("text") is not None:
-                    session.params(message["text"])
+                    await asyncio.to_thread(session.params, message["text"])  # a snapshot's PNG, off the event loop
             except ApiError as exc:
                 await socket.send_text(json.dumps({"error": exc.message, "field": exc.field}))
     finally:
+        gone.set()
         session.close()
-        try:
-            await asyncio.to_thread(dreaming.join, 30)  # its frame in hand, at most
-        finally:
-            sessions.leave()  # even when the wait is cancelled (the server stopping, the task cancelled)
