@@ -194,8 +194,11 @@ def test_the_live_page_dreams_a_camera_and_saves_a_snapshot_with_its_recipe(serv
         page.click("#cam-start")
         wait_until(page, "Number(document.getElementById('cam-stats').dataset.fps || 0) > 0.5", timeout=60)
         page.fill("#cam-steps", "2")
-        page.dispatch_event("#cam-steps", "input")  # a change while it runs
-        wait_until(page, "document.getElementById('cam-error').textContent === ''", timeout=10)
+        page.dispatch_event("#cam-steps", "input")  # a change while it runs, taken up by the server
+        wait_until(page, "(document.getElementById('cam-stats').dataset.params || '').includes('\"frame_steps\":2')",
+                   timeout=10)
+        fps_before = float(page.evaluate("document.getElementById('cam-stats').dataset.fps"))
+        assert fps_before > 0
         difference = page.evaluate("""() => {
             const video = document.getElementById('cam-video'), dream = document.getElementById('cam-dream');
             const c = document.createElement('canvas'); c.width = dream.naturalWidth; c.height = dream.naturalHeight;

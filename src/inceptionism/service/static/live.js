@@ -6,7 +6,8 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const live = { socket: null, stream: null, timer: null, sent: new Map(), sentCount: 0, pending: null,
-                 shown: [], delays: [], recorder: null, chunks: [], canvas: null, recordCanvas: null };
+                 shown: [], delays: [], recorder: null, chunks: [], canvas: null, recordCanvas: null,
+                 generation: 0, dreamUrl: null, fileUrl: null, savedUrl: null };
 
   function showTab(name) {
     for (const tab of ["dream", "live"]) {
@@ -67,13 +68,13 @@
 
   function onMessage(event) {
     if (typeof event.data !== "string") {  // a dream
-      const url = URL.createObjectURL(event.data);
       const img = $("cam-dream");
+      if (live.dreamUrl) URL.revokeObjectURL(live.dreamUrl);  // the last one, shown or not
+      live.dreamUrl = URL.createObjectURL(event.data);
       img.onload = () => {
-        URL.revokeObjectURL(url);
         if (live.recordCanvas) live.recordCanvas.getContext("2d").drawImage(img, 0, 0, live.recordCanvas.width, live.recordCanvas.height);
       };
-      img.src = url;
+      img.src = live.dreamUrl;
       if (live.pending) stats(live.pending.dreamed);
       $("cam-snapshot").disabled = false;
       $("cam-record").disabled = false;
@@ -82,7 +83,10 @@
     const message = JSON.parse(event.data);
     if (message.dreamed !== undefined) live.pending = message;
     else if (message.error) $("cam-error").textContent = message.error;
-    else if (message.params) $("cam-error").textContent = "";
+    else if (message.params) {  // taken up by the server
+      $("cam-error").textContent = "";
+      $("cam-stats").dataset.params = JSON.stringify(message.params);
+    }
     else if (message.snapshot) {
       const link = document.createElement("a");
       link.href = message.snapshot;
@@ -112,31 +116,42 @@
 
   async function startCamera() {
     stop();
+    const generation = live.generation;  // a later start (a second click, a file) wins
     $("cam-error").textContent = "";
+    let stream;
     try {
-      live.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+      stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
     } catch (error) {
       $("cam-error").textContent = `No camera: ${error.message}. Choose a video file instead.`;
       return;
     }
+    if (generation !== live.generation) { stream.getTracks().forEach((track) => track.stop()); return; }
+    live.stream = stream;
     const video = $("cam-video");
-    video.srcObject = live.stream;
+    video.srcObject = stream;
     await video.play();
-    connect();
+    if (generation === live.generation) connect();
   }
 
   async function startFile(file) {
     stop();
+    const generation = live.generation;
     const video = $("cam-video");
     video.srcObject = null;
-    video.src = URL.createObjectURL(file);
+    live.fileUrl = URL.createObjectURL(file);
+    video.src = live.fileUrl;
     await video.play();
-    connect();
+    if (generation === live.generation) connect();
   }
 
   function stop() {
+    live.generation += 1;
     clearInterval(live.timer);
     live.timer = null;
+    const video = $("cam-video");
+    video.pause();
+    if (live.fileUrl) { URL.revokeObjectURL(live.fileUrl); live.fileUrl = null; video.removeAttribute("src"); }
+    $("cam-record").disabled = true;
     if (live.recorder && live.recorder.state !== "inactive") live.recorder.stop();
     const socket = live.socket;
     live.socket = null;
@@ -153,11 +168,20 @@
     const canvas = live.recordCanvas = document.createElement("canvas");
     canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
     live.chunks = [];
-    const recorder = live.recorder = new MediaRecorder(canvas.captureStream(30), { mimeType: "video/webm" });
+    let recorder;
+    try {
+      recorder = live.recorder = new MediaRecorder(canvas.captureStream(30), { mimeType: "video/webm" });
+    } catch (error) {
+      $("cam-error").textContent = `This browser cannot record WebM (${error.message}); snapshots still work.`;
+      live.recordCanvas = null;
+      return;
+    }
     recorder.ondataavailable = (event) => { if (event.data.size) live.chunks.push(event.data); };
     recorder.onstop = () => {
       const link = document.createElement("a");
-      link.href = URL.createObjectURL(new Blob(live.chunks, { type: "video/webm" }));
+      if (live.savedUrl) URL.revokeObjectURL(live.savedUrl);  // the recording before this one
+      live.savedUrl = link.href = URL.createObjectURL(new Blob(live.chunks, { type: "video/webm" }));
+      live.chunks = [];
       link.download = "live.webm";
       link.textContent = "Recording saved: live.webm";
       $("cam-saved").replaceChildren(link);
