@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -64,16 +64,21 @@ class Dream:
         return dream_html(self)
 
 
-def resolve_config(config: DreamConfig | None = None, *, draw: bool = True, **params: Any) -> DreamConfig:
+def resolve_config(config: DreamConfig | None = None, *, draw: bool = True, command: Mapping[str, Any] | None = None,
+                   loaded: LoadedModel | None = None, **params: Any) -> DreamConfig:
     """``params`` layered over ``config`` (see :func:`inceptionism.config.layered`), then
     completed: ``layers`` from the model's spec for the preset, and a drawn ``seed`` when
     none is given, so the result records everything needed to make it again.
 
     ``draw=False`` leaves a missing seed to the caller (a video takes the one it kept
-    with its finished frames, so a re-run resumes).
+    with its finished frames, so a re-run resumes). ``command``: a command's own defaults
+    under ``params`` (the zoom's lighter touch). ``loaded``: the network the dream will run on,
+    whose layers are the ones to resolve unless ``params`` names another network.
     """
+    if loaded is not None and "model" not in params and (config is None or config.model != loaded.spec.name):
+        params["model"] = loaded.spec.name  # layers must be resolved for the network actually used
     if config is None or params:
-        config = layered(explicit=params, base=config)
+        config = layered(explicit=params, base=config, command=command)
     spec = spec_for(config.model, config.weights)  # trained weights name the network they were trained from
     changes: dict[str, Any] = {} if spec.name == config.model else {"model": spec.name}
     if _needs_layers(config) and spec.layers_for(config.preset):
@@ -277,9 +282,7 @@ def render(
 
         with shown_progress("dream", callbacks) as shown:
             return render(image, config, model=model, callbacks=shown, source=source, score=score, **params)
-    if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
-        params["model"] = model.spec.name  # layers must be resolved for the network actually used
-    cfg = resolve_config(config, **params)
+    cfg = resolve_config(config, loaded=model, **params)
     if model is None:
         model = load_model_for(cfg)
     elif model.spec.name != cfg.model:

@@ -250,14 +250,10 @@ def live_frames(
             :class:`~inceptionism.options.LiveConfig`) and any dream parameter.
     """
     from ..api import load_model_for, resolve_config
-    from ..config import layered
 
     own = [p.name for p in declared(LiveConfig) if p.name in params]
     live = LiveConfig(**{name: params.pop(name) for name in own})
-    if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
-        params["model"] = model.spec.name
-    cfg = resolve_config(layered(explicit=params, command=LIVE_DREAM_DEFAULTS) if config is None else config,
-                         **({} if config is None else params))
+    cfg = resolve_config(config, command=LIVE_DREAM_DEFAULTS, loaded=model, **params)
     dreamer = LiveDreamer(cfg, live, model=model if model is not None else load_model_for(cfg), callbacks=callbacks)
     if not isinstance(source, (int, str, Path)):
         for frame in source:

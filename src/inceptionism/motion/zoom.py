@@ -131,13 +131,9 @@ def zoom(
         (3, (64, 43))
     """
     from ..api import as_picture, load_model_for, resolve_config
-    from ..config import layered
 
     motion = ZoomConfig(**{name: params.pop(name) for name in FRAME_FIELDS if name in params})
-    if model is not None and "model" not in params and (config is None or config.model != model.spec.name):
-        params["model"] = model.spec.name  # layers must be resolved for the network actually used
-    cfg = resolve_config(layered(explicit=params, command=ZOOM_DREAM_DEFAULTS) if config is None else config,
-                         **({} if config is None else params))
+    cfg = resolve_config(config, command=ZOOM_DREAM_DEFAULTS, loaded=model, **params)
     model = model if model is not None else load_model_for(cfg)
     start, _ = as_picture(image, cfg)
     shown = zoom_frames(start, cfg, model=model, progress=progress,
