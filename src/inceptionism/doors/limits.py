@@ -141,18 +141,23 @@ def _check_whole(data: bytes, fmt: str, width: int, height: int) -> None:
             raise ValueError("it ends before its last scan does")
 
 
-def check_params(text: str | None, limits: Limits) -> tuple[dict[str, Any], DreamConfig]:
-    """Parse the ``params`` field: a flat JSON object of the parameters the studio offers.
+def check_params(text: str | dict[str, Any] | None, limits: Limits, *,
+                 command: dict[str, Any] | None = None) -> tuple[dict[str, Any], DreamConfig]:
+    """Parse the ``params`` field: a flat JSON object of the parameters the studio offers
+    (or that object, parsed already).
 
     Any other key, any nested value and any server-side setting (files, device,
     precision, weights) is refused with 422 naming the field; files come as uploads.
+    ``command``: a kind of work's own defaults under the parameters (live frames' size).
 
     Returns:
         The parameters as given (stored with the job) and the config they make, layered
         as everywhere else (before the server fills in uploads and the device).
     """
-    if text is None or not text.strip():
-        params: Any = {}
+    if isinstance(text, dict):
+        params: Any = text
+    elif text is None or not text.strip():
+        params = {}
     else:
         try:
             params = json.loads(text)
@@ -164,7 +169,7 @@ def check_params(text: str | None, limits: Limits) -> tuple[dict[str, Any], Drea
         raise ApiError(422, f"params must be a JSON object, got {type(params).__name__}", "params")
     used = _offered_keys(params)
     try:
-        cfg = layered(explicit={used[key]: value for key, value in params.items()})
+        cfg = layered(explicit={used[key]: value for key, value in params.items()}, command=command)
     except ConfigError as exc:
         raise ApiError(422, str(exc), as_given(exc.field or "params", params)) from None
     _check_ranges(cfg, limits)

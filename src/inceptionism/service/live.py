@@ -36,7 +36,7 @@ from ..motion.live import Latest
 from ..options import LIVE_DREAM_DEFAULTS, LiveConfig
 from ..params import declared
 
-__all__ = ["LiveLimits", "Sessions", "LiveSession", "live_params"]
+__all__ = ["LiveLimits", "Sessions", "LiveSession", "message", "live_params"]
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,12 @@ class Sessions:
             self.running -= 1
 
 
-def live_params(text: str, limits: Limits, live_limits: LiveLimits) -> tuple[dict[str, Any], Any, LiveConfig]:
-    """A parameters message: (as given, the dream's config, the live config). The dream
-    parameters are checked as a dream request's are; the live ones by their declaration.
+def message(text: str, live_limits: LiveLimits) -> dict[str, Any]:
+    """A text message as the JSON object it must be.
 
     Raises:
-        ApiError: 413 for a message too large, 422 naming the field at fault.
+        ApiError: 413 for a message too large, 422 for one that is not a JSON object.
     """
-    from ..config import layered
-
     if len(text.encode()) > live_limits.params_bytes:
         raise ApiError(413, f"a parameters message is at most {live_limits.params_bytes:,} bytes", "params")
     try:
@@ -89,6 +86,16 @@ def live_params(text: str, limits: Limits, live_limits: LiveLimits) -> tuple[dic
         raise ApiError(422, "a text message must be a JSON object of parameters", "params") from None
     if not isinstance(given, dict):
         raise ApiError(422, f"a text message must be a JSON object, got {type(given).__name__}", "params")
+    return given
+
+
+def live_params(given: dict[str, Any], limits: Limits, live_limits: LiveLimits) -> tuple[Any, LiveConfig]:
+    """A parameters message's (the dream's config, the live config): the dream parameters
+    checked as a dream request's are, the live ones by their declaration.
+
+    Raises:
+        ApiError: 422 naming the field at fault.
+    """
     names = {p.name for p in declared(LiveConfig) if p.offered("studio")}
     own = {key: value for key, value in given.items() if key in names}
     dream = {key: value for key, value in given.items() if key not in names}
@@ -99,19 +106,11 @@ def live_params(text: str, limits: Limits, live_limits: LiveLimits) -> tuple[dic
     if live.frame_steps > live_limits.frame_steps:
         raise ApiError(422, f"frame_steps = {live.frame_steps} is more than a live frame may take "
                        f"({live_limits.frame_steps})", "frame_steps")
-    _, checked = check_params(json.dumps(dream), limits)
-    cfg = layered(explicit={k: getattr(checked, k) for k in _named(dream, checked)}, command=LIVE_DREAM_DEFAULTS)
+    _, cfg = check_params(dream, limits, command=LIVE_DREAM_DEFAULTS)
     if cfg.max_size is None or cfg.max_size > live_limits.max_size:
         raise ApiError(422, f"max_size = {cfg.max_size} is not a live frame's size: at most {live_limits.max_size}",
                        "max_size")
-    return given, cfg, live
-
-
-def _named(given: dict[str, Any], cfg: Any) -> list[str]:
-    """The parameters' names the keys given stand for (an alias such as "class" included)."""
-    from ..config import parameters_named
-
-    return [p.name for p in parameters_named(given, "studio").values()]
+    return cfg, live
 
 
 class LiveSession:
@@ -129,13 +128,10 @@ class LiveSession:
         self._last: tuple[np.ndarray, Any] | None = None  # the last dream and its config, for a snapshot
 
     def params(self, text: str) -> None:
-        try:
-            asked = json.loads(text) if len(text) <= self.live_limits.params_bytes else None
-        except (ValueError, RecursionError):
-            asked = None
-        if asked == {"snapshot": True}:
+        given = message(text, self.live_limits)
+        if given == {"snapshot": True}:
             return self.snapshot()
-        given, cfg, live = live_params(text, self.limits, self.live_limits)
+        cfg, live = live_params(given, self.limits, self.live_limits)
         with self._lock:
             self._setting = (cfg, live)
         self.send({"params": given})
@@ -213,7 +209,7 @@ class LiveSession:
         if setting is None and self._dreamer is not None:
             return self._dreamer
         if setting is None:
-            setting = live_params("{}", self.limits, self.live_limits)[1:]
+            setting = live_params({}, self.limits, self.live_limits)
         cfg, live = setting
         cfg = resolve_config(cfg.replace(device=self.device))
         previous = self._dreamer
