@@ -9,12 +9,12 @@ recipe (the parameters, as the command line's ``--config`` takes them) as a STRI
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -58,6 +58,18 @@ def _network_config(network: Loaded, values: dict[str, Any], defaults: dict[str,
     chosen = {"model": network.model.spec.name, "device": str(network.model.device), "weights": network.weights}
     cfg = layered(explicit={**values, **chosen}, command=defaults)
     return cfg if cfg.seed is not None else cfg.replace(seed=draw_seed())
+
+
+@contextmanager
+def _inputs() -> Iterator[Path]:
+    """A folder for the picture sockets' files while a node runs; the library's errors leave
+    it as one line for ComfyUI's error panel (:func:`_one_line`)."""
+    with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
+        folder = Path(name)
+        try:
+            yield folder
+        except InceptionismError as exc:
+            raise _one_line(exc, folder) from None
 
 
 def _one_line(exc: InceptionismError, folder: Path | None = None) -> InceptionismError:
@@ -151,25 +163,28 @@ class Dream(_Node):
         optional = {k: v for k, v in {"image": ("IMAGE",), **pictures}.items() if k != instead_of}
         return {"required": {"network": (NETWORK,), **(sockets or {}), **own, **dream}, "optional": optional}
 
-    def run(self, network: Loaded, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
+    def config(self, network: Loaded, given: dict[str, Any], folder: Path, index: int = 0,
+               seed: int | None = None) -> DreamConfig:
+        """The dream's parameters for item ``index`` of a batch (its mask, where a batch of masks
+        came), the widgets' values over this node's defaults; ``seed``: the batch's."""
         widgets = self.widgets()
+        cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder, index)),
+                              self.DEFAULTS)
+        return cfg if seed is None else cfg.replace(seed=seed)
+
+    def run(self, network: Loaded, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
         starts = from_images(image) if image is not None else [None]
-        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
-            folder = Path(name)
-            try:
-                dreams, recipes = [], []
-                cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)), self.DEFAULTS)
-                progress = Progress(len(starts) * cfg.total_steps())
-                for i, start in enumerate(starts):
-                    if i:  # a mask batch gives each image its own mask
-                        values = widgets.values(given, picture_files(widgets, given, folder, i))
-                        cfg = _network_config(network, values, self.DEFAULTS).replace(seed=cfg.seed)
-                    picture = start if start is not None else "noise"
-                    result = render(picture, cfg, model=network.model, callbacks=progress.callbacks, score=False)
-                    dreams.append(result.image.convert("RGB"))
-                    recipes.append(result.metadata)
-            except InceptionismError as exc:
-                raise _one_line(exc, folder) from None
+        with _inputs() as folder:
+            dreams, recipes = [], []
+            cfg = self.config(network, given, folder)
+            progress = Progress(len(starts) * cfg.total_steps())
+            for i, start in enumerate(starts):
+                if i:  # a mask batch gives each image its own mask
+                    cfg = self.config(network, given, folder, i, seed=cfg.seed)
+                picture = start if start is not None else "noise"
+                result = render(picture, cfg, model=network.model, callbacks=progress.callbacks, score=False)
+                dreams.append(result.image.convert("RGB"))
+                recipes.append(result.metadata)
             made = recipes[0] if len(recipes) == 1 else {"config": recipes[0]["config"], "images": recipes}
             return to_images([np.asarray(d) for d in dreams]), recipe(made, folder)
 
@@ -188,24 +203,17 @@ class Zoom(Dream):
         return cls.command_inputs(cls.ZOOM)
 
     def run(self, network: Loaded, image: torch.Tensor | None = None, **given: Any) -> tuple[torch.Tensor, str]:
-        from ..motion.loop import loop_plan, measure_seam
-        from ..motion.zoom import FRAME_FIELDS, zoom_frames
+        from ..motion.loop import measure_seam
+        from ..motion.zoom import FRAME_FIELDS, dream_count, zoom_frames
 
-        widgets = self.widgets()
-        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
-            folder = Path(name)
-            try:
-                cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)), self.DEFAULTS)
-                motion = ZoomConfig(**self.ZOOM.values(given))
-                start = Picture(from_images(image)[0]) if image is not None else noise_picture(*(cfg.size or NOISE_SIZE), cfg.seed)
-                dreams = (loop_plan(motion.frames, motion.zoom, rotate=motion.rotate, interpolate=motion.interpolate).dreams if motion.loop
-                          else math.ceil(motion.frames / (motion.interpolate + 1)))
-                progress = Progress(dreams * cfg.total_steps())
-                shaping = {name: getattr(motion, name) for name in FRAME_FIELDS}
-                frames = measure_seam(zoom_frames(start, cfg, model=network.model, callbacks=progress.callbacks, **shaping))
-                shown = list(frames)
-            except InceptionismError as exc:
-                raise _one_line(exc, folder) from None
+        with _inputs() as folder:
+            cfg = self.config(network, given, folder)
+            motion = ZoomConfig(**self.ZOOM.values(given))
+            start = Picture(from_images(image)[0]) if image is not None else noise_picture(*(cfg.size or NOISE_SIZE), cfg.seed)
+            shaping = {name: getattr(motion, name) for name in FRAME_FIELDS}
+            progress = Progress(dream_count(**shaping) * cfg.total_steps())
+            frames = measure_seam(zoom_frames(start, cfg, model=network.model, callbacks=progress.callbacks, **shaping))
+            shown = list(frames)
             made = {"config": cfg.to_dict(), "zoom": {row["name"]: getattr(motion, row["name"]) for row in self.ZOOM.rows}}
             if motion.loop and frames.result is not None:
                 made["loop_seam"] = {"seam": frames.result.seam, "median_step": frames.result.median_step,
@@ -228,24 +236,18 @@ class Video(Dream):
     def run(self, network: Loaded, frames: torch.Tensor, **given: Any) -> tuple[torch.Tensor, str]:
         from ..motion.video import FrameDreamer, fit_frame
 
-        widgets = self.widgets()
-        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
-            folder = Path(name)
-            try:
-                cfg = _network_config(network, widgets.values(given, picture_files(widgets, given, folder)))
-                video = VideoConfig(**self.VIDEO.values(given))
-                progress = Progress(len(frames) * cfg.total_steps())
-                dreamer = FrameDreamer(cfg, video, model=network.model, callbacks=progress.callbacks)
-                sources = [fit_frame((f * 255 + 0.5).astype(np.uint8), cfg.max_size) for f in from_images(frames)]
-                per_frame = given.get("mask") is not None and len(given["mask"]) > 1  # a mask for each frame
-                dreamed = []
-                for t, source in enumerate(sources):
-                    if per_frame:
-                        values = widgets.values(given, picture_files(widgets, given, folder, t))
-                        dreamer.cfg = _network_config(network, values).replace(seed=cfg.seed)
-                    dreamed.append(dreamer.dream(t, source))
-            except InceptionismError as exc:
-                raise _one_line(exc, folder) from None
+        with _inputs() as folder:
+            cfg = self.config(network, given, folder)
+            video = VideoConfig(**self.VIDEO.values(given))
+            progress = Progress(len(frames) * cfg.total_steps())
+            dreamer = FrameDreamer(cfg, video, model=network.model, callbacks=progress.callbacks)
+            sources = [fit_frame((f * 255 + 0.5).astype(np.uint8), cfg.max_size) for f in from_images(frames)]
+            per_frame = given.get("mask") is not None and len(given["mask"]) > 1  # a mask for each frame
+            dreamed = []
+            for t, source in enumerate(sources):
+                if per_frame:
+                    dreamer.cfg = self.config(network, given, folder, t, seed=cfg.seed)
+                dreamed.append(dreamer.dream(t, source))
             made = {"config": cfg.to_dict(), "video": video.shaping()}
             return to_images(dreamed), recipe(made, folder)
 
@@ -275,20 +277,16 @@ class Visualize(_Node):
         from ..visualization import visualize_targets
 
         network = network.model
-        with tempfile.TemporaryDirectory(prefix="inceptionism-") as name:
-            folder = Path(name)
-            try:
-                cfg = VisualizeConfig(**self.WIDGETS.values(given, picture_files(self.WIDGETS, given, folder)))
-                targets = parse_targets(target, layer.strip(), network, field="target")
-                if cfg.param == "pixel":  # a dream per target, octave by octave
-                    steps = len(targets) * cfg.octaves * cfg.steps_or_default()
-                else:  # passes of a batch of targets (or one photo each), each its steps
-                    per_pass = max(1, cfg.batch // cfg.diversity) if cfg.photo is None else 1
-                    steps = -(-len(targets) // per_pass) * cfg.steps_or_default()
-                progress = Progress(steps)
-                shown = list(visualize_targets(network, layer.strip(), targets, cfg, callbacks=progress.callbacks))
-            except InceptionismError as exc:
-                raise _one_line(exc, folder) from None
+        with _inputs() as folder:
+            cfg = VisualizeConfig(**self.WIDGETS.values(given, picture_files(self.WIDGETS, given, folder)))
+            targets = parse_targets(target, layer.strip(), network, field="target")
+            if cfg.param == "pixel":  # a dream per target, octave by octave
+                steps = len(targets) * cfg.octaves * cfg.steps_or_default()
+            else:  # passes of a batch of targets (or one photo each), each its steps
+                per_pass = max(1, cfg.batch // cfg.diversity) if cfg.photo is None else 1
+                steps = -(-len(targets) // per_pass) * cfg.steps_or_default()
+            progress = Progress(steps)
+            shown = list(visualize_targets(network, layer.strip(), targets, cfg, callbacks=progress.callbacks))
             pictures = [np.asarray(s.image.convert("RGBA"), np.float32) / 255.0 for s in shown]
             images = to_images([p[..., :3] for p in pictures])
             transparency = torch.stack([1 - torch.from_numpy(np.ascontiguousarray(p[..., 3])) for p in pictures])

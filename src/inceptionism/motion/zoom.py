@@ -20,7 +20,7 @@ from .loop import loop_frames, loop_plan
 if TYPE_CHECKING:
     from ..api import ImageInput
 
-__all__ = ["transform_frame", "zoom_frames", "zoom"]
+__all__ = ["transform_frame", "zoom_frames", "zoom", "dream_count"]
 
 FRAME_FIELDS = ("frames", "zoom", "rotate", "pan", "interpolate", "loop")  # what of ZoomConfig shapes the frames
 
@@ -98,6 +98,15 @@ def zoom_frames(
                 if on_frame is not None:
                     on_frame(produced, frames)
             current = transform_frame(dream, zoom, rotate, pan)
+
+
+def dream_count(*, frames: int, zoom: float, rotate: float, pan: tuple[float, float], interpolate: int,
+                loop: bool) -> int:
+    """How many dreams :func:`zoom_frames` makes for these frame-shaping values: every
+    (``interpolate`` + 1)-th frame, or a loop's levels' dreams."""
+    if loop:
+        return loop_plan(frames, zoom, rotate=rotate, interpolate=interpolate).dreams
+    return math.ceil(frames / (interpolate + 1))
 
 
 def zoom(
