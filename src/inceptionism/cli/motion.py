@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -152,14 +155,12 @@ def live(
     with errors(debug):
         from ..api import check_config, load_model_for
         from ..motion.live import is_stream, live_frames, source_rate
-        from ..motion.videoio import probe, write_video
+        from ..motion.videoio import write_video
         from ..outputs import check_output_path
         from ..params import declared
 
-        camera = source.isdigit()
-        where: int | str = int(source) if camera else source
-        if not is_stream(where):
-            probe(source)  # a missing or unreadable file: one line now
+        where: int | str = int(source) if source.isdigit() else source
+        rate = source_rate(where)  # the recording's, the source's own; a missing file or camera is one line now
         if output is not None:  # a recording is streamed to ffmpeg: an animated picture would pile up in memory
             check_output_path(output, inputs=() if is_stream(where) else (source,), formats=(".mp4", ".webm"),
                               noun="source")
@@ -169,15 +170,13 @@ def live(
                               "record it with -o clip.mp4, or dream in a browser: inceptionism serve", field="output")
         model = load_model_for(cfg)
         check_config(cfg, model)
-        rate = source_rate(where)  # the recording's: the source's own, so it plays in real time
-        stop = _stop_on_signals()
+        shaping = {p.name: getattr(live, p.name) for p in declared(LiveConfig)}
         counts = {"dreamed": 0, "written": 0}
         clock = {"began": None}
 
-        def shown():  # each dream held until the next: the recording keeps the time it took
+        def shown(stop):  # each dream held until the next: the recording keeps the time it took
             held = None
-            params = {p.name: getattr(live, p.name) for p in declared(LiveConfig)}
-            for _, dream in live_frames(where, cfg, model=model, stop=stop, **params):
+            for _, dream in live_frames(where, cfg, model=model, stop=stop, **shaping):
                 now = time.monotonic()
                 if clock["began"] is None:
                     clock["began"] = now
@@ -199,15 +198,12 @@ def live(
                 counts["written"] += 1
                 yield held
 
-        try:
+        with _stop_on_signals() as stop:
             if output is not None:
-                recipe = {"config": cfg.to_dict(), "live": {p.name: getattr(live, p.name) for p in declared(LiveConfig)}}
-                write_video(output, shown(), rate, recipe=recipe)
+                write_video(output, shown(stop), rate, recipe={"config": cfg.to_dict(), "live": shaping})
             else:
-                for _ in shown():
+                for _ in shown(stop):
                     pass
-        finally:
-            _stop_on_signals(restore=True)
         took = time.monotonic() - (clock["began"] or time.monotonic())
         what = f"wrote {output}: {counts['written']} frames at {rate:g} fps, " if output is not None else ""
         out.print(f"{what}{counts['dreamed']} dreamed in {took:.1f} s ({counts['dreamed'] / max(took, 1e-9):.1f} "
@@ -229,21 +225,14 @@ def _window():
     return cv2
 
 
-_SAVED: dict = {}
-
-
-def _stop_on_signals(restore: bool = False):
-    """Ctrl-C and SIGTERM set an event instead of raising anywhere, so a recording is finished;
-    ``restore`` puts the handlers back."""
-    import signal
-    import threading
-
-    if restore:
-        for signum, handler in _SAVED.items():
-            signal.signal(signum, handler)
-        _SAVED.clear()
-        return None
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """While it lasts, Ctrl-C and SIGTERM set the event it yields instead of raising anywhere,
+    so a recording is finished; the handlers before it come back after."""
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        _SAVED[signum] = signal.signal(signum, lambda *_: stop.set())
-    return stop
+    before = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
