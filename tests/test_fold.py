@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 from inceptionism.models.fold import find_folds, folded
+from inceptionism.models.fuse import fused_forward
 from inceptionism.taps import capture
 
 
@@ -80,3 +82,66 @@ def test_an_interrupt_while_folding_restores_the_network_and_is_not_masked() -> 
     except KeyboardInterrupt:
         pass
     assert net[0].weight is weight and "forward" not in vars(net[1])
+
+
+def _step_gradient(model, layers, folds, x):
+    saved, model.folds = model.folds, folds
+    try:
+        with capture(model, layers) as run:
+            piece = x.detach().requires_grad_(True)
+            acts = run(piece)
+            return torch.autograd.grad(sum(a.square().mean() for a in acts.values()), piece)[0]
+    finally:
+        model.folds = saved
+
+
+def test_fused_convolutions_give_the_plain_gradient(model) -> None:
+    """Folded and fused (conv + ReLU6 in one oneDNN call on a CPU), a step's gradient is the
+    unfolded network's to float rounding; the fusion is really in place while dreaming."""
+    x = torch.rand(1, 3, 128, 160, generator=torch.Generator().manual_seed(1)).contiguous(memory_format=torch.channels_last)
+    layers = ["blocks.4.1", "blocks.5.1"]
+    plain, fast = _step_gradient(model, layers, [], x), _step_gradient(model, layers, model.folds, x)
+    assert (plain - fast).abs().max() <= 1e-4 * plain.abs().max()
+    conv = model.net.get_submodule("blocks.1.0.conv_dw")  # a stride-2 "same" depthwise convolution
+    with folded(model.net, model.folds, keep=()):
+        assert "forward" in vars(conv) and "forward" in vars(model.net.get_submodule("blocks.2.1.conv_pw"))
+    assert "forward" not in vars(conv)
+
+
+def test_a_requested_activation_inside_a_norm_is_still_seen(model) -> None:
+    """A layer inside a norm (its ReLU6) is not fused away: the hook on it still fires."""
+    layers = ["blocks.2.1.bn1.act", "blocks.3.0"]
+    plain, fast = activations(model, layers, []), activations(model, layers, model.folds)
+    for name in layers:
+        assert (plain[name] - fast[name]).abs().max() <= 1e-4 * plain[name].abs().max(), name
+
+
+def test_the_fused_path_falls_back_where_it_cannot_be_used(model) -> None:
+    """Under bf16 autocast the fused call (fp32 only) is not taken: the folded network still runs."""
+    x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with capture(model, ["blocks.3.0"]) as run, torch.no_grad():
+        exact = run(x)["blocks.3.0"]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            rough = run(x)["blocks.3.0"].float()
+    assert (exact - rough).abs().max() <= 0.1 * exact.abs().max()
+
+
+@pytest.mark.parametrize("c_in, c_out, kernel, stride, padding, groups", [
+    (8, 8, 3, 1, 1, 8), (8, 8, 5, 1, 2, 8),  # depthwise at stride 1: backward by the flipped kernel
+    (8, 8, 4, 2, 1, 8),  # depthwise at stride 2 with a zero tap ("same" padding)
+    (4, 12, 1, 1, 0, 1), (3, 6, 4, 2, 1, 1),  # expansion and the stem
+])
+def test_the_fused_convolution_matches_conv_then_relu6(c_in, c_out, kernel, stride, padding, groups) -> None:
+    gen = torch.Generator().manual_seed(2)
+    x = (4 * torch.randn(1, c_in, 20, 24, generator=gen)).contiguous(memory_format=torch.channels_last)
+    conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups).requires_grad_(False)
+    grad = torch.randn(1, c_out, *conv(x).shape[-2:], generator=gen)
+    a = x.clone().requires_grad_(True)
+    y_plain = nn.functional.relu6(conv(a))
+    (g_plain,) = torch.autograd.grad(y_plain, a, grad)
+    b = x.clone().requires_grad_(True)
+    y_fast = fused_forward(conv, nn.ReLU6())(b)
+    (g_fast,) = torch.autograd.grad(y_fast, b, grad)
+    assert 0 < (y_plain == 0).float().mean() and 0 < (y_plain == 6).float().mean()  # both ends of the clamp are hit
+    assert torch.allclose(y_fast, y_plain, atol=1e-5)
+    assert torch.allclose(g_fast, g_plain, atol=1e-5)

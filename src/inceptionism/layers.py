@@ -77,7 +77,8 @@ LAYERS = (
         "         inception5h by name): no torch, so listings import none; loading (load_model), loaded",
         "         (LoadedModel), efficientnet (the default Lite0/1/2, without timm), families (timm/…,",
         "         torchvision/…: any architecture; the classics' listing table), inception5h, graphdef,",
-        "         weights, fetch, fold, same (TF \"same\" padding), trained (files of `train`), uninit",
+        "         weights, fetch, fold, fuse (a conv and its ReLU6 in one call), same (TF \"same\"",
+        "         padding), trained (files of `train`), uninit",
     )),
     Layer("parameters", ("options", "config", "values", "params"), (
         "options.py  command options: zoom, video, batch, visualize, gallery, activations, serve",

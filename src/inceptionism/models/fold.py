@@ -9,7 +9,8 @@ Folding is applied only while a dream runs (``folded``) and only to pairs whose
 convolution is not itself a requested layer, so every layer's activation stays exactly
 what the unfolded network computes. Pairs are found by running the network once and
 matching each batch norm's input to a convolution's output; the fold is then checked
-numerically and dropped altogether if the network's output moves.
+numerically and dropped altogether if the network's output moves. Where the norm's
+activation is ReLU6, the convolution and the activation then run as one call (:mod:`.fuse`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
+
+from .fuse import fusable, fused_forward
 
 __all__ = ["Fold", "find_folds", "folded"]
 
@@ -42,6 +45,10 @@ def _after_norm(bn: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
     if isinstance(bn, nn.BatchNorm2d) and isinstance(getattr(bn, "act", None), nn.Module) and hasattr(bn, "drop"):
         return lambda x: bn.act(bn.drop(x))
     return None
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 def _folded_params(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,9 +111,16 @@ def folded(net: nn.Module, folds: Iterable[Fold], keep: Iterable[str]) -> Iterat
             saved.append((conv, conv.weight, conv.bias, bn))
             conv.weight = nn.Parameter(fold.weight, requires_grad=False)
             conv.bias = nn.Parameter(fold.bias, requires_grad=False)
-            bn.forward = _after_norm(bn)
+            act = getattr(bn, "act", None)
+            if (type(getattr(bn, "drop", None)) is nn.Identity and isinstance(act, nn.Module) and fusable(conv, act)
+                    and not any(name.startswith(fold.bn + ".") for name in keep)):  # its act is no requested layer
+                conv.forward = fused_forward(conv, act)  # the activation runs in the convolution's call
+                bn.forward = _identity
+            else:
+                bn.forward = _after_norm(bn)
         yield
     finally:
         for conv, weight, bias, bn in saved:
             conv.weight, conv.bias = weight, bias
+            conv.__dict__.pop("forward", None)
             bn.__dict__.pop("forward", None)  # absent if an interrupt came before it was set

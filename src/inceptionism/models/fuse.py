@@ -1,0 +1,91 @@
+"""A convolution and its ReLU6 as one oneDNN call, for the gradient step on a CPU.
+
+Once a batch norm is folded into its convolution (:mod:`.fold`), what is left between the
+convolution and the next is the norm's activation; in EfficientNet-Lite (and timm's
+``BatchNormAct2d`` networks) that is ReLU6, a clamp to [0, 6]. On a CPU a clamp is a
+whole pass over the widest activations of the network, forward and again backward: about
+a fifth of a gradient step of the default network (docs/performance.md, "W1"). oneDNN
+applies it as the convolution writes its output (PyTorch's
+``mkldnn::_convolution_pointwise``, the kernel inductor uses for the same fusion), so the
+forward pass loses it. The backward pass needs only the output: ReLU6 lets the gradient
+through where 0 < y < 6, which holds exactly where it holds for the input.
+
+A depthwise convolution's backward pass at stride 1 is itself a depthwise convolution,
+by the flipped kernel; oneDNN runs that as a forward convolution, a little faster than
+its own backward kernel.
+
+The fused path is taken only where it gives what the plain one does: fp32 on a CPU with
+oneDNN, no autocast, and weights that need no gradient (dreaming, not training); anything
+else runs the convolution and the activation as before. The gradient equals the plain
+path's to float rounding (tests/test_fold.py).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .same import Conv2dSameByTaps
+
+__all__ = ["fusable", "fused_forward"]
+
+_POINTWISE = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if hasattr(torch.ops, "mkldnn") else None
+
+
+def fusable(conv: nn.Module, after: nn.Module) -> bool:
+    """True where ``conv``'s output goes through ``after`` alone and ``after`` is ReLU6, so
+    the pair can run as one call: a plain zero-padded 2-D convolution (or TensorFlow's
+    "same" one) without dilation, and a ReLU6 (or a Hardtanh to [0, 6])."""
+    if _POINTWISE is None or not torch.backends.mkldnn.is_available():
+        return False
+    relu6 = type(after) is nn.ReLU6 or (type(after) is nn.Hardtanh and (after.min_val, after.max_val) == (0.0, 6.0))
+    plain = (type(conv) is Conv2dSameByTaps or (type(conv) is nn.Conv2d and not isinstance(conv.padding, str)))
+    return relu6 and plain and conv.padding_mode == "zeros" and conv.dilation == (1, 1)
+
+
+class _ConvReLU6(torch.autograd.Function):
+    """relu6(conv2d(x, weight, bias)) in one oneDNN call; the gradient for ``x`` only."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, groups):  # noqa: ANN001, ANN205
+        y = _POINTWISE(x, weight, bias, list(padding), list(stride), [1, 1], groups, "hardtanh", [0.0, 6.0], "")
+        ctx.save_for_backward(x, weight, y)
+        ctx.conv = (stride, padding, groups)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: ANN001, ANN205
+        x, weight, y = ctx.saved_tensors
+        stride, padding, groups = ctx.conv
+        grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)  # y in (0, 6) exactly where x was
+        kh, kw = weight.shape[-2:]
+        depthwise = groups == x.shape[1] == weight.shape[0] and weight.shape[1] == 1
+        if depthwise and tuple(stride) == (1, 1) and tuple(padding) == ((kh - 1) // 2, (kw - 1) // 2) and kh % 2 and kw % 2:
+            return F.conv2d(grad, weight.flip(-1, -2), None, 1, tuple(padding), 1, groups), None, None, None, None, None
+        dx = torch.ops.aten.convolution_backward(grad, x, weight, None, list(stride), list(padding), [1, 1], False,
+                                                 [0, 0], groups, [True, False, False])[0]
+        return dx, None, None, None, None, None
+
+
+def fused_forward(conv: nn.Conv2d, after: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``conv``'s forward followed by ``after`` (see :func:`fusable`), fused where the fused
+    call computes the same thing and run as two calls everywhere else."""
+    plain = type(conv).forward
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        weight, padding = conv.weight, conv.padding
+        fast = (x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32 and not weight.requires_grad
+                and not torch.is_autocast_enabled("cpu") and x.dim() == 4)
+        if fast and type(conv) is Conv2dSameByTaps:
+            taps = conv.taps(x)
+            fast = taps is not None
+            if fast:
+                weight, padding = taps
+        if not fast:
+            return after(plain(conv, x))
+        return _ConvReLU6.apply(x, weight, conv.bias, conv.stride, padding, conv.groups)
+
+    return forward
