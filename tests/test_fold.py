@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -108,6 +109,21 @@ def test_fused_convolutions_give_the_plain_gradient(model) -> None:
     assert "forward" not in vars(conv)
 
 
+def test_a_dream_is_the_same_to_the_bit_with_the_fusion(model, examples, monkeypatch) -> None:
+    """Outputs keep their bytes: fused only where PyTorch itself would use oneDNN, the
+    recorded avoid-a-class dream (the whole network, down to the head's small 1x1
+    convolution that PyTorch keeps on its own kernel) gives the plain path's pixels exactly."""
+    from inceptionism.api import render
+    from inceptionism.models import fuse
+
+    image = examples / "chelsea.jpg"
+    params = dict(preset="deep", avoid_class="dog", max_size=96, steps=3, octaves=2, seed=6)
+    fast = np.asarray(render(image, model=model, **params).image)
+    monkeypatch.setattr(fuse, "_POINTWISE", None)  # fusable() says no: the plain path
+    plain = np.asarray(render(image, model=model, **params).image)
+    assert np.array_equal(fast, plain)
+
+
 def test_a_requested_activation_inside_a_norm_is_still_seen(model) -> None:
     """A layer inside a norm (its ReLU6) is not fused away: the hook on it still fires."""
     layers = ["blocks.2.1.bn1.act", "blocks.3.0"]
@@ -127,7 +143,7 @@ def test_the_fused_path_falls_back_where_it_cannot_be_used(model) -> None:
 
 
 @pytest.mark.parametrize("c_in, c_out, kernel, stride, padding, groups", [
-    (8, 8, 3, 1, 1, 8), (8, 8, 5, 1, 2, 8),  # depthwise at stride 1: backward by the flipped kernel
+    (8, 8, 3, 1, 1, 8), (8, 8, 5, 1, 2, 8),  # depthwise at stride 1
     (8, 8, 4, 2, 1, 8),  # depthwise at stride 2 with a zero tap ("same" padding)
     (4, 12, 1, 1, 0, 1), (3, 6, 4, 2, 1, 1),  # expansion and the stem
 ])

@@ -10,14 +10,13 @@ applies it as the convolution writes its output (PyTorch's
 forward pass loses it. The backward pass needs only the output: ReLU6 lets the gradient
 through where 0 < y < 6, which holds exactly where it holds for the input.
 
-A depthwise convolution's backward pass at stride 1 is itself a depthwise convolution,
-by the flipped kernel; oneDNN runs that as a forward convolution, a little faster than
-its own backward kernel.
-
-The fused path is taken only where it gives what the plain one does: fp32 on a CPU with
-oneDNN, no autocast, and weights that need no gradient (dreaming, not training); anything
-else runs the convolution and the activation as before. The gradient equals the plain
-path's to float rounding (tests/test_fold.py).
+The fused path is taken only where it gives what the plain one does, to the bit: fp32 on a
+CPU, no autocast, weights that need no gradient (dreaming, not training), and a
+convolution that PyTorch itself would hand to oneDNN (for a small 1x1 convolution it uses
+its own kernel, which rounds otherwise); anything else runs the convolution and the
+activation as before. Outputs keep their bytes (tests/test_recorded.py). Tried and not
+kept: a stride-1 depthwise backward by the flipped kernel (a forward convolution, 3% of a
+step faster) rounds differently.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .same import Conv2dSameByTaps
@@ -61,13 +59,18 @@ class _ConvReLU6(torch.autograd.Function):
         x, weight, y = ctx.saved_tensors
         stride, padding, groups = ctx.conv
         grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)  # y in (0, 6) exactly where x was
-        kh, kw = weight.shape[-2:]
-        depthwise = groups == x.shape[1] == weight.shape[0] and weight.shape[1] == 1
-        if depthwise and tuple(stride) == (1, 1) and tuple(padding) == ((kh - 1) // 2, (kw - 1) // 2) and kh % 2 and kw % 2:
-            return F.conv2d(grad, weight.flip(-1, -2), None, 1, tuple(padding), 1, groups), None, None, None, None, None
         dx = torch.ops.aten.convolution_backward(grad, x, weight, None, list(stride), list(padding), [1, 1], False,
                                                  [0, 0], groups, [True, False, False])[0]
         return dx, None, None, None, None, None
+
+
+def _onednn_runs(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, ...], groups: int) -> bool:
+    """Whether PyTorch's own fp32 CPU convolution takes oneDNN for this call (its
+    ``ConvParams::use_mkldnn``): not for a small unstrided 1x1 convolution of one picture."""
+    pointwise = weight.shape[-1] == 1 and weight.shape[-2] == 1
+    strided = any(s != 1 for s in stride)
+    return ((strided or x.shape[0] >= 16 or not pointwise or torch.get_num_threads() > 1)
+            and (groups > 1 or (weight.shape[-1] > 3 and weight.shape[-2] > 3) or x.shape[0] > 1 or x.numel() > 20480))
 
 
 def fused_forward(conv: nn.Conv2d, after: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -84,7 +87,7 @@ def fused_forward(conv: nn.Conv2d, after: nn.Module) -> Callable[[torch.Tensor],
             fast = taps is not None
             if fast:
                 weight, padding = taps
-        if not fast:
+        if not fast or not _onednn_runs(x, weight, conv.stride, conv.groups):
             return after(plain(conv, x))
         return _ConvReLU6.apply(x, weight, conv.bias, conv.stride, padding, conv.groups)
 
