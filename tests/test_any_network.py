@@ -104,6 +104,13 @@ def test_token_layers_are_patch_grids_and_swin_stages_are_turned_round():
     info = {i.name: i for i in list_layers(swin)}["layers.1"]
     assert (info.channels, info.height, info.width) == (192, 28, 28)  # 224 / 8, its 192 channels first
     assert not any(i.height == 49 for i in list_layers(swin))  # attention's window maps are not feature maps
+    # torchvision's Swin has no tokens either, yet its stages are channels last: turned round too,
+    # so a channel term names one of its 192 channels (it named a row of the map)
+    tv_swin = load_model("torchvision/swin_t", weights="random")
+    info = {i.name: i for i in list_layers(tv_swin, tv_swin.spec.probe_size)}["features.3.1"]
+    assert (info.channels, info.height, info.width) == (192, 8, 8)
+    with capture(tv_swin, ["features.3.1"]) as run, torch.no_grad():
+        assert run(torch.rand(1, 3, 64, 96))["features.3.1"].shape == (1, 192, 8, 12)
 
 
 def test_a_network_of_one_size_is_tiled_at_that_size(photo):

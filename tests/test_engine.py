@@ -227,12 +227,13 @@ def test_lap_normalize_balances_frequency_bands():
 
 
 def test_lapnorm_visualization_has_less_high_frequency_energy(model):
+    from inceptionism.objectives import LayerTerm
     from inceptionism.options import VisualizeConfig
     from inceptionism.visualization import visualize_targets as visualize
 
     args = dict(size=96, octaves=2, steps=10, seed=0)
-    (plain,) = visualize(model, "blocks.4.1.bn1", [7], VisualizeConfig(**args))
-    (lap,) = visualize(model, "blocks.4.1.bn1", [7], VisualizeConfig(lapnorm=True, **args))
+    (plain,) = visualize(model, [LayerTerm("blocks.4.1.bn1", 7)], VisualizeConfig(**args))
+    (lap,) = visualize(model, [LayerTerm("blocks.4.1.bn1", 7)], VisualizeConfig(lapnorm=True, **args))
     for vis in (plain, lap):
         assert vis.metadata["score_end"] > vis.metadata["score_start"]
     assert hf_fraction(lap.image) < 0.6 * hf_fraction(plain.image)

@@ -18,6 +18,8 @@ from inceptionism.cli import app
 from inceptionism.errors import ConfigError
 from inceptionism.images import load_image, read_metadata, to_tensor
 from inceptionism.labels import resolve_class
+from inceptionism.objectives import LayerTerm
+from inceptionism.steering import unit_terms
 from inceptionism.taps import capture
 
 LAYER = "blocks.4.1.bn1"
@@ -79,7 +81,7 @@ def test_visualize_goes_through_the_one_render_loop(model, monkeypatch):
     from inceptionism.options import VisualizeConfig
     from inceptionism.visualization import visualize_targets
 
-    shown = list(visualize_targets(model, LAYER, [7, 10], VisualizeConfig(param="maco", size=48, steps=3, seed=0)))
+    shown = list(visualize_targets(model, unit_terms(model, LAYER, "7,10"), VisualizeConfig(param="maco", size=48, steps=3, seed=0)))
     assert calls == [3] and [s.target for s in shown] == [7, 10]
 
 
@@ -189,8 +191,8 @@ def _gram_similarity(model, images: torch.Tensor) -> float:
 
 def test_diversity_makes_the_pictures_of_one_channel_differ(model):
     base = dict(size=64, steps=24, seed=0, param="fft")
-    alike = fv.visualize_features(model, LAYER, [7], fv.FeatureVisConfig(**base, pictures=2, diversity=0.0))
-    apart = fv.visualize_features(model, LAYER, [7], fv.FeatureVisConfig(**base, pictures=2, diversity=8.0))
+    alike = fv.visualize_features(model, [LayerTerm(LAYER, 7)], fv.FeatureVisConfig(**base, pictures=2, diversity=0.0))
+    apart = fv.visualize_features(model, [LayerTerm(LAYER, 7)], fv.FeatureVisConfig(**base, pictures=2, diversity=8.0))
     tensor = lambda shown: torch.stack([to_tensor(load_image_from(v.image))[0] for v in shown])  # noqa: E731
     assert _gram_similarity(model, tensor(apart)) < _gram_similarity(model, tensor(alike)) - 0.02
     assert [v.metadata["visualize"]["picture"] for v in apart] == [0, 1]
@@ -211,7 +213,7 @@ def test_direction_is_the_projection_on_the_unit_vector(model):
 
 
 def test_an_interaction_picture_raises_both_channels(model):
-    shown = fv.visualize_features(model, LAYER, [((7, 1.0), (10, 1.0))],
+    shown = fv.visualize_features(model, unit_terms(model, LAYER, "7+10"),
                                   fv.FeatureVisConfig(size=64, steps=24, seed=0))
     assert shown[0].target == "7+10"
     acts = _acts(model, to_tensor(load_image_from(shown[0].image))).mean((2, 3))[0]
@@ -225,7 +227,7 @@ def test_grammar_kinds_are_registered_once_and_parse():
         "direction", "blocks.4.1.bn1", ((3, 1.0), (7, 1.0), (2, -1.0)), 0.5)
     assert obj.parse_terms("diversity:blocks.4.1.bn1")[0].kind == "diversity"
     with pytest.raises(ValueError, match="registered twice"):
-        obj.grammar._register(obj.TERM_KINDS["class"])
+        obj.register(obj.TERM_KINDS["class"])
     with pytest.raises(ConfigError, match="direction:LAYER:3\\+7-2"):
         obj.parse_terms("direction:blocks.4.1.bn1:three")
     assert set(obj.TERM_KINDS) == {"class", "direction", "diversity", "caricature"}
@@ -258,7 +260,7 @@ def test_accentuation_grows_the_channel_and_keeps_the_photo(model, examples):
     cfg = fv.FeatureVisConfig(size=96, steps=24, seed=0)
     made = {"kept": fv.accentuate(model, photo, LAYER, 7, cfg, closeness=5.0),
             "loose": fv.accentuate(model, photo, LAYER, 7, cfg, closeness=0.0),
-            "free": fv.visualize_features(model, LAYER, [7], cfg)[0]}
+            "free": fv.visualize_features(model, [LayerTerm(LAYER, 7)], cfg)[0]}
     pictures = {name: to_tensor(load_image_from(v.image)) for name, v in made.items()}
     acts = {name: _acts(model, x)[0] for name, x in pictures.items()}
     photo_acts = _acts(model, start)[0]
@@ -296,7 +298,7 @@ def test_transferability_counts_a_judges_top1_and_top5(model, examples):
 def test_sanity_check_says_whose_activation_a_picture_is(model, examples):
     scan = fv.scan_photos(model, LAYER, examples, [7])
     cfg = fv.FeatureVisConfig(size=96, steps=48, seed=0)
-    picture = to_tensor(load_image_from(fv.visualize_features(model, LAYER, [7], cfg)[0].image))[0]
+    picture = to_tensor(load_image_from(fv.visualize_features(model, [LayerTerm(LAYER, 7)], cfg)[0].image))[0]
     own = fv.sanity(model, LAYER, 7, picture, scan.means)
     other = fv.sanity(model, LAYER, 10, picture, scan.means)
     assert own.explained and own.rank == 1 and own.z > 3, own
@@ -394,6 +396,6 @@ def test_pictures_grown_from_a_photo_report_every_step(model, examples):
 
     seen = []
     cfg = VisualizeConfig(photo=str(examples / "chelsea.jpg"), param="fft", size=48, steps=3, seed=0)
-    shown = list(visualize_targets(model, LAYER, [7, 10], cfg, callbacks=Callbacks(on_step=seen.append)))
+    shown = list(visualize_targets(model, unit_terms(model, LAYER, "7,10"), cfg, callbacks=Callbacks(on_step=seen.append)))
     assert [v.target for v in shown] == [7, 10]
     assert [(s.octave, s.octaves, s.step) for s in seen] == [(k, 2, step) for k in (1, 2) for step in (1, 2, 3)]

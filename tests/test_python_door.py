@@ -112,7 +112,7 @@ def test_visualize_takes_every_target_form_the_command_line_takes(model, target,
 
 
 @pytest.mark.parametrize(("target", "words"), [
-    (-1, "channel -1 is negative"), (True, "target True is not a channel number"), (7.0, "target 7.0 is not"),
+    (-1, "channel -1 in 'blocks.4.1.bn1:-1' is negative"), (True, "target True is not a channel number"), (7.0, "target 7.0 is not"),
     ("٣", r"is not a whole number \(digits 0-9\)"), ([], "target is an empty list"), ("7,7", "names 7 twice"),
     (99999, "channel 99999 is out of range"),
 ])  # fmt: skip

@@ -54,7 +54,7 @@ def test_guide_makes_features_match_the_guide(model, examples, tmp_path):
 def test_class_visualization_from_noise_is_recognized(model):
     names = ["banana", "goldfinch", "volcano", "lemon", "tabby"]
     indices = [resolve_class(n) for n in names]
-    results = visualize_features(model, "class", indices, FeatureVisConfig(size=160, steps=96, seed=0), batch=5)
+    results = visualize_features(model, [LayerTerm("class", i, kind="class") for i in indices], FeatureVisConfig(size=160, steps=96, seed=0), batch=5)
     probs = [float(_probs(model, r.image)[i]) for r, i in zip(results, indices)]
     assert sum(p >= 0.9 for p in probs) >= 4, dict(zip(names, probs))
 
@@ -157,8 +157,8 @@ def test_fft_beats_pixels_at_the_same_step_count(model):
     from inceptionism.visualization import visualize_targets as visualize
 
     layer, channel, steps = "blocks.4.1.bn1", 7, 60
-    (fft,) = visualize(model, layer, [channel], VisualizeConfig(param="fft", size=128, steps=steps, seed=0))
-    (pixel,) = visualize(model, layer, [channel], VisualizeConfig(size=128, octaves=3, steps=steps // 3, seed=0))
+    (fft,) = visualize(model, [LayerTerm(layer, channel)], VisualizeConfig(param="fft", size=128, steps=steps, seed=0))
+    (pixel,) = visualize(model, [LayerTerm(layer, channel)], VisualizeConfig(size=128, octaves=3, steps=steps // 3, seed=0))
 
     def activation(image: Image.Image) -> float:
         with capture(model, [layer]) as run, torch.no_grad():
@@ -170,7 +170,7 @@ def test_fft_beats_pixels_at_the_same_step_count(model):
 
 def test_batched_channels_each_excite_their_own_channel(model):
     layer, channels = "blocks.3.1.bn1", [3, 10, 20]
-    results = visualize_features(model, layer, channels, FeatureVisConfig(size=96, steps=32, seed=0), batch=3)
+    results = visualize_features(model, [LayerTerm(layer, c) for c in channels], FeatureVisConfig(size=96, steps=32, seed=0), batch=3)
     for vis in results:
         with capture(model, [layer]) as run, torch.no_grad():
             means = run(to_tensor(picture_from_pil(vis.image)))[layer][0].flatten(1).mean(1)

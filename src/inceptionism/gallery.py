@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .featurevis import FeatureVisConfig, visualize_features
+from .objectives import LayerTerm
 from .images import encode_image
 from .outputs import make_output_dir, write_atomic
 from .models.loaded import LoadedModel
@@ -180,7 +181,7 @@ def channel_variants(model: LoadedModel, layer: str, channel: int, cfg: FeatureV
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg, root)
     path = cache / f"ch-{channel:04d}.png"
     if not path.is_file():
-        found = list(visualize_features(model, layer, [channel], cfg, batch=cfg.pictures, on_step=on_step))
+        found = list(visualize_features(model, [LayerTerm(layer, channel)], cfg, batch=cfg.pictures, on_step=on_step))
         strip = Image.new("RGB", (cfg.size * len(found), cfg.size))
         for k, vis in enumerate(found):
             strip.paste(vis.image.convert("RGB"), (k * cfg.size, 0))
@@ -200,7 +201,7 @@ def channel_pictures(
 ) -> Iterator[tuple[int, bytes]]:
     """The one per-chunk function of a gallery: each channel's picture as PNG bytes, rendered
     ``batch`` channels per pass (here, or by a cluster worker)."""
-    for vis in visualize_features(model, layer, channels, cfg, batch=batch, on_step=on_step):
+    for vis in visualize_features(model, [LayerTerm(layer, c) for c in channels], cfg, batch=batch, on_step=on_step):
         yield vis.target, encode_image(vis.image, ".png", vis.metadata)
 
 

@@ -21,7 +21,7 @@ from .labels import resolve_class, resolve_classes
 from .models.loaded import LoadedModel
 from .taps import capture, layer_info, list_layers
 
-__all__ = ["build_objective", "resolve_layer_indices", "choose_channels", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
+__all__ = ["build_objective", "check_term", "unit_terms", "resolve_layer_indices", "choose_channels", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
 
 GUIDE_MAX_SIDE = 512  # guides are shrunk to this: their features, not their pixels, matter
 
@@ -37,24 +37,22 @@ def _context(model: LoadedModel, **fields: Any) -> objectives.TermContext:
     return objectives.TermContext(classes=lambda name: _class_resolver(model)(name), **fields)
 
 
-def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int] | None) -> tuple[int, int] | None:
-    """Validate a term; return the layer's (h, w) at ``size`` for neuron terms
-    (``size`` None: the picture is not known yet, positions are checked later)."""
-    if term.kind != "layer":
-        kind = objectives.TERM_KINDS[term.kind]
-        if not kind.in_dreams:
-            raise ConfigError(f"{kind.syntax} is for feature visualization (visualize), not dreams")
-        if kind.reads_layer:
-            info = layer_info(model, term.layer, model.spec.probe_size)
-            for index, _ in term.combination:
-                info.check_channel(index)
+def check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, int] | None = None, *,
+               door: str = "dreams") -> tuple[int, int] | None:
+    """Validate a term against ``model``; return the layer's (h, w) at ``size`` for neuron terms
+    (``size`` None: the picture is not known yet, positions are checked later). ``door``:
+    "dreams" refuses the kinds that only feature visualization can use."""
+    kind = objectives.kind_of(term)
+    if door == "dreams" and not kind.in_dreams:
+        raise ConfigError(f"{kind.syntax} is for feature visualization (visualize), not dreams")
+    if not kind.reads_layer:
         objectives.term_objective(term, _context(model))  # a class name or index is checked here
         return None
     positioned = term.position is not None and size is not None
     # the layer and its channels are the same at any size; a neuron's position needs the 224 px sizes
     info = layer_info(model, term.layer, 224 if positioned else model.spec.probe_size)
-    if term.channel is not None:
-        info.check_channel(term.channel)
+    for index in [term.channel] if term.channel is not None else [index for index, _ in term.combination]:
+        info.check_channel(index)
     if not positioned:
         return None
     # Layer size at this image size, from its stride at the 224 px probe (SAME padding: ceil).
@@ -66,6 +64,46 @@ def _check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int,
             f"for a {size[1]}x{size[0]} image: y 0 to {ref[0] - 1}, x 0 to {ref[1] - 1}"
         )
     return ref
+
+
+def unit_terms(model: LoadedModel, layer: str, text: str, *, field: str = "targets") -> list[objectives.LayerTerm]:
+    """What ``visualize LAYER TARGETS`` names, as terms of the one objective language: ``LAYER:T``
+    for each comma-separated target T (a channel, channels joined by + or -, or, with a kind's
+    name such as ``class`` as LAYER, what that kind takes), or every channel for ``all``;
+    checked against ``model``, names resolved, one picture a term. ``field`` names the argument
+    in errors.
+
+    Raises:
+        ConfigError, LayerError: no targets, one given twice, one the network lacks, one of a
+            kind that has no pictures, or a form the language does not take.
+    """
+    try:
+        if str(text).strip() == "all":
+            info = layer_info(model, layer, model.spec.probe_size)
+            written = [f"{layer}:{index}" for index in range(info.channels)]
+        else:
+            written = [f"{layer}:{part.strip()}" for part in str(text).split(",") if part.strip()]
+        terms = []
+        for item in written:
+            (term,) = objectives.parse_terms(item)
+            kind = objectives.kind_of(term)
+            if kind.unit is None:
+                raise ConfigError(f"{kind.syntax} terms have no pictures of their own; give channels, "
+                                  "combinations such as 3+7, or classes", field=field)
+            check_term(model, term, door="visualize")
+            term = kind.resolve(term, _context(model)) if kind.resolve is not None else term
+            kind.unit(term)  # a whole layer or a neuron is refused here
+            terms.append(term)
+    except InceptionismError as exc:
+        exc.field = exc.field or field
+        raise
+    if not terms:
+        raise ConfigError(f"no targets given in {field} {text!r}", field=field)
+    seen = [objectives.term_text(t) for t in terms]
+    twice = next((t for k, t in enumerate(seen) if t in seen[:k]), None)
+    if twice is not None:
+        raise ConfigError(f"{field} {text!r} names {twice.split(':', 1)[1]} twice; give each once", field=field)
+    return terms
 
 
 _INDEXED = re.compile(r"^(?P<lo>[0-9]+)(?:-(?P<hi>[0-9]+))?(?P<rest>[:*@].*)?$")
@@ -124,7 +162,7 @@ def check_objective(
     with _about("layers"):
         terms = objectives.parse_terms(cfg.layers) if cfg.layers else []
         for index, term in enumerate(terms):
-            refs[index] = _check_term(model, term, size)
+            refs[index] = check_term(model, term, size)
     if cfg.guide and not any(t.whole for t in terms):
         raise ConfigError("guide needs at least one whole layer in layers (LAYER without :CHANNEL) to match at",
                           field="guide")

@@ -115,9 +115,11 @@ def _layouts_cached(model: LoadedModel) -> tuple[tuple[str, str], ...]:
 
 
 def _known_layouts(model: LoadedModel) -> dict[str, str] | None:
-    """:func:`layouts`, or None for a network whose maps are all (B, C, H, W) at the sizes given
-    (no tokens, every size taken): it is not probed."""
-    return None if model.spec.tokens is None and model.spec.inputs.plain else layouts(model)
+    """:func:`layouts`, or None for one of this package's own networks whose maps are all
+    (B, C, H, W) (no tokens, every size taken): it is not probed. Any other architecture is:
+    a network without tokens may still lay its maps out channels last (torchvision's Swin)."""
+    plain = model.spec.tokens is None and model.spec.inputs.plain and model.spec.shape.given
+    return None if plain else layouts(model)
 
 
 def _grid(model: LoadedModel, count: int, height: int, width: int) -> tuple[int, int] | None:

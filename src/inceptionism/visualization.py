@@ -1,11 +1,14 @@
-"""One path for every picture of a unit: channels, channel combinations or classes, by
+"""One path for every picture of a unit (a term of the objective language: a channel, a channel
+combination, a class), by
 pixels (the dream's octaves, optionally Laplacian-normalized) or through the feature
 visualization render loop (``param`` fft, alpha or maco), from noise or grown out of a photo.
 
 Examples:
     >>> from inceptionism.models import load_model
     >>> from inceptionism.options import VisualizeConfig
-    >>> shown = list(visualize_targets(load_model(), "blocks.4.1.bn1", [7], VisualizeConfig(size=64, steps=2)))
+    >>> from inceptionism.steering import unit_terms
+    >>> model = load_model()
+    >>> shown = list(visualize_targets(model, unit_terms(model, "blocks.4.1.bn1", "7"), VisualizeConfig(size=64, steps=2)))
     >>> shown[0].image.size
     (64, 64)
 """
@@ -22,48 +25,44 @@ from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, draw_seed
 from .device import resolve_device
 from .engine import Callbacks, StepInfo
 from .errors import ConfigError
-from .featurevis import FeatureVisConfig, Target, Visualization, visualize_features
+from .featurevis import FeatureVisConfig, Visualization, target_text, visualize_features
 from .models import LoadedModel, load_model
+from .objectives import LayerTerm, kind_of, term_text
 from .options import VisualizeConfig
 from .runtime import with_gradients
+from .steering import unit_terms
 
 __all__ = ["visualize", "visualize_targets"]
 
-# Pixel ascent per kind of target: one channel is climbed on its plain mean, with the
-# gradient scaled by its std and no smoothing; a class logit uses the dream's defaults.
-_PIXEL_ASCENT: dict[str, dict[str, Any]] = {
-    "channel": {"objective": "mean", "grad_norm": "std", "smooth": 0.0, "jitter": 16},
-    "class": {},
-}
-
-
 @with_gradients
 def visualize_targets(
-    model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, *, callbacks: Callbacks | None = None
+    model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, *, callbacks: Callbacks | None = None
 ) -> Iterator[Visualization]:
-    """Grow a picture for each target: a channel of ``layer``, or a class when ``layer`` is "class".
+    """Grow a picture for each term of the objective language (a channel, a combination, a
+    class: see :func:`~inceptionism.steering.unit_terms`); each kind says how its picture grows.
 
     A missing ``cfg.seed`` is drawn once and recorded in every picture's metadata.
     """
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     if cfg.photo is not None:
-        yield from _accentuated(model, layer, targets, cfg, seed, callbacks)
+        yield from _accentuated(model, terms, cfg, seed, callbacks)
         return
     if cfg.param != "pixel":
-        yield from _rendered(model, layer, targets, cfg, seed, callbacks)
+        yield from _rendered(model, terms, cfg, seed, callbacks)
         return
-    if cfg.diversity > 1 or any(not isinstance(t, int) for t in targets):
-        raise ConfigError("diversity and channel combinations need --param fft, alpha or maco", field="param")
-    kind = "class" if layer == "class" else "channel"
-    for target in targets:
-        objective = {"target_class": str(target)} if kind == "class" else {"layers": f"{layer}:{target}"}
+    refused = next((t for t in terms if kind_of(t).pixel is None), None)
+    if cfg.diversity > 1 or refused is not None:
+        what = f"{term_text(refused)} ({kind_of(refused).syntax})" if refused is not None else "diversity"
+        raise ConfigError(f"{what} needs --param fft, alpha or maco: pixel ascent grows channels and classes",
+                          field="param")
+    for term in terms:
         dream_cfg = DreamConfig(
-            **_PIXEL_ASCENT[kind], **objective, model=model.spec.name, device=str(model.device), preset=None,
+            **kind_of(term).pixel(term), model=model.spec.name, device=str(model.device), preset=None,  # type: ignore[misc]
             lapnorm=cfg.lapnorm, octaves=cfg.octaves, steps=cfg.steps_or_default(), step_size=cfg.step_size,
             size=(cfg.size, cfg.size), seed=seed,
         )  # fmt: skip
         result = render("noise", dream_cfg, model=model, callbacks=callbacks)
-        yield Visualization(layer, target, result.image, result.score_end, result.metadata)
+        yield Visualization(term.layer, target_text(term), result.image, result.score_end, result.metadata, term=term)
 
 
 def _feature_config(cfg: VisualizeConfig, seed: int) -> FeatureVisConfig:
@@ -71,28 +70,31 @@ def _feature_config(cfg: VisualizeConfig, seed: int) -> FeatureVisConfig:
                             transforms=cfg.transforms, pictures=cfg.diversity)
 
 
-def _accentuated(model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, seed: int,
+def _accentuated(model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, seed: int,
                  callbacks: Callbacks | None) -> Iterator[Visualization]:
     from .featurevis import accentuate
     from .images import load_image, to_tensor
 
-    if layer == "class" or not all(isinstance(t, int) for t in targets):
-        raise ConfigError("photo (feature accentuation) grows single channels of a layer, not classes or "
-                          "combinations", field="photo")
+    refused = next((t for t in terms if not kind_of(t).from_photo or t.channel is None or t.combination), None)
+    if refused is not None:
+        raise ConfigError(f"photo (feature accentuation) grows single channels of a layer, not {term_text(refused)}",
+                          field="photo")
     fv = _feature_config(cfg, seed)  # VisualizeConfig allows a photo with fft or maco alone
     photo = to_tensor(load_image(cfg.photo, role="photo", max_side=4 * cfg.size), model.device)[0]  # type: ignore[arg-type]
-    on_step = _passes_reported(callbacks, len(targets), fv.steps, cfg.size)
-    for target in targets:
-        yield accentuate(model, photo, layer, int(target), fv, on_step=on_step)  # type: ignore[arg-type]
+    on_step = _passes_reported(callbacks, len(terms), fv.steps, cfg.size)
+    for term in terms:
+        shown = accentuate(model, photo, term.layer, int(term.channel), fv, on_step=on_step)  # type: ignore[arg-type]
+        shown.term = term
+        yield shown
 
 
 def _rendered(
-    model: LoadedModel, layer: str, targets: list[Target], cfg: VisualizeConfig, seed: int, callbacks: Callbacks | None
+    model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, seed: int, callbacks: Callbacks | None
 ) -> Iterator[Visualization]:
     fv = _feature_config(cfg, seed)
-    batches = -(-len(targets) // max(1, cfg.batch // cfg.diversity))
+    batches = -(-len(terms) // max(1, cfg.batch // cfg.diversity))
     on_step = _passes_reported(callbacks, batches, fv.steps, cfg.size)
-    yield from visualize_features(model, layer, targets, fv, batch=cfg.batch, on_step=on_step)
+    yield from visualize_features(model, terms, fv, batch=cfg.batch, on_step=on_step)
 
 
 def _passes_reported(callbacks: Callbacks | None, passes: int, steps: int, size: int) -> Any:
@@ -154,16 +156,14 @@ def visualize(layer: str, target: int | str | Sequence[int | str], *, model: str
     else:
         raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
     cfg = VisualizeConfig(**params)
-    from .featurevis import parse_targets
-
-    targets = parse_targets(_written_targets(target), layer, loaded, field="target")
+    terms = unit_terms(loaded, layer, _written_targets(target), field="target")
     if not progress:
-        pictures = [shown.image for shown in visualize_targets(loaded, layer, targets, cfg)]
+        pictures = [shown.image for shown in visualize_targets(loaded, terms, cfg)]
     else:
         from .notebook import shown_progress
 
         with shown_progress("visualize", preview=False) as callbacks:
-            pictures = [shown.image for shown in visualize_targets(loaded, layer, targets, cfg, callbacks=callbacks)]
+            pictures = [shown.image for shown in visualize_targets(loaded, terms, cfg, callbacks=callbacks)]
     return pictures[0] if len(pictures) == 1 else pictures
 
 

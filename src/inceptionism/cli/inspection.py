@@ -73,17 +73,19 @@ def visualize(
     """Show what channels (or classes) respond to, grown from noise."""
     with errors(debug):
         from ..config import draw_seed
-        from ..featurevis import parse_targets, parse_transforms, target_text
+        from ..featurevis import parse_transforms, target_text
         from ..images import OUTPUT_FORMATS, save_image
+        from ..objectives import kind_of
         from ..outputs import check_output_path, check_outputs
+        from ..steering import unit_terms
         from ..visualization import visualize_targets as grow
 
         inputs = tuple(f for f in (vis.photo, net.weights_file()) if f is not None)
         check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)
         parse_transforms(vis.transforms)  # a bad list is an error before the network loads
         loaded = load_network(net)
-        chosen = parse_targets(targets, layer, loaded)
-        judge = _judge(vis.judge, layer, loaded)
+        chosen = unit_terms(loaded, layer, targets)
+        judge = _judge(vis.judge, chosen, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
         names = _visualize_names(output, [target_text(t) for t in chosen], vis.diversity)
         # every file it will write (the -N names, the importance maps), checked before any picture grows
@@ -95,11 +97,11 @@ def visualize(
             total = vis.octaves * vis.steps_or_default() * len(chosen)
         else:  # the targets go through the network in batches
             total = -(-len(chosen) // max(1, vis.batch // vis.diversity)) * vis.steps_or_default()
-        shown = run_with_progress(lambda callbacks: list(grow(loaded, layer, chosen, vis, callbacks=callbacks)), total, quiet)
+        shown = run_with_progress(lambda callbacks: list(grow(loaded, chosen, vis, callbacks=callbacks)), total, quiet)
         for path, result in zip(names, shown):
             save_image(result.image, path, result.metadata)
-            kind = "logit" if layer == "class" else "mean activation"
-            out.print(f"wrote {path}; {layer} {result.target}: {kind} {result.score:.3f}, seed {vis.seed}"
+            out.print(f"wrote {path}; {layer} {result.target}: {kind_of(result.term).score} {result.score:.3f}, "
+                      f"seed {vis.seed}"
                       + (_judged(judge, result) if judge is not None else ""))
             if vis.importance and result.importance is not None:
                 from ..featurevis import importance_image
@@ -122,12 +124,17 @@ def _importance_name(picture: Path) -> Path:
     return picture.with_name(f"{picture.stem}-importance.png")
 
 
-def _judge(name: str | None, layer: str, source):
-    """The judging network, loaded where the source runs; only for class pictures."""
+def _judge(name: str | None, terms: list, source):
+    """The judging network, loaded where the source runs; only for pictures of kinds a
+    classifier can grade (classes)."""
+    from ..objectives import TERM_KINDS, kind_of, term_text
+
     if name is None:
         return None
-    if layer != "class":
-        raise ConfigError("--judge grades class pictures; give 'class' as the layer", field="judge")
+    refused = next((t for t in terms if not kind_of(t).judged), None)
+    if refused is not None:
+        judged = " or ".join(k.syntax for k in TERM_KINDS.values() if k.judged)
+        raise ConfigError(f"--judge grades pictures of {judged}, not {term_text(refused)}", field="judge")
     from ..featurevis import check_judge
     from ..models import load_model
 
@@ -197,14 +204,15 @@ def examples(
 
 def parse_channel_list(text: str, layer: str, model) -> list[int]:
     """Plain channel numbers of ``layer`` (no combinations, no classes)."""
-    from ..featurevis import parse_targets
+    from ..objectives import kind_of, term_text
+    from ..steering import unit_terms
 
-    if layer == "class":
-        raise ConfigError("examples shows channels of a layer, not classes", field="layer")
-    chosen = parse_targets(text, layer, model)
-    if not all(isinstance(c, int) for c in chosen):
-        raise ConfigError(f"channels {text!r}: examples takes plain channel numbers, not combinations")
-    return [int(c) for c in chosen]  # type: ignore[arg-type]
+    chosen = unit_terms(model, layer, text, field="channels")
+    refused = next((t for t in chosen if not kind_of(t).reads_layer or t.channel is None), None)
+    if refused is not None:
+        raise ConfigError(f"examples takes plain channel numbers of a layer, not {term_text(refused)}",
+                          field="channels")
+    return [int(t.channel) for t in chosen]  # type: ignore[arg-type]
 
 
 @app.command()

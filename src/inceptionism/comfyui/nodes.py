@@ -273,20 +273,20 @@ class Visualize(_Node):
             **required}, "optional": optional}
 
     def run(self, network: Loaded, layer: str, target: str, **given: Any) -> tuple[torch.Tensor, torch.Tensor, str]:
-        from ..featurevis import parse_targets
+        from ..steering import unit_terms
         from ..visualization import visualize_targets
 
         network = network.model
         with _inputs() as folder:
             cfg = VisualizeConfig(**self.WIDGETS.values(given, picture_files(self.WIDGETS, given, folder)))
-            targets = parse_targets(target, layer.strip(), network, field="target")
+            targets = unit_terms(network, layer.strip(), target, field="target")
             if cfg.param == "pixel":  # a dream per target, octave by octave
                 steps = len(targets) * cfg.octaves * cfg.steps_or_default()
             else:  # passes of a batch of targets (or one photo each), each its steps
                 per_pass = max(1, cfg.batch // cfg.diversity) if cfg.photo is None else 1
                 steps = -(-len(targets) // per_pass) * cfg.steps_or_default()
             progress = Progress(steps)
-            shown = list(visualize_targets(network, layer.strip(), targets, cfg, callbacks=progress.callbacks))
+            shown = list(visualize_targets(network, targets, cfg, callbacks=progress.callbacks))
             pictures = [np.asarray(s.image.convert("RGBA"), np.float32) / 255.0 for s in shown]
             images = to_images([p[..., :3] for p in pictures])
             transparency = torch.stack([1 - torch.from_numpy(np.ascontiguousarray(p[..., 3])) for p in pictures])

@@ -16,14 +16,12 @@ from .photos import accentuate, caricature, photo_features
 from .render import Rendered, render
 from .scores import Judged, Sanity, check_judge, chroma, sanity, transferability
 from .transforms import TRANSFORM_SETS, Transform, affine, crops, jitter, noise, pad, parse_transforms
-from .units import (FeatureVisConfig, Target, Visualization, importance_image, parse_targets, target_text,
-                    visualize_features)
+from .units import FeatureVisConfig, Visualization, importance_image, target_text, visualize_features
 
 __all__ = [
     "render", "Rendered", "Picture", "PARAMS", "picture_for", "pixels", "fourier", "alpha", "maco",
     "Transform", "TRANSFORM_SETS", "parse_transforms", "pad", "jitter", "affine", "crops", "noise",
-    "FeatureVisConfig", "Visualization", "importance_image", "Target", "parse_targets", "target_text",
-    "visualize_features",
+    "FeatureVisConfig", "Visualization", "importance_image", "target_text", "visualize_features",
     "accentuate", "caricature", "photo_features",
     "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples",
     "chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity",

@@ -139,6 +139,12 @@ class Shape:
         """Whether the facts are known yet (without reading them)."""
         return self._facts is not None
 
+    @property
+    def given(self) -> bool:
+        """Whether the facts were given with the network (this package's own networks, whose
+        layers it knows), not read from an architecture."""
+        return self._measure is None
+
 
 @dataclass(frozen=True)
 class ModelSpec:

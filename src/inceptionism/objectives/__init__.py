@@ -16,15 +16,20 @@ written form and the registry of term kinds.
 
 from .batch import caricature, direction, diversity, per_item_channels, per_item_classes, stay_close
 from .grammar import (
+    LAYER,
     TERM_KINDS,
     LayerTerm,
     TermContext,
     TermKind,
     channel_combination,
+    kind_of,
     parse,
     parse_terms,
+    register,
     split_terms,
     term_objective,
+    term_text,
+    unregister,
 )
 from .terms import (
     MAX_TERMS,
@@ -45,6 +50,6 @@ __all__ = [
     "OUTPUT", "Activations", "Objective", "MAX_TERMS", "MAX_WEIGHT",
     "layer", "channel", "neuron", "class_logit", "avoid_classes", "guide", "total",
     "per_item_channels", "per_item_classes", "diversity", "direction", "caricature", "stay_close",
-    "LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse", "channel_combination",
-    "term_objective",
+    "LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "LAYER", "register", "unregister", "kind_of", "split_terms",
+    "parse_terms", "parse", "channel_combination", "term_objective", "term_text",
 ]  # fmt: skip

@@ -24,8 +24,8 @@ from ..written import decimal, is_whole, whole
 from . import batch as batched
 from .terms import MAX_TERMS, MAX_WEIGHT, Objective, channel, class_logit, layer, neuron, total
 
-__all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "split_terms", "parse_terms", "parse", "channel_combination",
-           "term_objective"]
+__all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "LAYER", "register", "unregister", "kind_of",
+           "split_terms", "parse_terms", "parse", "channel_combination", "term_objective", "term_text"]
 
 _TERM = re.compile(
     r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s]+))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
@@ -65,25 +65,51 @@ class TermContext:
 
 @dataclass(frozen=True)
 class TermKind:
-    """A kind of term: its written form, where it is allowed, how it parses and builds."""
+    """A kind of term: its written form, where it is allowed, how it parses and builds for
+    one picture (a dream) and for a batch of pictures (``visualize``: one picture a term).
+
+    A picture of a term (``visualize``) uses ``unit`` (the term's value for every item of a
+    batch) or, where all terms of a batch are of one kind, ``per_item`` (item k of each copy
+    serves ``terms[k // pictures]``, None where it does not apply to these terms);
+    ``pixel`` gives the dream parameters that grow one picture of it by pixel ascent (None:
+    only the Fourier parameterizations can).
+    """
 
     name: str
     syntax: str  # e.g. "class:CLASS"
     help: str
-    parse: Callable[[str, str, float], LayerTerm]  # (the term as written, after "KIND:", weight) -> term
+    parse: Callable[[str, str, float], LayerTerm] | None  # (the term as written, after "KIND:", weight) -> term
     build: Callable[[LayerTerm, TermContext], Objective]
     in_dreams: bool = True  # a dream (one picture, no photo features) can use it
     reads_layer: bool = True  # term.layer is a module path to check against the network
+    unit: Callable[[LayerTerm], Objective] | None = None  # one picture of it: its value per item (None: no pictures)
+    per_item: Callable[[list[LayerTerm], int], Objective | None] | None = None
+    pixel: Callable[[LayerTerm], dict[str, Any]] | None = None
+    score: str = "score"  # what a picture's score is, as the command line says it
+    judged: bool = False  # another classifier can grade a picture of it (visualize --judge)
+    from_photo: bool = False  # a picture of it can grow out of a photo (visualize --photo)
+    resolve: Callable[[LayerTerm, TermContext], LayerTerm] | None = None  # names made indices, for a picture
 
 
 TERM_KINDS: dict[str, TermKind] = {}
 
 
-def _register(kind: TermKind) -> TermKind:
-    if kind.name in TERM_KINDS:
+def register(kind: TermKind) -> TermKind:
+    """Add a kind of term to the language: every door that takes objectives takes it."""
+    if kind.name in TERM_KINDS or kind.name == LAYER.name:
         raise ValueError(f"term kind {kind.name!r} is registered twice")
     TERM_KINDS[kind.name] = kind
     return kind
+
+
+def unregister(name: str) -> None:
+    """Take a kind of term out of the language again (a test's own kind)."""
+    TERM_KINDS.pop(name, None)
+
+
+def kind_of(term: LayerTerm) -> TermKind:
+    """The kind a parsed term is of."""
+    return LAYER if term.kind == LAYER.name else TERM_KINDS[term.kind]
 
 
 def _class_term(item: str, rest: str, weight: float) -> LayerTerm:
@@ -100,6 +126,12 @@ def _build_class(term: LayerTerm, ctx: TermContext) -> Objective:
     if term.channel is None:
         raise ConfigError(f"class name {term.class_name!r} needs a model with class names")
     return class_logit(term.channel)
+
+
+def _resolve_class(term: LayerTerm, ctx: TermContext) -> LayerTerm:
+    if term.channel is not None or ctx.classes is None:
+        return term
+    return LayerTerm(term.layer, ctx.classes(term.class_name), term.weight, class_name=term.class_name, kind=term.kind)
 
 
 def _layer_only(kind: str) -> Callable[[str, str, float], LayerTerm]:
@@ -139,16 +171,47 @@ def _build_caricature(term: LayerTerm, ctx: TermContext) -> Objective:
     return batched.caricature(term.layer, ctx.photo(term.layer))
 
 
-_register(TermKind("class", "class:CLASS", "a class logit, by index or name (class:goldfinch)", _class_term,
-                   _build_class, reads_layer=False))
-_register(TermKind("direction", "direction:LAYER:3+7-2", "a direction in the layer's channel space: channels "
-                   "together (+) or one without another (-)", _direction_term,
-                   lambda t, ctx: batched.direction(t.layer, dict(t.combination))))
-_register(TermKind("diversity", "diversity:LAYER", "several pictures of one target differ in style at the layer "
-                   "(weight it, e.g. *0.5; visualize --diversity only)", _layer_only("diversity"),
-                   lambda t, ctx: batched.diversity(t.layer, ctx.pictures), in_dreams=False))
-_register(TermKind("caricature", "caricature:LAYER", "exaggerate what the layer sees in a photo "
-                   "(visualize --photo only)", _layer_only("caricature"), _build_caricature, in_dreams=False))
+def _layer_build(term: LayerTerm, ctx: TermContext) -> Objective:
+    if term.channel is None:
+        return layer(term.layer, kind=ctx.kind)
+    if term.position is not None:
+        return neuron(term.layer, term.channel, *term.position, reference=ctx.reference)
+    return channel(term.layer, term.channel, kind=ctx.kind)
+
+
+def _channels(terms: list[LayerTerm], pictures: int) -> Objective | None:
+    """Channels of one layer, item by item; None for anything else."""
+    if len({t.layer for t in terms}) != 1 or any(t.channel is None or t.position is not None for t in terms):
+        return None
+    return batched.per_item_channels(terms[0].layer, [int(t.channel) for t in terms], pictures=pictures)  # type: ignore[arg-type]
+
+
+def _channel_unit(term: LayerTerm) -> Objective:
+    if term.channel is None or term.position is not None:
+        raise ConfigError(f"a picture grows for a channel, a combination or a class, not for {term_text(term)!r}")
+    return batched.direction(term.layer, {term.channel: 1.0})
+
+
+# The plain terms (a layer, a channel, a neuron): written without a kind's name.
+LAYER = TermKind("layer", "LAYER[:CHANNEL[@Y,X]]", "a layer, one of its channels, or a neuron", None, _layer_build,
+                 unit=_channel_unit, per_item=_channels, score="mean activation", from_photo=True,
+                 pixel=lambda t: {"layers": term_text(t), "objective": "mean", "grad_norm": "std", "smooth": 0.0,
+                                  "jitter": 16})
+register(TermKind("class", "class:CLASS", "a class logit, by index or name (class:goldfinch)", _class_term,
+                  _build_class, reads_layer=False, unit=lambda t: class_logit(int(t.channel)),  # type: ignore[arg-type]
+                  per_item=lambda terms, pictures: batched.per_item_classes([int(t.channel) for t in terms],  # type: ignore[arg-type]
+                                                                            pictures=pictures),
+                  pixel=lambda t: {"target_class": str(t.channel)}, score="logit", judged=True,
+                  resolve=_resolve_class))
+register(TermKind("direction", "direction:LAYER:3+7-2", "a direction in the layer's channel space: channels "
+                  "together (+) or one without another (-); also written LAYER:3+7-2", _direction_term,
+                  lambda t, ctx: batched.direction(t.layer, dict(t.combination)),
+                  unit=lambda t: batched.direction(t.layer, dict(t.combination)), score="mean activation"))
+register(TermKind("diversity", "diversity:LAYER", "several pictures of one target differ in style at the layer "
+                  "(weight it, e.g. *0.5; visualize --diversity only)", _layer_only("diversity"),
+                  lambda t, ctx: batched.diversity(t.layer, ctx.pictures), in_dreams=False))
+register(TermKind("caricature", "caricature:LAYER", "exaggerate what the layer sees in a photo "
+                  "(visualize --photo only)", _layer_only("caricature"), _build_caricature, in_dreams=False))
 
 
 def split_terms(text: str) -> list[str]:
@@ -184,10 +247,15 @@ def parse_terms(text: str) -> list[LayerTerm]:
                 raise ConfigError(f"{kind.name} term {item!r} takes no position @Y,X")
             terms.append(kind.parse(item, chan_text or "", weight))
             continue
+        combination = channel_combination(chan_text) if chan_text is not None and pos_text is None else None
+        if combination is not None and len(combination) > 1:  # LAYER:3+7 is direction:LAYER:3+7
+            terms.append(LayerTerm(match["layer"], None, weight, kind="direction", combination=combination))
+            continue
         try:
             chan = whole(chan_text) if chan_text is not None else None
         except ValueError:
-            raise ConfigError(f"channel {chan_text!r} in {item!r} is not a whole number") from None
+            raise ConfigError(f"channel {chan_text!r} in {item!r} is not a whole number (digits 0-9), nor channels joined by + "
+                              "or - (3+7-2)") from None
         if chan is not None and chan < 0:
             raise LayerError(f"channel {chan} in {item!r} is negative; channels count from 0")
         terms.append(LayerTerm(match["layer"], chan, weight, _position(item, pos_text, chan)))
@@ -245,11 +313,20 @@ def parse(
 
 def term_objective(term: LayerTerm, ctx: TermContext | None = None) -> Objective:
     """The unweighted objective of one parsed term."""
-    ctx = ctx or TermContext()
-    if term.kind != "layer":
-        return TERM_KINDS[term.kind].build(term, ctx)
-    if term.channel is None:
-        return layer(term.layer, kind=ctx.kind)
-    if term.position is not None:
-        return neuron(term.layer, term.channel, *term.position, reference=ctx.reference)
-    return channel(term.layer, term.channel, kind=ctx.kind)
+    return kind_of(term).build(term, ctx or TermContext())
+
+
+def term_text(term: LayerTerm) -> str:
+    """A term as written (its weight left out), in the shortest form that parses back to it:
+    ``blocks.4.1.bn1:7``, ``blocks.4.1.bn1:3+7`` (a direction), ``class:1``, ``diversity:LAYER``."""
+    if term.combination:
+        text = f"{term.layer}:" + "".join(f"{'-' if c < 0 else '+'}{k}" for k, c in term.combination).lstrip("+")
+    else:
+        target = term.class_name if term.channel is None and term.class_name else term.channel
+        text = term.layer if target is None else f"{term.layer}:{target}"
+        text += f"@{term.position[0]},{term.position[1]}" if term.position is not None else ""
+    try:
+        (bare,) = parse_terms(text)
+    except (ConfigError, LayerError, ValueError):
+        bare = None
+    return text if bare is not None and bare.kind == term.kind else f"{term.kind}:{text}"
