@@ -3,15 +3,19 @@ allowed combinations of its flags (the library's too), numbers in the digits 0-9
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+from PIL import Image
 
+import inceptionism
 import inceptionism.visualization
 from inceptionism.errors import ConfigError
+from inceptionism.images import read_metadata
 from inceptionism.featurevis import parse_transforms
 from inceptionism.featurevis.transforms import MAX_COPIES, MAX_PAD, MAX_TRANSFORMS
-from inceptionism.options import VisualizeConfig
+from inceptionism.options import VISUALIZE_RECIPE, VisualizeConfig
 
 from .support import invoke, one_line, plain
 
@@ -85,3 +89,39 @@ def test_numbers_are_read_in_the_digits_people_see(tmp_path, no_work, args, word
 def test_a_dreams_written_numbers_are_the_digits_0_to_9_too(small_photo, tmp_path, flags, words):
     result = invoke("dream", small_photo, "-o", tmp_path / "d.png", *flags, "-q")
     assert result.exit_code in (2, 4) and words in result.output, result.output
+
+
+@pytest.mark.parametrize("flags", [["--octaves", "1"], ["--param", "fft"]])
+def test_a_picture_carries_its_recipe_and_grows_again_from_it(tmp_path, flags):
+    """visualize -o a.png, then --config a.png (or the JSON of --save-config): the same bytes;
+    flags still override the file."""
+    first = invoke("visualize", LAYER, "7", "-o", tmp_path / "a.png", "--size", "40", "--steps", "3", *flags,
+                   "--save-config", tmp_path / "a.json", "-q")
+    assert first.exit_code == 0, first.output
+    recipe = json.loads((tmp_path / "a.json").read_text())
+    assert recipe["size"] == 40 and isinstance(recipe["seed"], int) and recipe["model"] == "efficientnet-lite0"
+    assert read_metadata(tmp_path / "a.png")[VISUALIZE_RECIPE] == recipe
+    for source, name in ((tmp_path / "a.png", "b.png"), (tmp_path / "a.json", "c.png")):
+        again = invoke("visualize", LAYER, "7", "--config", source, "-o", tmp_path / name, "-q")
+        assert again.exit_code == 0, again.output
+        assert (tmp_path / name).read_bytes() == (tmp_path / "a.png").read_bytes(), name
+    smaller = invoke("visualize", LAYER, "7", "--config", tmp_path / "a.png", "--size", "32", "-o", tmp_path / "d.png",
+                     "-q")
+    assert smaller.exit_code == 0 and Image.open(tmp_path / "d.png").size == (32, 32)
+
+
+def test_a_config_that_is_not_visualize_s_is_one_line(tmp_path, no_work, examples):
+    (tmp_path / "bad.json").write_text('{"size": 40, "octave_scale": 1.2}')
+    one_line(invoke("visualize", LAYER, "7", "--config", tmp_path / "bad.json", "-o", tmp_path / "e.png", "-q"), 2,
+             "holds octave_scale: not parameters of visualize")
+    dreamed = invoke("dream", examples / "chelsea.jpg", "--max-size", "48", "--steps", "1", "--octaves", "1",
+                     "-o", tmp_path / "dream.png", "-q")
+    assert dreamed.exit_code == 0, dreamed.output
+    one_line(invoke("visualize", LAYER, "7", "--config", tmp_path / "dream.png", "-o", tmp_path / "e.png", "-q"), 2,
+             "holds no visualize parameters: it was written by another command")
+
+
+def test_the_library_s_pictures_carry_the_recipe_too(model):
+    picture = inceptionism.visualize(LAYER, 7, model=model, size=32, steps=2, octaves=1, seed=3)
+    recipe = picture.info["inceptionism"][VISUALIZE_RECIPE]
+    assert recipe["seed"] == 3 and recipe["size"] == 32 and recipe["model"] == model.spec.name

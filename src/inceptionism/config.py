@@ -350,8 +350,9 @@ def draw_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def load_config_mapping(path: str | Path) -> dict[str, Any]:
-    """The parameters in a JSON config file, or embedded in an image this tool wrote.
+def load_config_mapping(path: str | Path, key: str = "config") -> dict[str, Any]:
+    """The parameters in a JSON config file, or embedded in an image this tool wrote (under
+    ``key`` of its metadata: ``config`` a dream's, ``visualize_params`` a picture of a unit's).
 
     Raises:
         ConfigError: unreadable, larger than 1 MB, not JSON, or holding no parameters.
@@ -384,6 +385,9 @@ def load_config_mapping(path: str | Path) -> dict[str, Any]:
                               field="config")
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a JSON object, not {type(data).__name__}", field="config")
-    if isinstance(data.get("config"), dict):  # an output's metadata (embedded, or as `info` prints it)
-        data = data["config"]
+    if isinstance(data.get(key), dict):  # an output's metadata (embedded, or as `info` prints it)
+        return data[key]
+    if key != "config" and any(isinstance(value, dict) for value in data.values()):  # another command's output
+        raise ConfigError(f"{str(path)!r} holds no {key.split('_')[0]} parameters: it was written by another command",
+                          field="config")
     return data

@@ -267,6 +267,11 @@ class BatchConfig(_OnCluster):
     recursive: bool = param(False, "include subfolders", flags=("--recursive", "-r"))
 
 
+# Where a picture of a unit keeps its recipe (InspectConfig's and VisualizeConfig's fields, the
+# seed drawn included): ``visualize --config PICTURE`` grows the same picture from it.
+VISUALIZE_RECIPE = "visualize_params"
+
+
 @dataclass(frozen=True)
 class VisualizeConfig(_Node):
     """What channels or classes respond to, grown from noise (or from a photo)."""

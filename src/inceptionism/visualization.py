@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from typing import Any, Iterator, Sequence
 
@@ -28,7 +29,7 @@ from .errors import ConfigError
 from .featurevis import FeatureVisConfig, Visualization, target_text, visualize_features
 from .models import LoadedModel, load_model
 from .objectives import LayerTerm, kind_of, term_text
-from .options import VisualizeConfig
+from .options import VISUALIZE_RECIPE, VisualizeConfig
 from .runtime import with_gradients
 from .steering import unit_terms
 
@@ -44,6 +45,16 @@ def visualize_targets(
     A missing ``cfg.seed`` is drawn once and recorded in every picture's metadata.
     """
     seed = cfg.seed if cfg.seed is not None else draw_seed()
+    recipe = {"model": model.spec.name, **dataclasses.asdict(cfg), "seed": seed}
+    for shown in _grown(model, terms, cfg, seed, callbacks):
+        shown.metadata[VISUALIZE_RECIPE] = recipe  # the picture says how to grow it again
+        if isinstance(shown.image.info.get("inceptionism"), dict):
+            shown.image.info["inceptionism"][VISUALIZE_RECIPE] = recipe
+        yield shown
+
+
+def _grown(model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, seed: int,
+           callbacks: Callbacks | None) -> Iterator[Visualization]:
     if cfg.photo is not None:
         yield from _accentuated(model, terms, cfg, seed, callbacks)
         return

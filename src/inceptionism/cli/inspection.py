@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError, ImageError
+from ..options import VISUALIZE_RECIPE as RECIPE_KEY
 from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
 from .common import DebugOpt, QuietOpt, app, errors, load_network, out, progress_bar, run_with_progress
 from .options import with_config, written_number
@@ -58,29 +59,40 @@ _LAYER_KEYS = ("index", "layer", "channels", "height", "width", "kind", "default
 
 
 @app.command()
-@with_config("net", InspectConfig)
-@with_config("vis", VisualizeConfig)
+@with_config("net", InspectConfig, file_key=RECIPE_KEY)
+@with_config("vis", VisualizeConfig, file_key=RECIPE_KEY)
 def visualize(
     layer: str = typer.Argument(..., help="Layer, e.g. blocks.4.1.bn1, or 'class' for classes."),
-    targets: str = typer.Argument(..., help="Channel(s): 7, 3,7,12 or all; with 'class': names or indices."),
+    targets: str = typer.Argument(..., help="What to show, each the term LAYER:TARGET of the --layers grammar: "
+                                  "channel(s) 7, 3,7,12 or all, combinations 3+7 or 3-7; with 'class': names or indices."),
     output: Path = typer.Option(..., "--output", "-o", help="Output image; several targets add -N to its name."),
+    config: Optional[Path] = typer.Option(None, "--config", help="JSON parameters (as --save-config writes them), "
+                                          "or a picture visualize wrote; flags override it."),
+    save_config: Optional[Path] = typer.Option(None, "--save-config", help="Write the parameters used to this "
+                                               "JSON file."),
     quiet: bool = QuietOpt,
     debug: bool = DebugOpt,
     *,
     net: InspectConfig,
     vis: VisualizeConfig,
 ) -> None:
-    """Show what channels (or classes) respond to, grown from noise."""
+    """Show what channels, combinations or classes respond to, grown from noise."""
     with errors(debug):
-        from ..config import draw_seed
+        from ..config import draw_seed, load_config_mapping
         from ..featurevis import parse_transforms, target_text
         from ..images import OUTPUT_FORMATS, save_image
         from ..objectives import kind_of
-        from ..outputs import check_output_path, check_outputs
+        from ..outputs import check_output_path, check_outputs, write_atomic
         from ..steering import unit_terms
         from ..visualization import visualize_targets as grow
 
-        inputs = tuple(f for f in (vis.photo, net.weights_file()) if f is not None)
+        if config is not None:  # what the groups did not take is no parameter of this command
+            known = {f.name for group in (InspectConfig, VisualizeConfig) for f in dataclasses.fields(group)}
+            unknown = sorted(set(load_config_mapping(config, key=RECIPE_KEY)) - known)
+            if unknown:
+                raise ConfigError(f"config {str(config)!r} holds {', '.join(unknown)}: not parameters of visualize "
+                                  f"(they are {', '.join(sorted(known))})", field="config")
+        inputs = tuple(f for f in (vis.photo, net.weights_file(), config) if f is not None)
         check_output_path(output, inputs=inputs, formats=OUTPUT_FORMATS)
         parse_transforms(vis.transforms)  # a bad list is an error before the network loads
         loaded = load_network(net)
@@ -88,9 +100,12 @@ def visualize(
         judge = _judge(vis.judge, chosen, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
         names = _visualize_names(output, [target_text(t) for t in chosen], vis.diversity)
-        # every file it will write (the -N names, the importance maps), checked before any picture grows
+        # every file it will write (the -N names, the importance maps, the config), checked before any picture grows
         check_outputs([p for name in names for p in (name, *([_importance_name(name)] if vis.importance else []))],
                       inputs=inputs, formats=OUTPUT_FORMATS)
+        if save_config is not None:
+            check_outputs([save_config], inputs=(*inputs, *names), formats=(".json",))
+        recipe = {**dataclasses.asdict(net), **dataclasses.asdict(vis)}  # the seed drawn included
         if vis.photo is not None:  # one picture per target, grown from the photo
             total = vis.steps_or_default() * len(chosen)
         elif vis.param == "pixel":  # one dream per target
@@ -99,6 +114,7 @@ def visualize(
             total = -(-len(chosen) // max(1, vis.batch // vis.diversity)) * vis.steps_or_default()
         shown = run_with_progress(lambda callbacks: list(grow(loaded, chosen, vis, callbacks=callbacks)), total, quiet)
         for path, result in zip(names, shown):
+            result.metadata[RECIPE_KEY] = recipe  # --config PICTURE grows it again
             save_image(result.image, path, result.metadata)
             out.print(f"wrote {path}; {layer} {result.target}: {kind_of(result.term).score} {result.score:.3f}, "
                       f"seed {vis.seed}"
@@ -109,6 +125,9 @@ def visualize(
                 beside = _importance_name(path)
                 save_image(importance_image(result.importance), beside, result.metadata)
                 out.print(f"wrote {beside}: where the objective looked (brighter: more)")
+        if save_config is not None:
+            write_atomic(save_config, lambda fh: fh.write((json.dumps(recipe, indent=2) + "\n").encode()))
+            out.print(f"wrote {save_config}: the parameters (--config {save_config} grows the same pictures)")
 
 
 def _visualize_names(output: Path, targets: list, pictures: int) -> list[Path]:

@@ -94,9 +94,12 @@ def _given(kwargs: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     return {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if v is not None}
 
 
-def with_config(into: str, cls: type, *, only: Sequence[str] | None = None, door: str = "cli"):
+def with_config(into: str, cls: type, *, only: Sequence[str] | None = None, door: str = "cli",
+                file_key: str | None = None):
     """Offer ``cls``'s declared parameters (or ``only`` those) as options; the command gets
-    ``into=cls(**values)``, checked, with the declared defaults for what was not given."""
+    ``into=cls(**values)``, checked, with the declared defaults for what was not given. With
+    ``file_key``, the command's own ``config`` option (a JSON file, or a picture whose metadata
+    holds ``file_key``) gives the values the flags do not: defaults < file < flags."""
 
     def decorate(command: Callable) -> Callable:
         params = [p for p in declared(cls) if p.offered(door) and (only is None or p.name in only)]
@@ -105,10 +108,15 @@ def with_config(into: str, cls: type, *, only: Sequence[str] | None = None, door
         def wrapper(**kwargs: Any) -> Any:
             values = _given(kwargs, [p.name for p in params])
             with errors(kwargs.get("debug", False)):
+                if file_key is not None and kwargs.get("config") is not None:
+                    file = load_config_mapping(kwargs["config"], key=file_key)
+                    values = {**{p.name: file[p.name] for p in params if p.name in file}, **values}
                 config = cls(**values)
             return command(**{into: config}, **kwargs)
 
-        wrapper.__signature__ = _signature(command, [into], params, layered_default=False)  # type: ignore[attr-defined]
+        # with a file, an option not given is None (the file's value, else the declared default)
+        wrapper.__signature__ = _signature(command, [into], params,  # type: ignore[attr-defined]
+                                           layered_default=file_key is not None)
         return wrapper
 
     return decorate
