@@ -361,6 +361,21 @@ def test_visualize_command_names_diversity_pictures_and_judges_classes(tmp_path)
     assert result.exit_code != 0 and "cannot judge" in result.output
 
 
+def test_the_library_judges_class_pictures_as_the_command_does(model, monkeypatch):
+    """judge is the library's too (it was taken and ignored): a verdict in each class picture's
+    metadata, and a channel picture refused before anything grows."""
+    import inceptionism
+
+    shown = inceptionism.visualize("class", "goldfinch", model=model, param="fft", size=48, steps=2, seed=0,
+                                   judge="efficientnet-lite1")
+    verdict = shown.info["inceptionism"]["judged"]
+    assert verdict["network"] == "efficientnet-lite1" and 0 <= verdict["probability"] <= 1
+    assert isinstance(verdict["first"], str) and isinstance(verdict["top5"], bool)
+    monkeypatch.setattr(fv.units, "render", lambda *a, **k: pytest.fail("a picture grew"))
+    with pytest.raises(ConfigError, match=r"judge grades pictures of class:CLASS, not blocks.4.1.bn1:7"):
+        inceptionism.visualize(LAYER, 7, model=model, param="fft", size=48, steps=2, judge="efficientnet-lite1")
+
+
 def test_visualize_command_writes_where_the_objective_looked_beside_each_picture(tmp_path):
     """The importance map (MACO's) goes beside the picture with its parameters; the pixel path,
     which keeps none, refuses the flag before anything is written."""

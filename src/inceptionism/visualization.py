@@ -46,11 +46,45 @@ def visualize_targets(
     """
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     recipe = {"model": model.spec.name, **dataclasses.asdict(cfg), "seed": seed}
+    judge = _judge(cfg.judge, terms, model)  # refused before any picture grows
     for shown in _grown(model, terms, cfg, seed, callbacks):
-        shown.metadata[VISUALIZE_RECIPE] = recipe  # the picture says how to grow it again
+        said = {VISUALIZE_RECIPE: recipe}  # the picture says how to grow it again
+        if judge is not None:
+            said["judged"] = _verdict(judge, shown)
+        shown.metadata.update(said)
         if isinstance(shown.image.info.get("inceptionism"), dict):
-            shown.image.info["inceptionism"][VISUALIZE_RECIPE] = recipe
+            shown.image.info["inceptionism"].update(said)
         yield shown
+
+
+def _judge(name: str | None, terms: list[LayerTerm], source: LoadedModel) -> LoadedModel | None:
+    """The judging network (``judge``), loaded where the source runs; only for pictures of
+    kinds a classifier can grade (classes), never the network that made them."""
+    from .featurevis import check_judge
+    from .objectives import TERM_KINDS
+
+    if name is None:
+        return None
+    refused = next((t for t in terms if not kind_of(t).judged), None)
+    if refused is not None:
+        judged = " or ".join(k.syntax for k in TERM_KINDS.values() if k.judged)
+        raise ConfigError(f"judge grades pictures of {judged}, not {term_text(refused)}", field="judge")
+    judge = load_model(name, device=source.device)
+    check_judge(judge, source)
+    return judge
+
+
+def _verdict(judge: LoadedModel, shown: Visualization) -> dict[str, Any]:
+    """How ``judge`` classifies a picture of a class: its first guess, the class's probability,
+    whether the class is in its top 5."""
+    from .featurevis import transferability
+    from .images import picture_from_pil, to_tensor
+    from .labels import class_names
+
+    x = to_tensor(picture_from_pil(shown.image.convert("RGB")), judge.device)
+    verdict = transferability(x, [int(shown.target)], judge)
+    return {"network": judge.spec.name, "first": class_names(judge.spec.labels)[verdict.guess[0]],
+            "probability": round(float(verdict.probability[0]), 4), "top5": bool(verdict.top5[0])}
 
 
 def _grown(model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, seed: int,

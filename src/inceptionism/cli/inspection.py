@@ -97,7 +97,6 @@ def visualize(
         parse_transforms(vis.transforms)  # a bad list is an error before the network loads
         loaded = load_network(net)
         chosen = unit_terms(loaded, layer, targets)
-        judge = _judge(vis.judge, chosen, loaded)
         vis = vis if vis.seed is not None else dataclasses.replace(vis, seed=draw_seed())
         names = _visualize_names(output, [target_text(t) for t in chosen], vis.diversity)
         # every file it will write (the -N names, the importance maps, the config), checked before any picture grows
@@ -117,8 +116,7 @@ def visualize(
             result.metadata[RECIPE_KEY] = recipe  # --config PICTURE grows it again
             save_image(result.image, path, result.metadata)
             out.print(f"wrote {path}; {layer} {result.target}: {kind_of(result.term).score} {result.score:.3f}, "
-                      f"seed {vis.seed}"
-                      + (_judged(judge, result) if judge is not None else ""))
+                      f"seed {vis.seed}" + _judged(result))
             if vis.importance and result.importance is not None:
                 from ..featurevis import importance_image
 
@@ -143,35 +141,13 @@ def _importance_name(picture: Path) -> Path:
     return picture.with_name(f"{picture.stem}-importance.png")
 
 
-def _judge(name: str | None, terms: list, source):
-    """The judging network, loaded where the source runs; only for pictures of kinds a
-    classifier can grade (classes)."""
-    from ..objectives import TERM_KINDS, kind_of, term_text
-
-    if name is None:
-        return None
-    refused = next((t for t in terms if not kind_of(t).judged), None)
-    if refused is not None:
-        judged = " or ".join(k.syntax for k in TERM_KINDS.values() if k.judged)
-        raise ConfigError(f"--judge grades pictures of {judged}, not {term_text(refused)}", field="judge")
-    from ..featurevis import check_judge
-    from ..models import load_model
-
-    judge = load_model(name, device=source.device)
-    check_judge(judge, source)  # before any picture is grown
-    return judge
-
-
-def _judged(judge, result) -> str:
-    from ..featurevis import transferability
-    from ..images import picture_from_pil, to_tensor
-    from ..labels import class_names
-
-    x = to_tensor(picture_from_pil(result.image.convert("RGB")), judge.device)
-    verdict = transferability(x, [int(result.target)], judge)
-    guess = class_names(judge.spec.labels)[verdict.guess[0]]
-    return (f"; {judge.spec.name} sees {guess!r} first, p({result.target}) {float(verdict.probability[0]):.2f}, "
-            f"top-5 {'yes' if bool(verdict.top5[0]) else 'no'}")
+def _judged(result) -> str:
+    """The judge's verdict on a picture (``visualize --judge``), as the command line says it."""
+    verdict = result.metadata.get("judged")
+    if verdict is None:
+        return ""
+    return (f"; {verdict['network']} sees {verdict['first']!r} first, p({result.target}) "
+            f"{verdict['probability']:.2f}, top-5 {'yes' if verdict['top5'] else 'no'}")
 
 
 @app.command()
