@@ -235,7 +235,9 @@ def check_work(cfg: DreamConfig, width: int, height: int, limits: Limits) -> Dre
     if cfg.max_size is None and max(width, height) > limits.max_side:
         cfg = cfg.replace(max_size=limits.max_side)
     side = min(max(width, height), cfg.max_size or max(width, height))
-    largest = side * cfg.octave_scale ** max(0, max(cfg.octave_indices()))
+    from ..engine import octave_factors
+
+    largest = side * max(1.0, max(factor for _, factor in octave_factors(cfg.octave_indices(), cfg.octave_scale)))
     if largest > limits.max_octave_side:
         raise ApiError(
             422,

@@ -2,7 +2,7 @@
 
 from .ascent import Callbacks, DreamResult, OctaveInfo, StepInfo, normalize_gradient, run_dream
 from .filters import cascade_smooth, gaussian_blur, lap_normalize, resize
-from .octaves import Octave, plan_octaves
+from .octaves import Octave, octave_factors, plan_octaves
 from .tiles import auto_tile_size, objective_gradient, objective_value, split_even
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "resize",
     "Octave",
     "plan_octaves",
+    "octave_factors",
     "auto_tile_size",
     "objective_gradient",
     "objective_value",

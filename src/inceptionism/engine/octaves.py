@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Octave", "plan_octaves"]
+__all__ = ["Octave", "plan_octaves", "octave_factors"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,14 @@ def plan_octaves(
         (octaves to run, smallest first; skipped octaves)
     """
     run, skipped = [], []
-    for k in sorted(set(indices)):
-        factor = scale**k
+    for k, factor in octave_factors(indices, scale):
         octave = Octave(k, max(1, round(height * factor)), max(1, round(width * factor)))
         (skipped if min(octave.height, octave.width) < min_size else run).append(octave)
     return run, skipped
+
+
+def octave_factors(indices: list[int], scale: float) -> list[tuple[int, float]]:
+    """Each octave exponent k of ``indices`` (smallest first, each once) and the factor its
+    octave scales a picture's sides by, ``scale**k``: the one place an octave's size comes from
+    (the plan above, a server's limits, a job's progress weighted by area)."""
+    return [(k, scale**k) for k in sorted(set(indices))]

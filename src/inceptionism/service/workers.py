@@ -20,7 +20,7 @@ from typing import Any
 
 from ..api import resolve_machine_choices
 from ..config import DreamConfig, layered
-from ..engine import StepInfo
+from ..engine import StepInfo, octave_factors
 from ..errors import InceptionismError
 from ..jobs import JobCancelled, JobEvents
 from ..outputs import write_atomic
@@ -198,8 +198,7 @@ class _Progress:
 
     def __init__(self, pool: WorkerPool, job: Job, files: JobFiles, cfg: DreamConfig) -> None:
         self.pool, self.job, self.files = pool, job, files
-        self.scale = cfg.octave_scale
-        self.indices = cfg.octave_indices()
+        self.factors = [factor for _, factor in octave_factors(cfg.octave_indices(), cfg.octave_scale)]
         self.state: dict[str, Any] = {}
         self.written = 0.0
 
@@ -210,7 +209,7 @@ class _Progress:
     def on_step(self, info: StepInfo) -> None:
         self.check_cancelled()
         # Octaves cost in proportion to their area, so the fraction is weighted by area.
-        areas = [self.scale ** (2 * k) for k in self.indices[-info.octaves :]]
+        areas = [factor**2 for factor in self.factors[-info.octaves :]]
         done = sum(areas[: info.octave - 1]) + areas[info.octave - 1] * info.step / info.steps
         self.state = {
             "octave": info.octave,
