@@ -92,3 +92,22 @@ def test_no_kind_of_term_is_tested_by_name_outside_its_registration() -> None:
              for path in sorted(SOURCE.rglob("*.py")) if path != registration
              for n, line in enumerate(path.read_text().splitlines(), 1) if test.search(line)]
     assert found == []
+
+
+def test_a_dream_parses_its_layers_once(model, small_photo, monkeypatch) -> None:
+    """The checks, the objective and the recorded config all read the same parsed terms: each
+    term of --layers is matched against the grammar once per dream (it was four to five times)."""
+    from inceptionism.objectives import grammar
+
+    matched = []
+
+    class Counting:
+        def match(self, text):  # noqa: ANN001, ANN202
+            matched.append(text)
+            return pattern.match(text)
+
+    pattern = grammar._TERM
+    monkeypatch.setattr(grammar, "_TERM", Counting())
+    layers = "blocks.3.0*0.731,blocks.4.1:7*0.419"  # weights no other test uses: not parsed before
+    inceptionism.render(small_photo, model=model, layers=layers, steps=1, octaves=1, seed=0, max_size=64)
+    assert sorted(matched) == ["blocks.3.0*0.731", "blocks.4.1:7*0.419"]

@@ -14,6 +14,7 @@ kind's name:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -92,6 +93,7 @@ class TermKind:
 
 
 TERM_KINDS: dict[str, TermKind] = {}
+_generation = [0]  # how many times the kinds changed: a parsed text is kept for one generation
 
 
 def register(kind: TermKind) -> TermKind:
@@ -99,12 +101,14 @@ def register(kind: TermKind) -> TermKind:
     if kind.name in TERM_KINDS or kind.name == LAYER.name:
         raise ValueError(f"term kind {kind.name!r} is registered twice")
     TERM_KINDS[kind.name] = kind
+    _generation[0] += 1  # a text may read otherwise now: parsed again
     return kind
 
 
 def unregister(name: str) -> None:
     """Take a kind of term out of the language again (a test's own kind)."""
     TERM_KINDS.pop(name, None)
+    _generation[0] += 1
 
 
 def kind_of(term: LayerTerm) -> TermKind:
@@ -228,10 +232,18 @@ def split_terms(text: str) -> list[str]:
 def parse_terms(text: str) -> list[LayerTerm]:
     """Parse a comma list of ``LAYER[:CHANNEL[@Y,X]][*WEIGHT]`` and ``KIND:...[*WEIGHT]`` terms.
 
+    A text is parsed once: every later call with it (the checks, the objective, the channel
+    choice of one dream) gets the same immutable terms back, until a kind is registered.
+
     Examples:
         >>> parse_terms("blocks.5.0.bn1:12*0.5")
         [LayerTerm(layer='blocks.5.0.bn1', channel=12, weight=0.5, position=None, class_name=None, kind='layer', combination=())]
     """
+    return list(_parsed(text, _generation[0]))
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str, generation: int) -> tuple[LayerTerm, ...]:
     terms = []
     for raw in split_terms(text):
         item = raw.strip()
@@ -261,7 +273,7 @@ def parse_terms(text: str) -> list[LayerTerm]:
         terms.append(LayerTerm(match["layer"], chan, weight, _position(item, pos_text, chan)))
     if len(terms) > MAX_TERMS:
         raise ConfigError(f"layers has {len(terms)} terms; at most {MAX_TERMS}", field="layers")
-    return terms
+    return tuple(terms)
 
 
 def _weight(item: str, text: str | None) -> float:
