@@ -29,7 +29,7 @@ from inceptionism.params import param
 from inceptionism.cluster import ClusterError, dreamers
 from inceptionism.cluster.runner import RayRunner
 from inceptionism.cluster.video import compose, dream_video_on
-from inceptionism.motion.video import plan_segments
+from inceptionism.cluster.video import plan_segments
 
 from .support import EXAMPLES, in_ci, one_line
 

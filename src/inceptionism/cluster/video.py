@@ -3,7 +3,7 @@
 Segment k keeps frames ``[k * N, (k + 1) * N)`` and starts ``overlap`` frames early, from
 the source, so its carried detail has settled by its first kept frame; over those
 warm-up frames it is cross-faded with the previous segment's (see
-:class:`~inceptionism.motion.video.Segment`). The driver reads the clip once, hands each
+:class:`Segment`). The driver reads the clip once, hands each
 segment's frames to an idle worker through the object store (reading at most one
 segment ahead of the workers), and writes every dreamed frame as it streams back, into
 ``.NAME.frames/seg-KKKK/``: after a crash of the driver or of a worker, the same command
@@ -13,6 +13,7 @@ dreams only the frames that are missing.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -24,14 +25,54 @@ from PIL import Image
 from ..api import resolve_machine_choices
 from ..config import DreamConfig
 from ..images import save_image
-from ..motion.video import (Segment, VideoJob, VideoResult, dropped_if_unstarted, finish_job, fit_frame, keep_manifest,
-                            load_frame, plan_segments, prepare_job, segment_at, segment_frames)  # fmt: skip
+from ..errors import ConfigError
+from ..motion.video import (VideoJob, VideoResult, dropped_if_unstarted, finish_job, fit_frame, keep_manifest, load_frame,
+                            prepare_job)  # fmt: skip
 from ..motion.videoio import read_frames
 from ..options import VideoConfig
 from .pool import DreamerPool
 from .worker import ship
 
-__all__ = ["dream_video_on", "compose"]
+__all__ = ["dream_video_on", "compose", "Segment", "plan_segments", "segment_at", "segment_frames"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of frames dreamed coherently by one worker: from ``first`` (the warm-up's start)
+    to ``end`` (exclusive); its frames are kept from ``keep`` on, and the frames from
+    ``first`` to ``keep`` are cross-faded with the previous segment's."""
+
+    index: int
+    first: int
+    keep: int
+    end: int
+
+    def weight(self, t: int) -> float:
+        """This segment's share of frame ``t`` of its warm-up (rising smoothly from 0 to 1)."""
+        if t >= self.keep:
+            return 1.0
+        x = (t - self.first + 1) / (self.keep - self.first + 1)
+        return x * x * (3 - 2 * x)
+
+
+def plan_segments(total: int, per: int, overlap: int) -> list[Segment]:
+    """Segments of ``per`` kept frames for a clip of ``total``, each after the first starting
+    ``overlap`` frames early; ``overlap`` must be less than ``per``."""
+    return [segment_at(index, per, overlap, total) for index in range(-(-total // per))]
+
+
+def segment_at(index: int, per: int, overlap: int, total: int | None = None) -> Segment:
+    """Segment ``index`` of :func:`plan_segments` (its end not cut short when ``total`` is None)."""
+    if not 0 < overlap < per:
+        raise ConfigError(f"segment_frames {per} must be more than segment_overlap {overlap} (at least 1)",
+                          field="segment_frames")
+    keep = index * per
+    return Segment(index, max(0, keep - overlap), keep, keep + per if total is None else min(total, keep + per))
+
+
+def segment_frames(total: int, workers: int) -> int:
+    """The default segment length: the clip shared evenly among the workers, at least 24 frames."""
+    return max(24, -(-total // max(1, workers)))
 
 
 def _frame_path(work: Path, segment: Segment, t: int) -> Path:

@@ -39,8 +39,7 @@ from ..outputs import check_output_path, write_atomic
 from ..models.loaded import LoadedModel
 from .videoio import VIDEO_FORMATS, VideoInfo, probe, read_frames, write_video
 
-__all__ = ["VideoResult", "VideoJob", "FrameDreamer", "Segment", "coherent_start", "dream_video", "plan_segments",
-           "segment_at", "segment_frames", "prepare_job", "finish_job", "dropped_if_unstarted", "fit_frame", "load_frame",
+__all__ = ["VideoResult", "VideoJob", "FrameDreamer", "coherent_start", "dream_video", "prepare_job", "finish_job", "dropped_if_unstarted", "fit_frame", "load_frame",
            "keep_manifest"]
 
 
@@ -236,45 +235,6 @@ class FrameDreamer:
             dream = hold_tint(dream, source, self.tint)
         self.resume(source, dream)
         return dream
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A run of frames dreamed coherently by one worker: from ``first`` (the warm-up's start)
-    to ``end`` (exclusive); its frames are kept from ``keep`` on, and the frames from
-    ``first`` to ``keep`` are cross-faded with the previous segment's."""
-
-    index: int
-    first: int
-    keep: int
-    end: int
-
-    def weight(self, t: int) -> float:
-        """This segment's share of frame ``t`` of its warm-up (rising smoothly from 0 to 1)."""
-        if t >= self.keep:
-            return 1.0
-        x = (t - self.first + 1) / (self.keep - self.first + 1)
-        return x * x * (3 - 2 * x)
-
-
-def plan_segments(total: int, per: int, overlap: int) -> list[Segment]:
-    """Segments of ``per`` kept frames for a clip of ``total``, each after the first starting
-    ``overlap`` frames early; ``overlap`` must be less than ``per``."""
-    return [segment_at(index, per, overlap, total) for index in range(-(-total // per))]
-
-
-def segment_at(index: int, per: int, overlap: int, total: int | None = None) -> Segment:
-    """Segment ``index`` of :func:`plan_segments` (its end not cut short when ``total`` is None)."""
-    if not 0 < overlap < per:
-        raise ConfigError(f"segment_frames {per} must be more than segment_overlap {overlap} (at least 1)",
-                          field="segment_frames")
-    keep = index * per
-    return Segment(index, max(0, keep - overlap), keep, keep + per if total is None else min(total, keep + per))
-
-
-def segment_frames(total: int, workers: int) -> int:
-    """The default segment length: the clip shared evenly among the workers, at least 24 frames."""
-    return max(24, -(-total // max(1, workers)))
 
 
 @dataclass(frozen=True)
