@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from inceptionism.runtime import cpu_flags, cpu_info, cpu_model, keep_freed_memory
+from inceptionism.machine import cpu_flags, cpu_info, cpu_model
+from inceptionism.runtime import keep_freed_memory
 
 keep_freed_memory()  # as the command does, before torch is imported
 import torch  # noqa: E402

@@ -44,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    from inceptionism.runtime import cpu_model
+    from inceptionism.machine import cpu_model
 
     print(f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} CPUs; {args.runs} runs each after one warm-up")
     print(f"{'command':<24}{'median s':>10}{'min s':>8}{'max s':>8}{'peak MB':>10}")

@@ -35,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     runs = parser.parse_args().runs
-    from inceptionism.runtime import cpu_model
+    from inceptionism.machine import cpu_model
 
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "chelsea-512.png"

@@ -28,13 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys, time
 marks = {"child": time.perf_counter()}
-from inceptionism.runtime import defer_torch_meta_kernels, keep_freed_memory
+from inceptionism.imports import defer_torch_meta_kernels
+from inceptionism.runtime import keep_freed_memory
 keep_freed_memory()  # as the command does, before torch loads
 defer_torch_meta_kernels()
 import torch
 marks["torch"] = time.perf_counter()
 if any(arg.startswith("timm/") for arg in sys.argv):
-    from inceptionism.runtime import import_timm
+    from inceptionism.imports import import_timm
     import_timm()  # as the command imports it
 marks["timm"] = time.perf_counter()
 import inceptionism.api as api

@@ -165,7 +165,7 @@ def isa_peak() -> tuple[float, float, int]:
     """The CPU's fp32 peak in GFLOP/s from /proc/cpuinfo: cores x clock x fp32 lanes (16
     with AVX-512, 8 with AVX2) x 2 FMA units x 2 FLOPs; and the clock (GHz) and lanes used.
     The clock is the one the kernel reports: a virtual machine may report the nominal one."""
-    from inceptionism.runtime import cpu_flags
+    from inceptionism.machine import cpu_flags
 
     text = Path("/proc/cpuinfo").read_text()  # every processor's clock: the highest counts
     ghz = max(float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")) / 1000

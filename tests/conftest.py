@@ -6,10 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
-from inceptionism.runtime import defer_torch_meta_kernels
+from inceptionism.imports import defer_torch_meta_kernels
 
 # The tests run as the command does: torch without its meta kernels until something needs
-# them (runtime.defer_torch_meta_kernels), so every in-process test checks that too.
+# them (imports.defer_torch_meta_kernels), so every in-process test checks that too.
 if not defer_torch_meta_kernels() and os.environ.get("INCEPTIONISM_DEFER_TORCH_META") != "0":
     raise RuntimeError("torch was imported before the tests' conftest, so they would not run as the command does")
 

@@ -72,7 +72,7 @@ def test_lite_networks_are_timms_layer_for_layer(k):
 
 def test_a_default_dream_does_not_import_timm_or_torchvision_or_torch_meta_kernels(tmp_path):
     """Importing timm costs about 1.5 s (torchvision, torch._dynamo), and torch's meta kernels
-    0.3 s (runtime.defer_torch_meta_kernels): the default command must pay neither."""
+    0.3 s (imports.defer_torch_meta_kernels): the default command must pay neither."""
     imported = modules_a_dream_imports(tmp_path / "out.png")
     assert not {name for name in imported if name.split(".")[0] in ("timm", "torchvision")}
     assert not {name for name in imported if name.split(".")[:2] in (["torch", "_decomp"], ["torch", "_refs"], ["torch", "_prims"])}
@@ -239,7 +239,7 @@ def test_the_classics_listed_without_their_libraries_are_what_the_libraries_say(
         candidates = [p.name for p in spec.weights_file.args[1]]  # partial(_find_weights, name, candidates, ...)
         assert candidates[:1] == ([hub_file] if hub_file else []), name
         if name.startswith("timm/"):
-            from inceptionism.runtime import import_timm
+            from inceptionism.imports import import_timm
 
             assert import_timm().models.get_pretrained_cfg(name.split("/")[1]).hf_hub_id == repo, name
 

@@ -36,7 +36,7 @@ def fingerprint() -> str:
     differently), torch's version and the thread count."""
     import torch
 
-    from inceptionism.runtime import cpu_info, cpu_model
+    from inceptionism.machine import cpu_info, cpu_model
 
     info = cpu_info()
     kind = f"{cpu_model()} (family {info.get('cpu family', '?')} model {info.get('model', '?')})"

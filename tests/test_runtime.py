@@ -113,7 +113,7 @@ def test_a_passing_thread_leaves_no_pool_of_helper_threads_behind():
 
 IMPORT_TIMM = r"""
 import sys, torch
-from inceptionism.runtime import import_timm
+from inceptionism.imports import import_timm
 timm = import_timm()
 assert "torch._dynamo" not in sys.modules and "torch._dynamo.utils" not in sys.modules, "dynamo was imported"
 timm.create_model("inception_v3")  # a network builds without it
@@ -128,7 +128,7 @@ print("ok")
 
 DEFERRED_DISABLE = r"""
 import sys, torch
-from inceptionism.runtime import _dynamo_stand_ins
+from inceptionism.imports import _dynamo_stand_ins
 stand_ins = _dynamo_stand_ins()
 sys.modules.update(stand_ins)  # as while timm imports
 assert not hasattr(stand_ins["torch._dynamo.utils"], "__file__")  # inspect's question does not import dynamo
@@ -151,7 +151,7 @@ def test_timm_imports_without_torch_dynamo_which_still_works_when_used(code) -> 
 
 DEFERRED_META = r"""
 import importlib, sys
-from inceptionism.runtime import defer_torch_meta_kernels
+from inceptionism.imports import defer_torch_meta_kernels
 assert defer_torch_meta_kernels()
 import torch
 def real():  # (asking the stand-in for a name would bring the real module in)
@@ -195,7 +195,7 @@ def test_torch_imports_without_its_meta_kernels_which_come_in_when_needed(use) -
 @pytest.mark.parametrize("how", ["turned off", "torch imported before"])
 def test_meta_kernels_come_with_torch_where_not_deferred(how) -> None:
     before = "import torch\n" if how == "torch imported before" else ""
-    code = (before + "import sys\nfrom inceptionism.runtime import defer_torch_meta_kernels\n"
+    code = (before + "import sys\nfrom inceptionism.imports import defer_torch_meta_kernels\n"
             "print(defer_torch_meta_kernels())\nimport torch, colorsys\n"
             "print(hasattr(sys.modules['torch._meta_registrations'], 'activate_meta'))")
     env = {**os.environ, "INCEPTIONISM_DEFER_TORCH_META": "0" if how == "turned off" else "1"}
@@ -206,7 +206,7 @@ def test_meta_kernels_come_with_torch_where_not_deferred(how) -> None:
 def test_meta_kernels_are_deferred_only_for_a_torch_known_to_allow_it() -> None:
     from types import SimpleNamespace
 
-    from inceptionism.runtime import _DeferredMetaKernels
+    from inceptionism.imports import _DeferredMetaKernels
 
     c = SimpleNamespace(_set_generator_metaclass=print)
     assert _DeferredMetaKernels._can_defer(SimpleNamespace(__version__="2.14.1+cu130", _C=c))
@@ -219,7 +219,7 @@ def test_timm_and_torchvision_import_and_dream_without_torch_meta_kernels() -> N
     the meta kernels in, or every timm network pays 0.3 s more (W3 did, until checked)."""
     code = "\n".join([
         "import sys",
-        "from inceptionism.runtime import defer_torch_meta_kernels, import_timm",
+        "from inceptionism.imports import defer_torch_meta_kernels, import_timm",
         "assert defer_torch_meta_kernels()",
         "import torch",
         "timm = import_timm()",

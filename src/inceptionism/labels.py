@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
-from .runtime import import_timm
+from .imports import import_timm
 from .written import is_whole
 
 __all__ = ["class_names", "resolve_class", "resolve_classes", "GROUPS"]
@@ -60,7 +60,7 @@ def _imagenet_from_files() -> tuple[str, ...] | None:
 
 
 def _imagenet_from_timm() -> tuple[str, ...]:
-    import_timm()  # without torch._dynamo (runtime.import_timm)
+    import_timm()  # without torch._dynamo (imports.import_timm)
     from timm.data import ImageNetInfo
 
     info = ImageNetInfo()

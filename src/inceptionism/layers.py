@@ -86,12 +86,14 @@ LAYERS = (
         "values.py  written forms of values: LO:HI, WxH, MODE:K, lists; their JSON schemas",
         "params.py  the declaration machinery: param(), declared(), check_value(), the front doors",
     )),
-    Layer("ground", ("objectives", "images", "formats", "outputs", "labels", "device", "runtime", "errors", "paths",
-                     "layers", "written"), (
+    Layer("ground", ("objectives", "images", "formats", "outputs", "labels", "device", "runtime", "machine", "imports",
+                     "errors", "paths", "layers", "written"), (
         "objectives/ (terms, batch terms, the grammar and its registry of term kinds) ·",
         "images.py (read, encode, metadata) · formats.py (the codec table,",
         "fit_longest_side) · outputs.py (output checks, atomic writes) · labels.py · device.py ·",
-        "runtime.py · errors.py · paths.py · written.py (numbers in text: digits 0-9 only) ·",
+        "runtime.py (memory kept, CPU threads, gradients on) · machine.py (the CPU's model and",
+        "flags) · imports.py (timm without dynamo, torch's meta kernels deferred) · errors.py ·",
+        "paths.py · written.py (numbers in text: digits 0-9 only) ·",
         "layers.py (this map's declaration)",
     )),
 )

@@ -37,7 +37,7 @@ import torch
 
 from .errors import ConfigError
 from .models.spec import ModelSpec
-from .runtime import cpu_flags
+from .machine import cpu_flags
 
 __all__ = ["CLASSES", "hardware_class", "native_bf16", "resolve_precision"]
 

@@ -40,7 +40,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    from ..runtime import defer_torch_meta_kernels, keep_freed_memory
+    from ..imports import defer_torch_meta_kernels
+    from ..runtime import keep_freed_memory
 
     keep_freed_memory()  # freed activation buffers are reused, not faulted in afresh each step
     defer_torch_meta_kernels()  # torch's meta kernels (0.3 s of its import) wait until compiling needs them

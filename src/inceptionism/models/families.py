@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from ..errors import ModelError, WeightsMissingError
 from ..paths import weights_cache_dir
-from ..runtime import import_timm, import_torchvision
+from ..imports import import_timm, import_torchvision
 from .spec import InputRule, Measured, ModelSpec, Shape, Source, Tokens
 from .weights import load_file
 

@@ -23,7 +23,7 @@ from ..outputs import write_atomic
 from ..models import ModelSpec, get_spec, without_inplace
 from ..models.trained import replace_head
 from ..options import TrainConfig
-from ..runtime import import_timm
+from ..imports import import_timm
 
 __all__ = ["Epoch", "Network", "network", "stages", "default_unfreeze", "fit", "run_pass", "checkpoint_path", "write_checkpoint",
            "read_checkpoint"]
@@ -61,7 +61,7 @@ def stages(net: nn.Module, head: str) -> list[list[str]]:
     follows timm) are split their way; others at their top-level children.
     """
     if hasattr(net, "group_matcher"):
-        import_timm()  # without torch._dynamo (runtime.import_timm)
+        import_timm()  # without torch._dynamo (imports.import_timm)
         from timm.models import group_modules
 
         groups = group_modules(net, net.group_matcher(coarse=True))
@@ -151,7 +151,7 @@ def fit(
     After every epoch ``state`` is brought up to date and handed to ``save``. Returns it;
     ``state["best"]["net"]`` holds the weights of the best validation.
     """
-    import_timm()  # without torch._dynamo (runtime.import_timm)
+    import_timm()  # without torch._dynamo (imports.import_timm)
     from timm.optim import create_optimizer_v2
     from timm.scheduler import CosineLRScheduler
 
