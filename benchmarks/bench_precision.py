@@ -90,7 +90,7 @@ def bench_dreams(model, runs: int) -> None:
     """Whole dreams as the command runs them (``api.render``), and a 720p carried video frame."""
     from inceptionism.api import render
     from inceptionism.motion.video import FrameDreamer
-    from inceptionism.options import VideoConfig
+    from inceptionism.command_config import VideoConfig
 
     workloads = {
         "W1 default, 512x512": (photo("astronaut.jpg", 512, 512), {}),

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from inceptionism.config import AscentConfig, RunConfig, SteeringConfig
-from inceptionism.options import (
+from inceptionism.command_config import (
     ActivationsConfig,
     BatchConfig,
     DreamOutputs,
@@ -20,7 +20,7 @@ from inceptionism.options import (
     VisualizeConfig,
     ZoomConfig,
 )
-from inceptionism.params import DOORS, Param, declared
+from inceptionism.declare import DOORS, Param, declared
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
 
@@ -65,7 +65,7 @@ def render() -> str:
     lines = [
         "# Parameters",
         "",
-        "Generated from the declarations in `src/inceptionism/config.py` and `options.py` by",
+        "Generated from the declarations in `src/inceptionism/config.py` and `command_config.py` by",
         "`scripts/make_parameter_docs.py`; do not edit by hand. Each parameter has one name in",
         "the library, config files (`step_size`), the command line (`--step-size`) and the HTTP",
         "API. *Doors*: `cli` command line, `file` JSON config files and embedded metadata, `api`",

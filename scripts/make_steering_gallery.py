@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 import inceptionism
-from inceptionism.options import VisualizeConfig
-from inceptionism.visualization import visualize_targets
+from inceptionism.command_config import VisualizeConfig
+from inceptionism.unit_pictures import visualize_targets
 from inceptionism.featurevis import FeatureVisConfig, visualize_features
 from inceptionism.labels import resolve_class, resolve_classes
 

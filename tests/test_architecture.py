@@ -103,7 +103,7 @@ def test_no_import_circles(top_level_only):
 
 def test_the_checks_find_what_they_look_for():
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    assert "inceptionism.api" in {t for t, _ in imports("inceptionism.visualization")}
+    assert "inceptionism.api" in {t for t, _ in imports("inceptionism.unit_pictures")}
     assert "inceptionism.cluster.runner" in {t for t, _ in imports("inceptionism.runners")}  # inside a function
     assert "inceptionism.cluster.runner" not in {t for t, _ in imports("inceptionism.runners", top_level_only=True)}
     assert layer_of("inceptionism.cli.dream") < layer_of("inceptionism.api") < layer_of("inceptionism.errors")

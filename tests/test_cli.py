@@ -353,7 +353,7 @@ def test_layers_by_number_and_range_are_recorded_by_name(small_photo, tmp_path):
 def test_layers_question_mark_asks_in_a_terminal_only(small_photo, tmp_path, monkeypatch):
     no_terminal = invoke("dream", small_photo, "-o", tmp_path / "a.png", "--layers", "?", *FAST)
     assert no_terminal.exit_code == 2 and "interactive terminal" in no_terminal.output
-    monkeypatch.setattr("inceptionism.cli.options.interactive", lambda: True)
+    monkeypatch.setattr("inceptionism.cli.flags.interactive", lambda: True)
     asked = runner.invoke(app, ["dream", str(small_photo), "-o", str(tmp_path / "b.png"), "--layers", "?", *FAST],
                           input="61\n")
     assert asked.exit_code == 0, asked.output

@@ -23,8 +23,8 @@ from inceptionism.cli import app
 from inceptionism.images import read_metadata
 from inceptionism.motion import dream_folder, dream_video
 from inceptionism.motion.videoio import probe, read_frames, write_video
-from inceptionism.options import VideoConfig
-from inceptionism.params import param
+from inceptionism.command_config import VideoConfig
+from inceptionism.declare import param
 
 from inceptionism.cluster import ClusterError, dreamers
 from inceptionism.cluster.runner import RayRunner

@@ -20,8 +20,8 @@ from PIL import Image, ImageSequence
 
 from inceptionism.config import dream_params
 from inceptionism.motion.loop import measure_seam
-from inceptionism.options import ZOOM_DREAM_DEFAULTS, InspectConfig, VideoConfig, VisualizeConfig, ZoomConfig
-from inceptionism.params import declared
+from inceptionism.command_config import ZOOM_DREAM_DEFAULTS, InspectConfig, VideoConfig, VisualizeConfig, ZoomConfig
+from inceptionism.declare import declared
 
 from .support import COMFYUI, EXAMPLES, ROOT, ComfyUI, in_ci, wait_for
 

@@ -12,7 +12,7 @@ from inceptionism.comfyui import NODE_CLASS_MAPPINGS as NODES
 from inceptionism.comfyui.widgets import Widgets
 from inceptionism.config import PRESETS
 from inceptionism.errors import InceptionismError
-from inceptionism.params import Param, declared
+from inceptionism.declare import Param, declared
 
 from .support import EXAMPLES
 
@@ -128,7 +128,7 @@ def test_zoom_from_noise_loops_and_says_how_its_seam_measures(network):
 
 def test_a_zoom_left_at_its_defaults_dreams_as_the_zoom_command_does(network):
     from inceptionism.config import layered
-    from inceptionism.options import ZOOM_DREAM_DEFAULTS
+    from inceptionism.command_config import ZOOM_DREAM_DEFAULTS
 
     given = {**_defaults("InceptionismZoom"), "frames": 2, "size": "48x48", "max_size": 0, "seed": 1}
     made = json.loads(NODES["InceptionismZoom"]().run(network, None, **given)[1])["config"]

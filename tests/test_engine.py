@@ -228,8 +228,8 @@ def test_lap_normalize_balances_frequency_bands():
 
 def test_lapnorm_visualization_has_less_high_frequency_energy(model):
     from inceptionism.objectives import LayerTerm
-    from inceptionism.options import VisualizeConfig
-    from inceptionism.visualization import visualize_targets as visualize
+    from inceptionism.command_config import VisualizeConfig
+    from inceptionism.unit_pictures import visualize_targets as visualize
 
     args = dict(size=96, octaves=2, steps=10, seed=0)
     (plain,) = visualize(model, [LayerTerm("blocks.4.1.bn1", 7)], VisualizeConfig(**args))

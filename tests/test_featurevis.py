@@ -78,8 +78,8 @@ def test_visualize_goes_through_the_one_render_loop(model, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fv.units, "render", counted)
-    from inceptionism.options import VisualizeConfig
-    from inceptionism.visualization import visualize_targets
+    from inceptionism.command_config import VisualizeConfig
+    from inceptionism.unit_pictures import visualize_targets
 
     shown = list(visualize_targets(model, unit_terms(model, LAYER, "7,10"), VisualizeConfig(param="maco", size=48, steps=3, seed=0)))
     assert calls == [3] and [s.target for s in shown] == [7, 10]
@@ -406,8 +406,8 @@ def test_gallery_shows_dataset_examples_beside_each_channel(model, examples, tmp
 
 def test_pictures_grown_from_a_photo_report_every_step(model, examples):
     from inceptionism.engine import Callbacks
-    from inceptionism.options import VisualizeConfig
-    from inceptionism.visualization import visualize_targets
+    from inceptionism.command_config import VisualizeConfig
+    from inceptionism.unit_pictures import visualize_targets
 
     seen = []
     cfg = VisualizeConfig(photo=str(examples / "chelsea.jpg"), param="fft", size=48, steps=3, seed=0)

@@ -151,6 +151,8 @@ def test_the_fused_convolution_matches_conv_then_relu6(c_in, c_out, kernel, stri
     gen = torch.Generator().manual_seed(2)
     x = (4 * torch.randn(1, c_in, 20, 24, generator=gen)).contiguous(memory_format=torch.channels_last)
     conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups).requires_grad_(False)
+    conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) / kernel)  # not the global generator's
+    conv.bias.copy_(torch.randn(c_out, generator=gen))
     grad = torch.randn(1, c_out, *conv(x).shape[-2:], generator=gen)
     a = x.clone().requires_grad_(True)
     y_plain = nn.functional.relu6(conv(a))

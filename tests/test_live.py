@@ -12,7 +12,7 @@ from PIL import Image
 from inceptionism.api import resolve_config
 from inceptionism.errors import ConfigError
 from inceptionism.motion.live import Latest, LiveDreamer, live_frames
-from inceptionism.options import LiveConfig
+from inceptionism.command_config import LiveConfig
 
 from .support import EXAMPLES
 

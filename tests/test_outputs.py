@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 import inceptionism.featurevis
-import inceptionism.visualization
+import inceptionism.unit_pictures
 from inceptionism.api import resolve_config
 from inceptionism.motion import dream_folder
 
@@ -34,7 +34,7 @@ def no_work(monkeypatch):
     def refused(*args, **kwargs):
         raise AssertionError("the work began before the outputs were checked")
 
-    monkeypatch.setattr(inceptionism.visualization, "visualize_targets", refused)
+    monkeypatch.setattr(inceptionism.unit_pictures, "visualize_targets", refused)
     monkeypatch.setattr(inceptionism.featurevis, "scan_photos", refused)
 
 

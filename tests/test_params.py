@@ -147,12 +147,12 @@ def test_studio_settings_carry_the_form(tmp_path):
 
 
 def test_a_new_front_door_offers_the_parameters_declared_for_its_kind(monkeypatch):
-    from inceptionism import params
+    from inceptionism import declare
     from inceptionism.doors import form
 
-    monkeypatch.setattr(params, "_DOORS", dict(params._DOORS))  # the registry as it was, after the test
-    params.add_door("notebook", local=True, about="a notebook helper")
-    params.add_door("chat", local=False, about="a bot answering strangers")
+    monkeypatch.setattr(declare, "_DOORS", dict(declare._DOORS))  # the registry as it was, after the test
+    declare.add_door("notebook", local=True, about="a notebook helper")
+    declare.add_door("chat", local=False, about="a bot answering strangers")
     notebook, chat = {p.name for p in dream_params("notebook")}, {p.name for p in dream_params("chat")}
     assert notebook == {p.name for p in dream_params("cli")}  # every local parameter: guide, mask, device, ...
     assert {"guide", "mask", "device", "weights", "precision"} <= notebook

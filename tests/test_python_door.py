@@ -85,7 +85,7 @@ def test_modules_first_imported_under_inference_mode_still_climb(small_photo):
         "import sys, torch\n"
         "with torch.inference_mode():\n"
         "    import inceptionism\n"
-        "    from inceptionism.visualization import visualize\n"
+        "    from inceptionism.unit_pictures import visualize\n"
         "    picture = visualize('blocks.4.1.bn1', 7, size=48, steps=4, param='alpha', seed=0)\n"
         "    dream = inceptionism.render(sys.argv[1], steps=2, octaves=2, lapnorm=True, seed=0)\n"
         "print(picture.mode, dream.score_end > dream.score_start)\n"

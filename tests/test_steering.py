@@ -153,8 +153,8 @@ def test_neuron_objective_rises_and_position_is_checked(model, small_photo):
 
 
 def test_fft_beats_pixels_at_the_same_step_count(model):
-    from inceptionism.options import VisualizeConfig
-    from inceptionism.visualization import visualize_targets as visualize
+    from inceptionism.command_config import VisualizeConfig
+    from inceptionism.unit_pictures import visualize_targets as visualize
 
     layer, channel, steps = "blocks.4.1.bn1", 7, 60
     (fft,) = visualize(model, [LayerTerm(layer, channel)], VisualizeConfig(param="fft", size=128, steps=steps, seed=0))

@@ -57,7 +57,7 @@ def test_every_answer_carries_the_security_headers(client):
 
 
 def test_a_studio_beyond_loopback_needs_its_token(tmp_path):
-    from inceptionism.options import ServeConfig
+    from inceptionism.command_config import ServeConfig
     from inceptionism.service import settings_from
 
     settings_ = settings_from(ServeConfig(host="0.0.0.0", workers=0), tmp_path, "s3cret-token")

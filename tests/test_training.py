@@ -21,7 +21,7 @@ from inceptionism.cli import app
 from inceptionism.errors import ConfigError, ModelError, OutputError
 from inceptionism.models import load_model
 from inceptionism.models.trained import read_info
-from inceptionism.options import TrainConfig
+from inceptionism.command_config import TrainConfig
 from inceptionism.training import train
 
 from .support import EXAMPLES, invoke, one_line

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 
 import inceptionism
-import inceptionism.visualization
+import inceptionism.unit_pictures
 from inceptionism.errors import ConfigError
 from inceptionism.images import read_metadata
 from inceptionism.featurevis import parse_transforms
 from inceptionism.featurevis.transforms import MAX_COPIES, MAX_PAD, MAX_TRANSFORMS
-from inceptionism.options import VISUALIZE_RECIPE, VisualizeConfig
+from inceptionism.command_config import VISUALIZE_RECIPE, VisualizeConfig
 
 from .support import invoke, one_line, plain
 
@@ -24,7 +24,7 @@ LAYER = "blocks.4.1.bn1"
 
 @pytest.fixture()
 def no_work(monkeypatch):
-    monkeypatch.setattr(inceptionism.visualization, "visualize_targets",
+    monkeypatch.setattr(inceptionism.unit_pictures, "visualize_targets",
                         lambda *a, **k: pytest.fail("a picture grew from a refused command"))
 
 

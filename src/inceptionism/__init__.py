@@ -20,7 +20,7 @@ _EXPORTS = {
     "Dream": "api",
     "dream": "api",
     "render": "api",
-    "visualize": "visualization",
+    "visualize": "unit_pictures",
     "zoom": "motion.zoom",
     "DreamConfig": "config",
     "InceptionismError": "errors",
@@ -28,7 +28,7 @@ _EXPORTS = {
     "load_model": "models",
     "list_layers": "taps",
     "train": "training",
-    "TrainConfig": "options",
+    "TrainConfig": "command_config",
     "top_classes": "api",
 }
 
@@ -50,9 +50,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .api import Dream, dream, render, top_classes
-    from .options import TrainConfig
+    from .command_config import TrainConfig
     from .training import train
-    from .visualization import visualize
+    from .unit_pictures import visualize
     from .motion.zoom import zoom
     from .config import DreamConfig
     from .errors import InceptionismError

@@ -1,6 +1,6 @@
 """Dream parameters, declared once and split by concern; presets; the one layering function.
 
-Each field below is the single declaration of a parameter (see :mod:`inceptionism.params`):
+Each field below is the single declaration of a parameter (see :mod:`inceptionism.declare`):
 its name is the same in the library, on the command line (``--step-size`` is
 ``step_size``), in JSON config files and in the HTTP API.
 
@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 
 from . import values
 from .errors import ConfigError, ImageError
-from .params import LOCAL, Checked, Param, Studio, at, declared, json_schema, param
+from .declare import LOCAL, Checked, Param, Studio, at, declared, json_schema, param
 from .values import parse_octave_range, parse_size  # noqa: F401  (part of this module's API)
 
 __all__ = [

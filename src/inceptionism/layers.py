@@ -25,7 +25,8 @@ class Layer:
 
 LAYERS = (
     Layer("front doors", ("cli", "service", "comfyui", "__init__", "__main__"), (
-        "cli/  (typer app: common, options, dream, inspection, motion, training, serve)",
+        "cli/  (typer app: common, flags (the declarations as flags), dream, inspection, motion,",
+        "      training, serve)",
         "service/  (FastAPI studio: app wires; routes/ one router per resource; deps: the app's",
         "          state as dependencies; settings, security guard, job store, workers, inspector,",
         "          drawings: pictures drawn off the request threads, bounded, cancelled; lock: one",
@@ -49,8 +50,9 @@ LAYERS = (
         "pool.py (Cluster: connect or start Ray; DreamerPool: actors, lending, retries)",
         "worker.py (the Dreamer actor) · runner.py (RayRunner) · video.py (segments)",
     )),
-    Layer("workflows", ("motion", "visualization", "activations", "plots", "training", "jobs", "gallery"), (
-        "motion/ (zoom and loop, video, live, batch)   visualization.py (channels/classes, pixels or Fourier)",
+    Layer("workflows", ("motion", "unit_pictures", "activations", "plots", "training", "jobs", "gallery"), (
+        "motion/ (zoom and loop, video, live, batch)   unit_pictures.py (visualize: a picture of each",
+        "term, a channel, a combination or a class, by pixels or Fourier, its recipe, its judge)",
         "gallery.py (channel thumbnails, cached)   jobs.py (a studio job's per-job function)",
         "activations.py (activation grids)   plots.py (--plot figure, snapshots, progress GIF)",
         "training/ (train: data.py the image folder, loop.py stages/epochs/checkpoint, report.py)",
@@ -80,11 +82,12 @@ LAYERS = (
         "         weights, fetch, fold, fuse (a conv and its ReLU6 in one call), same (TF \"same\"",
         "         padding), trained (files of `train`), uninit",
     )),
-    Layer("parameters", ("options", "config", "values", "params"), (
-        "options.py  command options: zoom, video, batch, visualize, gallery, activations, serve",
+    Layer("parameters", ("command_config", "config", "values", "declare"), (
+        "command_config.py  every command's parameters but the dream's: zoom, video, live, batch,",
+        "                   visualize, gallery, activations, serve, train",
         "config.py  dream parameters by concern (Ascent, Steering, Run → DreamConfig), presets, layered()",
         "values.py  written forms of values: LO:HI, WxH, MODE:K, lists; their JSON schemas",
-        "params.py  the declaration machinery: param(), declared(), check_value(), the front doors",
+        "declare.py  the declaration machinery: param(), declared(), check_value(), the front doors",
     )),
     Layer("ground", ("objectives", "images", "formats", "outputs", "labels", "device", "runtime", "machine", "imports",
                      "errors", "paths", "layers", "written"), (

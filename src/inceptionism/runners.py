@@ -28,7 +28,7 @@ from .jobs import Dreamed, JobEvents, dream_job
 from .models.loaded import LoadedModel
 from .motion.batch import BatchItem, dream_here
 from .motion.video import VideoResult, dream_video
-from .options import VideoConfig
+from .command_config import VideoConfig
 
 __all__ = ["Runner", "LocalRunner", "runner_for"]
 

@@ -20,7 +20,7 @@ from ..errors import InceptionismError
 
 if TYPE_CHECKING:
     from ..models import LoadedModel
-    from ..options import InspectConfig
+    from ..command_config import InspectConfig
 
 __all__ = ["app", "err", "out", "DebugOpt", "QuietOpt", "errors", "progress_bar", "run_with_progress", "ScoreReader",
            "load_network", "GuardedStdout"]

@@ -11,10 +11,10 @@ import typer
 
 from ..config import DreamConfig
 from ..errors import ConfigError, OutputError
-from ..options import DreamOutputs
+from ..command_config import DreamOutputs
 from ..formats import output_formats_help
 from .common import DebugOpt, QuietOpt, app, err, errors, out, run_with_progress
-from .options import dream_options, with_config
+from .flags import dream_options, with_config
 
 
 @app.command()

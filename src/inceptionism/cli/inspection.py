@@ -12,10 +12,10 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError, ImageError
-from ..options import VISUALIZE_RECIPE as RECIPE_KEY
-from ..options import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
+from ..command_config import VISUALIZE_RECIPE as RECIPE_KEY
+from ..command_config import ActivationsConfig, GalleryConfig, InspectConfig, VisualizeConfig
 from .common import DebugOpt, QuietOpt, app, errors, load_network, out, progress_bar, run_with_progress
-from .options import with_config, written_number
+from .flags import with_config, written_number
 from .tables import JsonOpt, folding_table, show_records
 
 
@@ -84,7 +84,7 @@ def visualize(
         from ..objectives import kind_of
         from ..outputs import check_output_path, check_outputs, write_atomic
         from ..steering import unit_terms
-        from ..visualization import visualize_targets as grow
+        from ..unit_pictures import visualize_targets as grow
 
         if config is not None:  # what the groups did not take is no parameter of this command
             known = {f.name for group in (InspectConfig, VisualizeConfig) for f in dataclasses.fields(group)}

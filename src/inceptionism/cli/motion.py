@@ -13,10 +13,10 @@ import typer
 
 from ..config import DreamConfig
 from ..errors import ConfigError, ImageError
-from ..options import LIVE_DREAM_DEFAULTS, ZOOM_DREAM_DEFAULTS, BatchConfig, LiveConfig, VideoConfig, ZoomConfig
+from ..command_config import LIVE_DREAM_DEFAULTS, ZOOM_DREAM_DEFAULTS, BatchConfig, LiveConfig, VideoConfig, ZoomConfig
 from .common import DebugOpt, QuietOpt, app, err, errors, out, progress_bar
 from .dream import command_inputs
-from .options import dream_options, with_config
+from .flags import dream_options, with_config
 
 
 @app.command()
@@ -157,7 +157,7 @@ def live(
         from ..motion.live import is_stream, live_frames, source_rate
         from ..motion.videoio import write_video
         from ..outputs import check_output_path
-        from ..params import declared
+        from ..declare import declared
 
         where: int | str = int(source) if source.isdigit() else source
         rate = source_rate(where)  # the recording's, the source's own; a missing file or camera is one line now

@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 
 from ..errors import ConfigError, OutputError, ServiceError
-from ..options import ServeConfig
+from ..command_config import ServeConfig
 from .common import DebugOpt, app, err, errors
-from .options import with_config
+from .flags import with_config
 
 
 @app.command()

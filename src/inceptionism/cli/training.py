@@ -8,9 +8,9 @@ import typer
 from rich.markup import escape
 
 from ..errors import ImageError
-from ..options import ClassifyConfig, InspectConfig, TrainConfig
+from ..command_config import ClassifyConfig, InspectConfig, TrainConfig
 from .common import DebugOpt, QuietOpt, app, err, errors, load_network, out
-from .options import with_config
+from .flags import with_config
 
 
 def _clock(seconds: float) -> str:

@@ -14,7 +14,7 @@ from ..featurevis import FeatureVisConfig
 from ..jobs import Dreamed, JobCancelled, JobEvents
 from ..motion.batch import BatchItem
 from ..motion.video import VideoResult
-from ..options import VideoConfig
+from ..command_config import VideoConfig
 from . import dreamers
 from .pool import DreamerPool
 from .video import dream_video_on

@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..motion.video import (VideoJob, VideoResult, dropped_if_unstarted, finish_job, fit_frame, keep_manifest, load_frame,
                             prepare_job)  # fmt: skip
 from ..motion.videoio import read_frames
-from ..options import VideoConfig
+from ..command_config import VideoConfig
 from .pool import DreamerPool
 from .worker import ship
 

@@ -25,7 +25,7 @@ from ..errors import InceptionismError
 from ..images import Picture
 from ..models import get_spec
 from ..models.loaded import LoadedModel
-from ..options import ZOOM_DREAM_DEFAULTS, InspectConfig, VideoConfig, VisualizeConfig, ZoomConfig
+from ..command_config import ZOOM_DREAM_DEFAULTS, InspectConfig, VideoConfig, VisualizeConfig, ZoomConfig
 from .host import Progress
 from .widgets import NETWORK, Widgets, from_images, picture_files, recipe, to_images
 
@@ -274,7 +274,7 @@ class Visualize(_Node):
 
     def run(self, network: Loaded, layer: str, target: str, **given: Any) -> tuple[torch.Tensor, torch.Tensor, str]:
         from ..steering import unit_terms
-        from ..visualization import visualize_targets
+        from ..unit_pictures import visualize_targets
 
         network = network.model
         with _inputs() as folder:

@@ -7,7 +7,7 @@ and any later door (a notebook helper, a bot) share.
   (``Limits``) and the cost bound (``work``, ``check_work``); a refusal is an ``ApiError``
   (a status, one line, the field at fault).
 
-A new door registers itself with :func:`inceptionism.params.add_door` (local or not), and
+A new door registers itself with :func:`inceptionism.declare.add_door` (local or not), and
 every parameter declared for all doors is offered by it at once. docs/architecture.md
 ("Adding a front door") has the steps.
 """

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..config import dream_params
-from ..params import declared
+from ..declare import declared
 
 __all__ = ["form"]
 

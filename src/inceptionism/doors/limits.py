@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from ..config import DreamConfig, dream_params, layered, parameters_named
 from ..errors import ConfigError, cause
 from ..formats import FORMATS, fit_longest_side
-from ..options import ServeConfig
+from ..command_config import ServeConfig
 from ..models import get_spec, list_models, weights_path
 
 __all__ = ["as_given", "ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 from ..config import DreamConfig
-from ..options import BatchConfig
+from ..command_config import BatchConfig
 from ..errors import ConfigError, ImageError, OutputError
 from ..images import INPUT_SUFFIXES, OUTPUT_FORMATS
 from ..outputs import make_output_dir, write_atomic

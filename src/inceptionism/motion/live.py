@@ -28,8 +28,8 @@ from ..config import DreamConfig
 from ..engine import Callbacks
 from ..errors import ImageError, InceptionismError, cause
 from ..models.loaded import LoadedModel
-from ..options import LIVE_DREAM_DEFAULTS, LiveConfig
-from ..params import declared
+from ..command_config import LIVE_DREAM_DEFAULTS, LiveConfig
+from ..declare import declared
 from .video import coherent_start, fit_frame
 
 __all__ = ["Latest", "LiveDreamer", "live_frames", "is_stream", "source_rate", "LIVE_FLOW_SIDE"]
@@ -247,7 +247,7 @@ def live_frames(
         stop: set it (from a signal handler, another thread) to end a camera or stream, even
             one that has stopped delivering.
         **params: the live ones (``frame_steps``, ``blend``, ``target_fps``:
-            :class:`~inceptionism.options.LiveConfig`) and any dream parameter.
+            :class:`~inceptionism.command_config.LiveConfig`) and any dream parameter.
     """
     from ..api import load_model_for, resolve_config
 

@@ -33,7 +33,7 @@ from ..engine.filters import resize
 from ..formats import fit_longest_side
 from ..images import Picture
 from ..models.loaded import LoadedModel
-from ..options import LOOP_MAX_LEVELS as MAX_LEVELS, LOOP_MAX_RATIO as MAX_RATIO, check_loop
+from ..command_config import LOOP_MAX_LEVELS as MAX_LEVELS, LOOP_MAX_RATIO as MAX_RATIO, check_loop
 
 __all__ = ["LoopPlan", "loop_plan", "compose", "dream_levels", "loop_frames", "Seam", "measure_seam"]
 
@@ -59,7 +59,7 @@ class LoopPlan:
 
 def loop_plan(frames: int, zoom: float, *, rotate: float = 0.0, interpolate: int = 0) -> LoopPlan:
     """The levels of a looping zoom of ``frames`` frames at ``zoom`` per frame (checked by
-    :func:`~inceptionism.options.check_loop`).
+    :func:`~inceptionism.command_config.check_loop`).
 
     Examples:
         >>> plan = loop_plan(48, 1.05)

@@ -32,7 +32,7 @@ from PIL import Image
 
 from ..config import DreamConfig, draw_seed
 from ..engine import Callbacks
-from ..options import VideoConfig
+from ..command_config import VideoConfig
 from ..errors import ConfigError
 from ..images import Picture, fit_longest_side
 from ..outputs import check_output_path, write_atomic
@@ -298,7 +298,7 @@ def dream_video(
     ``cfg`` must have its layers resolved; frame t is dreamed with seed ``seed + t``, where
     ``seed`` is ``cfg.seed``, or (when None) the one kept with the finished frames, or a
     drawn one that is kept with them; so a resumed job gives the same frames as an
-    uninterrupted one. ``video`` (:class:`~inceptionism.options.VideoConfig`) goes whole to
+    uninterrupted one. ``video`` (:class:`~inceptionism.command_config.VideoConfig`) goes whole to
     each frame's dreamer; ``options`` are its fields, for a call from Python
     (``coherence="off"``). ``on_frame(done, total, resumed)`` is called after each frame.
     The frames folder is removed after the video is written unless ``video.keep_frames``;

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ImageError, OutputError, cause
-from ..options import MAX_FPS, MIN_FPS
+from ..command_config import MAX_FPS, MIN_FPS
 from ..outputs import install, temporary_beside
 
 __all__ = ["VideoInfo", "probe", "read_frames", "read_recipe", "write_video", "VIDEO_FORMATS"]

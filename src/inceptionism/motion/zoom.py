@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..config import DreamConfig
 from ..engine import Callbacks
-from ..options import ZOOM_DREAM_DEFAULTS, ZoomConfig
+from ..command_config import ZOOM_DREAM_DEFAULTS, ZoomConfig
 from ..images import Picture
 from ..models.loaded import LoadedModel
 from .loop import loop_frames, loop_plan
@@ -127,7 +127,7 @@ def zoom(
         model: a loaded network to reuse.
         progress: a bar over the frames.
         **params: the zoom's own (``frames``, ``zoom``, ``rotate``, ``pan``, ``interpolate``,
-            ``loop``: :class:`~inceptionism.options.ZoomConfig`; ``loop=True`` makes the last
+            ``loop``: :class:`~inceptionism.command_config.ZoomConfig`; ``loop=True`` makes the last
             frame continue into the first) and any dream parameter, e.g. ``max_size=320``.
 
     Returns:

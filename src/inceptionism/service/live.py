@@ -33,8 +33,8 @@ from PIL import Image
 from ..doors.limits import ApiError, Limits, check_params
 from ..errors import InceptionismError
 from ..motion.live import Latest
-from ..options import LIVE_DREAM_DEFAULTS, LiveConfig
-from ..params import declared
+from ..command_config import LIVE_DREAM_DEFAULTS, LiveConfig
+from ..declare import declared
 
 __all__ = ["LiveLimits", "Sessions", "LiveSession", "message", "live_params"]
 

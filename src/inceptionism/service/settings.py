@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..doors.limits import Limits
 from ..featurevis import FeatureVisConfig
-from ..options import ServeConfig
+from ..command_config import ServeConfig
 from .inspector import THUMBNAIL
 from .live import LiveLimits
 from .security import LOOPBACK_NAMES, Access, is_loopback

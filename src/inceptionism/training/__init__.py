@@ -23,7 +23,7 @@ from ..device import resolve_device
 from ..errors import ConfigError, OutputError
 from ..outputs import check_output_path, write_atomic
 from ..models.trained import TrainedInfo, encode_trained
-from ..options import TrainConfig
+from ..command_config import TrainConfig
 from ..runtime import with_gradients
 from . import data as datasets
 from .loop import Epoch, checkpoint_path, run_pass, fit, network, read_checkpoint, write_checkpoint

@@ -22,7 +22,7 @@ from ..errors import ConfigError, ModelError, cause
 from ..outputs import write_atomic
 from ..models import ModelSpec, get_spec, without_inplace
 from ..models.trained import replace_head
-from ..options import TrainConfig
+from ..command_config import TrainConfig
 from ..imports import import_timm
 
 __all__ = ["Epoch", "Network", "network", "stages", "default_unfreeze", "fit", "run_pass", "checkpoint_path", "write_checkpoint",

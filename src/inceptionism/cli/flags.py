@@ -1,4 +1,4 @@
-"""Command-line options generated from the parameter declarations (``params.py``).
+"""Command-line flags generated from the parameter declarations (``declare.py``).
 
 A command lists the declarations it offers; each becomes an option with the declared
 name (``step_size`` is ``--step-size``), help, and default, and the command receives the
@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import typer
 
 from ..config import DreamConfig, dream_params, layered, load_config_mapping
-from ..params import Param, declared
+from ..declare import Param, declared
 from ..errors import ConfigError
 from ..written import decimal, whole
 from .common import err, errors

@@ -5,7 +5,7 @@ visualization render loop (``param`` fft, alpha or maco), from noise or grown ou
 
 Examples:
     >>> from inceptionism.models import load_model
-    >>> from inceptionism.options import VisualizeConfig
+    >>> from inceptionism.command_config import VisualizeConfig
     >>> from inceptionism.steering import unit_terms
     >>> model = load_model()
     >>> shown = list(visualize_targets(model, unit_terms(model, "blocks.4.1.bn1", "7"), VisualizeConfig(size=64, steps=2)))
@@ -29,7 +29,7 @@ from .errors import ConfigError
 from .featurevis import FeatureVisConfig, Visualization, target_text, visualize_features
 from .models import LoadedModel, load_model
 from .objectives import LayerTerm, kind_of, term_text
-from .options import VISUALIZE_RECIPE, VisualizeConfig
+from .command_config import VISUALIZE_RECIPE, VisualizeConfig
 from .runtime import with_gradients
 from .steering import unit_terms
 
@@ -177,7 +177,7 @@ def visualize(layer: str, target: int | str | Sequence[int | str], *, model: str
         model: the network: a name, or a model already loaded, as ``dream`` takes.
         device: where it runs (not used with a loaded model: it runs where it is).
         progress: show a progress bar (a widget in Jupyter, text in a terminal).
-        **params: any :class:`~inceptionism.options.VisualizeConfig` field: ``param``,
+        **params: any :class:`~inceptionism.command_config.VisualizeConfig` field: ``param``,
             ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``, ``step_size``, ``seed``,
             ``transforms``, ``photo``.
 

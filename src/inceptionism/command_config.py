@@ -1,5 +1,5 @@
-"""Parameters of the commands beyond one dream: zoom, video, batch, visualize, gallery,
-activations and serve. Declared once here (see :mod:`inceptionism.params`); the command
+"""Every command's parameters but the dream's (which are ``config.py``'s): zoom, video, live,
+batch, visualize, gallery, activations, serve and train. Declared once here (see :mod:`inceptionism.declare`); the command
 line's options and the library's keyword defaults both come from these fields.
 
 Examples:
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, weights_file
 from .errors import ConfigError
-from .params import Checked, declared, param
+from .declare import Checked, declared, param
 
 # Frame rates a video is written at: a GIF shows a frame for at most 655 s, and the rate is
 # handed to ffmpeg as a fraction over at most 1001 (0 below that), so a frame per 100 s is the

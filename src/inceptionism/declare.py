@@ -1,11 +1,11 @@
 """The declaration of parameters: one ``param(...)`` per dataclass field.
 
-A parameter is declared once, as a field of a config dataclass (``config.py``, the
-motion and service settings): its name is the field's name, its type the field's
+A parameter is declared once, as a field of a config dataclass (``config.py`` the dream's,
+``command_config.py`` every other command's): its name is the field's name, its type the field's
 annotation, and ``param()`` gives the default, the bounds or choices, the help text and
 the front doors that offer it. Everything else is generated from that:
 
-- the command line's options (``cli/options.py``): ``--step-size`` for ``step_size``;
+- the command line's options (``cli/flags.py``): ``--step-size`` for ``step_size``;
 - validation of a value from any source (:func:`check_value`), with the field named;
 - the JSON schema of config files and of the HTTP API (:func:`json_schema`);
 - the studio's form, from ``/api/settings`` (``studio`` placement and widget);
