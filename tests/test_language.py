@@ -76,8 +76,8 @@ def test_visualize_takes_every_kind_with_pictures_and_says_which_it_cannot(model
     terms = unit_terms(model, LAYER, "7,3+7")
     assert [term_text(t) for t in terms] == [f"{LAYER}:7", f"{LAYER}:3+7"]
     assert [term_text(t) for t in unit_terms(model, "class", "goldfinch,1")] == ["class:11", "class:1"]
-    with pytest.raises(ConfigError, match="diversity:LAYER terms have no pictures"):
-        unit_terms(model, "diversity", LAYER)
+    with pytest.raises(ConfigError, match=r"diversity:LAYER terms have no pictures.*visualize --diversity N"):
+        unit_terms(model, "diversity", LAYER)  # says where it can be written
     with pytest.raises(ConfigError, match="names 11 twice"):
         unit_terms(model, "class", "goldfinch,11")
 
@@ -111,3 +111,27 @@ def test_a_dream_parses_its_layers_once(model, small_photo, monkeypatch) -> None
     layers = "blocks.3.0*0.731,blocks.4.1:7*0.419"  # weights no other test uses: not parsed before
     inceptionism.render(small_photo, model=model, layers=layers, steps=1, octaves=1, seed=0, max_size=64)
     assert sorted(matched) == ["blocks.3.0*0.731", "blocks.4.1:7*0.419"]
+
+
+def test_every_kind_is_written_at_a_door_or_says_where(model, examples) -> None:
+    """caricature:LAYER had no door: visualize writes it now, a picture made of a photo's
+    features; without the photo it says so. Every built-in kind is checked."""
+    cat = inceptionism.visualize("caricature", LAYER, model=model, param="fft", size=48, steps=3, seed=0,
+                                 photo=str(examples / "chelsea.jpg"))
+    assert cat.size == (48, 48) and cat.info["inceptionism"]["visualize"]["caricature"] is True
+    with pytest.raises(ConfigError, match=r"caricature:blocks.4.1.bn1 is a picture made of a photo's features: "
+                                          "give --photo"):
+        inceptionism.visualize("caricature", LAYER, model=model, param="fft", size=48, steps=3)
+    from inceptionism.steering import unit_terms
+
+    for kind in obj.TERM_KINDS.values():
+        written = {"class": "tench", "direction": f"{LAYER}:3+7"}.get(kind.name, LAYER)
+        try:
+            unit_terms(model, kind.name, written)  # visualize takes it, or says where it goes
+        except ConfigError as exc:
+            assert "visualize --diversity" in str(exc), kind.name
+        if kind.in_dreams:  # and dreams take those that read one picture
+            (term,) = parse_terms(f"{kind.name}:{written}")
+            from inceptionism.steering import check_term
+
+            check_term(model, term)

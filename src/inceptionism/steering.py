@@ -87,12 +87,13 @@ def unit_terms(model: LoadedModel, layer: str, text: str, *, field: str = "targe
         for item in written:
             (term,) = objectives.parse_terms(item)
             kind = objectives.kind_of(term)
-            if kind.unit is None:
-                raise ConfigError(f"{kind.syntax} terms have no pictures of their own; give channels, "
-                                  "combinations such as 3+7, or classes", field=field)
+            if kind.unit is None and not kind.of_photo:
+                raise ConfigError(f"{kind.syntax} terms have no pictures of their own: {kind.help}; give "
+                                  "channels, combinations such as 3+7, or classes", field=field)
             check_term(model, term, door="visualize")
             term = kind.resolve(term, _context(model)) if kind.resolve is not None else term
-            kind.unit(term)  # a whole layer or a neuron is refused here
+            if kind.unit is not None:
+                kind.unit(term)  # a whole layer or a neuron is refused here
             terms.append(term)
     except InceptionismError as exc:
         exc.field = exc.field or field

@@ -92,6 +92,10 @@ def _grown(model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, see
     if cfg.photo is not None:
         yield from _accentuated(model, terms, cfg, seed, callbacks)
         return
+    photo_only = next((t for t in terms if kind_of(t).of_photo), None)
+    if photo_only is not None:
+        raise ConfigError(f"{term_text(photo_only)} is a picture made of a photo's features: give --photo (with "
+                          "--param fft or maco)", field="photo")
     if cfg.param != "pixel":
         yield from _rendered(model, terms, cfg, seed, callbacks)
         return
@@ -117,20 +121,32 @@ def _feature_config(cfg: VisualizeConfig, seed: int) -> FeatureVisConfig:
 
 def _accentuated(model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, seed: int,
                  callbacks: Callbacks | None) -> Iterator[Visualization]:
-    from .featurevis import accentuate
+    from .featurevis import accentuate, of_photo
     from .images import load_image, to_tensor
 
-    refused = next((t for t in terms if not kind_of(t).from_photo or t.channel is None or t.combination), None)
+    def accentuated(term: LayerTerm) -> bool:  # a single channel, grown out of the photo
+        return kind_of(term).from_photo and term.channel is not None and not term.combination
+
+    refused = next((t for t in terms if not accentuated(t) and not kind_of(t).of_photo), None)
     if refused is not None:
-        raise ConfigError(f"photo (feature accentuation) grows single channels of a layer, not {term_text(refused)}",
-                          field="photo")
+        raise ConfigError(f"photo grows single channels of a layer out of it (feature accentuation), or "
+                          f"{' or '.join(_photo_kinds())} of it, not {term_text(refused)}", field="photo")
     fv = _feature_config(cfg, seed)  # VisualizeConfig allows a photo with fft or maco alone
     photo = to_tensor(load_image(cfg.photo, role="photo", max_side=4 * cfg.size), model.device)[0]  # type: ignore[arg-type]
     on_step = _passes_reported(callbacks, len(terms), fv.steps, cfg.size)
     for term in terms:
-        shown = accentuate(model, photo, term.layer, int(term.channel), fv, on_step=on_step)  # type: ignore[arg-type]
+        if accentuated(term):
+            shown = accentuate(model, photo, term.layer, int(term.channel), fv, on_step=on_step)  # type: ignore[arg-type]
+        else:
+            shown = of_photo(model, photo, term, fv, on_step=on_step)
         shown.term = term
         yield shown
+
+
+def _photo_kinds() -> list[str]:
+    from .objectives import TERM_KINDS
+
+    return [kind.syntax for kind in TERM_KINDS.values() if kind.of_photo]
 
 
 def _rendered(

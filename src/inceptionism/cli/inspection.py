@@ -81,7 +81,7 @@ def visualize(
         from ..config import draw_seed, load_config_mapping
         from ..featurevis import parse_transforms, target_text
         from ..images import OUTPUT_FORMATS, save_image
-        from ..objectives import kind_of
+        from ..objectives import kind_of, term_text
         from ..outputs import check_output_path, check_outputs, write_atomic
         from ..steering import unit_terms
         from ..unit_pictures import visualize_targets as grow
@@ -115,7 +115,7 @@ def visualize(
         for path, result in zip(names, shown):
             result.metadata[RECIPE_KEY] = recipe  # --config PICTURE grows it again
             save_image(result.image, path, result.metadata)
-            out.print(f"wrote {path}; {layer} {result.target}: {kind_of(result.term).score} {result.score:.3f}, "
+            out.print(f"wrote {path}; {term_text(result.term)}: {kind_of(result.term).score} {result.score:.3f}, "
                       f"seed {vis.seed}" + _judged(result))
             if vis.importance and result.importance is not None:
                 from ..featurevis import importance_image

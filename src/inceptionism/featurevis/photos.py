@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.loaded import LoadedModel
-from ..objectives import Objective, caricature as caricature_term, channel, stay_close
+from ..objectives import LayerTerm, Objective, TermContext, channel, stay_close, term_objective
 from ..paths import __version__
 from ..runtime import with_gradients
 from ..taps import capture
@@ -24,7 +24,7 @@ from .render import render
 from .transforms import parse_transforms
 from .units import FeatureVisConfig, Visualization
 
-__all__ = ["accentuate", "caricature", "photo_features"]
+__all__ = ["accentuate", "caricature", "of_photo", "photo_features"]
 
 ACCENT_CLOSENESS = 1.0  # accentuate: weight of staying close, relative to the unit's own score
 # accentuate: Adam's step. Adam moves every coefficient by about its step from the first
@@ -94,8 +94,17 @@ def accentuate(model: LoadedModel, photo: torch.Tensor, layer: str, target: int,
 @with_gradients
 def caricature(model: LoadedModel, photo: torch.Tensor, layer: str, cfg: FeatureVisConfig) -> Visualization:
     """Exaggerate what ``layer`` sees in ``photo`` (3, H, W) in [0, 1], grown from noise."""
+    return of_photo(model, photo, LayerTerm(layer, kind="caricature"), cfg)
+
+
+@with_gradients
+def of_photo(model: LoadedModel, photo: torch.Tensor, term: LayerTerm, cfg: FeatureVisConfig, *,
+             on_step: Callable[[int, torch.Tensor], None] | None = None) -> Visualization:
+    """A picture of a term made of a photo's features (its kind's ``of_photo``, e.g.
+    ``caricature:LAYER``), grown from noise: the term is built with the activations of the
+    photo's centre square at ``cfg.size``."""
     start = _square(photo, cfg.size).to(model.device)
-    objective = caricature_term(layer, photo_features(model, start, [layer])[layer])
+    objective = term_objective(term, TermContext(photo=lambda layer: photo_features(model, start, [layer])[layer]))
     gen = torch.Generator().manual_seed(cfg.seed)
     noise_start = torch.sigmoid(torch.randn(start.shape, generator=gen) * 0.1).to(model.device)
-    return _grown(model, noise_start, objective, cfg, {"caricature": True}, layer, "caricature")
+    return _grown(model, noise_start, objective, cfg, {term.kind: True}, term.layer, term.kind, on_step=on_step)

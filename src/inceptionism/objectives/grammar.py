@@ -88,7 +88,8 @@ class TermKind:
     pixel: Callable[[LayerTerm], dict[str, Any]] | None = None
     score: str = "score"  # what a picture's score is, as the command line says it
     judged: bool = False  # another classifier can grade a picture of it (visualize --judge)
-    from_photo: bool = False  # a picture of it can grow out of a photo (visualize --photo)
+    from_photo: bool = False  # a picture of it can grow out of a photo (visualize --photo: accentuation)
+    of_photo: bool = False  # a picture of it is made of a photo's features, grown from noise (needs --photo)
     resolve: Callable[[LayerTerm, TermContext], LayerTerm] | None = None  # names made indices, for a picture
 
 
@@ -212,10 +213,11 @@ register(TermKind("direction", "direction:LAYER:3+7-2", "a direction in the laye
                   lambda t, ctx: batched.direction(t.layer, dict(t.combination)),
                   unit=lambda t: batched.direction(t.layer, dict(t.combination)), score="mean activation"))
 register(TermKind("diversity", "diversity:LAYER", "several pictures of one target differ in style at the layer "
-                  "(weight it, e.g. *0.5; visualize --diversity only)", _layer_only("diversity"),
+                  "(visualize --diversity N gives each target N pictures pushed apart by it)", _layer_only("diversity"),
                   lambda t, ctx: batched.diversity(t.layer, ctx.pictures), in_dreams=False))
 register(TermKind("caricature", "caricature:LAYER", "exaggerate what the layer sees in a photo "
-                  "(visualize --photo only)", _layer_only("caricature"), _build_caricature, in_dreams=False))
+                  "(visualize caricature LAYER --photo PHOTO)", _layer_only("caricature"), _build_caricature,
+                  in_dreams=False, of_photo=True))
 
 
 def split_terms(text: str) -> list[str]:
