@@ -110,6 +110,21 @@ def test_a_picture_carries_its_recipe_and_grows_again_from_it(tmp_path, flags):
     assert smaller.exit_code == 0 and Image.open(tmp_path / "d.png").size == (32, 32)
 
 
+def test_visualize_s_config_has_a_schema_that_its_saved_configs_meet(tmp_path):
+    import jsonschema
+
+    shown = invoke("schema", "--command", "visualize")
+    assert shown.exit_code == 0, shown.output
+    schema = json.loads(shown.output)
+    saved = invoke("visualize", LAYER, "7", "-o", tmp_path / "a.png", "--size", "32", "--steps", "1", "--octaves", "1",
+                   "--save-config", tmp_path / "a.json", "-q")
+    assert saved.exit_code == 0, saved.output
+    jsonschema.validate(json.loads((tmp_path / "a.json").read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"size": 40, "octave_scale": 1.2}, schema)  # not visualize's
+    assert {"param", "transforms", "diversity", "photo", "importance", "judge", "model"} <= set(schema["properties"])
+
+
 def test_a_config_that_is_not_visualize_s_is_one_line(tmp_path, no_work, examples):
     (tmp_path / "bad.json").write_text('{"size": 40, "octave_scale": 1.2}')
     one_line(invoke("visualize", LAYER, "7", "--config", tmp_path / "bad.json", "-o", tmp_path / "e.png", "-q"), 2,

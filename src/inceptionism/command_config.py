@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, weights_file
 from .errors import ConfigError
-from .declare import Checked, declared, param
+from .declare import Checked, declared, json_schema, param
 
 # Frame rates a video is written at: a GIF shows a frame for at most 655 s, and the rate is
 # handed to ffmpeg as a fraction over at most 1001 (0 below that), so a frame per 100 s is the
@@ -387,3 +387,11 @@ class ClassifyConfig(_Command):
     """What a network sees in photos (``inceptionism classify``)."""
 
     top: int = param(1, "classes to print per image, most likely first", low=1, high=1000)
+
+
+def visualize_schema() -> dict[str, Any]:
+    """The JSON schema of ``visualize --config`` (what ``--save-config`` writes, and the
+    ``visualize_params`` a picture keeps): the network's and visualize's parameters, generated
+    from their declarations."""
+    params = [p for group in (InspectConfig, VisualizeConfig) for p in declared(group) if p.offered("cli")]
+    return json_schema(params, "inceptionism visualize parameters")

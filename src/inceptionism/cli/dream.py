@@ -174,12 +174,19 @@ def command_inputs(cfg: DreamConfig, photos: tuple[str | Path, ...]) -> tuple[st
 @app.command()
 def schema(
     door: str = typer.Option("file", help="file: config files (--config, --save-config); studio: the HTTP API's params."),
+    command: str = typer.Option("dream", help="dream (also zoom, video, batch, live), or visualize."),
     debug: bool = DebugOpt,
 ) -> None:
-    """Print the JSON schema of the dream parameters, generated from their declarations."""
+    """Print the JSON schema of a command's parameters, generated from their declarations."""
     with errors(debug):
+        from ..command_config import visualize_schema
         from ..config import config_schema
 
         if door not in ("file", "studio"):
             raise ConfigError(f"door {door!r} is not one of file, studio", field="door")
-        out.print_json(json.dumps(config_schema(door)))
+        if command not in ("dream", "visualize"):
+            raise ConfigError(f"command {command!r} is not one of dream, visualize", field="command")
+        if command == "visualize" and door != "file":
+            raise ConfigError("visualize's parameters have a schema for config files only (the studio has no "
+                              "visualize request)", field="door")
+        out.print_json(json.dumps(config_schema(door) if command == "dream" else visualize_schema()))
