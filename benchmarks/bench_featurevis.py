@@ -33,10 +33,11 @@ def _ours(model, method: str, targets: list[int], steps: int) -> tuple[torch.Ten
     from torchvision.transforms.v2 import functional as tv
 
     from inceptionism.featurevis import FeatureVisConfig, visualize_features
+    from inceptionism.objectives import LayerTerm
 
     cfg = FeatureVisConfig(size=224, steps=steps, seed=0, param=method)
     started = time.perf_counter()
-    shown = visualize_features(model, "class", targets, cfg, batch=10)
+    shown = visualize_features(model, [LayerTerm("class", t, kind="class") for t in targets], cfg, batch=10)
     took = (time.perf_counter() - started) / len(targets)
     return torch.stack([tv.to_dtype(tv.pil_to_tensor(v.image.convert("RGB")), scale=True) for v in shown]), took
 

@@ -174,6 +174,7 @@ def bench_featurevis(model, runs: int) -> None:
     """``visualize --param fft`` (8 channels a batch, 224 px, its default steps) and one
     training step (a batch of 32 at 224 px, the whole network learning) under autocast."""
     from inceptionism.featurevis import FeatureVisConfig, visualize_features
+    from inceptionism.objectives import LayerTerm
 
     print("\n## Feature visualization and training under bf16 autocast\n")
     print("| work | fp32 | bf16 | bf16 / fp32 (pairs' range) | fp32 score | bf16 score (read in fp32) |")
@@ -185,7 +186,7 @@ def bench_featurevis(model, runs: int) -> None:
     def fft(precision: str) -> float:
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            pictures = visualize_features(model, "blocks.4.1.bn1", channels, cfg, batch=8)
+            pictures = visualize_features(model, [LayerTerm("blocks.4.1.bn1", c) for c in channels], cfg, batch=8)
         took = time.perf_counter() - start
         from inceptionism.images import to_tensor
         from inceptionism.images import picture_from_pil

@@ -44,6 +44,7 @@ def main() -> None:
 
     import inceptionism
     from inceptionism.featurevis import FeatureVisConfig, visualize_features
+    from inceptionism.steering import unit_terms
     from inceptionism.labels import resolve_class
 
     model = inceptionism.load_model()
@@ -53,7 +54,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for size, steps in ((160, 96), (224, 128)):
         start = time.perf_counter()
-        results = visualize_features(model, "class", [resolve_class(n) for n in names], FeatureVisConfig(size=size, steps=steps, seed=0), batch=5)
+        results = visualize_features(model, unit_terms(model, "class", ",".join(names)), FeatureVisConfig(size=size, steps=steps, seed=0), batch=5)
         took = time.perf_counter() - start
         probs = []
         for r, name in zip(results, names):

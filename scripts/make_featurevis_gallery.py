@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from inceptionism import featurevis as fv
 from inceptionism.images import load_image, to_tensor
 from inceptionism.models import load_model
+from inceptionism.steering import unit_terms
 
 LAYER, CHANNEL = "blocks.4.1.bn1", 7
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,16 +50,16 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     model = load_model("efficientnet-lite0")
     cfg = fv.FeatureVisConfig(size=224, steps=128, seed=0)
-    methods = [fv.visualize_features(model, LAYER, [CHANNEL], dataclasses.replace(cfg, param=p))[0]
+    methods = [fv.visualize_features(model, unit_terms(model, LAYER, str(CHANNEL)), dataclasses.replace(cfg, param=p))[0]
                for p in ("pixels", "fft", "alpha", "maco")]
     pictures = [m.image for m in methods] + [fv.importance_image(methods[3].importance).convert("RGB")]
     _strip(pictures, ["pixels", "fft", "alpha", "maco", "maco importance"]).save(out / "methods.jpg", quality=90)
 
-    several = fv.visualize_features(model, LAYER, [CHANNEL], dataclasses.replace(cfg, pictures=4))
+    several = fv.visualize_features(model, unit_terms(model, LAYER, str(CHANNEL)), dataclasses.replace(cfg, pictures=4))
     _strip([v.image for v in several], [f"{LAYER}:{CHANNEL} #{v.metadata['visualize']['picture']}" for v in several]
            ).save(out / "diversity.jpg", quality=90)
 
-    pair = fv.visualize_features(model, LAYER, [7, 10, ((7, 1.0), (10, 1.0)), ((7, 1.0), (10, -1.0))], cfg)
+    pair = fv.visualize_features(model, unit_terms(model, LAYER, "7,10,7+10,7-10"), cfg)
     _strip([v.image for v in pair], ["7", "10", "7+10", "7-10"]).save(out / "interaction.jpg", quality=90)
 
     photo = to_tensor(load_image(ROOT / "examples" / "chelsea.jpg"))[0]
@@ -75,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         crops = fv.scan_photos(model, LAYER, _crops(ROOT / "examples", Path(folder), 48), [CHANNEL], top=1).means
     for channel in (CHANNEL, 10, 24):
-        own = methods[1] if channel == CHANNEL else fv.visualize_features(model, LAYER, [channel], cfg)[0]
+        own = methods[1] if channel == CHANNEL else fv.visualize_features(model, unit_terms(model, LAYER, str(channel)), cfg)[0]
         picture = to_tensor(_pil_tensor(own.image))[0]
         for sample, means in (("4 photos", scan.means), (f"{len(crops)} crops", crops)):
             print(f"sanity of the fft picture of {LAYER}:{channel} on {sample}:", fv.sanity(model, LAYER, channel, picture, means))

@@ -15,7 +15,8 @@ import inceptionism
 from inceptionism.command_config import VisualizeConfig
 from inceptionism.unit_pictures import visualize_targets
 from inceptionism.featurevis import FeatureVisConfig, visualize_features
-from inceptionism.labels import resolve_class, resolve_classes
+from inceptionism.labels import resolve_classes
+from inceptionism.steering import unit_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
@@ -60,16 +61,16 @@ def main() -> None:
     save(inceptionism.dream(coffee, model=model, seed=0, preset="deep", mask=str(mask_path)), "steer-mask.jpg")
     # Class visualizations from noise, Fourier parameterization.
     names = ["banana", "goldfinch", "volcano", "lemon", "tabby"]
-    vis = visualize_features(model, "class", [resolve_class(n) for n in names], FeatureVisConfig(size=224, steps=128, seed=0))
+    vis = visualize_features(model, unit_terms(model, "class", ",".join(names)), FeatureVisConfig(size=224, steps=128, seed=0))
     strip = Image.new("RGB", (224 * len(vis), 224))
     for i, v in enumerate(vis):
         strip.paste(v.image, (224 * i, 0))
     save(strip, "steer-classes-fft.jpg", None)
     # Pixel vs Fourier for one channel, same step count.
     layer, channel = "blocks.4.1.bn1", 7
-    fft = visualize_features(model, layer, [channel], FeatureVisConfig(size=224, steps=60, seed=0))[0]
-    (pixel,) = visualize_targets(model, layer, [channel], VisualizeConfig(size=224, octaves=3, steps=20, seed=0))
-    (lap,) = visualize_targets(model, layer, [channel], VisualizeConfig(size=224, octaves=3, steps=20, seed=0, lapnorm=True))
+    fft = visualize_features(model, unit_terms(model, layer, str(channel)), FeatureVisConfig(size=224, steps=60, seed=0))[0]
+    (pixel,) = visualize_targets(model, unit_terms(model, layer, str(channel)), VisualizeConfig(size=224, octaves=3, steps=20, seed=0))
+    (lap,) = visualize_targets(model, unit_terms(model, layer, str(channel)), VisualizeConfig(size=224, octaves=3, steps=20, seed=0, lapnorm=True))
     row = Image.new("RGB", (224 * 3, 224))
     for i, im in enumerate((pixel.image, lap.image, fft.image)):
         row.paste(im, (224 * i, 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -109,18 +111,34 @@ def test_fused_convolutions_give_the_plain_gradient(model) -> None:
     assert "forward" not in vars(conv)
 
 
-def test_a_dream_is_the_same_to_the_bit_with_the_fusion(model, examples, monkeypatch) -> None:
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """How many convolutions ran fused (the custom function's calls)."""
+    from inceptionism.models import fuse
+
+    calls = []
+    apply = fuse._ConvReLU6.apply
+    monkeypatch.setattr(fuse._ConvReLU6, "apply", lambda *a: calls.append(1) or apply(*a))
+    return calls
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_dream_is_the_same_to_the_bit_with_the_fusion(model, examples, monkeypatch, fused_calls, threads) -> None:
     """Outputs keep their bytes: fused only where PyTorch itself would use oneDNN, the
     recorded avoid-a-class dream (the whole network, down to the head's small 1x1
-    convolution that PyTorch keeps on its own kernel) gives the plain path's pixels exactly."""
+    convolution that PyTorch keeps on its own kernel, at one thread more of them) gives the
+    plain path's pixels exactly."""
     from inceptionism.api import render
     from inceptionism.models import fuse
+    from inceptionism.runtime import cpu_threads
 
     image = examples / "chelsea.jpg"
     params = dict(preset="deep", avoid_class="dog", max_size=96, steps=3, octaves=2, seed=6)
-    fast = np.asarray(render(image, model=model, **params).image)
-    monkeypatch.setattr(fuse, "_POINTWISE", None)  # fusable() says no: the plain path
-    plain = np.asarray(render(image, model=model, **params).image)
+    with cpu_threads(threads):
+        fast = np.asarray(render(image, model=model, **params).image)
+        assert fused_calls  # the fused path ran
+        monkeypatch.setattr(fuse, "_POINTWISE", None)  # fusable() says no: the plain path
+        plain = np.asarray(render(image, model=model, **params).image)
     assert np.array_equal(fast, plain)
 
 
@@ -132,14 +150,23 @@ def test_a_requested_activation_inside_a_norm_is_still_seen(model) -> None:
         assert (plain[name] - fast[name]).abs().max() <= 1e-4 * plain[name].abs().max(), name
 
 
-def test_the_fused_path_falls_back_where_it_cannot_be_used(model) -> None:
-    """Under bf16 autocast the fused call (fp32 only) is not taken: the folded network still runs."""
+def test_the_fused_path_falls_back_where_it_cannot_be_used(model, fused_calls) -> None:
+    """Under bf16 autocast, or with oneDNN turned off, the fused call is not taken: the folded
+    network still runs, as PyTorch would run it."""
     x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
     with capture(model, ["blocks.3.0"]) as run, torch.no_grad():
         exact = run(x)["blocks.3.0"]
+        assert fused_calls
+        fused_calls.clear()
         with torch.autocast("cpu", dtype=torch.bfloat16):
             rough = run(x)["blocks.3.0"].float()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on oneDNN's TF32 for Intel GPUs
+            with torch.backends.mkldnn.flags(enabled=False):
+                native = run(x)["blocks.3.0"]
+    assert not fused_calls
     assert (exact - rough).abs().max() <= 0.1 * exact.abs().max()
+    assert (exact - native).abs().max() <= 1e-4 * exact.abs().max()
 
 
 @pytest.mark.parametrize("c_in, c_out, kernel, stride, padding, groups", [
@@ -147,9 +174,11 @@ def test_the_fused_path_falls_back_where_it_cannot_be_used(model) -> None:
     (8, 8, 4, 2, 1, 8),  # depthwise at stride 2 with a zero tap ("same" padding)
     (4, 12, 1, 1, 0, 1), (3, 6, 4, 2, 1, 1),  # expansion and the stem
 ])
-def test_the_fused_convolution_matches_conv_then_relu6(c_in, c_out, kernel, stride, padding, groups) -> None:
+def test_the_fused_convolution_matches_conv_then_relu6(c_in, c_out, kernel, stride, padding, groups,
+                                                       fused_calls) -> None:
     gen = torch.Generator().manual_seed(2)
-    x = (4 * torch.randn(1, c_in, 20, 24, generator=gen)).contiguous(memory_format=torch.channels_last)
+    # large enough that PyTorch itself would use oneDNN for each (a small 1x1 one it would not)
+    x = (4 * torch.randn(1, c_in, 80, 96, generator=gen)).contiguous(memory_format=torch.channels_last)
     conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups).requires_grad_(False)
     conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) / kernel)  # not the global generator's
     conv.bias.copy_(torch.randn(c_out, generator=gen))
@@ -160,6 +189,7 @@ def test_the_fused_convolution_matches_conv_then_relu6(c_in, c_out, kernel, stri
     b = x.clone().requires_grad_(True)
     y_fast = fused_forward(conv, nn.ReLU6())(b)
     (g_fast,) = torch.autograd.grad(y_fast, b, grad)
+    assert fused_calls  # compared with the fused call, not the plain path with itself
     assert 0 < (y_plain == 0).float().mean() and 0 < (y_plain == 6).float().mean()  # both ends of the clamp are hit
     assert torch.allclose(y_fast, y_plain, atol=1e-5)
     assert torch.allclose(g_fast, g_plain, atol=1e-5)

@@ -135,3 +135,22 @@ def test_every_kind_is_written_at_a_door_or_says_where(model, examples) -> None:
             from inceptionism.steering import check_term
 
             check_term(model, term)
+
+
+def test_visualize_targets_read_as_people_write_them(model) -> None:
+    """Found by a review: class names with spaces (691 of ImageNet's 1000), a neuron's @Y,X,
+    weights, several layers, 'all' of a kind: each taken or refused in one clear line."""
+    from inceptionism.steering import unit_terms
+
+    assert [term_text(t) for t in unit_terms(model, "class", "golden retriever, tench")] == ["class:207", "class:0"]
+    (cls,) = parse_terms("class:golden retriever*0.5")  # --layers too
+    assert cls.class_name == "golden retriever" and cls.weight == 0.5
+    with pytest.raises(ConfigError, match="not for .blocks.4.1.bn1:7@1,2."):
+        unit_terms(model, LAYER, "7@1,2")  # one neuron: refused as a neuron, not as a bad position
+    with pytest.raises(ConfigError, match="target '3\\*-1' has a weight"):
+        unit_terms(model, LAYER, "3*-1")
+    with pytest.raises(ConfigError, match="is not one layer"):
+        unit_terms(model, f"{LAYER},blocks.5.0", "3")
+    with pytest.raises(ConfigError, match="all names every channel of a layer; class:CLASS takes"):
+        unit_terms(model, "class", "all")
+    assert len(unit_terms(model, LAYER, "all")) == 672

@@ -133,7 +133,7 @@ def test_a_config_that_is_not_visualize_s_is_one_line(tmp_path, no_work, example
                      "-o", tmp_path / "dream.png", "-q")
     assert dreamed.exit_code == 0, dreamed.output
     one_line(invoke("visualize", LAYER, "7", "--config", tmp_path / "dream.png", "-o", tmp_path / "e.png", "-q"), 2,
-             "holds no visualize parameters: it was written by another command")
+             "holds no visualize parameters: another command wrote it")
 
 
 def test_the_library_s_pictures_carry_the_recipe_too(model):

@@ -268,7 +268,8 @@ class BatchConfig(_OnCluster):
 
 
 # Where a picture of a unit keeps its recipe (InspectConfig's and VisualizeConfig's fields, the
-# seed drawn included): ``visualize --config PICTURE`` grows the same picture from it.
+# seed drawn included, and the terms it was of): ``visualize LAYER TARGETS --config PICTURE``,
+# given the same LAYER TARGETS, grows the same picture from it.
 VISUALIZE_RECIPE = "visualize_params"
 
 
@@ -394,4 +395,8 @@ def visualize_schema() -> dict[str, Any]:
     ``visualize_params`` a picture keeps): the network's and visualize's parameters, generated
     from their declarations."""
     params = [p for group in (InspectConfig, VisualizeConfig) for p in declared(group) if p.offered("cli")]
-    return json_schema(params, "inceptionism visualize parameters")
+    schema = json_schema(params, "inceptionism visualize parameters")
+    schema["properties"]["terms"] = {"type": "array", "items": {"type": "string"},
+                                     "description": "what the pictures were of, as terms (a record: the command "
+                                                    "takes LAYER TARGETS)"}
+    return schema

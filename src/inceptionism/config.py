@@ -388,6 +388,6 @@ def load_config_mapping(path: str | Path, key: str = "config") -> dict[str, Any]
     if isinstance(data.get(key), dict):  # an output's metadata (embedded, or as `info` prints it)
         return data[key]
     if key != "config" and any(isinstance(value, dict) for value in data.values()):  # another command's output
-        raise ConfigError(f"{str(path)!r} holds no {key.split('_')[0]} parameters: it was written by another command",
-                          field="config")
+        raise ConfigError(f"{str(path)!r} holds no {key.split('_')[0]} parameters: another command wrote it (or a "
+                          "version that kept none)", field="config")
     return data

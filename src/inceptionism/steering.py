@@ -51,8 +51,10 @@ def check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, 
     positioned = term.position is not None and size is not None
     # the layer and its channels are the same at any size; a neuron's position needs the 224 px sizes
     info = layer_info(model, term.layer, 224 if positioned else model.spec.probe_size)
-    for index in [term.channel] if term.channel is not None else [index for index, _ in term.combination]:
+    for index in [*([term.channel] if term.channel is not None else []), *(i for i, _ in term.combination)]:
         info.check_channel(index)
+    if door == "dreams":  # what its kind checks as it builds (a custom kind's own checks)
+        objectives.term_objective(term, _context(model))
     if not positioned:
         return None
     # Layer size at this image size, from its stride at the 224 px probe (SAME padding: ceil).
@@ -77,20 +79,34 @@ def unit_terms(model: LoadedModel, layer: str, text: str, *, field: str = "targe
         ConfigError, LayerError: no targets, one given twice, one the network lacks, one of a
             kind that has no pictures, or a form the language does not take.
     """
+    if "," in layer or not layer.strip():
+        raise ConfigError(f"layer {layer!r} is not one layer (or kind such as class); give one, and its targets "
+                          "after it", field="layer")
     try:
-        if str(text).strip() == "all":
-            info = layer_info(model, layer, model.spec.probe_size)
+        every = str(text).strip() == "all"
+        if every:
+            if layer in objectives.TERM_KINDS:
+                raise ConfigError(f"all names every channel of a layer; {objectives.TERM_KINDS[layer].syntax} takes "
+                                  "its targets one by one", field=field)
+            info = layer_info(model, layer, model.spec.probe_size)  # the check of each channel below
             written = [f"{layer}:{index}" for index in range(info.channels)]
-        else:
-            written = [f"{layer}:{part.strip()}" for part in str(text).split(",") if part.strip()]
+        else:  # a neuron's @Y,X keeps its comma: the grammar's own split
+            written = [f"{layer}:{part.strip()}" for part in objectives.split_terms(str(text)) if part.strip()]
         terms = []
         for item in written:
-            (term,) = objectives.parse_terms(item)
+            found = objectives.parse_terms(item)
+            if len(found) != 1:
+                raise ConfigError(f"{item!r} is more than one term; give one LAYER and its targets", field=field)
+            term = found[0]
             kind = objectives.kind_of(term)
+            if term.weight != 1.0:
+                raise ConfigError(f"target {item.split(':', 1)[1]!r} has a weight; a picture is of one target, "
+                                  "unweighted", field=field)
             if kind.unit is None and not kind.of_photo:
                 raise ConfigError(f"{kind.syntax} terms have no pictures of their own: {kind.help}; give "
                                   "channels, combinations such as 3+7, or classes", field=field)
-            check_term(model, term, door="visualize")
+            if not every:  # every channel of a layer is one by construction
+                check_term(model, term, door="visualize")
             term = kind.resolve(term, _context(model)) if kind.resolve is not None else term
             if kind.unit is not None:
                 kind.unit(term)  # a whole layer or a neuron is refused here

@@ -107,6 +107,8 @@ def _layouts_cached(model: LoadedModel) -> tuple[tuple[str, str], ...]:
                 found.append((name, "nchw"))
             elif shape[3] == other[3] and shape[1] != other[1]:
                 found.append((name, "nhwc"))
+            elif model.spec.tokens is None:  # its size does not follow the input's (a pooled map): (B, C, H, W)
+                found.append((name, "nchw"))
         elif len(shape) == 3 and model.spec.tokens is not None:
             prefix = next((p for p in (model.spec.tokens.prefix, 0) if _grid(model, shape[1] - p, *small)), None)
             if prefix is not None:  # one token a patch, after the prefix (CaiT's patch blocks carry none)

@@ -45,7 +45,9 @@ def visualize_targets(
     A missing ``cfg.seed`` is drawn once and recorded in every picture's metadata.
     """
     seed = cfg.seed if cfg.seed is not None else draw_seed()
-    recipe = {"model": model.spec.name, **dataclasses.asdict(cfg), "seed": seed}
+    # what it is of (informational: the command takes LAYER TARGETS again) and how it grew
+    recipe = {"model": model.spec.name, **dataclasses.asdict(cfg), "seed": seed,
+              "terms": [term_text(t) for t in terms]}
     judge = _judge(cfg.judge, terms, model)  # refused before any picture grows
     for shown in _grown(model, terms, cfg, seed, callbacks):
         said = {VISUALIZE_RECIPE: recipe}  # the picture says how to grow it again

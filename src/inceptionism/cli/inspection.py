@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 from typing import Optional
@@ -87,7 +88,7 @@ def visualize(
         from ..unit_pictures import visualize_targets as grow
 
         if config is not None:  # what the groups did not take is no parameter of this command
-            known = {f.name for group in (InspectConfig, VisualizeConfig) for f in dataclasses.fields(group)}
+            known = {f.name for group in (InspectConfig, VisualizeConfig) for f in dataclasses.fields(group)} | {"terms"}
             unknown = sorted(set(load_config_mapping(config, key=RECIPE_KEY)) - known)
             if unknown:
                 raise ConfigError(f"config {str(config)!r} holds {', '.join(unknown)}: not parameters of visualize "
@@ -113,6 +114,7 @@ def visualize(
             total = -(-len(chosen) // max(1, vis.batch // vis.diversity)) * vis.steps_or_default()
         shown = run_with_progress(lambda callbacks: list(grow(loaded, chosen, vis, callbacks=callbacks)), total, quiet)
         for path, result in zip(names, shown):
+            recipe = {**result.metadata.get(RECIPE_KEY, {}), **recipe}  # its terms, and the network as named here
             result.metadata[RECIPE_KEY] = recipe  # --config PICTURE grows it again
             save_image(result.image, path, result.metadata)
             out.print(f"wrote {path}; {term_text(result.term)}: {kind_of(result.term).score} {result.score:.3f}, "
@@ -125,7 +127,8 @@ def visualize(
                 out.print(f"wrote {beside}: where the objective looked (brighter: more)")
         if save_config is not None:
             write_atomic(save_config, lambda fh: fh.write((json.dumps(recipe, indent=2) + "\n").encode()))
-            out.print(f"wrote {save_config}: the parameters (--config {save_config} grows the same pictures)")
+            out.print(f"wrote {save_config}: the parameters (--config {save_config} with the same LAYER TARGETS "
+                      "grows the same pictures)")
 
 
 def _visualize_names(output: Path, targets: list, pictures: int) -> list[Path]:
@@ -133,8 +136,10 @@ def _visualize_names(output: Path, targets: list, pictures: int) -> list[Path]:
     its target, with several pictures per target)."""
     if len(targets) == 1 and pictures == 1:
         return [output]
+    # a target's text in a file name: what no file system takes (a term's colons, a class's spaces) as -
+    safe = [re.sub(r"[^\w+.-]+", "-", str(t)).strip("-") or "target" for t in targets]
     return [output.with_name(f"{output.stem}-{t}{f'-{k}' if pictures > 1 else ''}{output.suffix}")
-            for t in targets for k in range(pictures)]
+            for t in safe for k in range(pictures)]
 
 
 def _importance_name(picture: Path) -> Path:

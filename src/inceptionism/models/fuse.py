@@ -21,6 +21,7 @@ step faster) rounds differently.
 
 from __future__ import annotations
 
+import platform
 from typing import Callable
 
 import torch
@@ -30,6 +31,7 @@ from .same import Conv2dSameByTaps
 
 __all__ = ["fusable", "fused_forward"]
 
+_CHECKED = ("x86_64", "amd64")  # where the fused call was seen to round as the plain one (tests/test_fold.py)
 _POINTWISE = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if hasattr(torch.ops, "mkldnn") else None
 
 
@@ -37,7 +39,7 @@ def fusable(conv: nn.Module, after: nn.Module) -> bool:
     """True where ``conv``'s output goes through ``after`` alone and ``after`` is ReLU6, so
     the pair can run as one call: a plain zero-padded 2-D convolution (or TensorFlow's
     "same" one) without dilation, and a ReLU6 (or a Hardtanh to [0, 6])."""
-    if _POINTWISE is None or not torch.backends.mkldnn.is_available():
+    if _POINTWISE is None or not torch.backends.mkldnn.is_available() or platform.machine().lower() not in _CHECKED:
         return False
     relu6 = type(after) is nn.ReLU6 or (type(after) is nn.Hardtanh and (after.min_val, after.max_val) == (0.0, 6.0))
     plain = (type(conv) is Conv2dSameByTaps or (type(conv) is nn.Conv2d and not isinstance(conv.padding, str)))
@@ -66,7 +68,10 @@ class _ConvReLU6(torch.autograd.Function):
 
 def _onednn_runs(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, ...], groups: int) -> bool:
     """Whether PyTorch's own fp32 CPU convolution takes oneDNN for this call (its
-    ``ConvParams::use_mkldnn``): not for a small unstrided 1x1 convolution of one picture."""
+    ``ConvParams::use_mkldnn``): not where oneDNN is turned off (``torch.backends.mkldnn.flags``),
+    nor for a small unstrided 1x1 convolution of one picture."""
+    if not torch._C._get_mkldnn_enabled():
+        return False
     pointwise = weight.shape[-1] == 1 and weight.shape[-2] == 1
     strided = any(s != 1 for s in stride)
     return ((strided or x.shape[0] >= 16 or not pointwise or torch.get_num_threads() > 1)

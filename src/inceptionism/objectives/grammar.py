@@ -29,7 +29,7 @@ __all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "LAYER", "regis
            "split_terms", "parse_terms", "parse", "channel_combination", "term_objective", "term_text"]
 
 _TERM = re.compile(
-    r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s]+))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
+    r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s](?:[^*@]*[^*@\s])?))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
 )
 _COMBINATION = re.compile(r"^(?P<layer>[^:\s]+):(?P<combo>\S+)$")
 _CHANNELS = re.compile(r"^[-+]?[0-9]+(?:[-+][0-9]+)*$")
