@@ -499,3 +499,43 @@ def test_a_store_that_fails_mid_dream_does_not_leave_the_job_running(tmp_path, s
         assert job["status"] == "done", job
         events = client.get(f"/api/dreams/{job_id}/events").text
         assert "event: done" in events  # the stream ends
+
+
+def test_the_channel_picker_grows_pictures_with_visualize_s_parameters(tmp_path: Path) -> None:
+    """POST .../pictures: the terms of the one objective language, grown with the parameters the
+    studio's generated form offers (visualize's declarations), side by side with their recipe;
+    a bad request is one 4xx line naming the field, never a 5xx."""
+    base = "/api/models/efficientnet-lite0/layers"
+    with studio_client(tmp_path / "data", workers=0) as client:
+        offered = [row["name"] for row in client.get("/api/settings").json()["picture_parameters"]]
+        assert {"param", "size", "steps", "transforms", "diversity", "seed"} <= set(offered)
+        assert not {"photo", "judge", "importance", "batch"} & set(offered)  # files and server matters stay out
+        body = {"targets": "7,3+7", "params": {"param": "fft", "size": 40, "steps": 4, "seed": 1}}
+        shown = client.post(f"{base}/blocks.4.1.bn1/pictures", json=body)
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/png", shown.text
+        row = Image.open(io.BytesIO(shown.content))
+        assert row.size == (80, 40)  # two pictures of 40 px side by side
+        said = read_metadata(io.BytesIO(shown.content))
+        assert [p["term"] for p in said["pictures"]] == ["blocks.4.1.bn1:7", "blocks.4.1.bn1:3+7"]
+        assert said["visualize_params"]["seed"] == 1 and said["visualize_params"]["size"] == 40
+        classes = client.post(f"{base}/class/pictures", json={"targets": "goldfinch", "params": {
+            "param": "fft", "size": 32, "steps": 2}})
+        assert classes.status_code == 200, classes.text
+        for path, given, status, field in [
+            ("blocks.4.1.bn1", {"targets": "7", "params": {"photo": "/etc/passwd"}}, 422, "photo"),
+            ("blocks.4.1.bn1", {"targets": "7", "params": {"size": 2048}}, 422, "size"),
+            ("blocks.4.1.bn1", {"targets": "7", "params": {"param": "fft", "diversity": 4, "size": 64}}, 200, None),
+            ("blocks.4.1.bn1", {"targets": "1,2,3", "params": {"diversity": 4}}, 422, "targets"),
+            ("blocks.4.1.bn1", {"targets": "all"}, 422, "targets"),
+            ("blocks.4.1.bn1", {"targets": "99999", "params": {"param": "fft", "size": 32, "steps": 1}}, 422, "targets"),
+            ("nope", {"targets": "7", "params": {"param": "fft", "size": 32, "steps": 1}}, 422, "layer"),
+            ("blocks.4.1.bn1", {"targets": 7}, 422, "targets"),
+            ("blocks.4.1.bn1", {"targets": "7", "params": {"steps": "many"}}, 422, "steps"),
+        ]:
+            answer = client.post(f"{base}/{path}/pictures", json=given)
+            assert answer.status_code == status, (given, answer.text)
+            if status != 200:
+                assert answer.json()["field"] == field, (given, answer.json())
+        assert client.post(f"{base}/blocks.4.1.bn1/pictures", content=b"{not json").status_code == 422
+        assert client.post(f"{base}/blocks.4.1.bn1/pictures", content=b"x" * 20_000).status_code == 413
+        assert client.post("/api/models/no-such-net/layers/x/pictures", json={"targets": "1"}).status_code == 404

@@ -104,6 +104,41 @@ def test_the_form_offers_every_declared_studio_parameter(server: str, browser) -
     assert page.locator("#fields-advanced label").count() >= 9
 
 
+def test_the_channel_picker_grows_pictures_with_a_form_made_from_visualize_s_declarations(server: str, browser,
+                                                                                          tmp_path: Path) -> None:
+    from inceptionism.command_config import VisualizeConfig
+    from inceptionism.doors.form import form
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = watch(page)
+    page.goto(server)
+    page.wait_for_selector("body[data-ready]")
+    for row in form("studio", of=VisualizeConfig):  # one control a declared parameter, none written by hand
+        assert page.locator(f"#vis-{row['name']}").count() == 1, row["name"]
+    page.select_option("#layers", "blocks.1")
+    page.click("#pick-channel")
+    wait_until(page, "document.querySelectorAll('#channel-grid button').length > 3", timeout=120)
+    page.click("#channel-grid button:nth-child(4)")
+    page.click("#grow summary")
+    assert page.input_value("#grow-targets") == "3"
+    page.fill("#grow-targets", "3,3+5")
+    page.select_option("#vis-param", "fft")
+    page.fill("#vis-steps", "6")
+    page.evaluate("(() => { const s = document.getElementById('vis-size'); s.value = 64; "
+                  "s.dispatchEvent(new Event('input')); })()")
+    page.click("#grow-button")
+    wait_until(page, "!document.getElementById('grow-result').hidden", timeout=120)
+    assert "Could not" not in page.inner_text("#grow-caption"), page.inner_text("#grow-caption")
+    wait_until(page, "document.querySelector('#grow-result img').naturalWidth > 0")
+    assert page.evaluate("document.querySelector('#grow-result img').naturalWidth") == 2 * 64
+    page.locator("#grow").screenshot(path=str(tmp_path / "grow.png"))
+    page.fill("#grow-targets", "3*2")  # a bad target: one line on the page, the studio goes on
+    page.click("#grow-button")
+    wait_until(page, "document.getElementById('grow-caption').textContent.includes('Could not')")
+    assert "has a weight" in page.inner_text("#grow-caption")
+    assert errors == []
+
+
 def test_channel_picker_and_keyboard_reach(server: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(server)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, weights_file
 from .errors import ConfigError
-from .declare import Checked, declared, json_schema, param
+from .declare import Checked, Studio, declared, json_schema, param
 
 # Frame rates a video is written at: a GIF shows a frame for at most 655 s, and the rate is
 # handed to ffmpeg as a fraction over at most 1001 (0 below that), so a frame per 100 s is the
@@ -277,30 +277,40 @@ VISUALIZE_RECIPE = "visualize_params"
 class VisualizeConfig(_Node):
     """What channels or classes respond to, grown from noise (or from a photo)."""
 
-    lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (pixel only)")
-    size: int = param(224, "side of the square picture", low=16, high=4096)
-    octaves: int = param(3, "octaves (pixel)", low=1, high=12)
+    DOORS = _Node.DOORS | {"studio"}  # the studio's channel picker grows pictures with them (files aside)
+
+    lapnorm: bool = param(False, "Laplacian-pyramid normalization of the gradient (pixel only)",
+                          studio=Studio("visualize", "Laplacian normalization (pixel)", "checkbox"))
+    size: int = param(224, "side of the square picture", low=16, high=4096,
+                      studio=Studio("visualize", "Side (px)", "range", min=64, max=512, step=32))
+    octaves: int = param(3, "octaves (pixel)", low=1, high=12,
+                         studio=Studio("visualize", "Octaves (pixel)", "range", min=1, max=6, step=1))
     steps: int | None = param(None, "steps per octave (pixel; none = 20) or in all (fft, alpha, maco; none = 128)",
-                              low=1, high=100_000)
-    step_size: float = param(0.01, "step size (pixel)", low=0.0, high=10.0, low_open=True)
-    batch: int = param(8, "pictures per forward/backward pass (fft, alpha, maco)", low=1, high=1024)
+                              low=1, high=100_000,
+                              studio=Studio("visualize", "Steps", "number", max=512, placeholder="20 pixel, 128 others"))
+    step_size: float = param(0.01, "step size (pixel)", low=0.0, high=10.0, low_open=True,
+                             studio=Studio("visualize", "Step size (pixel)", "number", step=0.001))
+    batch: int = param(8, "pictures per forward/backward pass (fft, alpha, maco)", low=1, high=1024,
+                       doors=_Node.DOORS)
     transforms: str = param("crops", "what the network sees each step (fft, alpha, maco): standard (lucid's pad, "
                             "jitter, scale, rotate), crops (random crops, 50-100% of the side), none, or a list "
-                            "such as pad:16,crops:2x0.4,noise:0.02")
+                            "such as pad:16,crops:2x0.4,noise:0.02",
+                            studio=Studio("visualize", "Transforms", "text", placeholder="crops"))
     diversity: int = param(1, "pictures per target, pushed apart so each shows another facet (fft, alpha, maco)",
-                           low=1, high=64)
+                           low=1, high=64, studio=Studio("visualize", "Pictures per target", "range", max=4, step=1))
     photo: str | None = param(None, "grow each channel out of this photo instead of noise (feature accentuation; "
-                              "fft, maco)", picture="image")
+                              "fft, maco)", picture="image", doors=_Node.DOORS)
     judge: str | None = param(None, "another network that classifies each class picture (honest score: "
-                              "the network that made a picture is a lenient judge of it)")
+                              "the network that made a picture is a lenient judge of it)", doors=_Node.DOORS)
     importance: bool = param(False, "also write each picture's importance map, where the objective's gradient "
                              "was over all steps (MACO's), as NAME-importance.png (fft, alpha, maco)", doors=NOT_NODES)
     seed: int | None = param(None, "random seed; none = one is drawn and recorded in the output", low=0,
-                             high=2**63 - 1)
+                             high=2**63 - 1, studio=Studio("visualize", "Seed", "number", placeholder="random"))
     # last: from here on the class body's ``param`` is this field, not the function
     param: str = param("pixel", "pixel (octaves, optional --lapnorm), fft (Fourier, decorrelated colour), alpha "
                        "(fft with transparency), maco (Fourier phase only, natural photos' magnitude)",
-                       choices=("pixel", "fft", "alpha", "maco"))
+                       choices=("pixel", "fft", "alpha", "maco"),
+                       studio=Studio("visualize", "Parameterization", "select"))
 
     def __post_init__(self) -> None:
         super().__post_init__()

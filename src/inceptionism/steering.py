@@ -82,14 +82,20 @@ def unit_terms(model: LoadedModel, layer: str, text: str, *, field: str = "targe
     if "," in layer or not layer.strip():
         raise ConfigError(f"layer {layer!r} is not one layer (or kind such as class); give one, and its targets "
                           "after it", field="layer")
+    info = None
+    if layer not in objectives.TERM_KINDS:  # a layer, then: one the network has
+        try:
+            info = layer_info(model, layer, model.spec.probe_size)
+        except InceptionismError as exc:
+            exc.field = exc.field or "layer"
+            raise
     try:
         every = str(text).strip() == "all"
         if every:
-            if layer in objectives.TERM_KINDS:
+            if info is None:
                 raise ConfigError(f"all names every channel of a layer; {objectives.TERM_KINDS[layer].syntax} takes "
                                   "its targets one by one", field=field)
-            info = layer_info(model, layer, model.spec.probe_size)  # the check of each channel below
-            written = [f"{layer}:{index}" for index in range(info.channels)]
+            written = [f"{layer}:{index}" for index in range(info.channels)]  # each one by construction
         else:  # a neuron's @Y,X keeps its comma: the grammar's own split
             written = [f"{layer}:{part.strip()}" for part in objectives.split_terms(str(text)) if part.strip()]
         terms = []

@@ -20,11 +20,12 @@ from PIL import Image, UnidentifiedImageError
 from ..config import DreamConfig, dream_params, layered, parameters_named
 from ..errors import ConfigError, cause
 from ..formats import FORMATS, fit_longest_side
-from ..command_config import ServeConfig
+from ..command_config import ServeConfig, VisualizeConfig
+from ..declare import declared
 from ..models import get_spec, list_models, weights_path
 
 __all__ = ["as_given", "ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work",
-           "work"]
+           "check_picture_request", "work"]
 
 # Formats sniffed from the bytes (never the file name) that a dream may start from, and the
 # extension the upload is stored under.
@@ -65,6 +66,11 @@ class Limits:
     max_queued: int = ServeConfig.max_queued  # jobs waiting; more are refused with 429
     min_tile_size: int = 128  # smaller tiles only cost: each pass through the network has a fixed price
     max_work: float = 1000.0  # the dream's cost (work()), in million pixel-steps: about 14 min on 2 Zen 4 cores
+    # pictures of units (the channel picker's "grow pictures"): drawn while the request waits
+    max_picture_side: int = 512
+    max_picture_steps: int = 512  # steps in all (pixel: octaves x steps)
+    max_pictures: int = 8  # targets x pictures per target, in one request
+    max_picture_work: float = 64.0  # pictures x side^2 x steps, in million pixel-steps: about 30 s on 2 cores
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -281,3 +287,55 @@ def work(cfg: DreamConfig, width: int, height: int) -> float:
 def _at_most(name: str, value: int, limit: int) -> None:
     if value > limit:
         raise ApiError(422, f"{name} {value} is over this server's limit of {limit}", name)
+
+
+MAX_PICTURE_BODY = 16_384  # bytes of a pictures request: targets and a handful of parameters
+
+
+def check_picture_request(body: bytes, limits: Limits) -> tuple[str, VisualizeConfig]:
+    """A request for pictures of units (``{"targets": "7,3+7", "params": {...}}``: visualize's
+    parameters the studio offers), checked before any work: 413 for a large body, 422 naming
+    the field for anything else, the limits' bounds on side, steps, pictures and work included.
+    The targets themselves are checked against the network when it is loaded."""
+    if len(body) > MAX_PICTURE_BODY:
+        raise ApiError(413, f"a pictures request is at most {MAX_PICTURE_BODY:,} bytes", "params")
+    try:
+        given = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        raise ApiError(422, "a pictures request is a JSON object: {\"targets\": \"7,3+7\", \"params\": {...}}",
+                       "params") from None
+    if not isinstance(given, dict) or set(given) - {"targets", "params"}:
+        raise ApiError(422, "a pictures request is a JSON object of targets and params, nothing else", "params")
+    targets, params = given.get("targets"), given.get("params", {})
+    if not isinstance(targets, str) or not targets.strip() or len(targets) > 1000:
+        raise ApiError(422, "targets must be text such as 7,3+7 (or class names), at most 1,000 characters",
+                       "targets")
+    if targets.strip() == "all":
+        raise ApiError(422, f"all would grow every channel; the studio grows at most {limits.max_pictures} "
+                       "pictures a request: name them", "targets")
+    if not isinstance(params, dict):
+        raise ApiError(422, f"params must be a JSON object, got {type(params).__name__}", "params")
+    offered = {p.name: p for p in declared(VisualizeConfig) if p.offered("studio")}
+    for key, value in params.items():
+        if key not in offered:
+            raise ApiError(422, f"params may not set {key!r}; the studio offers {', '.join(offered)}", key)
+        if isinstance(value, (dict, list)):
+            raise ApiError(422, f"{key} must be a plain value, not a JSON {type(value).__name__}", key)
+    try:
+        cfg = VisualizeConfig(**params)
+    except ConfigError as exc:
+        raise ApiError(422, str(exc), exc.field or "params") from None
+    steps = cfg.steps_or_default() * (cfg.octaves if cfg.param == "pixel" else 1)
+    count = len([t for t in targets.split(",") if t.strip()])
+    pictures = count * cfg.diversity
+    _at_most("size", cfg.size, limits.max_picture_side)
+    _at_most("steps", steps, limits.max_picture_steps)
+    if pictures > limits.max_pictures:
+        raise ApiError(422, f"{pictures} pictures ({count} targets x {cfg.diversity} each) are over this server's "
+                       f"limit of {limits.max_pictures} a request", "targets")
+    cost = pictures * cfg.size**2 * steps / 1e6
+    if cost > limits.max_picture_work:
+        raise ApiError(422, f"these pictures would cost {cost:,.0f} million pixel-steps (pictures x side^2 x steps); "
+                       f"this server takes at most {limits.max_picture_work:,.0f}: fewer, smaller or fewer steps",
+                       "steps")
+    return targets, cfg

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from ..api import check_config, resolve_config
+from ..command_config import VISUALIZE_RECIPE, VisualizeConfig
 from ..config import DreamConfig
 from ..errors import InceptionismError
 from ..featurevis import FeatureVisConfig
@@ -22,6 +23,10 @@ from ..models import LoadedModel, get_spec, list_models, load_model, weights_pat
 from ..runtime import on_passing_thread
 from ..taps import layer_info, list_layers
 from ..doors.limits import ApiError, check_served
+from ..engine import Callbacks
+from ..objectives import term_text
+from ..steering import unit_terms
+from ..unit_pictures import visualize_targets
 from .drawings import DrawingCancelled, Drawings
 
 __all__ = ["Inspector", "THUMBNAIL", "VARIANTS"]
@@ -153,6 +158,26 @@ class Inspector:
         return await self._channel_picture(name, layer, channel, gone, key=(name, layer, "examples"), shared=True,
                                            find=lambda: path if path.is_file() else None, make=scan)
 
+    async def pictures(self, name: str, layer: str, targets: str, cfg: VisualizeConfig, gone: Gone) -> bytes:
+        """Pictures of ``targets`` (terms ``LAYER:T`` of the objective language, ``layer`` may be a
+        kind such as class) grown with visualize's parameters ``cfg``, side by side, as a PNG that
+        keeps their recipe: drawn on request with the other drawings (off the request threads,
+        bounded, stopped when the client leaves), not cached. 404 for a network this server lacks,
+        422 for a target the network does not have."""
+        check_served(name, 404)
+
+        def draw(cancelled: threading.Event) -> bytes:
+            model = self._model(name, self._draw_models)
+            try:
+                terms = unit_terms(model, layer, targets)
+                shown = list(visualize_targets(model, terms, cfg, callbacks=Callbacks(on_step=lambda _: _check(cancelled))))
+            except InceptionismError as exc:
+                raise ApiError(422, str(exc), exc.field or "targets") from None  # a layer's field is "layer"
+            return _side_by_side(shown)
+
+        key = ("pictures", name, layer, targets, repr(dataclasses.astuple(cfg)))
+        return await self._drawings.get(key, draw, gone)
+
     async def _channel_picture(self, name: str, layer: str, channel: int, gone: Gone, *, key: tuple[Any, ...],
                                shared: bool, find: Callable[[], Path | None],
                                make: Callable[[LoadedModel, Callable[..., None]], Path]) -> Path:
@@ -225,6 +250,23 @@ class Inspector:
             check_served(name, 404)
             models[name] = load_model(name, device=self.device, cache=False)
         return models[name]
+
+
+def _side_by_side(shown: list) -> bytes:
+    """Pictures of units in a row, as PNG bytes holding their recipe and each one's term and score."""
+    from PIL import Image
+
+    from ..images import encode_image
+
+    mode = "RGBA" if any(s.image.mode == "RGBA" for s in shown) else "RGB"
+    row = Image.new(mode, (sum(s.image.width for s in shown), max(s.image.height for s in shown)))
+    left = 0
+    for s in shown:
+        row.paste(s.image.convert(mode), (left, 0))
+        left += s.image.width
+    said = {VISUALIZE_RECIPE: shown[0].metadata.get(VISUALIZE_RECIPE),
+            "pictures": [{"term": term_text(s.term), "score": round(s.score, 4)} for s in shown]}
+    return encode_image(row, ".png", said)
 
 
 def _used(path: Path) -> Path:

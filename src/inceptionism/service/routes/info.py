@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from ...command_config import VisualizeConfig
 from ...config import PRESETS, DreamConfig, config_schema
 from ...doors.form import form
 from ...paths import __version__
@@ -31,6 +32,7 @@ def service_settings(settings: Settings, device: Device) -> dict[str, Any]:
         "presets": PRESETS,
         "defaults": DreamConfig().to_dict(),
         "parameters": form("studio"),
+        "picture_parameters": form("studio", of=VisualizeConfig),  # the channel picker's "grow pictures"
         "result_ttl_s": settings.result_ttl_s,
     }
 

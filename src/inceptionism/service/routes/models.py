@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from ...config import DEFAULT_MODEL
-from ...doors.limits import ApiError, check_served
+from ...doors.limits import ApiError, check_picture_request, check_served
 from ...labels import GROUPS, class_names
 from ...models import get_spec
 from ...written import is_whole
-from ..deps import Inspect
+from ..deps import Inspect, Settings
 
 router = APIRouter(prefix="/api", tags=["models"])
 
@@ -77,6 +77,18 @@ async def channel_examples(inspector: Inspect, name: str, layer: str, channel: s
     503 with Retry-After while too many drawings are under way)."""
     path = await inspector.examples(name, layer, _channel(channel), _gone(request))
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.post("/models/{name:path}/layers/{layer}/pictures", response_class=Response,
+             responses={200: {"content": {"image/png": {}}}, 404: {}, 413: {}, 422: {}, 503: {}})
+async def pictures(inspector: Inspect, settings: Settings, name: str, layer: str, request: Request) -> Response:
+    """Pictures of what channels, channel combinations or classes respond to, side by side:
+    a JSON body ``{"targets": "7,3+7", "params": {...}}`` with visualize's parameters the
+    studio offers (``/api/settings``' ``picture_parameters``; ``layer`` may be ``class``).
+    Drawn while the request waits (counted with the other drawings, 503 with Retry-After
+    beyond them), not cached; the PNG keeps its recipe."""
+    targets, cfg = check_picture_request(await request.body(), settings.limits)
+    return Response(await inspector.pictures(name, layer, targets, cfg, _gone(request)), media_type="image/png")
 
 
 @router.get("/classes", responses={404: {}})

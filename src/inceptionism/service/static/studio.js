@@ -37,7 +37,7 @@ function generated() {
   return state.settings.parameters.filter((p) => p.widget && p.widget.control !== "custom");
 }
 
-function makeControl(p) {
+function makeControl(p, prefix = "") {
   const w = p.widget;
   const label = document.createElement("label");
   label.title = p.help;
@@ -55,7 +55,7 @@ function makeControl(p) {
     if (w.placeholder) input.placeholder = w.placeholder;
     if (w.section === "classes" && input.type === "text") input.setAttribute("list", "class-names");
   }
-  input.id = p.name;
+  input.id = prefix + p.name;
   if (w.control === "checkbox") {
     label.className = "check";
     label.append(input, ` ${w.label}`);
@@ -64,9 +64,9 @@ function makeControl(p) {
     label.append(`${w.label} `);
     if (w.control === "range") {
       const shown = document.createElement("output");
-      shown.htmlFor = p.name;
+      shown.htmlFor = prefix + p.name;
       label.append(shown);
-      input.addEventListener("input", () => showValue(p.name));
+      input.addEventListener("input", () => showValue(prefix + p.name));
     }
     label.append(input);
   }
@@ -78,8 +78,8 @@ function buildControls() {
   for (const p of generated()) setField(p.name, p.default);
 }
 
-function readControl(p) {
-  const el = $(p.name);
+function readControl(p, prefix = "") {
+  const el = $(prefix + p.name);
   if (p.kind === "boolean") return el.checked;
   const text = el.value.trim();
   if (text === "") return p.nullable ? undefined : p.default;
@@ -178,7 +178,7 @@ function layerChanged(reset) {
   $("channel-picker").hidden = true;
   $("channel-examples").hidden = true;
   state.examplesAsked = (state.examplesAsked || 0) + 1;  // examples still on their way are for the old layer
-  $("channel-variants").hidden = $("channel-variants-button").hidden = true;
+  $("channel-variants").hidden = $("channel-variants-button").hidden = $("grow").hidden = true;
   $("channel-grid").textContent = "";
   state.shownChannels = 0;
 }
@@ -200,6 +200,7 @@ function moreChannels() {
       for (const b of $("channel-grid").children) b.setAttribute("aria-selected", String(b === button));
       showExamples(model, layer, c);
       offerVariants(model, layer, c);
+      offerPictures(model, layer, c);
     });
     $("channel-grid").append(button);
   }
@@ -230,6 +231,49 @@ async function showExamples(model, layer, channel) {
     img.onload = () => { URL.revokeObjectURL(img.src); figure.hidden = asked !== state.examplesAsked; };
     return;
   }
+}
+
+// Pictures grown with visualize's parameters (its declarations, as /api/settings gives them:
+// "picture_parameters"), of the chosen channel or any terms of the layer written beside it.
+function buildPictureControls() {
+  for (const p of state.settings.picture_parameters) {
+    if (!p.widget) continue;
+    $("fields-visualize").append(makeControl(p, "vis-"));
+    setField(`vis-${p.name}`, p.default);
+  }
+}
+
+function offerPictures(model, layer, channel) {
+  $("grow").hidden = false;
+  $("grow-targets").value = String(channel);
+  $("grow-button").onclick = async () => {
+    const params = {};
+    for (const p of state.settings.picture_parameters) {
+      if (!p.widget) continue;
+      const value = readControl(p, "vis-");
+      if (value !== undefined && value !== p.default) params[p.name] = value;
+    }
+    const button = $("grow-button"), figure = $("grow-result"), caption = $("grow-caption");
+    button.disabled = true;
+    button.textContent = "Growing…";
+    try {
+      const response = await api(`/api/models/${model}/layers/${layer}/pictures`, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ targets: $("grow-targets").value, params }),
+      });
+      const img = figure.querySelector("img");
+      if (img.src) URL.revokeObjectURL(img.src);
+      img.src = URL.createObjectURL(await response.blob());
+      caption.textContent = `${$("grow-targets").value}: saved with its recipe (visualize --config)`;
+      figure.hidden = false;
+    } catch (error) {
+      caption.textContent = `Could not grow them: ${error.message}`;
+      figure.hidden = false;
+    } finally {
+      button.disabled = false;
+      button.textContent = "Grow";
+    }
+  };
 }
 
 // Several pictures of the chosen channel, on request: they take the server a few seconds.
@@ -444,6 +488,7 @@ async function init() {
   const limits = state.settings.limits;
   $("max_size").max = limits.max_side;
   buildControls();
+  buildPictureControls();
   $("steps").max = Math.min(Number($("steps").max), limits.max_steps);
   $("noise-width").max = $("noise-height").max = limits.max_side;
   $("max_size").addEventListener("input", () => showValue("max_size"));
