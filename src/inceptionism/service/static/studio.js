@@ -236,7 +236,7 @@ async function showExamples(model, layer, channel) {
 // Pictures grown with visualize's parameters (its declarations, as /api/settings gives them:
 // "picture_parameters"), of the chosen channel or any terms of the layer written beside it.
 function buildPictureControls() {
-  for (const p of state.settings.picture_parameters) {
+  for (const p of state.settings.picture_parameters || []) {
     if (!p.widget) continue;
     $("fields-visualize").append(makeControl(p, "vis-"));
     setField(`vis-${p.name}`, p.default);
