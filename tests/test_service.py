@@ -531,6 +531,9 @@ def test_the_channel_picker_grows_pictures_with_visualize_s_parameters(tmp_path:
             ("nope", {"targets": "7", "params": {"param": "fft", "size": 32, "steps": 1}}, 422, "layer"),
             ("blocks.4.1.bn1", {"targets": 7}, 422, "targets"),
             ("blocks.4.1.bn1", {"targets": "7", "params": {"steps": "many"}}, 422, "steps"),
+            ("blocks.4.1.bn1", {"targets": "1,2,3,4", "params": {"param": "fft", "size": 256, "steps": 128,
+                                                                 "transforms": "crops:16x0.5"}}, 422, "steps"),
+            ("blocks.4.1.bn1", {"targets": "1", "params": {"param": "fft", "transforms": "pad:600"}}, 422, "transforms"),
         ]:
             answer = client.post(f"{base}/{path}/pictures", json=given)
             assert answer.status_code == status, (given, answer.text)

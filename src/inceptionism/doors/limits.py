@@ -321,8 +321,11 @@ def check_picture_request(body: bytes, limits: Limits) -> tuple[str, VisualizeCo
             raise ApiError(422, f"params may not set {key!r}; the studio offers {', '.join(offered)}", key)
         if isinstance(value, (dict, list)):
             raise ApiError(422, f"{key} must be a plain value, not a JSON {type(value).__name__}", key)
+    from ..featurevis.transforms import transforms_load
+
     try:
         cfg = VisualizeConfig(**params)
+        copies, padded = transforms_load(cfg.transforms) if cfg.param != "pixel" else (1, 0)
     except ConfigError as exc:
         raise ApiError(422, str(exc), exc.field or "params") from None
     steps = cfg.steps_or_default() * (cfg.octaves if cfg.param == "pixel" else 1)
@@ -333,9 +336,10 @@ def check_picture_request(body: bytes, limits: Limits) -> tuple[str, VisualizeCo
     if pictures > limits.max_pictures:
         raise ApiError(422, f"{pictures} pictures ({count} targets x {cfg.diversity} each) are over this server's "
                        f"limit of {limits.max_pictures} a request", "targets")
-    cost = pictures * cfg.size**2 * steps / 1e6
+    cost = pictures * copies * (cfg.size + 2 * padded) ** 2 * steps / 1e6  # what the network sees, every step
     if cost > limits.max_picture_work:
-        raise ApiError(422, f"these pictures would cost {cost:,.0f} million pixel-steps (pictures x side^2 x steps); "
+        raise ApiError(422, f"these pictures would cost {cost:,.0f} million pixel-steps (pictures x the transforms' "
+                       "copies x padded side^2 x steps); "
                        f"this server takes at most {limits.max_picture_work:,.0f}: fewer, smaller or fewer steps",
                        "steps")
     return targets, cfg

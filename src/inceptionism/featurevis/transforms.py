@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 
-__all__ = ["Transform", "pad", "jitter", "affine", "crops", "noise", "TRANSFORM_SETS", "parse_transforms"]
+__all__ = ["transforms_load", "Transform", "pad", "jitter", "affine", "crops", "noise", "TRANSFORM_SETS", "parse_transforms"]
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -124,6 +124,17 @@ def parse_transforms(text: str) -> list[Transform]:
         >>> len(parse_transforms("pad:16,crops:2x0.5"))
         2
     """
+    return _parsed(text)[0]
+
+
+def transforms_load(text: str) -> tuple[int, int]:
+    """What the transforms ``text`` names make the network see of each picture, every step:
+    (copies, px added on each side). Raises as :func:`parse_transforms` does."""
+    _, padded, copies = _parsed(text)
+    return copies, padded
+
+
+def _parsed(text: str) -> tuple[list[Transform], int, int]:
     if not isinstance(text, str):
         raise ConfigError(f"transforms must be text such as 'crops' or 'pad:16,jitter:8', not {type(text).__name__}",
                           field="transforms")
@@ -149,7 +160,7 @@ def parse_transforms(text: str) -> list[Transform]:
     if copies > MAX_COPIES:
         raise ConfigError(f"transforms' crops make {copies} copies of each picture together; at most {MAX_COPIES}",
                           field="transforms")
-    return found
+    return found, padded, copies
 
 
 def _check_step(item: str, name: str, numbers: list[float]) -> None:
