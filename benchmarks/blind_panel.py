@@ -39,13 +39,14 @@ LISTS = {
                 "mushroom,hotdog,cheeseburger,umbrella,acoustic guitar,teapot,sunglasses,wall clock,alp").split(","),
 }
 
-# what else a person may rightly call each class (lower case; a name is right if it contains one)
+# what else a person may rightly call each class (lower case; a name is right if it holds one of
+# them as a whole word, or its plural: "fish" is not in "starfish", "bus" not in "bush")
 SYNONYMS = {
     "banana": ["banana"], "goldfinch": ["finch", "bird", "songbird"], "volcano": ["volcano", "eruption", "lava"],
     "lemon": ["lemon", "citrus"], "tabby": ["cat", "tabby", "kitten"], "pizza": ["pizza"],
     "castle": ["castle", "fortress", "palace"], "jellyfish": ["jellyfish", "medusa"],
-    "strawberry": ["strawberr", "berry", "berries"], "daisy": ["daisy", "daisies", "flower"],
-    "monarch": ["butterfl", "monarch"], "flamingo": ["flamingo"], "zebra": ["zebra"],
+    "strawberry": ["strawberry", "strawberries", "berry", "berries"], "daisy": ["daisy", "daisies", "flower"],
+    "monarch": ["butterfly", "butterflies", "monarch"], "flamingo": ["flamingo"], "zebra": ["zebra"],
     "pineapple": ["pineapple"], "broccoli": ["broccoli"], "school bus": ["bus"],
     "lighthouse": ["lighthouse"], "ladybug": ["ladybug", "ladybird", "beetle"], "peacock": ["peacock", "peafowl"],
     "orange": ["orange", "citrus", "tangerine", "mandarin"],
@@ -77,7 +78,14 @@ def _pictures(model, method: str, classes: list[str], steps: int, size: int):
     from inceptionism.steering import unit_terms
 
     param, _, changes = method.partition(":")
-    given = dict(change.split("=", 1) for change in changes.split(",") if change)
+    given: dict[str, str] = {}
+    last = None
+    for piece in changes.split(",") if changes else []:  # a value may hold commas: transforms=pad:16,crops:2x0.4
+        if "=" in piece:
+            last, value = piece.split("=", 1)
+            given[last] = value
+        elif last is not None:
+            given[last] += "," + piece
     fields = {"size": size, "steps": steps, **{k: int(v) if v.isdigit() else v for k, v in given.items()}}
     terms = unit_terms(model, "class", ",".join(classes))
     cfg = FeatureVisConfig(seed=0, param=param, **fields)
@@ -130,9 +138,10 @@ def make(args: argparse.Namespace) -> None:
 
 
 def right(name: str, category: str) -> bool:
-    """Whether a viewer's ``name`` names ``category`` (its name or a synonym, in any case)."""
-    said = re.sub(r"\s+", " ", name.lower())
-    return any(word in said for word in [category, *SYNONYMS.get(category, [])])
+    """Whether a viewer's ``name`` names ``category``: its name or a synonym as whole words (a
+    plural s or es allowed), in any case."""
+    said = re.sub(r"[^a-z]+", " ", name.lower())
+    return any(re.search(rf"\b{re.escape(word)}(?:e?s)?\b", said) for word in [category, *SYNONYMS.get(category, [])])
 
 
 def score(args: argparse.Namespace) -> None:

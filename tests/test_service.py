@@ -532,8 +532,17 @@ def test_the_channel_picker_grows_pictures_with_visualize_s_parameters(tmp_path:
             ("blocks.4.1.bn1", {"targets": 7}, 422, "targets"),
             ("blocks.4.1.bn1", {"targets": "7", "params": {"steps": "many"}}, 422, "steps"),
             ("blocks.4.1.bn1", {"targets": "1,2,3,4", "params": {"param": "fft", "size": 256, "steps": 128,
-                                                                 "transforms": "crops:16x0.5"}}, 422, "steps"),
+                                                                 "transforms": "crops:16x0.5"}}, 422, "transforms"),
+            ("blocks.4.1.bn1", {"targets": "1,2,3,4,5,6,7,8", "params": {"param": "fft", "size": 256, "steps": 512,
+                                                                         "transforms": "none"}}, 422, "steps"),
             ("blocks.4.1.bn1", {"targets": "1", "params": {"param": "fft", "transforms": "pad:600"}}, 422, "transforms"),
+            # one step, but 16 crops of 1536 px in one pass: the memory of a pass is bounded too
+            ("blocks.4.1.bn1", {"targets": "3", "params": {"param": "fft", "size": 512, "steps": 1,
+                                                           "transforms": "pad:512,crops:16x0.5"}}, 422, "transforms"),
+            # pixel ascent grows one picture at a time: 4,096 passes of 32 px cost their passes' fixed price
+            ("blocks.4.1.bn1", {"targets": "1,2,3,4,5,6,7,8", "params": {"size": 32, "octaves": 1, "steps": 512}},
+             422, "steps"),
+            ("blocks.4.1.bn1", {"targets": "7", "params": {"param": "fft", "size": 16, "steps": 1}}, 422, "size"),
         ]:
             answer = client.post(f"{base}/{path}/pictures", json=given)
             assert answer.status_code == status, (given, answer.text)

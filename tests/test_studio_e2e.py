@@ -133,9 +133,13 @@ def test_the_channel_picker_grows_pictures_with_a_form_made_from_visualize_s_dec
     assert page.evaluate("document.querySelector('#grow-result img').naturalWidth") == 2 * 64
     page.locator("#grow").screenshot(path=str(tmp_path / "grow.png"))
     page.fill("#grow-targets", "3*2")  # a bad target: one line on the page, the studio goes on
-    page.click("#grow-button")
+    page.press("#grow-targets", "Enter")  # Enter grows pictures: it does not submit the dream form around it
     wait_until(page, "document.getElementById('grow-caption').textContent.includes('Could not')")
     assert "has a weight" in page.inner_text("#grow-caption")
+    assert page.locator("#progress").is_hidden() and page.evaluate("localStorage.getItem('inceptionism.history')") \
+        in (None, "[]")  # no dream was started
+    page.click("#channel-grid button:nth-child(5)")  # another channel: the last one's pictures go
+    assert page.locator("#grow-result").is_hidden() and page.input_value("#grow-targets") == "4"
     assert errors == []
 
 

@@ -44,6 +44,9 @@ def visualize_targets(
 
     A missing ``cfg.seed`` is drawn once and recorded in every picture's metadata.
     """
+    if cfg.size < model.spec.min_size:
+        raise ConfigError(f"size {cfg.size} is below {model.spec.name}'s smallest input, {model.spec.min_size} px",
+                          field="size")
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     # what it is of (informational: the command takes LAYER TARGETS again) and how it grew
     recipe = {"model": model.spec.name, **dataclasses.asdict(cfg), "seed": seed,

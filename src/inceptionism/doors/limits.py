@@ -70,7 +70,8 @@ class Limits:
     max_picture_side: int = 512
     max_picture_steps: int = 512  # steps in all (pixel: octaves x steps)
     max_pictures: int = 8  # targets x pictures per target, in one request
-    max_picture_work: float = 64.0  # pictures x side^2 x steps, in million pixel-steps: about 30 s on 2 cores
+    max_picture_work: float = 96.0  # million pixel-steps, passes' fixed price included: about 45 s on 2 cores
+    max_picture_pass: int = 8 * 512 * 512  # pixels the network sees in one pass (memory): 8 pictures of 512 px
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -332,14 +333,22 @@ def check_picture_request(body: bytes, limits: Limits) -> tuple[str, VisualizeCo
     count = len([t for t in targets.split(",") if t.strip()])
     pictures = count * cfg.diversity
     _at_most("size", cfg.size, limits.max_picture_side)
-    _at_most("steps", steps, limits.max_picture_steps)
+    if steps > limits.max_picture_steps:
+        what = (f"{steps} steps in all ({cfg.octaves} octaves x {cfg.steps_or_default()} steps)" if cfg.param == "pixel"
+                else f"{steps} steps")
+        raise ApiError(422, f"{what} are over this server's limit of {limits.max_picture_steps}", "steps")
     if pictures > limits.max_pictures:
         raise ApiError(422, f"{pictures} pictures ({count} targets x {cfg.diversity} each) are over this server's "
                        f"limit of {limits.max_pictures} a request", "targets")
-    cost = pictures * copies * (cfg.size + 2 * padded) ** 2 * steps / 1e6  # what the network sees, every step
+    seen = pictures * copies * (cfg.size + 2 * padded) ** 2  # what the network sees in a pass, all pictures together
+    if seen > limits.max_picture_pass:
+        raise ApiError(422, f"the network would see {seen:,} pixels at once (pictures x the transforms' copies x the "
+                       f"padded side squared); at most {limits.max_picture_pass:,}: fewer, smaller pictures, fewer "
+                       "crops or less padding", "transforms")
+    passes = steps * (pictures if cfg.param == "pixel" else 1)  # pixel ascent grows one picture at a time
+    cost = (seen * steps + passes * TILE_OVERHEAD_PX) / 1e6
     if cost > limits.max_picture_work:
-        raise ApiError(422, f"these pictures would cost {cost:,.0f} million pixel-steps (pictures x the transforms' "
-                       "copies x padded side^2 x steps); "
-                       f"this server takes at most {limits.max_picture_work:,.0f}: fewer, smaller or fewer steps",
-                       "steps")
+        raise ApiError(422, f"these pictures would cost {cost:,.0f} million pixel-steps (what the network sees times "
+                       f"the steps, and each pass's fixed price); this server takes at most "
+                       f"{limits.max_picture_work:,.0f}: fewer, smaller or fewer steps", "steps")
     return targets, cfg

@@ -179,6 +179,8 @@ function layerChanged(reset) {
   $("channel-examples").hidden = true;
   state.examplesAsked = (state.examplesAsked || 0) + 1;  // examples still on their way are for the old layer
   $("channel-variants").hidden = $("channel-variants-button").hidden = $("grow").hidden = true;
+  $("grow-result").hidden = true;
+  state.picturesAsked = (state.picturesAsked || 0) + 1;
   $("channel-grid").textContent = "";
   state.shownChannels = 0;
 }
@@ -236,6 +238,13 @@ async function showExamples(model, layer, channel) {
 // Pictures grown with visualize's parameters (its declarations, as /api/settings gives them:
 // "picture_parameters"), of the chosen channel or any terms of the layer written beside it.
 function buildPictureControls() {
+  // Enter in these fields grows pictures; it must not submit the dream form they sit in
+  $("grow").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target.tagName === "INPUT") {
+      event.preventDefault();
+      $("grow-button").click();
+    }
+  });
   for (const p of state.settings.picture_parameters || []) {
     if (!p.widget) continue;
     $("fields-visualize").append(makeControl(p, "vis-"));
@@ -244,34 +253,53 @@ function buildPictureControls() {
 }
 
 function offerPictures(model, layer, channel) {
-  $("grow").hidden = false;
+  const offered = (state.settings.picture_parameters || []).filter((p) => p.widget);
+  const figure = $("grow-result"), caption = $("grow-caption"), button = $("grow-button");
+  state.picturesAsked = (state.picturesAsked || 0) + 1;  // pictures still on their way are for another channel
+  figure.hidden = true;
+  caption.textContent = "";
+  $("grow").hidden = !offered.length;
   $("grow-targets").value = String(channel);
-  $("grow-button").onclick = async () => {
-    const params = {};
-    for (const p of state.settings.picture_parameters) {
-      if (!p.widget) continue;
+  button.disabled = false;
+  button.textContent = "Grow";
+  button.onclick = async () => {
+    const asked = ++state.picturesAsked, targets = $("grow-targets").value, params = {};
+    for (const p of offered) {
       const value = readControl(p, "vis-");
       if (value !== undefined && value !== p.default) params[p.name] = value;
     }
-    const button = $("grow-button"), figure = $("grow-result"), caption = $("grow-caption");
     button.disabled = true;
     button.textContent = "Growing…";
     try {
-      const response = await api(`/api/models/${model}/layers/${layer}/pictures`, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ targets: $("grow-targets").value, params }),
-      });
+      let response;
+      for (let tries = 8; ; tries--) {  // 503 while other pictures are drawn: ask again a little later
+        response = await fetch(`/api/models/${model}/layers/${layer}/pictures`, {
+          method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ targets, params }),
+        });
+        if (response.status !== 503 || tries <= 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 3000 + Math.random() * 2000));
+      }
+      if (!response.ok) {
+        let message = `${response.status} ${response.statusText}`;
+        try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
+        throw new Error(message);
+      }
+      const blob = await response.blob();
+      if (asked !== state.picturesAsked) return;  // another channel, or another request, since
       const img = figure.querySelector("img");
       if (img.src) URL.revokeObjectURL(img.src);
-      img.src = URL.createObjectURL(await response.blob());
-      caption.textContent = `${$("grow-targets").value}: saved with its recipe (visualize --config)`;
+      img.src = URL.createObjectURL(blob);
+      caption.textContent = `${targets}: saved with its recipe (visualize --config)`;
       figure.hidden = false;
     } catch (error) {
+      if (asked !== state.picturesAsked) return;
       caption.textContent = `Could not grow them: ${error.message}`;
       figure.hidden = false;
     } finally {
-      button.disabled = false;
-      button.textContent = "Grow";
+      if (asked === state.picturesAsked) {
+        button.disabled = false;
+        button.textContent = "Grow";
+      }
     }
   };
 }
