@@ -16,8 +16,10 @@ a name being right when it contains the class's name or one of its synonyms (SYN
 
 Lists: ``benchmark`` is the feature-visualization benchmark's 20 classes
 (benchmarks/bench_featurevis.py); ``holdout`` 20 others that nothing is tuned on. Methods:
-``pixels``, ``fft``, ``alpha``, ``maco`` with today's defaults (``--steps``, ``--size``), the
-other network judging each picture too (transferability, as bench_featurevis.py reports it).
+``pixels``, ``fft``, ``alpha``, ``maco`` with today's defaults (``--steps``, ``--size``) or
+FeatureVisConfig fields changed (``fft:steps=256,transforms=standard``), and ``ensemble`` (an
+experiment: the class's logit summed over Lite0 and Lite1); the other network (Lite2) judging
+each picture too (transferability, as bench_featurevis.py reports it).
 """
 
 from __future__ import annotations
@@ -94,6 +96,44 @@ def _pictures(model, method: str, classes: list[str], steps: int, size: int):
     return [v.image.convert("RGB") for v in shown], (time.perf_counter() - started) / len(shown), terms
 
 
+def _ensemble(classes: list[str], steps: int, size: int, networks: tuple[str, ...]):
+    """An experiment (issue: one objective over several networks): ``fft`` pictures whose
+    objective is the sum of the class's logit over ``networks``, each seeing the transformed
+    picture at its own input size; today's transforms (crops). Not a library feature (yet)."""
+    import torch
+    import torch.nn.functional as F
+
+    from inceptionism.featurevis import parse_transforms, picture_for
+    from inceptionism.images import to_pil
+    from inceptionism.labels import resolve_class
+    from inceptionism.models import load_model
+
+    models = [load_model(name) for name in networks]
+    targets = torch.tensor([resolve_class(c) for c in classes])
+    gen = torch.Generator().manual_seed(0)
+    transforms = parse_transforms("crops")
+    started, images = time.perf_counter(), []
+    for first in range(0, len(classes), 10):
+        chunk = targets[first : first + 10]
+        picture = picture_for("fft", len(chunk), size, gen=gen, device=models[0].device)
+        opt = torch.optim.Adam(picture.tensors, lr=picture.lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                seen = picture.draw()
+                for transform in transforms:
+                    seen = transform(seen, gen)
+                copies = seen.shape[0] // len(chunk)
+                wanted = chunk.repeat(copies)
+                score = sum(m(F.interpolate(seen, size=(m.spec.input_size,) * 2, mode="bilinear", antialias=True))
+                            [torch.arange(seen.shape[0]), wanted].sum() for m in models)
+                (-score).backward()
+                opt.step()
+        with torch.no_grad():
+            images += [to_pil(img) for img in picture.draw()]
+    return images, (time.perf_counter() - started) / len(classes), None
+
+
 def _grid(images: list, order: list[int]):
     """The pictures in ``order``, 5 a row, each numbered from 1 in its corner, nothing else."""
     from PIL import Image, ImageDraw
@@ -124,9 +164,14 @@ def make(args: argparse.Namespace) -> None:
     for name in args.list.split(","):
         classes = LISTS[name]
         for method in args.methods.split(";"):
-            images, took, terms = _pictures(model, method, classes, args.steps, args.size)
+            if method == "ensemble":  # Lite0 + Lite1 together; Lite2, which did not make them, judges
+                images, took, _ = _ensemble(classes, args.steps, args.size, ("efficientnet-lite0", "efficientnet-lite1"))
+            else:
+                images, took, _ = _pictures(model, method, classes, args.steps, args.size)
             x = torch.cat([to_tensor(picture_from_pil(im), judge.device) for im in images])
-            verdict = transferability(x, [int(t.channel) for t in terms], judge, source=model)
+            from inceptionism.labels import resolve_class
+
+            verdict = transferability(x, [resolve_class(c) for c in classes], judge, source=model)
             order = list(range(len(classes)))
             random.Random(f"{name}-{method}-{args.seed}").shuffle(order)  # each grid its own order
             stem = f"{name}-{re.sub(r'[^A-Za-z0-9+.-]+', '-', method)}"
