@@ -6,7 +6,7 @@ nor another grid (one fresh viewer a grid: nothing carries over):
     .venv/bin/python benchmarks/blind_panel.py make --list benchmark --methods fft --out /tmp/panel
     #   -> /tmp/panel/grid-benchmark-fft.png (numbered tiles, its own shuffled order, no labels)
     #      /tmp/panel/key/key-benchmark-fft.json (kept apart: never shown to a viewer)
-    #   a viewer writes /tmp/panel/answers-benchmark-fft.json:
+    #   a viewer writes /tmp/panel/answers-benchmark-fft.json (more viewers: answers-benchmark-fft@2.json):
     #      {"1": {"name": "a volcano", "confidence": "high"}, "2": {"name": "", "confidence": "none"}, ...}
     .venv/bin/python benchmarks/blind_panel.py score --out /tmp/panel
 
@@ -191,8 +191,8 @@ def right(name: str, category: str) -> bool:
 
 def score(args: argparse.Namespace) -> None:
     for answers_file in sorted(args.out.glob("answers-*.json")):
-        stem = answers_file.stem.removeprefix("answers-")
-        key = json.loads((args.out / "key" / f"key-{stem}.json").read_text())
+        stem = answers_file.stem.removeprefix("answers-")  # answers-GRID@N.json: viewer N of GRID
+        key = json.loads((args.out / "key" / f"key-{stem.split('@')[0]}.json").read_text())
         answers = json.loads(answers_file.read_text())
         sure = everything = 0
         named = []
