@@ -170,6 +170,10 @@ def _direction_term(item: str, rest: str, weight: float) -> LayerTerm:
     return LayerTerm(match["layer"], None, weight, kind="direction", combination=combination)  # type: ignore[index]
 
 
+def _direction(term: LayerTerm) -> Objective:
+    return batched.direction(term.layer, dict(term.combination))
+
+
 def _build_caricature(term: LayerTerm, ctx: TermContext) -> Objective:
     if ctx.photo is None:
         raise ConfigError(f"caricature:{term.layer} needs a photo to exaggerate")
@@ -210,8 +214,7 @@ register(TermKind("class", "class:CLASS", "a class logit, by index or name (clas
                   resolve=_resolve_class))
 register(TermKind("direction", "direction:LAYER:3+7-2", "a direction in the layer's channel space: channels "
                   "together (+) or one without another (-); also written LAYER:3+7-2", _direction_term,
-                  lambda t, ctx: batched.direction(t.layer, dict(t.combination)),
-                  unit=lambda t: batched.direction(t.layer, dict(t.combination)), score="mean activation"))
+                  lambda t, ctx: _direction(t), unit=_direction, score="mean activation"))
 register(TermKind("diversity", "diversity:LAYER", "several pictures of one target differ in style at the layer "
                   "(visualize --diversity N gives each target N pictures pushed apart by it)", _layer_only("diversity"),
                   lambda t, ctx: batched.diversity(t.layer, ctx.pictures), in_dreams=False))
@@ -263,7 +266,7 @@ def _parsed(text: str, generation: int) -> tuple[LayerTerm, ...]:
             continue
         combination = channel_combination(chan_text) if chan_text is not None and pos_text is None else None
         if combination is not None and len(combination) > 1:  # LAYER:3+7 is direction:LAYER:3+7
-            terms.append(LayerTerm(match["layer"], None, weight, kind="direction", combination=combination))
+            terms.append(_direction_term(item, f"{match['layer']}:{chan_text}", weight))
             continue
         try:
             chan = whole(chan_text) if chan_text is not None else None
