@@ -44,12 +44,17 @@ class Conv2dSameByTaps(nn.Conv2d):
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, padding=0, **kwargs)
 
-    def taps(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]] | None:
-        """The kernel (a zero tap added where TensorFlow pads one more after) and the symmetric
-        padding that give "same" padding on ``x``; None where only a padded copy of ``x`` will do."""
+    def _pads(self, x: torch.Tensor) -> tuple[int, int, int, int]:
+        """TensorFlow's "same" padding of ``x``: (left, right, top, bottom), as ``F.pad`` takes it."""
         kh, kw = self.weight.shape[-2:]
         top, bottom = same_padding(x.shape[-2], kh, self.stride[0], self.dilation[0])
         left, right = same_padding(x.shape[-1], kw, self.stride[1], self.dilation[1])
+        return left, right, top, bottom
+
+    def taps(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]] | None:
+        """The kernel (a zero tap added where TensorFlow pads one more after) and the symmetric
+        padding that give "same" padding on ``x``; None where only a padded copy of ``x`` will do."""
+        left, right, top, bottom = self._pads(x)
         if self.dilation != (1, 1) or bottom - top > 1 or right - left > 1:  # not in these networks
             return None
         weight = self.weight
@@ -60,11 +65,8 @@ class Conv2dSameByTaps(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         taps = self.taps(x)
         if taps is None:  # copy as timm does
-            kh, kw = self.weight.shape[-2:]
-            top, bottom = same_padding(x.shape[-2], kh, self.stride[0], self.dilation[0])
-            left, right = same_padding(x.shape[-1], kw, self.stride[1], self.dilation[1])
-            return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0,
-                            self.dilation, self.groups)
+            return F.conv2d(F.pad(x, self._pads(x)), self.weight, self.bias, self.stride, 0, self.dilation,
+                            self.groups)
         weight, padding = taps
         return F.conv2d(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
