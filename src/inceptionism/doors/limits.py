@@ -21,7 +21,7 @@ from ..config import DreamConfig, dream_params, layered, parameters_named
 from ..errors import ConfigError, cause
 from ..formats import FORMATS, fit_longest_side
 from ..command_config import ServeConfig, VisualizeConfig
-from ..declare import declared
+from ..declare import Param, declared
 from ..models import get_spec, list_models, weights_path
 
 __all__ = ["as_given", "ApiError", "Limits", "Upload", "check_upload", "check_params", "check_served", "check_work",
@@ -202,13 +202,17 @@ def _offered_keys(params: dict[str, Any]) -> dict[str, str]:
         raise ApiError(422, str(exc), exc.field) from None
     used = {}
     for key, value in params.items():
-        p = named[key]
-        if isinstance(value, dict) or (isinstance(value, list) and p.kind is not tuple):
-            raise ApiError(422, f"{key} must be a plain value, not a JSON {type(value).__name__}", key)
-        if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-            raise ApiError(422, f"{key} must be a flat list", key)
-        used[key] = p.name
+        _check_plain(key, value, named[key])
+        used[key] = named[key].name
     return used
+
+
+def _check_plain(key: str, value: Any, p: Param) -> None:
+    """A request's value for ``p``: a plain JSON value, or a flat list where ``p`` takes a pair."""
+    if isinstance(value, dict) or (isinstance(value, list) and p.kind is not tuple):
+        raise ApiError(422, f"{key} must be a plain value, not a JSON {type(value).__name__}", key)
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        raise ApiError(422, f"{key} must be a flat list", key)
 
 
 def check_served(name: str, status: int, *, weights: bool = True) -> None:
@@ -320,8 +324,7 @@ def check_picture_request(body: bytes, limits: Limits) -> tuple[str, VisualizeCo
     for key, value in params.items():
         if key not in offered:
             raise ApiError(422, f"params may not set {key!r}; the studio offers {', '.join(offered)}", key)
-        if isinstance(value, (dict, list)):
-            raise ApiError(422, f"{key} must be a plain value, not a JSON {type(value).__name__}", key)
+        _check_plain(key, value, offered[key])
     from ..featurevis.transforms import transforms_load
 
     try:
