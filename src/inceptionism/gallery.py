@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .featurevis import FeatureVisConfig, visualize_features
 from .objectives import LayerTerm
-from .images import encode_image
+from .images import encode_image, side_by_side
 from .outputs import make_output_dir, write_atomic
 from .models.loaded import LoadedModel
 from .paths import gallery_cache_dir
@@ -176,15 +176,11 @@ def channel_variants(model: LoadedModel, layer: str, channel: int, cfg: FeatureV
     """The cached strip of ``cfg.pictures`` different pictures of one channel, side by side,
     rendered together and pushed apart by the diversity term when missing (``layer`` and
     ``channel`` must be valid; the cache is :func:`channel_thumbnail`'s; ``on_step`` as there)."""
-    from PIL import Image
-
     cache = _cache_dir(model.spec.name, model.weights_sha256, layer, cfg, root)
     path = cache / f"ch-{channel:04d}.png"
     if not path.is_file():
         found = list(visualize_features(model, [LayerTerm(layer, channel)], cfg, batch=cfg.pictures, on_step=on_step))
-        strip = Image.new("RGB", (cfg.size * len(found), cfg.size))
-        for k, vis in enumerate(found):
-            strip.paste(vis.image.convert("RGB"), (k * cfg.size, 0))
+        strip = side_by_side([vis.image for vis in found], "RGB")
         cache.mkdir(parents=True, exist_ok=True)
         write_atomic(path, lambda fh: strip.save(fh, format="PNG"))
     return path

@@ -36,6 +36,7 @@ __all__ = [
     "save_image",
     "encode_image",
     "read_metadata",
+    "side_by_side",
     "FORMATS",
     "INPUT_SUFFIXES",
     "OUTPUT_FORMATS",
@@ -201,6 +202,18 @@ def to_pil(image: torch.Tensor, alpha: np.ndarray | None = None) -> Image.Image:
             a = a.resize(pil.size, Image.Resampling.BILINEAR)
         pil.putalpha(a)
     return pil
+
+
+def side_by_side(images: list[Image.Image], mode: str | None = None) -> Image.Image:
+    """``images`` in one row, left to right, in ``mode`` (None: RGBA if any of them has
+    transparency, else RGB)."""
+    mode = mode or ("RGBA" if any(im.mode == "RGBA" for im in images) else "RGB")
+    row = Image.new(mode, (sum(im.width for im in images), max(im.height for im in images)))
+    left = 0
+    for im in images:
+        row.paste(im.convert(mode), (left, 0))
+        left += im.width
+    return row
 
 
 def encode_image(image: Image.Image, suffix: str, metadata: dict[str, Any] | None = None, *, quick: bool = False) -> bytes:

@@ -254,19 +254,11 @@ class Inspector:
 
 def _side_by_side(shown: list) -> bytes:
     """Pictures of units in a row, as PNG bytes holding their recipe and each one's term and score."""
-    from PIL import Image
+    from ..images import encode_image, side_by_side
 
-    from ..images import encode_image
-
-    mode = "RGBA" if any(s.image.mode == "RGBA" for s in shown) else "RGB"
-    row = Image.new(mode, (sum(s.image.width for s in shown), max(s.image.height for s in shown)))
-    left = 0
-    for s in shown:
-        row.paste(s.image.convert(mode), (left, 0))
-        left += s.image.width
     said = {VISUALIZE_RECIPE: shown[0].metadata.get(VISUALIZE_RECIPE),
             "pictures": [{"term": term_text(s.term), "score": round(s.score, 4)} for s in shown]}
-    return encode_image(row, ".png", said)
+    return encode_image(side_by_side([s.image for s in shown]), ".png", said)
 
 
 def _used(path: Path) -> Path:
