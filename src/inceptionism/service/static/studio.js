@@ -11,7 +11,7 @@ async function api(path, options) {
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
-    throw new Error(message);
+    throw Object.assign(new Error(message), { status: response.status });
   }
   return response;
 }
@@ -272,17 +272,15 @@ function offerPictures(model, layer, channel) {
     button.textContent = "Growing…";
     try {
       let response;
-      for (let tries = 8; ; tries--) {  // 503 while other pictures are drawn: ask again a little later
-        response = await fetch(`/api/models/${model}/layers/${layer}/pictures`, {
-          method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ targets, params }),
-        });
-        if (response.status !== 503 || tries <= 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 3000 + Math.random() * 2000));
-      }
-      if (!response.ok) {
-        let message = `${response.status} ${response.statusText}`;
-        try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
-        throw new Error(message);
+      for (let tries = 8; !response; tries--) {  // 503 while other pictures are drawn: ask again a little later
+        try {
+          response = await api(`/api/models/${model}/layers/${layer}/pictures`, {
+            method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ targets, params }),
+          });
+        } catch (error) {
+          if (error.status !== 503 || tries <= 0) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 3000 + Math.random() * 2000));
+        }
       }
       const blob = await response.blob();
       if (asked !== state.picturesAsked) return;  // another channel, or another request, since
