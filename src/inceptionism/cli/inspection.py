@@ -105,7 +105,6 @@ def visualize(
                       inputs=inputs, formats=OUTPUT_FORMATS)
         if save_config is not None:
             check_outputs([save_config], inputs=(*inputs, *names), formats=(".json",))
-        recipe = {**dataclasses.asdict(net), **dataclasses.asdict(vis)}  # the seed drawn included
         if vis.photo is not None:  # one picture per target, grown from the photo
             total = vis.steps_or_default() * len(chosen)
         elif vis.param == "pixel":  # one dream per target
@@ -114,8 +113,8 @@ def visualize(
             total = -(-len(chosen) // max(1, vis.batch // vis.diversity)) * vis.steps_or_default()
         shown = run_with_progress(lambda callbacks: list(grow(loaded, chosen, vis, callbacks=callbacks)), total, quiet)
         for path, result in zip(names, shown):
-            recipe = {**result.metadata.get(RECIPE_KEY, {}), **recipe}  # its terms, and the network as named here
-            result.metadata[RECIPE_KEY] = recipe  # --config PICTURE grows it again
+            # the library's recipe (visualize's parameters, the seed, the terms) with the network as named here
+            result.metadata[RECIPE_KEY] = {**result.metadata[RECIPE_KEY], **dataclasses.asdict(net)}
             save_image(result.image, path, result.metadata)
             out.print(f"wrote {path}; {term_text(result.term)}: {kind_of(result.term).score} {result.score:.3f}, "
                       f"seed {vis.seed}" + _judged(result))
@@ -126,6 +125,7 @@ def visualize(
                 save_image(importance_image(result.importance), beside, result.metadata)
                 out.print(f"wrote {beside}: where the objective looked (brighter: more)")
         if save_config is not None:
+            recipe = shown[0].metadata[RECIPE_KEY]  # --config PICTURE or this file grows them again
             write_atomic(save_config, lambda fh: fh.write((json.dumps(recipe, indent=2) + "\n").encode()))
             out.print(f"wrote {save_config}: the parameters (--config {save_config} with the same LAYER TARGETS "
                       "grows the same pictures)")
