@@ -230,7 +230,7 @@ def test_grammar_kinds_are_registered_once_and_parse():
         obj.register(obj.TERM_KINDS["class"])
     with pytest.raises(ConfigError, match="direction:LAYER:3\\+7-2"):
         obj.parse_terms("direction:blocks.4.1.bn1:three")
-    assert set(obj.TERM_KINDS) == {"class", "direction", "diversity", "caricature"}
+    assert set(obj.TERM_KINDS) == {"class", "direction", "diversity", "caricature", "concept"}
 
 
 def test_a_dream_takes_a_direction_and_refuses_batch_only_kinds(model, small_photo):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 import inceptionism
 from inceptionism import objectives as obj
@@ -113,7 +114,7 @@ def test_a_dream_parses_its_layers_once(model, small_photo, monkeypatch) -> None
     assert sorted(matched) == ["blocks.3.0*0.731", "blocks.4.1:7*0.419"]
 
 
-def test_every_kind_is_written_at_a_door_or_says_where(model, examples) -> None:
+def test_every_kind_is_written_at_a_door_or_says_where(model, examples, tmp_path) -> None:
     """caricature:LAYER had no door: visualize writes it now, a picture made of a photo's
     features; without the photo it says so. Every built-in kind is checked."""
     cat = inceptionism.visualize("caricature", LAYER, model=model, param="fft", size=48, steps=3, seed=0,
@@ -124,8 +125,16 @@ def test_every_kind_is_written_at_a_door_or_says_where(model, examples) -> None:
         inceptionism.visualize("caricature", LAYER, model=model, param="fft", size=48, steps=3)
     from inceptionism.steering import unit_terms
 
+    from inceptionism.dictionaries import ConceptDictionary, save_dictionary
+    from inceptionism.taps import probe_means
+
+    atoms = torch.nn.functional.normalize(torch.rand(3, 672), dim=1)  # a concept dictionary of this network
+    save_dictionary(tmp_path / "d.safetensors", ConceptDictionary(atoms, "nmf", {
+        "network": model.spec.name, "weights_sha256": model.weights_sha256, "layer": LAYER,
+        "probe": probe_means(model, LAYER).tolist()}))
     for kind in obj.TERM_KINDS.values():
-        written = {"class": "tench", "direction": f"{LAYER}:3+7"}.get(kind.name, LAYER)
+        written = {"class": "tench", "direction": f"{LAYER}:3+7",
+                   "concept": f"{tmp_path / 'd.safetensors'}:1"}.get(kind.name, LAYER)
         try:
             unit_terms(model, kind.name, written)  # visualize takes it, or says where it goes
         except ConfigError as exc:

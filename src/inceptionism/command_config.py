@@ -31,6 +31,7 @@ __all__ = [
     "BatchConfig",
     "DreamOutputs",
     "VisualizeConfig",
+    "ConceptsConfig",
     "GalleryConfig",
     "ActivationsConfig",
     "ServeConfig",
@@ -338,6 +339,34 @@ class GalleryConfig(_OnCluster):
                              low=0, high=2**63 - 1)
     examples: str | None = param(None, "a folder of photos: beside each channel, the 3 that excite it most "
                                  "(dataset examples)")
+
+
+@dataclass(frozen=True)
+class ConceptsConfig(_Command):
+    """Concepts learned over a layer's activations on photos: a dictionary, and each concept's
+    picture, photos, class importances, causal score and sanity rank."""
+
+    k: int = param(16, "concepts to learn (atoms of the dictionary)", low=1, high=4096)
+    method: str = param("nmf", "nmf (non-negative matrix factorization; negative activations are set to 0 first) "
+                        "or sae (a TopK sparse autoencoder)", choices=("nmf", "sae"))
+    topk: int | None = param(None, "sae: active concepts per position; none = K/4, at least 1 and at most 32",
+                             low=1, high=4096)
+    views: int = param(2, "views of each photo sampled: itself, its mirror image, then random crops", low=1, high=16)
+    samples: int = param(100_000, "activation vectors kept to learn from (a uniform sample of every position of "
+                         "every view: memory stays bounded however many photos)", low=64, high=10_000_000)
+    top: int = param(6, "exemplar photos per concept (its strongest), with heatmaps", low=1, high=64)
+    size: int = param(128, "side of each concept's picture", low=32, high=1024)
+    steps: int = param(128, "optimizer steps per picture", low=1, high=100_000)
+    pictures: int = param(1, "pictures per concept, pushed apart so each shows another facet (diversity)",
+                          low=1, high=16)
+    batch: int = param(8, "pictures per forward/backward pass", low=1, high=1024)
+    seed: int | None = param(None, "random seed of the sample, the learning and the pictures; none = one is drawn "
+                             "and recorded", low=0, high=2**63 - 1)
+    param: str = param("fft", "how the pictures grow: fft (Fourier, decorrelated colour), maco (Fourier phase "
+                       "only, with an importance map), alpha (with transparency)", choices=("fft", "maco", "alpha"))
+
+    def topk_or_default(self) -> int:
+        return self.topk if self.topk is not None else max(1, min(32, self.k // 4))
 
 
 @dataclass(frozen=True)

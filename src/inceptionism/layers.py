@@ -25,8 +25,8 @@ class Layer:
 
 LAYERS = (
     Layer("front doors", ("cli", "service", "comfyui", "__init__", "__main__"), (
-        "cli/  (typer app: common, flags (the declarations as flags), dream, inspection, motion,",
-        "      training, serve)",
+        "cli/  (typer app: common, flags (the declarations as flags), dream, inspection, concepts,",
+        "      motion, training, serve)",
         "service/  (FastAPI studio: app wires; routes/ one router per resource; deps: the app's",
         "          state as dependencies; settings, security guard, job store, workers, inspector,",
         "          drawings: pictures drawn off the request threads, bounded, cancelled; lock: one",
@@ -50,12 +50,15 @@ LAYERS = (
         "pool.py (Cluster: connect or start Ray; DreamerPool: actors, lending, retries)",
         "worker.py (the Dreamer actor) · runner.py (RayRunner) · video.py (segments)",
     )),
-    Layer("workflows", ("motion", "unit_pictures", "activations", "plots", "training", "jobs", "gallery"), (
+    Layer("workflows", ("motion", "unit_pictures", "concepts", "concept_page", "activations", "plots", "training", "jobs",
+                        "gallery"), (
         "motion/ (zoom and loop, video, live, batch)   unit_pictures.py (visualize: a picture of each",
         "term, a channel, a combination or a class, by pixels or Fourier, its recipe, its judge)",
         "gallery.py (channel thumbnails, cached)   jobs.py (a studio job's per-job function)",
         "activations.py (activation grids)   plots.py (--plot figure, snapshots, progress GIF)",
         "training/ (train: data.py the image folder, loop.py stages/epochs/checkpoint, report.py)",
+        "concepts.py (a layer's concepts: learn a dictionary, exemplars, class importance, causal drop,",
+        "sanity, pictures)   concept_page.py (their exemplar sheets, concepts.json, index.html)",
     )),
     Layer("library door", ("api", "notebook"), (
         "api.py  render · dream · resolve_config · check_config · load_model_for · resolve_machine_choices",
@@ -68,12 +71,14 @@ LAYERS = (
         "engine/  ascent (octaves × steps), octave plan, tiled gradients, filters",
         "featurevis/  render (parameterization x transforms x objective x optimizer x steps),",
         "             param (pixels, fft, alpha, maco), transforms, units (channels, combinations,",
-        "             classes, diversity), photos (accentuate, caricature), examples, scores",
+        "             classes, diversity), photos (accentuate, caricature), examples, scores, learn",
+        "             (activations sampled in bounded memory; NMF and a TopK sparse autoencoder)",
         "precision.py  --precision auto: a fixed rule per hardware class, never a timing",
     )),
     Layer("network", ("taps", "models"), (
         "taps.py  run to the deepest requested layer; hooks always removed; every activation a map",
-        "         (B, C, H, W): token grids and channels-last layers turned round (layouts measured)",
+        "         (B, C, H, W): token grids and channels-last layers turned round (layouts measured);",
+        "         edited: the whole network with a change added to a layer's map; probe_means",
         "models/  registry and spec (ModelSpec: preprocessing, layers, download source, bf16_faster; its",
         "         Shape: input sizes, tokens, min size, measured on first use), registered (Lite0/1/2 and",
         "         inception5h by name): no torch, so listings import none; loading (load_model), loaded",
@@ -89,9 +94,10 @@ LAYERS = (
         "values.py  written forms of values: LO:HI, WxH, MODE:K, lists; their JSON schemas",
         "declare.py  the declaration machinery: param(), declared(), check_value(), the front doors",
     )),
-    Layer("ground", ("objectives", "images", "formats", "outputs", "labels", "device", "runtime", "machine", "imports",
-                     "errors", "paths", "layers", "written"), (
+    Layer("ground", ("objectives", "dictionaries", "images", "formats", "outputs", "labels", "device", "runtime",
+                     "machine", "imports", "errors", "paths", "layers", "written"), (
         "objectives/ (terms, batch terms, the grammar and its registry of term kinds) ·",
+        "dictionaries.py (a concept dictionary's file: atoms, encoder, recipe; read with every check) ·",
         "images.py (read, encode, metadata) · formats.py (the codec table,",
         "fit_longest_side) · outputs.py (output checks, atomic writes) · labels.py · device.py ·",
         "runtime.py (memory kept, CPU threads, gradients on) · machine.py (the CPU's model and",

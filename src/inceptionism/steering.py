@@ -19,7 +19,7 @@ from .errors import ConfigError, ImageError, InceptionismError, LayerError
 from .images import fit_longest_side, load_image, to_tensor
 from .labels import resolve_class, resolve_classes
 from .models.loaded import LoadedModel
-from .taps import capture, layer_info, list_layers
+from .taps import capture, layer_info, list_layers, probe_means
 
 __all__ = ["build_objective", "check_term", "unit_terms", "resolve_layer_indices", "choose_channels", "check_objective", "check_mask", "check_guide_size", "guide_features", "load_mask"]
 
@@ -51,8 +51,12 @@ def check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, 
     positioned = term.position is not None and size is not None
     # the layer and its channels are the same at any size; a neuron's position needs the 224 px sizes
     info = layer_info(model, term.layer, 224 if positioned else model.spec.probe_size)
-    for index in [*([term.channel] if term.channel is not None else []), *(i for i, _ in term.combination)]:
-        info.check_channel(index)
+    if kind.check is not None:  # its channel is no channel of the layer (a concept's index)
+        kind.check(term, objectives.LayerFacts(model.spec.name, model.weights_sha256, info.channels,
+                                               lambda: probe_means(model, term.layer)))
+    else:
+        for index in [*([term.channel] if term.channel is not None else []), *(i for i, _ in term.combination)]:
+            info.check_channel(index)
     if door == "dreams":  # what its kind checks as it builds (a custom kind's own checks)
         objectives.term_objective(term, _context(model))
     if not positioned:

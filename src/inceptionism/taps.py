@@ -23,7 +23,7 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -33,7 +33,7 @@ from .models.fold import folded
 from .models.loaded import LoadedModel
 from .objectives import OUTPUT
 
-__all__ = ["LayerInfo", "auto_layers", "capture", "list_layers", "layer_info", "layouts", "as_map"]
+__all__ = ["LayerInfo", "auto_layers", "capture", "edited", "probe_means", "list_layers", "layer_info", "layouts", "as_map"]
 
 _SKIP_TYPES = (nn.Identity, nn.Dropout, nn.Dropout2d)
 
@@ -227,6 +227,63 @@ def capture(model: LoadedModel, layers: Sequence[str]) -> Iterator[Capture]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def edited(model: LoadedModel, layer: str) -> Iterator[Callable[..., torch.Tensor]]:
+    """Run the whole network with a change added to ``layer``'s output: ``run(x, change)``
+    returns the logits, where ``change(map)`` takes the layer's map (B, C, H, W) as
+    :func:`capture` gives it (detached) and returns what to add to it, of the same shape (it
+    may carry gradients: a change scaled by a tensor that requires them gives the logits'
+    gradient with respect to that scale). ``change`` None runs the network unchanged.
+
+    Examples:
+        >>> with edited(model, "blocks.5.0.bn1") as run:
+        ...     ablated = run(x, lambda a: -a)  # the layer silenced
+    """
+    modules = dict(model.net.named_modules())
+    if layer not in modules or layer == "":
+        raise unknown_layer_error(model, layer)
+    layout = (_known_layouts(model) or {}).get(layer, "nchw")
+    state: dict[str, Any] = {}
+
+    def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
+        change = state.get("change")
+        if change is None:
+            return None
+        height, width = state["size"]
+        delta = change(as_map(model, layout, output.detach(), height, width))
+        full = torch.zeros_like(output, dtype=delta.dtype)
+        as_map(model, layout, full, height, width).copy_(delta)  # the map is a view of the output's layout
+        return output + full.to(output.dtype)
+
+    def run(x: torch.Tensor, change: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        state.update(change=change, size=tuple(x.shape[-2:]))
+        try:
+            return model(x)
+        finally:
+            state.clear()
+
+    handle = modules[layer].register_forward_hook(hook)
+    try:
+        with folded(model.net, model.folds, keep=[layer]):
+            yield run
+    finally:
+        handle.remove()
+
+
+@torch.no_grad()
+def probe_means(model: LoadedModel, layer: str) -> torch.Tensor:
+    """``layer``'s channel means (C,) on one fixed picture (smooth colour ramps and rings at the
+    network's probe size): how that layer, and no other, answers it. A file learned on a layer
+    records these to be told apart from another layer of the same width."""
+    side = model.spec.probe_size
+    axis = torch.linspace(0, 1, side)
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+    rings = (torch.sin(((x - 0.5) ** 2 + (y - 0.3) ** 2).sqrt() * 40) + 1) / 2
+    picture = torch.stack([x, y * rings, (1 - x) * (1 - y) + 0.3 * rings]).clamp(0, 1)[None]
+    with capture(model, [layer]) as run:
+        return run(picture.to(model.device))[layer][0].float().mean((1, 2)).cpu()
 
 
 def unknown_layer_error(model: LoadedModel, name: str) -> LayerError:

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from . import dream, inspection, motion, serve, training  # noqa: F401  (they register their commands)
+from . import concepts, dream, inspection, motion, serve, training  # noqa: F401  (they register their commands)
 from ..errors import InceptionismError
 from .common import GuardedStdout, app, err, out
 

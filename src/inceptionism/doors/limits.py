@@ -148,14 +148,17 @@ def _check_whole(data: bytes, fmt: str, width: int, height: int) -> None:
             raise ValueError("it ends before its last scan does")
 
 
-def check_params(text: str | dict[str, Any] | None, limits: Limits, *,
-                 command: dict[str, Any] | None = None) -> tuple[dict[str, Any], DreamConfig]:
+def check_params(text: str | dict[str, Any] | None, limits: Limits, *, command: dict[str, Any] | None = None,
+                 files: frozenset[str] = frozenset()) -> tuple[dict[str, Any], DreamConfig]:
     """Parse the ``params`` field: a flat JSON object of the parameters the studio offers
     (or that object, parsed already).
 
     Any other key, any nested value and any server-side setting (files, device,
     precision, weights) is refused with 422 naming the field; files come as uploads.
     ``command``: a kind of work's own defaults under the parameters (live frames' size).
+    ``files``: the files on this machine that terms may name (a concept's dictionary); any
+    other is refused before the text is parsed, so a request cannot make the server read,
+    or say anything about, a file it chose.
 
     Returns:
         The parameters as given (stored with the job) and the config they make, layered
@@ -175,12 +178,29 @@ def check_params(text: str | dict[str, Any] | None, limits: Limits, *,
     if not isinstance(params, dict):
         raise ApiError(422, f"params must be a JSON object, got {type(params).__name__}", "params")
     used = _offered_keys(params)
+    check_file_terms(params.get(next((k for k, v in used.items() if v == "layers"), ""), ""), files, "layers")
     try:
         cfg = layered(explicit={used[key]: value for key, value in params.items()}, command=command)
     except ConfigError as exc:
         raise ApiError(422, str(exc), as_given(exc.field or "params", params)) from None
     _check_ranges(cfg, limits)
     return params, cfg
+
+
+def check_file_terms(text: Any, files: frozenset[str], field: str) -> None:
+    """Refuse (422) a term of ``text`` that names a file not in ``files``.
+
+    Raises:
+        ApiError: naming the term and the files this door offers."""
+    from ..objectives import file_terms
+
+    if not isinstance(text, str):
+        return
+    for term, path in file_terms(text):
+        if path not in files:
+            offered = f"; this studio offers {len(files)}: GET /api/concepts lists them" if files else \
+                "; this studio offers none (inceptionism serve --concepts FOLDER)"
+            raise ApiError(422, f"{field}: {term!r} names a file {path!r} this studio does not offer{offered}", field)
 
 
 def as_given(field: str | None, params: dict[str, Any]) -> str | None:
@@ -297,11 +317,13 @@ def _at_most(name: str, value: int, limit: int) -> None:
 MAX_PICTURE_BODY = 16_384  # bytes of a pictures request: targets and a handful of parameters
 
 
-def check_picture_request(body: bytes, limits: Limits) -> tuple[str, VisualizeConfig]:
+def check_picture_request(body: bytes, limits: Limits, *, layer: str = "",
+                          files: frozenset[str] = frozenset()) -> tuple[str, VisualizeConfig]:
     """A request for pictures of units (``{"targets": "7,3+7", "params": {...}}``: visualize's
     parameters the studio offers), checked before any work: 413 for a large body, 422 naming
     the field for anything else, the limits' bounds on side, steps, pictures and work included.
-    The targets themselves are checked against the network when it is loaded."""
+    The targets themselves are checked against the network when it is loaded; those that
+    name a file (a concept's dictionary, with ``layer`` "concept") must name one of ``files``."""
     if len(body) > MAX_PICTURE_BODY:
         raise ApiError(413, f"a pictures request is at most {MAX_PICTURE_BODY:,} bytes", "params")
     try:
@@ -315,6 +337,9 @@ def check_picture_request(body: bytes, limits: Limits) -> tuple[str, VisualizeCo
     if not isinstance(targets, str) or not targets.strip() or len(targets) > 1000:
         raise ApiError(422, "targets must be text such as 7,3+7 (or class names), at most 1,000 characters",
                        "targets")
+    from ..objectives import split_terms
+
+    check_file_terms(",".join(f"{layer}:{t.strip()}" for t in split_terms(targets)), files, "targets")
     if targets.strip() == "all":
         raise ApiError(422, f"all would grow every channel; the studio grows at most {limits.max_pictures} "
                        "pictures a request: name them", "targets")

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..models.loaded import LoadedModel
 
-__all__ = ["chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity", "SPREAD_FLOOR"]
+__all__ = ["chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity", "ranked", "SPREAD_FLOOR"]
 
 SPREAD_FLOOR = 0.25  # sanity: a unit's spread over the photos is at least this share of the layer's median
 
@@ -106,9 +106,19 @@ def sanity(model: LoadedModel, layer: str, channel: int, picture: torch.Tensor, 
         raise ConfigError("the sanity check needs at least 2 photos to measure a unit's spread on")
     with capture(model, [layer]) as run:
         acts = run(picture[None, :3].to(model.device))[layer][0].float().mean((1, 2)).cpu()
+    return ranked(acts, photo_means, channel, spread_floor=spread_floor)
+
+
+def ranked(values: torch.Tensor, photo_means: torch.Tensor, unit: int, *, spread_floor: float = SPREAD_FLOOR) -> Sanity:
+    """Where ``unit`` ranks among all units by how far a picture's ``values`` (C,) lie above the
+    photos' ``photo_means`` (N, C), each in its own spread over the photos (see :func:`sanity`):
+    channels of a layer, or the concepts of a dictionary."""
+    if photo_means.shape[0] < 2:
+        raise ConfigError("the sanity check needs at least 2 photos to measure a unit's spread on")
+    values, photo_means = values.float().cpu(), photo_means.float().cpu()
     mean, std = photo_means.mean(0), photo_means.std(0)
     std = std.clamp_min(max(1e-6, spread_floor * float(std.median())))
-    z = (acts - mean) / std
-    rank = int((z > z[channel]).sum()) + 1
-    return Sanity(float(acts[channel]), float(mean[channel]), float(photo_means[:, channel].max()),
-                  float(z[channel]), rank, len(acts))
+    z = (values - mean) / std
+    rank = int((z > z[unit]).sum()) + 1
+    return Sanity(float(values[unit]), float(mean[unit]), float(photo_means[:, unit].max()), float(z[unit]), rank,
+                  len(values))

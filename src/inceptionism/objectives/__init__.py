@@ -18,10 +18,12 @@ from .batch import caricature, direction, diversity, per_item_channels, per_item
 from .grammar import (
     LAYER,
     TERM_KINDS,
+    LayerFacts,
     LayerTerm,
     TermContext,
     TermKind,
     channel_combination,
+    file_terms,
     kind_of,
     parse,
     parse_terms,
@@ -50,6 +52,6 @@ __all__ = [
     "OUTPUT", "Activations", "Objective", "MAX_TERMS", "MAX_WEIGHT",
     "layer", "channel", "neuron", "class_logit", "avoid_classes", "guide", "total",
     "per_item_channels", "per_item_classes", "diversity", "direction", "caricature", "stay_close",
-    "LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "LAYER", "register", "unregister", "kind_of", "split_terms",
+    "LayerTerm", "LayerFacts", "TermContext", "TermKind", "TERM_KINDS", "LAYER", "register", "unregister", "kind_of", "split_terms", "file_terms",
     "parse_terms", "parse", "channel_combination", "term_objective", "term_text",
 ]  # fmt: skip

@@ -8,7 +8,9 @@ kind's name:
 - ``class:CLASS``: a class logit, by index or name;
 - ``direction:LAYER:3+7-2``: a direction in the layer's channel space (channel interaction);
 - ``diversity:LAYER``: several pictures of one target differ at the layer (batches only);
-- ``caricature:LAYER``: exaggerate what the layer sees in a photo (needs the photo).
+- ``caricature:LAYER``: exaggerate what the layer sees in a photo (needs the photo);
+- ``concept:DICTIONARY:INDEX``: a learned concept, a direction in its layer's space, read
+  from a dictionary file that ``inceptionism concepts`` wrote.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from ..written import decimal, is_whole, whole
 from . import batch as batched
 from .terms import MAX_TERMS, MAX_WEIGHT, Objective, channel, class_logit, layer, neuron, total
 
-__all__ = ["LayerTerm", "TermContext", "TermKind", "TERM_KINDS", "LAYER", "register", "unregister", "kind_of",
-           "split_terms", "parse_terms", "parse", "channel_combination", "term_objective", "term_text"]
+__all__ = ["LayerTerm", "TermContext", "LayerFacts", "TermKind", "TERM_KINDS", "LAYER", "register", "unregister", "kind_of",
+           "split_terms", "file_terms", "parse_terms", "parse", "channel_combination", "term_objective", "term_text"]
 
 _TERM = re.compile(
     r"^(?P<layer>[^:*@\s]+)(?::(?P<channel>[^*@\s](?:[^*@]*[^*@\s])?))?(?:@(?P<pos>[^*\s]+))?(?:\*(?P<weight>\S+))?$"
@@ -40,12 +42,13 @@ class LayerTerm:
     """One parsed term: a layer, channel or neuron (``kind`` "layer"), or a registered kind."""
 
     layer: str  # module path, or "class" for a class logit
-    channel: int | None = None  # channel, or the class index for "class" terms
+    channel: int | None = None  # channel; the class index for "class" terms, the concept's for "concept"
     weight: float = 1.0
     position: tuple[int, int] | None = None  # (y, x) of a single neuron
     class_name: str | None = None  # a "class" term's class as typed, when given by name
     kind: str = "layer"  # "layer", or a key of TERM_KINDS
     combination: tuple[tuple[int, float], ...] = ()  # a direction's (channel, coefficient) pairs
+    source: str | None = None  # a file the term reads, as written (a concept's dictionary)
 
     @property
     def whole(self) -> bool:
@@ -62,6 +65,16 @@ class TermContext:
     reference: tuple[int, int] | None = None  # a neuron's layer (H, W) at the size its position was given
     photo: Callable[[str], torch.Tensor] | None = None  # layer -> a photo's activations (C, H, W)
     pictures: int = 1  # pictures per target in the batch (what diversity compares)
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    """What a kind's own check may ask of the network and the term's layer."""
+
+    network: str  # the network's name
+    weights_sha256: str | None
+    channels: int  # the layer's
+    probe: Callable[[], torch.Tensor]  # the layer's channel means (C,) on a fixed picture (taps.probe_means)
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,11 @@ class TermKind:
     from_photo: bool = False  # a picture of it can grow out of a photo (visualize --photo: accentuation)
     of_photo: bool = False  # a picture of it is made of a photo's features, grown from noise (needs --photo)
     resolve: Callable[[LayerTerm, TermContext], LayerTerm] | None = None  # names made indices, for a picture
+    # against a network (what check_term knows of it); None: the term's channels are the
+    # layer's and are checked as such
+    check: Callable[[LayerTerm, "LayerFacts"], None] | None = None
+    text: Callable[[LayerTerm], str] | None = None  # written form, where the generic one does not fit
+    reads_file: bool = False  # its text names a file on this machine (a door taking others' requests guards it)
 
 
 TERM_KINDS: dict[str, TermKind] = {}
@@ -223,6 +241,50 @@ register(TermKind("caricature", "caricature:LAYER", "exaggerate what the layer s
                   in_dreams=False, of_photo=True))
 
 
+def _concept_term(item: str, rest: str, weight: float) -> LayerTerm:
+    from ..dictionaries import load_dictionary
+
+    path, colon, index = rest.rpartition(":")
+    if not colon or not path or not is_whole(index, signed=False):
+        raise ConfigError(f"concept term {item!r} is not of the form concept:DICTIONARY.safetensors:INDEX")
+    found = load_dictionary(path)
+    if int(index) >= found.k:
+        raise LayerError(f"concept {index} in {item!r} is out of range: the dictionary has {found.k} concepts, "
+                         f"0 to {found.k - 1}", field="layers")
+    return LayerTerm(found.layer, int(index), weight, kind="concept", source=path)
+
+
+def _concept(term: LayerTerm) -> Objective:
+    from ..dictionaries import load_dictionary
+
+    atoms = load_dictionary(str(term.source)).atoms
+    return batched.direction(term.layer, atoms[int(term.channel)])  # type: ignore[arg-type]
+
+
+def _check_concept(term: LayerTerm, facts: LayerFacts) -> None:
+    from ..dictionaries import check_for, load_dictionary
+
+    check_for(load_dictionary(str(term.source)), facts, str(term.source))
+
+
+register(TermKind("concept", "concept:DICTIONARY:INDEX", "a learned concept: a direction in its layer's space, "
+                  "from a dictionary that inceptionism concepts wrote (concept:concepts/dictionary.safetensors:3)",
+                  _concept_term, lambda t, ctx: _concept(t), unit=_concept, score="projection",
+                  check=_check_concept, text=lambda t: f"concept:{t.source}:{t.channel}", reads_file=True))
+
+
+def file_terms(text: str) -> list[tuple[str, str]]:
+    """The (term, file) pairs of ``text`` whose kind reads a file, found without reading any
+    (a door that takes others' requests checks them before the text is parsed)."""
+    found = []
+    for item in split_terms(str(text)):
+        name, colon, rest = item.strip().partition(":")
+        kind = TERM_KINDS.get(name)
+        if colon and kind is not None and kind.reads_file:
+            found.append((item.strip(), rest.split("*")[0].rpartition(":")[0] or rest))
+    return found
+
+
 def split_terms(text: str) -> list[str]:
     """Split on commas, except the one inside a neuron position ``@Y,X``."""
     items: list[str] = []
@@ -336,6 +398,9 @@ def term_objective(term: LayerTerm, ctx: TermContext | None = None) -> Objective
 def term_text(term: LayerTerm) -> str:
     """A term as written (its weight left out), in the shortest form that parses back to it:
     ``blocks.4.1.bn1:7``, ``blocks.4.1.bn1:3+7`` (a direction), ``class:1``, ``diversity:LAYER``."""
+    own = kind_of(term).text
+    if own is not None:
+        return own(term)
     if term.combination:
         text = f"{term.layer}:" + "".join(f"{'-' if c < 0 else '+'}{k}" for k, c in term.combination).lstrip("+")
     else:

@@ -87,7 +87,7 @@ async def pictures(inspector: Inspect, settings: Settings, name: str, layer: str
     studio offers (``/api/settings``' ``picture_parameters``; ``layer`` may be ``class``).
     Drawn while the request waits (counted with the other drawings, 503 with Retry-After
     beyond them), not cached; the PNG keeps its recipe."""
-    targets, cfg = check_picture_request(await request.body(), settings.limits)
+    targets, cfg = check_picture_request(await request.body(), settings.limits, layer=layer)
     return Response(await inspector.pictures(name, layer, targets, cfg, _gone(request)), media_type="image/png")
 
 
