@@ -12,6 +12,7 @@ from inceptionism.config import AscentConfig, RunConfig, SteeringConfig
 from inceptionism.command_config import (
     ActivationsConfig,
     BatchConfig,
+    ConceptsConfig,
     DreamOutputs,
     GalleryConfig,
     InspectConfig,
@@ -34,8 +35,9 @@ GROUPS = [
     ("batch", "", BatchConfig),
     ("visualize", "also `--model` and `--device`", VisualizeConfig),
     ("gallery", "also `--model` and `--device`", GalleryConfig),
+    ("concepts", "also `--model`, `--weights` and `--device`", ConceptsConfig),
     ("activations", "also `--model` and `--device`", ActivationsConfig),
-    ("layers, classes, visualize, gallery, activations", "", InspectConfig),
+    ("layers, classes, visualize, gallery, concepts, activations", "", InspectConfig),
     ("serve", "", ServeConfig),
 ]
 

@@ -172,3 +172,20 @@ def test_each_frame_of_a_clip_takes_its_own_mask(network):
     change = (dreamed - frames).abs().mean(-1)
     assert change[0, :, :40].mean() > 10 * change[0, :, 56:].mean()
     assert change[1, :, 56:].mean() > 10 * change[1, :, :40].mean()
+
+
+def test_the_nodes_open_no_file_a_workflow_names(network, tmp_path, monkeypatch):
+    """A concept term names a dictionary file: a workflow may come from anyone who reaches the
+    ComfyUI server, so the nodes refuse it before any file is opened."""
+    import inceptionism.dictionaries as dictionaries
+
+    opened: list = []
+    monkeypatch.setattr(dictionaries, "load_dictionary", lambda path: opened.append(path))
+    secret = tmp_path / "secret.safetensors"
+    with pytest.raises(InceptionismError, match="names a file; the ComfyUI nodes open no file"):
+        _dream(network, _photo(), layers=f"concept:{secret}:0")
+    given = {**_defaults("InceptionismVisualize"), "steps": 2}
+    given.pop("layer", None), given.pop("target", None)
+    with pytest.raises(InceptionismError, match="names a file"):
+        NODES["InceptionismVisualize"]().run(network, "concept", f"{secret}:0", **given)
+    assert opened == []

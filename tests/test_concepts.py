@@ -77,7 +77,7 @@ def test_the_command_writes_the_dictionary_pictures_json_and_page(learned, photo
 
 def test_the_dictionary_explains_the_layer_better_than_random_atoms(model, learned, photos: Path) -> None:
     from inceptionism.featurevis.examples import photo_files
-    from inceptionism.featurevis.learn import measure, sample_activations
+    from inceptionism.featurevis.dictionary_learning import measure, sample_activations
 
     out, _ = learned
     learned_dict = load_dictionary(out / "dictionary.safetensors")
@@ -105,7 +105,7 @@ def test_a_dictionary_is_saved_and_read_back_whole(tmp_path: Path) -> None:
 
 
 def test_the_sae_learns_reproducibly_by_seed_and_stops_early() -> None:
-    from inceptionism.featurevis.learn import learn_sae
+    from inceptionism.featurevis.dictionary_learning import learn_sae
 
     gen = torch.Generator().manual_seed(1)
     atoms = torch.nn.functional.normalize(torch.randn(6, 16, generator=gen), dim=1)
@@ -119,7 +119,7 @@ def test_the_sae_learns_reproducibly_by_seed_and_stops_early() -> None:
 
 
 def test_the_sample_is_bounded_and_uniform_over_the_stream() -> None:
-    from inceptionism.featurevis.learn import _Reservoir
+    from inceptionism.featurevis.dictionary_learning import _Reservoir
 
     reservoir = _Reservoir(500, torch.Generator().manual_seed(0))
     for start in range(0, 20_000, 700):  # a stream of rows numbered 0 .. 19,999, in batches
@@ -153,7 +153,7 @@ def test_the_evidence_is_what_it_says(model, learned, photos: Path) -> None:
     """The class importance is the logit's derivative along the concept (a finite difference
     agrees), and the causal drop is the logit with the concept's component taken out."""
     from inceptionism.concepts import Exemplar, _codes, describe
-    from inceptionism.featurevis.examples import _photos
+    from inceptionism.featurevis.examples import read_photos
     from inceptionism.taps import edited
 
     out, _ = learned
@@ -162,7 +162,7 @@ def test_the_evidence_is_what_it_says(model, learned, photos: Path) -> None:
     concept = report["concepts"][0]
     k = concept["index"]
     path = Path(concept["exemplars"][0]["photo"])
-    (_, x), = _photos([path], model.spec.input_size, model.device)
+    (_, x), = read_photos([path], model.spec.input_size, model.device)
     with edited(model, LAYER) as run, torch.no_grad():
         assert torch.allclose(run(x), model(x), atol=1e-4)  # unchanged without a change
         base = run(x)[0]
@@ -261,6 +261,7 @@ def test_the_studio_never_reads_a_file_a_request_names(learned, tmp_path: Path, 
     probe.write_bytes(b"x")
     read: list[str] = []
     monkeypatch.setattr(dictionaries, "_load", lambda *args: read.append(args[0]))
+    monkeypatch.setattr(dictionaries, "load_dictionary", lambda path: read.append(path))  # not even a stat
     for text in (f"concept:{probe}:1", f"blocks.5.0.bn1:3, concept:{probe}:0*2", f"concept:{good}:0"):
         with pytest.raises(ApiError) as refused:
             check_params({"layers": text}, Limits(), files=frozenset({"/elsewhere/dictionary.safetensors"}))
@@ -288,8 +289,116 @@ def test_a_transformer_token_layer_has_concepts(photos: Path, tmp_path: Path, me
     assert any(c["causal"]["logit_drop"] != 0 for c in report["concepts"])
 
 
+def test_an_edit_of_a_token_layer_lands_on_its_patches_alone(photos: Path) -> None:
+    """taps.edited turns the change of a (B, C, H, W) map back into the token sequence: the
+    class token stays as it was, the patch tokens take the change."""
+    from inceptionism.models import load_model
+    from inceptionism.taps import capture, edited
+
+    vit = load_model("timm/vit_tiny_patch16_224", weights="random")
+    x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    seen: list[torch.Tensor] = []
+    block = dict(vit.net.named_modules())["blocks.5"]
+    with torch.no_grad(), capture(vit, ["blocks.5"]) as run:
+        grid = run(x)["blocks.5"]
+    with torch.no_grad(), edited(vit, "blocks.5") as run:
+        handle = block.register_forward_hook(lambda m, i, out: seen.append(out.detach().clone()))
+        try:
+            plain = run(x)
+            silenced = run(x, lambda a: -a)
+            doubled = run(x, lambda a: a.clone())
+        finally:
+            handle.remove()
+    original, zeroed, twice = seen
+    assert grid.shape == (1, 192, 14, 14) and original.shape == (1, 197, 192)
+    assert torch.equal(zeroed[:, 0], original[:, 0]) and float(zeroed[:, 1:].abs().max()) == 0.0
+    assert torch.allclose(twice[:, 1:], 2 * original[:, 1:]) and torch.equal(twice[:, 0], original[:, 0])
+    assert not torch.allclose(plain, silenced)
+
+
 def test_errors_are_inceptionism_errors() -> None:
     with pytest.raises(InceptionismError):
         ConceptsConfig(k=0)
     with pytest.raises(ConfigError):
         ConceptsConfig(method="pca")
+    with pytest.raises(ConfigError, match="topk is the sparse autoencoder's"):
+        ConceptsConfig(topk=3)
+    with pytest.raises(ConfigError, match="topk 8 is more than the 4 concepts"):
+        ConceptsConfig(method="sae", k=4, topk=8)
+
+
+def test_the_studio_shows_a_layers_concepts_and_dreams_towards_one(learned, tmp_path: Path) -> None:
+    from .support import studio_client, submit, wait
+
+    out, _ = learned
+    with studio_client(tmp_path / "data", workers=1, concepts=out.parent) as client:
+        sets = client.get("/api/concepts", params={"model": "efficientnet-lite0", "layer": LAYER}).json()["sets"]
+        assert [(s["name"], s["method"], s["k"], len(s["concepts"])) for s in sets] == [("out", "nmf", 4, 4)]
+        assert client.get("/api/concepts", params={"layer": "blocks.4.1.bn1"}).json() == {"sets": []}
+        chosen = sets[0]["concepts"][0]
+        assert chosen["term"] == f"concept:{(out / 'dictionary.safetensors').resolve()}:{chosen['index']}"
+        picture = client.get(chosen["picture"])
+        assert picture.status_code == 200 and picture.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert client.get(chosen["examples"]).status_code == 200
+        for other in ("dictionary.safetensors", "concepts.json", "..%2F..%2Fsecret"):
+            assert client.get(f"/api/concepts/out/{other}").status_code == 404
+        job = submit(client, size=[80, 64], steps=3, octaves=1, seed=1, layers=chosen["term"])
+        assert job.status_code == 202, job.text
+        done = wait(client, job.json()["id"])
+        assert done["status"] == "done" and done["config"]["layers"] == chosen["term"]
+        assert done["score_end"] > done["score_start"]  # the noise moved towards the concept
+        refused = submit(client, size=[80, 64], steps=3, layers=f"concept:{tmp_path / 'none.safetensors'}:0")
+        assert refused.status_code == 422 and "does not offer" in refused.text
+    with studio_client(tmp_path / "data2", workers=0, concepts=out) as client:  # the folder is one output itself
+        (found,) = client.get("/api/concepts").json()["sets"]
+        assert found["name"] == "-" and client.get(found["concepts"][0]["picture"]).status_code == 200
+
+
+def test_the_gallery_shows_a_layers_concepts(learned, tmp_path: Path) -> None:
+    out, _ = learned
+    gallery = tmp_path / "gallery"
+    result = invoke("gallery", LAYER, "-o", gallery, "--size", 32, "--steps", 1, "--seed", 1, "--concepts", out.parent,
+                    "-q")
+    assert result.exit_code == 0, result.output
+    assert "4 concepts" in result.output
+    page = (gallery / "index.html").read_text()
+    assert page.count('class="concept"') == 4 and "<h2>Concepts</h2>" in page
+    shown = sorted((gallery / "concepts" / "out").iterdir())
+    assert [p.name for p in shown] == [f"concept-00{k}.png" for k in range(4)]
+    assert all(f'src="concepts/out/{p.name}"' in page for p in shown)
+    # a concepts.json edited to name files elsewhere: those records are left out, nothing is read or written there
+    forged = tmp_path / "forged" / "set"
+    shutil.copytree(out, forged)
+    report = json.loads((forged / "concepts.json").read_text())
+    report["concepts"][0]["pictures"] = ["../../secret.png"]
+    report["concepts"][1]["pictures"] = [str(tmp_path / "secret.png")]
+    (tmp_path / "secret.png").write_bytes((forged / "concept-000.png").read_bytes())
+    (forged / "concepts.json").write_text(json.dumps(report))
+    result = invoke("gallery", LAYER, "-o", tmp_path / "g3", "--size", 32, "--steps", 1, "--seed", 1, "--concepts",
+                    forged.parent, "-q")
+    assert result.exit_code == 0 and "2 concepts" in result.output, result.output
+    assert sorted(p.name for p in (tmp_path / "g3" / "concepts" / "set").iterdir()) == sorted(
+        report["concepts"][k]["pictures"][0] for k in (2, 3))
+    one_line(invoke("gallery", LAYER, "-o", out / "gallery", "--concepts", out.parent, "-q"), 6, "inside the concepts folder")
+    one_line(invoke("gallery", "blocks.4.1.bn1", "-o", tmp_path / "g2", "--concepts", out.parent, "-q"), 2,
+             "holds no concepts of efficientnet-lite0 layer 'blocks.4.1.bn1' (it holds efficientnet-lite0 blocks.5.0.bn1)")
+    assert not (tmp_path / "g2").exists()
+
+
+def test_a_run_that_fails_leaves_no_dictionary_behind(model, photos: Path, tmp_path: Path, monkeypatch) -> None:
+    import inceptionism.concepts as concepts
+    from inceptionism.concept_report import concepts as learn
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the pictures grow
+
+    monkeypatch.setattr(concepts, "draw", broken)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        learn(LAYER, photos, out, model=model, k=2, samples=500, top=1, seed=0)
+    assert sorted(p.name for p in out.iterdir()) == []  # neither the dictionary nor its hidden copy
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(EXAMPLES / "chelsea.jpg", one)
+    one_line(invoke("concepts", LAYER, one, "-o", tmp_path / "c", "-q"), 2, "1 readable photo; concepts need at least 2")
+    one_line(invoke("concepts", LAYER, photos, "-o", tmp_path / "a,b", "-q"), 2, "cannot be written in a term")

@@ -259,3 +259,40 @@ def test_the_live_page_dreams_a_camera_and_saves_a_snapshot_with_its_recipe(serv
         with_camera.close()
     config = read_metadata(saved)["config"]
     assert config["max_size"] == 320 and config["step_size"] == 0.03
+
+
+def test_a_layers_concepts_are_shown_and_a_photo_is_dreamed_towards_one(browser, model, examples: Path,
+                                                                         tmp_path: Path) -> None:
+    """serve --concepts: the chosen layer's concepts appear under it; choosing one makes it what
+    the dream climbs (its term in the dream's recipe)."""
+    from inceptionism.concept_report import concepts
+
+    (tmp_path / "concepts").mkdir()
+    found = concepts("blocks.5.0.bn1", examples, tmp_path / "concepts" / "four", model=model, k=3, samples=800,
+                     top=2, size=48, steps=4, seed=1)
+    settings = ServiceSettings(data_dir=tmp_path / "studio", workers=1, concepts=tmp_path / "concepts")
+    with serve_in_background(settings) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = watch(page)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready]")
+        page.select_option("#layers", "blocks.5.0.bn1")
+        page.wait_for_selector("#concepts:not([hidden])")
+        page.click("#concepts summary")
+        assert page.locator("#concept-grid button").count() == 3
+        first = page.locator("#concept-grid button").nth(0)
+        wait_until(page, "[...document.querySelectorAll('#concept-grid img')].every((i) => i.naturalWidth > 0)")
+        first.click()
+        assert "concept" in page.inner_text("#concept-chosen") and first.get_attribute("aria-selected") == "true"
+        wait_until(page, "document.querySelector('#concept-examples img').naturalWidth > 0")
+        page.set_input_files("#image", str(examples / "chelsea.jpg"))
+        page.click("#presets label:has-text('subtle')")
+        page.click("#start")
+        page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+        assert page.inner_text("#status").startswith("Done")
+        term = f"concept:{(tmp_path / 'concepts' / 'four' / 'dictionary.safetensors').resolve()}:"
+        assert term in page.inner_text("#result-caption")
+        page.click("#concept-clear")
+        assert page.evaluate("collectParams().layers") == "blocks.5.0.bn1"
+        assert not errors, errors
+    assert {c.index for c in found.concepts} == {0, 1, 2}

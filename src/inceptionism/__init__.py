@@ -21,6 +21,7 @@ _EXPORTS = {
     "dream": "api",
     "render": "api",
     "visualize": "unit_pictures",
+    "concepts": "concept_report",
     "zoom": "motion.zoom",
     "DreamConfig": "config",
     "InceptionismError": "errors",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from .command_config import TrainConfig
     from .training import train
     from .unit_pictures import visualize
+    from .concept_report import concepts
     from .motion.zoom import zoom
     from .config import DreamConfig
     from .errors import InceptionismError

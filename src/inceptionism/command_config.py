@@ -339,6 +339,8 @@ class GalleryConfig(_OnCluster):
                              low=0, high=2**63 - 1)
     examples: str | None = param(None, "a folder of photos: beside each channel, the 3 that excite it most "
                                  "(dataset examples)")
+    concepts: str | None = param(None, "a folder of inceptionism concepts outputs: the page shows this layer's "
+                                 "concepts above its channels")
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,7 @@ class ConceptsConfig(_Command):
                              low=1, high=4096)
     views: int = param(2, "views of each photo sampled: itself, its mirror image, then random crops", low=1, high=16)
     samples: int = param(100_000, "activation vectors kept to learn from (a uniform sample of every position of "
-                         "every view: memory stays bounded however many photos)", low=64, high=10_000_000)
+                         "every view: memory stays bounded however many photos)", low=64, high=1_000_000)
     top: int = param(6, "exemplar photos per concept (its strongest), with heatmaps", low=1, high=64)
     size: int = param(128, "side of each concept's picture", low=32, high=1024)
     steps: int = param(128, "optimizer steps per picture", low=1, high=100_000)
@@ -364,6 +366,13 @@ class ConceptsConfig(_Command):
                              "and recorded", low=0, high=2**63 - 1)
     param: str = param("fft", "how the pictures grow: fft (Fourier, decorrelated colour), maco (Fourier phase "
                        "only, with an importance map), alpha (with transparency)", choices=("fft", "maco", "alpha"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.topk is not None and self.method != "sae":
+            raise ConfigError(f"topk is the sparse autoencoder's (method sae), not {self.method}'s", field="topk")
+        if self.topk is not None and self.topk > self.k:
+            raise ConfigError(f"topk {self.topk} is more than the {self.k} concepts (k)", field="topk")
 
     def topk_or_default(self) -> int:
         return self.topk if self.topk is not None else max(1, min(32, self.k // 4))
@@ -393,6 +402,8 @@ class ServeConfig(_OnCluster):
     max_queued: int = param(32, "dreams that may wait in the queue; more are refused (429)", low=1, high=100_000)
     examples: Path | None = param(None, "a folder of photos: the channel picker shows the 3 that excite the chosen "
                                   "channel most (dataset examples)")
+    concepts: Path | None = param(None, "a folder of inceptionism concepts outputs (and its subfolders): the studio "
+                                  "shows a layer's concepts and dreams towards one")
     token: str | None = param(None, "the token every API request must carry; none = $INCEPTIONISM_TOKEN, else one is "
                               "generated and printed when HOST is not loopback (on loopback none is needed)")
     allow_host: tuple[str, ...] = param((), "another host name this server answers to, e.g. a reverse proxy's "

@@ -12,7 +12,10 @@ The measures, each over a concept's exemplars (the photos where its code is stro
   each exemplar's own first class.
 - causal drop: the exemplar's first class's logit and probability, minus their values
   with the concept's component ``c_k u_k`` taken out of the layer's output, against the
-  same taken out along random unit directions (same length at every position).
+  same taken out along random unit directions (same length at every position), drawn
+  where the layer's activations lie: non-negative directions for a layer after a ReLU
+  (a signed random direction there pushes half the channels below anything the network
+  has seen, and its "drop" measures that damage, not the absence of a concept).
 - sanity rank: where the concept ranks among all K by how far its picture's mean code
   lies above the photos' (each in its spread over the photos; 1: the picture is most of
   all about its own concept).
@@ -21,6 +24,7 @@ The measures, each over a concept's exemplars (the photos where its code is stro
 from __future__ import annotations
 
 import heapq
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -29,11 +33,13 @@ import torch
 
 from .command_config import ConceptsConfig
 from .dictionaries import ConceptDictionary, save_dictionary
-from .featurevis.examples import _example, _photos, photo_files
-from .featurevis.learn import learn_nmf, learn_sae, measure, sample_activations
+from .errors import ConfigError
+from .featurevis.examples import example_at, photo_files, read_photos
+from .featurevis.dictionary_learning import LEARNERS, measure, sample_activations
 from .featurevis.scores import Sanity, ranked
 from .models.loaded import LoadedModel
 from .paths import __version__
+from .runtime import with_gradients
 
 __all__ = ["Exemplar", "Concept", "Concepts", "learn_dictionary", "find_exemplars", "describe", "RANDOM_DIRECTIONS"]
 
@@ -71,6 +77,7 @@ class Concepts:
     concepts: list[Concept]
     photo_codes: torch.Tensor  # (N, K) every photo's mean code of each concept
     skipped: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)  # each stage's time: learn, exemplars, evidence, pictures
 
 
 def learn_dictionary(model: LoadedModel, layer: str, photos: str | Path, cfg: ConceptsConfig, seed: int, *,
@@ -82,20 +89,19 @@ def learn_dictionary(model: LoadedModel, layer: str, photos: str | Path, cfg: Co
     paths = photo_files(photos)
     sample = sample_activations(model, layer, paths, capacity=cfg.samples, views=cfg.views, seed=seed,
                                 on_photo=None if on_progress is None else lambda d, t: on_progress("photos", d, t))
+    if len(sample.photos) < 2:  # the sanity rank measures a concept's spread over the photos
+        raise ConfigError(f"photos {str(photos)!r}: {len(sample.photos)} readable photo; concepts need at least 2",
+                          field="photos")
     x = sample.vectors
     recipe: dict[str, Any] = {"inceptionism": __version__, "network": model.spec.name,
                               "weights_sha256": model.weights_sha256, "layer": layer, "seed": seed,
                               "photos": len(sample.photos), "samples": len(x), "positions": sample.seen,
-                              "views": cfg.views,
+                              "views": cfg.views, "nonnegative": bool((x >= 0).all()),
                               "probe": [float(f"{v:.6g}") for v in probe_means(model, layer).tolist()]}
     report = None if on_progress is None else (lambda done, total, err: on_progress("learn", done, total))
-    if cfg.method == "nmf":
-        dictionary = ConceptDictionary(learn_nmf(x.clamp_min(0), cfg.k, seed=seed, on_step=report), "nmf", recipe)
-    else:
-        recipe["topk"] = cfg.topk_or_default()
-        learned = learn_sae(x, cfg.k, recipe["topk"], seed=seed, on_epoch=report)
-        dictionary = ConceptDictionary(learned.pop("atoms"), "sae", recipe, learned)
-    dictionary.recipe.update(method=cfg.method, k=cfg.k, measures=measure(dictionary, x))
+    atoms, encoder, extra = LEARNERS[cfg.method](x, cfg.k, cfg.topk, seed, report)
+    dictionary = ConceptDictionary(atoms, cfg.method, {**recipe, **extra, "method": cfg.method, "k": cfg.k}, encoder)
+    dictionary.recipe["measures"] = measure(dictionary, x)
     return dictionary, sample.skipped
 
 
@@ -115,7 +121,7 @@ def find_exemplars(model: LoadedModel, dictionary: ConceptDictionary, photos: st
     heaps: dict[int, list[Exemplar]] = {k: [] for k in range(dictionary.k)}
     means, skipped = [], []
     with capture(model, [dictionary.layer]) as run:
-        for done, (path, x) in enumerate(_photos(paths, model.spec.input_size, model.device), 1):
+        for done, (path, x) in enumerate(read_photos(paths, model.spec.input_size, model.device), 1):
             if isinstance(x, str):
                 skipped.append(f"{path}: {x}")
                 continue
@@ -123,7 +129,9 @@ def find_exemplars(model: LoadedModel, dictionary: ConceptDictionary, photos: st
             means.append(codes.mean((1, 2)))
             peaks, where = codes.flatten(1).max(1)
             for k, (score, flat) in enumerate(zip(peaks.tolist(), where.tolist())):
-                box = _example(score, flat, codes.shape[-2:], path, x.shape[-2:]).box
+                if score <= 0:  # not in this photo at all: no exemplar of it
+                    continue
+                box = example_at(score, flat, codes.shape[-2:], path, x.shape[-2:]).box
                 found = Exemplar(score, path, box, codes[k].clone())
                 if len(heaps[k]) < top:
                     heapq.heappush(heaps[k], found)
@@ -131,55 +139,70 @@ def find_exemplars(model: LoadedModel, dictionary: ConceptDictionary, photos: st
                     heapq.heapreplace(heaps[k], found)
             if on_progress is not None:
                 on_progress("exemplars", done, len(paths))
+    if len(means) < 2:
+        raise ConfigError(f"photos {str(photos)!r}: {len(means)} readable photo on the second pass (changed since the "
+                          "first?); concepts need at least 2", field="photos")
     return {k: sorted(h, reverse=True) for k, h in heaps.items()}, torch.stack(means), skipped
 
 
+@with_gradients
 def describe(model: LoadedModel, dictionary: ConceptDictionary, exemplars: dict[int, list[Exemplar]], seed: int, *,
              on_progress: Progress | None = None) -> list[Concept]:
     """Each concept's class importances and causal drop over its exemplars (see the module's docstring)."""
-    from .featurevis.examples import _photos as read
     from .taps import edited
 
-    concepts = {k: Concept(k, found) for k, found in exemplars.items()}
     owners: dict[Path, list[int]] = {}
     for k, found in exemplars.items():
         for e in found:
             owners.setdefault(e.path, []).append(k)
-    atoms = dictionary.atoms.to(model.device)
-    gen = torch.Generator().manual_seed(seed)
-    randoms = torch.randn(dictionary.k, RANDOM_DIRECTIONS, dictionary.channels, generator=gen)
-    if bool((dictionary.atoms >= 0).all()):  # directions of the atoms' own kind: non-negative ones for NMF's
-        randoms = randoms.abs()
-    randoms = torch.nn.functional.normalize(randoms, dim=-1).to(model.device)
-    totals: dict[int, dict[int, float]] = {k: {} for k in concepts}
-    own: dict[int, list[float]] = {k: [] for k in concepts}
-    drops: dict[int, list[torch.Tensor]] = {k: [] for k in concepts}
+    randoms = _random_directions(dictionary, seed).to(model.device)
+    totals: dict[int, dict[int, float]] = {k: {} for k in exemplars}
+    own: dict[int, list[float]] = {k: [] for k in exemplars}
+    drops: dict[int, list[torch.Tensor]] = {k: [] for k in exemplars}
     with edited(model, dictionary.layer) as run:
-        for done, (path, x) in enumerate(read(list(owners), model.spec.input_size, model.device), 1):
+        for done, (path, x) in enumerate(read_photos(list(owners), model.spec.input_size, model.device), 1):
             if isinstance(x, str):
                 continue  # read once already: changed since
-            eps = torch.zeros(dictionary.k, device=model.device, requires_grad=True)
-            with torch.enable_grad():
-                logits = run(x, lambda a: torch.einsum("k,khw,kc->chw", eps, _codes(dictionary, a[0]), atoms)[None])[0]
-                first = logits.detach().topk(CLASSES_PER_PHOTO).indices.tolist()
-                grads = [torch.autograd.grad(logits[c], eps, retain_graph=r < len(first) - 1)[0].cpu()
-                         for r, c in enumerate(first)]
-            base = logits.detach().float()
+            first, grads, base = _class_gradients(run, x, dictionary)
             for k in owners[path]:
                 for c, g in zip(first, grads):
                     totals[k][c] = totals[k].get(c, 0.0) + float(g[k])
                 own[k].append(float(grads[0][k]))
-                drops[k].append(_drops(run, x, dictionary, k, atoms[k], randoms[k], base, first[0]))
+                atom = dictionary.atoms[k].to(model.device)
+                drops[k].append(_drops(run, x, dictionary, k, atom, randoms[k], base, first[0]))
             if on_progress is not None:
                 on_progress("evidence", done, len(owners))
-    for k, concept in concepts.items():
-        concept.classes = sorted(totals[k].items(), key=lambda item: -item[1])
-        concept.importance = sum(own[k]) / max(1, len(own[k]))
-        if drops[k]:
-            mean = torch.stack(drops[k]).mean(0).tolist()
-            concept.causal = dict(zip(("logit_drop", "probability_drop", "random_logit_drop",
-                                       "random_probability_drop"), mean))
-    return list(concepts.values())
+    return [Concept(k, found, sorted(totals[k].items(), key=lambda item: -item[1]), sum(own[k]) / max(1, len(own[k])),
+                    _mean_drops(drops[k])) for k, found in exemplars.items()]
+
+
+def _random_directions(dictionary: ConceptDictionary, seed: int) -> torch.Tensor:
+    """(K, RANDOM_DIRECTIONS, C) unit directions, seeded, where the layer's activations lie:
+    non-negative ones for a layer after a ReLU (see the module's docstring)."""
+    gen = torch.Generator().manual_seed(seed)
+    randoms = torch.randn(dictionary.k, RANDOM_DIRECTIONS, dictionary.channels, generator=gen)
+    if dictionary.recipe.get("nonnegative", False):
+        randoms = randoms.abs()
+    return torch.nn.functional.normalize(randoms, dim=-1)
+
+
+def _class_gradients(run: Callable[..., torch.Tensor], x: torch.Tensor,
+                     dictionary: ConceptDictionary) -> tuple[list[int], list[torch.Tensor], torch.Tensor]:
+    """The photo's first classes, each one's gradient (K,) with respect to every concept's
+    scale ``eps_k`` at 0, and the photo's logits."""
+    eps = torch.zeros(dictionary.k, device=x.device, requires_grad=True)
+    atoms = dictionary.atoms.to(x.device)
+    logits = run(x, lambda a: torch.einsum("k,khw,kc->chw", eps, _codes(dictionary, a[0]), atoms)[None])[0]
+    first = logits.detach().topk(CLASSES_PER_PHOTO).indices.tolist()
+    grads = [torch.autograd.grad(logits[c], eps, retain_graph=r < len(first) - 1)[0].cpu() for r, c in enumerate(first)]
+    return first, grads, logits.detach().float()
+
+
+def _mean_drops(drops: list[torch.Tensor]) -> dict[str, float]:
+    if not drops:
+        return {}
+    return dict(zip(("logit_drop", "probability_drop", "random_logit_drop", "random_probability_drop"),
+                    torch.stack(drops).mean(0).tolist()))
 
 
 @torch.no_grad()
@@ -222,23 +245,42 @@ def draw(model: LoadedModel, path: Path, dictionary: ConceptDictionary, cfg: Con
 def learn_concepts(model: LoadedModel, layer: str, photos: str | Path, output: Path, cfg: ConceptsConfig, seed: int,
                    *, on_progress: Progress | None = None,
                    on_step: Callable[[int, Any], None] | None = None) -> Concepts:
-    """The whole of ``inceptionism concepts``: learn, save ``output/dictionary.safetensors``,
-    find exemplars, measure, draw; the pages are :mod:`.concept_page`'s."""
+    """The work of ``inceptionism concepts``: learn, find exemplars, measure, draw (into
+    ``output``, where a hidden copy of the dictionary lives while the pictures grow);
+    :func:`~inceptionism.concept_report.write_report` writes the dictionary and the report."""
+    import time
+
+    clock = [time.perf_counter()]
+    seconds: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        clock.append(time.perf_counter())
+        seconds[stage] = clock[-1] - clock[-2]
+
     dictionary, skipped = learn_dictionary(model, layer, photos, cfg, seed, on_progress=on_progress)
-    output.mkdir(parents=True, exist_ok=True)
-    path = save_dictionary(output / "dictionary.safetensors", dictionary)
+    lap("learn")
     exemplars, photo_codes, _ = find_exemplars(model, dictionary, photos, cfg.top, on_progress=on_progress)
+    lap("exemplars")
     concepts = describe(model, dictionary, exemplars, seed, on_progress=on_progress)
-    pictures = draw(model, path, dictionary, cfg, seed, on_step=on_step)
+    lap("evidence")
+    # the pictures grow from terms, which read a file: a hidden one, gone after; the dictionary
+    # itself is written with the report, so a run that fails leaves no new one beside an old report
+    output.mkdir(parents=True, exist_ok=True)
+    drawn_from = save_dictionary(output / f".dictionary-{os.getpid()}.partial.safetensors", dictionary)
+    try:
+        pictures = draw(model, drawn_from, dictionary, cfg, seed, on_step=on_step)
+    finally:
+        drawn_from.unlink(missing_ok=True)
     for concept in concepts:
         concept.pictures = pictures[concept.index]
         concept.sanity = sanity_of(model, dictionary, concept.index, _rgb(concept.pictures[0].image),
                                    photo_codes)
-    return Concepts(dictionary, concepts, photo_codes, skipped)
+    lap("pictures")
+    return Concepts(dictionary, concepts, photo_codes, skipped, seconds)
 
 
 def _rgb(image: Any) -> torch.Tensor:
-    """A PIL picture as (3, H, W) in [0, 1] (over black where it has transparency)."""
+    """A PIL picture as (3, H, W) in [0, 1] (its transparency, with --param alpha, left out)."""
     import numpy as np
 
     return torch.from_numpy(np.asarray(image.convert("RGB")).copy()).permute(2, 0, 1).float() / 255

@@ -23,26 +23,25 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from .errors import ConfigError, LayerError
 
-__all__ = ["ConceptDictionary", "METHODS", "load_dictionary", "save_dictionary", "check_for", "nnls"]
+__all__ = ["ConceptDictionary", "Method", "METHODS", "load_dictionary", "save_dictionary", "check_for", "nnls"]
 
-METHODS = ("nmf", "sae")
 _KEY = "inceptionism_dictionary"  # the metadata key that marks a file as a dictionary
 _NNLS_STEPS = 60  # multiplicative updates per encoding (the codes change by < 0.1% after ~40)
 
 
 @dataclass(frozen=True)
 class ConceptDictionary:
-    """A layer's K concepts: unit atoms (K, C) and the encoder of ``method``."""
+    """A layer's K concepts: unit atoms (K, C) and the encoder of ``method`` (a key of METHODS)."""
 
     atoms: torch.Tensor  # (K, C) unit rows: each concept's direction in the layer's channel space
     method: str  # nmf or sae
-    recipe: dict[str, Any]  # network, weights_sha256, layer, k, seed, photos, ... (see concepts.learn)
+    recipe: dict[str, Any]  # network, weights_sha256, layer, k, seed, photos, ... (see concepts.learn_dictionary)
     encoder: dict[str, torch.Tensor] = field(default_factory=dict)  # sae: weight (K, C), bias (K,), center (C,), scale ()
 
     @property
@@ -59,24 +58,29 @@ class ConceptDictionary:
 
     def encode(self, vectors: torch.Tensor) -> torch.Tensor:
         """Codes (N, K) of activation vectors (N, C): non-negative, in the activation's units."""
-        atoms = self.atoms.to(vectors.device, torch.float32)
-        x = vectors.float()
-        if self.method == "sae":
-            enc = {name: t.to(x.device, torch.float32) for name, t in self.encoder.items()}
-            scale = enc["scale"]
-            pre = torch.relu((x / scale - enc["center"]) @ enc["weight"].T + enc["bias"])
-            top = int(self.recipe["topk"])
-            best = pre.topk(min(top, pre.shape[1]), 1)
-            kept = torch.zeros_like(pre).scatter_(1, best.indices, best.values)
-            return kept * scale  # atoms are unit rows: a code is the concept's length in activation units
-        return nnls(x.clamp_min(0), atoms)
+        return METHODS[self.method].encode(self, vectors.float())
 
     def reconstruct(self, codes: torch.Tensor) -> torch.Tensor:
         """Activation vectors (N, C) from codes (N, K)."""
         out = codes.float() @ self.atoms.to(codes.device, torch.float32)
-        if self.method == "sae":
-            out = out + self.encoder["center"].to(codes.device) * self.encoder["scale"].to(codes.device)
-        return out
+        offset = METHODS[self.method].offset(self)
+        return out if offset is None else out + offset.to(codes.device)
+
+
+@dataclass(frozen=True)
+class Method:
+    """How one method's dictionary turns activation vectors into codes and back, and what its
+    file holds beside the atoms."""
+
+    encode: Callable[[ConceptDictionary, torch.Tensor], torch.Tensor]  # (N, C) -> codes (N, K)
+    offset: Callable[[ConceptDictionary], torch.Tensor | None]  # what a reconstruction adds to codes @ atoms
+    encoder: Callable[[int, int], dict[str, tuple[int, ...]]]  # (K, C) -> its encoder tensors' shapes
+    sound: Callable[[dict[str, torch.Tensor], dict[str, Any]], bool] = lambda encoder, recipe: True  # its numbers
+
+
+def _sae_sound(encoder: dict[str, torch.Tensor], recipe: dict[str, Any]) -> bool:
+    topk = recipe.get("topk")
+    return float(encoder["scale"]) > 0 and isinstance(topk, int) and not isinstance(topk, bool) and topk >= 1
 
 
 def nnls(x: torch.Tensor, atoms: torch.Tensor, steps: int = _NNLS_STEPS) -> torch.Tensor:
@@ -88,6 +92,24 @@ def nnls(x: torch.Tensor, atoms: torch.Tensor, steps: int = _NNLS_STEPS) -> torc
     for _ in range(steps):
         w = w * xa / (w @ gram).clamp_min(1e-12)
     return w
+
+
+def _sae_codes(d: ConceptDictionary, x: torch.Tensor) -> torch.Tensor:
+    enc = {name: t.to(x.device, torch.float32) for name, t in d.encoder.items()}
+    pre = torch.relu((x / enc["scale"] - enc["center"]) @ enc["weight"].T + enc["bias"])
+    best = pre.topk(min(int(d.recipe["topk"]), pre.shape[1]), 1)
+    kept = torch.zeros_like(pre).scatter_(1, best.indices, best.values)
+    return kept * enc["scale"]  # atoms are unit rows: a code is the concept's length in activation units
+
+
+METHODS: dict[str, Method] = {
+    # NMF: non-negative least squares against the atoms (of the activation's positive part)
+    "nmf": Method(lambda d, x: nnls(x.clamp_min(0), d.atoms.to(x.device, torch.float32)), lambda d: None,
+                  lambda k, c: {}),
+    # a TopK sparse autoencoder: its encoder, and the centre its decoder adds back
+    "sae": Method(_sae_codes, lambda d: d.encoder["center"] * d.encoder["scale"],
+                  lambda k, c: {"weight": (k, c), "bias": (k,), "center": (c,), "scale": ()}, _sae_sound),
+}
 
 
 def load_dictionary(path: str | Path) -> ConceptDictionary:
@@ -104,11 +126,11 @@ def load_dictionary(path: str | Path) -> ConceptDictionary:
                           "that inceptionism concepts wrote", field="dictionary") from None
     if not p.is_file():
         raise ConfigError(f"concept dictionary {str(path)!r} is not a file", field="dictionary")
-    return _load(str(p.resolve()), stat.st_mtime_ns, stat.st_size, str(path))
+    return _load(str(p.resolve()), (stat.st_ino, stat.st_mtime_ns, stat.st_size), str(path))
 
 
 @lru_cache(maxsize=16)
-def _load(resolved: str, mtime: int, size: int, shown: str) -> ConceptDictionary:
+def _load(resolved: str, version: tuple[int, int, int], shown: str) -> ConceptDictionary:
     from safetensors import SafetensorError, safe_open
 
     def refuse(why: str) -> ConfigError:
@@ -116,12 +138,16 @@ def _load(resolved: str, mtime: int, size: int, shown: str) -> ConceptDictionary
 
     try:
         with safe_open(resolved, framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {name: fh.get_tensor(name) for name in fh.keys()}
+            meta, names = fh.metadata() or {}, set(fh.keys())
+            if _KEY not in meta:
+                raise refuse("is a safetensors file but no concept dictionary (no recipe); inceptionism concepts "
+                             "writes them")
+            # only a dictionary's own tensors are read: a large file of something else costs nothing
+            tensors = {n: fh.get_tensor(n) for n in names if n == "atoms" or n.startswith("encoder.")}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
         raise refuse(f"is not a dictionary (not a safetensors file: {str(exc).splitlines()[0][:120]})") from None
-    if _KEY not in meta:
-        raise refuse("is a safetensors file but no concept dictionary (no recipe); inceptionism concepts writes them")
     try:
         recipe = json.loads(meta[_KEY])
         method, layer, k = recipe["method"], recipe["layer"], int(recipe["k"])
@@ -136,23 +162,18 @@ def _load(resolved: str, mtime: int, size: int, shown: str) -> ConceptDictionary
     atoms = atoms.float()
     if not bool(torch.isfinite(atoms).all()):
         raise refuse("has atoms that are not finite numbers (NaN or infinite)")
-    norms = atoms.norm(dim=1)
-    if not bool(((norms - 1).abs() < 1e-3).all()):
+    if not bool(((atoms.norm(dim=1) - 1).abs() < 1e-3).all()):
         raise refuse("has atoms that are not unit directions")
     encoder = {}
-    if method == "sae":
-        c = atoms.shape[1]
-        want = {"weight": (k, c), "bias": (k,), "center": (c,), "scale": ()}
-        for name, shape in want.items():
-            t = tensors.get(f"encoder.{name}")
-            if t is None or tuple(t.shape) != shape:
-                raise refuse(f"has an SAE encoder.{name} of shape {None if t is None else tuple(t.shape)}; "
-                             f"expected {shape}")
-            if not bool(torch.isfinite(t.float()).all()):
-                raise refuse(f"has an SAE encoder.{name} that is not finite")
-            encoder[name] = t.float()
-        if not float(encoder["scale"]) > 0 or int(recipe.get("topk", 0)) < 1:
-            raise refuse("has an SAE scale or topk out of range")
+    for name, shape in METHODS[method].encoder(k, atoms.shape[1]).items():
+        t = tensors.get(f"encoder.{name}")
+        if t is None or tuple(t.shape) != shape:
+            raise refuse(f"has an encoder.{name} of shape {None if t is None else tuple(t.shape)}; expected {shape}")
+        if not bool(torch.isfinite(t.float()).all()):
+            raise refuse(f"has an encoder.{name} that is not finite")
+        encoder[name] = t.float()
+    if not METHODS[method].sound(encoder, recipe):
+        raise refuse(f"has a {method} encoder whose numbers are out of range (a scale above 0, topk of at least 1)")
     return ConceptDictionary(atoms, method, recipe, encoder)
 
 
@@ -189,9 +210,10 @@ def check_for(dictionary: ConceptDictionary, facts: Any, shown: str) -> None:
         raise ConfigError(f"concept dictionary {shown!r} was learned on other weights of {network} "
                           f"({str(theirs)[:12]}, these are {str(facts.weights_sha256)[:12]}); learn one for these",
                           field="dictionary")
-    if facts.channels != dictionary.channels:
+    channels = facts.channels()
+    if channels != dictionary.channels:
         raise LayerError(f"concept dictionary {shown!r} has {dictionary.channels}-channel atoms; layer "
-                         f"{dictionary.layer!r} has {facts.channels} channels", field="dictionary")
+                         f"{dictionary.layer!r} has {channels} channels", field="dictionary")
     recorded = recipe.get("probe")
     if recorded is not None:
         here = facts.probe().float().cpu()

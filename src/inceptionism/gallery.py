@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
+from .errors import ConfigError
 from .featurevis import FeatureVisConfig, visualize_features
 from .objectives import LayerTerm
 from .images import encode_image, side_by_side
@@ -23,7 +25,7 @@ from .models.loaded import LoadedModel
 from .paths import gallery_cache_dir
 from .taps import layer_info
 
-__all__ = ["add_examples", "cached_seed", "build_gallery", "cached_gallery", "channel_pictures", "channel_thumbnail", "GalleryResult"]
+__all__ = ["add_concepts", "concepts_of", "add_examples", "cached_seed", "build_gallery", "cached_gallery", "channel_pictures", "channel_thumbnail", "GalleryResult"]
 
 _ALGORITHM = "render-v2"  # bump when the rendering changes, so old thumbnails are not reused
 
@@ -110,6 +112,53 @@ def add_examples(model: LoadedModel, layer: str, out_dir: str | Path, photos: st
     page = _page(model.spec.name, layer, len(scan.examples), cfg, examples=True)
     write_atomic(out_dir / "index.html", lambda fh: fh.write(page.encode()))
     return len(scan.paths)
+
+
+def add_concepts(out_dir: str | Path, model: str, weights_sha256: str | None, layer: str, folder: str | Path,
+                 channels: int, cfg: FeatureVisConfig, *, examples: bool = False) -> int:
+    """Copy the pictures of ``layer``'s concepts from ``folder`` (``inceptionism concepts``
+    outputs of this network and weights) into a written gallery's ``concepts/`` and rewrite
+    its page to show them above the channels; returns how many concepts it shows.
+
+    Raises:
+        ConfigError: ``folder`` holds no concepts of this network, weights and layer.
+    """
+    from .concept_report import FILE_NAME
+
+    out_dir = Path(out_dir)
+    shown = []
+    for found in concepts_of(folder, model, weights_sha256, layer):
+        target = out_dir / "concepts" / re.sub(r"[^\w.-]+", "-", found.name)
+        target.mkdir(parents=True, exist_ok=True)
+        for record in found.concepts:
+            picture = (record.get("pictures") or [None])[0]
+            if not isinstance(picture, str) or not FILE_NAME.fullmatch(picture) or not (found.folder / picture).is_file():
+                continue  # only the names a report writes: a JSON edited by hand names no file elsewhere
+            with open(found.folder / picture, "rb") as source:
+                write_atomic(target / picture, lambda fh, source=source: shutil.copyfileobj(source, fh))
+            classes = ", ".join(str(c.get("name") or c.get("class")).split(",")[0] for c in record.get("classes", [])[:2])
+            shown.append((f"{target.relative_to(out_dir).as_posix()}/{picture}", record.get("index"), classes,
+                          found.recipe.get("method")))
+    page = _page(model, layer, channels, cfg, examples=examples, concepts=shown)
+    write_atomic(out_dir / "index.html", lambda fh: fh.write(page.encode()))
+    return len(shown)
+
+
+def concepts_of(folder: str | Path, model: str, weights_sha256: str | None, layer: str) -> list[Any]:
+    """The concept outputs in ``folder`` learned on ``model`` (these weights) at ``layer``.
+
+    Raises:
+        ConfigError: there are none, naming what the folder holds instead."""
+    from .concept_report import concept_sets
+
+    every = concept_sets(folder)
+    mine = [s for s in every if (s.recipe.get("network"), s.recipe.get("weights_sha256"), s.recipe.get("layer"))
+            == (model, weights_sha256, layer)]
+    if not mine:
+        held = ", ".join(sorted({f"{s.recipe.get('network')} {s.recipe.get('layer')}" for s in every})) or "nothing"
+        raise ConfigError(f"concepts {str(folder)!r} holds no concepts of {model} layer {layer!r} (it holds {held}); "
+                          f"learn them with inceptionism concepts {layer} PHOTOS -o FOLDER", field="concepts")
+    return mine
 
 
 def _write_gallery(
@@ -239,7 +288,19 @@ def _render_missing(
     return missing
 
 
-def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig, *, examples: bool = False) -> str:
+def _concepts_section(concepts: list[tuple[str, Any, str, Any]]) -> str:
+    if not concepts:
+        return ""
+    cells = "".join(f'<figure class="concept"><img src="{html.escape(path)}" alt="concept {index}" loading="lazy">'
+                    f"<figcaption>concept {index} ({html.escape(str(method))}) · {html.escape(classes)}</figcaption>"
+                    "</figure>" for path, index, classes, method in concepts)
+    return (f"<h2>Concepts</h2><p>Directions learned over this layer's activations on photos (inceptionism "
+            f"concepts), by importance, each with the classes it pushes most.</p><div class=\"grid concepts\">{cells}"
+            "</div><h2>Channels</h2>")
+
+
+def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig, *, examples: bool = False,
+          concepts: list[tuple[str, Any, str, Any]] | None = None) -> str:
     title = html.escape(f"{model} · {layer} · {channels} channels")
     cells, boxes = [], []
     for c in range(channels):
@@ -269,8 +330,12 @@ body {{ font: 14px system-ui, sans-serif; background: #111; color: #ddd; margin:
 .box img {{ width: min(80vw, {"56vh" if examples else "80vh"}); display: block; }}
 .cell img.ex {{ margin-top: 2px; border-radius: 2px; }}
 .box img.ex {{ margin-top: 6px; }}
+.concepts {{ grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); }}
+.concept {{ margin: 0; }} .concept img {{ width: 100%; border-radius: 4px; display: block; }}
+.concept figcaption {{ font-size: 12px; color: #aaa; }}
 </style></head><body>
 <h1>{title}</h1>
+{_concepts_section(concepts or [])}
 <p>Each picture is grown from noise to excite one channel ({cfg.steps} steps, {cfg.size} px, {html.escape(cfg.param)}
 parameterization{", with the three photos that excite it most beneath" if examples else ""}).
 Use as <code>--layers {html.escape(layer)}:N</code>. Click to enlarge.</p>

@@ -50,7 +50,7 @@ LAYERS = (
         "pool.py (Cluster: connect or start Ray; DreamerPool: actors, lending, retries)",
         "worker.py (the Dreamer actor) · runner.py (RayRunner) · video.py (segments)",
     )),
-    Layer("workflows", ("motion", "unit_pictures", "concepts", "concept_page", "activations", "plots", "training", "jobs",
+    Layer("workflows", ("motion", "unit_pictures", "concepts", "concept_report", "activations", "plots", "training", "jobs",
                         "gallery"), (
         "motion/ (zoom and loop, video, live, batch)   unit_pictures.py (visualize: a picture of each",
         "term, a channel, a combination or a class, by pixels or Fourier, its recipe, its judge)",
@@ -58,7 +58,7 @@ LAYERS = (
         "activations.py (activation grids)   plots.py (--plot figure, snapshots, progress GIF)",
         "training/ (train: data.py the image folder, loop.py stages/epochs/checkpoint, report.py)",
         "concepts.py (a layer's concepts: learn a dictionary, exemplars, class importance, causal drop,",
-        "sanity, pictures)   concept_page.py (their exemplar sheets, concepts.json, index.html)",
+        "sanity, pictures)   concept_report.py (concepts(): the one call; exemplar sheets, concepts.json, index.html)",
     )),
     Layer("library door", ("api", "notebook"), (
         "api.py  render · dream · resolve_config · check_config · load_model_for · resolve_machine_choices",
@@ -71,8 +71,8 @@ LAYERS = (
         "engine/  ascent (octaves × steps), octave plan, tiled gradients, filters",
         "featurevis/  render (parameterization x transforms x objective x optimizer x steps),",
         "             param (pixels, fft, alpha, maco), transforms, units (channels, combinations,",
-        "             classes, diversity), photos (accentuate, caricature), examples, scores, learn",
-        "             (activations sampled in bounded memory; NMF and a TopK sparse autoencoder)",
+        "             classes, diversity), photos (accentuate, caricature), examples, scores,",
+        "             dictionary_learning (activations sampled in bounded memory; NMF, a TopK SAE)",
         "precision.py  --precision auto: a fixed rule per hardware class, never a timing",
     )),
     Layer("network", ("taps", "models"), (

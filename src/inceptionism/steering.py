@@ -48,13 +48,14 @@ def check_term(model: LoadedModel, term: objectives.LayerTerm, size: tuple[int, 
     if not kind.reads_layer:
         objectives.term_objective(term, _context(model))  # a class name or index is checked here
         return None
+    if kind.check is not None:  # its own checks first (a file learned on another network says so), then the layer
+        kind.check(term, objectives.LayerFacts(model.spec.name, model.weights_sha256,
+                                               lambda: layer_info(model, term.layer, model.spec.probe_size).channels,
+                                               lambda: probe_means(model, term.layer)))
     positioned = term.position is not None and size is not None
     # the layer and its channels are the same at any size; a neuron's position needs the 224 px sizes
     info = layer_info(model, term.layer, 224 if positioned else model.spec.probe_size)
-    if kind.check is not None:  # its channel is no channel of the layer (a concept's index)
-        kind.check(term, objectives.LayerFacts(model.spec.name, model.weights_sha256, info.channels,
-                                               lambda: probe_means(model, term.layer)))
-    else:
+    if kind.check is None:  # else its channel is no channel of the layer (a concept's index)
         for index in [*([term.channel] if term.channel is not None else []), *(i for i, _ in term.combination)]:
             info.check_channel(index)
     if door == "dreams":  # what its kind checks as it builds (a custom kind's own checks)

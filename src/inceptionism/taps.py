@@ -244,12 +244,16 @@ def edited(model: LoadedModel, layer: str) -> Iterator[Callable[..., torch.Tenso
     modules = dict(model.net.named_modules())
     if layer not in modules or layer == "":
         raise unknown_layer_error(model, layer)
-    layout = (_known_layouts(model) or {}).get(layer, "nchw")
+    kinds = _known_layouts(model)
+    if kinds is not None and layer not in kinds:
+        raise LayerError(f"layer {layer!r} of {model.spec.name} outputs no feature map or token grid and cannot be "
+                         "changed as one")
+    layout = (kinds or {}).get(layer, "nchw")
     state: dict[str, Any] = {}
 
     def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
-        change = state.get("change")
-        if change is None:
+        change = state.pop("change", None)  # a module called again in one pass keeps its first change alone,
+        if change is None:  # as capture keeps its first output
             return None
         height, width = state["size"]
         delta = change(as_map(model, layout, output.detach(), height, width))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -34,23 +33,14 @@ def concepts(
     """Learn K concepts of a layer from photos (NMF or a TopK sparse autoencoder), and for each
     its picture, exemplar photos with heatmaps, class importances, causal drop and sanity rank."""
     with errors(debug):
-        from ..concept_page import output_names, write_report
-        from ..concepts import learn_concepts
-        from ..config import draw_seed
-        from ..featurevis import photo_files
-        from ..labels import class_names
-        from ..outputs import check_output_folder, check_outputs, check_outside
+        from ..concept_report import check_concepts
+        from ..concept_report import concepts as learn
         from ..taps import layer_info
 
         started = time.perf_counter()
-        photo_files(photos)  # a bad folder is one line before the network loads
-        check_output_folder(output)
-        check_outside(output, photos)  # its pictures would be read as photos next time
-        if output.is_dir():  # in a new folder every name is free
-            check_outputs([output / name for name in ["dictionary.safetensors", *output_names(cfg.k, cfg.pictures)]])
+        check_concepts(photos, output, cfg)  # a bad folder is one line before the network loads
         loaded = load_network(net)
-        layer_info(loaded, layer)  # an unknown layer names the nearest before any work
-        seed = cfg.seed if cfg.seed is not None else draw_seed()
+        layer_info(loaded, layer)  # an unknown layer names the nearest before the progress starts
         with progress_bar(quiet) as progress:
             task = progress.add_task(f"{layer}: {_STAGES['photos']}", total=None, step="-", score="-")
 
@@ -61,17 +51,15 @@ def concepts(
             def on_step(step: int, values: object) -> None:
                 progress.update(task, description=f"{layer}: drawing {cfg.k} concepts", step=f"{step}/{cfg.steps}")
 
-            found = learn_concepts(loaded, layer, photos, output, cfg, seed, on_progress=on_progress, on_step=on_step)
-        recipe = {**dataclasses.asdict(net), **dataclasses.asdict(cfg), "seed": seed, "layer": layer}
-        labels = class_names(loaded.spec.labels) if loaded.spec.labels is not None else None
-        json_path, index = write_report(output, found, output / "dictionary.safetensors", labels=labels,
-                                        metadata=recipe)
+            found = learn(layer, photos, output, model=loaded, cfg=cfg, on_progress=on_progress, on_step=on_step)
         for line in found.skipped:
             out.print(f"skipped {line}")
-        measures = found.dictionary.recipe["measures"]
+        recipe = found.dictionary.recipe
+        measures = recipe["measures"]
         above = sum(1 for c in found.concepts if c.causal and c.causal["logit_drop"] > c.causal["random_logit_drop"])
         explained = sum(1 for c in found.concepts if c.sanity is not None and c.sanity.explained)
-        out.print(f"wrote {output / 'dictionary.safetensors'}, {json_path} and {index}: {cfg.k} concepts "
-                  f"({cfg.method}, seed {seed}) from {found.dictionary.recipe['photos']} photos; variance explained "
-                  f"{measures['variance_explained']:.2f}, {measures['dead']} dead; causal drop above random for "
-                  f"{above}, picture explained by its concept for {explained}; {time.perf_counter() - started:.0f} s")
+        out.print(f"wrote {output / 'dictionary.safetensors'}, {output / 'concepts.json'} and {output / 'index.html'}: "
+                  f"{cfg.k} concepts ({cfg.method}, seed {recipe['seed']}) from {recipe['photos']} photos; variance "
+                  f"explained {measures['variance_explained']:.2f}, {measures['dead']} dead; causal drop above random "
+                  f"for {above}, picture explained by its concept for {explained}; "
+                  f"{time.perf_counter() - started:.0f} s")

@@ -245,14 +245,25 @@ def gallery(
             check_outside(output, gal.examples)  # its pictures would be read as photos next time
         plan = plan_gallery(net.model, net.weights, layer, size=gal.size, steps=gal.steps, seed=gal.seed)
         cfg = plan.cfg
+        if gal.concepts is not None:  # a folder without them: one line, no work
+            from ..gallery import concepts_of
+            from ..outputs import check_outside
+
+            check_outside(output, gal.concepts, noun="concepts folder")  # its pages are inputs here
+            if plan.weights_sha256 is not None:  # random weights: checked once the network is loaded
+                concepts_of(gal.concepts, plan.model, plan.weights_sha256, layer)
         if plan.weights_sha256 is not None and gal.examples is None:  # all cached: no need to load the network
             result = cached_gallery(plan.model, plan.weights_sha256, layer, output, cfg)
             if result is not None:
                 took = time.perf_counter() - started
-                out.print(f"wrote {result.index} ({result.channels} channels from cache, seed {cfg.seed}) in {took:.1f} s")
+                shown = _with_concepts(gal, output, plan.model, plan.weights_sha256, layer, result.channels, cfg)
+                out.print(f"wrote {result.index} ({result.channels} channels from cache{shown}, seed {cfg.seed}) "
+                          f"in {took:.1f} s")
                 return
         loaded = load_network(net)
         channels = layer_info(loaded, layer).channels
+        if gal.concepts is not None:
+            concepts_of(gal.concepts, loaded.spec.name, loaded.weights_sha256, layer)
         network = DreamConfig(model=net.model, device=net.device, weights=net.weights)
         with runner_for(gal.cluster, warm=network) as runner:  # connected before the progress bar starts
             with progress_bar(quiet) as progress:
@@ -267,11 +278,23 @@ def gallery(
                     photos = add_examples(loaded, layer, output, gal.examples, cfg, on_photo=lambda done, total:
                                           progress.update(task, step=f"photo {done}/{total}"))
                     out.print(f"dataset examples from {photos} photos in {gal.examples}")
+        shown = _with_concepts(gal, output, loaded.spec.name, loaded.weights_sha256, layer, result.channels, cfg)
         took = time.perf_counter() - started
         out.print(
             f"wrote {result.index} ({result.channels} channels, {result.rendered} rendered, "
-            f"{result.channels - result.rendered} from cache, seed {cfg.seed}) in {took:.1f} s"
+            f"{result.channels - result.rendered} from cache{shown}, seed {cfg.seed}) in {took:.1f} s"
         )
+
+
+def _with_concepts(gal: GalleryConfig, output: Path, model: str, weights: str | None, layer: str, channels: int,
+                   cfg) -> str:
+    """The layer's concepts added to a written gallery (``--concepts``), as the summary says it."""
+    if gal.concepts is None:
+        return ""
+    from ..gallery import add_concepts
+
+    count = add_concepts(output, model, weights, layer, gal.concepts, channels, cfg, examples=gal.examples is not None)
+    return f", {count} concepts"
 
 
 models_app = typer.Typer(help="List networks, or fetch their weights.", no_args_is_help=False)

@@ -50,6 +50,13 @@ def _serve(opts: ServeConfig, debug: bool, interrupted: threading.Event) -> None
         from ..featurevis import photo_files
 
         photo_files(opts.examples)
+    if opts.concepts is not None:  # a folder with no concepts is one line now, not an empty panel later
+        from ..concept_report import concept_sets
+
+        if not opts.concepts.is_dir() or not concept_sets(opts.concepts):
+            raise ConfigError(f"concepts {str(opts.concepts)!r} holds no output of inceptionism concepts "
+                              "(dictionary.safetensors beside concepts.json, in it or two folders below)",
+                              field="concepts")
     if opts.workers == 0 and opts.cluster is None:
         raise ConfigError("workers 0 would leave every dream queued: give at least 1, or --cluster", field="workers")
     token = opts.token or os.environ.get("INCEPTIONISM_TOKEN") or None

@@ -21,7 +21,7 @@ import torch
 
 from ..api import load_model_for, noise_picture, render
 from ..config import DEFAULT_MODEL, NOISE_SIZE, DreamConfig, draw_seed, layered
-from ..errors import InceptionismError
+from ..errors import ConfigError, InceptionismError
 from ..images import Picture
 from ..models import get_spec
 from ..models.loaded import LoadedModel
@@ -56,8 +56,20 @@ def _network_config(network: Loaded, values: dict[str, Any], defaults: dict[str,
     """A dream's parameters: the widgets' ``values`` over a node's ``defaults``, on ``network``
     (a seed drawn where none is given, as everywhere)."""
     chosen = {"model": network.model.spec.name, "device": str(network.model.device), "weights": network.weights}
+    _no_files(values.get("layers"), "layers")
     cfg = layered(explicit={**values, **chosen}, command=defaults)
     return cfg if cfg.seed is not None else cfg.replace(seed=draw_seed())
+
+
+def _no_files(text: Any, field: str) -> None:
+    """Refuse terms that name a file (a concept's dictionary): a workflow may come from anyone
+    who can reach the ComfyUI server, and the nodes open no file it names."""
+    from ..objectives import file_terms
+
+    found = file_terms(str(text)) if text else []
+    if found:
+        raise ConfigError(f"{field}: {found[0][0]!r} names a file; the ComfyUI nodes open no file a workflow names "
+                          "(dream concepts with inceptionism dream or the studio)", field=field)
 
 
 @contextmanager
@@ -279,6 +291,7 @@ class Visualize(_Node):
         network = network.model
         with _inputs() as folder:
             cfg = VisualizeConfig(**self.WIDGETS.values(given, picture_files(self.WIDGETS, given, folder)))
+            _no_files(",".join(f"{layer.strip()}:{t}" for t in str(target).split(",")), "target")
             targets = unit_terms(network, layer.strip(), target, field="target")
             if cfg.param == "pixel":  # a dream per target, octave by octave
                 steps = len(targets) * cfg.octaves * cfg.steps_or_default()

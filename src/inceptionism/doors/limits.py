@@ -194,9 +194,9 @@ def check_file_terms(text: Any, files: frozenset[str], field: str) -> None:
         ApiError: naming the term and the files this door offers."""
     from ..objectives import file_terms
 
-    if not isinstance(text, str):
-        return
-    for term, path in file_terms(text):
+    if isinstance(text, (list, tuple)):  # a written list is read joined: so is it checked
+        text = ",".join(map(str, text))
+    for term, path in file_terms(str(text)):
         if path not in files:
             offered = f"; this studio offers {len(files)}: GET /api/concepts lists them" if files else \
                 "; this studio offers none (inceptionism serve --concepts FOLDER)"

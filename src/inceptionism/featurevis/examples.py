@@ -21,7 +21,8 @@ from ..models.loaded import LoadedModel
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples"]
+__all__ = ["Example", "PhotoScan", "photo_files", "read_photos", "example_at", "scan_photos", "examples_sheet",
+           "write_layer_examples"]
 
 
 @dataclass(order=True)
@@ -59,7 +60,9 @@ def photo_files(folder: str | Path) -> list[Path]:
     return found
 
 
-def _photos(paths: list[Path], side: int, device: torch.device) -> Iterator[tuple[Path, torch.Tensor | str]]:
+def read_photos(paths: list[Path], side: int, device: torch.device) -> Iterator[tuple[Path, torch.Tensor | str]]:
+    """Each of ``paths`` as a picture (1, 3, H, W) with its shorter side ``side``, one at a time,
+    or the one line saying why it is none."""
     from torchvision.transforms.v2 import functional as tv
 
     from ..images import load_image, to_tensor
@@ -88,7 +91,7 @@ def scan_photos(model: LoadedModel, layer: str, folder: str | Path, channels: li
     heaps: dict[int, list[Example]] = {c: [] for c in channels}
     means, read, skipped = [], [], []
     with capture(model, [layer]) as run:
-        for done, (path, x) in enumerate(_photos(paths, model.spec.input_size, model.device), 1):
+        for done, (path, x) in enumerate(read_photos(paths, model.spec.input_size, model.device), 1):
             if isinstance(x, str):
                 skipped.append(f"{path}: {x}")
                 continue
@@ -97,7 +100,7 @@ def scan_photos(model: LoadedModel, layer: str, folder: str | Path, channels: li
             read.append(path)
             peaks, where = a[channels].flatten(1).max(1)  # every chosen channel's strongest place at once
             for c, score, flat in zip(channels, peaks.tolist(), where.tolist()):
-                _keep(heaps[c], top, _example(score, flat, a.shape[-2:], path, x.shape[-2:]))
+                _keep(heaps[c], top, example_at(score, flat, a.shape[-2:], path, x.shape[-2:]))
             if on_photo is not None:
                 on_photo(done, len(paths))
     if not read:
@@ -106,7 +109,7 @@ def scan_photos(model: LoadedModel, layer: str, folder: str | Path, channels: li
     return PhotoScan(examples, torch.stack(means), read, skipped)
 
 
-def _example(score: float, flat: int, grid: torch.Size, path: Path, size: torch.Size) -> Example:
+def example_at(score: float, flat: int, grid: torch.Size, path: Path, size: torch.Size) -> Example:
     """The example of a channel whose strongest activation ``score`` is at ``flat`` in its
     ``grid`` (h, w) map, for a photo seen at ``size`` (H, W)."""
     height, width = int(size[0]), int(size[1])

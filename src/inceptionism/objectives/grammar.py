@@ -73,7 +73,7 @@ class LayerFacts:
 
     network: str  # the network's name
     weights_sha256: str | None
-    channels: int  # the layer's
+    channels: Callable[[], int]  # the layer's (asked after the network's name: an unknown layer says so)
     probe: Callable[[], torch.Tensor]  # the layer's channel means (C,) on a fixed picture (taps.probe_means)
 
 
@@ -254,17 +254,26 @@ def _concept_term(item: str, rest: str, weight: float) -> LayerTerm:
     return LayerTerm(found.layer, int(index), weight, kind="concept", source=path)
 
 
-def _concept(term: LayerTerm) -> Objective:
+def _dictionary_of(term: LayerTerm) -> Any:
+    """The dictionary a concept term reads, as it is now (rewritten since the term was
+    parsed: its layer and size checked again)."""
     from ..dictionaries import load_dictionary
 
-    atoms = load_dictionary(str(term.source)).atoms
-    return batched.direction(term.layer, atoms[int(term.channel)])  # type: ignore[arg-type]
+    found = load_dictionary(str(term.source))
+    if found.layer != term.layer or int(term.channel) >= found.k:  # type: ignore[arg-type]
+        raise LayerError(f"concept {term.channel} of {term.source!r} is gone: the dictionary now holds {found.k} "
+                         f"concepts of layer {found.layer!r}", field="layers")
+    return found
+
+
+def _concept(term: LayerTerm) -> Objective:
+    return batched.direction(term.layer, _dictionary_of(term).atoms[int(term.channel)])  # type: ignore[arg-type]
 
 
 def _check_concept(term: LayerTerm, facts: LayerFacts) -> None:
-    from ..dictionaries import check_for, load_dictionary
+    from ..dictionaries import check_for
 
-    check_for(load_dictionary(str(term.source)), facts, str(term.source))
+    check_for(_dictionary_of(term), facts, str(term.source))
 
 
 register(TermKind("concept", "concept:DICTIONARY:INDEX", "a learned concept: a direction in its layer's space, "

@@ -12,7 +12,7 @@ from .inspector import THUMBNAIL
 from .live import LiveLimits
 from .security import LOOPBACK_NAMES, Access, is_loopback
 
-__all__ = ["ServiceSettings", "settings_from"]
+__all__ = ["ServiceSettings", "settings_from", "concept_files"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,17 @@ class ServiceSettings:
     access: Access = field(default_factory=Access)  # host names answered, and the token if one is needed
     cluster: str | None = ServeConfig.cluster  # dream on this Ray cluster (the API node keeps the store)
     examples: Path | None = None  # photos the channel picker finds each channel's dataset examples in
+    concepts: Path | None = None  # a folder of `inceptionism concepts` outputs: the layers' concepts shown and dreamed
     live: LiveLimits = field(default_factory=LiveLimits)  # live sessions at once, frame and message sizes
+
+
+def concept_files(settings: ServiceSettings) -> frozenset[str]:
+    """The dictionaries of the studio's concepts folder: the only files a request's terms may name."""
+    if settings.concepts is None:
+        return frozenset()
+    from ..concept_report import concept_sets
+
+    return frozenset(str(found.dictionary) for found in concept_sets(settings.concepts))
 
 
 def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:
@@ -51,4 +61,5 @@ def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> Servi
         access=Access(hosts=hosts, token=token),
         cluster=opts.cluster,
         examples=opts.examples,
+        concepts=opts.concepts,
     )

@@ -23,6 +23,7 @@ from ...images import fit_longest_side, picture_from_bytes
 from ...models import get_spec
 from ...steering import check_guide_size, check_mask
 from ..deps import FilesOf, FoundJob, Inspect, JobsDir, Settings, Store, Workers
+from ..settings import concept_files
 from ..store import FINISHED, JobStore, new_id
 from ..workers import JobFiles, job_files
 
@@ -84,7 +85,7 @@ def create_dream(
 ) -> dict[str, Any]:
     """Queue a dream. Answers 202 with its id at once; follow it at ``/api/dreams/{id}``."""
     limits: Limits = settings.limits
-    given, cfg = check_params(params, limits)
+    given, cfg = check_params(params, limits, files=concept_files(settings))
     uploads = {name: _read(parts, name, limits) for name, parts in zip(_UPLOADS, (image, guide, mask))}
     start = uploads["image"]
     if start is None and not noise:

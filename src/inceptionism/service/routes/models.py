@@ -13,6 +13,7 @@ from ...doors.limits import ApiError, check_picture_request, check_served
 from ...labels import GROUPS, class_names
 from ...models import get_spec
 from ...written import is_whole
+from ..settings import concept_files
 from ..deps import Inspect, Settings
 
 router = APIRouter(prefix="/api", tags=["models"])
@@ -87,7 +88,8 @@ async def pictures(inspector: Inspect, settings: Settings, name: str, layer: str
     studio offers (``/api/settings``' ``picture_parameters``; ``layer`` may be ``class``).
     Drawn while the request waits (counted with the other drawings, 503 with Retry-After
     beyond them), not cached; the PNG keeps its recipe."""
-    targets, cfg = check_picture_request(await request.body(), settings.limits, layer=layer)
+    targets, cfg = check_picture_request(await request.body(), settings.limits, layer=layer,
+                                         files=concept_files(settings))
     return Response(await inspector.pictures(name, layer, targets, cfg, _gone(request)), media_type="image/png")
 
 

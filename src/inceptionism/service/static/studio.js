@@ -109,6 +109,7 @@ function collectParams() {
   if (startsFromNoise()) p.size = [parseInt($("noise-width").value, 10), parseInt($("noise-height").value, 10)];
   else p.max_size = parseInt($("max_size").value, 10);
   if ($("layers").value) p.layers = $("layers").value + ($("channel").value !== "" ? `:${$("channel").value}` : "");
+  if (state.concept) p.layers = state.concept.term;  // dream towards the chosen concept
   return p;
 }
 
@@ -123,6 +124,7 @@ async function loadIntoForm(entry) {
   $("layers").value = state.layers.includes(layer) ? layer : "";
   $("channel").value = channel || "";
   layerChanged(false);
+  if ((p.layers || "").startsWith("concept:")) chooseConcept({ term: p.layers, name: p.layers });
   const noise = !entry.hasInput;
   document.querySelector(`input[name=start][value=${noise ? "noise" : "photo"}]`).checked = true;
   startChanged();
@@ -183,6 +185,55 @@ function layerChanged(reset) {
   state.picturesAsked = (state.picturesAsked || 0) + 1;
   $("channel-grid").textContent = "";
   state.shownChannels = 0;
+  chooseConcept(null);
+  showConcepts($("model").value, $("layers").value);
+}
+
+// The chosen layer's concepts, where the studio has a concepts folder (serve --concepts); one
+// chosen replaces the layer and channel as what the dream steers towards.
+async function showConcepts(model, layer) {
+  const panel = $("concepts"), grid = $("concept-grid");
+  const asked = state.conceptsAsked = (state.conceptsAsked || 0) + 1;
+  panel.hidden = true;
+  grid.textContent = "";
+  if (!layer) return;
+  let sets;
+  try {
+    ({ sets } = await (await api(`/api/concepts?model=${encodeURIComponent(model)}&layer=${encodeURIComponent(layer)}`)).json());
+  } catch (_) { return; }
+  if (asked !== state.conceptsAsked || !sets.length) return;
+  for (const set of sets) {
+    for (const c of set.concepts) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("role", "option");
+      const name = `concept ${c.index} of ${set.name === "-" ? "this folder" : set.name} (${set.method})`;
+      button.setAttribute("aria-label", `${name}: ${c.classes.join(", ")}`);
+      button.title = `${name}\n${c.classes.join(", ")}`;
+      button.setAttribute("aria-selected", "false");
+      button.innerHTML = `<img loading="lazy" alt=""><span>${c.index}</span>`;
+      button.querySelector("img").src = c.picture;
+      button.addEventListener("click", () => {
+        for (const b of grid.children) b.setAttribute("aria-selected", String(b === button));
+        chooseConcept({ ...c, name });
+      });
+      grid.append(button);
+    }
+  }
+  panel.hidden = false;
+}
+
+function chooseConcept(concept) {
+  state.concept = concept;
+  $("concept-chosen").hidden = !concept;
+  $("concept-examples").hidden = !concept;
+  if (!concept) {
+    for (const b of $("concept-grid").children) b.setAttribute("aria-selected", "false");
+    return;
+  }
+  $("concept-chosen").querySelector("span").textContent = concept.name;
+  $("concept-examples").hidden = !concept.examples;
+  if (concept.examples) $("concept-examples").querySelector("img").src = concept.examples;
 }
 
 function moreChannels() {
@@ -534,6 +585,7 @@ async function init() {
     if (!state.shownChannels) moreChannels();
   });
   $("more-channels").addEventListener("click", moreChannels);
+  $("concept-clear").addEventListener("click", () => chooseConcept(null));
   await modelChanged();
 
   const drop = $("drop");

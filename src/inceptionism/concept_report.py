@@ -4,23 +4,86 @@ exemplar sheet (the crops, and the same crops with a heatmap of the concept's co
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .concepts import Concept, Concepts, Exemplar
+from .command_config import ConceptsConfig
+from .concepts import Concept, Concepts, Exemplar, Progress, learn_concepts
+from .config import DEFAULT_DEVICE, DEFAULT_MODEL
 from .images import save_image
+from .models.loaded import LoadedModel
 from .outputs import write_atomic
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["exemplar_sheet", "write_report", "output_names"]
+__all__ = ["concepts", "check_concepts", "exemplar_sheet", "write_report", "output_names", "ConceptSet", "concept_sets", "FILE_NAME"]
+
+FILE_NAME = re.compile(r"concept-[0-9]{3,}(?:-[0-9]+)?(?:\.png|-examples\.jpg)")  # per concept (fullmatch)
 
 CROP = 112  # px of an exemplar crop on its sheet
+
+
+def concepts(layer: str, photos: str | Path, output: str | Path, *, model: str | LoadedModel = DEFAULT_MODEL,
+             device: str = DEFAULT_DEVICE, cfg: ConceptsConfig | None = None, on_progress: Progress | None = None,
+             on_step: Any = None, **params: Any) -> Concepts:
+    """Learn concepts of ``layer`` from a folder of ``photos`` and write into ``output``: the
+    dictionary (``dictionary.safetensors``), each concept's picture and exemplar sheet,
+    ``concepts.json`` and ``index.html`` (what ``inceptionism concepts`` does).
+
+    Args:
+        layer: module path, e.g. ``"blocks.6.0.bn1"`` (a transformer's token layer too).
+        photos: a folder of photos, read with its subfolders; files that are no pictures are
+            listed in the result's ``skipped``.
+        output: the folder to write (made when missing; not inside ``photos``).
+        model: the network: a name, or a model already loaded.
+        on_progress: ``(stage, done, total)`` as the photos are read and measured.
+        on_step: ``(step, values)`` as the pictures grow.
+        cfg: the parameters whole (a :class:`~inceptionism.command_config.ConceptsConfig`), or
+        **params: any of its fields: ``k``, ``method`` (nmf or sae), ``seed``, ``size``,
+            ``steps``, ``pictures``... (over ``cfg`` when both are given).
+
+    Returns:
+        The dictionary and every concept's evidence; its recipe holds the seed used.
+
+    Raises:
+        ConfigError, LayerError, OutputError: a bad folder, layer, parameter or output, before any work.
+
+    Examples:
+        >>> found = concepts("blocks.6.0.bn1", "photos/", "concepts/", k=16, seed=0)  # doctest: +SKIP
+        >>> found.concepts[0].classes[:1]
+        [(970, 19.9)]
+    """
+    from .config import draw_seed
+    from .device import resolve_device
+    from .errors import ConfigError
+    from .labels import class_names
+    from .models import load_model
+    from .taps import layer_info
+
+    cfg = dataclasses.replace(cfg or ConceptsConfig(), **params)
+    output = Path(output)
+    check_concepts(photos, output, cfg)
+    if isinstance(model, LoadedModel):
+        loaded = model
+    elif isinstance(model, str):
+        loaded = load_model(model, device=resolve_device(device))
+    else:
+        raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
+    layer_info(loaded, layer)  # an unknown layer names the nearest before any work
+    seed = cfg.seed if cfg.seed is not None else draw_seed()
+    found = learn_concepts(loaded, layer, photos, output, cfg, seed, on_progress=on_progress, on_step=on_step)
+    labels = class_names(loaded.spec.labels) if loaded.spec.labels is not None else None
+    recipe = {**dataclasses.asdict(cfg), "seed": seed, "layer": layer, "model": loaded.spec.name}
+    write_report(output, found, output / "dictionary.safetensors", labels=labels, metadata=recipe)
+    return found
 
 
 def output_names(k: int, pictures: int) -> list[str]:
@@ -29,6 +92,26 @@ def output_names(k: int, pictures: int) -> list[str]:
     for c in range(k):
         names += [_picture_name(c, p, pictures) for p in range(pictures)] + [f"concept-{c:03d}-examples.jpg"]
     return names
+
+
+def check_concepts(photos: str | Path, output: Path, cfg: ConceptsConfig) -> None:
+    """The checks that need no network: a folder of photos, an output folder outside it whose
+    path a term can name, and none of the names the command writes taken by something it
+    cannot replace."""
+    from .errors import ConfigError
+    from .featurevis import photo_files
+    from .outputs import check_output_folder, check_outputs, check_outside
+
+    photo_files(photos)
+    written = str(Path(output).resolve() / "dictionary.safetensors")
+    if any(c in written for c in ",*@") or written != written.strip() or any(c.isspace() for c in written):
+        raise ConfigError(f"output {str(output)!r}: the concepts' terms name its dictionary by its path, and a path "
+                          "with a comma, *, @ or a space cannot be written in a term; choose another folder",
+                          field="output")
+    check_output_folder(output)
+    check_outside(output, photos)  # its pictures would be read as photos next time
+    if output.is_dir():  # in a new folder every name is free
+        check_outputs([output / name for name in ["dictionary.safetensors", *output_names(cfg.k, cfg.pictures)]])
 
 
 def _picture_name(index: int, picture: int, pictures: int) -> str:
@@ -61,7 +144,7 @@ def exemplar_sheet(exemplars: list[Exemplar], side: int = CROP) -> "Image.Image"
     return sheet
 
 
-def _record(concept: Concept, output: Path, term: str, pictures: int, names: tuple[str, ...] | None) -> dict[str, Any]:
+def _record(concept: Concept, term: str, pictures: int, names: tuple[str, ...] | None) -> dict[str, Any]:
     def named(c: int) -> str | None:
         return names[c] if names is not None and 0 <= c < len(names) else None
 
@@ -83,8 +166,12 @@ def _record(concept: Concept, output: Path, term: str, pictures: int, names: tup
 
 def write_report(output: Path, found: Concepts, dictionary_path: Path, *, labels: tuple[str, ...] | None,
                  metadata: dict[str, Any]) -> tuple[Path, Path]:
-    """Write every concept's pictures and exemplar sheet, ``concepts.json`` and ``index.html``
-    into ``output`` (atomically, file by file); returns the JSON's and the page's paths."""
+    """Write the dictionary to ``dictionary_path``, every concept's pictures and exemplar sheet,
+    ``concepts.json`` and ``index.html`` into ``output`` (atomically, file by file; the
+    terms name the dictionary by its absolute path); returns the JSON's and the page's paths."""
+    from .dictionaries import save_dictionary
+
+    dictionary_path = save_dictionary(dictionary_path, found.dictionary).resolve()
     pictures = max((len(c.pictures) for c in found.concepts), default=1)
     ordered = sorted(found.concepts, key=lambda c: -c.importance)
     records = []
@@ -96,7 +183,7 @@ def write_report(output: Path, found: Concepts, dictionary_path: Path, *, labels
         sheet = exemplar_sheet(concept.exemplars)
         write_atomic(output / f"concept-{concept.index:03d}-examples.jpg",
                      lambda fh, sheet=sheet: sheet.save(fh, format="JPEG", quality=88))
-        records.append(_record(concept, output, term, pictures, labels))
+        records.append(_record(concept, term, pictures, labels))
     report = {"dictionary": str(dictionary_path), "recipe": found.dictionary.recipe, "skipped": found.skipped,
               "concepts": records}
     json_path = write_atomic(output / "concepts.json", lambda fh: fh.write((json.dumps(report, indent=1) + "\n").encode()))
@@ -120,9 +207,13 @@ def _causal(causal: dict[str, float]) -> str:
     if not causal:
         return "<p>no exemplars</p>"
     above = causal["logit_drop"] > causal["random_logit_drop"]
-    return (f'<p class="{"good" if above else "weak"}">taken out: top-class logit −{causal["logit_drop"]:.2f}, '
-            f'probability −{causal["probability_drop"]:.3f}<br>random direction: logit −{causal["random_logit_drop"]:.2f}, '
-            f'probability −{causal["random_probability_drop"]:.3f}</p>')
+
+    def change(drop: float, places: int) -> str:  # a drop as the change it is, with a true minus sign
+        return f"{-drop:+.{places}f}".replace("-", "\u2212")
+
+    return (f'<p class="{"good" if above else "weak"}">taken out: top-class logit {change(causal["logit_drop"], 2)}, '
+            f'probability {change(causal["probability_drop"], 3)}<br>random direction: logit '
+            f'{change(causal["random_logit_drop"], 2)}, probability {change(causal["random_probability_drop"], 3)}</p>')
 
 
 def _page(report: dict[str, Any]) -> str:
@@ -166,3 +257,34 @@ sits), the classes it pushes (summed over its photos), its causal drop against r
 {chr(10).join(cards)}
 </body></html>
 """
+
+
+@dataclass(frozen=True)
+class ConceptSet:
+    """One ``inceptionism concepts`` output found in a folder."""
+
+    name: str  # its folder relative to the one searched, "/" as "--" ("-" for that folder itself)
+    folder: Path
+    dictionary: Path  # its dictionary.safetensors, resolved
+    recipe: dict[str, Any]  # the dictionary's recipe, as concepts.json has it
+    concepts: list[dict[str, Any]]  # concepts.json's records, by importance
+
+
+def concept_sets(folder: str | Path) -> list[ConceptSet]:
+    """The concept outputs in ``folder`` and its subfolders (two levels): each a folder with
+    ``dictionary.safetensors`` and ``concepts.json``; ones whose JSON cannot be read are left out."""
+    root = Path(folder)
+    found = []
+    for dictionary in sorted([*root.glob("dictionary.safetensors"), *root.glob("*/dictionary.safetensors"),
+                              *root.glob("*/*/dictionary.safetensors")]):
+        try:
+            report = json.loads((dictionary.parent / "concepts.json").read_text())
+            recipe, concepts = report["recipe"], report["concepts"]
+            if not (isinstance(recipe, dict) and isinstance(concepts, list)):
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        name = dictionary.parent.relative_to(root).as_posix().replace("/", "--")
+        name = "-" if name == "." else name  # one path segment, never "." (a browser folds "/./" away)
+        found.append(ConceptSet(name, dictionary.parent, dictionary.resolve(), recipe, concepts))
+    return found

@@ -20,15 +20,16 @@ import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from ..dictionaries import ConceptDictionary
 from ..errors import ConfigError
 from ..models.loaded import LoadedModel
+from ..runtime import with_gradients
 
-__all__ = ["Sample", "sample_activations", "learn_nmf", "learn_sae", "measure", "views_of"]
+__all__ = ["Sample", "sample_activations", "learn_nmf", "learn_sae", "LEARNERS", "measure", "views_of"]
 
 
 @dataclass
@@ -64,10 +65,11 @@ class _Reservoir:
 
     def sample(self) -> torch.Tensor:
         assert self.rows is not None
-        return self.rows[: min(self.seen, self.capacity)]
+        kept = min(self.seen, self.capacity)
+        return self.rows if kept == self.capacity else self.rows[:kept].clone()  # no unused rows held on to
 
 
-def views_of(x: torch.Tensor, views: int, side: int, gen: torch.Generator) -> torch.Tensor:
+def views_of(x: torch.Tensor, views: int, side: int, gen: torch.Generator) -> list[torch.Tensor]:
     """``views`` views of a photo (1, 3, H, W): itself, its mirror image, then random square crops
     (50-100% of the shorter side) at ``side`` px; the photo and its mirror keep their shape."""
     from torchvision.transforms.v2 import functional as tv
@@ -79,7 +81,7 @@ def views_of(x: torch.Tensor, views: int, side: int, gen: torch.Generator) -> to
         top = int(torch.randint(0, height - crop + 1, (), generator=gen))
         left = int(torch.randint(0, width - crop + 1, (), generator=gen))
         out.append(tv.resize(x[..., top:top + crop, left:left + crop], [side, side], antialias=True))
-    return out  # type: ignore[return-value]
+    return out
 
 
 @torch.no_grad()
@@ -88,13 +90,13 @@ def sample_activations(model: LoadedModel, layer: str, paths: list[Path], *, cap
     """Stream ``paths`` through ``model`` to ``layer``; keep a uniform sample of ``capacity``
     activation vectors of all views' positions (see the module's docstring)."""
     from ..taps import capture
-    from .examples import _photos
+    from .examples import read_photos
 
     gen = torch.Generator().manual_seed(seed)
     reservoir = _Reservoir(capacity, gen)
     read, skipped = [], []
     with capture(model, [layer]) as run:
-        for done, (path, x) in enumerate(_photos(paths, model.spec.input_size, model.device), 1):
+        for done, (path, x) in enumerate(read_photos(paths, model.spec.input_size, model.device), 1):
             if isinstance(x, str):
                 skipped.append(f"{path}: {x}")
             else:
@@ -106,7 +108,7 @@ def sample_activations(model: LoadedModel, layer: str, paths: list[Path], *, cap
                 on_photo(done, len(paths))
     if not read:
         raise ConfigError(f"none of the {len(paths)} files could be read as photos", field="photos")
-    return Sample(reservoir.sample().clone(), reservoir.seen, read, skipped)
+    return Sample(reservoir.sample(), reservoir.seen, read, skipped)
 
 
 def learn_nmf(x: torch.Tensor, k: int, *, seed: int, steps: int = 300, tol: float = 1e-4,
@@ -140,6 +142,7 @@ def learn_nmf(x: torch.Tensor, k: int, *, seed: int, steps: int = 300, tol: floa
     return h / norms
 
 
+@with_gradients
 def learn_sae(x: torch.Tensor, k: int, topk: int, *, seed: int, epochs: int = 60, batch: int = 1024,
               lr: float = 2e-3, patience: int = 4,
               on_epoch: Callable[[int, int, float], None] | None = None) -> dict[str, torch.Tensor]:
@@ -166,10 +169,9 @@ def learn_sae(x: torch.Tensor, k: int, topk: int, *, seed: int, epochs: int = 60
         shuffled = train[torch.randperm(len(train), generator=gen)]
         for start in range(0, len(shuffled), batch):
             xb = shuffled[start:start + batch]
-            with torch.enable_grad():
-                loss = (_sae_decode(params, _sae_codes(params, xb, topk)) - xb).square().sum(1).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
+            loss = (_sae_decode(params, _sae_codes(params, xb, topk)) - xb).square().sum(1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
             opt.step()
             with torch.no_grad():
                 params["decoder"] /= params["decoder"].norm(dim=1, keepdim=True).clamp_min(1e-12)
@@ -197,6 +199,25 @@ def _sae_codes(params: dict[str, torch.Tensor], x: torch.Tensor, topk: int) -> t
 
 def _sae_decode(params: dict[str, torch.Tensor], codes: torch.Tensor) -> torch.Tensor:
     return codes @ params["decoder"] + params["center"]
+
+
+# Each method's learning: (sample (N, C), K, top-k or None, seed, report(done, total, error)) -> its atoms
+# (K, C), its encoder's tensors and what its recipe adds; dictionaries.METHODS reads what it makes.
+Learner = Callable[[torch.Tensor, int, "int | None", int, "Callable[[int, int, float], None] | None"],
+                   tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, Any]]]
+
+
+def _nmf(x: torch.Tensor, k: int, topk: int | None, seed: int, report: Any) -> tuple:
+    return learn_nmf(x.clamp_min(0), k, seed=seed, on_step=report), {}, {}
+
+
+def _sae(x: torch.Tensor, k: int, topk: int | None, seed: int, report: Any) -> tuple:
+    chosen = topk if topk is not None else max(1, min(32, k // 4))
+    learned = learn_sae(x, k, chosen, seed=seed, on_epoch=report)
+    return learned.pop("atoms"), learned, {"topk": chosen}
+
+
+LEARNERS: dict[str, Learner] = {"nmf": _nmf, "sae": _sae}
 
 
 @torch.no_grad()
