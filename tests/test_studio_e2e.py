@@ -48,6 +48,16 @@ def watch(page) -> list[str]:
     return errors
 
 
+def opened(browser, url: str):
+    """A new page of the studio at ``url``, loaded (its settings, models and layers), and the
+    list its script errors go to."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = watch(page)
+    page.goto(url)
+    page.wait_for_selector("body[data-ready]")
+    return page, errors
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -204,10 +214,7 @@ def test_the_picker_shows_a_channels_dataset_examples_after_being_told_to_wait(t
     settings = ServiceSettings(data_dir=tmp_path / "studio", workers=1, examples=photos,
                                thumbnail=FeatureVisConfig(size=48, steps=8, seed=0))
     with serve_in_background(settings) as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = watch(page)
-        page.goto(url)
-        page.wait_for_selector("body[data-ready]")
+        page, errors = opened(browser, url)
         page.select_option("#layers", "blocks.1")
         page.click("#pick-channel")
         wait_until(page, "document.querySelectorAll('#channel-grid button').length > 3", timeout=60)
@@ -272,10 +279,7 @@ def test_a_layers_concepts_are_shown_and_a_photo_is_dreamed_towards_one(browser,
                      top=2, size=48, steps=4, seed=1)
     settings = ServiceSettings(data_dir=tmp_path / "studio", workers=1, concepts=tmp_path / "concepts")
     with serve_in_background(settings) as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = watch(page)
-        page.goto(url)
-        page.wait_for_selector("body[data-ready]")
+        page, errors = opened(browser, url)
         page.select_option("#layers", "blocks.5.0.bn1")
         page.wait_for_selector("#concepts:not([hidden])")
         page.click("#concepts summary")

@@ -20,6 +20,7 @@ from .config import DEFAULT_DEVICE, DEFAULT_MODEL
 from .images import save_image
 from .models.loaded import LoadedModel
 from .outputs import write_atomic
+from .pages import static_page
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -62,21 +63,14 @@ def concepts(layer: str, photos: str | Path, output: str | Path, *, model: str |
         [(970, 19.9)]
     """
     from .config import draw_seed
-    from .device import resolve_device
-    from .errors import ConfigError
     from .labels import class_names
-    from .models import load_model
+    from .models import as_loaded
     from .taps import layer_info
 
     cfg = dataclasses.replace(cfg or ConceptsConfig(), **params)
     output = Path(output)
     check_concepts(photos, output, cfg)
-    if isinstance(model, LoadedModel):
-        loaded = model
-    elif isinstance(model, str):
-        loaded = load_model(model, device=resolve_device(device))
-    else:
-        raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
+    loaded = as_loaded(model, device)
     layer_info(loaded, layer)  # an unknown layer names the nearest before any work
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     found = learn_concepts(loaded, layer, photos, output, cfg, seed, on_progress=on_progress, on_step=on_step)
@@ -233,30 +227,23 @@ def _page(report: dict[str, Any]) -> str:
             f'<img class="ex" src="{html.escape(r["examples"])}" alt="the photos where concept {r["index"]} is '
             f'strongest, and where in them" loading="lazy"><div class="facts">{_classes(r)}{_causal(r["causal"])}'
             f'{honest}<code>--layers {html.escape(r["term"])}</code></div></section>')
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font: 14px system-ui, sans-serif; background: #111; color: #ddd; margin: 1rem; }}
-.card {{ display: grid; grid-template-columns: minmax(120px, 200px) minmax(200px, 1fr) minmax(220px, 320px);
-        gap: 12px; align-items: start; border-top: 1px solid #333; padding: 10px 0; }}
-.card h2 {{ grid-column: 1 / -1; margin: 0; font-size: 15px; }} .card h2 small {{ color: #999; font-weight: normal; }}
-.pic, .ex {{ width: 100%; border-radius: 4px; display: block; }} .pic + .pic {{ margin-top: 4px; }}
-ol {{ margin: 0; padding-left: 1.2em; }} li {{ position: relative; margin: 2px 0; }}
-.bar {{ position: absolute; left: 0; top: 0; bottom: 0; z-index: -1; opacity: .35; }}
-.bar.up {{ background: #3a6; }} .bar.down {{ background: #a44; }}
-.good {{ color: #8d8; }} .weak {{ color: #d98; }} code {{ font-size: 12px; word-break: break-all; }}
-</style></head><body>
-<h1>{title}</h1>
-<p>{recipe['photos']} photos, {recipe['samples']} activation vectors sampled; variance explained
+    style = """
+.card { display: grid; grid-template-columns: minmax(120px, 200px) minmax(200px, 1fr) minmax(220px, 320px);
+        gap: 12px; align-items: start; border-top: 1px solid #333; padding: 10px 0; }
+.card h2 { grid-column: 1 / -1; margin: 0; font-size: 15px; } .card h2 small { color: #999; font-weight: normal; }
+.pic, .ex { width: 100%; border-radius: 4px; display: block; } .pic + .pic { margin-top: 4px; }
+ol { margin: 0; padding-left: 1.2em; } li { position: relative; margin: 2px 0; }
+.bar { position: absolute; left: 0; top: 0; bottom: 0; z-index: -1; opacity: .35; }
+.bar.up { background: #3a6; } .bar.down { background: #a44; }
+.good { color: #8d8; } .weak { color: #d98; } code { font-size: 12px; word-break: break-all; }
+"""
+    body = f"""<p>{recipe['photos']} photos, {recipe['samples']} activation vectors sampled; variance explained
 {measures.get('variance_explained', float('nan')):.2f}, {measures.get('active_per_vector', float('nan')):.1f} concepts
 active per position, {measures.get('dead', 0)} dead. Sorted by importance: the mean gradient × activation of the concept
 for each exemplar's first class. Each concept: its picture (grown from noise), its strongest photos (beneath: where it
 sits), the classes it pushes (summed over its photos), its causal drop against random directions, and its sanity rank.</p>
-{chr(10).join(cards)}
-</body></html>
-"""
+{chr(10).join(cards)}"""
+    return static_page(title, style, body)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .objectives import LayerTerm
 from .images import encode_image, side_by_side
 from .outputs import make_output_dir, write_atomic
 from .models.loaded import LoadedModel
+from .pages import static_page
 from .paths import gallery_cache_dir
 from .taps import layer_info
 
@@ -314,34 +315,27 @@ def _page(model: str, layer: str, channels: int, cfg: FeatureVisConfig, *, examp
             f'<div class="box" id="c{c}"><a href="#" aria-label="close"><img src="{name}" alt="channel {c}, enlarged">'
             f"{strip}<span>{html.escape(layer)}:{c}</span></a></div>"
         )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font: 14px system-ui, sans-serif; background: #111; color: #ddd; margin: 1rem; }}
-.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(100px, 1fr)); gap: 8px; }}
-.cell {{ color: inherit; text-decoration: none; text-align: center; }}
-.cell img {{ width: 100%; image-rendering: auto; border-radius: 4px; display: block; }}
-.cell:focus-visible {{ outline: 2px solid #fc6; }}
-.box {{ display: none; position: fixed; inset: 0; background: #000d; align-items: center; justify-content: center; }}
-.box:target {{ display: flex; }}
-.box a {{ color: inherit; text-align: center; text-decoration: none; }}
-.box img {{ width: min(80vw, {"56vh" if examples else "80vh"}); display: block; }}
-.cell img.ex {{ margin-top: 2px; border-radius: 2px; }}
-.box img.ex {{ margin-top: 6px; }}
-.concepts {{ grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); }}
-.concept {{ margin: 0; }} .concept img {{ width: 100%; border-radius: 4px; display: block; }}
-.concept figcaption {{ font-size: 12px; color: #aaa; }}
-</style></head><body>
-<h1>{title}</h1>
-{_concepts_section(concepts or [])}
+    style = """
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(100px, 1fr)); gap: 8px; }
+.cell { color: inherit; text-decoration: none; text-align: center; }
+.cell img { width: 100%; image-rendering: auto; border-radius: 4px; display: block; }
+.cell:focus-visible { outline: 2px solid #fc6; }
+.box { display: none; position: fixed; inset: 0; background: #000d; align-items: center; justify-content: center; }
+.box:target { display: flex; }
+.box a { color: inherit; text-align: center; text-decoration: none; }
+.box img { width: min(80vw, HEIGHT); display: block; }
+.cell img.ex { margin-top: 2px; border-radius: 2px; }
+.box img.ex { margin-top: 6px; }
+.concepts { grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); }
+.concept { margin: 0; } .concept img { width: 100%; border-radius: 4px; display: block; }
+.concept figcaption { font-size: 12px; color: #aaa; }
+""".replace("HEIGHT", "56vh" if examples else "80vh")
+    body = f"""{_concepts_section(concepts or [])}
 <p>Each picture is grown from noise to excite one channel ({cfg.steps} steps, {cfg.size} px, {html.escape(cfg.param)}
 parameterization{", with the three photos that excite it most beneath" if examples else ""}).
 Use as <code>--layers {html.escape(layer)}:N</code>. Click to enlarge.</p>
 <div class="grid">
 {chr(10).join(cells)}
 </div>
-{chr(10).join(boxes)}
-</body></html>
-"""
+{chr(10).join(boxes)}"""
+    return static_page(title, style, body)

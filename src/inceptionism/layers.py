@@ -94,10 +94,11 @@ LAYERS = (
         "values.py  written forms of values: LO:HI, WxH, MODE:K, lists; their JSON schemas",
         "declare.py  the declaration machinery: param(), declared(), check_value(), the front doors",
     )),
-    Layer("ground", ("objectives", "dictionaries", "images", "formats", "outputs", "labels", "device", "runtime",
+    Layer("ground", ("objectives", "dictionaries", "pages", "images", "formats", "outputs", "labels", "device", "runtime",
                      "machine", "imports", "errors", "paths", "layers", "written"), (
         "objectives/ (terms, batch terms, the grammar and its registry of term kinds) ·",
         "dictionaries.py (a concept dictionary's file: atoms, encoder, recipe; read with every check) ·",
+        "pages.py (the static HTML pages' head and look) ·",
         "images.py (read, encode, metadata) · formats.py (the codec table,",
         "fit_longest_side) · outputs.py (output checks, atomic writes) · labels.py · device.py ·",
         "runtime.py (memory kept, CPU threads, gradients on) · machine.py (the CPU's model and",

@@ -23,11 +23,10 @@ from PIL import Image
 
 from .api import render
 from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, draw_seed
-from .device import resolve_device
 from .engine import Callbacks, StepInfo
 from .errors import ConfigError
 from .featurevis import FeatureVisConfig, Visualization, target_text, visualize_features
-from .models import LoadedModel, load_model
+from .models import LoadedModel, as_loaded, load_model
 from .objectives import LayerTerm, kind_of, term_text
 from .command_config import VISUALIZE_RECIPE, VisualizeConfig
 from .runtime import with_gradients
@@ -215,12 +214,7 @@ def visualize(layer: str, target: int | str | Sequence[int | str], *, model: str
         >>> pic.size
         (224, 224)
     """
-    if isinstance(model, LoadedModel):
-        loaded = model
-    elif isinstance(model, str):
-        loaded = load_model(model, device=resolve_device(device))
-    else:
-        raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
+    loaded = as_loaded(model, device)
     cfg = VisualizeConfig(**params)
     terms = unit_terms(loaded, layer, _written_targets(target), field="target")
     if not progress:

@@ -14,15 +14,16 @@ from .spec import ModelSpec
 
 if TYPE_CHECKING:
     from .loaded import LoadedModel
-    from .loading import load_model, without_inplace
+    from .loading import as_loaded, load_model, without_inplace
 
 __all__ = ["ModelSpec", "LoadedModel", "register", "add_trained_folder", "only_trained_from", "list_models", "get_spec",
-           "spec_for", "load_model", "weights_path", "Listing", "describe", "without_inplace"]
+           "spec_for", "load_model", "as_loaded", "weights_path", "Listing", "describe", "without_inplace"]
 
 
 def __getattr__(name: str) -> Any:
-    """``load_model``, ``without_inplace`` and ``LoadedModel``, whose modules import torch: on first use."""
-    if name in ("load_model", "without_inplace"):
+    """``load_model``, ``as_loaded``, ``without_inplace`` and ``LoadedModel``, whose modules import torch: on
+    first use."""
+    if name in ("load_model", "as_loaded", "without_inplace"):
         from . import loading
 
         return getattr(loading, name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import DEFAULT_MODEL
+from ..config import DEFAULT_DEVICE, DEFAULT_MODEL
 from .registry import CACHE_LOCK, spec_for
 from .fold import find_folds
 from .loaded import LoadedModel
@@ -69,6 +69,23 @@ def load_model(
         if cache:
             _CACHE[key] = model
         return model
+
+
+def as_loaded(model: "str | LoadedModel", device: str = DEFAULT_DEVICE) -> LoadedModel:
+    """``model`` as a loaded network: a name is loaded onto ``device`` (auto, cpu, cuda...), a
+    network already loaded is taken as it is (it runs where it is).
+
+    Raises:
+        ConfigError: ``model`` is neither.
+    """
+    from ..device import resolve_device
+    from ..errors import ConfigError
+
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, str):
+        return load_model(model, device=resolve_device(device))
+    raise ConfigError(f"model must be a model name or a loaded model, not {type(model).__name__}", field="model")
 
 
 def without_inplace(net: torch.nn.Module) -> torch.nn.Module:
