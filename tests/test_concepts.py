@@ -138,6 +138,9 @@ def test_a_concept_term_dreams_and_visualizes(model, learned) -> None:
     text = f"concept:{out / 'dictionary.safetensors'}:1"
     (term,) = parse_terms(text)
     assert (term.layer, term.channel, term.kind) == (LAYER, 1, "concept") and term_text(term) == text
+    from inceptionism.featurevis import target_text
+
+    assert target_text(term) == f"{out / 'dictionary.safetensors'}:1"  # two dictionaries' concept 1 differ
     dreamed = out.parent / "dream.png"
     result = invoke("dream", EXAMPLES / "chelsea.jpg", "-o", dreamed, "--layers", text, "--seed", 1, "--steps", 10,
                     "--octaves", 2, "--max-size", 160)
@@ -266,8 +269,14 @@ def test_the_studio_never_reads_a_file_a_request_names(learned, tmp_path: Path, 
         with pytest.raises(ApiError) as refused:
             check_params({"layers": text}, Limits(), files=frozenset({"/elsewhere/dictionary.safetensors"}))
         assert refused.value.status == 422 and "does not offer" in str(refused.value)
-    with pytest.raises(ApiError):
+    with pytest.raises(ApiError) as refused:
         check_picture_request(json.dumps({"targets": f"{probe}:1"}).encode(), Limits(), layer="concept")
+    assert refused.value.status == 422 and "does not offer" in str(refused.value)
+    from inceptionism.concept_report import FILE_NAME
+
+    assert [bool(FILE_NAME.fullmatch(n)) for n in ("concept-007.png", "concept-1234-examples.jpg", "concept-012-2.png",
+                                                   "../concept-007.png", "concept-007.png\n", "concepts.json",
+                                                   "dictionary.safetensors")] == [True, True, True] + [False] * 4
     assert read == []  # refused before any file was opened
     monkeypatch.undo()
     _, cfg = check_params({"layers": f"concept:{good}:0"}, Limits(), files=frozenset({good}))  # one it offers
@@ -402,3 +411,36 @@ def test_a_run_that_fails_leaves_no_dictionary_behind(model, photos: Path, tmp_p
     shutil.copy(EXAMPLES / "chelsea.jpg", one)
     one_line(invoke("concepts", LAYER, one, "-o", tmp_path / "c", "-q"), 2, "1 readable photo; concepts need at least 2")
     one_line(invoke("concepts", LAYER, photos, "-o", tmp_path / "a,b", "-q"), 2, "cannot be written in a term")
+
+
+def test_the_random_directions_lie_where_the_layer_does(learned) -> None:
+    from inceptionism.concepts import RANDOM_DIRECTIONS, _random_directions
+
+    out, _ = learned
+    d = load_dictionary(out / "dictionary.safetensors")
+    assert d.recipe["nonnegative"] is True  # a layer after a ReLU6
+    randoms = _random_directions(d, seed=0)
+    assert randoms.shape == (4, RANDOM_DIRECTIONS, 672) and bool((randoms >= 0).all())
+    assert torch.allclose(randoms.norm(dim=-1), torch.ones(4, RANDOM_DIRECTIONS))
+    signed = ConceptDictionary(d.atoms, d.method, {**d.recipe, "nonnegative": False})
+    assert bool((_random_directions(signed, seed=0) < 0).any())
+
+
+def test_a_report_that_fails_leaves_the_old_one_whole(model, photos: Path, tmp_path: Path, monkeypatch) -> None:
+    """A photo gone since it was read leaves a blank place on its sheet; a failure while the
+    report is written leaves the earlier dictionary beside its own concepts.json."""
+    import inceptionism.concept_report as report
+    from inceptionism.concept_report import concepts as learn
+
+    copy = tmp_path / "photos"
+    shutil.copytree(photos, copy)
+    out = tmp_path / "out"
+    learn(LAYER, copy, out, model=model, k=2, samples=500, top=2, size=32, steps=2, seed=0)
+    before = {name: (out / name).read_bytes() for name in ("dictionary.safetensors", "concepts.json")}
+    monkeypatch.setattr(report, "exemplar_sheet", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        learn(LAYER, copy, out, model=model, k=3, samples=500, top=2, size=32, steps=2, seed=1)
+    assert {name: (out / name).read_bytes() for name in before} == before
+    monkeypatch.undo()
+    sheet = report.exemplar_sheet([report.Exemplar(1.0, tmp_path / "gone.jpg", (0, 0, 1, 1), torch.ones(2, 2))])
+    assert sheet.size == (112, 224) and sheet.getpixel((50, 50)) == (255, 255, 255)

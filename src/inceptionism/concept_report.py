@@ -25,7 +25,7 @@ from .pages import static_page
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["concepts", "check_concepts", "exemplar_sheet", "write_report", "output_names", "ConceptSet", "concept_sets", "FILE_NAME"]
+__all__ = ["concepts", "check_concepts", "check_network", "exemplar_sheet", "write_report", "output_names", "ConceptSet", "concept_sets", "FILE_NAME"]
 
 FILE_NAME = re.compile(r"concept-[0-9]{3,}(?:-[0-9]+)?(?:\.png|-examples\.jpg)")  # per concept (fullmatch)
 
@@ -65,13 +65,12 @@ def concepts(layer: str, photos: str | Path, output: str | Path, *, model: str |
     from .config import draw_seed
     from .labels import class_names
     from .models import as_loaded
-    from .taps import layer_info
 
     cfg = dataclasses.replace(cfg or ConceptsConfig(), **params)
     output = Path(output)
     check_concepts(photos, output, cfg)
     loaded = as_loaded(model, device)
-    layer_info(loaded, layer)  # an unknown layer names the nearest before any work
+    check_network(loaded, layer, cfg)
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     found = learn_concepts(loaded, layer, photos, output, cfg, seed, on_progress=on_progress, on_step=on_step)
     labels = class_names(loaded.spec.labels) if loaded.spec.labels is not None else None
@@ -108,6 +107,18 @@ def check_concepts(photos: str | Path, output: Path, cfg: ConceptsConfig) -> Non
         check_outputs([output / name for name in ["dictionary.safetensors", *output_names(cfg.k, cfg.pictures)]])
 
 
+def check_network(model: LoadedModel, layer: str, cfg: ConceptsConfig) -> None:
+    """The checks that need the network, before any work: the layer (an unknown one names the
+    nearest) and the pictures' side against the network's smallest input."""
+    from .errors import ConfigError
+    from .taps import layer_info
+
+    layer_info(model, layer)
+    if cfg.size < model.spec.min_size:
+        raise ConfigError(f"size {cfg.size} is below {model.spec.name}'s smallest input, {model.spec.min_size} px",
+                          field="size")
+
+
 def _picture_name(index: int, picture: int, pictures: int) -> str:
     return f"concept-{index:03d}.png" if pictures == 1 else f"concept-{index:03d}-{picture}.png"
 
@@ -119,12 +130,16 @@ def exemplar_sheet(exemplars: list[Exemplar], side: int = CROP) -> "Image.Image"
     from matplotlib import colormaps
     from PIL import Image, ImageOps
 
+    from .errors import ImageError
     from .images import load_image, to_pil
 
     sheet = Image.new("RGB", (max(1, len(exemplars)) * side, 2 * side), (255, 255, 255))
     peak = max((float(e.heat.max()) for e in exemplars), default=1.0) or 1.0
     for n, e in enumerate(exemplars):
-        picture = load_image(e.path, role="photo", max_side=4 * side)
+        try:
+            picture = load_image(e.path, role="photo", max_side=4 * side)
+        except ImageError:  # changed or gone since it was read: its place stays blank
+            continue
         photo = to_pil(torch.from_numpy(picture.rgb.copy()).permute(2, 0, 1))
         heat = torch.nn.functional.interpolate(e.heat[None, None].float() / peak, size=(photo.height, photo.width),
                                                mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
@@ -165,7 +180,7 @@ def write_report(output: Path, found: Concepts, dictionary_path: Path, *, labels
     terms name the dictionary by its absolute path); returns the JSON's and the page's paths."""
     from .dictionaries import save_dictionary
 
-    dictionary_path = save_dictionary(dictionary_path, found.dictionary).resolve()
+    dictionary_path = Path(dictionary_path).resolve()
     pictures = max((len(c.pictures) for c in found.concepts), default=1)
     ordered = sorted(found.concepts, key=lambda c: -c.importance)
     records = []
@@ -180,8 +195,11 @@ def write_report(output: Path, found: Concepts, dictionary_path: Path, *, labels
         records.append(_record(concept, term, pictures, labels))
     report = {"dictionary": str(dictionary_path), "recipe": found.dictionary.recipe, "skipped": found.skipped,
               "concepts": records}
-    json_path = write_atomic(output / "concepts.json", lambda fh: fh.write((json.dumps(report, indent=1) + "\n").encode()))
+    # the page, then the dictionary, then concepts.json, which pairs them (what the studio and the
+    # gallery read): a run that fails before the end leaves no new dictionary beside an old report
     index = write_atomic(output / "index.html", lambda fh: fh.write(_page(report).encode()))
+    save_dictionary(dictionary_path, found.dictionary)
+    json_path = write_atomic(output / "concepts.json", lambda fh: fh.write((json.dumps(report, indent=1) + "\n").encode()))
     return json_path, index
 
 
@@ -271,6 +289,9 @@ def concept_sets(folder: str | Path) -> list[ConceptSet]:
                 continue
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        k = recipe.get("k")
+        concepts = [c for c in concepts if isinstance(c, dict) and isinstance(c.get("index"), int)
+                    and not isinstance(c.get("index"), bool) and isinstance(k, int) and 0 <= c["index"] < k]
         name = dictionary.parent.relative_to(root).as_posix().replace("/", "--")
         name = "-" if name == "." else name  # one path segment, never "." (a browser folds "/./" away)
         found.append(ConceptSet(name, dictionary.parent, dictionary.resolve(), recipe, concepts))

@@ -193,7 +193,7 @@ def _class_gradients(run: Callable[..., torch.Tensor], x: torch.Tensor,
     eps = torch.zeros(dictionary.k, device=x.device, requires_grad=True)
     atoms = dictionary.atoms.to(x.device)
     logits = run(x, lambda a: torch.einsum("k,khw,kc->chw", eps, _codes(dictionary, a[0]), atoms)[None])[0]
-    first = logits.detach().topk(CLASSES_PER_PHOTO).indices.tolist()
+    first = logits.detach().topk(min(CLASSES_PER_PHOTO, logits.numel())).indices.tolist()
     grads = [torch.autograd.grad(logits[c], eps, retain_graph=r < len(first) - 1)[0].cpu() for r, c in enumerate(first)]
     return first, grads, logits.detach().float()
 

@@ -292,8 +292,8 @@ def _render_missing(
 def _concepts_section(concepts: list[tuple[str, Any, str, Any]]) -> str:
     if not concepts:
         return ""
-    cells = "".join(f'<figure class="concept"><img src="{html.escape(path)}" alt="concept {index}" loading="lazy">'
-                    f"<figcaption>concept {index} ({html.escape(str(method))}) · {html.escape(classes)}</figcaption>"
+    cells = "".join(f'<figure class="concept"><img src="{html.escape(path)}" alt="concept {int(index)}" loading="lazy">'
+                    f"<figcaption>concept {int(index)} ({html.escape(str(method))}) · {html.escape(classes)}</figcaption>"
                     "</figure>" for path, index, classes, method in concepts)
     return (f"<h2>Concepts</h2><p>Directions learned over this layer's activations on photos (inceptionism "
             f"concepts), by importance, each with the classes it pushes most.</p><div class=\"grid concepts\">{cells}"

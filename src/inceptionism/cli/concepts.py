@@ -33,14 +33,13 @@ def concepts(
     """Learn K concepts of a layer from photos (NMF or a TopK sparse autoencoder), and for each
     its picture, exemplar photos with heatmaps, class importances, causal drop and sanity rank."""
     with errors(debug):
-        from ..concept_report import check_concepts
+        from ..concept_report import check_concepts, check_network
         from ..concept_report import concepts as learn
-        from ..taps import layer_info
 
         started = time.perf_counter()
         check_concepts(photos, output, cfg)  # a bad folder is one line before the network loads
         loaded = load_network(net)
-        layer_info(loaded, layer)  # an unknown layer names the nearest before the progress starts
+        check_network(loaded, layer, cfg)  # before the progress starts
         with progress_bar(quiet) as progress:
             task = progress.add_task(f"{layer}: {_STAGES['photos']}", total=None, step="-", score="-")
 

@@ -53,6 +53,9 @@ def _serve(opts: ServeConfig, debug: bool, interrupted: threading.Event) -> None
     if opts.concepts is not None:  # a folder with no concepts is one line now, not an empty panel later
         from ..concept_report import concept_sets
 
+        if any(c in str(opts.concepts.resolve()) for c in ",*@") or any(c.isspace() for c in str(opts.concepts.resolve())):
+            raise ConfigError(f"concepts {str(opts.concepts)!r}: a term names a dictionary by its path, and a path "
+                              "with a comma, *, @ or a space cannot be written in one; move the folder", field="concepts")
         if not opts.concepts.is_dir() or not concept_sets(opts.concepts):
             raise ConfigError(f"concepts {str(opts.concepts)!r} holds no output of inceptionism concepts "
                               "(dictionary.safetensors beside concepts.json, in it or two folders below)",

@@ -13,7 +13,7 @@ import json
 import re
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 from PIL import Image, UnidentifiedImageError
 
@@ -148,8 +148,11 @@ def _check_whole(data: bytes, fmt: str, width: int, height: int) -> None:
             raise ValueError("it ends before its last scan does")
 
 
+Files = frozenset[str] | Callable[[], frozenset[str]]  # the files terms may name, or what finds them
+
+
 def check_params(text: str | dict[str, Any] | None, limits: Limits, *, command: dict[str, Any] | None = None,
-                 files: frozenset[str] = frozenset()) -> tuple[dict[str, Any], DreamConfig]:
+                 files: Files = frozenset()) -> tuple[dict[str, Any], DreamConfig]:
     """Parse the ``params`` field: a flat JSON object of the parameters the studio offers
     (or that object, parsed already).
 
@@ -187,8 +190,9 @@ def check_params(text: str | dict[str, Any] | None, limits: Limits, *, command: 
     return params, cfg
 
 
-def check_file_terms(text: Any, files: frozenset[str], field: str) -> None:
-    """Refuse (422) a term of ``text`` that names a file not in ``files``.
+def check_file_terms(text: Any, files: Files, field: str) -> None:
+    """Refuse (422) a term of ``text`` that names a file not in ``files`` (asked for only when
+    a term names one).
 
     Raises:
         ApiError: naming the term and the files this door offers."""
@@ -196,11 +200,13 @@ def check_file_terms(text: Any, files: frozenset[str], field: str) -> None:
 
     if isinstance(text, (list, tuple)):  # a written list is read joined: so is it checked
         text = ",".join(map(str, text))
-    for term, path in file_terms(str(text)):
-        if path not in files:
-            offered = f"; this studio offers {len(files)}: GET /api/concepts lists them" if files else \
-                "; this studio offers none (inceptionism serve --concepts FOLDER)"
-            raise ApiError(422, f"{field}: {term!r} names a file {path!r} this studio does not offer{offered}", field)
+    named = file_terms(str(text))
+    offered = (files() if callable(files) else files) if named else frozenset()
+    for term, path in named:
+        if path not in offered:
+            where = (f"; it offers {len(offered)} here: GET /api/concepts lists them" if offered else
+                     "; it offers none here (inceptionism serve --concepts FOLDER; the live view takes none)")
+            raise ApiError(422, f"{field}: {term!r} names a file {path!r} this studio does not offer{where}", field)
 
 
 def as_given(field: str | None, params: dict[str, Any]) -> str | None:
@@ -318,7 +324,7 @@ MAX_PICTURE_BODY = 16_384  # bytes of a pictures request: targets and a handful 
 
 
 def check_picture_request(body: bytes, limits: Limits, *, layer: str = "",
-                          files: frozenset[str] = frozenset()) -> tuple[str, VisualizeConfig]:
+                          files: Files = frozenset()) -> tuple[str, VisualizeConfig]:
     """A request for pictures of units (``{"targets": "7,3+7", "params": {...}}``: visualize's
     parameters the studio offers), checked before any work: 413 for a large body, 422 naming
     the field for anything else, the limits' bounds on side, steps, pictures and work included.

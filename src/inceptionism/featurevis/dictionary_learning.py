@@ -158,15 +158,16 @@ def learn_sae(x: torch.Tensor, k: int, topk: int, *, seed: int, epochs: int = 60
     train, val = x[order[held:]].float(), x[order[:held]].float()
     scale = train.norm(dim=1).mean().clamp_min(1e-12)
     train, val = train / scale, val / scale
-    decoder = torch.randn(k, x.shape[1], generator=gen)
+    decoder = torch.randn(k, x.shape[1], generator=gen).to(x.device)
     decoder = decoder / decoder.norm(dim=1, keepdim=True)
-    params = {"weight": decoder.clone(), "bias": torch.zeros(k), "center": train.mean(0), "decoder": decoder}
+    params = {"weight": decoder.clone(), "bias": torch.zeros(k, device=x.device), "center": train.mean(0),
+              "decoder": decoder}
     for t in params.values():
         t.requires_grad_(True)
     opt = torch.optim.Adam(params.values(), lr=lr)
     best, best_state, waited = math.inf, None, 0
     for epoch in range(1, epochs + 1):
-        shuffled = train[torch.randperm(len(train), generator=gen)]
+        shuffled = train[torch.randperm(len(train), generator=gen).to(x.device)]
         for start in range(0, len(shuffled), batch):
             xb = shuffled[start:start + batch]
             loss = (_sae_decode(params, _sae_codes(params, xb, topk)) - xb).square().sum(1).mean()

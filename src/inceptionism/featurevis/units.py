@@ -61,8 +61,10 @@ def importance_image(importance: torch.Tensor) -> "Image.Image":
 
 
 def target_text(term: LayerTerm) -> int | str:
-    """What a picture is of, as written after its layer: ``7``, ``3+7-2``, a class's index."""
-    return term.channel if term.channel is not None and not term.combination else term_text(term).split(":", 1)[1]
+    """What a picture is of, as written after its layer: ``7``, ``3+7-2``, a class's index, a
+    concept's ``DICTIONARY:INDEX``."""
+    plain = term.channel is not None and not term.combination and kind_of(term).text is None
+    return term.channel if plain else term_text(term).split(":", 1)[1]  # type: ignore[return-value]
 
 
 def _per_target(chunk: list[LayerTerm], pictures: int) -> Objective:

@@ -309,17 +309,25 @@ def parse_terms(text: str) -> list[LayerTerm]:
     """Parse a comma list of ``LAYER[:CHANNEL[@Y,X]][*WEIGHT]`` and ``KIND:...[*WEIGHT]`` terms.
 
     A text is parsed once: every later call with it (the checks, the objective, the channel
-    choice of one dream) gets the same immutable terms back, until a kind is registered.
+    choice of one dream) gets the same immutable terms back, until a kind is registered; a
+    text with a term that reads a file (a concept's dictionary) is read again each time.
 
     Examples:
         >>> parse_terms("blocks.5.0.bn1:12*0.5")
-        [LayerTerm(layer='blocks.5.0.bn1', channel=12, weight=0.5, position=None, class_name=None, kind='layer', combination=())]
+        [LayerTerm(layer='blocks.5.0.bn1', channel=12, weight=0.5, position=None, class_name=None, kind='layer', combination=(), source=None)]
     """
-    return list(_parsed(text, _generation[0]))
+    found = _parsed(text, _generation[0])
+    if any(kind_of(t).reads_file for t in found):  # what a file says may have changed: read it again
+        return list(_parse(text))
+    return list(found)
 
 
 @lru_cache(maxsize=256)
 def _parsed(text: str, generation: int) -> tuple[LayerTerm, ...]:
+    return _parse(text)
+
+
+def _parse(text: str) -> tuple[LayerTerm, ...]:
     terms = []
     for raw in split_terms(text):
         item = raw.strip()

@@ -85,7 +85,7 @@ def create_dream(
 ) -> dict[str, Any]:
     """Queue a dream. Answers 202 with its id at once; follow it at ``/api/dreams/{id}``."""
     limits: Limits = settings.limits
-    given, cfg = check_params(params, limits, files=concept_files(settings))
+    given, cfg = check_params(params, limits, files=lambda: concept_files(settings))
     uploads = {name: _read(parts, name, limits) for name, parts in zip(_UPLOADS, (image, guide, mask))}
     start = uploads["image"]
     if start is None and not noise:

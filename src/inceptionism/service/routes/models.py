@@ -89,7 +89,7 @@ async def pictures(inspector: Inspect, settings: Settings, name: str, layer: str
     Drawn while the request waits (counted with the other drawings, 503 with Retry-After
     beyond them), not cached; the PNG keeps its recipe."""
     targets, cfg = check_picture_request(await request.body(), settings.limits, layer=layer,
-                                         files=concept_files(settings))
+                                         files=lambda: concept_files(settings))
     return Response(await inspector.pictures(name, layer, targets, cfg, _gone(request)), media_type="image/png")
 
 

@@ -211,8 +211,12 @@ async function showConcepts(model, layer) {
       button.setAttribute("aria-label", `${name}: ${c.classes.join(", ")}`);
       button.title = `${name}\n${c.classes.join(", ")}`;
       button.setAttribute("aria-selected", "false");
-      button.innerHTML = `<img loading="lazy" alt=""><span>${c.index}</span>`;
-      button.querySelector("img").src = c.picture;
+      const img = document.createElement("img"), label = document.createElement("span");
+      img.loading = "lazy";
+      img.alt = "";
+      img.src = c.picture;
+      label.textContent = c.index;
+      button.append(img, label);
       button.addEventListener("click", () => {
         for (const b of grid.children) b.setAttribute("aria-selected", String(b === button));
         chooseConcept({ ...c, name });
