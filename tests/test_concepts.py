@@ -334,6 +334,8 @@ def test_errors_are_inceptionism_errors() -> None:
         ConceptsConfig(topk=3)
     with pytest.raises(ConfigError, match="topk 8 is more than the 4 concepts"):
         ConceptsConfig(method="sae", k=4, topk=8)
+    with pytest.raises(ConfigError, match="k 300 concepts cannot be learned from 100 samples"):
+        ConceptsConfig(k=300, samples=100)
 
 
 def test_the_studio_shows_a_layers_concepts_and_dreams_towards_one(learned, tmp_path: Path) -> None:

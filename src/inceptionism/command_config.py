@@ -371,6 +371,9 @@ class ConceptsConfig(_Command):
         super().__post_init__()
         if self.topk is not None and self.method != "sae":
             raise ConfigError(f"topk is the sparse autoencoder's (method sae), not {self.method}'s", field="topk")
+        if self.k > self.samples:
+            raise ConfigError(f"k {self.k} concepts cannot be learned from {self.samples} samples; give more samples "
+                              "or fewer concepts", field="k")
         if self.topk is not None and self.topk > self.k:
             raise ConfigError(f"topk {self.topk} is more than the {self.k} concepts (k)", field="topk")
 

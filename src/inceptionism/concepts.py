@@ -93,6 +93,9 @@ def learn_dictionary(model: LoadedModel, layer: str, photos: str | Path, cfg: Co
         raise ConfigError(f"photos {str(photos)!r}: {len(sample.photos)} readable photo; concepts need at least 2",
                           field="photos")
     x = sample.vectors
+    if len(x) < cfg.k:
+        raise ConfigError(f"photos {str(photos)!r} gave {len(x)} activation vectors at {layer!r}, fewer than the "
+                          f"{cfg.k} concepts asked for; give more photos or views, or a smaller k", field="k")
     recipe: dict[str, Any] = {"inceptionism": __version__, "network": model.spec.name,
                               "weights_sha256": model.weights_sha256, "layer": layer, "seed": seed,
                               "photos": len(sample.photos), "samples": len(x), "positions": sample.seen,
