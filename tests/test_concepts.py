@@ -290,10 +290,15 @@ def test_a_transformer_token_layer_has_concepts(photos: Path, tmp_path: Path, me
     out = tmp_path / "vit"
     result = invoke("concepts", "blocks.5", photos, "-o", out, "--model", "timm/vit_tiny_patch16_224", "--weights",
                     "random", "--k", 3, "--samples", 1500, "--top", 2, "--size", 48, "--steps", 4, "--seed", 1,
-                    "--method", method, "-q")
+                    "--method", method, "--pictures", 2, "-q")
     assert result.exit_code == 0, result.output
     report = json.loads((out / "concepts.json").read_text())
     assert report["recipe"]["network"] == "timm/vit_tiny_patch16_224" and len(report["concepts"]) == 3
+    page = (out / "index.html").read_text()
+    for c in report["concepts"]:  # both pictures in the card's first column, one block
+        assert c["pictures"] == [f"concept-{c['index']:03d}-0.png", f"concept-{c['index']:03d}-1.png"]
+        assert f'<div class="pics"><img class="pic" src="{c["pictures"][0]}"' in page
+        assert f'<img class="pic" src="{c["pictures"][1]}" alt="concept {c["index"]}" loading="lazy"></div>' in page
     assert load_dictionary(out / "dictionary.safetensors").atoms.shape == (3, 192)
     assert any(c["causal"]["logit_drop"] != 0 for c in report["concepts"])
 

@@ -239,6 +239,7 @@ def _page(report: dict[str, Any]) -> str:
                                             f'{sanity["rank"]} of {sanity["of"]} on its own picture</p>')
         pictures = "".join(f'<img class="pic" src="{html.escape(p)}" alt="concept {r["index"]}" loading="lazy">'
                            for p in r["pictures"])
+        pictures = f'<div class="pics">{pictures}</div>'  # one column of the card, however many
         cards.append(
             f'<section class="card" id="c{r["index"]}"><h2>concept {r["index"]} '
             f'<small>importance {r["importance"]:+.3f}</small></h2>{pictures}'
