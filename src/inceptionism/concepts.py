@@ -41,7 +41,8 @@ from .models.loaded import LoadedModel
 from .paths import __version__
 from .runtime import with_gradients
 
-__all__ = ["Exemplar", "Concept", "Concepts", "learn_dictionary", "find_exemplars", "describe", "RANDOM_DIRECTIONS"]
+__all__ = ["Exemplar", "Concept", "Concepts", "learn_concepts", "learn_dictionary", "find_exemplars", "describe", "draw",
+           "sanity_of", "RANDOM_DIRECTIONS"]
 
 RANDOM_DIRECTIONS = 3  # random directions each concept's causal drop is compared with
 CLASSES_PER_PHOTO = 5  # an exemplar's first classes, whose logits' gradients are taken
@@ -73,6 +74,8 @@ class Concept:
 
 @dataclass
 class Concepts:
+    """A layer's dictionary and what was found for each of its concepts."""
+
     dictionary: ConceptDictionary
     concepts: list[Concept]
     photo_codes: torch.Tensor  # (N, K) every photo's mean code of each concept
