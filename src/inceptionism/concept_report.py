@@ -83,7 +83,7 @@ def output_names(k: int, pictures: int) -> list[str]:
     """Every file the report writes for ``k`` concepts (beside dictionary.safetensors)."""
     names = ["concepts.json", "index.html"]
     for c in range(k):
-        names += [_picture_name(c, p, pictures) for p in range(pictures)] + [f"concept-{c:03d}-examples.jpg"]
+        names += [_picture_name(c, p, pictures) for p in range(pictures)] + [_examples_name(c)]
     return names
 
 
@@ -110,13 +110,15 @@ def check_concepts(photos: str | Path, output: Path, cfg: ConceptsConfig) -> Non
 def check_network(model: LoadedModel, layer: str, cfg: ConceptsConfig) -> None:
     """The checks that need the network, before any work: the layer (an unknown one names the
     nearest) and the pictures' side against the network's smallest input."""
-    from .errors import ConfigError
+    from .featurevis import check_side
     from .taps import layer_info
 
     layer_info(model, layer)
-    if cfg.size < model.spec.min_size:
-        raise ConfigError(f"size {cfg.size} is below {model.spec.name}'s smallest input, {model.spec.min_size} px",
-                          field="size")
+    check_side(model, cfg.size)
+
+
+def _examples_name(index: int) -> str:
+    return f"concept-{index:03d}-examples.jpg"
 
 
 def _picture_name(index: int, picture: int, pictures: int) -> str:
@@ -163,7 +165,7 @@ def _record(concept: Concept, term: str, pictures: int, names: tuple[str, ...] |
         "term": term,
         "pictures": [_picture_name(concept.index, p, pictures) for p in range(pictures)],
         "score": [v.score for v in concept.pictures],
-        "examples": f"concept-{concept.index:03d}-examples.jpg",
+        "examples": _examples_name(concept.index),
         "exemplars": [{"photo": str(e.path), "box": list(e.box), "code": e.score} for e in concept.exemplars],
         "importance": concept.importance,
         "classes": [{"class": c, "name": named(c), "importance": v} for c, v in concept.classes[:10]],
@@ -190,7 +192,7 @@ def write_report(output: Path, found: Concepts, dictionary_path: Path, *, labels
             save_image(shown.image, output / _picture_name(concept.index, p, pictures),
                        {**shown.metadata, "concept": {"term": term, **metadata}})
         sheet = exemplar_sheet(concept.exemplars)
-        write_atomic(output / f"concept-{concept.index:03d}-examples.jpg",
+        write_atomic(output / _examples_name(concept.index),
                      lambda fh, sheet=sheet: sheet.save(fh, format="JPEG", quality=88))
         records.append(_record(concept, term, pictures, labels))
     report = {"dictionary": str(dictionary_path), "recipe": found.dictionary.recipe, "skipped": found.skipped,

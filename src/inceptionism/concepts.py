@@ -169,13 +169,13 @@ def describe(model: LoadedModel, dictionary: ConceptDictionary, exemplars: dict[
         for done, (path, x) in enumerate(read_photos(list(owners), model.spec.input_size, model.device), 1):
             if isinstance(x, str):
                 continue  # read once already: changed since
-            first, grads, base = _class_gradients(run, x, dictionary)
+            first, grads, base, codes = _class_gradients(run, x, dictionary)
             for k in owners[path]:
                 for c, g in zip(first, grads):
                     totals[k][c] = totals[k].get(c, 0.0) + float(g[k])
                 own[k].append(float(grads[0][k]))
                 atom = dictionary.atoms[k].to(model.device)
-                drops[k].append(_drops(run, x, dictionary, k, atom, randoms[k], base, first[0]))
+                drops[k].append(_drops(run, x, codes[k], atom, randoms[k], base, first[0]))
             if on_progress is not None:
                 on_progress("evidence", done, len(owners))
     return [Concept(k, found, sorted(totals[k].items(), key=lambda item: -item[1]), sum(own[k]) / max(1, len(own[k])),
@@ -192,16 +192,23 @@ def _random_directions(dictionary: ConceptDictionary, seed: int) -> torch.Tensor
     return torch.nn.functional.normalize(randoms, dim=-1)
 
 
-def _class_gradients(run: Callable[..., torch.Tensor], x: torch.Tensor,
-                     dictionary: ConceptDictionary) -> tuple[list[int], list[torch.Tensor], torch.Tensor]:
+def _class_gradients(run: Callable[..., torch.Tensor], x: torch.Tensor, dictionary: ConceptDictionary
+                     ) -> tuple[list[int], list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """The photo's first classes, each one's gradient (K,) with respect to every concept's
-    scale ``eps_k`` at 0, and the photo's logits."""
+    scale ``eps_k`` at 0, the photo's logits, and its codes (K, h, w) at the layer (the same
+    in every run of the photo: the changes come after the layer)."""
     eps = torch.zeros(dictionary.k, device=x.device, requires_grad=True)
     atoms = dictionary.atoms.to(x.device)
-    logits = run(x, lambda a: torch.einsum("k,khw,kc->chw", eps, _codes(dictionary, a[0]), atoms)[None])[0]
+    seen: list[torch.Tensor] = []
+
+    def scaled(a: torch.Tensor) -> torch.Tensor:
+        seen.append(_codes(dictionary, a[0]))
+        return torch.einsum("k,khw,kc->chw", eps, seen[0], atoms)[None]
+
+    logits = run(x, scaled)[0]
     first = logits.detach().topk(min(CLASSES_PER_PHOTO, logits.numel())).indices.tolist()
     grads = [torch.autograd.grad(logits[c], eps, retain_graph=r < len(first) - 1)[0].cpu() for r, c in enumerate(first)]
-    return first, grads, logits.detach().float()
+    return first, grads, logits.detach().float(), seen[0]
 
 
 def _mean_drops(drops: list[torch.Tensor]) -> dict[str, float]:
@@ -212,12 +219,13 @@ def _mean_drops(drops: list[torch.Tensor]) -> dict[str, float]:
 
 
 @torch.no_grad()
-def _drops(run: Callable[..., torch.Tensor], x: torch.Tensor, dictionary: ConceptDictionary, k: int,
-           atom: torch.Tensor, randoms: torch.Tensor, base: torch.Tensor, target: int) -> torch.Tensor:
-    """(logit drop, probability drop) of class ``target`` with concept ``k``'s component taken
-    out of the layer, then the same along each random direction, averaged."""
+def _drops(run: Callable[..., torch.Tensor], x: torch.Tensor, code: torch.Tensor, atom: torch.Tensor,
+           randoms: torch.Tensor, base: torch.Tensor, target: int) -> torch.Tensor:
+    """(logit drop, probability drop) of class ``target`` with a concept's component (its
+    ``code`` map (h, w) times its ``atom``) taken out of the layer, then the same along each
+    random direction, averaged."""
     def without(direction: torch.Tensor) -> torch.Tensor:
-        logits = run(x, lambda a: -torch.einsum("hw,c->chw", _codes(dictionary, a[0])[k], direction)[None])[0].float()
+        logits = run(x, lambda a: -torch.einsum("hw,c->chw", code, direction)[None])[0].float()
         return torch.stack([base[target] - logits[target],
                             base.softmax(0)[target] - logits.softmax(0)[target]])
 

@@ -25,7 +25,7 @@ from .api import render
 from .config import DEFAULT_DEVICE, DEFAULT_MODEL, DreamConfig, draw_seed
 from .engine import Callbacks, StepInfo
 from .errors import ConfigError
-from .featurevis import FeatureVisConfig, Visualization, target_text, visualize_features
+from .featurevis import FeatureVisConfig, Visualization, check_side, target_text, visualize_features
 from .models import LoadedModel, as_loaded, load_model
 from .objectives import LayerTerm, kind_of, term_text
 from .command_config import VISUALIZE_RECIPE, VisualizeConfig
@@ -43,9 +43,7 @@ def visualize_targets(
 
     A missing ``cfg.seed`` is drawn once and recorded in every picture's metadata.
     """
-    if cfg.size < model.spec.min_size:
-        raise ConfigError(f"size {cfg.size} is below {model.spec.name}'s smallest input, {model.spec.min_size} px",
-                          field="size")
+    check_side(model, cfg.size)
     seed = cfg.seed if cfg.seed is not None else draw_seed()
     # what it is of (informational: the command takes LAYER TARGETS again) and how it grew
     recipe = {"model": model.spec.name, **dataclasses.asdict(cfg), "seed": seed,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import torch
 
+from ..errors import ConfigError
 from ..models.loaded import LoadedModel
 from ..objectives import LayerTerm, Objective, diversity, kind_of, term_text
 from ..paths import __version__
@@ -21,7 +22,7 @@ from .transforms import parse_transforms
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["FeatureVisConfig", "Visualization", "visualize_features", "target_text"]
+__all__ = ["FeatureVisConfig", "Visualization", "visualize_features", "target_text", "check_side"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,17 @@ def target_text(term: LayerTerm) -> int | str:
     concept's ``DICTIONARY:INDEX``."""
     plain = term.channel is not None and not term.combination and kind_of(term).text is None
     return term.channel if plain else term_text(term).split(":", 1)[1]  # type: ignore[return-value]
+
+
+def check_side(model: LoadedModel, size: int) -> None:
+    """Refuse pictures of ``size`` px that ``model`` cannot see (below its smallest input).
+
+    Raises:
+        ConfigError: naming ``size`` and the network's smallest input.
+    """
+    if size < model.spec.min_size:
+        raise ConfigError(f"size {size} is below {model.spec.name}'s smallest input, {model.spec.min_size} px",
+                          field="size")
 
 
 def _per_target(chunk: list[LayerTerm], pictures: int) -> Objective:
