@@ -377,9 +377,6 @@ class ConceptsConfig(_Command):
         if self.topk is not None and self.topk > self.k:
             raise ConfigError(f"topk {self.topk} is more than the {self.k} concepts (k)", field="topk")
 
-    def topk_or_default(self) -> int:
-        return self.topk if self.topk is not None else max(1, min(32, self.k // 4))
-
 
 @dataclass(frozen=True)
 class ActivationsConfig(_Command):
