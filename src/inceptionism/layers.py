@@ -85,7 +85,8 @@ LAYERS = (
         "         (LoadedModel), efficientnet (the default Lite0/1/2, without timm), families (timm/…,",
         "         torchvision/…: any architecture; the classics' listing table), inception5h, graphdef,",
         "         weights, fetch, fold, fuse (a conv and its ReLU6 in one call), same (TF \"same\"",
-        "         padding), trained (files of `train`), uninit",
+        "         padding), trained (files of `train`), uninit, ensemble (`A+B`: several networks as",
+        "         one, each at its own input size; their layers under net0., net1.)",
     )),
     Layer("parameters", ("command_config", "config", "values", "declare"), (
         "command_config.py  every command's parameters but the dream's: zoom, video, live, batch,",

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from ..config import DEFAULT_MODEL
 from ..errors import ModelError, WeightsMissingError
+from .ensemble import ensemble_spec, is_ensemble
 from .families import CLASSICS, FAMILIES, classic_weights, family_spec
 from .registered import INCEPTION5H, LITE0, LITE1, LITE2
 from .spec import ModelSpec
@@ -93,6 +94,14 @@ def get_spec(name: str) -> ModelSpec:
         if trained is not None:
             path, info = trained
             return trained_spec(get_spec(info.base), path, info, name=name)
+    elif is_ensemble(name):
+        with CACHE_LOCK:
+            known = _FAMILY_SPECS.get(name)
+        if known is None:  # its members' specs are read outside the lock (a family's may take it)
+            known = ensemble_spec(name, get_spec)
+            with CACHE_LOCK:
+                known = _FAMILY_SPECS.setdefault(name, known)
+        return known
     elif "/" in name and name.split("/", 1)[0] in FAMILIES:
         with CACHE_LOCK:
             if name not in _FAMILY_SPECS:
@@ -113,6 +122,9 @@ def spec_for(name: str, weights: str | None) -> ModelSpec:
         WeightsMissingError: ``weights`` names no file (checked here, so that commands which
             only need the spec, such as ``classes``, do not pass over a wrong path).
     """
+    if is_ensemble(name) and weights not in (None, "random"):
+        raise ModelError(f"model {name} is an ensemble: each of its networks takes its own weights; leave --weights out",
+                         field="weights")
     if name.startswith(TRAINED) and weights not in (None, "random"):
         raise ModelError(f"model {name} brings its own weights; leave --weights out", field="weights")
     if weights not in (None, "random") and not Path(weights).is_file():
