@@ -105,6 +105,44 @@ def test_importance_map_shows_where_a_neuron_looks(model):
     assert float(importance[:24, :24].mean()) > 4 * float(importance[40:, 40:].mean())
 
 
+def test_a_picture_growing_from_its_centre_is_seen_there_first_and_returned_whole(model):
+    from inceptionism.featurevis.render import centre_disc
+
+    disc = [centre_disc(step, 10, 0.5, 64, 64) for step in range(10)]
+    assert disc[5:] == [None] * 5  # half the steps, then the whole picture
+    assert float(disc[0][32, 32]) > 0.95 and float(disc[0][0, 0]) < 0.01  # the centre, not the corners
+    assert [round(float(d.mean()), 2) for d in disc[:5]] == sorted(round(float(d.mean()), 2) for d in disc[:5])
+    importance = {}
+    for grow in (0.0, 1.0):
+        picture = fv.pixels(1, 64, gen=_gen(), device=model.device)
+        out = fv.render(model, obj.class_logit(resolve_class("zebra")), picture, steps=3, gen=_gen(),
+                        grow_from_centre=grow)
+        centre, corners = out.importance[0, 24:40, 24:40].mean(), out.importance[0, :12, :12].mean()
+        importance[grow] = float(corners / centre)
+    assert importance[1.0] < 0.02 < 0.2 < importance[0.0], importance  # the corners were hidden, not the centre
+    assert out.images.shape == (1, 3, 64, 64) and float((out.images[0, :, :12, :12] - 0.5).abs().max()) > 0.01
+
+
+def test_class_pictures_grow_from_the_centre_by_default_and_channels_do_not(model, monkeypatch):
+    from inceptionism.command_config import VisualizeConfig
+    from inceptionism.unit_pictures import visualize_targets
+
+    seen = []
+    real = fv.units.render
+    monkeypatch.setattr(fv.units, "render", lambda *a, **k: seen.append(k["grow_from_centre"]) or real(*a, **k))
+    small = {"param": "fft", "size": 48, "steps": 2, "seed": 0}
+    classes = list(visualize_targets(model, unit_terms(model, "class", "zebra"), VisualizeConfig(**small)))
+    channels = list(visualize_targets(model, unit_terms(model, LAYER, "7"), VisualizeConfig(**small)))
+    chosen = list(visualize_targets(model, unit_terms(model, LAYER, "7"), VisualizeConfig(**small, grow_from_centre=0.3)))
+    assert seen == [fv.CENTRED, 0.0, 0.3] and fv.CENTRED == 0.6
+    assert [s.metadata["visualize"].get("grow_from_centre") for s in classes + channels + chosen] == [0.6, None, 0.3]
+    for given, words in (({"param": "pixel"}, "works with param fft, alpha or maco, not pixel"),
+                         ({"param": "fft", "photo": "x.jpg"}, "with photo it grows out of the photo"),
+                         ({"param": "fft", "grow_from_centre": 2.0}, "grow_from_centre")):
+        with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+            VisualizeConfig(**given, **({} if "grow_from_centre" in given else {"grow_from_centre": 0.5}))
+
+
 def test_maco_keeps_the_magnitude_and_moves_only_the_phase(model):
     gen = _gen()
     picture = fv.maco(1, 64, gen=gen, device=model.device)
@@ -166,6 +204,10 @@ def _grey(batch: int = 1, size: int = 32):
     (lambda m: obj.direction(LAYER, [1.0, float("nan")]), "vector", "finite entries"),
     (lambda m: obj.direction(LAYER, {3: float("nan")}), "vector", "to finite numbers"),
     (lambda m: obj.direction(LAYER, {-3: 1.0}), "vector", "whole numbers from 0"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=1, gen=_gen(), grow_from_centre=1.5),
+     "grow_from_centre", "1.5 is not a share of the steps from 0 to 1"),
+    (lambda m: fv.render(m, obj.channel(LAYER, 7), _grey(), steps=1, gen=_gen(), grow_from_centre="half"),
+     "grow_from_centre", "'half' is not a share"),
 ])  # fmt: skip
 def test_odd_arguments_to_the_render_loop_and_its_pieces_are_errors_naming_them(model, call, field, words):
     from inceptionism.errors import InceptionismError

@@ -118,7 +118,7 @@ def _grown(model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, see
 
 def _feature_config(cfg: VisualizeConfig, seed: int) -> FeatureVisConfig:
     return FeatureVisConfig(size=cfg.size, steps=cfg.steps_or_default(), seed=seed, param=cfg.param,
-                            transforms=cfg.transforms, pictures=cfg.diversity)
+                            transforms=cfg.transforms, pictures=cfg.diversity, grow_from_centre=cfg.grow_from_centre)
 
 
 def _accentuated(model: LoadedModel, terms: list[LayerTerm], cfg: VisualizeConfig, seed: int,
@@ -197,7 +197,7 @@ def visualize(layer: str, target: int | str | Sequence[int | str], *, model: str
         progress: show a progress bar (a widget in Jupyter, text in a terminal).
         **params: any :class:`~inceptionism.command_config.VisualizeConfig` field: ``param``,
             ``lapnorm``, ``size`` (side in px), ``octaves``, ``steps``, ``step_size``, ``seed``,
-            ``transforms``, ``photo``.
+            ``transforms``, ``grow_from_centre``, ``photo``.
 
     Returns:
         The square picture; ``image.info["inceptionism"]`` holds parameters and scores. Several

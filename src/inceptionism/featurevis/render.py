@@ -14,7 +14,10 @@ Each piece is swappable (lucent's ``render_vis``, ours)::
 Item k of the batch is scored by ``objective(acts)[k]``; every item climbs its own value in
 one forward/backward pass. A picture with an alpha channel is laid over random
 backgrounds before the transforms, and its opaque area costs a share of its own score,
-so what does not matter turns transparent.
+so what does not matter turns transparent. With ``grow_from_centre``, the network first sees
+only a disc around the picture's centre, widening to the whole picture: one thing grows in the
+middle, where without it the same pattern fills the picture (the blind panel's finding,
+docs/featurevis.md).
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ from ..taps import capture
 from .param import Picture, checked_whole
 from .transforms import Transform, parse_transforms
 
-__all__ = ["Rendered", "render", "ALPHA_COST"]
+__all__ = ["Rendered", "render", "ALPHA_COST", "centre_disc"]
 
 ALPHA_COST = 0.5  # an alpha picture's score is cut by this share of itself times its mean opacity
+# grow_from_centre: the disc the network sees, in half sides from the centre, from its first
+# radius to its last (then the whole picture), and the steepness of its soft edge
+DISC_FIRST, DISC_LAST, DISC_EDGE = 0.35, 1.1, 12.0
 MAX_STEPS = 100_000  # VisualizeConfig's bound
 
 Optimizer = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
@@ -60,13 +66,35 @@ def _over_background(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return img[:, :3] * opacity + background * (1 - opacity)
 
 
+def centre_disc(step: int, steps: int, share: float, height: int, width: int) -> torch.Tensor | None:
+    """What the network sees of a picture at ``step`` of ``steps`` when it grows from the centre
+    over the first ``share`` of them: (H, W) in [0, 1], a soft disc whose radius widens from
+    :data:`DISC_FIRST` to :data:`DISC_LAST` half sides; None once the whole picture is seen."""
+    until = share * steps
+    if step >= until:
+        return None
+    radius = DISC_FIRST + (DISC_LAST - DISC_FIRST) * step / until
+    rows, cols = torch.linspace(-1, 1, height), torch.linspace(-1, 1, width)
+    return torch.sigmoid((radius - (rows[:, None].square() + cols[None, :].square()).sqrt()) * DISC_EDGE)
+
+
+def _in_disc(img: torch.Tensor, disc: torch.Tensor | None) -> torch.Tensor:
+    """The picture as the network sees it inside ``disc``: mid grey outside (transparent, with alpha)."""
+    if disc is None:
+        return img
+    disc = disc.to(img.device, img.dtype)
+    if img.shape[1] == 4:
+        return torch.cat([img[:, :3], img[:, 3:] * disc], 1)
+    return img * disc + 0.5 * (1 - disc)
+
+
 def _shown(img: torch.Tensor) -> torch.Tensor:
     """RGBA over mid grey (what is scored and saved without alpha), RGB as it is."""
     return img if img.shape[1] == 3 else img[:, :3] * img[:, 3:] + 0.5 * (1 - img[:, 3:])
 
 
 def _checked(model: LoadedModel, objective: Objective, picture: Picture, steps: int,
-             transforms: Sequence[Transform] | str | None) -> Sequence[Transform]:
+             transforms: Sequence[Transform] | str | None, grow_from_centre: float) -> Sequence[Transform]:
     """render's arguments checked before any work; written transforms parsed."""
     if not isinstance(model, LoadedModel):
         raise ConfigError(f"model must be a loaded network (inceptionism.load_model), not {type(model).__name__}",
@@ -78,6 +106,10 @@ def _checked(model: LoadedModel, objective: Objective, picture: Picture, steps: 
         raise ConfigError(f"objective must be an Objective (inceptionism.objectives), not {type(objective).__name__}",
                           field="objective")
     checked_whole(steps, "steps", 1, MAX_STEPS)
+    if isinstance(grow_from_centre, bool) or not isinstance(grow_from_centre, (int, float)) \
+            or not 0 <= grow_from_centre <= 1:
+        raise ConfigError(f"grow_from_centre {grow_from_centre!r} is not a share of the steps from 0 to 1",
+                          field="grow_from_centre")
     if transforms is None:
         return ()
     if isinstance(transforms, str):
@@ -117,6 +149,7 @@ def render(
     transforms: Sequence[Transform] | str | None = (),
     optimizer: Optimizer | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
+    grow_from_centre: float = 0.0,
 ) -> Rendered:
     """Optimize ``picture`` so that item k maximizes ``objective(acts)[k]``.
 
@@ -128,12 +161,15 @@ def render(
             see :func:`~inceptionism.featurevis.parse_transforms`).
         optimizer: builds the optimizer from the picture's tensors (default: Adam at ``picture.lr``).
         on_step: called with (step, values (B,)) after each step.
+        grow_from_centre: for this share of the steps (0 to 1) the network sees only a disc
+            around the centre (:func:`centre_disc`), the rest mid grey; the picture drawn and
+            returned is always whole.
 
     Raises:
         ConfigError: an argument of the wrong kind or out of range, a transform that returns
             no batch of pictures, or an objective whose values do not match the pictures seen.
     """
-    transforms = _checked(model, objective, picture, steps, transforms)
+    transforms = _checked(model, objective, picture, steps, transforms, grow_from_centre)
     opt = optimizer(picture.tensors) if optimizer is not None else torch.optim.Adam(picture.tensors, lr=picture.lr)
     importance: torch.Tensor | None = None
     with capture(model, sorted(objective.layers)) as run:
@@ -141,7 +177,8 @@ def render(
             opt.zero_grad(set_to_none=True)
             img = picture.draw()
             img.retain_grad()
-            seen = _over_background(img, gen)
+            disc = centre_disc(step, steps, grow_from_centre, *img.shape[-2:]) if grow_from_centre else None
+            seen = _over_background(_in_disc(img, disc), gen)
             for transform in transforms:
                 seen = _transformed(transform, seen, gen)
             values = _per_picture(objective(run(seen)), seen.shape[0], img.shape[0])
