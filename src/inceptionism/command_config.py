@@ -297,10 +297,10 @@ class VisualizeConfig(_Node):
                             "jitter, scale, rotate), crops (random crops, 50-100% of the side), none, or a list "
                             "such as pad:16,crops:2x0.4,noise:0.02",
                             studio=Studio("visualize", "Transforms", "text", placeholder="crops"))
-    grow_from_centre: float | None = param(
-        None, "share of the steps (0 to 1) a picture grows from its centre: the network first sees a disc "
-        "there, widening to the whole picture, so one thing grows in the middle (fft, alpha, maco); none = 0.6 "
-        "for classes, 0 for channels (their pictures are textures)", low=0.0, high=1.0, doors=_Node.DOORS)
+    grow_from_centre: float = param(
+        0.0, "share of the steps (0 to 1) a picture grows from its centre: the network first sees a disc "
+        "there, widening to the whole picture, so one thing grows in the middle instead of a pattern filling "
+        "it (fft, alpha, maco; 0.6 a good start for classes)", low=0.0, high=1.0, doors=_Node.DOORS)
     diversity: int = param(1, "pictures per target, pushed apart so each shows another facet (fft, alpha, maco)",
                            low=1, high=64, studio=Studio("visualize", "Pictures per target", "range", max=4, step=1))
     photo: str | None = param(None, "grow each channel out of this photo instead of noise (feature accentuation; "
@@ -324,10 +324,10 @@ class VisualizeConfig(_Node):
         if self.importance and self.param == "pixel":
             raise ConfigError("importance works with param fft, alpha or maco (the pixel path dreams octave by "
                               "octave and keeps no map)", field="importance")
-        if self.grow_from_centre is not None and self.param == "pixel":
+        if self.grow_from_centre and self.param == "pixel":
             raise ConfigError("grow_from_centre works with param fft, alpha or maco, not pixel; e.g. --param fft",
                               field="grow_from_centre")
-        if self.grow_from_centre is not None and self.photo is not None:
+        if self.grow_from_centre and self.photo is not None:
             raise ConfigError("grow_from_centre grows a picture from noise; with photo it grows out of the photo "
                               "instead: leave one out", field="grow_from_centre")
         if self.photo is not None and self.param not in ("fft", "maco"):

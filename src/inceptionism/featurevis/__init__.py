@@ -16,14 +16,12 @@ from .photos import accentuate, caricature, of_photo, photo_features
 from .render import Rendered, centre_disc, render
 from .scores import Judged, Sanity, check_judge, chroma, sanity, transferability
 from .transforms import TRANSFORM_SETS, Transform, affine, crops, jitter, noise, pad, parse_transforms
-from .units import (CENTRED, FeatureVisConfig, Visualization, check_side, grows_from_centre, importance_image, target_text,
-                    visualize_features)
+from .units import FeatureVisConfig, Visualization, check_side, importance_image, target_text, visualize_features
 
 __all__ = [
     "render", "Rendered", "centre_disc", "Picture", "PARAMS", "picture_for", "pixels", "fourier", "alpha", "maco",
     "Transform", "TRANSFORM_SETS", "parse_transforms", "pad", "jitter", "affine", "crops", "noise",
     "FeatureVisConfig", "Visualization", "importance_image", "target_text", "visualize_features", "check_side",
-    "CENTRED", "grows_from_centre",
     "accentuate", "caricature", "of_photo", "photo_features",
     "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples",
     "chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity",

@@ -22,8 +22,7 @@ from .transforms import parse_transforms
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["FeatureVisConfig", "Visualization", "visualize_features", "target_text", "check_side", "CENTRED",
-           "grows_from_centre"]
+__all__ = ["FeatureVisConfig", "Visualization", "visualize_features", "target_text", "check_side"]
 
 
 @dataclass(frozen=True)
@@ -38,22 +37,9 @@ class FeatureVisConfig:
     transforms: str = "crops"  # what the network sees each step (featurevis.transforms' written form)
     pictures: int = 1  # pictures per target; more than one are pushed apart (diversity)
     diversity: float = 4.0  # weight of the diversity term, relative to each target's own score
-    # share of the steps the picture grows from its centre (render's grow_from_centre); None: CENTRED
-    # for terms whose kind shows one thing (classes), 0 for the rest (channels: textures)
-    grow_from_centre: float | None = None
-
-
-# What the blind panel read best (docs/featurevis.md, "Blind panel"): a class picture whose first
-# 60% of steps see a disc widening from the centre shows one thing there, not a texture.
-CENTRED = 0.6
-
-
-def grows_from_centre(cfg: FeatureVisConfig, terms: list[LayerTerm]) -> float:
-    """The share of the steps pictures of ``terms`` grow from the centre: ``cfg``'s, or by default
-    :data:`CENTRED` where every term's kind shows one thing (``TermKind.centred``), else 0."""
-    if cfg.grow_from_centre is not None:
-        return cfg.grow_from_centre
-    return CENTRED if terms and all(kind_of(t).centred for t in terms) else 0.0
+    # share of the steps the picture grows from its centre (render's grow_from_centre). Off by default:
+    # the blind panel read class pictures grown so no better (docs/featurevis.md, "Blind panel")
+    grow_from_centre: float = 0.0
 
 
 @dataclass
@@ -134,12 +120,13 @@ def _objective(model: LoadedModel, chunk: list[LayerTerm], cfg: FeatureVisConfig
     return Objective(fn, unit.layers | spread.layers, f"{unit.text},diversity:{where}*{cfg.diversity:g}")
 
 
-def _recorded(cfg: FeatureVisConfig, grow: float) -> dict:
-    """``cfg`` as a picture's metadata says it: the share grown from the centre as it was, and
-    only where it was above 0 (pictures made before it existed keep their recorded parameters)."""
+def _recorded(cfg: FeatureVisConfig) -> dict:
+    """``cfg`` as a picture's metadata says it: the share grown from the centre only where it was
+    above 0 (pictures made before it existed keep their recorded parameters)."""
     fields = asdict(cfg)
-    del fields["grow_from_centre"]
-    return {**fields, "grow_from_centre": grow} if grow else fields
+    if not fields["grow_from_centre"]:
+        del fields["grow_from_centre"]
+    return fields
 
 
 def visualize_features(
@@ -162,9 +149,8 @@ def visualize_features(
         chunk = targets[start : start + per_pass]
         objective = _objective(model, chunk, cfg)
         picture = picture_for(cfg.param, len(chunk) * cfg.pictures, cfg.size, gen=gen, device=model.device)
-        grow = grows_from_centre(cfg, chunk)
         out = render(model, objective, picture, steps=cfg.steps, gen=gen, transforms=transforms, on_step=on_step,
-                     grow_from_centre=grow)
+                     grow_from_centre=cfg.grow_from_centre)
         for k, (image, score) in enumerate(zip(out.images, out.values)):
             term = chunk[k // cfg.pictures]
             target = target_text(term)
@@ -172,7 +158,7 @@ def visualize_features(
                 "inceptionism": __version__,
                 "model": model.spec.name,
                 "weights_sha256": model.weights_sha256,
-                "visualize": {"layer": term.layer, "target": target, **_recorded(cfg, grow)},
+                "visualize": {"layer": term.layer, "target": target, **_recorded(cfg)},
                 "score": float(score),
             }
             if cfg.pictures > 1:

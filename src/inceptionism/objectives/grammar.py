@@ -109,7 +109,6 @@ class TermKind:
     check: Callable[[LayerTerm, "LayerFacts"], None] | None = None
     text: Callable[[LayerTerm], str] | None = None  # written form, where the generic one does not fit
     reads_file: bool = False  # its text names a file on this machine (a door taking others' requests guards it)
-    centred: bool = False  # a picture of it shows one thing, not a texture: it grows from the centre (visualize)
 
 
 TERM_KINDS: dict[str, TermKind] = {}
@@ -230,7 +229,7 @@ register(TermKind("class", "class:CLASS", "a class logit, by index or name (clas
                   per_item=lambda terms, pictures: batched.per_item_classes([int(t.channel) for t in terms],  # type: ignore[arg-type]
                                                                             pictures=pictures),
                   pixel=lambda t: {"target_class": str(t.channel)}, score="logit", judged=True,
-                  resolve=_resolve_class, centred=True))
+                  resolve=_resolve_class))
 register(TermKind("direction", "direction:LAYER:3+7-2", "a direction in the layer's channel space: channels "
                   "together (+) or one without another (-); also written LAYER:3+7-2", _direction_term,
                   lambda t, ctx: _direction(t), unit=_direction, score="mean activation"))
