@@ -17,9 +17,11 @@ a name being right when it contains the class's name or one of its synonyms (SYN
 Lists: ``benchmark`` is the feature-visualization benchmark's 20 classes
 (benchmarks/bench_featurevis.py); ``holdout`` 20 others that nothing is tuned on. Methods:
 ``pixels``, ``fft``, ``alpha``, ``maco`` with today's defaults (``--steps``, ``--size``) or
-FeatureVisConfig fields changed (``fft:steps=256,transforms=standard``), and ``ensemble`` (an
-experiment: the class's logit summed over Lite0 and Lite1); the other network (Lite2) judging
-each picture too (transferability, as bench_featurevis.py reports it).
+FeatureVisConfig fields changed (``fft:steps=256,transforms=standard``), and made with another
+network than ``--model`` (``fft:model=efficientnet-lite0+efficientnet-lite1``: an ensemble, one
+objective over both networks, each at its own input size); the other network (``--judge``, Lite2)
+judging each picture too (transferability, as bench_featurevis.py reports it; said so where the
+judge is one of the networks that made them).
 """
 
 from __future__ import annotations
@@ -73,6 +75,22 @@ CONFIDENCES = ("high", "medium", "low", "none")
 TILE = 160  # px a tile in the grid: large enough to read, a 20-tile grid fits a screen
 
 
+def _number(text: str) -> int | float | str:
+    """A field's written value: a whole number, a decimal, or the text itself."""
+    if text.isdigit():
+        return int(text)
+    return float(text) if re.fullmatch(r"[0-9]*\.[0-9]+", text) else text
+
+
+def _maker(method: str, model):
+    """The network a method's pictures are made with: ``--model``'s, or the method's ``model=NAME``
+    (``fft:model=efficientnet-lite0+efficientnet-lite1``: one objective over two networks)."""
+    from inceptionism.models import load_model
+
+    named = re.search(r"(?:^|[:,])model=([^,]+)", method)
+    return load_model(named.group(1)) if named else model
+
+
 def _pictures(model, method: str, classes: list[str], steps: int, size: int):
     """``method``: a parameterization, optionally with FeatureVisConfig fields changed, e.g.
     ``fft`` or ``fft:transforms=standard,steps=256``."""
@@ -88,50 +106,13 @@ def _pictures(model, method: str, classes: list[str], steps: int, size: int):
             given[last] = value
         elif last is not None:
             given[last] += "," + piece
-    fields = {"size": size, "steps": steps, **{k: int(v) if v.isdigit() else v for k, v in given.items()}}
+    given.pop("model", None)  # the network that makes them: _maker
+    fields = {"size": size, "steps": steps, **{k: _number(v) for k, v in given.items()}}
     terms = unit_terms(model, "class", ",".join(classes))
     cfg = FeatureVisConfig(seed=0, param=param, **fields)
     started = time.perf_counter()
     shown = visualize_features(model, terms, cfg, batch=10)
     return [v.image.convert("RGB") for v in shown], (time.perf_counter() - started) / len(shown), terms
-
-
-def _ensemble(classes: list[str], steps: int, size: int, networks: tuple[str, ...]):
-    """An experiment (issue: one objective over several networks): ``fft`` pictures whose
-    objective is the sum of the class's logit over ``networks``, each seeing the transformed
-    picture at its own input size; today's transforms (crops). Not a library feature (yet)."""
-    import torch
-    import torch.nn.functional as F
-
-    from inceptionism.featurevis import parse_transforms, picture_for
-    from inceptionism.images import to_pil
-    from inceptionism.labels import resolve_class
-    from inceptionism.models import load_model
-
-    models = [load_model(name) for name in networks]
-    targets = torch.tensor([resolve_class(c) for c in classes])
-    gen = torch.Generator().manual_seed(0)
-    transforms = parse_transforms("crops")
-    started, images = time.perf_counter(), []
-    for first in range(0, len(classes), 10):
-        chunk = targets[first : first + 10]
-        picture = picture_for("fft", len(chunk), size, gen=gen, device=models[0].device)
-        opt = torch.optim.Adam(picture.tensors, lr=picture.lr)
-        with torch.enable_grad():
-            for _ in range(steps):
-                opt.zero_grad(set_to_none=True)
-                seen = picture.draw()
-                for transform in transforms:
-                    seen = transform(seen, gen)
-                copies = seen.shape[0] // len(chunk)
-                wanted = chunk.repeat(copies)
-                score = sum(m(F.interpolate(seen, size=(m.spec.input_size,) * 2, mode="bilinear", antialias=True))
-                            [torch.arange(seen.shape[0]), wanted].sum() for m in models)
-                (-score).backward()
-                opt.step()
-        with torch.no_grad():
-            images += [to_pil(img) for img in picture.draw()]
-    return images, (time.perf_counter() - started) / len(classes), None
 
 
 def _grid(images: list, order: list[int]):
@@ -164,14 +145,13 @@ def make(args: argparse.Namespace) -> None:
     for name in args.list.split(","):
         classes = LISTS[name]
         for method in args.methods.split(";"):
-            if method == "ensemble":  # Lite0 + Lite1 together; Lite2, which did not make them, judges
-                images, took, _ = _ensemble(classes, args.steps, args.size, ("efficientnet-lite0", "efficientnet-lite1"))
-            else:
-                images, took, _ = _pictures(model, method, classes, args.steps, args.size)
+            maker = _maker(method, model)
+            images, took, _ = _pictures(maker, method, classes, args.steps, args.size)
             x = torch.cat([to_tensor(picture_from_pil(im), judge.device) for im in images])
             from inceptionism.labels import resolve_class
 
-            verdict = transferability(x, [resolve_class(c) for c in classes], judge, source=model)
+            verdict = transferability(x, [resolve_class(c) for c in classes], judge, source=maker)
+            member = args.judge in maker.spec.name.split("+")  # a judge that made the pictures is no judge
             order = list(range(len(classes)))
             random.Random(f"{name}-{method}-{args.seed}").shuffle(order)  # each grid its own order
             stem = f"{name}-{re.sub(r'[^A-Za-z0-9+.-]+', '-', method)}"
@@ -179,7 +159,8 @@ def make(args: argparse.Namespace) -> None:
             key = {str(place + 1): classes[index] for place, index in enumerate(order)}
             (args.out / "key" / f"key-{stem}.json").write_text(json.dumps(key, indent=1) + "\n")
             print(f"{stem}: {took:.2f} s a picture; {args.judge} top-1 {float(verdict.top1.float().mean()):.2f}, "
-                  f"top-5 {float(verdict.top5.float().mean()):.2f}; grid-{stem}.png", flush=True)
+                  f"top-5 {float(verdict.top5.float().mean()):.2f}{' (the judge made them: not independent)' if member else ''}; "
+                  f"grid-{stem}.png", flush=True)
 
 
 def right(name: str, category: str) -> bool:
@@ -214,7 +195,7 @@ def main() -> None:
     making = sub.add_parser("make", help="draw the grids and their keys")
     making.add_argument("--list", default="benchmark,holdout", help=f"comma list of {', '.join(LISTS)}")
     making.add_argument("--methods", default="fft", help="semicolon list of PARAM[:FIELD=VALUE,...], e.g. "
-                        "'fft;fft:transforms=standard,steps=256'")
+                        "'fft;fft:transforms=standard,steps=256;fft:model=efficientnet-lite0+efficientnet-lite1'")
     making.add_argument("--model", default="efficientnet-lite0")
     making.add_argument("--judge", default="efficientnet-lite2")
     making.add_argument("--steps", type=int, default=128)
