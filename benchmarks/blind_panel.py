@@ -20,8 +20,8 @@ Lists: ``benchmark`` is the feature-visualization benchmark's 20 classes
 FeatureVisConfig fields changed (``fft:steps=256,transforms=standard``), and made with another
 network than ``--model`` (``fft:model=efficientnet-lite0+efficientnet-lite1``: an ensemble, one
 objective over both networks, each at its own input size); the other network (``--judge``, Lite2)
-judging each picture too (transferability, as bench_featurevis.py reports it; said so where the
-judge is one of the networks that made them).
+judging each picture too (transferability, as bench_featurevis.py reports it; not where the judge
+is one of the networks that made them: it is no judge of them).
 """
 
 from __future__ import annotations
@@ -133,8 +133,10 @@ def _grid(images: list, order: list[int]):
 def make(args: argparse.Namespace) -> None:
     import torch
 
+    from inceptionism.errors import ConfigError
     from inceptionism.featurevis import transferability
     from inceptionism.images import picture_from_pil, to_tensor
+    from inceptionism.labels import resolve_class
     from inceptionism.models import load_model
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -148,19 +150,19 @@ def make(args: argparse.Namespace) -> None:
             maker = _maker(method, model)
             images, took, _ = _pictures(maker, method, classes, args.steps, args.size)
             x = torch.cat([to_tensor(picture_from_pil(im), judge.device) for im in images])
-            from inceptionism.labels import resolve_class
-
-            verdict = transferability(x, [resolve_class(c) for c in classes], judge, source=maker)
-            member = args.judge in maker.spec.name.split("+")  # a judge that made the pictures is no judge
+            try:
+                verdict = transferability(x, [resolve_class(c) for c in classes], judge, source=maker)
+                judged = (f"{args.judge} top-1 {float(verdict.top1.float().mean()):.2f}, "
+                          f"top-5 {float(verdict.top5.float().mean()):.2f}")
+            except ConfigError as refused:  # the judge made them (a member of the ensemble): no judge
+                judged = f"not judged ({refused})"
             order = list(range(len(classes)))
             random.Random(f"{name}-{method}-{args.seed}").shuffle(order)  # each grid its own order
             stem = f"{name}-{re.sub(r'[^A-Za-z0-9+.-]+', '-', method)}"
             _grid(images, order).save(args.out / f"grid-{stem}.png")
             key = {str(place + 1): classes[index] for place, index in enumerate(order)}
             (args.out / "key" / f"key-{stem}.json").write_text(json.dumps(key, indent=1) + "\n")
-            print(f"{stem}: {took:.2f} s a picture; {args.judge} top-1 {float(verdict.top1.float().mean()):.2f}, "
-                  f"top-5 {float(verdict.top5.float().mean()):.2f}{' (the judge made them: not independent)' if member else ''}; "
-                  f"grid-{stem}.png", flush=True)
+            print(f"{stem}: {took:.2f} s a picture; {judged}; grid-{stem}.png", flush=True)
 
 
 def right(name: str, category: str) -> bool:

@@ -299,8 +299,9 @@ class VisualizeConfig(_Node):
                             studio=Studio("visualize", "Transforms", "text", placeholder="crops"))
     grow_from_centre: float = param(
         0.0, "share of the steps (0 to 1) a picture grows from its centre: the network first sees a disc "
-        "there, widening to the whole picture, so one thing grows in the middle instead of a pattern filling "
-        "it (fft, alpha, maco; 0.6 a good start for classes)", low=0.0, high=1.0, doors=_Node.DOORS)
+        "there, widening until the share is over, then the whole picture, so one thing grows in the middle "
+        "instead of a pattern filling it (fft, alpha, maco; 0.6 for classes)", low=0.0, high=1.0,
+        doors=_Node.DOORS)
     diversity: int = param(1, "pictures per target, pushed apart so each shows another facet (fft, alpha, maco)",
                            low=1, high=64, studio=Studio("visualize", "Pictures per target", "range", max=4, step=1))
     photo: str | None = param(None, "grow each channel out of this photo instead of noise (feature accentuation; "

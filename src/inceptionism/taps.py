@@ -351,15 +351,28 @@ def auto_layers(model: LoadedModel) -> str:
 
     Mid-to-late blocks give the classic DeepDream look (eyes, animal parts); the
     earliest give textures and the last ones are too specific. Modules with children
-    (blocks, stages, Inception mixes) are preferred over single convolutions.
+    (blocks, stages, Inception mixes) are preferred over single convolutions. An ensemble
+    (``models.ensemble``) dreams each member's: its tuned layers, or its own such blocks.
     """
     layers = list_layers(model, model.spec.probe_size)  # names and order: the same at any size
     modules = dict(model.net.named_modules())
+    members = getattr(model.net, "members", None)  # an ensemble (models.ensemble): each member's own
+    if members is None:
+        return _picks(layers, modules, "")
+    chosen = []
+    for prefix, spec in members:  # its tuned layers, or its own blocks at 60% and 75% of its depth
+        tuned = [prefix + layer for layer in spec.default_layers.split(",") if layer]
+        chosen.append(",".join(tuned) or _picks([info for info in layers if info.name.startswith(prefix)], modules, prefix))
+    return ",".join(chosen)
+
+
+def _picks(layers: list[LayerInfo], modules: dict[str, nn.Module], prefix: str) -> str:
+    """auto_layers' choice among ``layers`` (all under ``prefix``, a member of an ensemble)."""
     blocks = [info for info in layers if next(modules[info.name].children(), None) is not None
               and not isinstance(modules[info.name], (nn.Sequential, nn.ModuleList))]  # a Sequential only groups
     levels: dict[int, list[LayerInfo]] = {}
     for info in blocks:  # Mixed_6a and inception4c at depth 0; layer3.2, blocks.7 (a ViT's) at depth 1
-        levels.setdefault(info.name.count("."), []).append(info)
+        levels.setdefault(info.name[len(prefix):].count("."), []).append(info)
     # The shallowest level of at least 6 blocks (a ViT's blocks, not its 2 top modules; a Swin's
     # or a ConvNeXt's blocks, not its 3 downsamplings), else of at least 4.
     pool = next((level for _, level in sorted(levels.items()) if len(level) >= 6), None) or next(

@@ -66,15 +66,17 @@ def _over_background(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return img[:, :3] * opacity + background * (1 - opacity)
 
 
-def centre_disc(step: int, steps: int, share: float, height: int, width: int) -> torch.Tensor | None:
+def centre_disc(step: int, steps: int, share: float, height: int, width: int,
+                device: torch.device | str = "cpu") -> torch.Tensor | None:
     """What the network sees of a picture at ``step`` of ``steps`` when it grows from the centre
     over the first ``share`` of them: (H, W) in [0, 1], a soft disc whose radius widens from
-    :data:`DISC_FIRST` to :data:`DISC_LAST` half sides; None once the whole picture is seen."""
+    :data:`DISC_FIRST` to :data:`DISC_LAST` half sides (the corners, at 1.41, still all but hidden);
+    None once the whole picture is seen."""
     until = share * steps
     if step >= until:
         return None
     radius = DISC_FIRST + (DISC_LAST - DISC_FIRST) * step / until
-    rows, cols = torch.linspace(-1, 1, height), torch.linspace(-1, 1, width)
+    rows, cols = torch.linspace(-1, 1, height, device=device), torch.linspace(-1, 1, width, device=device)
     return torch.sigmoid((radius - (rows[:, None].square() + cols[None, :].square()).sqrt()) * DISC_EDGE)
 
 
@@ -82,7 +84,7 @@ def _in_disc(img: torch.Tensor, disc: torch.Tensor | None) -> torch.Tensor:
     """The picture as the network sees it inside ``disc``: mid grey outside (transparent, with alpha)."""
     if disc is None:
         return img
-    disc = disc.to(img.device, img.dtype)
+    disc = disc.to(img.dtype)
     if img.shape[1] == 4:
         return torch.cat([img[:, :3], img[:, 3:] * disc], 1)
     return img * disc + 0.5 * (1 - disc)
@@ -177,7 +179,7 @@ def render(
             opt.zero_grad(set_to_none=True)
             img = picture.draw()
             img.retain_grad()
-            disc = centre_disc(step, steps, grow_from_centre, *img.shape[-2:]) if grow_from_centre else None
+            disc = centre_disc(step, steps, grow_from_centre, *img.shape[-2:], img.device) if grow_from_centre else None
             seen = _over_background(_in_disc(img, disc), gen)
             for transform in transforms:
                 seen = _transformed(transform, seen, gen)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
+from ..models.ensemble import SEPARATOR
 from ..models.loaded import LoadedModel
 
 __all__ = ["chroma", "Judged", "check_judge", "transferability", "Sanity", "sanity", "ranked", "SPREAD_FLOOR"]
@@ -43,8 +44,15 @@ class Judged:
     guess: list[int]  # (B,) the judge's first class
 
 
+def _networks(model: LoadedModel) -> list[str]:
+    """The networks ``model`` is made of: itself, or an ensemble's members."""
+    return [n.strip() for n in model.spec.name.split(SEPARATOR)]
+
+
 def check_judge(judge: LoadedModel, source: LoadedModel | None) -> None:
     """Refuse a judge that made the pictures itself (the same weights) or classifies nothing.
+
+    A judge that shares a network with the source (an ensemble's member) made them too.
 
     Raises:
         ConfigError: naming the judge and why.
@@ -52,6 +60,11 @@ def check_judge(judge: LoadedModel, source: LoadedModel | None) -> None:
     if source is not None and (source.spec.name, source.weights_sha256) == (judge.spec.name, judge.weights_sha256):
         raise ConfigError(f"{judge.spec.name} made these pictures and cannot judge them; choose another network",
                           field="judge")
+    either = _networks(judge) + (_networks(source) if source is not None else [])
+    shared = sorted(set(_networks(judge)) & set(_networks(source))) if source is not None else []
+    if shared and len(either) > 2:  # one of them is an ensemble, and the other took part in it
+        raise ConfigError(f"{judge.spec.name} and {source.spec.name} (which made these pictures) share "  # type: ignore[union-attr]
+                          f"{', '.join(shared)}; choose a network that took no part", field="judge")
     if judge.spec.labels is None:
         raise ConfigError(f"model {judge.spec.name} has no class labels and cannot judge class pictures", field="judge")
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import ModelError
 from .spec import Measured, ModelSpec, Shape
+from .trained import PREFIX as TRAINED
 
 if TYPE_CHECKING:
     from torch import nn
@@ -45,8 +46,8 @@ def member_prefix(k: int) -> str:
 
 
 def _members(name: str, get_spec: Callable[[str], ModelSpec]) -> list[ModelSpec]:
-    names = name.split(SEPARATOR)
-    if any(not n.strip() for n in names):
+    names = [n.strip() for n in name.split(SEPARATOR)]
+    if any(not n for n in names):
         raise ModelError(f"model {name!r}: an ensemble is network names joined by '+', none empty "
                          "(e.g. efficientnet-lite0+efficientnet-lite1)", field="model")
     if len(names) > MAX_MEMBERS:
@@ -56,7 +57,16 @@ def _members(name: str, get_spec: Callable[[str], ModelSpec]) -> list[ModelSpec]
     if twice:
         raise ModelError(f"model {name!r} names {', '.join(twice)} twice; each network of an ensemble once",
                          field="model")
-    specs = [get_spec(n.strip()) for n in names]
+    trained = next((n for n in names if n.startswith(TRAINED)), None)
+    if trained is not None:
+        raise ModelError(f"model {name!r}: {trained} cannot be in an ensemble (a trained network brings classes of "
+                         "its own); join registered, timm/ or torchvision/ networks", field="model")
+    specs = []
+    for member in names:
+        try:
+            specs.append(get_spec(member))
+        except ModelError as error:
+            raise ModelError(f"in the ensemble {name!r}: {error}", field="model") from error
     first = specs[0]
     for spec in specs:
         if spec.labels is None or spec.labels != first.labels:
@@ -109,8 +119,11 @@ def ensemble_spec(name: str, get_spec: Callable[[str], ModelSpec]) -> ModelSpec:
         return ",".join(member_prefix(k) + layer for k, spec in enumerate(specs)
                         for layer in pick(spec).split(",") if layer)
 
-    presets = sorted({preset for spec in specs for preset in spec.preset_layers})
-    facts = _measure(specs)  # refused here, before anything is built or loaded
+    # Every member's own layers where each has tuned ones; else none, and taps.auto_layers picks
+    # each member's (its tuned ones, or blocks at 60% and 75% of its own depth).
+    tuned = all(spec.default_layers for spec in specs)
+    presets = sorted({preset for spec in specs for preset in spec.preset_layers}) if tuned else []
+    facts = _measure(specs)  # refused here, before the ensemble is built (a timm member's architecture may be)
     # Members whose layers this package knows have (B, C, H, W) maps all through; any other's
     # layouts are measured by the capture (a Shape given says they need not be).
     shape = Shape(min_size=facts.min_size) if all(spec.shape.given for spec in specs) else Shape(measure=lambda: facts)
@@ -122,7 +135,7 @@ def ensemble_spec(name: str, get_spec: Callable[[str], ModelSpec]) -> ModelSpec:
         weights_source="each network's own: " + "; ".join(f"{spec.name}: {spec.weights_source}" for spec in specs),
         mean=(0.0, 0.0, 0.0),  # each member preprocesses the picture its own way
         std=(1.0, 1.0, 1.0),
-        default_layers=layers(lambda spec: spec.default_layers),
+        default_layers=layers(lambda spec: spec.default_layers) if tuned else "",
         preset_layers={preset: layers(lambda spec: spec.layers_for(preset)) for preset in presets},
         description="the mean of " + ", ".join(f"{spec.name} at {spec.input_size} px" for spec in specs)
                     + ": one objective over several networks",
@@ -149,6 +162,7 @@ def _ensemble_class() -> type:
                 self.add_module(member_prefix(k)[:-1], net)
             self._specs = specs
             self._scales = [_scale(spec, specs[0]) for spec in specs]
+            self.members = [(member_prefix(k), spec) for k, spec in enumerate(specs)]  # (prefix, spec) in order
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             height, width = x.shape[-2:]

@@ -8,6 +8,7 @@ import torch
 
 from ..config import DEFAULT_DEVICE, DEFAULT_MODEL
 from .registry import CACHE_LOCK, spec_for
+from .ensemble import is_ensemble
 from .fold import find_folds
 from .loaded import LoadedModel
 from .spec import ModelSpec
@@ -53,7 +54,7 @@ def load_model(
         weights = "random"
     spec = spec_for(name, weights)
     own_file = weights != "random" and isinstance(spec.labels, tuple)  # a trained file's spec loads the file itself
-    key = (name, str(torch.device(device)), weights or "")
+    key = (spec.name if is_ensemble(name) else name, str(torch.device(device)), weights or "")  # " a + b " is "a+b"
     with CACHE_LOCK:
         if cache and key in _CACHE:
             return _CACHE[key]

@@ -85,23 +85,24 @@ def get_spec(name: str) -> ModelSpec:
     """The spec of a network; an unknown name lists the nearest valid ones.
 
     Besides registered names, ``timm/ARCH`` and ``torchvision/ARCH`` name any
-    architecture of those libraries.
+    architecture of those libraries, and ``A+B`` an ensemble of networks (``models.ensemble``).
     """
     if name in _REGISTRY:
         return _REGISTRY[name]
+    if is_ensemble(name):
+        with CACHE_LOCK:
+            known = _FAMILY_SPECS.get(name)
+        if known is None:  # its members' specs are read outside the lock (a family's may take it)
+            known = ensemble_spec(name, get_spec)
+            with CACHE_LOCK:  # kept under its own name and its written one (" a + b " is "a+b")
+                known = _FAMILY_SPECS.setdefault(known.name, known)
+                _FAMILY_SPECS.setdefault(name, known)
+        return known
     if name.startswith(TRAINED):
         trained = _trained_files().get(name)
         if trained is not None:
             path, info = trained
             return trained_spec(get_spec(info.base), path, info, name=name)
-    elif is_ensemble(name):
-        with CACHE_LOCK:
-            known = _FAMILY_SPECS.get(name)
-        if known is None:  # its members' specs are read outside the lock (a family's may take it)
-            known = ensemble_spec(name, get_spec)
-            with CACHE_LOCK:
-                known = _FAMILY_SPECS.setdefault(name, known)
-        return known
     elif "/" in name and name.split("/", 1)[0] in FAMILIES:
         with CACHE_LOCK:
             if name not in _FAMILY_SPECS:
@@ -109,7 +110,7 @@ def get_spec(name: str) -> ModelSpec:
             return _FAMILY_SPECS[name]
     near = difflib.get_close_matches(name, list_models(), n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(near)}?" if near else f"available: {', '.join(list_models())}"
-    raise ModelError(f"unknown model {name!r}; {hint} (or timm/ARCH, torchvision/ARCH)")
+    raise ModelError(f"unknown model {name!r}; {hint} (or timm/ARCH, torchvision/ARCH, or networks joined by '+')")
 
 
 def spec_for(name: str, weights: str | None) -> ModelSpec:

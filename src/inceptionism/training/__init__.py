@@ -20,7 +20,8 @@ from typing import Callable
 import torch
 
 from ..device import resolve_device
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError, ModelError, OutputError
+from ..models.ensemble import SEPARATOR, is_ensemble
 from ..outputs import check_output_path, write_atomic
 from ..models.trained import TrainedInfo, encode_trained
 from ..command_config import TrainConfig
@@ -106,6 +107,9 @@ def train(
 
         with epoch_progress(cfg.epochs, on_epoch) as shown:
             return train(data_dir, output, cfg, on_epoch=shown, on_file=on_file)
+    if is_ensemble(cfg.model):
+        raise ModelError(f"model {cfg.model} is an ensemble; fine-tune one of its networks "
+                         f"(e.g. --model {cfg.model.split(SEPARATOR)[0].strip()})", field="model")
     output = check_output(output)
     folder = datasets.scan(data_dir, keep_side=datasets.keep_side(cfg.image_size), on_file=on_file)
     train_items, val_items = datasets.split(folder, cfg.val_split, cfg.seed)
