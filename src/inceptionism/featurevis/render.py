@@ -16,8 +16,8 @@ one forward/backward pass. A picture with an alpha channel is laid over random
 backgrounds before the transforms, and its opaque area costs a share of its own score,
 so what does not matter turns transparent. With ``grow_from_centre``, the network first sees
 only a disc around the picture's centre, widening to the whole picture: one thing grows in the
-middle, where without it the same pattern fills the picture (the blind panel's finding,
-docs/featurevis.md).
+middle, where without it the same pattern fills the picture (what people read in either: the
+blind panel, docs/featurevis.md).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ of the package.
 ``efficientnet-lite0+efficientnet-lite1`` is a network whose output is the mean of its members'
 class logits, each member seeing the picture at its own input size (the picture scaled by the
 member's ``input_size`` over the first member's) and preprocessed its own way; its layers are its
-members' layers under ``net0.``, ``net1.``, ... (``net1.blocks.5.0.bn1``), and its default
-layers are every member's default layers. So a class term (``class:zebra``) climbs the class in
+members' layers under ``net0.``, ``net1.``, ... (``net1.blocks.5.0.bn1``), and it dreams every
+member's default layers (a member without tuned ones its own blocks: ``taps.auto_layers``). So a class term (``class:zebra``) climbs the class in
 every member at once, a dream on the default layers dreams each member's favourite layers
 together, and nothing else in the package needs to know: the capture, the folds, the octave plan
 and the metadata treat it as any network (its name is written in every recipe and loads it
@@ -110,8 +110,8 @@ def ensemble_spec(name: str, get_spec: Callable[[str], ModelSpec]) -> ModelSpec:
     """The spec of the ensemble ``name`` (``A+B+...``), its members' specs read with ``get_spec``.
 
     Raises:
-        ModelError: a member unknown, named twice, more than :data:`MAX_MEMBERS`, members
-            with different classes or one that takes only some sizes.
+        ModelError: a member unknown, named twice, trained, more than :data:`MAX_MEMBERS`,
+            members with different classes or one that takes only some sizes.
     """
     specs = _members(name, get_spec)
 
