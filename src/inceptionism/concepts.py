@@ -162,6 +162,7 @@ def describe(model: LoadedModel, dictionary: ConceptDictionary, exemplars: dict[
         for e in found:
             owners.setdefault(e.path, []).append(k)
     randoms = _random_directions(dictionary, seed).to(model.device)
+    atoms = dictionary.atoms.to(model.device)
     totals: dict[int, dict[int, float]] = {k: {} for k in exemplars}
     own: dict[int, list[float]] = {k: [] for k in exemplars}
     drops: dict[int, list[torch.Tensor]] = {k: [] for k in exemplars}
@@ -169,13 +170,12 @@ def describe(model: LoadedModel, dictionary: ConceptDictionary, exemplars: dict[
         for done, (path, x) in enumerate(read_photos(list(owners), model.spec.input_size, model.device), 1):
             if isinstance(x, str):
                 continue  # read once already: changed since
-            first, grads, base, codes = _class_gradients(run, x, dictionary)
+            first, grads, base, codes = _class_gradients(run, x, dictionary, atoms)
             for k in owners[path]:
                 for c, g in zip(first, grads):
                     totals[k][c] = totals[k].get(c, 0.0) + float(g[k])
                 own[k].append(float(grads[0][k]))
-                atom = dictionary.atoms[k].to(model.device)
-                drops[k].append(_drops(run, x, codes[k], atom, randoms[k], base, first[0]))
+                drops[k].append(_drops(run, x, codes[k], atoms[k], randoms[k], base, first[0]))
             if on_progress is not None:
                 on_progress("evidence", done, len(owners))
     return [Concept(k, found, sorted(totals[k].items(), key=lambda item: -item[1]), sum(own[k]) / max(1, len(own[k])),
@@ -192,13 +192,13 @@ def _random_directions(dictionary: ConceptDictionary, seed: int) -> torch.Tensor
     return torch.nn.functional.normalize(randoms, dim=-1)
 
 
-def _class_gradients(run: Callable[..., torch.Tensor], x: torch.Tensor, dictionary: ConceptDictionary
-                     ) -> tuple[list[int], list[torch.Tensor], torch.Tensor, torch.Tensor]:
+def _class_gradients(run: Callable[..., torch.Tensor], x: torch.Tensor, dictionary: ConceptDictionary,
+                     atoms: torch.Tensor) -> tuple[list[int], list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """The photo's first classes, each one's gradient (K,) with respect to every concept's
     scale ``eps_k`` at 0, the photo's logits, and its codes (K, h, w) at the layer (the same
-    in every run of the photo: the changes come after the layer)."""
+    in every run of the photo: the changes come after the layer); ``atoms`` are the
+    dictionary's, where ``x`` is."""
     eps = torch.zeros(dictionary.k, device=x.device, requires_grad=True)
-    atoms = dictionary.atoms.to(x.device)
     seen: list[torch.Tensor] = []
 
     def scaled(a: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,8 @@ import torch
 
 from .errors import ConfigError, LayerError
 
-__all__ = ["ConceptDictionary", "Method", "METHODS", "load_dictionary", "save_dictionary", "check_for", "nnls"]
+__all__ = ["ConceptDictionary", "Method", "METHODS", "load_dictionary", "save_dictionary", "check_for", "nnls",
+           "topk_codes"]
 
 _KEY = "inceptionism_dictionary"  # the metadata key that marks a file as a dictionary
 _NNLS_STEPS = 60  # multiplicative updates per encoding (the codes change by < 0.1% after ~40)
@@ -95,11 +96,18 @@ def nnls(x: torch.Tensor, atoms: torch.Tensor, steps: int = _NNLS_STEPS) -> torc
     return w
 
 
+def topk_codes(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, center: torch.Tensor,
+               topk: int) -> torch.Tensor:
+    """A TopK sparse autoencoder's codes (N, K) of ``x`` (N, C), in its own units: the ``topk``
+    largest ReLU codes kept, the rest 0 (differentiable: the learner trains through it)."""
+    pre = torch.relu((x - center) @ weight.T + bias)
+    best = pre.topk(min(topk, pre.shape[1]), 1)
+    return torch.zeros_like(pre).scatter(1, best.indices, best.values)
+
+
 def _sae_codes(d: ConceptDictionary, x: torch.Tensor) -> torch.Tensor:
     enc = {name: t.to(x.device, torch.float32) for name, t in d.encoder.items()}
-    pre = torch.relu((x / enc["scale"] - enc["center"]) @ enc["weight"].T + enc["bias"])
-    best = pre.topk(min(int(d.recipe["topk"]), pre.shape[1]), 1)
-    kept = torch.zeros_like(pre).scatter_(1, best.indices, best.values)
+    kept = topk_codes(x / enc["scale"], enc["weight"], enc["bias"], enc["center"], int(d.recipe["topk"]))
     return kept * enc["scale"]  # atoms are unit rows: a code is the concept's length in activation units
 
 

@@ -66,9 +66,7 @@ def _no_files(text: Any, field: str) -> None:
     who can reach the ComfyUI server, and the nodes open no file it names."""
     from ..objectives import file_terms
 
-    if isinstance(text, (list, tuple)):  # a written list is read joined: so is it checked
-        text = ",".join(map(str, text))
-    found = file_terms(str(text)) if text else []
+    found = file_terms(text) if text else []
     if found:
         raise ConfigError(f"{field}: {found[0][0]!r} names a file; the ComfyUI nodes open no file a workflow names "
                           "(dream concepts with inceptionism dream or the studio)", field=field)

@@ -198,9 +198,7 @@ def check_file_terms(text: Any, files: Files, field: str) -> None:
         ApiError: naming the term and the files this door offers."""
     from ..objectives import file_terms
 
-    if isinstance(text, (list, tuple)):  # a written list is read joined: so is it checked
-        text = ",".join(map(str, text))
-    named = file_terms(str(text))
+    named = file_terms(text)
     offered = (files() if callable(files) else files) if named else frozenset()
     for term, path in named:
         if path not in offered:

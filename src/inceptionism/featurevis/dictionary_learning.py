@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..dictionaries import ConceptDictionary
+from ..dictionaries import ConceptDictionary, topk_codes
 from ..errors import ConfigError
 from ..models.loaded import LoadedModel
 from ..runtime import with_gradients
@@ -193,9 +193,7 @@ def learn_sae(x: torch.Tensor, k: int, topk: int, *, seed: int, epochs: int = 60
 
 
 def _sae_codes(params: dict[str, torch.Tensor], x: torch.Tensor, topk: int) -> torch.Tensor:
-    pre = torch.relu((x - params["center"]) @ params["weight"].T + params["bias"])
-    top = pre.topk(min(topk, pre.shape[1]), dim=1)
-    return torch.zeros_like(pre).scatter(1, top.indices, top.values)
+    return topk_codes(x, params["weight"], params["bias"], params["center"], topk)
 
 
 def _sae_decode(params: dict[str, torch.Tensor], codes: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ class Judged:
 
 def _networks(model: LoadedModel) -> list[str]:
     """The networks ``model`` is made of: itself, or an ensemble's members."""
-    return [n.strip() for n in model.spec.name.split(SEPARATOR)]
+    return model.spec.name.split(SEPARATOR)  # an ensemble's name is written without spaces
 
 
 def check_judge(judge: LoadedModel, source: LoadedModel | None) -> None:
@@ -60,9 +60,9 @@ def check_judge(judge: LoadedModel, source: LoadedModel | None) -> None:
     if source is not None and (source.spec.name, source.weights_sha256) == (judge.spec.name, judge.weights_sha256):
         raise ConfigError(f"{judge.spec.name} made these pictures and cannot judge them; choose another network",
                           field="judge")
-    either = _networks(judge) + (_networks(source) if source is not None else [])
-    shared = sorted(set(_networks(judge)) & set(_networks(source))) if source is not None else []
-    if shared and len(either) > 2:  # one of them is an ensemble, and the other took part in it
+    judges, makers = _networks(judge), _networks(source) if source is not None else []
+    shared = sorted(set(judges) & set(makers))
+    if shared and len(judges) + len(makers) > 2:  # one of them is an ensemble, and the other took part in it
         raise ConfigError(f"{judge.spec.name} and {source.spec.name} (which made these pictures) share "  # type: ignore[union-attr]
                           f"{', '.join(shared)}; choose a network that took no part", field="judge")
     if judge.spec.labels is None:

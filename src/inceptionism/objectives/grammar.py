@@ -282,9 +282,12 @@ register(TermKind("concept", "concept:DICTIONARY:INDEX", "a learned concept: a d
                   check=_check_concept, text=lambda t: f"concept:{t.source}:{t.channel}", reads_file=True))
 
 
-def file_terms(text: str) -> list[tuple[str, str]]:
+def file_terms(text: Any) -> list[tuple[str, str]]:
     """The (term, file) pairs of ``text`` whose kind reads a file, found without reading any
-    (a door that takes others' requests checks them before the text is parsed)."""
+    (a door that takes others' requests checks them before the text is parsed); a written list
+    of terms is read joined, as the doors read it."""
+    if isinstance(text, (list, tuple)):
+        text = ",".join(map(str, text))
     found = []
     for item in split_terms(str(text)):
         name, colon, rest = item.strip().partition(":")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..doors.limits import Limits
 from ..featurevis import FeatureVisConfig
@@ -12,7 +13,7 @@ from .inspector import THUMBNAIL
 from .live import LiveLimits
 from .security import LOOPBACK_NAMES, Access, is_loopback
 
-__all__ = ["ServiceSettings", "settings_from", "concept_files"]
+__all__ = ["ServiceSettings", "settings_from", "concept_sets_of", "concept_files"]
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,18 @@ class ServiceSettings:
     live: LiveLimits = field(default_factory=LiveLimits)  # live sessions at once, frame and message sizes
 
 
-def concept_files(settings: ServiceSettings) -> frozenset[str]:
-    """The dictionaries of the studio's concepts folder: the only files a request's terms may name."""
+def concept_sets_of(settings: ServiceSettings) -> list[Any]:
+    """The ``inceptionism concepts`` outputs in the studio's concepts folder (none without one)."""
     if settings.concepts is None:
-        return frozenset()
+        return []
     from ..concept_report import concept_sets
 
-    return frozenset(str(found.dictionary) for found in concept_sets(settings.concepts))
+    return concept_sets(settings.concepts)
+
+
+def concept_files(settings: ServiceSettings) -> frozenset[str]:
+    """The dictionaries of the studio's concepts folder: the only files a request's terms may name."""
+    return frozenset(str(found.dictionary) for found in concept_sets_of(settings))
 
 
 def settings_from(opts: ServeConfig, data_dir: Path, token: str | None) -> ServiceSettings:

@@ -11,16 +11,9 @@ from fastapi.responses import FileResponse
 
 from ...doors.limits import ApiError
 from ..deps import Settings
+from ..settings import concept_sets_of
 
 router = APIRouter(prefix="/api/concepts", tags=["concepts"])
-
-
-def _sets(settings: Any) -> list[Any]:
-    if settings.concepts is None:
-        return []
-    from ...concept_report import concept_sets
-
-    return concept_sets(settings.concepts)
 
 
 @router.get("")
@@ -30,7 +23,7 @@ def concepts(settings: Settings, model: Annotated[str | None, Query(description=
     each concept with its picture, importance, first classes and the term that dreams
     towards it (``layers``). Empty when the studio has no concepts folder."""
     found = []
-    for s in _sets(settings):
+    for s in concept_sets_of(settings):
         if (model is not None and s.recipe.get("network") != model) or (layer is not None and s.recipe.get("layer") != layer):
             continue
         found.append({
@@ -52,7 +45,7 @@ def concept_file(settings: Settings, name: str, file: str) -> FileResponse:
     """A concept's picture or exemplar sheet, by its set's name and the file's."""
     from ...concept_report import FILE_NAME
 
-    found = next((s for s in _sets(settings) if s.name == name), None)
+    found = next((s for s in concept_sets_of(settings) if s.name == name), None)
     if found is None or not FILE_NAME.fullmatch(file) or not (found.folder / file).is_file():
         raise ApiError(404, f"no concept file {file!r} in {name!r}; GET /api/concepts lists them", "file")
     return FileResponse(found.folder / file, headers={"Cache-Control": "no-cache"})
