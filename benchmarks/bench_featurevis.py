@@ -4,6 +4,8 @@ judged by the *other* bundled network (Lite0 -> Lite2 and Lite2 -> Lite0).
     .venv/bin/python benchmarks/bench_featurevis.py [--steps 128] [--methods pixels,fft,maco]
         [--lucent-python /tmp/lucent-env/bin/python] [--out docs/featurevis]
 
+A method may name its transforms after a slash (``fft/crops``: the default transforms are ``auto``).
+
 Prints per (source, method): seconds per picture, the source's own probability of the
 target, the judge's top-1 / top-5 and mean probability of the target, and the mean chroma
 (YCbCr distance from grey, 8-bit units). Writes each method's grid of the 20 pictures to
@@ -35,7 +37,8 @@ def _ours(model, method: str, targets: list[int], steps: int) -> tuple[torch.Ten
     from inceptionism.featurevis import FeatureVisConfig, visualize_features
     from inceptionism.objectives import LayerTerm
 
-    cfg = FeatureVisConfig(size=224, steps=steps, seed=0, param=method)
+    param, _, transforms = method.partition("/")  # "fft/crops": fft with the crops transforms
+    cfg = FeatureVisConfig(size=224, steps=steps, seed=0, param=param, **({"transforms": transforms} if transforms else {}))
     started = time.perf_counter()
     shown = visualize_features(model, [LayerTerm("class", t, kind="class") for t in targets], cfg, batch=10)
     took = (time.perf_counter() - started) / len(targets)
@@ -79,7 +82,7 @@ def main() -> None:
           f"{len(CLASSES)} classes, {args.steps} steps, 224 px")
     targets = [resolve_class(c) for c in CLASSES]
     methods = args.methods.split(",") + (["lucent"] if args.lucent_python else [])
-    print(f"{'source -> judge':<40} {'method':<7} {'s/pic':>6} {'own p':>6} {'top1':>5} {'top5':>5} {'p':>5} {'chroma':>6}")
+    print(f"{'source -> judge':<40} {'method':<10} {'s/pic':>6} {'own p':>6} {'top1':>5} {'top5':>5} {'p':>5} {'chroma':>6}")
     for source_name, judge_name in PAIRS:
         source, judge = load_model(source_name), load_model(judge_name)
         for method in methods:
@@ -88,14 +91,14 @@ def main() -> None:
             else:
                 images, took = _ours(source, method, targets, args.steps)
             verdict = transferability(images, targets, judge, source=source)
-            print(f"{source_name + ' -> ' + judge_name:<40} {method:<7} {took:6.2f} {_own(source, images, targets):6.2f} "
+            print(f"{source_name + ' -> ' + judge_name:<40} {method:<10} {took:6.2f} {_own(source, images, targets):6.2f} "
                   f"{float(verdict.top1.float().mean()):5.2f} {float(verdict.top5.float().mean()):5.2f} "
                   f"{float(verdict.probability.mean()):5.2f} {float(chroma(images).mean()):6.1f}", flush=True)
             if args.out is not None:
                 args.out.mkdir(parents=True, exist_ok=True)
                 grid = make_grid(images, nrow=5, padding=0)  # 157 px a picture: the docs' size
                 shrunk = F.interpolate(grid[None], scale_factor=0.7, mode="area")[0].clamp(0, 1)
-                to_pil_image(shrunk).save(args.out / f"classes-{source_name.split('-')[-1]}-{method}.jpg", quality=85)
+                to_pil_image(shrunk).save(args.out / f"classes-{source_name.split('-')[-1]}-{method.replace('/', '-')}.jpg", quality=85)
     sys.stdout.flush()
 
 

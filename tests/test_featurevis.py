@@ -3,6 +3,8 @@ batch-coupled objectives, pictures grown from photos, dataset examples and hones
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import shutil
 
 import numpy as np
@@ -169,6 +171,42 @@ def test_transforms_parse_and_name_the_bad_item():
     for bad, said in (("wobble:3", "'wobble:3'"), ("crops:0x0.5", "out of range"), ("rotate:400", "out of range")):
         with pytest.raises(ConfigError, match=said):
             fv.parse_transforms(bad)
+
+
+def test_noise_with_a_range_gives_each_copy_its_own_strength_within_it():
+    x = torch.full((2, 3, 64, 64), 0.5)
+    seen = fv.parse_transforms("pad:2,crops:4x0.5,noise:0.1-0.4")[-1](x.repeat(4, 1, 1, 1), _gen())
+    strengths = (seen - 0.5).flatten(1).std(1)  # (copies x B): one strength each
+    assert float(strengths.min()) > 0.1 * 0.95 and float(strengths.max()) < 0.4 * 1.05
+    assert float(strengths.max() - strengths.min()) > 0.1  # drawn per copy, not once
+    fixed = (fv.parse_transforms("noise:0.3")[0](x.repeat(4, 1, 1, 1), _gen()) - 0.5).flatten(1).std(1)
+    assert float((fixed - 0.3).abs().max()) < 0.3 * 0.05
+    assert fv.TRANSFORM_SETS["noisy-crops"] == "pad:16,crops:1x0.5,noise:0-0.4"
+    for bad, said in (("noise:0.4-0.1", "empty range: write the lower noise first, e.g. noise:0.1-0.4"),
+                      ("noise:0-1.5", "out of range: noise takes 0 to 1")):
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            fv.parse_transforms(bad)
+
+
+def test_auto_transforms_see_noise_from_noise_and_plain_crops_out_of_a_photo_or_for_maco(model, examples):
+    assert fv.FeatureVisConfig(size=32, steps=1, seed=0).transforms == "auto"
+    assert [fv.chosen("auto"), fv.chosen(" auto ", from_photo=True), fv.chosen("auto", param="alpha"),
+            fv.chosen("auto", param="maco"), fv.chosen("standard", from_photo=True)] == [
+        "noisy-crops", "crops", "noisy-crops", "crops", "standard"]
+    cfg = fv.FeatureVisConfig(size=64, steps=2, seed=0)
+    said = {"noise": fv.visualize_features(model, [LayerTerm(LAYER, 7)], cfg)[0].metadata["visualize"]["transforms"],
+            "photo": fv.accentuate(model, _photo(examples), LAYER, 7, cfg).metadata["visualize"]["transforms"],
+            "caricature": fv.caricature(model, _photo(examples), LAYER, cfg).metadata["visualize"]["transforms"]}
+    assert said == {"noise": "noisy-crops", "photo": "crops", "caricature": "noisy-crops"}  # recorded as they ran
+    # what auto stands for is what runs: the same pictures as the set written out
+    written = fv.visualize_features(model, [LayerTerm(LAYER, 7)], fv.FeatureVisConfig(**{
+        **dataclasses.asdict(cfg), "transforms": "pad:16,crops:1x0.5,noise:0-0.4"}))[0]
+    assert np.array_equal(np.asarray(written.image), np.asarray(
+        fv.visualize_features(model, [LayerTerm(LAYER, 7)], cfg)[0].image))
+    crops = fv.accentuate(model, _photo(examples), LAYER, 7, fv.FeatureVisConfig(**{**dataclasses.asdict(cfg),
+                                                                                   "transforms": "crops"}))
+    assert np.array_equal(np.asarray(crops.image),
+                          np.asarray(fv.accentuate(model, _photo(examples), LAYER, 7, cfg).image))
 
 
 def _grey(batch: int = 1, size: int = 32):

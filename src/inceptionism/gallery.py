@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .errors import ConfigError
-from .featurevis import FeatureVisConfig, visualize_features
+from .featurevis import FeatureVisConfig, chosen, visualize_features
 from .objectives import LayerTerm
 from .images import encode_image, side_by_side
 from .outputs import make_output_dir, write_atomic
@@ -64,9 +64,11 @@ def plan_gallery(model: str, weights: str | None, layer: str, *, size: int, step
     from .models.weights import sha256_file
 
     spec = spec_for(model, weights)
+    # written out: a cache is kept under what ran, not under "auto"
+    seen = chosen(FeatureVisConfig.transforms, param=FeatureVisConfig.param)
     if seed is None:
-        seed = cached_seed(spec.name, layer, FeatureVisConfig(size=size, steps=steps, seed=0))
-    cfg = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else draw_seed())
+        seed = cached_seed(spec.name, layer, FeatureVisConfig(size=size, steps=steps, seed=0, transforms=seen))
+    cfg = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else draw_seed(), transforms=seen)
     if weights is None:
         file = spec.weights_file() if spec.weights_file is not None else None
     else:  # random weights are never cached

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Callable
 
 import torch
@@ -21,7 +21,7 @@ from ..runtime import with_gradients
 from ..taps import capture
 from .param import picture_for
 from .render import render
-from .transforms import parse_transforms
+from .transforms import chosen, parse_transforms
 from .units import FeatureVisConfig, Visualization
 
 __all__ = ["accentuate", "caricature", "of_photo", "photo_features"]
@@ -52,9 +52,10 @@ def photo_features(model: LoadedModel, photo: torch.Tensor, layers: list[str]) -
 
 def _grown(model: LoadedModel, start: torch.Tensor, objective: Objective, cfg: FeatureVisConfig, what: dict,
            layer: str, target: int | str, lr: float | None = None,
-           on_step: Callable[[int, torch.Tensor], None] | None = None) -> Visualization:
+           on_step: Callable[[int, torch.Tensor], None] | None = None, *, from_photo: bool) -> Visualization:
     from ..images import to_pil
 
+    cfg = replace(cfg, transforms=chosen(cfg.transforms, param=cfg.param, from_photo=from_photo))  # recorded as run
     gen = torch.Generator().manual_seed(cfg.seed)
     picture = picture_for(cfg.param, 1, cfg.size, gen=gen, device=model.device, init=start)
     optimizer = (lambda tensors: torch.optim.Adam(tensors, lr=lr)) if lr is not None else None
@@ -88,7 +89,7 @@ def accentuate(model: LoadedModel, photo: torch.Tensor, layer: str, target: int,
 
     objective = Objective(fn, unit.layers | near.layers, f"accentuate:{layer}:{target}")
     what = {"accentuate": {"keep": keep, "closeness": closeness, "lr": lr}}
-    return _grown(model, start, objective, cfg, what, layer, target, lr, on_step)
+    return _grown(model, start, objective, cfg, what, layer, target, lr, on_step, from_photo=True)
 
 
 @with_gradients
@@ -107,4 +108,5 @@ def of_photo(model: LoadedModel, photo: torch.Tensor, term: LayerTerm, cfg: Feat
     objective = term_objective(term, TermContext(photo=lambda layer: photo_features(model, start, [layer])[layer]))
     gen = torch.Generator().manual_seed(cfg.seed)
     noise_start = torch.sigmoid(torch.randn(start.shape, generator=gen) * 0.1).to(model.device)
-    return _grown(model, noise_start, objective, cfg, {term.kind: True}, term.layer, term.kind, on_step=on_step)
+    return _grown(model, noise_start, objective, cfg, {term.kind: True}, term.layer, term.kind, on_step=on_step,
+                  from_photo=False)

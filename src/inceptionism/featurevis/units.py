@@ -17,7 +17,7 @@ from ..paths import __version__
 from ..taps import auto_layers
 from .param import picture_for
 from .render import render
-from .transforms import parse_transforms
+from .transforms import chosen, parse_transforms
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,7 +34,9 @@ class FeatureVisConfig:
     steps: int  # optimizer steps
     seed: int  # recorded in every picture's metadata
     param: str = "fft"  # parameterization: a key of featurevis.PARAMS
-    transforms: str = "crops"  # what the network sees each step (featurevis.transforms' written form)
+    # what the network sees each step (featurevis.transforms' written form); auto: noisy-crops for
+    # fft and alpha pictures from noise, crops out of a photo and for maco (transforms.chosen)
+    transforms: str = "auto"
     pictures: int = 1  # pictures per target; more than one are pushed apart (diversity)
     diversity: float = 4.0  # weight of the diversity term, relative to each target's own score
     # share of the steps the picture grows from its centre (render's grow_from_centre). Off by default:
@@ -123,7 +125,7 @@ def _objective(model: LoadedModel, chunk: list[LayerTerm], cfg: FeatureVisConfig
 def _recorded(cfg: FeatureVisConfig) -> dict:
     """``cfg`` as a picture's metadata says it: the share grown from the centre only where it was
     above 0 (pictures made before it existed keep their recorded parameters)."""
-    fields = asdict(cfg)
+    fields = {**asdict(cfg), "transforms": chosen(cfg.transforms, param=cfg.param)}  # the set auto stood for
     if not fields["grow_from_centre"]:
         del fields["grow_from_centre"]
     return fields
@@ -144,7 +146,7 @@ def visualize_features(
     results = []
     per_pass = max(1, batch // cfg.pictures)
     gen = torch.Generator().manual_seed(cfg.seed)
-    transforms = parse_transforms(cfg.transforms)
+    transforms = parse_transforms(chosen(cfg.transforms, param=cfg.param))
     for start in range(0, len(targets), per_pass):
         chunk = targets[start : start + per_pass]
         objective = _objective(model, chunk, cfg)
