@@ -188,25 +188,43 @@ def test_noise_with_a_range_gives_each_copy_its_own_strength_within_it():
             fv.parse_transforms(bad)
 
 
-def test_auto_transforms_see_noise_from_noise_and_plain_crops_out_of_a_photo_or_for_maco(model, examples):
+def test_auto_transforms_show_class_pictures_through_noise_and_every_other_picture_plain_crops(model, examples):
     assert fv.FeatureVisConfig(size=32, steps=1, seed=0).transforms == "auto"
-    assert [fv.chosen("auto"), fv.chosen(" auto ", from_photo=True), fv.chosen("auto", param="alpha"),
-            fv.chosen("auto", param="maco"), fv.chosen("standard", from_photo=True)] == [
-        "noisy-crops", "crops", "noisy-crops", "crops", "standard"]
+    assert [fv.chosen("auto", classes=True), fv.chosen(" auto ", classes=True, param="alpha"), fv.chosen("auto"),
+            fv.chosen("auto", classes=True, param="maco"), fv.chosen("auto", classes=True, from_photo=True),
+            fv.chosen("standard", classes=True)] == ["noisy-crops", "noisy-crops", "crops", "crops", "crops", "standard"]
     cfg = fv.FeatureVisConfig(size=64, steps=2, seed=0)
-    said = {"noise": fv.visualize_features(model, [LayerTerm(LAYER, 7)], cfg)[0].metadata["visualize"]["transforms"],
-            "photo": fv.accentuate(model, _photo(examples), LAYER, 7, cfg).metadata["visualize"]["transforms"],
-            "caricature": fv.caricature(model, _photo(examples), LAYER, cfg).metadata["visualize"]["transforms"]}
-    assert said == {"noise": "noisy-crops", "photo": "crops", "caricature": "noisy-crops"}  # recorded as they ran
-    # what auto stands for is what runs: the same pictures as the set written out
-    written = fv.visualize_features(model, [LayerTerm(LAYER, 7)], fv.FeatureVisConfig(**{
-        **dataclasses.asdict(cfg), "transforms": "pad:16,crops:1x0.5,noise:0-0.4"}))[0]
-    assert np.array_equal(np.asarray(written.image), np.asarray(
-        fv.visualize_features(model, [LayerTerm(LAYER, 7)], cfg)[0].image))
-    crops = fv.accentuate(model, _photo(examples), LAYER, 7, fv.FeatureVisConfig(**{**dataclasses.asdict(cfg),
-                                                                                   "transforms": "crops"}))
-    assert np.array_equal(np.asarray(crops.image),
-                          np.asarray(fv.accentuate(model, _photo(examples), LAYER, 7, cfg).image))
+    goldfinch = unit_terms(model, "class", "goldfinch")
+
+    def ran(shown) -> str:
+        return shown.metadata["visualize"]["transforms"]  # recorded as it ran, never "auto"
+
+    said = {"class": ran(fv.visualize_features(model, goldfinch, cfg)[0]),
+            "class, maco": ran(fv.visualize_features(model, goldfinch, dataclasses.replace(cfg, param="maco"))[0]),
+            "channel": ran(fv.visualize_features(model, [LayerTerm(LAYER, 7)], cfg)[0]),
+            "accentuated": ran(fv.accentuate(model, _photo(examples), LAYER, 7, cfg)),
+            "caricature": ran(fv.caricature(model, _photo(examples), LAYER, cfg))}
+    assert said == {"class": "noisy-crops", "class, maco": "crops", "channel": "crops", "accentuated": "crops",
+                    "caricature": "crops"}
+    # what auto stands for is what runs: the same pixels as the set written out
+    for terms, written in ((goldfinch, "pad:16,crops:1x0.5,noise:0-0.4"), ([LayerTerm(LAYER, 7)], "crops")):
+        plain = fv.visualize_features(model, terms, dataclasses.replace(cfg, transforms=written))[0]
+        assert np.array_equal(np.asarray(plain.image), np.asarray(fv.visualize_features(model, terms, cfg)[0].image))
+
+
+def test_a_recipe_and_a_gallery_cache_say_the_transforms_that_ran(model, tmp_path, monkeypatch):
+    from inceptionism import gallery
+    from inceptionism.command_config import VISUALIZE_RECIPE, VisualizeConfig
+    from inceptionism.unit_pictures import visualize_targets
+
+    cfg = VisualizeConfig(param="fft", size=64, steps=2, seed=0)
+    terms = [LayerTerm(LAYER, 7), *unit_terms(model, "class", "goldfinch")]
+    recipes = [shown.metadata[VISUALIZE_RECIPE]["transforms"] for shown in visualize_targets(model, terms, cfg)]
+    assert recipes == ["crops", "noisy-crops"]  # --config of either picture replays the set it was grown with
+    monkeypatch.setattr(gallery, "gallery_cache_dir", lambda: tmp_path)
+    auto = fv.FeatureVisConfig(size=64, steps=2, seed=0)
+    assert gallery._cache_dir("m", "w", LAYER, auto) == gallery._cache_dir(
+        "m", "w", LAYER, dataclasses.replace(auto, transforms="crops"))
 
 
 def _grey(batch: int = 1, size: int = 32):

@@ -294,9 +294,10 @@ class VisualizeConfig(_Node):
     batch: int = param(8, "pictures per forward/backward pass (fft, alpha, maco)", low=1, high=1024,
                        doors=_Node.DOORS)
     transforms: str = param("auto", "what the network sees each step (fft, alpha, maco): auto (noisy-crops for fft "
-                            "and alpha pictures grown from noise, crops for maco and out of a --photo), noisy-crops (random crops, 50-100% "
-                            "of the side, through noise of 0-0.4), crops (the same without noise), standard "
-                            "(lucid's pad, jitter, scale, rotate), none, or a list such as pad:16,crops:2x0.4,noise:0.02",
+                            "and alpha pictures of classes, crops for every other picture), noisy-crops (random "
+                            "crops, 50-100% of the side, through noise of 0-0.4), crops (the same without noise), "
+                            "standard (lucid's pad, jitter, scale, rotate), none, or a list such as "
+                            "pad:16,crops:2x0.4,noise:0.02",
                             studio=Studio("visualize", "Transforms", "text", placeholder="auto"))
     grow_from_centre: float = param(
         0.0, "share of the steps (0 to 1) a picture grows from its centre: the network first sees a disc "

@@ -38,10 +38,16 @@ class GalleryResult:
     rendered: int  # of them rendered now (the rest came from the cache)
 
 
+def _written(cfg: FeatureVisConfig) -> dict:
+    """A channel picture's settings as a cache is kept under: the transforms that run, not
+    ``auto`` (should ``auto`` ever stand for another set, old pictures are not served for it)."""
+    return {**asdict(cfg), "transforms": chosen(cfg.transforms, param=cfg.param)}
+
+
 def _cache_dir(
     model_name: str, weights_sha256: str, layer: str, cfg: FeatureVisConfig, root: Path | None = None
 ) -> Path:
-    key = json.dumps({"algorithm": _ALGORITHM, "weights": weights_sha256, "cfg": asdict(cfg)}, sort_keys=True)
+    key = json.dumps({"algorithm": _ALGORITHM, "weights": weights_sha256, "cfg": _written(cfg)}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return (root or gallery_cache_dir()) / model_name / layer / digest
 
@@ -64,11 +70,9 @@ def plan_gallery(model: str, weights: str | None, layer: str, *, size: int, step
     from .models.weights import sha256_file
 
     spec = spec_for(model, weights)
-    # written out: a cache is kept under what ran, not under "auto"
-    seen = chosen(FeatureVisConfig.transforms, param=FeatureVisConfig.param)
     if seed is None:
-        seed = cached_seed(spec.name, layer, FeatureVisConfig(size=size, steps=steps, seed=0, transforms=seen))
-    cfg = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else draw_seed(), transforms=seen)
+        seed = cached_seed(spec.name, layer, FeatureVisConfig(size=size, steps=steps, seed=0))
+    cfg = FeatureVisConfig(size=size, steps=steps, seed=seed if seed is not None else draw_seed())
     if weights is None:
         file = spec.weights_file() if spec.weights_file is not None else None
     else:  # random weights are never cached
@@ -96,7 +100,7 @@ def cached_seed(model_name: str, layer: str, cfg: FeatureVisConfig) -> int | Non
     for manifest in sorted((gallery_cache_dir() / model_name / layer).glob("*/manifest.json")):
         try:
             made = json.loads(manifest.read_text())["cfg"]
-            if {**made, "seed": 0} == {**asdict(cfg), "seed": 0}:
+            if {**made, "seed": 0} == {**_written(cfg), "seed": 0}:
                 return int(made["seed"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
@@ -199,7 +203,7 @@ def build_gallery(
     missing = _render_missing(model, layer, range(channels), cfg, cache, batch=batch, on_step=on_step, runner=runner,
                               network=network)
     if missing:
-        manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name, "cfg": asdict(cfg)})
+        manifest = json.dumps({"channels": channels, "layer": layer, "model": model.spec.name, "cfg": _written(cfg)})
         write_atomic(cache / "manifest.json", lambda fh: fh.write(manifest.encode()))
     return _write_gallery(cache, model.spec.name, layer, channels, out_dir, cfg, rendered=len(missing))
 

@@ -50,7 +50,9 @@ def visualize_targets(
               "terms": [term_text(t) for t in terms]}
     judge = _judge(cfg.judge, terms, model)  # refused before any picture grows
     for shown in _grown(model, terms, cfg, seed, callbacks):
-        said = {VISUALIZE_RECIPE: recipe}  # the picture says how to grow it again
+        # the picture says how to grow it again, with the transforms that ran (auto written out)
+        ran = shown.metadata.get("visualize", {}).get("transforms", cfg.transforms)
+        said = {VISUALIZE_RECIPE: {**recipe, "transforms": ran}}
         if judge is not None:
             said["judged"] = _verdict(judge, shown)
         shown.metadata.update(said)

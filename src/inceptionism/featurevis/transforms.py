@@ -8,8 +8,8 @@ of every picture, stacked copy-major (copies x B), which per-item objectives exp
 
 The written form (``--transforms``) is a named set or a comma list::
 
-    auto                      the default: noisy-crops for an fft or alpha picture grown from noise,
-                              crops for one grown out of a photo or a MACO one (see :func:`chosen`)
+    auto                      the default: noisy-crops for fft or alpha pictures of classes grown
+                              from noise, crops for every other picture (see :func:`chosen`)
     noisy-crops               pad:16,crops:1x0.5,noise:0-0.4 (crops seen through noise)
     standard                  lucid's: pad:12,jitter:8,scale:0.9-1.1,rotate:10,jitter:4
     crops                     pad:16,crops:1x0.5 (MACO's random crops, each 50-100% of the side)
@@ -19,9 +19,9 @@ Noise in what the network sees, each copy's own strength drawn from 0 to 0.4 (``
 is what made class pictures readable to people: a pattern that still raises the class through
 that noise is a shape, not a texture. A blind panel named two to four times as many of them
 (docs/featurevis.md, "Third round"); one fixed strength (0.2, 0.3) read worse or transferred worse.
-A picture grown out of a photo (accentuation) keeps plain crops: through noise its channel grew
-less and the photo was lost more; so does MACO, which the other network named less often
-through noise.
+Only class pictures are grown so by default: a channel's picture reaches a lower activation
+through noise, a picture grown out of a photo (accentuation) kept less of the photo, and MACO's
+were named less often by the other network.
 """
 
 from __future__ import annotations
@@ -50,16 +50,17 @@ TRANSFORM_SETS = {
 AUTO = "auto"
 
 
-NOISY_PARAMS = ("fft", "alpha")  # the parameterizations whose pictures the panel read better through noise
+NOISY_PARAMS = ("fft", "alpha")  # the parameterizations whose class pictures the panel read better through noise
 
 
-def chosen(text: str, *, param: str = "fft", from_photo: bool = False) -> str:
+def chosen(text: str, *, param: str = "fft", classes: bool = False, from_photo: bool = False) -> str:
     """The written transforms a picture is grown with: ``text`` itself, or where it is ``auto``
-    ``noisy-crops`` for an ``fft`` or ``alpha`` picture grown from noise, and ``crops`` for one
-    grown out of a photo or of another parameterization (MACO through noise: 80% named by the
-    other network against 90%)."""
+    ``noisy-crops`` for ``fft`` or ``alpha`` pictures of ``classes`` grown from noise (what the
+    blind panel read better), and ``crops`` for every other picture: channels (through noise
+    they reach a lower activation, and no panel can name a channel), pictures grown out of a
+    photo, and MACO's (through noise the other network named 80% of its class pictures, not 90%)."""
     if isinstance(text, str) and text.strip() == AUTO:
-        return "noisy-crops" if param in NOISY_PARAMS and not from_photo else "crops"
+        return "noisy-crops" if classes and param in NOISY_PARAMS and not from_photo else "crops"
     return text
 
 
@@ -114,7 +115,7 @@ def crops(copies: int, low: float) -> Transform:
     return fn
 
 
-def noise(sd: float, low: float | None = None) -> Transform:
+def noise(sd: float, *, low: float | None = None) -> Transform:
     """Add Gaussian noise of standard deviation ``sd``; with ``low``, each copy's own standard
     deviation drawn from ``low`` to ``sd``."""
     if low is None:
@@ -136,7 +137,7 @@ _FORMS: dict[str, tuple[str, Callable[[re.Match], Transform]]] = {
     "rotate": (rf"({_NUMBER})", lambda m: affine(degrees=float(m[1]))),
     "crops": (rf"([0-9]+)x({_NUMBER})", lambda m: crops(int(m[1]), float(m[2]))),
     "noise": (rf"({_NUMBER})(?:-({_NUMBER}))?",
-              lambda m: noise(float(m[1])) if m[2] is None else noise(float(m[2]), float(m[1]))),
+              lambda m: noise(float(m[1])) if m[2] is None else noise(float(m[2]), low=float(m[1]))),
 }
 _LIMITS = {"pad": (0, 512), "jitter": (0, 512), "scale": (0.1, 10.0), "rotate": (0, 180), "crops": (0.05, 1.0),
            "noise": (0, 1.0)}
@@ -150,8 +151,8 @@ MAX_COPIES = 16  # pictures the network sees per picture, all crops together
 
 
 def parse_transforms(text: str) -> list[Transform]:
-    """The transforms a written form names: a set (``auto``, which is ``noisy-crops`` here, where nothing
-    says what the picture is or starts from; ``noisy-crops``, ``standard``, ``crops``, ``none``) or a
+    """The transforms a written form names: a set (``auto``, which is ``crops`` here, where nothing
+    says the picture is of a class: :func:`chosen`; ``noisy-crops``, ``standard``, ``crops``, ``none``) or a
     comma list of ``pad:PX``, ``jitter:PX``, ``scale:LO-HI``, ``rotate:DEG``, ``crops:NxLOW``, ``noise:SD``
     or ``noise:LO-HI``.
 
@@ -188,8 +189,9 @@ def _parsed(text: str) -> tuple[list[Transform], int, int]:
         form = _FORMS.get(name)
         match = re.fullmatch(form[0], value) if form else None
         if form is None or match is None:
-            raise ConfigError(f"transform {item!r} is not one of {', '.join(TRANSFORM_SETS)} or pad:PX, jitter:PX, "
-                              "scale:LO-HI, rotate:DEG, crops:NxLOW, noise:SD or noise:LO-HI (digits 0-9)", field="transforms")
+            raise ConfigError(f"transform {item!r} is not one of {AUTO}, {', '.join(TRANSFORM_SETS)} or pad:PX, "
+                              "jitter:PX, scale:LO-HI, rotate:DEG, crops:NxLOW, noise:SD or noise:LO-HI (digits 0-9)",
+                              field="transforms")
         _check_step(item, name, [float(g) for g in match.groups() if g is not None])
         padded += int(match[1]) if name == "pad" else 0
         copies *= int(match[1]) if name == "crops" else 1

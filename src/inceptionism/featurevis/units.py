@@ -6,7 +6,7 @@ of its registration (``objectives.kind_of``), never tested here by name."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 
@@ -22,7 +22,8 @@ from .transforms import chosen, parse_transforms
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["FeatureVisConfig", "Visualization", "visualize_features", "target_text", "check_side"]
+__all__ = ["FeatureVisConfig", "Visualization", "visualize_features", "target_text", "check_side",
+           "written_transforms"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class FeatureVisConfig:
     seed: int  # recorded in every picture's metadata
     param: str = "fft"  # parameterization: a key of featurevis.PARAMS
     # what the network sees each step (featurevis.transforms' written form); auto: noisy-crops for
-    # fft and alpha pictures from noise, crops out of a photo and for maco (transforms.chosen)
+    # fft and alpha pictures of classes, crops for every other picture (transforms.chosen)
     transforms: str = "auto"
     pictures: int = 1  # pictures per target; more than one are pushed apart (diversity)
     diversity: float = 4.0  # weight of the diversity term, relative to each target's own score
@@ -122,10 +123,30 @@ def _objective(model: LoadedModel, chunk: list[LayerTerm], cfg: FeatureVisConfig
     return Objective(fn, unit.layers | spread.layers, f"{unit.text},diversity:{where}*{cfg.diversity:g}")
 
 
-def _recorded(cfg: FeatureVisConfig) -> dict:
-    """``cfg`` as a picture's metadata says it: the share grown from the centre only where it was
-    above 0 (pictures made before it existed keep their recorded parameters)."""
-    fields = {**asdict(cfg), "transforms": chosen(cfg.transforms, param=cfg.param)}  # the set auto stood for
+def written_transforms(cfg: FeatureVisConfig, terms: list[LayerTerm]) -> str:
+    """The transforms ``terms``' pictures grow with, written out (``auto`` resolved: noise for
+    class pictures only, :func:`~inceptionism.featurevis.transforms.chosen`)."""
+    return chosen(cfg.transforms, param=cfg.param, classes=bool(terms) and all(kind_of(t).judged for t in terms))
+
+
+def _passes(targets: list[LayerTerm], per_pass: int) -> Iterator[list[LayerTerm]]:
+    """``targets`` in passes of at most ``per_pass``, class pictures and others never in one pass
+    (``auto`` shows them different transforms)."""
+    run: list[LayerTerm] = []
+    for term in targets:
+        if run and (len(run) == per_pass or kind_of(term).judged != kind_of(run[0]).judged):
+            yield run
+            run = []
+        run.append(term)
+    if run:
+        yield run
+
+
+def _recorded(cfg: FeatureVisConfig, transforms: str) -> dict:
+    """``cfg`` as a picture's metadata says it: the transforms that ran (never ``auto``); the share
+    grown from the centre only where it was above 0 (pictures made before it existed keep their
+    recorded parameters)."""
+    fields = {**asdict(cfg), "transforms": transforms}
     if not fields["grow_from_centre"]:
         del fields["grow_from_centre"]
     return fields
@@ -146,9 +167,9 @@ def visualize_features(
     results = []
     per_pass = max(1, batch // cfg.pictures)
     gen = torch.Generator().manual_seed(cfg.seed)
-    transforms = parse_transforms(chosen(cfg.transforms, param=cfg.param))
-    for start in range(0, len(targets), per_pass):
-        chunk = targets[start : start + per_pass]
+    for chunk in _passes(targets, per_pass):
+        written = written_transforms(cfg, chunk)
+        transforms = parse_transforms(written)
         objective = _objective(model, chunk, cfg)
         picture = picture_for(cfg.param, len(chunk) * cfg.pictures, cfg.size, gen=gen, device=model.device)
         out = render(model, objective, picture, steps=cfg.steps, gen=gen, transforms=transforms, on_step=on_step,
@@ -160,7 +181,7 @@ def visualize_features(
                 "inceptionism": __version__,
                 "model": model.spec.name,
                 "weights_sha256": model.weights_sha256,
-                "visualize": {"layer": term.layer, "target": target, **_recorded(cfg)},
+                "visualize": {"layer": term.layer, "target": target, **_recorded(cfg, written)},
                 "score": float(score),
             }
             if cfg.pictures > 1:
