@@ -18,7 +18,8 @@ Lists: ``benchmark`` is the feature-visualization benchmark's 20 classes
 (benchmarks/bench_featurevis.py); ``holdout`` 20 others that nothing is tuned on; ``fresh`` 20 more,
 written down before any picture of them was made. Methods:
 ``pixels``, ``fft``, ``alpha``, ``maco`` with today's defaults (``--steps``, ``--size``) or
-FeatureVisConfig fields changed (``fft:steps=256,transforms=standard``), the Fourier picture's own
+FeatureVisConfig fields changed (``fft:steps=256,transforms=standard``; ``fft:seed=1`` for another draw of
+the same pictures, seed 0 by default), the Fourier picture's own
 settings changed (``fft:decay=1.25,gain=0.3,lr=0.03``: param.fourier's spectrum decay and gain, and
 its Adam step), and made with another
 network than ``--model`` (``fft:model=efficientnet-lite0+efficientnet-lite1``: an ensemble, one
@@ -130,7 +131,7 @@ def _pictures(model, method: str, classes: list[str], steps: int, size: int):
     drawn = {k: float(given.pop(k)) for k in ("decay", "gain", "lr") if k in given}
     fields = {"size": size, "steps": steps, **{k: _number(v) for k, v in given.items()}}
     terms = unit_terms(model, "class", ",".join(classes))
-    cfg = FeatureVisConfig(seed=0, param=param, **fields)
+    cfg = FeatureVisConfig(param=param, **{"seed": 0, **fields})  # another draw: fft:seed=1
     started = time.perf_counter()
     with _fourier_settings(param, drawn):
         shown = visualize_features(model, terms, cfg, batch=10)
