@@ -191,8 +191,8 @@ def test_noise_with_a_range_gives_each_copy_its_own_strength_within_it():
 def test_auto_transforms_show_class_pictures_through_noise_and_every_other_picture_plain_crops(model, examples):
     assert fv.FeatureVisConfig(size=32, steps=1, seed=0).transforms == "auto"
     assert [fv.chosen("auto", classes=True), fv.chosen(" auto ", classes=True, param="alpha"), fv.chosen("auto"),
-            fv.chosen("auto", classes=True, param="maco"), fv.chosen("auto", classes=True, from_photo=True),
-            fv.chosen("standard", classes=True)] == ["noisy-crops", "noisy-crops", "crops", "crops", "crops", "standard"]
+            fv.chosen("auto", classes=True, param="maco"), fv.chosen("standard", classes=True)] == [
+        "noisy-crops", "noisy-crops", "crops", "crops", "standard"]
     cfg = fv.FeatureVisConfig(size=64, steps=2, seed=0)
     goldfinch = unit_terms(model, "class", "goldfinch")
 

@@ -354,11 +354,12 @@ def check_picture_request(body: bytes, limits: Limits, *, layer: str = "",
         if key not in offered:
             raise ApiError(422, f"params may not set {key!r}; the studio offers {', '.join(offered)}", key)
         _check_plain(key, value, offered[key])
-    from ..featurevis.transforms import chosen, transforms_load
+    from ..featurevis.transforms import transforms_load
 
     try:
         cfg = VisualizeConfig(**params)
-        copies, padded = transforms_load(chosen(cfg.transforms, param=cfg.param)) if cfg.param != "pixel" else (1, 0)
+        # auto stands for crops or noisy-crops: one load either way
+        copies, padded = transforms_load(cfg.transforms) if cfg.param != "pixel" else (1, 0)
     except ConfigError as exc:
         raise ApiError(422, str(exc), exc.field or "params") from None
     steps = cfg.steps_or_default() * (cfg.octaves if cfg.param == "pixel" else 1)

@@ -52,10 +52,10 @@ def photo_features(model: LoadedModel, photo: torch.Tensor, layers: list[str]) -
 
 def _grown(model: LoadedModel, start: torch.Tensor, objective: Objective, cfg: FeatureVisConfig, what: dict,
            layer: str, target: int | str, lr: float | None = None,
-           on_step: Callable[[int, torch.Tensor], None] | None = None, *, from_photo: bool) -> Visualization:
+           on_step: Callable[[int, torch.Tensor], None] | None = None) -> Visualization:
     from ..images import to_pil
 
-    cfg = replace(cfg, transforms=chosen(cfg.transforms, param=cfg.param, from_photo=from_photo))  # recorded as run
+    cfg = replace(cfg, transforms=chosen(cfg.transforms, param=cfg.param))  # a channel's or a photo's: recorded as run
     gen = torch.Generator().manual_seed(cfg.seed)
     picture = picture_for(cfg.param, 1, cfg.size, gen=gen, device=model.device, init=start)
     optimizer = (lambda tensors: torch.optim.Adam(tensors, lr=lr)) if lr is not None else None
@@ -89,7 +89,7 @@ def accentuate(model: LoadedModel, photo: torch.Tensor, layer: str, target: int,
 
     objective = Objective(fn, unit.layers | near.layers, f"accentuate:{layer}:{target}")
     what = {"accentuate": {"keep": keep, "closeness": closeness, "lr": lr}}
-    return _grown(model, start, objective, cfg, what, layer, target, lr, on_step, from_photo=True)
+    return _grown(model, start, objective, cfg, what, layer, target, lr, on_step)
 
 
 @with_gradients
@@ -108,5 +108,4 @@ def of_photo(model: LoadedModel, photo: torch.Tensor, term: LayerTerm, cfg: Feat
     objective = term_objective(term, TermContext(photo=lambda layer: photo_features(model, start, [layer])[layer]))
     gen = torch.Generator().manual_seed(cfg.seed)
     noise_start = torch.sigmoid(torch.randn(start.shape, generator=gen) * 0.1).to(model.device)
-    return _grown(model, noise_start, objective, cfg, {term.kind: True}, term.layer, term.kind, on_step=on_step,
-                  from_photo=False)
+    return _grown(model, noise_start, objective, cfg, {term.kind: True}, term.layer, term.kind, on_step=on_step)

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 
-__all__ = ["chosen", "transforms_load", "Transform", "pad", "jitter", "affine", "crops", "noise", "TRANSFORM_SETS", "parse_transforms"]
+__all__ = ["chosen", "transforms_load", "Transform", "pad", "jitter", "affine", "crops", "noise", "TRANSFORM_SETS",
+           "parse_transforms"]
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -53,14 +54,15 @@ AUTO = "auto"
 NOISY_PARAMS = ("fft", "alpha")  # the parameterizations whose class pictures the panel read better through noise
 
 
-def chosen(text: str, *, param: str = "fft", classes: bool = False, from_photo: bool = False) -> str:
+def chosen(text: str, *, param: str = "fft", classes: bool = False) -> str:
     """The written transforms a picture is grown with: ``text`` itself, or where it is ``auto``
-    ``noisy-crops`` for ``fft`` or ``alpha`` pictures of ``classes`` grown from noise (what the
-    blind panel read better), and ``crops`` for every other picture: channels (through noise
-    they reach a lower activation, and no panel can name a channel), pictures grown out of a
-    photo, and MACO's (through noise the other network named 80% of its class pictures, not 90%)."""
+    ``noisy-crops`` for ``fft`` or ``alpha`` pictures of ``classes`` (what the blind panel read
+    better; a class picture always grows from noise), and ``crops`` for every other picture:
+    channels (through noise they reach a lower activation, and no panel can name a channel; one
+    grown out of a photo kept less of it), and MACO's (through noise the other network named 80%
+    of its class pictures, not 90%)."""
     if isinstance(text, str) and text.strip() == AUTO:
-        return "noisy-crops" if classes and param in NOISY_PARAMS and not from_photo else "crops"
+        return "noisy-crops" if classes and param in NOISY_PARAMS else "crops"
     return text
 
 

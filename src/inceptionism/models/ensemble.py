@@ -5,7 +5,8 @@ of the package.
 class logits, each member seeing the picture at its own input size (the picture scaled by the
 member's ``input_size`` over the first member's) and preprocessed its own way; its layers are its
 members' layers under ``net0.``, ``net1.``, ... (``net1.blocks.5.0.bn1``), and it dreams every
-member's default layers (a member without tuned ones its own blocks: ``taps.auto_layers``). So a class term (``class:zebra``) climbs the class in
+member's default layers (a member without tuned ones its own blocks: ``taps.auto_layers``). So a
+class term (``class:zebra``) climbs the class in
 every member at once, a dream on the default layers dreams each member's favourite layers
 together, and nothing else in the package needs to know: the capture, the folds, the octave plan
 and the metadata treat it as any network (its name is written in every recipe and loads it
@@ -160,22 +161,21 @@ def _ensemble_class() -> type:
             super().__init__()
             for k, net in enumerate(nets):
                 self.add_module(member_prefix(k)[:-1], net)
-            self._specs = specs
             self._scales = [_scale(spec, specs[0]) for spec in specs]
             self.members = [(member_prefix(k), spec) for k, spec in enumerate(specs)]  # (prefix, spec) in order
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             height, width = x.shape[-2:]
             total = None
-            for k, (spec, scale) in enumerate(zip(self._specs, self._scales)):
+            for (prefix, spec), scale in zip(self.members, self._scales):
                 seen = x
                 if scale != 1.0:
                     size = (max(1, round(height * scale)), max(1, round(width * scale)))
                     seen = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False,
                                                            antialias=scale < 1)
-                out = getattr(self, member_prefix(k)[:-1])(spec.preprocess(seen))
+                out = getattr(self, prefix[:-1])(spec.preprocess(seen))
                 total = out if total is None else total + out
-            return total / len(self._specs)
+            return total / len(self.members)
 
     return _Ensemble
 
