@@ -1,8 +1,10 @@
 """What one objective over several networks costs: seconds a class picture on Lite0 alone, on
-Lite0 grown from the centre, and on the ensembles Lite0+Lite1 and Lite0+Lite1+Lite2
-(docs/models.md, "Several networks at once"; docs/featurevis.md, "Blind panel").
+Lite0 grown from the centre, and on the ensembles Lite0+Lite1 and Lite0+Lite1+Lite2, each with
+the class pictures' default transforms (``auto``: ``noisy-crops``), and Lite0 and Lite0+Lite1
+with ``noisy-crops-fast`` (the crops seen at 0.625 of their side) (docs/models.md, "Several
+networks at once"; docs/featurevis.md, "Blind panel").
 
-    .venv/bin/python benchmarks/bench_ensembles.py [--classes 10] [--steps 128] [--size 224]
+    .venv/bin/python benchmarks/bench_ensembles.py [--classes 10] [--steps 128] [--size 224] [--makers 1,3,5,6]
 
 One batch of the first ``--classes`` classes of the feature-visualization benchmark per maker,
 ``fft`` with today's transforms, in one process one after another (compare the figures of one
@@ -19,8 +21,10 @@ import torch
 
 from bench_featurevis import CLASSES
 
-MAKERS = (("efficientnet-lite0", 0.0), ("efficientnet-lite0", 0.6), ("efficientnet-lite0+efficientnet-lite1", 0.0),
-          ("efficientnet-lite0+efficientnet-lite1+efficientnet-lite2", 0.0))
+PAIR = "efficientnet-lite0+efficientnet-lite1"
+MAKERS = (("efficientnet-lite0", 0.0, "auto"), ("efficientnet-lite0", 0.6, "auto"), (PAIR, 0.0, "auto"),
+          ("efficientnet-lite0+efficientnet-lite1+efficientnet-lite2", 0.0, "auto"),
+          ("efficientnet-lite0", 0.0, "noisy-crops-fast"), (PAIR, 0.0, "noisy-crops-fast"))
 
 
 def main() -> None:
@@ -28,7 +32,10 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--makers", default=",".join(str(k + 1) for k in range(len(MAKERS))),
+                        help="which makers, numbered from 1 in MAKERS' order (the first is the yardstick)")
     args = parser.parse_args()
+    chosen = [MAKERS[int(k) - 1] for k in args.makers.split(",")]
 
     from inceptionism.featurevis import FeatureVisConfig, visualize_features
     from inceptionism.machine import cpu_model
@@ -40,17 +47,18 @@ def main() -> None:
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}; {args.classes} classes, "
           f"{args.steps} steps, {args.size} px, fft")
     first = None
-    for name, grow in MAKERS:
+    for name, grow, transforms in chosen:
         model = load_model(name)
         terms = unit_terms(model, "class", classes)
-        cfg = FeatureVisConfig(size=args.size, steps=args.steps, seed=0, grow_from_centre=grow)
+        cfg = FeatureVisConfig(size=args.size, steps=args.steps, seed=0, grow_from_centre=grow,
+                               transforms=transforms)
         visualize_features(model, terms, FeatureVisConfig(size=args.size, steps=1, seed=0), batch=args.classes)  # warm
         started = time.perf_counter()
         visualize_features(model, terms, cfg, batch=args.classes)
         took = (time.perf_counter() - started) / args.classes
         first = first or took
-        print(f"{name}{f', grown from the centre ({grow})' if grow else ''}: {took:.2f} s a picture "
-              f"({took / first:.2f}x Lite0's)", flush=True)
+        how = (f", grown from the centre ({grow})" if grow else "") + (f", {transforms}" * (transforms != "auto"))
+        print(f"{name}{how}: {took:.2f} s a picture ({took / first:.2f}x the first's)", flush=True)
 
 
 if __name__ == "__main__":

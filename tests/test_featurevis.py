@@ -188,6 +188,38 @@ def test_noise_with_a_range_gives_each_copy_its_own_strength_within_it():
             fv.parse_transforms(bad)
 
 
+def test_view_shows_the_network_a_smaller_smoothed_picture_and_passes_the_gradient_back(model):
+    checks = torch.zeros(1, 3, 64, 64)
+    checks[..., ::2, ::2] = checks[..., 1::2, 1::2] = 1.0  # the finest pattern a picture holds
+    seen = fv.parse_transforms("view:0.625")[0](checks, _gen())
+    assert seen.shape == (1, 3, 40, 40)
+    assert float(seen.std()) < 0.02  # smoothed to its mean, not aliased into a coarser pattern (std 0.16)
+    assert fv.view(1.0)(checks, _gen()) is checks
+    # the fast set: a 224 px picture's padded crop (256 px) seen at 160 px, then the noise
+    fast = fv.parse_transforms("noisy-crops-fast")
+    x = torch.rand(2, 3, 224, 224, requires_grad=True)
+    out = x
+    for transform in fast:
+        out = transform(out, _gen())
+    assert out.shape == (2, 3, 160, 160)
+    out.sum().backward()
+    assert float(x.grad.abs().sum()) > 0
+    # class pictures grown so carry their class, seen whole (in Lite0's own top 5 at a small budget)
+    cfg = fv.FeatureVisConfig(size=160, steps=64, seed=0, transforms="noisy-crops-fast")
+    for shown in fv.visualize_features(model, unit_terms(model, "class", "goldfinch,volcano"), cfg):
+        with torch.no_grad():
+            logits = model(to_tensor(load_image_from(shown.image), model.device))
+        assert shown.term.channel in logits.topk(5).indices[0].tolist(), shown.target
+        assert shown.metadata["visualize"]["transforms"] == "noisy-crops-fast"
+    # shown less than the network's smallest input: refused before the network runs, naming both sizes
+    tiny = fv.FeatureVisConfig(size=32, steps=2, seed=0, transforms="view:0.1")
+    with pytest.raises(ConfigError, match=re.escape("pictures of 3 px a side, below its smallest input, 32 px")):
+        fv.visualize_features(model, unit_terms(model, "class", "goldfinch"), tiny)
+    for bad in ("view:0.05", "view:1.5"):
+        with pytest.raises(ConfigError, match=re.escape(f"transform '{bad}' is out of range: view takes 0.1 to 1")):
+            fv.parse_transforms(bad)
+
+
 def test_auto_transforms_show_class_pictures_through_noise_and_every_other_picture_plain_crops(model, examples):
     assert fv.FeatureVisConfig(size=32, steps=1, seed=0).transforms == "auto"
     assert [fv.chosen("auto", classes=True), fv.chosen(" auto ", classes=True, param="alpha"), fv.chosen("auto"),

@@ -15,12 +15,12 @@ from .param import PARAMS, Picture, alpha, fourier, maco, picture_for, pixels
 from .photos import accentuate, caricature, of_photo, photo_features
 from .render import Rendered, centre_disc, render
 from .scores import Judged, Sanity, check_judge, chroma, sanity, transferability
-from .transforms import TRANSFORM_SETS, Transform, affine, chosen, crops, jitter, noise, pad, parse_transforms
+from .transforms import TRANSFORM_SETS, Transform, affine, chosen, crops, jitter, noise, pad, parse_transforms, view
 from .units import FeatureVisConfig, Visualization, check_side, importance_image, target_text, visualize_features
 
 __all__ = [
     "render", "Rendered", "centre_disc", "Picture", "PARAMS", "picture_for", "pixels", "fourier", "alpha", "maco",
-    "Transform", "TRANSFORM_SETS", "parse_transforms", "chosen", "pad", "jitter", "affine", "crops", "noise",
+    "Transform", "TRANSFORM_SETS", "parse_transforms", "chosen", "pad", "jitter", "affine", "crops", "view", "noise",
     "FeatureVisConfig", "Visualization", "importance_image", "target_text", "visualize_features", "check_side",
     "accentuate", "caricature", "of_photo", "photo_features",
     "Example", "PhotoScan", "photo_files", "scan_photos", "examples_sheet", "write_layer_examples",

@@ -131,6 +131,16 @@ def _transformed(transform: Transform, x: torch.Tensor, gen: torch.Generator) ->
     return seen
 
 
+def _check_seen(model: LoadedModel, seen: torch.Tensor) -> None:
+    """Refuse transforms that show the network less than its smallest input (``view:0.1`` of a
+    small picture), before the network fails on it."""
+    side = min(seen.shape[-2:])
+    if side < model.spec.min_size:
+        raise ConfigError(f"the transforms show {model.spec.name} pictures of {side} px a side, below its smallest "
+                          f"input, {model.spec.min_size} px: use a larger view:SCALE or a larger picture",
+                          field="transforms")
+
+
 def _per_picture(values: torch.Tensor, seen: int, pictures: int) -> torch.Tensor:
     """The objective's values (one per picture seen: copies x B) as each picture's mean (B,)."""
     if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.shape[0] != seen:
@@ -183,6 +193,8 @@ def render(
             seen = _over_background(_in_disc(img, disc), gen)
             for transform in transforms:
                 seen = _transformed(transform, seen, gen)
+            if step == 0:
+                _check_seen(model, seen)
             values = _per_picture(objective(run(seen)), seen.shape[0], img.shape[0])
             score = values
             if img.shape[1] == 4:
