@@ -4,10 +4,10 @@ the class pictures' default transforms (``auto``: ``noisy-crops``), and Lite0 an
 with ``noisy-crops-fast`` (the crops seen at 0.625 of their side) (docs/models.md, "Several
 networks at once"; docs/featurevis.md, "Blind panel").
 
-    .venv/bin/python benchmarks/bench_ensembles.py [--classes 10] [--steps 128] [--size 224] [--makers 1,3,5,6]
+    .venv/bin/python benchmarks/bench_ensembles.py [--classes 10] [--steps 128] [--size 224] [--makers 1,2,3,4,5,6]
 
 One batch of the first ``--classes`` classes of the feature-visualization benchmark per maker,
-``fft`` with today's transforms, in one process one after another (compare the figures of one
+``fft`` with each maker's transforms, in one process one after another (compare the figures of one
 run only; the networks are loaded and run once before the clock starts).
 """
 
@@ -35,7 +35,10 @@ def main() -> None:
     parser.add_argument("--makers", default=",".join(str(k + 1) for k in range(len(MAKERS))),
                         help="which makers, numbered from 1 in MAKERS' order (the first is the yardstick)")
     args = parser.parse_args()
-    chosen = [MAKERS[int(k) - 1] for k in args.makers.split(",")]
+    numbers = [k.strip() for k in args.makers.split(",")]
+    if not all(k.isdigit() and 1 <= int(k) <= len(MAKERS) for k in numbers):
+        parser.error(f"--makers takes numbers from 1 to {len(MAKERS)}, not {args.makers!r}")
+    chosen = [MAKERS[int(k) - 1] for k in numbers]
 
     from inceptionism.featurevis import FeatureVisConfig, visualize_features
     from inceptionism.machine import cpu_model
@@ -52,12 +55,14 @@ def main() -> None:
         terms = unit_terms(model, "class", classes)
         cfg = FeatureVisConfig(size=args.size, steps=args.steps, seed=0, grow_from_centre=grow,
                                transforms=transforms)
-        visualize_features(model, terms, FeatureVisConfig(size=args.size, steps=1, seed=0), batch=args.classes)  # warm
+        warm = FeatureVisConfig(size=args.size, steps=1, seed=0, transforms=transforms)
+        visualize_features(model, terms, warm, batch=args.classes)  # loaded and run once at these shapes
         started = time.perf_counter()
         visualize_features(model, terms, cfg, batch=args.classes)
         took = (time.perf_counter() - started) / args.classes
         first = first or took
-        how = (f", grown from the centre ({grow})" if grow else "") + (f", {transforms}" * (transforms != "auto"))
+        how = f", grown from the centre ({grow})" if grow else ""
+        how += f", {transforms}" if transforms != "auto" else ""
         print(f"{name}{how}: {took:.2f} s a picture ({took / first:.2f}x the first's)", flush=True)
 
 

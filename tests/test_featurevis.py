@@ -196,6 +196,7 @@ def test_view_shows_the_network_a_smaller_smoothed_picture_and_passes_the_gradie
     assert float(seen.std()) < 0.02  # smoothed to its mean, not aliased into a coarser pattern (std 0.16)
     assert fv.view(1.0)(checks, _gen()) is checks
     # the fast set: a 224 px picture's padded crop (256 px) seen at 160 px, then the noise
+    assert fv.TRANSFORM_SETS["noisy-crops-fast"] == "pad:16,crops:1x0.5,view:0.625,noise:0-0.4"
     fast = fv.parse_transforms("noisy-crops-fast")
     x = torch.rand(2, 3, 224, 224, requires_grad=True)
     out = x
@@ -215,6 +216,10 @@ def test_view_shows_the_network_a_smaller_smoothed_picture_and_passes_the_gradie
     tiny = fv.FeatureVisConfig(size=32, steps=2, seed=0, transforms="view:0.1")
     with pytest.raises(ConfigError, match=re.escape("pictures of 3 px a side, below its smallest input, 32 px")):
         fv.visualize_features(model, unit_terms(model, "class", "goldfinch"), tiny)
+    small = fv.picture_for("fft", 1, 16, gen=_gen(), device=model.device)  # the picture itself is too small
+    with pytest.raises(ConfigError, match=re.escape("size 16 is below efficientnet-lite0's smallest input, 32 px")):
+        fv.render(model, obj.class_logit(1), small, steps=1, gen=_gen())
+    assert fv.view(0.5)(checks.to(torch.bfloat16), _gen()).dtype == torch.bfloat16  # CPU has no bf16 kernel
     for bad in ("view:0.05", "view:1.5"):
         with pytest.raises(ConfigError, match=re.escape(f"transform '{bad}' is out of range: view takes 0.1 to 1")):
             fv.parse_transforms(bad)

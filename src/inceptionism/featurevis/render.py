@@ -131,14 +131,17 @@ def _transformed(transform: Transform, x: torch.Tensor, gen: torch.Generator) ->
     return seen
 
 
-def _check_seen(model: LoadedModel, seen: torch.Tensor) -> None:
-    """Refuse transforms that show the network less than its smallest input (``view:0.1`` of a
-    small picture), before the network fails on it."""
-    side = min(seen.shape[-2:])
-    if side < model.spec.min_size:
-        raise ConfigError(f"the transforms show {model.spec.name} pictures of {side} px a side, below its smallest "
-                          f"input, {model.spec.min_size} px: use a larger view:SCALE or a larger picture",
-                          field="transforms")
+def _check_seen(model: LoadedModel, picture: torch.Tensor, seen: torch.Tensor) -> None:
+    """Refuse a picture, or transforms (``view:0.1`` of a small picture), that show the network
+    less than its smallest input, before the network fails on it."""
+    smallest, side = model.spec.min_size, min(seen.shape[-2:])
+    if side >= smallest:
+        return
+    if min(picture.shape[-2:]) < smallest:
+        raise ConfigError(f"size {min(picture.shape[-2:])} is below {model.spec.name}'s smallest input, {smallest} px",
+                          field="size")
+    raise ConfigError(f"the transforms show {model.spec.name} pictures of {side} px a side, below its smallest "
+                      f"input, {smallest} px: use a larger view:SCALE or a larger picture", field="transforms")
 
 
 def _per_picture(values: torch.Tensor, seen: int, pictures: int) -> torch.Tensor:
@@ -179,7 +182,9 @@ def render(
 
     Raises:
         ConfigError: an argument of the wrong kind or out of range, a transform that returns
-            no batch of pictures, or an objective whose values do not match the pictures seen.
+            no batch of pictures, a picture or transforms that show the network less than its
+            smallest input (checked on the first step, before the network runs), or an
+            objective whose values do not match the pictures seen.
     """
     transforms = _checked(model, objective, picture, steps, transforms, grow_from_centre)
     opt = optimizer(picture.tensors) if optimizer is not None else torch.optim.Adam(picture.tensors, lr=picture.lr)
@@ -194,7 +199,7 @@ def render(
             for transform in transforms:
                 seen = _transformed(transform, seen, gen)
             if step == 0:
-                _check_seen(model, seen)
+                _check_seen(model, img, seen)
             values = _per_picture(objective(run(seen)), seen.shape[0], img.shape[0])
             score = values
             if img.shape[1] == 4:

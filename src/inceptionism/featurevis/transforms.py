@@ -43,9 +43,9 @@ Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 TRANSFORM_SETS = {
     "noisy-crops": "pad:16,crops:1x0.5,noise:0-0.4",
-    # the network sees each crop at 0.625 of its side (a 224 px picture's crop at 160 px): a step costs
-    # about half, and two networks together (--model efficientnet-lite0+efficientnet-lite1) cost
-    # what one did (docs/featurevis.md, "Fourth round")
+    # the network sees each crop at 0.625 of its side (a 224 px picture's padded 256 px crop at
+    # 160 px): a step costs about half, and two networks together (--model
+    # efficientnet-lite0+efficientnet-lite1) cost what one did (docs/featurevis.md, "Fourth round")
     "noisy-crops-fast": "pad:16,crops:1x0.5,view:0.625,noise:0-0.4",
     "standard": "pad:12,jitter:8,scale:0.9-1.1,rotate:10,jitter:4",
     "crops": "pad:16,crops:1x0.5",
@@ -131,7 +131,8 @@ def view(scale: float) -> Transform:
         size = (max(1, round(x.shape[-2] * scale)), max(1, round(x.shape[-1] * scale)))
         if size == tuple(x.shape[-2:]):
             return x
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        wide = x.float() if x.device.type == "cpu" and x.dtype != torch.float32 else x  # no bf16/half CPU kernel
+        return F.interpolate(wide, size=size, mode="bilinear", align_corners=False, antialias=True).to(x.dtype)
 
     return fn
 
@@ -174,7 +175,8 @@ MAX_COPIES = 16  # pictures the network sees per picture, all crops together
 
 def parse_transforms(text: str) -> list[Transform]:
     """The transforms a written form names: a set (``auto``, which is ``crops`` here, where nothing
-    says the picture is of a class: :func:`chosen`; ``noisy-crops``, ``standard``, ``crops``, ``none``) or a
+    says the picture is of a class: :func:`chosen`; ``noisy-crops``, ``noisy-crops-fast``, ``standard``, ``crops``,
+    ``none``) or a
     comma list of ``pad:PX``, ``jitter:PX``, ``scale:LO-HI``, ``rotate:DEG``, ``crops:NxLOW``, ``view:SCALE``,
     ``noise:SD`` or ``noise:LO-HI``.
 
