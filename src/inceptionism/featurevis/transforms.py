@@ -175,10 +175,9 @@ MAX_COPIES = 16  # pictures the network sees per picture, all crops together
 
 def parse_transforms(text: str) -> list[Transform]:
     """The transforms a written form names: a set (``auto``, which is ``crops`` here, where nothing
-    says the picture is of a class: :func:`chosen`; ``noisy-crops``, ``noisy-crops-fast``, ``standard``, ``crops``,
-    ``none``) or a
-    comma list of ``pad:PX``, ``jitter:PX``, ``scale:LO-HI``, ``rotate:DEG``, ``crops:NxLOW``, ``view:SCALE``,
-    ``noise:SD`` or ``noise:LO-HI``.
+    says the picture is of a class: :func:`chosen`; ``noisy-crops``, ``noisy-crops-fast``, ``standard``,
+    ``crops``, ``none``) or a comma list of ``pad:PX``, ``jitter:PX``, ``scale:LO-HI``, ``rotate:DEG``,
+    ``crops:NxLOW``, ``view:SCALE``, ``noise:SD`` or ``noise:LO-HI``.
 
     Raises:
         ConfigError: (field ``transforms``) an unknown or malformed step, a value out of its
