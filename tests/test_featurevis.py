@@ -220,6 +220,9 @@ def test_view_shows_the_network_a_smaller_smoothed_picture_and_passes_the_gradie
     with pytest.raises(ConfigError, match=re.escape("size 16 is below efficientnet-lite0's smallest input, 32 px")):
         fv.render(model, obj.class_logit(1), small, steps=1, gen=_gen())
     assert fv.view(0.5)(checks.to(torch.bfloat16), _gen()).dtype == torch.bfloat16  # CPU has no bf16 kernel
+    exact = checks.double() / 3  # float64 keeps its precision (not a float32 round trip)
+    assert torch.equal(fv.view(0.5)(exact, _gen()),
+                       F.interpolate(exact, size=(32, 32), mode="bilinear", align_corners=False, antialias=True))
     for bad in ("view:0.05", "view:1.5"):
         with pytest.raises(ConfigError, match=re.escape(f"transform '{bad}' is out of range: view takes 0.1 to 1")):
             fv.parse_transforms(bad)

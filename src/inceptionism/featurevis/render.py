@@ -35,7 +35,7 @@ from ..taps import capture
 from .param import Picture, checked_whole
 from .transforms import Transform, parse_transforms
 
-__all__ = ["Rendered", "render", "ALPHA_COST", "centre_disc"]
+__all__ = ["Rendered", "render", "ALPHA_COST", "centre_disc", "check_side"]
 
 ALPHA_COST = 0.5  # an alpha picture's score is cut by this share of itself times its mean opacity
 # grow_from_centre: the disc the network sees, in half sides from the centre, from its first
@@ -131,15 +131,24 @@ def _transformed(transform: Transform, x: torch.Tensor, gen: torch.Generator) ->
     return seen
 
 
+def check_side(model: LoadedModel, size: int) -> None:
+    """Refuse pictures of ``size`` px that ``model`` cannot see (below its smallest input).
+
+    Raises:
+        ConfigError: naming ``size`` and the network's smallest input.
+    """
+    if size < model.spec.min_size:
+        raise ConfigError(f"size {size} is below {model.spec.name}'s smallest input, {model.spec.min_size} px",
+                          field="size")
+
+
 def _check_seen(model: LoadedModel, picture: torch.Tensor, seen: torch.Tensor) -> None:
     """Refuse a picture, or transforms (``view:0.1`` of a small picture), that show the network
     less than its smallest input, before the network fails on it."""
     smallest, side = model.spec.min_size, min(seen.shape[-2:])
     if side >= smallest:
         return
-    if min(picture.shape[-2:]) < smallest:
-        raise ConfigError(f"size {min(picture.shape[-2:])} is below {model.spec.name}'s smallest input, {smallest} px",
-                          field="size")
+    check_side(model, min(picture.shape[-2:]))
     raise ConfigError(f"the transforms show {model.spec.name} pictures of {side} px a side, below its smallest "
                       f"input, {smallest} px: use a larger view:SCALE or a larger picture", field="transforms")
 

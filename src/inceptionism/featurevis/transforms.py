@@ -131,7 +131,8 @@ def view(scale: float) -> Transform:
         size = (max(1, round(x.shape[-2] * scale)), max(1, round(x.shape[-1] * scale)))
         if size == tuple(x.shape[-2:]):
             return x
-        wide = x.float() if x.device.type == "cpu" and x.dtype != torch.float32 else x  # no bf16/half CPU kernel
+        narrow = x.device.type == "cpu" and x.dtype in (torch.bfloat16, torch.float16)  # no CPU kernel for them
+        wide = x.float() if narrow else x
         return F.interpolate(wide, size=size, mode="bilinear", align_corners=False, antialias=True).to(x.dtype)
 
     return fn

@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 
-from ..errors import ConfigError
 from ..models.loaded import LoadedModel
 from ..objectives import LayerTerm, Objective, diversity, kind_of, term_text
 from ..paths import __version__
 from ..taps import auto_layers
 from .param import picture_for
-from .render import render
+from .render import check_side, render
 from .transforms import chosen, parse_transforms
 
 if TYPE_CHECKING:
@@ -72,17 +71,6 @@ def target_text(term: LayerTerm) -> int | str:
     concept's ``DICTIONARY:INDEX``."""
     plain = term.channel is not None and not term.combination and kind_of(term).text is None
     return term.channel if plain else term_text(term).split(":", 1)[1]  # type: ignore[return-value]
-
-
-def check_side(model: LoadedModel, size: int) -> None:
-    """Refuse pictures of ``size`` px that ``model`` cannot see (below its smallest input).
-
-    Raises:
-        ConfigError: naming ``size`` and the network's smallest input.
-    """
-    if size < model.spec.min_size:
-        raise ConfigError(f"size {size} is below {model.spec.name}'s smallest input, {model.spec.min_size} px",
-                          field="size")
 
 
 def _per_target(chunk: list[LayerTerm], pictures: int) -> Objective:
